@@ -1,0 +1,99 @@
+"""The `geohub` command.
+
+    geohub env                         versions, devices, offline state, where models and caches live
+    geohub train RECIPE.yaml [--config_file ACCELERATE.yaml] [-- --field value ...]
+
+Each sub-command is a thin wrapper around a function of the package; later families add theirs here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(
+    name="geohub",
+    help="geohub: machine learning for geophysics on the Hugging Face stack.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"geohub: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def env(as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of a table")) -> None:
+    """Print versions, devices, offline state and where models and caches live."""
+    from .environment import collect_environment, format_environment
+
+    info = collect_environment()
+    typer.echo(json.dumps(info, indent=2, sort_keys=True) if as_json else format_environment(info))
+
+
+def accelerate_launch_command(
+    recipe: str | os.PathLike, config_file: str | os.PathLike | None = None, overrides: list[str] | None = None
+) -> list[str]:
+    """The `accelerate launch ...` argv that trains `recipe` (what `geohub train` prints and runs)."""
+    argv = ["accelerate", "launch"]
+    if config_file is not None:
+        argv += ["--config_file", os.fspath(config_file)]
+    argv += ["-m", "geohub.training.launch", "--config", os.fspath(recipe)]
+    return argv + list(overrides or [])
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train(
+    ctx: typer.Context,
+    recipe: Path = typer.Argument(..., help="recipe YAML: `task:` plus fields of the task's argument dataclasses"),
+    config_file: Path | None = typer.Option(
+        None, "--config_file", "--config-file", help="accelerate config (recipes/accelerate_configs/*.yaml)"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the accelerate launch line and stop"),
+) -> None:
+    """Train a recipe: prints the `accelerate launch ...` line, then runs it.
+
+    Extra `--field value` pairs after the recipe override its keys.
+    """
+    from .errors import GeohubError
+    from .training.arguments import RECIPE_TASK_KEY, read_recipe
+    from .training.tasks import get_task
+
+    overrides = [arg for arg in ctx.args if arg != "--"]
+    try:
+        data, lines = read_recipe(recipe)
+        if RECIPE_TASK_KEY not in data:
+            _fail(f"{recipe}: missing the key 'task'")
+        task = get_task(str(data[RECIPE_TASK_KEY]), path=recipe, line=lines.get(RECIPE_TASK_KEY))
+        from .training.arguments import parse_recipe
+
+        parse_recipe(task.argument_types, recipe, overrides)  # fail here, before starting processes
+    except GeohubError as err:
+        _fail(str(err))
+    if config_file is not None and not config_file.is_file():
+        _fail(f"{config_file}: accelerate config file not found")
+    argv = accelerate_launch_command(recipe, config_file, overrides)
+    typer.echo(shlex.join(argv))
+    if dry_run:
+        return
+    # Run the very line printed, through this interpreter's accelerate so that the environment matches.
+    completed = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", *argv[2:]], check=False)
+    raise typer.Exit(completed.returncode)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

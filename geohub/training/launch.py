@@ -1,0 +1,48 @@
+"""Entry point run in every process by `accelerate launch`: read a recipe, build its arguments, run its task.
+
+    accelerate launch --config_file recipes/accelerate_configs/cpu.yaml -m geohub.training.launch \
+        --config recipes/seismic_picking/config_synthetic.yaml [--field value ...]
+
+`geohub train RECIPE` prints and runs exactly this line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from ..errors import ConfigError, GeohubError
+from .arguments import RECIPE_TASK_KEY, parse_recipe, read_recipe
+from .tasks import get_task
+
+
+def run_recipe(recipe: str, overrides: list[str] | None = None) -> dict:
+    """Parse `recipe` (+ overrides) and run its task in this process. Returns the task's metrics."""
+    data, lines = read_recipe(recipe)
+    if RECIPE_TASK_KEY not in data:
+        raise ConfigError("missing the key 'task'", path=recipe, field="task", expected="task: <registered task>")
+    task = get_task(str(data[RECIPE_TASK_KEY]), path=recipe, line=lines.get(RECIPE_TASK_KEY))
+    arguments = parse_recipe(task.argument_types, recipe, overrides)
+    return task.run(*arguments)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="recipe YAML (keys are dataclass fields)")
+    args, overrides = parser.parse_known_args(argv)
+    import geohub  # noqa: F401  (registers the Auto classes in every launched process)
+
+    try:
+        metrics = run_recipe(args.config, overrides)
+    except GeohubError as err:
+        print(f"geohub: error: {err}", file=sys.stderr)
+        return 2
+    if os.environ.get("RANK", "0") == "0" and metrics:
+        print("geohub: final metrics " + json.dumps(metrics, sort_keys=True, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Trainer glue for geohub's supervised tasks.
+
+- `GeoTrainer` / `GeoSeq2SeqTrainer`: transformers' `Trainer` / `Seq2SeqTrainer` whose checkpoints are written
+  into a staging folder and renamed into `checkpoint-N` only when complete, so a run killed mid-save never
+  leaves a checkpoint that `resume_from_checkpoint` would pick up half-written.
+- `resolve_resume_checkpoint`: `resume_from_checkpoint: last` in a recipe means "the newest complete
+  checkpoint in output_dir, if any".
+- `train_and_evaluate`: the shared body of every supervised task (train with resume, evaluate, save the final
+  model and its processor atomically, write metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from transformers import Seq2SeqTrainer, Trainer, TrainingArguments
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
+
+from ..utils import atomic_write_text, fsync_dir, get_logger
+
+logger = get_logger(__name__)
+
+__all__ = ["GeoTrainer", "GeoSeq2SeqTrainer", "resolve_resume_checkpoint", "train_and_evaluate"]
+
+STAGING_DIR = ".checkpoint-staging"
+_RESUME_LAST = {"last", "auto", "true", "latest"}
+
+
+class AtomicCheckpointMixin:
+    """Write each checkpoint under `<output_dir>/.checkpoint-staging/` and rename it into place when complete."""
+
+    _staging_root: str | None = None
+
+    def _get_output_dir(self, trial) -> str:  # noqa: D401  (transformers hook)
+        if self._staging_root is not None:
+            return self._staging_root
+        return super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model, trial) -> None:
+        run_dir = super()._get_output_dir(trial)
+        staging_root = os.path.join(run_dir, STAGING_DIR)
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        if self.args.should_save:
+            shutil.rmtree(os.path.join(staging_root, name), ignore_errors=True)
+            os.makedirs(staging_root, exist_ok=True)
+        self.accelerator.wait_for_everyone()
+        self._staging_root = staging_root
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self._staging_root = None
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            final = os.path.join(run_dir, name)
+            if os.path.exists(final):
+                shutil.rmtree(final)
+            os.replace(os.path.join(staging_root, name), final)
+            fsync_dir(run_dir)
+            shutil.rmtree(staging_root, ignore_errors=True)
+            best = self.state.best_model_checkpoint
+            if best and best.startswith(staging_root):
+                self.state.best_model_checkpoint = os.path.join(run_dir, os.path.basename(best))
+            from transformers.trainer_utils import rotate_checkpoints
+
+            rotate_checkpoints(
+                output_dir=run_dir,
+                save_total_limit=self.args.save_total_limit,
+                best_model_checkpoint=self.state.best_model_checkpoint,
+                use_mtime=False,
+            )
+        self.accelerator.wait_for_everyone()
+
+
+class GeoTrainer(AtomicCheckpointMixin, Trainer):
+    """`transformers.Trainer` with atomic checkpoints."""
+
+
+class GeoSeq2SeqTrainer(AtomicCheckpointMixin, Seq2SeqTrainer):
+    """`transformers.Seq2SeqTrainer` with atomic checkpoints."""
+
+
+def resolve_resume_checkpoint(args: TrainingArguments) -> str | None:
+    """Turn `resume_from_checkpoint` into a path or None.
+
+    `last`/`auto`/`true` pick the newest complete `checkpoint-N` in `output_dir` (None if there is none, so the
+    same recipe both starts and resumes a run); any other value must be an existing checkpoint folder.
+    """
+    value = args.resume_from_checkpoint
+    if value is None or str(value).lower() in {"", "none", "false"}:
+        return None
+    if str(value).lower() in _RESUME_LAST:
+        if not os.path.isdir(args.output_dir):
+            return None
+        return get_last_checkpoint(args.output_dir)
+    if not os.path.isdir(value):
+        from ..errors import ConfigError
+
+        raise ConfigError("checkpoint folder not found", path=value, field="resume_from_checkpoint")
+    return str(value)
+
+
+def train_and_evaluate(
+    trainer: Trainer,
+    *,
+    processors: list[Any] | tuple[Any, ...] = (),
+    final_dir: str | os.PathLike | None = None,
+) -> dict[str, float]:
+    """Train (resuming if asked), evaluate, and save the final model + processors into `final_dir`.
+
+    `final_dir` defaults to `output_dir` itself (beside the checkpoints), where `from_pretrained(output_dir)`
+    looks. Returns the merged train/eval metrics.
+    """
+    args = trainer.args
+    metrics: dict[str, float] = {}
+    if args.do_train or args.max_steps > 0 or args.num_train_epochs > 0:
+        result = trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(args))
+        metrics.update({f"train_{k}" if not k.startswith("train_") else k: v for k, v in result.metrics.items()})
+    if trainer.eval_dataset is not None:
+        metrics.update(trainer.evaluate())
+    final_dir = Path(final_dir or args.output_dir)
+    trainer.save_model(str(final_dir))
+    if trainer.is_world_process_zero():
+        for processor in processors:
+            processor.save_pretrained(str(final_dir))
+        atomic_write_text(final_dir / "all_results.json", json.dumps(metrics, indent=2, sort_keys=True, default=float))
+    trainer.accelerator.wait_for_everyone()
+    return metrics
