@@ -36,6 +36,8 @@ FAMILIES: list[_Family] = [
     # one row per family, e.g.
     # _Family("geohub.models.seismic_picker", "SeismicPickerConfig",
     #         {"SeismicPickerModel": "AutoModel", "SeismicPickerForPhasePicking": "AutoModelForTokenClassification"}),
+    _Family("geohub.models.extractive_summarizer", "ExtractiveSummarizerConfig",
+            {"ExtractiveSummarizerForSentenceExtraction": "AutoModel"}),
 ]
 
 PIPELINES: list[_Pipeline] = []

@@ -34,7 +34,9 @@ class Task:
 
 
 # task name -> "module:attribute" of its Task object
-TASKS: dict[str, str] = {}
+TASKS: dict[str, str] = {
+    "knowledge_extraction": "geohub.training.text:KNOWLEDGE_EXTRACTION",
+}
 
 
 def get_task(name: str, *, path=None, line: int | None = None) -> Task:

@@ -1,0 +1,65 @@
+"""Configuration of geohub's extractive summarizer (sentence scoring on MiniLM sentence embeddings)."""
+
+from __future__ import annotations
+
+from transformers import BertConfig, PretrainedConfig
+
+__all__ = ["ExtractiveSummarizerConfig"]
+
+
+class ExtractiveSummarizerConfig(PretrainedConfig):
+    """Configuration of `ExtractiveSummarizerForSentenceExtraction`.
+
+    Args:
+        encoder (`dict`, *optional*): `BertConfig` arguments of the sentence encoder (all-MiniLM-L6-v2 when
+            warm-started with `from_encoder`); default: a tiny 2-layer BERT (tests).
+        max_sentences (`int`, defaults to 32): sentences per document the model scores (more are dropped).
+        num_sentence_layers (`int`, defaults to 1): self-attention layers across the sentences of a document.
+        num_attention_heads (`int`, defaults to 4): heads of those layers.
+        dropout (`float`, defaults to 0.1): dropout in the sentence layers.
+        freeze_encoder (`bool`, defaults to True): keep the sentence encoder fixed (only the scorer trains).
+        initializer_range (`float`, defaults to 0.02): std of the truncated-normal weight init.
+    """
+
+    model_type = "geohub_extractive_summarizer"
+
+    def __init__(
+        self,
+        encoder: dict | None = None,
+        max_sentences: int = 32,
+        num_sentence_layers: int = 1,
+        num_attention_heads: int = 4,
+        dropout: float = 0.1,
+        freeze_encoder: bool = True,
+        initializer_range: float = 0.02,
+        **kwargs,
+    ):
+        if encoder is None:
+            encoder = BertConfig(
+                vocab_size=1000, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+            ).to_dict()
+        if isinstance(encoder, PretrainedConfig):
+            encoder = encoder.to_dict()
+        hidden = int(encoder.get("hidden_size", 0))
+        if max_sentences < 1:
+            raise ValueError(f"max_sentences must be >= 1, got {max_sentences}")
+        if num_sentence_layers < 0:
+            raise ValueError(f"num_sentence_layers must be >= 0, got {num_sentence_layers}")
+        if num_attention_heads < 1 or hidden % num_attention_heads:
+            raise ValueError(
+                f"the encoder's hidden_size {hidden} must be divisible by num_attention_heads {num_attention_heads}"
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.encoder = encoder
+        self.max_sentences = max_sentences
+        self.num_sentence_layers = num_sentence_layers
+        self.num_attention_heads = num_attention_heads
+        self.dropout = dropout
+        self.freeze_encoder = freeze_encoder
+        self.initializer_range = initializer_range
+        super().__init__(**kwargs)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.encoder["hidden_size"])
