@@ -38,6 +38,8 @@ FAMILIES: list[_Family] = [
     #         {"SeismicPickerModel": "AutoModel", "SeismicPickerForPhasePicking": "AutoModelForTokenClassification"}),
     _Family("geohub.models.extractive_summarizer", "ExtractiveSummarizerConfig",
             {"ExtractiveSummarizerForSentenceExtraction": "AutoModel"}),
+    _Family("geohub.models.seismic_picker", "SeismicPickerConfig", {"SeismicPickerForPhasePicking": "AutoModel"}),
+    _Family("geohub.models.seismic_magnitude", "SeismicMagnitudeConfig", {"SeismicMagnitudeForRegression": "AutoModel"}),
 ]
 
 PIPELINES: list[_Pipeline] = []
