@@ -40,6 +40,8 @@ FAMILIES: list[_Family] = [
             {"ExtractiveSummarizerForSentenceExtraction": "AutoModel"}),
     _Family("geohub.models.seismic_picker", "SeismicPickerConfig", {"SeismicPickerForPhasePicking": "AutoModel"}),
     _Family("geohub.models.seismic_magnitude", "SeismicMagnitudeConfig", {"SeismicMagnitudeForRegression": "AutoModel"}),
+    _Family("geohub.models.landform", "LandformConfig",
+            {"LandformCNNForImageClassification": "AutoModelForImageClassification"}),
 ]
 
 PIPELINES: list[_Pipeline] = []
