@@ -36,6 +36,7 @@ class Task:
 # task name -> "module:attribute" of its Task object
 TASKS: dict[str, str] = {
     "knowledge_extraction": "geohub.training.text:KNOWLEDGE_EXTRACTION",
+    "summarization": "geohub.training.text:SUMMARIZATION",
     "landform": "geohub.training.terrain:LANDFORM",
 }
 

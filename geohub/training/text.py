@@ -29,15 +29,24 @@ from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
     DataCollatorForTokenClassification,
+    Seq2SeqTrainingArguments,
     TrainingArguments,
     set_seed,
 )
 
-from ..data.corpus import NER_LABELS, load_bgs_ner, load_geo_corpus
+from ..data.corpus import (
+    NER_LABELS,
+    held_out,
+    load_bgs_ner,
+    load_geo_corpus,
+    load_scitldr,
+    load_text_corpus,
+    sentence_spans,
+)
 from ..environment import offline_minilm_path
 from ..errors import ConfigError
 from ..utils import atomic_directory, get_logger
-from .supervised import GeoTrainer, train_and_evaluate
+from .supervised import GeoSeq2SeqTrainer, GeoTrainer, train_and_evaluate
 from .tasks import Task
 
 logger = get_logger(__name__)
@@ -47,6 +56,11 @@ __all__ = [
     "ExtractionModelArguments",
     "ExtractionDataArguments",
     "KNOWLEDGE_EXTRACTION",
+    "SummarizationModelArguments",
+    "SummarizationDataArguments",
+    "SUMMARIZATION",
+    "encode_documents",
+    "oracle_labels",
     "resolve_model_path",
     "QUICKSTART_RECIPES",
 ]
@@ -246,3 +260,318 @@ KNOWLEDGE_EXTRACTION = Task(
     run=run_knowledge_extraction,
     description="BIO entity tagger (ROCK, MINERAL, STRAT, TIMESCALE, LOCATION, METHOD, PHENOMENON, QUANTITY)",
 )
+
+
+# --- summarization ---------------------------------------------------------------------------------------------
+ARCHITECTURES = ("extractive", "bert2bert", "seq2seq")
+
+
+@dataclass
+class SummarizationModelArguments(LoraArguments):
+    model_name_or_path: str = field(
+        default=MINILM,
+        metadata={"help": "'minilm' (offline all-MiniLM-L6-v2) or a checkpoint (seq2seq: any AutoModelForSeq2SeqLM)"},
+    )
+    architecture: str = field(
+        default="extractive",
+        metadata={"help": "extractive (sentence scorer on the encoder), bert2bert (EncoderDecoderModel warm-started "
+                  "from the encoder on both sides) or seq2seq (model_name_or_path is an AutoModelForSeq2SeqLM)"},
+    )  # fmt: skip
+    freeze_encoder: bool = field(default=True, metadata={"help": "extractive: keep the sentence encoder fixed"})
+    max_sentences: int = field(default=32, metadata={"help": "extractive: sentences scored per document"})
+
+    def __post_init__(self):
+        if self.architecture not in ARCHITECTURES:
+            raise ConfigError(
+                f"unknown architecture {self.architecture!r}", field="architecture", expected=f"one of {ARCHITECTURES}"
+            )
+
+
+@dataclass
+class SummarizationDataArguments:
+    dataset: str = field(
+        default="geo_corpus",
+        metadata={
+            "help": "'geo_corpus' (embedded), 'scitldr' (needs dataset_dir) or a JSONL/CSV/Parquet file or repo id"
+        },
+    )
+    dataset_dir: str | None = field(
+        default=None, metadata={"help": "folder of SciTLDR-A, e.g. ../shared/data/scitldr-a"}
+    )
+    eval_split: str = field(default="test", metadata={"help": "SciTLDR split evaluated during training (dev or test)"})
+    source_prefix: str = field(
+        default="", metadata={"help": "prepended to every source text (e.g. 'summarize: ' for T5)"}
+    )
+    max_source_length: int = field(
+        default=256, metadata={"help": "seq2seq: source sub-word tokens (longer are truncated)"}
+    )
+    max_target_length: int = field(default=64, metadata={"help": "seq2seq: summary sub-word tokens"})
+    max_sentence_length: int = field(default=64, metadata={"help": "extractive: sub-word tokens per sentence"})
+    summary_sentences: int = field(default=1, metadata={"help": "extractive: sentences selected per summary"})
+    max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training documents"})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N evaluation documents"})
+
+
+def _limit(dataset, count: int | None):
+    return dataset.select(range(min(count, len(dataset)))) if count else dataset
+
+
+def load_summarization_splits(data_args: SummarizationDataArguments):
+    """(train, eval) datasets with `text`, `summary`, `sentences` and `references` columns."""
+    if data_args.dataset == "scitldr":
+        if not data_args.dataset_dir:
+            raise ConfigError(
+                "dataset 'scitldr' needs dataset_dir", field="dataset_dir", expected="../shared/data/scitldr-a"
+            )
+        train, test = (
+            load_scitldr(data_args.dataset_dir, "train"),
+            load_scitldr(data_args.dataset_dir, data_args.eval_split),
+        )
+    else:
+        if data_args.dataset == "geo_corpus":
+            splits = load_geo_corpus()
+            train, test = splits["train"], splits["test"]
+        else:
+            corpus = load_text_corpus(data_args.dataset)
+            if any(not s for s in corpus["summary"]):
+                raise ConfigError(
+                    "every record needs a summary to train a summarizer", path=data_args.dataset, field="summary"
+                )
+            train = corpus.filter(lambda row: not held_out(row["id"]))
+            test = corpus.filter(lambda row: held_out(row["id"]))
+
+        def add(row: dict) -> dict:
+            return {
+                "sentences": [row["text"][a:b] for a, b in sentence_spans(row["text"])],
+                "references": [row["summary"]],
+            }
+
+        train, test = train.map(add), test.map(add)
+    return _limit(train, data_args.max_train_samples), _limit(test, data_args.max_eval_samples)
+
+
+def oracle_labels(sentences: list[str], references: list[str], count: int = 1) -> list[int]:
+    """1 for the `count` sentences with the highest ROUGE-1 + ROUGE-2 F against the best reference, else 0."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2"], use_stemmer=True)
+    scores = []
+    for sentence in sentences:
+        best = 0.0
+        for reference in references:
+            score = scorer.score(reference, sentence)
+            best = max(best, score["rouge1"].fmeasure + score["rouge2"].fmeasure)
+        scores.append(best)
+    chosen = set(np.argsort(scores)[::-1][:count].tolist())
+    return [int(i in chosen) for i in range(len(sentences))]
+
+
+def encode_documents(tokenizer, documents: list[list[str]], max_sentences: int, max_sentence_length: int) -> dict:
+    """Tokenize each document's sentences: `input_ids`/`attention_mask` as nested lists `[doc][sentence][token]`
+    (first `max_sentences` sentences, `max_sentence_length` tokens each, unpadded)."""
+    input_ids, attention_mask = [], []
+    for sentences in documents:
+        encoded = tokenizer(list(sentences[:max_sentences]) or [""], truncation=True, max_length=max_sentence_length)
+        input_ids.append(encoded["input_ids"])
+        attention_mask.append(encoded["attention_mask"])
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+def collate_documents(features: list[dict], pad_token_id: int = 0) -> dict[str, torch.Tensor]:
+    """Pad documents to `(B, S, L)` tensors (+ `labels` `(B, S)` when present)."""
+    sentences = max(len(f["input_ids"]) for f in features)
+    length = max(len(ids) for f in features for ids in f["input_ids"])
+    input_ids = torch.full((len(features), sentences, length), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros_like(input_ids)
+    labels = torch.zeros(len(features), sentences, dtype=torch.float)
+    for b, feature in enumerate(features):
+        for s, ids in enumerate(feature["input_ids"]):
+            input_ids[b, s, : len(ids)] = torch.tensor(ids)
+            attention_mask[b, s, : len(ids)] = 1
+        if "labels" in feature:
+            labels[b, : len(feature["labels"])] = torch.tensor(feature["labels"], dtype=torch.float)
+    batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if "labels" in features[0]:
+        batch["labels"] = labels
+    return batch
+
+
+def select_sentences(scores: np.ndarray, sentences: list[str], count: int) -> str:
+    """The `count` best-scored sentences of one document, in document order."""
+    scores = np.asarray(scores, dtype=float)[: len(sentences)]
+    scores = np.where(np.isfinite(scores), scores, -np.inf)
+    chosen = sorted(np.argsort(-scores)[:count].tolist())
+    return " ".join(sentences[i] for i in chosen)
+
+
+def rouge_metrics(references: list[list[str]]):
+    from ..metrics.text import load_rouge
+
+    metric = load_rouge()
+
+    def compute(predictions: list[str]) -> dict[str, float]:
+        scores = metric.compute(predictions=predictions, references=references[: len(predictions)])
+        return {k: round(100 * v, 3) for k, v in scores.items()}
+
+    return compute
+
+
+def _build_extractive(model_args, data_args, training_args, train, test):
+    from ..models.extractive_summarizer import ExtractiveSummarizerConfig, ExtractiveSummarizerForSentenceExtraction
+
+    path = resolve_model_path(model_args.model_name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    config_path = Path(path) / "config.json"
+    if config_path.is_file() and ExtractiveSummarizerConfig.model_type in config_path.read_text():
+        model = ExtractiveSummarizerForSentenceExtraction.from_pretrained(path)
+    else:
+        model = ExtractiveSummarizerForSentenceExtraction.from_encoder(
+            path, max_sentences=model_args.max_sentences, freeze_encoder=model_args.freeze_encoder
+        )
+
+    def encode(batch):
+        out = encode_documents(
+            tokenizer, batch["sentences"], model.config.max_sentences, data_args.max_sentence_length
+        )
+        out["labels"] = [
+            oracle_labels(s[: model.config.max_sentences], r, data_args.summary_sentences)
+            for s, r in zip(batch["sentences"], batch["references"])
+        ]
+        return out
+
+    with training_args.main_process_first(desc="tokenize"):
+        train_set = train.map(encode, batched=True, remove_columns=train.column_names)
+        eval_set = test.map(encode, batched=True, remove_columns=test.column_names)
+    rouge = rouge_metrics(list(test["references"]))
+    documents = list(test["sentences"])
+
+    def compute(prediction) -> dict[str, float]:
+        logits = prediction.predictions
+        texts = [select_sentences(row, doc, data_args.summary_sentences) for row, doc in zip(logits, documents)]
+        return rouge(texts)
+
+    if model_args.use_lora:
+        from peft import get_peft_model
+
+        lora = model_args.lora_config(None, modules_to_save=["sentence_position", "layers", "norm", "scorer"])
+        model = get_peft_model(model, lora)
+    collator = lambda features: collate_documents(features, tokenizer.pad_token_id or 0)  # noqa: E731
+    trainer = GeoTrainer(
+        model=model, args=training_args, train_dataset=train_set, eval_dataset=eval_set,
+        data_collator=collator, processing_class=tokenizer, compute_metrics=compute,
+    )  # fmt: skip
+    return trainer, tokenizer
+
+
+def warm_started_encoder_decoder(path: str, tokenizer):
+    """`EncoderDecoderModel` with encoder and decoder initialised from the same BERT checkpoint (Rothe et al. 2020)."""
+    from transformers import EncoderDecoderModel
+
+    model = EncoderDecoderModel.from_encoder_decoder_pretrained(path, path)
+    model.config.decoder_start_token_id = tokenizer.cls_token_id
+    model.config.eos_token_id = tokenizer.sep_token_id
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.config.vocab_size = model.config.decoder.vocab_size
+    generation = model.generation_config
+    generation.decoder_start_token_id = tokenizer.cls_token_id
+    generation.bos_token_id = tokenizer.cls_token_id
+    generation.eos_token_id = tokenizer.sep_token_id
+    generation.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def _build_seq2seq(model_args, data_args, training_args, train, test):
+    from transformers import AutoModelForSeq2SeqLM, DataCollatorForSeq2Seq
+
+    path = resolve_model_path(model_args.model_name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if model_args.architecture == "bert2bert" and "encoder_decoder" not in (Path(path) / "config.json").read_text():
+        model = warm_started_encoder_decoder(path, tokenizer)
+    else:
+        model = AutoModelForSeq2SeqLM.from_pretrained(path)
+
+    def encode(batch):
+        sources = [data_args.source_prefix + text for text in batch["text"]]
+        out = tokenizer(sources, max_length=data_args.max_source_length, truncation=True)
+        out["labels"] = tokenizer(
+            text_target=batch["summary"], max_length=data_args.max_target_length, truncation=True
+        )["input_ids"]
+        return out
+
+    with training_args.main_process_first(desc="tokenize"):
+        train_set = train.map(encode, batched=True, remove_columns=train.column_names)
+        eval_set = test.map(encode, batched=True, remove_columns=test.column_names)
+    rouge = rouge_metrics(list(test["references"]))
+
+    def compute(prediction) -> dict[str, float]:
+        ids = np.where(prediction.predictions < 0, tokenizer.pad_token_id, prediction.predictions)
+        texts = [t.strip() for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]
+        return rouge(texts)
+
+    if model_args.use_lora:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, model_args.lora_config("SEQ_2_SEQ_LM"))
+    if training_args.generation_max_length is None:
+        training_args = dataclasses.replace(training_args, generation_max_length=data_args.max_target_length)
+    trainer = GeoSeq2SeqTrainer(
+        model=model, args=training_args, train_dataset=train_set, eval_dataset=eval_set,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100), processing_class=tokenizer,
+        compute_metrics=compute if training_args.predict_with_generate else None,
+    )  # fmt: skip
+    return trainer, tokenizer
+
+
+def run_summarization(
+    model_args: SummarizationModelArguments,
+    data_args: SummarizationDataArguments,
+    training_args: Seq2SeqTrainingArguments,
+) -> dict[str, float]:
+    """Train a summarizer; returns the final metrics (`eval_rouge1/2/L` in percent)."""
+    training_args = use_cpu_without_cuda(training_args)
+    set_seed(training_args.seed)
+    train, test = load_summarization_splits(data_args)
+    build = _build_extractive if model_args.architecture == "extractive" else _build_seq2seq
+    trainer, tokenizer = build(model_args, data_args, training_args, train, test)
+    if not model_args.use_lora:
+        return train_and_evaluate(trainer, processors=[tokenizer])
+    metrics = train_and_evaluate(trainer, processors=[tokenizer], final_dir=Path(training_args.output_dir) / "adapter")
+    export_lora(trainer, training_args.output_dir, [tokenizer])
+    return metrics
+
+
+SUMMARIZATION = Task(
+    name="summarization",
+    argument_types=(SummarizationModelArguments, SummarizationDataArguments, Seq2SeqTrainingArguments),
+    run=run_summarization,
+    description="abstract -> one-sentence summary: extractive on MiniLM, warm-started bert2bert, or any seq2seq model",
+)
+
+
+# task name -> recipe (without output_dir) that trains a useful model on the embedded corpus in about a minute
+QUICKSTART_RECIPES: dict[str, dict] = {
+    "summarization": {
+        "model_name_or_path": MINILM,
+        "architecture": "extractive",
+        "dataset": "geo_corpus",
+        "num_train_epochs": 4,
+        "per_device_train_batch_size": 8,
+        "learning_rate": 1e-3,
+        "eval_strategy": "no",
+        "save_strategy": "no",
+        "report_to": "none",
+        "seed": 42,
+    },
+    "knowledge_extraction": {
+        "model_name_or_path": MINILM,
+        "dataset": "geo_corpus",
+        "max_length": 128,
+        "num_train_epochs": 6,
+        "per_device_train_batch_size": 16,
+        "learning_rate": 2e-4,
+        "eval_strategy": "no",
+        "save_strategy": "no",
+        "report_to": "none",
+        "seed": 42,
+    },
+}

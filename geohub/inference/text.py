@@ -1,0 +1,348 @@
+"""Summaries and knowledge graphs from geophysics abstracts.
+
+Public API (what the demo and users call):
+
+    from geohub.inference.text import summarize, extract
+
+    summaries = summarize(["abstract one ...", "abstract two ..."], model="runs/summarization/extractive")
+    # -> list[str], one summary per text, same order
+
+    graph = extract(["abstract ..."], model="runs/knowledge_extraction/bgs_full", ids=["paper-1"])
+    # -> geohub.knowledge.KnowledgeGraph; graph.entities(), graph.triples(), graph.write("kg.jsonld")
+
+- `summarize(texts, model=None, *, num_sentences=1, batch_size=8, max_new_tokens=64, num_beams=2)`:
+  `model` is a folder or a loaded model: geohub's extractive summarizer (picks `num_sentences` sentences), any
+  `AutoModelForSeq2SeqLM` (generates), or the string `"centroid"`: the unsupervised baseline that picks the
+  sentences closest to the mean MiniLM embedding of the text. `None` means `$GEOHUB_HOME/summarization` when
+  `geohub quickstart` saved one there, else `"centroid"`.
+- `extract(texts, model=None, *, ids=None, batch_size=16, min_confidence=0.0)`: `model` is a token-classification
+  folder or model over `geohub.data.corpus.NER_LABELS` (`None`: `$GEOHUB_HOME/knowledge_extraction`).
+  Entities come from the model (confidence = mean probability of the entity's word tags), relations from
+  `geohub.knowledge.extract_relations` (model-plus-rules), all with provenance.
+- `predict_entities(texts, model, tokenizer)` -> `list[list[Mention]]`, the tagger alone.
+
+Long texts: both work sentence by sentence; the extractive model scores windows of `max_sentences` sentences,
+seq2seq models summarise windows of whole sentences that fit their input length and then, if there was more
+than one window, summarise the joined window summaries once more; the tagger splits over-long sentences into
+word windows. Bad input (not a list of strings, an empty text, a text over `MAX_CHARACTERS`) raises
+`geohub.errors.CorpusError` naming the offending item.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.corpus import sentence_spans, word_spans
+from ..errors import CorpusError
+from ..knowledge import KnowledgeGraph, Mention, extract_relations
+
+__all__ = ["summarize", "extract", "predict_entities", "check_texts", "load_text_model", "MAX_CHARACTERS"]
+
+MAX_CHARACTERS = 200_000  # about 30,000 words: far beyond an abstract; guards against passing whole PDFs/binaries
+
+
+def check_texts(texts: Any, *, max_characters: int = MAX_CHARACTERS) -> list[str]:
+    """Validate the input of `summarize`/`extract`: a non-empty list of non-empty strings (a single string is
+    accepted as a list of one)."""
+    if isinstance(texts, str):
+        texts = [texts]
+    if not isinstance(texts, (list, tuple)):
+        raise CorpusError(f"texts must be a list of strings, got {type(texts).__name__}", field="texts")
+    if not texts:
+        raise CorpusError("no texts given", field="texts", expected="at least one string")
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise CorpusError(f"not text: {type(text).__name__}", field=f"texts[{index}]", expected="a string")
+        if not text.strip():
+            raise CorpusError("empty text", field=f"texts[{index}]", expected="a non-empty string")
+        if len(text) > max_characters:
+            raise CorpusError(
+                f"text of {len(text)} characters is over the limit of {max_characters}",
+                field=f"texts[{index}]",
+                expected="split the document, or pass max_characters",
+            )
+    return list(texts)
+
+
+def _default_model(task: str) -> str | None:
+    from ..environment import default_output_dir
+
+    path = default_output_dir() / task
+    return str(path) if (path / "config.json").is_file() else None
+
+
+def load_text_model(model: Any, tokenizer: Any = None):
+    """(model, tokenizer) from a folder or an already-loaded model; models are put in eval mode."""
+    if isinstance(model, (str, os.PathLike)):
+        from transformers import (
+            AutoConfig,
+            AutoModel,
+            AutoModelForSeq2SeqLM,
+            AutoModelForTokenClassification,
+            AutoTokenizer,
+        )
+
+        import geohub  # noqa: F401  (registers geohub's Auto classes)
+
+        path = str(model)
+        if not (Path(path) / "config.json").is_file():
+            raise CorpusError(
+                "no model found (config.json missing)", path=path, field="model", expected="a saved model folder"
+            )
+        config = AutoConfig.from_pretrained(path)
+        if config.model_type == "geohub_extractive_summarizer":
+            loaded = AutoModel.from_pretrained(path)
+        elif getattr(config, "is_encoder_decoder", False):
+            loaded = AutoModelForSeq2SeqLM.from_pretrained(path)
+        else:
+            loaded = AutoModelForTokenClassification.from_pretrained(path)
+        tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
+        model = loaded
+    if tokenizer is None:
+        raise CorpusError("a loaded model needs its tokenizer", field="tokenizer")
+    model.eval()
+    return model, tokenizer
+
+
+def _sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in sentence_spans(text)] or [text.strip()]
+
+
+# --- summarization -------------------------------------------------------------------------------------------
+def summarize(
+    texts: str | list[str],
+    model: Any = None,
+    *,
+    tokenizer: Any = None,
+    num_sentences: int = 1,
+    batch_size: int = 8,
+    max_new_tokens: int = 64,
+    num_beams: int = 2,
+    max_characters: int = MAX_CHARACTERS,
+) -> list[str]:
+    """One summary per text (see the module docstring for `model`)."""
+    texts = check_texts(texts, max_characters=max_characters)
+    model = model if model is not None else (_default_model("summarization") or "centroid")
+    if isinstance(model, str) and model == "centroid":
+        return centroid_summaries(texts, num_sentences=num_sentences, batch_size=batch_size)
+    model, tokenizer = load_text_model(model, tokenizer)
+    if getattr(model.config, "model_type", "") == "geohub_extractive_summarizer":
+        return _extractive_summaries(texts, model, tokenizer, num_sentences, batch_size)
+    return [_seq2seq_summary(text, model, tokenizer, batch_size, max_new_tokens, num_beams) for text in texts]
+
+
+@torch.no_grad()
+def _extractive_summaries(texts, model, tokenizer, num_sentences: int, batch_size: int) -> list[str]:
+    from ..training.text import collate_documents, encode_documents, select_sentences
+
+    window = model.config.max_sentences
+    documents = [_sentences(text) for text in texts]
+    # each (document, window) pair is scored separately, so documents longer than the model's window still work
+    pieces = [(d, start) for d, sentences in enumerate(documents) for start in range(0, len(sentences), window)]
+    scores: list[np.ndarray] = [np.full(len(s), -np.inf) for s in documents]
+    for begin in range(0, len(pieces), batch_size):
+        chunk = pieces[begin : begin + batch_size]
+        windows = [documents[d][start : start + window] for d, start in chunk]
+        encoded = encode_documents(tokenizer, windows, window, 64)
+        features = [
+            {"input_ids": i, "attention_mask": m} for i, m in zip(encoded["input_ids"], encoded["attention_mask"])
+        ]
+        batch = collate_documents(features, tokenizer.pad_token_id or 0)
+        logits = model(**batch).logits.float().cpu().numpy()
+        for (d, start), row, sentences in zip(chunk, logits, windows):
+            scores[d][start : start + len(sentences)] = row[: len(sentences)]
+    return [select_sentences(s, sentences, num_sentences) for s, sentences in zip(scores, documents)]
+
+
+def _windows(sentences: list[str], tokenizer, budget: int) -> list[str]:
+    windows, current, used = [], [], 0
+    for sentence in sentences:
+        size = len(tokenizer(sentence, add_special_tokens=False)["input_ids"])
+        if current and used + size > budget:
+            windows.append(" ".join(current))
+            current, used = [], 0
+        current.append(sentence)
+        used += size
+    if current:
+        windows.append(" ".join(current))
+    return windows
+
+
+@torch.no_grad()
+def _seq2seq_summary(text: str, model, tokenizer, batch_size: int, max_new_tokens: int, num_beams: int) -> str:
+    limit = getattr(model.config, "max_position_embeddings", None) or getattr(
+        model.config.encoder, "max_position_embeddings", 512
+    )
+    budget = min(int(limit or 512), getattr(tokenizer, "model_max_length", 512) or 512, 512) - 8
+
+    def generate(sources: list[str]) -> list[str]:
+        outputs = []
+        for begin in range(0, len(sources), batch_size):
+            encoded = tokenizer(
+                sources[begin : begin + batch_size],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=budget,
+            )
+            encoded.pop("token_type_ids", None)
+            ids = model.generate(**encoded, max_new_tokens=max_new_tokens, num_beams=num_beams)
+            outputs += [t.strip() for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]
+        return outputs
+
+    windows = _windows(_sentences(text), tokenizer, budget)
+    summaries = generate(windows)
+    if len(summaries) == 1:
+        return summaries[0]
+    return generate([" ".join(summaries)])[0]
+
+
+@torch.no_grad()
+def centroid_summaries(texts: list[str], *, num_sentences: int = 1, batch_size: int = 32) -> list[str]:
+    """Unsupervised baseline: the sentences whose MiniLM embedding is closest to the text's mean embedding."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from ..training.text import resolve_model_path, select_sentences
+
+    path = resolve_model_path("minilm")
+    tokenizer, encoder = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+    out = []
+    for text in texts:
+        sentences = _sentences(text)
+        vectors = []
+        for begin in range(0, len(sentences), batch_size):
+            encoded = tokenizer(
+                sentences[begin : begin + batch_size],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=128,
+            )
+            hidden = encoder(**encoded).last_hidden_state
+            mask = encoded["attention_mask"].unsqueeze(-1).float()
+            vectors.append(torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1))
+        embeddings = torch.cat(vectors)
+        centroid = torch.nn.functional.normalize(embeddings.mean(0), dim=0)
+        out.append(select_sentences((embeddings @ centroid).numpy(), sentences, num_sentences))
+    return out
+
+
+# --- knowledge extraction ------------------------------------------------------------------------------------
+def _word_windows(words: list[tuple[int, int]], text: str, tokenizer, budget: int) -> list[list[tuple[int, int]]]:
+    windows, current, used = [], [], 0
+    for span in words:
+        size = max(1, len(tokenizer(text[span[0] : span[1]], add_special_tokens=False)["input_ids"]))
+        if current and used + size > budget:
+            windows.append(current)
+            current, used = [], 0
+        current.append(span)
+        used += size
+    if current:
+        windows.append(current)
+    return windows
+
+
+@torch.no_grad()
+def predict_word_tags(
+    words: list[list[str]], model, tokenizer, *, batch_size: int = 16, max_length: int = 256
+) -> list[list[tuple[str, float]]]:
+    """(tag, probability) for every word of each pre-split sentence (first sub-word decides the word's tag)."""
+    id2label = model.config.id2label
+    results = []
+    for begin in range(0, len(words), batch_size):
+        batch = words[begin : begin + batch_size]
+        encoded = tokenizer(
+            batch, is_split_into_words=True, truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+        )
+        probabilities = model(
+            **{k: v for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        ).logits.softmax(-1)
+        for row, sentence in enumerate(batch):
+            tags, seen = [("O", 1.0)] * len(sentence), set()
+            for position, word in enumerate(encoded.word_ids(row)):
+                if word is None or word in seen:
+                    continue
+                seen.add(word)
+                best = int(probabilities[row, position].argmax())
+                tags[word] = (id2label[best], float(probabilities[row, position, best]))
+            results.append(tags)
+    return results
+
+
+def _spans_from_tags(
+    text: str, spans: list[tuple[int, int]], tags: list[tuple[str, float]], sentence: int
+) -> list[Mention]:
+    mentions, current = [], None
+    for (begin, end), (tag, probability) in zip(spans, tags):
+        prefix, _, label = tag.partition("-")
+        if current is not None and prefix == "I" and label == current["label"]:
+            current["end"], current["probabilities"] = end, current["probabilities"] + [probability]
+            continue
+        if current is not None:
+            mentions.append(current)
+            current = None
+        if prefix in ("B", "I"):  # a stray I- opens an entity, as seqeval's default mode does
+            current = {"label": label, "start": begin, "end": end, "probabilities": [probability]}
+    if current is not None:
+        mentions.append(current)
+    return [
+        Mention(
+            text[m["start"] : m["end"]], m["label"], m["start"], m["end"], float(np.mean(m["probabilities"])), sentence
+        )
+        for m in mentions
+    ]
+
+
+def predict_entities(
+    texts: list[str], model, tokenizer, *, batch_size: int = 16, max_length: int = 256
+) -> list[list[Mention]]:
+    """Entity mentions of each text (character offsets into the text, sentence index, confidence)."""
+    units = []  # (text index, sentence index, word spans)
+    for t, text in enumerate(texts):
+        for s, (a, b) in enumerate(sentence_spans(text) or [(0, len(text))]):
+            spans = [(a + x, a + y) for x, y in word_spans(text[a:b])]
+            for window in _word_windows(spans, text, tokenizer, max_length - 2):
+                units.append((t, s, window))
+    words = [[texts[t][x:y] for x, y in spans] for t, _, spans in units]
+    tags = predict_word_tags(words, model, tokenizer, batch_size=batch_size, max_length=max_length)
+    mentions: list[list[Mention]] = [[] for _ in texts]
+    for (t, s, spans), row in zip(units, tags):
+        mentions[t].extend(_spans_from_tags(texts[t], spans, row, s))
+    return mentions
+
+
+def extract(
+    texts: str | list[str],
+    model: Any = None,
+    *,
+    tokenizer: Any = None,
+    ids: list[str] | None = None,
+    batch_size: int = 16,
+    min_confidence: float = 0.0,
+    graph: KnowledgeGraph | None = None,
+    max_characters: int = MAX_CHARACTERS,
+) -> KnowledgeGraph:
+    """Entities and relations of `texts` as a `KnowledgeGraph` (added to `graph` when given)."""
+    texts = check_texts(texts, max_characters=max_characters)
+    if ids is not None and len(ids) != len(texts):
+        raise CorpusError(f"{len(ids)} ids for {len(texts)} texts", field="ids", expected="one id per text")
+    model = model if model is not None else _default_model("knowledge_extraction")
+    if model is None:
+        raise CorpusError(
+            "no entity tagger given and none saved by `geohub quickstart`", field="model",
+            expected="a folder trained with recipes/knowledge_extraction",
+        )  # fmt: skip
+    model, tokenizer = load_text_model(model, tokenizer)
+    graph = graph if graph is not None else KnowledgeGraph()
+    for index, (text, mentions) in enumerate(
+        zip(texts, predict_entities(texts, model, tokenizer, batch_size=batch_size))
+    ):
+        mentions = [m for m in mentions if m.confidence >= min_confidence]
+        doc_id = ids[index] if ids is not None else f"doc-{index}"
+        graph.add_document(doc_id, text, mentions, extract_relations(text, mentions))
+    return graph
