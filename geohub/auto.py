@@ -44,7 +44,12 @@ FAMILIES: list[_Family] = [
             {"LandformCNNForImageClassification": "AutoModelForImageClassification"}),
 ]
 
-PIPELINES: list[_Pipeline] = []
+PIPELINES: list[_Pipeline] = [
+    _Pipeline("geo-summarization", "geohub.pipelines.text", "GeoSummarizationPipeline", "AutoModelForSeq2SeqLM", "text"),
+    _Pipeline("extractive-summarization", "geohub.pipelines.text", "GeoSummarizationPipeline", "AutoModel", "text"),
+    _Pipeline("knowledge-extraction", "geohub.pipelines.text", "KnowledgeExtractionPipeline",
+              "AutoModelForTokenClassification", "text"),
+]
 
 _registered = False
 
