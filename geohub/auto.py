@@ -49,6 +49,8 @@ PIPELINES: list[_Pipeline] = [
     _Pipeline("extractive-summarization", "geohub.pipelines.text", "GeoSummarizationPipeline", "AutoModel", "text"),
     _Pipeline("knowledge-extraction", "geohub.pipelines.text", "KnowledgeExtractionPipeline",
               "AutoModelForTokenClassification", "text"),
+    _Pipeline("seismic-phase-picking", "geohub.pipelines.seismic", "SeismicPhasePickingPipeline", "AutoModel"),
+    _Pipeline("seismic-magnitude", "geohub.pipelines.seismic", "SeismicMagnitudePipeline", "AutoModel"),
 ]
 
 _registered = False

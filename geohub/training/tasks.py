@@ -36,8 +36,11 @@ class Task:
 # task name -> "module:attribute" of its Task object
 TASKS: dict[str, str] = {
     "knowledge_extraction": "geohub.training.text:KNOWLEDGE_EXTRACTION",
+    "seismic_picking": "geohub.training.seismic:SEISMIC_PICKING",
+    "seismic_magnitude": "geohub.training.seismic:SEISMIC_MAGNITUDE",
     "summarization": "geohub.training.text:SUMMARIZATION",
     "landform": "geohub.training.terrain:LANDFORM",
+    "terrain_gan": "geohub.training.terrain:TERRAIN_GAN",
 }
 
 

@@ -2,7 +2,8 @@
 magnitude, its log-variance (aleatoric uncertainty, Kendall & Gal 2017) and window-level event detection.
 
 `SeismicMagnitudeForRegression(inputs (B, C, T), log_amplitude (B, C))` -> `MagnitudeEstimationOutput`.
-Labels: `(B, 2)` = (magnitude, event label 0/1); the magnitude term (Gaussian NLL) uses event windows only.
+Labels: `(B, 2)` = (magnitude, event label 0/1); the magnitude term (Gaussian NLL) uses event windows with a
+finite magnitude only (NaN = unknown), the detection term (BCE) every window.
 A `(B,)` labels tensor means "all windows are events with these magnitudes".
 """
 
@@ -95,9 +96,11 @@ class SeismicMagnitudeForRegression(SeismicMagnitudePreTrainedModel):
             if labels.dim() == 1:
                 labels = torch.stack([labels, torch.ones_like(labels)], dim=-1)
             target, is_event = labels[:, 0], labels[:, 1]
-            target = torch.where(is_event > 0.5, target, magnitude.detach())
+            # windows without a known magnitude (noise, or real records without a catalogue) train detection only
+            weight = is_event * torch.isfinite(target).to(is_event.dtype)
+            target = torch.where(weight > 0, target, magnitude.detach())
             nll = 0.5 * (log_variance + (magnitude - target) ** 2 * torch.exp(-log_variance))
-            loss = (nll * is_event).sum() / is_event.sum().clamp(min=1.0)
+            loss = (nll * weight).sum() / weight.sum().clamp(min=1.0)
             loss = loss + self.config.detection_loss_weight * F.binary_cross_entropy_with_logits(
                 detection_logits, is_event
             )

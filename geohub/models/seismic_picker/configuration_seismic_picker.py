@@ -23,6 +23,8 @@ class SeismicPickerConfig(PretrainedConfig):
         sampling_rate (`float`, 100.0): Hz the model was trained at (records are resampled to it).
         window_length (`int`, 3000): samples per window used by training and sliding-window inference.
         component_order (`str`, "ZNE"): component of each input channel.
+        p_threshold (`float`, 0.3), s_threshold (`float`, 0.3): default probability thresholds for P and S picks.
+        detection_threshold (`float`, 0.5): default probability threshold for event detections.
         initializer_range (`float`, 0.02): std of the truncated-normal init of linear layers.
     """
 
@@ -39,6 +41,9 @@ class SeismicPickerConfig(PretrainedConfig):
         sampling_rate: float = 100.0,
         window_length: int = 3000,
         component_order: str = "ZNE",
+        p_threshold: float = 0.3,
+        s_threshold: float = 0.3,
+        detection_threshold: float = 0.5,
         initializer_range: float = 0.02,
         **kwargs,
     ):
@@ -68,5 +73,8 @@ class SeismicPickerConfig(PretrainedConfig):
         self.sampling_rate = float(sampling_rate)
         self.window_length = int(window_length)
         self.component_order = component_order
+        self.p_threshold = float(p_threshold)
+        self.s_threshold = float(s_threshold)
+        self.detection_threshold = float(detection_threshold)
         self.initializer_range = initializer_range
         super().__init__(**kwargs)
