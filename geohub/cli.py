@@ -2,6 +2,9 @@
 
     geohub env                         versions, devices, offline state, where models and caches live
     geohub train RECIPE.yaml [--config_file ACCELERATE.yaml] [-- --field value ...]
+    geohub push FOLDER NAMESPACE/NAME [--private] [--branch B] [--tag T]   publish a model or data set
+    geohub pull NAMESPACE/NAME [--revision R] [--local-dir D]              download and verify
+    geohub models [--author A] [--datasets]                               list geohub repositories
 
 Each sub-command is a thin wrapper around a function of the package; later families add theirs here.
 """
@@ -88,6 +91,64 @@ def train(
     # Run the very line printed, through this interpreter's accelerate so that the environment matches.
     completed = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", *argv[2:]], check=False)
     raise typer.Exit(completed.returncode)
+
+
+@app.command()
+def push(
+    folder: Path = typer.Argument(..., help="a folder written by save_pretrained / a training run (or a data set)"),
+    repo_id: str = typer.Argument(..., help="namespace/name on the Hub (HF_ENDPOINT selects the Hub)"),
+    private: bool = typer.Option(False, "--private", help="create the repository as private"),
+    branch: str | None = typer.Option(None, "--branch", help="commit to this branch (created from main if absent)"),
+    tag: str | None = typer.Option(None, "--tag", help="tag the new commit"),
+    message: str | None = typer.Option(None, "--message", "-m", help="commit message"),
+    dataset: bool = typer.Option(False, "--dataset", help="push a data set repository instead of a model"),
+    recipe: Path | None = typer.Option(None, "--recipe", help="training recipe to quote in the model card"),
+    license: str = typer.Option("apache-2.0", "--license", help="license in the card metadata"),
+    no_remote_code: bool = typer.Option(False, "--no-remote-code", help="do not ship the model's code"),
+) -> None:
+    """Publish a model (card, safetensors weights, remote code) or a data set as ONE commit. Token: HF_TOKEN."""
+    from .errors import GeohubError
+    from .hub import push as hub_push
+
+    try:
+        info = hub_push(folder, repo_id, repo_type="dataset" if dataset else "model", private=private,
+                        branch=branch, tag=tag, commit_message=message, recipe=recipe, license=license,
+                        remote_code=not no_remote_code)  # fmt: skip
+    except GeohubError as err:
+        _fail(str(err))
+    typer.echo(f"pushed {folder} -> {repo_id} @ {info.oid}")
+
+
+@app.command()
+def pull(
+    repo_id: str = typer.Argument(..., help="namespace/name on the Hub"),
+    revision: str | None = typer.Option(None, "--revision", help="branch, tag or commit (default main)"),
+    local_dir: Path | None = typer.Option(None, "--local-dir", help="download here instead of the HF cache"),
+    dataset: bool = typer.Option(False, "--dataset", help="pull a data set repository"),
+    allow_pickle: bool = typer.Option(False, "--allow-pickle", help="also download pickled files (*.bin, *.pt)"),
+) -> None:
+    """Download a revision, verify every file's hash (re-fetching corrupt ones) and print the local folder."""
+    from .errors import GeohubError
+    from .hub import pull as hub_pull
+
+    try:
+        path = hub_pull(repo_id, revision=revision, local_dir=local_dir, allow_pickle=allow_pickle,
+                        repo_type="dataset" if dataset else "model")  # fmt: skip
+    except GeohubError as err:
+        _fail(str(err))
+    typer.echo(str(path))
+
+
+@app.command()
+def models(
+    author: str | None = typer.Option(None, "--author", help="only this user's repositories"),
+    datasets: bool = typer.Option(False, "--datasets", help="list geohub data sets instead of models"),
+) -> None:
+    """List the geohub models (or data sets) on the Hub that your token can see."""
+    from .hub import list_datasets, list_models
+
+    for repo_id in (list_datasets if datasets else list_models)(author):
+        typer.echo(repo_id)
 
 
 def main() -> None:

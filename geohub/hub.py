@@ -1,0 +1,615 @@
+"""geohub on a Hugging Face Hub: model cards, push and pull, listings, and the remote-code export.
+
+- `build_model_card(folder, repo_id)`: THE place that writes a model card (YAML metadata with library_name
+  `geohub`, tags, license, datasets, pipeline_tag and a `model-index` from the run's `all_results.json`; a usage
+  snippet; the training config; citations of the architecture and the data).
+- `export_remote_code(folder)`: copies the family's configuration/modeling code, with `geohub.modeling_utils`,
+  `geohub.modeling_outputs` and `geohub.utils` bundled beside it, and writes `auto_map` through transformers'
+  own `register_for_auto_class` + `save_pretrained`, so the folder loads with `trust_remote_code=True` where
+  geohub is not installed.
+- `push(folder, repo_id)`: create the repository (public or private), then ONE commit holding the folder, its
+  card and its code (LFS objects are uploaded first and only referenced by the commit, so an interrupted push
+  leaves the remote repository unchanged); optional branch and tag.
+- `pull(repo_id, revision=...)`: download a revision, verify every file against the Hub's hashes (sha256 for
+  LFS files, the git blob sha1 otherwise), re-fetch what is corrupt or truncated, never return it. Pickled
+  weights (`*.bin`, `*.pt`, ...) are refused unless `allow_pickle=True`.
+- `list_models(author)` / `list_datasets(author)`: a user's geohub repositories.
+
+The endpoint, token, retries, resumable downloads and progress bars are those of `huggingface_hub` (`HF_ENDPOINT`,
+`HF_TOKEN`); tokens are passed through, never logged and never written into a card.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import hashlib
+import importlib
+import json
+import os
+import re
+import secrets
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import HubError
+from .utils import get_logger
+
+logger = get_logger(__name__)
+
+__all__ = [
+    "CardFacts",
+    "build_model_card",
+    "export_remote_code",
+    "push",
+    "pull",
+    "load_model",
+    "list_models",
+    "list_datasets",
+    "PICKLE_PATTERNS",
+]
+
+PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.pkl", "*.pickle", "*.ckpt", "*.joblib")
+# never pushed: training state, checkpoints, logs, hidden files
+_PUSH_IGNORE = ("checkpoint-*", ".checkpoint-staging", "runs", ".*", "__pycache__", "training_args.bin")
+_PHYSICS = ["geophysics", "geohub"]
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """What a card says about a model family: tags, Hub pipeline tag, architecture and data citations."""
+
+    tags: tuple[str, ...]
+    pipeline_tag: str | None
+    task_name: str
+    architecture: str
+    architecture_citation: str
+    data_citation: str
+    datasets: tuple[str, ...] = ()
+
+
+_SYNTHETIC_SEISMIC = "geohub synthetic seismograms (geohub.data.synthetic_seismic), generated at training time."
+_GEO_CORPUS = "geohub geophysics abstracts corpus (geohub/data/corpus, 168 original abstracts with summaries)."
+_CARD_FACTS: dict[str, CardFacts] = {
+    "seismic_picker": CardFacts(
+        ("seismology", "phase-picking", "earthquake-detection"),
+        "token-classification",
+        "Seismic phase picking",
+        "PhaseNet-style 1-D U-Net with an event-detection head",
+        "Zhu, W. & Beroza, G. C. (2019). PhaseNet: a deep-neural-network-based seismic arrival-time picking method. "
+        "Geophysical Journal International 216(1), 261-273. doi:10.1093/gji/ggy423",
+        _SYNTHETIC_SEISMIC,
+    ),
+    "seismic_magnitude": CardFacts(
+        ("seismology", "earthquake-magnitude"),
+        "tabular-regression",
+        "Earthquake magnitude estimation",
+        "MagNet-style convolutional + bidirectional LSTM regressor with aleatoric uncertainty",
+        "Mousavi, S. M. & Beroza, G. C. (2020). A machine-learning approach for earthquake magnitude estimation. "
+        "Geophysical Research Letters 47(1). doi:10.1029/2019GL085976",
+        _SYNTHETIC_SEISMIC,
+    ),
+    "geohub_landform": CardFacts(
+        ("terrain", "geomorphometry", "landform-classification"),
+        "image-classification",
+        "Landform classification",
+        "VGG-style 2-D CNN with group normalisation over elevation patches",
+        "Simonyan, K. & Zisserman, A. (2015). Very deep convolutional networks for large-scale image recognition. "
+        "ICLR. arXiv:1409.1556",
+        "geohub synthetic terrain labelled by the geomorphometric landform rule (geohub.data.synthetic_terrain).",
+    ),
+    "geohub_terrain_gan": CardFacts(
+        ("terrain", "dem", "generative-adversarial-network"),
+        "unconditional-image-generation",
+        "Terrain generation",
+        "DCGAN-style generator with a spectrally normalised discriminator",
+        "Radford, A., Metz, L. & Chintala, S. (2016). Unsupervised representation learning with deep convolutional "
+        "generative adversarial networks. ICLR. arXiv:1511.06434",
+        "geohub synthetic terrain (geohub.data.synthetic_terrain) or the DEM rasters given in the recipe.",
+    ),
+    "geohub_extractive_summarizer": CardFacts(
+        ("geoscience-literature", "summarization", "extractive-summarization"),
+        "summarization",
+        "Summarization",
+        "MiniLM sentence encoder with cross-sentence attention scoring sentences (BertSum-style)",
+        "Liu, Y. & Lapata, M. (2019). Text summarization with pretrained encoders. EMNLP. arXiv:1908.08345; "
+        "Wang, W. et al. (2020). MiniLM. NeurIPS. arXiv:2002.10957",
+        _GEO_CORPUS,
+    ),
+    "bert": CardFacts(
+        ("geoscience-literature", "named-entity-recognition", "knowledge-extraction"),
+        "token-classification",
+        "Geoscience entity extraction",
+        "all-MiniLM-L6-v2 (BERT) encoder with a token-classification head",
+        "Wang, W. et al. (2020). MiniLM: deep self-attention distillation for task-agnostic compression of "
+        "pre-trained transformers. NeurIPS. arXiv:2002.10957",
+        _GEO_CORPUS,
+    ),
+    "encoder-decoder": CardFacts(
+        ("geoscience-literature", "summarization", "abstractive-summarization"),
+        "summarization",
+        "Summarization",
+        "BERT2BERT encoder-decoder warm-started from all-MiniLM-L6-v2",
+        "Rothe, S., Narayan, S. & Severyn, A. (2020). Leveraging pre-trained checkpoints for sequence generation "
+        "tasks. TACL 8, 264-280. arXiv:1907.12461",
+        _GEO_CORPUS,
+    ),
+}
+_GENERIC_FACTS = CardFacts((), None, "Geophysics", "see config.json", "see the model's documentation", "see below")
+_AUTO_BY_SUFFIX = (
+    ("ForTokenClassification", "AutoModelForTokenClassification"),
+    ("ForSequenceClassification", "AutoModelForSequenceClassification"),
+    ("ForImageClassification", "AutoModelForImageClassification"),
+    ("EncoderDecoderModel", "AutoModelForSeq2SeqLM"),
+    ("ForConditionalGeneration", "AutoModelForSeq2SeqLM"),
+)
+_SKIPPED_METRICS = ("runtime", "samples_per_second", "steps_per_second", "epoch", "total_flos", "flos")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except json.JSONDecodeError as err:
+        raise HubError(f"not valid JSON: {err}", path=path) from err
+
+
+def _family_of(model_type: str):
+    """The `geohub.auto.FAMILIES` row whose configuration class has `model_type` (None for stock models)."""
+    from .auto import FAMILIES
+
+    for family in FAMILIES:
+        module = importlib.import_module(family.module)
+        if getattr(getattr(module, family.config), "model_type", None) == model_type:
+            return family
+    return None
+
+
+def auto_class_name(config: dict) -> str:
+    """The transformers Auto class that loads a saved model (from `geohub.auto.FAMILIES` or the class name)."""
+    architecture = (config.get("architectures") or [""])[0]
+    family = _family_of(config.get("model_type", ""))
+    if family is not None and architecture in family.models:
+        return family.models[architecture]
+    for suffix, auto in _AUTO_BY_SUFFIX:
+        if architecture.endswith(suffix):
+            return auto
+    return "AutoModel"
+
+
+def _training_config(folder: Path, recipe: str | os.PathLike | None) -> str | None:
+    if recipe is not None:
+        return Path(recipe).read_text(encoding="utf-8").strip()
+    for name in ("recipe.yaml", "train_config.yaml", "config_train.yaml"):
+        if (folder / name).is_file():
+            return (folder / name).read_text(encoding="utf-8").strip()
+    states = sorted(folder.glob("checkpoint-*/trainer_state.json")) + [folder / "trainer_state.json"]
+    state = next((_read_json(p) for p in reversed(states) if p.is_file()), None)
+    if state:
+        keys = ("max_steps", "num_train_epochs", "train_batch_size", "global_step", "logging_steps", "eval_steps")
+        return "\n".join(f"{k}: {state[k]}" for k in keys if k in state)
+    return None
+
+
+def _eval_results(metrics: dict, facts: CardFacts, dataset_name: str):
+    from huggingface_hub import EvalResult
+
+    results = []
+    for key, value in sorted(metrics.items()):
+        name = key[5:] if key.startswith("eval_") else None
+        if name is None or name.endswith(_SKIPPED_METRICS) or not isinstance(value, (int, float)):
+            continue
+        results.append(
+            EvalResult(
+                task_type=facts.pipeline_tag or "other",
+                task_name=facts.task_name,
+                dataset_type=dataset_name,
+                dataset_name=dataset_name,
+                dataset_split="validation",
+                metric_type=name,
+                metric_name=name,
+                metric_value=float(value),
+            )
+        )
+    return results
+
+
+def build_model_card(
+    folder: str | os.PathLike,
+    repo_id: str,
+    *,
+    license: str = "apache-2.0",
+    datasets: list[str] | None = None,
+    recipe: str | os.PathLike | None = None,
+    extra_tags: list[str] | None = None,
+) -> str:
+    """The README.md (model card) for the saved model in `folder`, to be pushed as `repo_id`.
+
+    Reads `config.json` (family, architecture), `all_results.json` (metrics: every `eval_*` number becomes a
+    `model-index` entry) and the training config (`recipe`, or a recipe/trainer_state saved in the folder).
+    """
+    from huggingface_hub import ModelCard, ModelCardData
+
+    folder = Path(folder)
+    config = _read_json(folder / "config.json")
+    if not config:
+        raise HubError("no config.json: is this a folder written by save_pretrained?", path=folder)
+    model_type = config.get("model_type", "")
+    facts = _CARD_FACTS.get(model_type, _GENERIC_FACTS)
+    auto = auto_class_name(config)
+    metrics = _read_json(folder / "all_results.json")
+    dataset_names = list(datasets or facts.datasets)
+    eval_dataset = dataset_names[0] if dataset_names else "geohub-synthetic"
+    tags = list(dict.fromkeys([*_PHYSICS, *facts.tags, *(extra_tags or [])]))
+    data = ModelCardData(
+        library_name="geohub",
+        license=license,
+        tags=tags,
+        datasets=dataset_names or None,
+        pipeline_tag=facts.pipeline_tag,
+        model_name=repo_id.split("/")[-1],
+        eval_results=_eval_results(metrics, facts, eval_dataset) or None,
+    )
+    lines = [
+        f"# {repo_id.split('/')[-1]}",
+        "",
+        f"A geohub model for **{facts.task_name.lower()}**: {facts.architecture} "
+        f"(`{(config.get('architectures') or ['?'])[0]}`, model type `{model_type}`).",
+        "",
+        "## Usage",
+        "",
+        "```python",
+        "import geohub  # registers geohub's models with the transformers Auto classes",
+        f"from transformers import {auto}",
+        "",
+        f'model = {auto}.from_pretrained("{repo_id}")',
+        "```",
+        "",
+        "Without geohub installed, the code shipped in this repository loads it with plain transformers:",
+        "",
+        "```python",
+        f"from transformers import {auto}",
+        "",
+        f'model = {auto}.from_pretrained("{repo_id}", trust_remote_code=True)',
+        "```",
+        "",
+        "## Evaluation",
+        "",
+    ]
+    shown = {k: v for k, v in sorted(metrics.items()) if isinstance(v, (int, float))}
+    if shown:
+        lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.6g} |" for k, v in shown.items()]
+    else:
+        lines.append("No evaluation metrics were recorded for this run (no all_results.json).")
+    training = _training_config(folder, recipe)
+    lines += ["", "## Training config", ""]
+    lines += ["```yaml", training, "```"] if training else ["Not recorded with this model."]
+    lines += [
+        "",
+        "## Data",
+        "",
+        facts.data_citation,
+        "",
+        "## Citation",
+        "",
+        f"Architecture: {facts.architecture_citation}",
+        "",
+        "Software: geohub, machine learning for geophysics on the Hugging Face stack (https://github.com/geohub/geohub).",
+        "",
+    ]
+    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines)))
+
+
+def _dataset_card(folder: Path, repo_id: str, license: str) -> str:
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    data = DatasetCardData(license=license, tags=[*_PHYSICS], pretty_name=repo_id.split("/")[-1])
+    body = [f"# {repo_id.split('/')[-1]}", "", "A geohub data set. Files:", ""] + [f"- `{f}`" for f in files]
+    return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body) + "\n"))
+
+
+# --- remote code -------------------------------------------------------------------------------------------------
+_BUNDLED = {
+    "modeling_utils": "geohub_modeling_utils",
+    "modeling_outputs": "geohub_modeling_outputs",
+    "utils": "geohub_utils",
+}
+_ALLOWED_TOP_LEVEL = {"torch", "transformers", "numpy", "scipy", "__future__", "safetensors", "huggingface_hub"}
+
+
+def _rewrite_family_source(source: str, path: Path) -> str:
+    """`from ...modeling_utils import X` -> `from .geohub_modeling_utils import X` (and the same for the others)."""
+
+    def replace(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in _BUNDLED:
+            raise HubError(f"imports geohub.{name}, which remote code cannot bundle (remote-code rule)", path=path)
+        return f"from .{_BUNDLED[name]} import"
+
+    return re.sub(r"from \.\.\.(\w+) import", replace, source)
+
+
+def _check_imports(source: str, path: Path, local_modules: set[str]) -> None:
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            if node.level != 1 or (node.module or "") not in local_modules:
+                raise HubError(f"line {node.lineno}: relative import not bundled with the remote code", path=path)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in _ALLOWED_TOP_LEVEL and top not in sys.stdlib_module_names:
+                    raise HubError(f"line {node.lineno}: imports '{name}' (remote code allows torch/transformers/"
+                                   "numpy/scipy/stdlib only)", path=path)  # fmt: skip
+
+
+def _write_remote_package(family, target: Path) -> None:
+    """Write the family's code files, rewritten, plus the bundled geohub modules, into the package `target`."""
+    import geohub
+
+    family_dir = Path(importlib.import_module(family.module).__file__).parent
+    target.mkdir(parents=True)
+    (target / "__init__.py").write_text("")
+    sources: dict[str, str] = {}
+    for pattern in ("configuration_*.py", "modeling_*.py", "processing_*.py"):
+        for src in sorted(family_dir.glob(pattern)):
+            sources[src.stem] = _rewrite_family_source(src.read_text(encoding="utf-8"), src)
+    package_dir = Path(geohub.__file__).parent
+    for name, new_name in _BUNDLED.items():
+        text = (package_dir / f"{name}.py").read_text(encoding="utf-8")
+        sources[new_name] = re.sub(
+            r"from \.(\w+) import", lambda m: f"from .{_BUNDLED.get(m.group(1), m.group(1))} import", text
+        )
+    for stem, text in sources.items():
+        _check_imports(text, family_dir / f"{stem}.py", set(sources))
+        (target / f"{stem}.py").write_text(text, encoding="utf-8")
+
+
+def export_remote_code(folder: str | os.PathLike) -> dict[str, str]:
+    """Make the saved model in `folder` loadable with `trust_remote_code=True` where geohub is not installed.
+
+    The family's code is rewritten into a throw-away package, imported, registered with
+    `register_for_auto_class`, and the model is re-saved from it, so transformers itself copies the code files
+    (and the bundled `geohub_modeling_utils.py` / `geohub_modeling_outputs.py` / `geohub_utils.py` they import)
+    and writes `auto_map` into config.json. Returns the `auto_map`; `{}` for stock transformers models.
+    """
+    folder = Path(folder)
+    config = _read_json(folder / "config.json")
+    family = _family_of(config.get("model_type", ""))
+    architecture = (config.get("architectures") or [""])[0]
+    if family is None or architecture not in family.models:
+        return {}
+    package = f"geohub_remote_{secrets.token_hex(6)}"
+    with tempfile.TemporaryDirectory(prefix="geohub-remote-") as tmp:
+        _write_remote_package(family, Path(tmp) / package)
+        sys.path.insert(0, tmp)
+        try:
+            modules = [
+                importlib.import_module(f"{package}.{p.stem}") for p in sorted((Path(tmp) / package).glob("*.py"))
+            ]
+            model_class = next(getattr(m, architecture) for m in modules if hasattr(m, architecture))
+            config_class = next(getattr(m, family.config) for m in modules if hasattr(m, family.config))
+            config_class.register_for_auto_class()
+            model_class.register_for_auto_class(family.models[architecture])
+            model = model_class.from_pretrained(folder, use_safetensors=True)
+            model.save_pretrained(folder)
+        finally:
+            sys.path.remove(tmp)
+            for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+                del sys.modules[name]
+    return _read_json(folder / "config.json").get("auto_map", {})
+
+
+# --- push ----------------------------------------------------------------------------------------------------------
+def _api(token: str | None, endpoint: str | None):
+    from huggingface_hub import HfApi
+
+    # HF_ENDPOINT is read at call time (huggingface_hub's own constant is frozen when it is first imported)
+    return HfApi(endpoint=endpoint or os.environ.get("HF_ENDPOINT"), token=token, library_name="geohub")
+
+
+def _ignored(relative: str) -> bool:
+    parts = relative.split("/")
+    return any(fnmatch.fnmatch(part, pattern) for part in parts for pattern in _PUSH_IGNORE)
+
+
+def _stage(folder: Path, staging: Path, *, repo_type: str) -> None:
+    for src in sorted(folder.rglob("*")):
+        relative = src.relative_to(folder).as_posix()
+        if not src.is_file() or _ignored(relative):
+            continue
+        if repo_type == "model" and any(fnmatch.fnmatch(src.name, p) for p in PICKLE_PATTERNS):
+            logger.warning(f"not pushing pickled file {relative}: geohub publishes safetensors only")
+            continue
+        dst = staging / relative
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+    if repo_type == "model" and not any(staging.glob("*.safetensors")):
+        raise HubError("no *.safetensors weights to push (geohub publishes safetensors only)", path=folder)
+
+
+def _commit_folder(api, repo_id: str, staging: Path, *, repo_type: str, branch: str | None, message: str):
+    """ONE commit making the revision hold exactly the files of `staging` (not `upload_folder`, which may split
+    a large folder into several commits when Xet is in use)."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
+    remote = api.list_repo_files(repo_id, repo_type=repo_type, revision=branch)
+    operations = [CommitOperationDelete(path) for path in remote if path not in files and path != ".gitattributes"]
+    operations += [CommitOperationAdd(path_in_repo=path, path_or_fileobj=staging / path) for path in files]
+    return api.create_commit(repo_id, operations, commit_message=message, repo_type=repo_type, revision=branch)
+
+
+def push(
+    folder: str | os.PathLike,
+    repo_id: str,
+    *,
+    repo_type: str = "model",
+    private: bool = False,
+    branch: str | None = None,
+    tag: str | None = None,
+    commit_message: str | None = None,
+    token: str | None = None,
+    endpoint: str | None = None,
+    card: bool = True,
+    remote_code: bool = True,
+    license: str = "apache-2.0",
+    datasets: list[str] | None = None,
+    recipe: str | os.PathLike | None = None,
+):
+    """Publish `folder` as `repo_id` in ONE commit: files (safetensors only), generated card, remote code.
+
+    Creates the repository if needed (`private` on creation), the `branch` if it does not exist (from main),
+    and `tag` on the new commit. A README.md already in `folder` is kept when `card=False`, replaced otherwise.
+    Returns the `huggingface_hub.CommitInfo`.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise HubError("folder not found", path=folder)
+    api = _api(token, endpoint)
+    with tempfile.TemporaryDirectory(prefix="geohub-push-") as tmp:
+        staging = Path(tmp)
+        _stage(folder, staging, repo_type=repo_type)
+        if repo_type == "model":
+            if remote_code:
+                export_remote_code(staging)
+            if card:
+                text = build_model_card(staging, repo_id, license=license, datasets=datasets, recipe=recipe)
+                (staging / "README.md").write_text(text, encoding="utf-8")
+        elif card and not (staging / "README.md").is_file():
+            (staging / "README.md").write_text(_dataset_card(staging, repo_id, license), encoding="utf-8")
+        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+        if branch:
+            api.create_branch(repo_id, branch=branch, repo_type=repo_type, exist_ok=True)
+        info = _commit_folder(api, repo_id, staging, repo_type=repo_type, branch=branch,
+                              message=commit_message or f"Upload {folder.name} with geohub")  # fmt: skip
+    if tag:
+        api.create_tag(repo_id, tag=tag, revision=info.oid, repo_type=repo_type)
+    logger.info(f"pushed {folder} to {repo_id} ({repo_type}) at {info.oid}")
+    return info
+
+
+# --- pull ----------------------------------------------------------------------------------------------------------
+def _file_digest(path: Path, algorithm: str, size: int | None = None) -> str:
+    if algorithm == "git-sha1":
+        digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    else:
+        digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_intact(path: Path, entry) -> bool:
+    if not path.is_file() or path.stat().st_size != entry.size:
+        return False
+    if entry.lfs is not None:
+        return _file_digest(path, "sha256") == entry.lfs.sha256
+    return _file_digest(path, "git-sha1") == entry.blob_id
+
+
+def _fetch(api, repo_id, entry, *, repo_type, revision, local_dir, force: bool) -> Path | None:
+    try:
+        return Path(
+            api.hf_hub_download(
+                repo_id, entry.path, repo_type=repo_type, revision=revision, local_dir=local_dir,
+                force_download=force,
+            )
+        )  # fmt: skip
+    except OSError as err:  # e.g. "Consistency check failed" on a truncated transfer
+        logger.warning(f"download of {entry.path} failed ({err.__class__.__name__}); fetching it again")
+        return None
+
+
+def pull(
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    repo_type: str = "model",
+    local_dir: str | os.PathLike | None = None,
+    token: str | None = None,
+    endpoint: str | None = None,
+    allow_pickle: bool = False,
+    max_attempts: int = 3,
+) -> Path:
+    """Download `repo_id` at `revision` (branch, tag or commit) and return the local folder.
+
+    Every file is checked against the Hub's hash; a corrupt or truncated file is fetched again (up to
+    `max_attempts` times) and a file that never verifies raises `HubError`, so nothing unverified is returned.
+    Pickled files are skipped unless `allow_pickle=True`; a model repository whose only weights are pickled
+    raises `HubError`.
+    """
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    api = _api(token, endpoint)
+    try:
+        commit = api.repo_info(repo_id, repo_type=repo_type, revision=revision).sha
+        entries = [e for e in api.list_repo_tree(repo_id, recursive=True, revision=commit, repo_type=repo_type)
+                   if hasattr(e, "blob_id")]  # fmt: skip
+    except (RepositoryNotFoundError, RevisionNotFoundError) as err:
+        raise HubError(f"{repo_type} repository '{repo_id}' (revision {revision or 'main'}) not found or not "
+                       "visible with this token") from err  # fmt: skip
+    pickled = [e for e in entries if any(fnmatch.fnmatch(e.path.split("/")[-1], p) for p in PICKLE_PATTERNS)]
+    if pickled and not allow_pickle:
+        entries = [e for e in entries if e not in pickled]
+        if repo_type == "model" and not any(e.path.endswith(".safetensors") for e in entries):
+            raise HubError(f"{repo_id} only has pickled weights ({', '.join(e.path for e in pickled)}); loading "
+                           "them can run arbitrary code. Pass allow_pickle=True (--allow-pickle) to accept.")  # fmt: skip
+        logger.warning(f"skipping pickled files {[e.path for e in pickled]} (allow_pickle=False)")
+    local = Path(local_dir) if local_dir is not None else None
+    root: Path | None = local
+    for entry in entries:
+        path = None
+        for attempt in range(max_attempts):
+            path = _fetch(
+                api, repo_id, entry, repo_type=repo_type, revision=commit, local_dir=local, force=attempt > 0
+            )
+            if path is not None and _is_intact(path, entry):
+                break
+            if path is not None:
+                logger.warning(f"{entry.path}: hash mismatch after download (attempt {attempt + 1}); re-fetching")
+        else:
+            if path is not None:
+                path.unlink(missing_ok=True)
+            raise HubError(f"{entry.path} from {repo_id}@{commit} failed its hash check {max_attempts} times")
+        if root is None:
+            root = Path(str(path)[: -len(entry.path)].rstrip("/"))
+    if root is None:
+        raise HubError(f"{repo_id}@{commit} holds no files")
+    return root
+
+
+def load_model(
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    token: str | None = None,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+    **kwargs: Any,
+):
+    """`pull` then load with the right Auto class (safetensors only unless `allow_pickle`)."""
+    import transformers
+
+    folder = pull(repo_id, revision=revision, token=token, allow_pickle=allow_pickle)
+    auto = getattr(transformers, auto_class_name(_read_json(folder / "config.json")))
+    return auto.from_pretrained(
+        folder, trust_remote_code=trust_remote_code, use_safetensors=None if allow_pickle else True, **kwargs
+    )
+
+
+def list_models(author: str | None = None, *, token: str | None = None, endpoint: str | None = None) -> list[str]:
+    """Ids of the geohub models (library `geohub`) of `author` (all authors when None) visible with `token`."""
+    return [m.id for m in _api(token, endpoint).list_models(author=author, filter="geohub")]
+
+
+def list_datasets(author: str | None = None, *, token: str | None = None, endpoint: str | None = None) -> list[str]:
+    """Ids of the geohub data sets (tag `geohub`) of `author` visible with `token`."""
+    return [d.id for d in _api(token, endpoint).list_datasets(author=author, filter="geohub")]
