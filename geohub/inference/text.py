@@ -40,6 +40,7 @@ import torch
 from ..data.corpus import sentence_spans, word_spans
 from ..errors import CorpusError
 from ..knowledge import KnowledgeGraph, Mention, extract_relations
+from ..training.text import case_token_types
 
 __all__ = ["summarize", "extract", "predict_entities", "check_texts", "load_text_model", "MAX_CHARACTERS"]
 
@@ -259,9 +260,11 @@ def predict_word_tags(
         encoded = tokenizer(
             batch, is_split_into_words=True, truncation=True, max_length=max_length, padding=True, return_tensors="pt"
         )
-        probabilities = model(
-            **{k: v for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-        ).logits.softmax(-1)
+        inputs = {k: v for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        if getattr(model.config, "case_token_types", False):
+            types = [case_token_types(encoded.word_ids(row), sentence) for row, sentence in enumerate(batch)]
+            inputs["token_type_ids"] = torch.tensor(types, dtype=torch.long)
+        probabilities = model(**inputs).logits.softmax(-1)
         for row, sentence in enumerate(batch):
             tags, seen = [("O", 1.0)] * len(sentence), set()
             for position, word in enumerate(encoded.word_ids(row)):

@@ -60,6 +60,7 @@ __all__ = [
     "SummarizationDataArguments",
     "SUMMARIZATION",
     "encode_documents",
+    "case_token_types",
     "oracle_labels",
     "resolve_model_path",
     "QUICKSTART_RECIPES",
@@ -114,6 +115,11 @@ class ExtractionModelArguments(LoraArguments):
     model_name_or_path: str = field(
         default=MINILM, metadata={"help": "'minilm' (offline all-MiniLM-L6-v2) or a token-classification checkpoint"}
     )
+    case_feature: bool = field(
+        default=True,
+        metadata={"help": "feed capitalisation to an uncased encoder: token_type_ids = 1 on sub-words of words that "
+                  "start upper-case (saved as config.case_token_types; geohub's inference applies it)"},
+    )  # fmt: skip
 
 
 @dataclass
@@ -163,19 +169,29 @@ def load_ner_splits(data_args: ExtractionDataArguments):
     return train.select_columns(["tokens", "ner_tags"]), test.select_columns(["tokens", "ner_tags"])
 
 
-def align_word_labels(tokenizer, max_length: int):
-    """Batched map function: tokenize words, label each word's first sub-word, -100 elsewhere."""
+def case_token_types(word_ids: list[int | None], words: list[str]) -> list[int]:
+    """1 for the sub-words of words that start with an upper-case letter, else 0 (the case feature)."""
+    return [int(word is not None and words[word][:1].isupper()) for word in word_ids]
+
+
+def align_word_labels(tokenizer, max_length: int, case_feature: bool = False):
+    """Batched map function: tokenize words, label each word's first sub-word, -100 elsewhere; with
+    `case_feature`, `token_type_ids` mark capitalised words (see `case_token_types`)."""
 
     def encode(batch: dict[str, list]) -> dict[str, list]:
         encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
-        labels = []
+        labels, types = [], []
         for index, tags in enumerate(batch["ner_tags"]):
             previous, row = None, []
-            for word in encoded.word_ids(index):
+            word_ids = encoded.word_ids(index)
+            for word in word_ids:
                 row.append(-100 if word is None or word == previous else int(tags[word]))
                 previous = word
             labels.append(row)
+            types.append(case_token_types(word_ids, batch["tokens"][index]))
         encoded["labels"] = labels
+        if case_feature:
+            encoded["token_type_ids"] = types
         return encoded
 
     return encode
@@ -229,8 +245,11 @@ def run_knowledge_extraction(
         label2id={label: i for i, label in enumerate(NER_LABELS)},
         ignore_mismatched_sizes=True,
     )
+    if model_args.case_feature and getattr(model.config, "type_vocab_size", 0) < 2:
+        raise ConfigError("case_feature needs an encoder with token type embeddings", field="case_feature")
+    model.config.case_token_types = bool(model_args.case_feature)
     train, test = load_ner_splits(data_args)
-    encode = align_word_labels(tokenizer, data_args.max_length)
+    encode = align_word_labels(tokenizer, data_args.max_length, model_args.case_feature)
     with training_args.main_process_first(desc="tokenize"):
         train = train.map(encode, batched=True, remove_columns=train.column_names)
         test = test.map(encode, batched=True, remove_columns=test.column_names)

@@ -1,0 +1,90 @@
+"""The extractive summarizer: shapes, loss, padding, save/load round trip, Auto class, MiniLM warm start."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModel
+
+import geohub  # noqa: F401  (registers the Auto classes)
+from geohub.environment import offline_minilm_path
+from geohub.modeling_outputs import SentenceExtractionOutput
+from geohub.models.extractive_summarizer import ExtractiveSummarizerConfig, ExtractiveSummarizerForSentenceExtraction
+
+
+class ExtractiveSummarizerModelTester:
+    batch, sentences, tokens = 2, 4, 6
+
+    def config(self, **kwargs) -> ExtractiveSummarizerConfig:
+        return ExtractiveSummarizerConfig(max_sentences=8, num_attention_heads=2, **kwargs)
+
+    def inputs(self):
+        torch.manual_seed(0)
+        input_ids = torch.randint(5, 1000, (self.batch, self.sentences, self.tokens))
+        attention_mask = torch.ones_like(input_ids)
+        attention_mask[1, 3] = 0  # the second document has 3 sentences
+        attention_mask[0, 1, 4:] = 0  # a short sentence
+        labels = torch.tensor([[1, 0, 0, 0], [0, 0, 1, 0]])
+        return input_ids, attention_mask, labels
+
+
+@pytest.fixture
+def tester():
+    return ExtractiveSummarizerModelTester()
+
+
+def test_forward_shapes_loss_and_padding(tester):
+    model = ExtractiveSummarizerForSentenceExtraction(tester.config()).eval()
+    input_ids, attention_mask, labels = tester.inputs()
+    output = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    assert isinstance(output, SentenceExtractionOutput)
+    assert output.logits.shape == (2, 4)
+    assert torch.isneginf(output.logits[1, 3]) and torch.isfinite(output.logits[0]).all()
+    assert output.loss.ndim == 0 and output.loss > 0
+    # a padded sentence's content must not change the scores of the real ones
+    changed = input_ids.clone()
+    changed[1, 3] = 7
+    again = model(input_ids=changed, attention_mask=attention_mask)
+    torch.testing.assert_close(again.logits[1, :3], output.logits[1, :3])
+
+
+def test_training_step_moves_only_the_scorer_when_frozen(tester):
+    model = ExtractiveSummarizerForSentenceExtraction(tester.config())
+    encoder_before = model.encoder.embeddings.word_embeddings.weight.clone()
+    scorer_before = model.scorer.weight.clone()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    input_ids, attention_mask, labels = tester.inputs()
+    model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss.backward()
+    optimizer.step()
+    assert torch.equal(model.encoder.embeddings.word_embeddings.weight, encoder_before)
+    assert not torch.equal(model.scorer.weight, scorer_before)
+
+
+def test_save_load_round_trip_through_auto_classes(tester, tmp_path):
+    model = ExtractiveSummarizerForSentenceExtraction(tester.config()).eval()
+    model.save_pretrained(tmp_path / "m")
+    assert (tmp_path / "m" / "model.safetensors").is_file()
+    assert AutoConfig.from_pretrained(tmp_path / "m").model_type == "geohub_extractive_summarizer"
+    loaded = AutoModel.from_pretrained(tmp_path / "m").eval()
+    assert isinstance(loaded, ExtractiveSummarizerForSentenceExtraction)
+    input_ids, attention_mask, _ = tester.inputs()
+    torch.testing.assert_close(loaded(input_ids, attention_mask).logits, model(input_ids, attention_mask).logits)
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="max_sentences"):
+        ExtractiveSummarizerConfig(max_sentences=0)
+    with pytest.raises(ValueError, match="divisible"):
+        ExtractiveSummarizerConfig(num_attention_heads=5)
+    with pytest.raises(ValueError, match=r"\(batch, sentences, tokens\)"):
+        ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerConfig(num_attention_heads=2))(torch.ones(2, 3).long())
+
+
+def test_warm_start_copies_minilm_weights():
+    path = offline_minilm_path()
+    model = ExtractiveSummarizerForSentenceExtraction.from_encoder(path, num_attention_heads=4)
+    reference = AutoModel.from_pretrained(path)
+    assert model.config.hidden_size == 384
+    torch.testing.assert_close(
+        model.encoder.embeddings.word_embeddings.weight, reference.embeddings.word_embeddings.weight
+    )
