@@ -1,0 +1,219 @@
+"""The geohub demo: one Gradio Blocks app with a tab per model family.
+
+    geohub demo                                   # models from the quickstart folder, http://127.0.0.1:7860
+    geohub demo --picker-model user/geohub-picker --port 8000
+
+    from geohub.demo import build_demo, launch_demo
+    demo = build_demo()                           # gr.Blocks, queue configured
+    launch_demo(port=0, prevent_thread_lock=True) # a free port; returns (demo, url)
+
+Endpoints (`api_name`, callable with `gradio_client.Client(url).predict(..., api_name="/summarize")`): see
+`API_NAMES`. Every request goes through Gradio's queue (at most `concurrency_limit` at once per endpoint, at most
+`max_queue_size` waiting); bad input (too long, corrupt, too big) is answered with a `gr.Error` message and the
+server keeps serving.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+
+from ..errors import GeohubError
+from ..utils import get_logger
+from .examples import DEM_EXAMPLES, EXAMPLE_ABSTRACT, SEISMIC_EXAMPLES
+from .handlers import (
+    DemoLimits,
+    annotate_seismic,
+    classify_dem,
+    extract_knowledge,
+    generate_dem,
+    summarize_text,
+)
+from .models import DemoModels
+
+logger = get_logger(__name__)
+
+__all__ = ["API_NAMES", "build_demo", "launch_demo", "free_port"]
+
+# api_name -> what it does (the README and the Space card list exactly these)
+API_NAMES: dict[str, str] = {
+    "summarize": "text (or .txt file), number of sentences -> summary",
+    "extract_knowledge": "text (or .txt file) -> highlighted entities, relation table, graph picture, JSON-LD file",
+    "annotate_seismic": "miniSEED/SAC file or example name -> waveform picture, picks, detections, magnitude text",
+    "generate_terrain": "seed, size (tiles per side), format -> hillshade, elevation map, .npy/GeoTIFF file, text",
+    "classify_landform": "DEM tile (.npy/.npz/GeoTIFF) or example name -> landform class probabilities",
+}
+
+_INTRO = """# geohub demo
+Summarize a geophysics abstract, see its knowledge graph, pick P and S phases and estimate magnitudes on a
+seismogram, generate terrain and classify landforms, all with models written as `transformers` models."""
+
+
+def _user_facing(function: Callable, models: DemoModels, limits: DemoLimits) -> Callable:
+    """`function(models, limits, *inputs)` as a Gradio handler: geohub errors become `gr.Error` messages."""
+    import gradio as gr
+
+    def handler(*inputs):
+        try:
+            return function(models, limits, *inputs)
+        except GeohubError as err:
+            message = str(err)
+            if err.path:  # uploads live in Gradio's cache: name the file, not the server's folder
+                message = message.replace(err.path, os.path.basename(err.path))
+            raise gr.Error(message, print_exception=False) from None
+        except Exception as err:  # a bug or an unexpected file: answer, log, keep serving
+            logger.exception("demo: %s failed", function.__name__)
+            raise gr.Error(
+                f"could not process this input ({type(err).__name__}: {err})", print_exception=False
+            ) from None
+
+    handler.__name__ = function.__name__
+    return handler
+
+
+def _text_tabs(gr, models: DemoModels, limits: DemoLimits) -> None:
+    with gr.Tab("Summarize", id="summarize"):
+        with gr.Row():
+            with gr.Column():
+                text = gr.Textbox(EXAMPLE_ABSTRACT, lines=10, max_lines=30, label="Abstract",
+                                  info=f"at most {limits.max_text_characters:,} characters")  # fmt: skip
+                upload = gr.File(label="...or upload a .txt file", file_types=[".txt"], type="filepath")
+                sentences = gr.Slider(1, 5, value=1, step=1, label="sentences in the summary")
+                button = gr.Button("Summarize", variant="primary")
+            summary = gr.Textbox(label="Summary", lines=6)
+        button.click(_user_facing(summarize_text, models, limits), [text, upload, sentences], summary,
+                     api_name="summarize")  # fmt: skip
+    with gr.Tab("Knowledge", id="knowledge"):
+        with gr.Row():
+            with gr.Column():
+                text = gr.Textbox(EXAMPLE_ABSTRACT, lines=10, max_lines=30, label="Abstract",
+                                  info=f"at most {limits.max_text_characters:,} characters")  # fmt: skip
+                upload = gr.File(label="...or upload a .txt file", file_types=[".txt"], type="filepath")
+                button = gr.Button("Extract entities and relations", variant="primary")
+            with gr.Column():
+                entities = gr.HighlightedText(label="Entities", show_legend=True, combine_adjacent=False)
+                jsonld = gr.File(label="Knowledge graph (JSON-LD)")
+        relations = gr.Dataframe(label="Relations", wrap=True)
+        picture = gr.Image(label="Knowledge graph", type="numpy", format="png")
+        button.click(_user_facing(extract_knowledge, models, limits), [text, upload],
+                     [entities, relations, picture, jsonld], api_name="extract_knowledge")  # fmt: skip
+
+
+def _seismic_tab(gr, models: DemoModels, limits: DemoLimits) -> None:
+    with gr.Tab("Seismic", id="seismic"):
+        with gr.Row():
+            upload = gr.File(label="miniSEED / SAC record", type="filepath",
+                             file_types=[".mseed", ".miniseed", ".ms", ".sac", ".SAC", ".gse2", ".seed"])  # fmt: skip
+            with gr.Column():
+                example = gr.Dropdown(list(SEISMIC_EXAMPLES), value=next(iter(SEISMIC_EXAMPLES)),
+                                      label="...or a bundled example (used when nothing is uploaded)")  # fmt: skip
+                gr.Markdown(f"At most {limits.max_waveform_seconds:.0f} s per station, {limits.max_stations} "
+                            f"stations, {limits.max_upload_bytes / 1e6:.0f} MB.")  # fmt: skip
+                button = gr.Button("Pick phases", variant="primary")
+        summary = gr.Markdown()
+        picture = gr.Image(label="Waveform, P/S picks and probabilities", type="numpy", format="png")
+        with gr.Row():
+            picks = gr.Dataframe(label="Picks")
+            detections = gr.Dataframe(label="Detections and magnitudes")
+        button.click(_user_facing(annotate_seismic, models, limits), [upload, example],
+                     [picture, picks, detections, summary], api_name="annotate_seismic")  # fmt: skip
+
+
+def _terrain_tabs(gr, models: DemoModels, limits: DemoLimits) -> None:
+    with gr.Tab("Terrain", id="terrain"):
+        with gr.Row():
+            seed = gr.Number(0, precision=0, label="seed", minimum=0)
+            tiles = gr.Slider(1, limits.max_terrain_tiles, value=2, step=1, label="size (GAN tiles per side)")
+            file_format = gr.Radio([".npy", "GeoTIFF"], value=".npy", label="download format")
+            button = gr.Button("Generate terrain", variant="primary")
+        summary = gr.Markdown()
+        with gr.Row():
+            shade = gr.Image(label="Hillshade", type="numpy", format="png")
+            colour = gr.Image(label="Elevation", type="numpy", format="png")
+        download = gr.File(label="DEM (metres)")
+        button.click(_user_facing(generate_dem, models, limits), [seed, tiles, file_format],
+                     [shade, colour, download, summary], api_name="generate_terrain")  # fmt: skip
+    with gr.Tab("Landform", id="landform"):
+        with gr.Row():
+            upload = gr.File(label="DEM tile (.npy, .npz, GeoTIFF)", type="filepath",
+                             file_types=[".npy", ".npz", ".tif", ".tiff"])  # fmt: skip
+            with gr.Column():
+                example = gr.Dropdown(list(DEM_EXAMPLES), value=next(iter(DEM_EXAMPLES)),
+                                      label="...or a bundled tile (used when nothing is uploaded)")  # fmt: skip
+                spacing = gr.Number(None, label="grid spacing of a .npy tile (m; empty: the model's)", minimum=0.01)
+                button = gr.Button("Classify", variant="primary")
+        label = gr.Label(label="Landform probabilities", num_top_classes=6)
+        button.click(_user_facing(classify_dem, models, limits), [upload, example, spacing], label,
+                     api_name="classify_landform")  # fmt: skip
+
+
+def build_demo(
+    models: DemoModels | None = None,
+    *,
+    limits: DemoLimits | None = None,
+    concurrency_limit: int = 2,
+    max_queue_size: int = 64,
+):
+    """The demo as a `gr.Blocks` with its queue configured (not launched).
+
+    Args:
+        models: where the models come from (default `DemoModels()`: env variables, then the quickstart folder).
+        limits: input limits (default `DemoLimits()`).
+        concurrency_limit: requests run at once per endpoint.
+        max_queue_size: requests waiting at most; more are refused with "queue full".
+    """
+    import gradio as gr
+
+    models = models or DemoModels()
+    limits = limits or DemoLimits()
+    with gr.Blocks(title="geohub demo") as demo:
+        gr.Markdown(_INTRO)
+        with gr.Accordion("Models", open=False):
+            gr.Markdown(models.status_markdown())
+        with gr.Tabs():
+            _text_tabs(gr, models, limits)
+            _seismic_tab(gr, models, limits)
+            _terrain_tabs(gr, models, limits)
+    demo.queue(default_concurrency_limit=concurrency_limit, max_size=max_queue_size)
+    return demo
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def launch_demo(
+    models: DemoModels | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = 7860,
+    limits: DemoLimits | None = None,
+    preload: bool = True,
+    prevent_thread_lock: bool = False,
+    concurrency_limit: int = 2,
+):
+    """Load the models (unless `preload` is False), build the demo and serve it on `host:port` (0: a free port).
+
+    Returns `(demo, url)`; blocks until interrupted unless `prevent_thread_lock`."""
+    models = models or DemoModels()
+    limits = limits or DemoLimits()
+    if preload:
+        for state in models.load_all().values():
+            if state != "ok":
+                logger.warning("demo: %s", state)
+    demo = build_demo(models, limits=limits, concurrency_limit=concurrency_limit)
+    port = free_port(host) if port == 0 else port
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    _, url, _ = demo.launch(
+        server_name=host, server_port=port, prevent_thread_lock=True, max_file_size=limits.max_upload_bytes,
+        ssr_mode=False, show_error=True, quiet=True,
+    )  # fmt: skip
+    url = url or f"http://{host}:{port}/"
+    if not prevent_thread_lock:
+        print(f"geohub demo on {url} (Ctrl+C stops it)", flush=True)
+        demo.block_thread()
+    return demo, url

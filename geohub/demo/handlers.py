@@ -1,0 +1,315 @@
+"""What each demo endpoint computes, in plain Python (the Gradio layer in `geohub.demo.app` only wires these).
+
+Every handler checks its input against `DemoLimits` and raises a `geohub.errors` exception with a message meant
+for the person using the demo; `geohub.demo.app` turns those into `gr.Error` pop-ups.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CorpusError, DataError, GeohubError, RasterError, WaveformError
+from .examples import dem_example, seismic_example
+from .models import DemoModels
+from .render import figure_to_array, graph_picture
+
+__all__ = [
+    "DemoLimits",
+    "read_text_input",
+    "summarize_text",
+    "extract_knowledge",
+    "annotate_seismic",
+    "generate_dem",
+    "classify_dem",
+]
+
+
+@dataclass(frozen=True)
+class DemoLimits:
+    """Input limits of the demo (what one request may ask of a small shared CPU server).
+
+    Attributes:
+        max_text_characters: longest text for Summarize and Knowledge.
+        max_waveform_seconds: longest seismic record per station, seconds.
+        max_stations: most stations in one seismic upload.
+        max_upload_bytes: largest uploaded file, bytes (also Gradio's `max_file_size`).
+        max_dem_cells: most cells of an uploaded DEM tile.
+        max_terrain_tiles: largest mosaic side (tiles) of the terrain generator.
+    """
+
+    max_text_characters: int = 20_000
+    max_waveform_seconds: float = 600.0
+    max_stations: int = 3
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_dem_cells: int = 1024 * 1024
+    max_terrain_tiles: int = 4
+
+
+def _check_upload(path: str | os.PathLike, limits: DemoLimits, what: str) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"the uploaded {what} is missing", path=path.name)
+    size = path.stat().st_size
+    if size > limits.max_upload_bytes:
+        raise DataError(
+            f"the uploaded {what} is {size / 1e6:.1f} MB, over the demo's limit of {limits.max_upload_bytes / 1e6:.0f} MB",
+            path=path.name,
+            expected="a smaller file",
+        )
+    if size == 0:
+        raise DataError(f"the uploaded {what} is empty", path=path.name)
+    return path
+
+
+def _output_file(suffix: str) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="geohub-demo-"))
+    return folder / f"geohub{suffix}"
+
+
+# --- text ------------------------------------------------------------------------------------------------------
+def read_text_input(text: str | None, file_path: str | None, limits: DemoLimits) -> str:
+    """The text box's text, or else the uploaded UTF-8 text file's; checked against `max_text_characters`."""
+    if (not text or not text.strip()) and file_path:
+        raw = _check_upload(file_path, limits, "text file").read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CorpusError("the uploaded file is not UTF-8 text", path=Path(file_path).name,
+                              expected="a plain .txt file") from None  # fmt: skip
+    if not text or not text.strip():
+        raise CorpusError("no text given", field="text", expected="paste an abstract or upload a .txt file")
+    if len(text) > limits.max_text_characters:
+        raise CorpusError(
+            f"the text has {len(text):,} characters, over the demo's limit of {limits.max_text_characters:,}",
+            field="text",
+            expected="an abstract or a few paragraphs",
+        )
+    return text
+
+
+def summarize_text(models: DemoModels, limits: DemoLimits, text: str | None, file_path: str | None = None,
+                   num_sentences: int = 1) -> str:  # fmt: skip
+    """The summary of one text (the extractive model picks `num_sentences` sentences)."""
+    from ..inference.text import summarize
+
+    text = read_text_input(text, file_path, limits)
+    model, tokenizer = models.get("summarization")
+    num_sentences = int(min(max(int(num_sentences or 1), 1), 5))
+    return summarize([text], model=model, tokenizer=tokenizer, num_sentences=num_sentences)[0]
+
+
+def extract_knowledge(models: DemoModels, limits: DemoLimits, text: str | None, file_path: str | None = None):
+    """(highlighted text, relation rows, graph picture `(H, W, 3)`, JSON-LD file path) of one text."""
+    import pandas as pd
+
+    from ..inference.text import extract
+
+    text = read_text_input(text, file_path, limits)
+    model, tokenizer = models.get("knowledge_extraction")
+    graph = extract([text], model=model, tokenizer=tokenizer, ids=["input"])
+    spans = []
+    for entity in graph.entities():
+        for mention in entity["mentions"]:
+            if mention.get("doc_id") == "input":
+                spans.append({"entity": entity["label"], "start": int(mention["start"]), "end": int(mention["end"])})
+    spans.sort(key=lambda s: (s["start"], -s["end"]))
+    kept, last_end = [], -1
+    for span in spans:  # HighlightedText needs non-overlapping spans
+        if span["start"] >= last_end:
+            kept.append(span)
+            last_end = span["end"]
+    columns = ["head", "head_label", "relation", "tail", "tail_label", "confidence", "sentence"]
+    rows = [{c: t.get(c) for c in columns} for t in graph.triples()]
+    table = pd.DataFrame(rows, columns=columns)
+    jsonld = _output_file(".jsonld")
+    graph.to_jsonld(jsonld)
+    return {"text": text, "entities": kept}, table, graph_picture(graph), str(jsonld)
+
+
+# --- seismic ---------------------------------------------------------------------------------------------------
+def _check_waveform(path: Path, limits: DemoLimits) -> None:
+    from ..data.waveforms import read_waveforms
+
+    records = read_waveforms(path)  # raises WaveformError on corrupt / unreadable / empty files
+    if len(records) > limits.max_stations:
+        raise WaveformError(f"the record has {len(records)} stations, over the demo's limit of {limits.max_stations}",
+                            path=path.name, expected="fewer stations per file")  # fmt: skip
+    for record in records:
+        seconds = record.num_samples / record.sampling_rate
+        if seconds > limits.max_waveform_seconds:
+            raise WaveformError(
+                f"station {record.station_id} has {seconds:.0f} s of data, over the demo's limit of "
+                f"{limits.max_waveform_seconds:.0f} s",
+                path=path.name,
+                expected="a shorter record (cut it with ObsPy's Stream.trim)",
+            )
+
+
+def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | None, example: str | None = None):
+    """(waveform picture `(H, W, 3)`, pick rows, detection rows, Markdown summary) of an upload or example."""
+    import pandas as pd
+
+    from ..inference.seismic import annotate, plot_annotation
+
+    if file_path:
+        path = _check_upload(file_path, limits, "waveform file")
+    elif example:
+        try:
+            path = seismic_example(example)
+        except KeyError as err:
+            raise WaveformError(str(err), field="example") from None
+    else:
+        raise WaveformError("no waveform given", expected="upload a miniSEED/SAC file or pick an example")
+    _check_waveform(path, limits)
+    picker, extractor = models.get("seismic_picking")
+    try:
+        magnitude_model, magnitude_extractor = models.get("seismic_magnitude")
+    except GeohubError:
+        magnitude_model = magnitude_extractor = None
+    result = annotate(str(path), picker, magnitude_model, feature_extractor=extractor,
+                      magnitude_feature_extractor=magnitude_extractor)  # fmt: skip
+    picture = figure_to_array(plot_annotation(result))
+    picks = pd.DataFrame(
+        [[p.station, p.phase, str(p.time), round(p.probability, 3)] for p in result.picks],
+        columns=["station", "phase", "time (UTC)", "probability"],
+    )
+    magnitude_of = {(m.station, str(m.time)): m for m in result.magnitudes}
+    rows = []
+    for d in result.detections:
+        m = magnitude_of.get((d.station, str(d.start)))
+        rows.append([d.station, str(d.start), str(d.end), round(d.probability, 3),
+                     round(m.magnitude, 2) if m else None, round(m.uncertainty, 2) if m else None])  # fmt: skip
+    detections = pd.DataFrame(rows, columns=["station", "start (UTC)", "end (UTC)", "probability", "magnitude",
+                                             "magnitude std"])  # fmt: skip
+    lines = [f"**{sum(p.phase == 'P' for p in result.picks)} P** and **{sum(p.phase == 'S' for p in result.picks)} S** "
+             f"picks, **{len(result.detections)}** detection(s) on {len(result.traces)} station(s)."]  # fmt: skip
+    if magnitude_model is None:
+        lines.append("No magnitude model is loaded, so no magnitudes.")
+    for m in result.magnitudes:
+        lines.append(f"- {m.station} at {m.time}: **M {m.magnitude:.2f} ± {m.uncertainty:.2f}**")
+    return picture, picks, detections, "\n".join(lines)
+
+
+# --- terrain ---------------------------------------------------------------------------------------------------
+def hillshade(elevation: np.ndarray, spacing_m: float, *, azimuth_deg: float = 315.0, altitude_deg: float = 45.0):
+    """Lambertian hillshade in [0, 1] of an `(H, W)` DEM in metres with `spacing_m` cells (sun from the NW)."""
+    dz_dy, dz_dx = np.gradient(elevation.astype(np.float64), spacing_m)
+    slope = np.arctan(np.hypot(dz_dx, dz_dy))
+    aspect = np.arctan2(-dz_dx, dz_dy)
+    azimuth, altitude = np.radians(360.0 - azimuth_deg + 90.0), np.radians(altitude_deg)
+    shade = np.sin(altitude) * np.cos(slope) + np.cos(altitude) * np.sin(slope) * np.cos(azimuth - aspect)
+    return np.clip(shade, 0.0, 1.0)
+
+
+def mosaic(patches: np.ndarray, tiles: int, overlap: int) -> np.ndarray:
+    """Lay `tiles * tiles` patches `(N, S, S)` on a grid, cross-fading linearly over `overlap` cells.
+
+    Returns `(tiles * (S - overlap) + overlap,)*2` float32 metres."""
+    size = patches.shape[-1]
+    step = size - overlap
+    side = tiles * step + overlap
+    ramp = np.ones(size, dtype=np.float64)
+    if overlap:
+        edge = (np.arange(overlap) + 1.0) / (overlap + 1.0)
+        ramp[:overlap], ramp[-overlap:] = edge, edge[::-1]
+    weight_2d = np.outer(ramp, ramp)
+    total = np.zeros((side, side))
+    weight = np.zeros((side, side))
+    for index in range(tiles * tiles):
+        row, col = divmod(index, tiles)
+        window = (slice(row * step, row * step + size), slice(col * step, col * step + size))
+        total[window] += patches[index] * weight_2d
+        weight[window] += weight_2d
+    return (total / weight).astype(np.float32)
+
+
+def _write_dem(elevation: np.ndarray, spacing_m: float, file_format: str) -> Path:
+    if file_format == "GeoTIFF":
+        import rasterio
+        from rasterio.transform import from_origin
+
+        path = _output_file(".tif")
+        rows, cols = elevation.shape
+        profile = {"driver": "GTiff", "height": rows, "width": cols, "count": 1, "dtype": "float32",
+                   "transform": from_origin(0.0, rows * spacing_m, spacing_m, spacing_m)}  # fmt: skip
+        with rasterio.open(path, "w", **profile) as dataset:
+            dataset.write(elevation.astype(np.float32), 1)
+            dataset.update_tags(units="metre", spacing_m=str(spacing_m), source="geohub terrain GAN")
+        return path
+    if file_format != ".npy":
+        raise RasterError(f"unknown download format {file_format!r}", field="format", expected=".npy or GeoTIFF")
+    path = _output_file(".npy")
+    np.save(path, elevation.astype(np.float32))
+    return path
+
+
+def generate_dem(models: DemoModels, limits: DemoLimits, seed: int, tiles: int = 1, file_format: str = ".npy"):
+    """(hillshade picture, elevation colour map, download path, Markdown) of a generated DEM.
+
+    `tiles` x `tiles` GAN patches (seeded by `seed`) are cross-faded into one DEM."""
+    from .render import elevation_picture
+
+    tiles = int(tiles or 1)
+    if not 1 <= tiles <= limits.max_terrain_tiles:
+        raise RasterError(f"size of {tiles} tiles per side", field="size", expected=f"1 to {limits.max_terrain_tiles}")
+    seed = int(seed or 0)
+    if not 0 <= seed < 2**31:
+        raise RasterError(f"seed {seed}", field="seed", expected="an integer in [0, 2^31)")
+    model, processor = models.get("terrain_gan")
+    patches = model.generate(tiles * tiles, seed=seed, processor=processor)
+    overlap = patches.shape[-1] // 4 if tiles > 1 else 0
+    elevation = mosaic(patches, tiles, overlap)
+    spacing = float(processor.spacing_m)
+    shade = (hillshade(elevation, spacing) * 255).astype(np.uint8)
+    colour = elevation_picture(
+        elevation, spacing, title=f"seed {seed}: {elevation.shape[0]} x {elevation.shape[1]} cells"
+    )
+    path = _write_dem(elevation, spacing, file_format)
+    text = (f"{elevation.shape[0]} x {elevation.shape[1]} cells at {spacing:g} m; elevation "
+            f"{elevation.min():.0f} to {elevation.max():.0f} m (relief {np.ptp(elevation):.0f} m).")  # fmt: skip
+    return np.repeat(shade[..., None], 3, axis=-1), colour, str(path), text
+
+
+def classify_dem(models: DemoModels, limits: DemoLimits, file_path: str | None, example: str | None = None,
+                 spacing_m: float | None = None) -> dict[str, float]:  # fmt: skip
+    """Class probabilities `{landform: p}` of an uploaded DEM tile (.npy, .npz or GeoTIFF) or a bundled example.
+
+    A tile larger than the model's patch is cut into patches (at the model's grid spacing) whose probabilities are
+    averaged; `spacing_m` is needed for .npy tiles (default: the model's spacing)."""
+    import torch
+
+    from ..data.dem import read_dem, tile_dem
+
+    if file_path:
+        path = _check_upload(file_path, limits, "DEM tile")
+    elif example:
+        try:
+            path = dem_example(example)
+        except KeyError as err:
+            raise RasterError(str(err), field="example") from None
+    else:
+        raise RasterError("no DEM tile given", expected="upload a .npy/.npz/GeoTIFF tile or pick an example")
+    model, processor = models.get("landform")
+    model_spacing = float(processor.spacing_m)
+    dem = read_dem(path, spacing_m=spacing_m or model_spacing if path.suffix.lower() in (".npy", ".npz") else None)
+    if dem.elevation.size > limits.max_dem_cells:
+        raise RasterError(f"the tile has {dem.elevation.size:,} cells, over the demo's limit of {limits.max_dem_cells:,}",
+                          path=path.name, expected="a smaller tile")  # fmt: skip
+    square = dem.square_cells()
+    elevation, spacing = square.elevation, float(square.spacing_m[0])
+    if abs(spacing - model_spacing) > 1e-6 * model_spacing:
+        elevation = processor.resample(elevation, spacing)
+    size = int(model.config.image_size)
+    if min(elevation.shape) < size:
+        raise RasterError(f"the tile is {elevation.shape[0]} x {elevation.shape[1]} cells at {model_spacing:g} m",
+                          path=path.name, expected=f"at least {size} x {size} cells at {model_spacing:g} m")  # fmt: skip
+    patches = tile_dem(elevation, size, size)
+    with torch.no_grad():
+        logits = model(pixel_values=processor(patches, return_tensors="pt")["pixel_values"]).logits
+    probabilities = torch.softmax(logits.float(), dim=-1).mean(dim=0)
+    return {model.config.id2label[i]: float(p) for i, p in enumerate(probabilities)}

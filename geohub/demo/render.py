@@ -1,0 +1,78 @@
+"""Pictures for the demo: matplotlib figures to RGB arrays, the knowledge-graph drawing, elevation colour maps.
+
+Everything draws on `matplotlib.figure.Figure` with the Agg canvas (no pyplot), so it works in server threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["figure_to_array", "graph_picture", "elevation_picture", "ENTITY_COLOURS"]
+
+ENTITY_COLOURS = {
+    "ROCK": "#8c564b", "MINERAL": "#e377c2", "STRAT": "#bcbd22", "LOCATION": "#1f77b4", "TIMESCALE": "#ff7f0e",
+    "PHENOMENON": "#d62728", "METHOD": "#2ca02c", "QUANTITY": "#9467bd",
+}  # fmt: skip
+
+
+def figure_to_array(figure, dpi: int = 100) -> np.ndarray:
+    """Render a matplotlib Figure to an `(H, W, 3)` uint8 RGB array."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    figure.set_dpi(dpi)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def graph_picture(graph, *, max_nodes: int = 60) -> np.ndarray:
+    """Draw a `geohub.knowledge.KnowledgeGraph`: entities coloured by label, edges labelled by relation.
+
+    Returns an `(H, W, 3)` uint8 image; the `max_nodes` most connected entities are drawn."""
+    import networkx as nx
+    from matplotlib.figure import Figure
+
+    full = graph.graph
+    nodes = sorted(full.nodes, key=lambda n: (-full.degree(n), n))[:max_nodes]
+    simple = nx.DiGraph()
+    for node in nodes:
+        simple.add_node(node, **{k: full.nodes[node][k] for k in ("label", "text")})
+    for head, tail, data in full.edges(data=True):
+        if head in simple and tail in simple:
+            simple.add_edge(head, tail, relation=data["relation"])
+    figure = Figure(figsize=(9, 6))
+    axis = figure.add_subplot(1, 1, 1)
+    axis.set_axis_off()
+    if simple.number_of_nodes() == 0:
+        axis.text(0.5, 0.5, "no entities found", ha="center", va="center", fontsize=14)
+        return figure_to_array(figure)
+    layout = nx.spring_layout(simple, seed=0, k=1.2 / max(1, simple.number_of_nodes()) ** 0.5)
+    colours = [ENTITY_COLOURS.get(simple.nodes[n]["label"], "#7f7f7f") for n in simple.nodes]
+    nx.draw_networkx_nodes(simple, layout, ax=axis, node_color=colours, node_size=420, alpha=0.85)
+    nx.draw_networkx_labels(simple, layout, ax=axis, labels={n: simple.nodes[n]["text"][:28] for n in simple.nodes},
+                            font_size=8)  # fmt: skip
+    nx.draw_networkx_edges(simple, layout, ax=axis, arrows=True, arrowsize=12, edge_color="#555555")
+    nx.draw_networkx_edge_labels(simple, layout, ax=axis, font_size=7,
+                                 edge_labels={(h, t): d["relation"] for h, t, d in simple.edges(data=True)})  # fmt: skip
+    labels = sorted({simple.nodes[n]["label"] for n in simple.nodes})
+    handles = [axis.scatter([], [], color=ENTITY_COLOURS.get(label, "#7f7f7f"), label=label) for label in labels]
+    axis.legend(handles=handles, loc="lower left", fontsize="small", frameon=False)
+    axis.set_title(f"{full.number_of_nodes()} entities, {full.number_of_edges()} relations")
+    return figure_to_array(figure)
+
+
+def elevation_picture(elevation: np.ndarray, spacing_m: float, *, title: str = "elevation") -> np.ndarray:
+    """An elevation colour map with a colour bar in metres and axes in km; `(H, W, 3)` uint8."""
+    from matplotlib.figure import Figure
+
+    rows, cols = elevation.shape
+    figure = Figure(figsize=(5.2, 4.4))
+    axis = figure.add_subplot(1, 1, 1)
+    extent = (0, cols * spacing_m / 1000.0, 0, rows * spacing_m / 1000.0)
+    image = axis.imshow(elevation, cmap="terrain", extent=extent, origin="upper")
+    figure.colorbar(image, ax=axis, label="elevation (m)")
+    axis.set_xlabel("km")
+    axis.set_ylabel("km")
+    axis.set_title(title)
+    figure.tight_layout()
+    return figure_to_array(figure)
