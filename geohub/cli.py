@@ -5,6 +5,8 @@
     geohub push FOLDER NAMESPACE/NAME [--private] [--branch B] [--tag T]   publish a model or data set
     geohub pull NAMESPACE/NAME [--revision R] [--local-dir D]              download and verify
     geohub models [--author A] [--datasets]                               list geohub repositories
+    geohub quickstart [--tasks T1,T2] [--retrain] [--no-serve]             train the default models, serve the demo
+    geohub demo [--models-dir D] [--picker-model ID ...] [--port P]        serve the demo of existing models
 
 Each sub-command is a thin wrapper around a function of the package; later families add theirs here.
 """
@@ -149,6 +151,72 @@ def models(
 
     for repo_id in (list_datasets if datasets else list_models)(author):
         typer.echo(repo_id)
+
+
+def _demo_sources(**flags: str | None) -> dict[str, str]:
+    return {task: value for task, value in flags.items() if value}
+
+
+_MODEL_FLAG_HELP = "model folder or Hub repo id (default: ${env}, then <models-dir>/{task})"
+
+
+def _model_option(task: str, flag: str, env: str):
+    return typer.Option(None, flag, help=_MODEL_FLAG_HELP.replace("{env}", env).replace("{task}", task))
+
+
+@app.command()
+def quickstart(
+    output_dir: Path | None = typer.Option(None, "--output-dir", help="models folder (default $GEOHUB_HOME)"),
+    tasks: str | None = typer.Option(None, "--tasks", help="comma-separated subset of the quickstart tasks"),
+    retrain: bool = typer.Option(False, "--retrain", help="train again even when a saved model exists"),
+    set_: list[str] = typer.Option([], "--set", help="TASK.FIELD=VALUE override of an embedded recipe (repeatable)"),
+    no_serve: bool = typer.Option(False, "--no-serve", help="stop after training and the metrics table"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address the demo listens on"),
+    port: int = typer.Option(7860, "--port", help="demo port (0: a free one)"),
+) -> None:
+    """Train every family's embedded default model (or reuse it), print the metrics, then serve the demo."""
+    from .errors import GeohubError
+    from .quickstart import format_metrics_table, parse_overrides, run_quickstart
+
+    selected = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
+    try:
+        results = run_quickstart(output_dir, tasks=selected, retrain=retrain, overrides=parse_overrides(set_),
+                                 echo=typer.echo)  # fmt: skip
+    except GeohubError as err:
+        _fail(str(err))
+    typer.echo("")
+    typer.echo(format_metrics_table(results))
+    folder = results[0].output_dir.parent if results else output_dir
+    typer.echo(f"\nmodels saved in {folder}")
+    if no_serve:
+        return
+    from .demo import DemoModels, launch_demo
+
+    launch_demo(DemoModels(models_dir=folder), host=host, port=port)
+
+
+@app.command()
+def demo(
+    models_dir: Path | None = typer.Option(None, "--models-dir", help="quickstart folder (default $GEOHUB_HOME)"),
+    summarization_model: str | None = _model_option(
+        "summarization", "--summarization-model", "GEOHUB_SUMMARIZATION_MODEL"
+    ),
+    knowledge_model: str | None = _model_option("knowledge_extraction", "--knowledge-model", "GEOHUB_KNOWLEDGE_MODEL"),
+    picker_model: str | None = _model_option("seismic_picking", "--picker-model", "GEOHUB_PICKER_MODEL"),
+    magnitude_model: str | None = _model_option("seismic_magnitude", "--magnitude-model", "GEOHUB_MAGNITUDE_MODEL"),
+    terrain_model: str | None = _model_option("terrain_gan", "--terrain-model", "GEOHUB_TERRAIN_MODEL"),
+    landform_model: str | None = _model_option("landform", "--landform-model", "GEOHUB_LANDFORM_MODEL"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
+    port: int = typer.Option(7860, "--port", help="port (0: a free one)"),
+    concurrency: int = typer.Option(2, "--concurrency", help="requests run at once per endpoint"),
+) -> None:
+    """Serve the Gradio demo of existing models (from `geohub quickstart`, local folders or Hub repo ids)."""
+    from .demo import DemoModels, launch_demo
+
+    sources = _demo_sources(summarization=summarization_model, knowledge_extraction=knowledge_model,
+                            seismic_picking=picker_model, seismic_magnitude=magnitude_model,
+                            terrain_gan=terrain_model, landform=landform_model)  # fmt: skip
+    launch_demo(DemoModels(sources, models_dir=models_dir), host=host, port=port, concurrency_limit=concurrency)
 
 
 def main() -> None:
