@@ -89,7 +89,12 @@ def test_bad_graph_files_are_reported(tmp_path, graph):
     path = tmp_path / "kg.csv"
     graph.to_csv(path)
     lines = path.read_text().splitlines()
-    lines[2] = lines[2].replace(",overlies,", ",sits_on,").replace(",located_in,", ",sits_on,").replace(",age_of,", ",sits_on,")
+    lines[2] = (
+        lines[2]
+        .replace(",overlies,", ",sits_on,")
+        .replace(",located_in,", ",sits_on,")
+        .replace(",age_of,", ",sits_on,")
+    )
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"kg\.csv:3.*unknown relation"):
         KnowledgeGraph.from_csv(path)

@@ -176,8 +176,10 @@ def _windows(sentences: list[str], tokenizer, budget: int) -> list[str]:
 
 @torch.no_grad()
 def _seq2seq_summary(text: str, model, tokenizer, batch_size: int, max_new_tokens: int, num_beams: int) -> str:
-    limit = getattr(model.config, "max_position_embeddings", None) or getattr(
-        model.config.encoder, "max_position_embeddings", 512
+    config = model.config
+    encoder_config = getattr(config, "encoder", None) if "encoder" in config.to_dict() else None
+    limit = getattr(config, "max_position_embeddings", None) or getattr(
+        encoder_config, "max_position_embeddings", None
     )
     budget = min(int(limit or 512), getattr(tokenizer, "model_max_length", 512) or 512, 512) - 8
 
@@ -305,6 +307,7 @@ def predict_entities(
     texts: list[str], model, tokenizer, *, batch_size: int = 16, max_length: int = 256
 ) -> list[list[Mention]]:
     """Entity mentions of each text (character offsets into the text, sentence index, confidence)."""
+    max_length = min(max_length, getattr(model.config, "max_position_embeddings", max_length) or max_length)
     units = []  # (text index, sentence index, word spans)
     for t, text in enumerate(texts):
         for s, (a, b) in enumerate(sentence_spans(text) or [(0, len(text))]):

@@ -33,6 +33,8 @@ def test_rouge_averages_and_takes_best_reference(rouge):
 
 def test_rouge_stemming_matches_inflections(rouge):
     stemmed = rouge.compute(predictions=["faults slipping"], references=["fault slipped"], rouge_types=["rouge1"])
-    plain = rouge.compute(predictions=["faults slipping"], references=["fault slipped"], rouge_types=["rouge1"], use_stemmer=False)
+    plain = rouge.compute(
+        predictions=["faults slipping"], references=["fault slipped"], rouge_types=["rouge1"], use_stemmer=False
+    )
     assert stemmed["rouge1"] == pytest.approx(1.0)
     assert plain["rouge1"] == pytest.approx(0.0)

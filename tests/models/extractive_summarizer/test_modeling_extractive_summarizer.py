@@ -77,7 +77,9 @@ def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="divisible"):
         ExtractiveSummarizerConfig(num_attention_heads=5)
     with pytest.raises(ValueError, match=r"\(batch, sentences, tokens\)"):
-        ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerConfig(num_attention_heads=2))(torch.ones(2, 3).long())
+        ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerConfig(num_attention_heads=2))(
+            torch.ones(2, 3).long()
+        )
 
 
 def test_warm_start_copies_minilm_weights():

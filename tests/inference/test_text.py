@@ -1,0 +1,107 @@
+"""summarize() / extract() and their pipelines: bad inputs, long texts, offsets, batching."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoTokenizer, BertConfig, BertForTokenClassification, pipeline
+
+import geohub  # noqa: F401  (registers pipelines and Auto classes)
+from geohub.data.corpus import NER_LABELS
+from geohub.environment import offline_minilm_path
+from geohub.errors import CorpusError
+from geohub.inference.text import MAX_CHARACTERS, extract, summarize
+from geohub.knowledge import KnowledgeGraph
+from geohub.models.extractive_summarizer import ExtractiveSummarizerConfig, ExtractiveSummarizerForSentenceExtraction
+
+SENTENCES = [f"Sentence {i} describes the Chalk Group near Dover at {i} km depth." for i in range(10)]
+LONG = " ".join(SENTENCES)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AutoTokenizer.from_pretrained(offline_minilm_path())
+
+
+def _tiny_bert(vocab_size: int) -> dict:
+    return BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                      intermediate_size=64, max_position_embeddings=128).to_dict()  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def extractive_dir(tmp_path_factory, tokenizer):
+    torch.manual_seed(0)
+    config = ExtractiveSummarizerConfig(encoder=_tiny_bert(len(tokenizer)), max_sentences=3, num_attention_heads=2)
+    path = tmp_path_factory.mktemp("extractive")
+    ExtractiveSummarizerForSentenceExtraction(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tagger_dir(tmp_path_factory, tokenizer):
+    torch.manual_seed(0)
+    config = BertConfig(**_tiny_bert(len(tokenizer)), num_labels=len(NER_LABELS))
+    config.id2label, config.label2id = dict(enumerate(NER_LABELS)), {k: i for i, k in enumerate(NER_LABELS)}
+    config.case_token_types = True
+    model = BertForTokenClassification(config)
+    with torch.no_grad():  # bias the classifier towards B-STRAT so that the random tagger finds entities
+        model.classifier.bias[NER_LABELS.index("B-STRAT")] = 5.0
+    path = tmp_path_factory.mktemp("tagger")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "texts, message",
+    [([], "no texts given"), ([""], r"field 'texts\[0\]'.*empty text"), (["ok", 3], r"texts\[1\]'.*not text: int"),
+     (42, "must be a list of strings"), (["x" * (MAX_CHARACTERS + 1)], "over the limit")],
+)  # fmt: skip
+def test_bad_inputs_are_clear_errors(texts, message, extractive_dir, tagger_dir):
+    with pytest.raises(CorpusError, match=message):
+        summarize(texts, model=extractive_dir)
+    with pytest.raises(CorpusError, match=message):
+        extract(texts, model=tagger_dir)
+
+
+def test_missing_models_are_clear_errors(tmp_path, monkeypatch, tagger_dir):
+    monkeypatch.setenv("GEOHUB_HOME", str(tmp_path))
+    with pytest.raises(CorpusError, match="no entity tagger"):
+        extract(["The Chalk Group."])
+    with pytest.raises(CorpusError, match="config.json missing"):
+        summarize(["The Chalk Group."], model=tmp_path / "nothing")
+    with pytest.raises(CorpusError, match="2 ids for 1 texts"):
+        extract(["The Chalk Group."], model=tagger_dir, ids=["a", "b"])
+
+
+def test_extractive_summaries_of_long_texts_are_sentences_of_the_text(extractive_dir):
+    # 10 sentences, a model window of 3: every window is scored, and the best sentences overall are kept
+    summaries = summarize([LONG, "One short abstract only."], model=extractive_dir, num_sentences=2, batch_size=2)
+    assert len(summaries) == 2 and summaries[1] == "One short abstract only."
+    pairs = {f"{a} {b}" for i, a in enumerate(SENTENCES) for b in SENTENCES[i + 1 :]}
+    assert summaries[0] in pairs  # two whole sentences of the text, in document order
+
+
+def test_extract_returns_a_graph_with_valid_offsets_on_long_text(tagger_dir):
+    words = " ".join(["Sandstone"] * 700)  # one 700-word sentence: split into windows for the tagger
+    texts = [LONG, words + "."]
+    graph = extract(texts, model=tagger_dir, ids=["long", "huge"], batch_size=4)
+    assert isinstance(graph, KnowledgeGraph) and len(graph) > 0
+    for entity in graph.entities():
+        for mention in entity["mentions"]:
+            text = texts[0] if mention["doc_id"] == "long" else texts[1]
+            assert text[mention["start"] : mention["end"]].casefold() == entity["text"].casefold()
+            assert 0.0 < mention["confidence"] <= 1.0
+    assert {m["doc_id"] for e in graph.entities() for m in e["mentions"]} == {"long", "huge"}
+
+
+def test_pipelines(extractive_dir, tagger_dir):
+    summarizer = pipeline("extractive-summarization", model=str(extractive_dir))
+    out = summarizer([LONG, SENTENCES[0]])
+    assert [o["summary_text"] in LONG for o in out] == [True, True]
+    tagger = pipeline("knowledge-extraction", model=str(tagger_dir))
+    result = tagger("The Chalk Group overlies the Gault Formation in Kent.")
+    assert set(result) == {"entities", "relations"} and result["entities"]
+    assert all(e["label"] in {lbl[2:] for lbl in NER_LABELS[1:]} for e in result["entities"])
+    assert tagger("The Chalk Group.", min_confidence=1.01)["entities"] == []
