@@ -509,7 +509,14 @@ def create_app(store: HubStore, *, enable_faults: bool = False) -> FastAPI:  # n
         private = body.get("visibility") == "private" or bool(body.get("private"))
         if repo_type not in REPO_TYPES:
             raise HubHTTPError(400, f"This server only hosts {', '.join(REPO_TYPES)} repositories")
-        store.create_repo(repo_type, repo_id, user, private)
+        try:
+            store.create_repo(repo_type, repo_id, user, private)
+        except HubHTTPError as err:
+            if err.status != 409:
+                raise
+            # like the Hub, the conflict answer carries the url (create_repo(exist_ok=True) reads it)
+            body = {"error": err.message, "url": repo_url(request, repo_type, repo_id)}
+            return JSONResponse(body, 409, headers={"X-Error-Message": err.message})
         return {"url": repo_url(request, repo_type, repo_id), "name": repo_id, "id": repo_id}
 
     @app.api_route("/api/repos/delete", methods=["DELETE", "POST"])

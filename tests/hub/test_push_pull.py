@@ -1,0 +1,125 @@
+"""`geohub push` / `geohub pull` / `geohub models` and the Python API against the test Hub server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from geohub.models.seismic_picker import SeismicPickerConfig, SeismicPickerForPhasePicking
+
+from .conftest import USERS
+
+
+def _tiny_picker(folder: Path, seed: int) -> Path:
+    torch.manual_seed(seed)
+    model = SeismicPickerForPhasePicking(SeismicPickerConfig(hidden_sizes=(4, 8), kernel_size=3))
+    model.save_pretrained(folder)
+    (folder / "all_results.json").write_text(json.dumps({"eval_loss": 0.25, "eval_pick_f1": 0.75, "epoch": 1.0}))
+    torch.save({"not": "pushed"}, folder / "training_args.bin")  # what Trainer writes: a pickle, never published
+    (folder / "checkpoint-1").mkdir(exist_ok=True)
+    (folder / "checkpoint-1" / "optimizer.pt").write_bytes(b"x")
+    return folder
+
+
+@pytest.mark.slow
+def test_cli_push_pull_revisions_and_card(geohub_cli_at, tmp_path):
+    folder = _tiny_picker(tmp_path / "picker", seed=0)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("task: seismic_picking\nlearning_rate: 0.003\nnum_train_epochs: 2\n")
+    first_weights = load_file(folder / "model.safetensors")
+    pushed = geohub_cli_at("push", str(folder), "alice/cli-picker", "--private", "--tag", "v1", "--recipe", str(recipe))
+    assert pushed.returncode == 0, pushed.stderr
+    _tiny_picker(folder, seed=1)  # a second run of the same model goes to a branch
+    pushed_dev = geohub_cli_at("push", str(folder), "alice/cli-picker", "--branch", "dev", "-m", "second run")
+    assert pushed_dev.returncode == 0, pushed_dev.stderr
+    pulled = geohub_cli_at("pull", "alice/cli-picker", "--revision", "v1", "--local-dir", str(tmp_path / "v1"))
+    assert pulled.returncode == 0, pulled.stderr
+    local = Path(pulled.stdout.strip().splitlines()[-1])
+    weights = load_file(local / "model.safetensors")
+    assert weights.keys() == first_weights.keys()
+    assert all(torch.equal(weights[k], first_weights[k]) for k in weights), "tag v1 must give the first run's weights"
+    names = {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file() and ".cache" not in p.parts}
+    assert "training_args.bin" not in names and not any(n.startswith("checkpoint-") for n in names)
+    assert {"config.json", "README.md", "modeling_seismic_picker.py", "geohub_modeling_utils.py"} <= names
+    card = (local / "README.md").read_text()
+    metadata = yaml.safe_load(card.split("---")[1])
+    assert metadata["library_name"] == "geohub" and "geophysics" in metadata["tags"] and "seismology" in metadata["tags"]
+    assert metadata["license"] == "apache-2.0" and metadata["pipeline_tag"]
+    metrics = {m["type"]: m["value"] for m in metadata["model-index"][0]["results"][0]["metrics"]}
+    assert metrics == {"loss": 0.25, "pick_f1": 0.75}
+    assert "learning_rate: 0.003" in card and "PhaseNet" in card and 'from_pretrained("alice/cli-picker"' in card
+    for token in USERS.values():
+        assert token not in card and token not in pushed.stdout + pushed.stderr + pulled.stdout + pulled.stderr
+    listed = geohub_cli_at("models", "--author", "alice")
+    assert listed.returncode == 0 and "alice/cli-picker" in listed.stdout.split()
+
+
+INTEGRITY = r"""
+import json, os, hashlib
+from pathlib import Path
+import httpx, torch
+from huggingface_hub import HfApi
+from geohub import hub
+from geohub.errors import HubError
+from geohub.models.seismic_picker import SeismicPickerConfig, SeismicPickerForPhasePicking
+
+endpoint = os.environ["HF_ENDPOINT"]
+torch.manual_seed(0)
+folder = Path("model")
+SeismicPickerForPhasePicking(SeismicPickerConfig(hidden_sizes=(4, 8), kernel_size=3)).save_pretrained(folder)
+original = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+hub.push(folder, "alice/integrity", remote_code=False)
+out = {}
+
+def fault(mode, count):
+    httpx.post(f"{endpoint}/_testing/faults", json={"path": "model.safetensors", "mode": mode, "count": count})
+
+def pulled_hash(**kw):
+    path = hub.pull("alice/integrity", **kw)
+    return hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest(), path
+
+fault("flip", 3)  # as many as pull's attempts: it gives up
+try:
+    hub.pull("alice/integrity", local_dir="hopeless")
+    out["hopeless"] = "returned"
+except HubError as err:
+    out["hopeless"] = "hash check" in str(err)
+fault("flip", 1)   # same size, one byte changed: only a hash check notices
+out["flip"] = pulled_hash(local_dir="flip")[0] == original
+fault("truncate", 1)
+out["truncate"] = pulled_hash(local_dir="truncate")[0] == original
+digest, cached = pulled_hash()           # into the HF cache ...
+blob = (cached / "model.safetensors").resolve()
+blob.write_bytes(b"\0" + blob.read_bytes()[1:])   # ... which then rots on disk
+out["cache_rot"] = pulled_hash()[0] == original
+
+api = HfApi(endpoint=endpoint)
+api.create_repo("alice/pickled")
+torch.save({"w": torch.ones(2)}, "pytorch_model.bin")
+api.upload_file(path_or_fileobj="pytorch_model.bin", path_in_repo="pytorch_model.bin", repo_id="alice/pickled")
+api.upload_file(path_or_fileobj=b'{"model_type": "bert"}', path_in_repo="config.json", repo_id="alice/pickled")
+try:
+    hub.pull("alice/pickled")
+    out["pickle_refused"] = False
+except HubError as err:
+    out["pickle_refused"] = "allow_pickle" in str(err)
+out["pickle_opt_in"] = (hub.pull("alice/pickled", allow_pickle=True) / "pytorch_model.bin").is_file()
+try:
+    hub.pull("alice/integrity", token=None, revision="no-such-branch")
+    out["bad_revision"] = False
+except HubError as err:
+    out["bad_revision"] = "not found" in str(err)
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_corrupt_downloads_are_refetched_and_pickles_refused(hub_client):
+    out, proc = hub_client(INTEGRITY)
+    assert out == {"flip": True, "truncate": True, "cache_rot": True, "hopeless": True, "pickle_refused": True,
+                   "pickle_opt_in": True, "bad_revision": True}, proc.stderr[-3000:]  # fmt: skip
+    assert "hash mismatch" in proc.stderr
