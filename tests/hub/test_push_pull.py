@@ -32,7 +32,9 @@ def test_cli_push_pull_revisions_and_card(geohub_cli_at, tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("task: seismic_picking\nlearning_rate: 0.003\nnum_train_epochs: 2\n")
     first_weights = load_file(folder / "model.safetensors")
-    pushed = geohub_cli_at("push", str(folder), "alice/cli-picker", "--private", "--tag", "v1", "--recipe", str(recipe))
+    pushed = geohub_cli_at(
+        "push", str(folder), "alice/cli-picker", "--private", "--tag", "v1", "--recipe", str(recipe)
+    )
     assert pushed.returncode == 0, pushed.stderr
     _tiny_picker(folder, seed=1)  # a second run of the same model goes to a branch
     pushed_dev = geohub_cli_at("push", str(folder), "alice/cli-picker", "--branch", "dev", "-m", "second run")
@@ -48,7 +50,9 @@ def test_cli_push_pull_revisions_and_card(geohub_cli_at, tmp_path):
     assert {"config.json", "README.md", "modeling_seismic_picker.py", "geohub_modeling_utils.py"} <= names
     card = (local / "README.md").read_text()
     metadata = yaml.safe_load(card.split("---")[1])
-    assert metadata["library_name"] == "geohub" and "geophysics" in metadata["tags"] and "seismology" in metadata["tags"]
+    assert (
+        metadata["library_name"] == "geohub" and "geophysics" in metadata["tags"] and "seismology" in metadata["tags"]
+    )
     assert metadata["license"] == "apache-2.0" and metadata["pipeline_tag"]
     metrics = {m["type"]: m["value"] for m in metadata["model-index"][0]["results"][0]["metrics"]}
     assert metrics == {"loss": 0.25, "pick_f1": 0.75}

@@ -1,0 +1,189 @@
+"""Every model family goes to the Hub and back: train a few steps, push, pull in a fresh process, identical outputs
+(`from_pretrained` and `pipeline()`), and load with `trust_remote_code=True` where geohub cannot be imported.
+
+Three subprocesses do all families in one go each (start-up with torch + transformers dominates on 2 cores).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+
+from geohub.auto import FAMILIES
+
+# One tiny spec per family: build(), a few training steps on the model's own loss (GAN: a reconstruction
+# objective for the generator), fixed inputs, and the pipeline task serving it, if any.
+SPECS = r"""
+import numpy as np, torch
+
+def _picker():
+    from geohub.models.seismic_picker import SeismicPickerConfig, SeismicPickerForPhasePicking, SeismicFeatureExtractor
+    model = SeismicPickerForPhasePicking(SeismicPickerConfig(hidden_sizes=(4, 8), kernel_size=3))
+    labels = torch.softmax(torch.randn(2, 4, 3000), dim=1)
+    return model, {"inputs": torch.randn(2, 3, 3000)}, labels, [SeismicFeatureExtractor()], (
+        "seismic-phase-picking", {"waveforms": np.random.RandomState(0).randn(3, 6000), "sampling_rate": 100.0})
+
+def _magnitude():
+    from geohub.models.seismic_magnitude import SeismicMagnitudeConfig, SeismicMagnitudeForRegression
+    from geohub.models.seismic_picker import SeismicFeatureExtractor
+    model = SeismicMagnitudeForRegression(SeismicMagnitudeConfig(conv_channels=(4, 8), lstm_hidden_size=8))
+    inputs = {"inputs": torch.randn(2, 3, 3000), "log_amplitude": torch.randn(2, 3)}
+    return model, inputs, torch.tensor([[3.0, 1.0], [2.0, 1.0]]), [SeismicFeatureExtractor(return_amplitude=True)], (
+        "seismic-magnitude", {"waveforms": np.random.RandomState(1).randn(3, 4000), "sampling_rate": 100.0})
+
+def _landform():
+    from geohub.models.landform import LandformConfig, LandformCNNForImageClassification
+    model = LandformCNNForImageClassification(LandformConfig(image_size=32, hidden_sizes=[4, 8], layers_per_stage=1))
+    return model, {"pixel_values": torch.randn(2, 1, 32, 32)}, torch.tensor([0, 1]), [], None
+
+def _extractive():
+    from geohub.models.extractive_summarizer import (ExtractiveSummarizerConfig,
+                                                     ExtractiveSummarizerForSentenceExtraction)
+    encoder = {"vocab_size": 100, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+               "intermediate_size": 32, "max_position_embeddings": 64}
+    model = ExtractiveSummarizerForSentenceExtraction(
+        ExtractiveSummarizerConfig(encoder=encoder, max_sentences=8, num_attention_heads=2))
+    inputs = {"input_ids": torch.randint(1, 100, (2, 4, 12))}
+    return model, inputs, torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0]]), [], None
+
+def _terrain_gan():
+    from geohub.models.terrain_gan import TerrainGAN, TerrainGANConfig
+    config = TerrainGANConfig(image_size=16, latent_dim=8, generator_channels=16, discriminator_channels=4,
+                              min_channels=4, max_channels=16)
+    return TerrainGAN(config), {"latents": torch.randn(2, 8)}, None, [], None
+
+def _minilm_token_classification():
+    from transformers import BertConfig, BertForTokenClassification
+    config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, num_labels=5)
+    return BertForTokenClassification(config), {"input_ids": torch.randint(1, 100, (2, 10))}, \
+        torch.randint(0, 5, (2, 10)), [], None
+
+SPECS = {"geohub.models.seismic_picker": _picker, "geohub.models.seismic_magnitude": _magnitude,
+         "geohub.models.landform": _landform, "geohub.models.extractive_summarizer": _extractive,
+         "geohub.models.terrain_gan": _terrain_gan, "stock.minilm_token_classification": _minilm_token_classification}
+
+def tensors(output):
+    return {k: v.detach() for k, v in output.items() if torch.is_tensor(v)}
+
+def jsonable(value):
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
+"""
+
+TRAIN_AND_PUSH = r"""
+import json, torch, geohub
+from pathlib import Path
+from transformers import pipeline
+from geohub import hub
+from geohub.hub import auto_class_name
+wanted = json.loads(WANTED)
+manifest = {}
+for name in wanted:
+    torch.manual_seed(0)
+    model, inputs, labels, processors, pipe = SPECS[name]()
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    for _ in range(3):  # a few real optimisation steps
+        output = model(**inputs, labels=labels) if labels is not None else model(**inputs)
+        loss = output.loss if labels is not None else output.samples.pow(2).mean()
+        optimizer.zero_grad(); loss.backward(); optimizer.step()
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items()), f"{name} did not train"
+    model.eval()
+    folder = Path("runs") / name.split(".")[-1]
+    model.save_pretrained(folder)
+    for processor in processors:
+        processor.save_pretrained(folder)
+    (folder / "all_results.json").write_text(json.dumps({"eval_loss": float(loss)}))
+    with torch.no_grad():
+        expected = tensors(model(**inputs))
+    repo_id = "alice/rt-" + name.split(".")[-1].replace("_", "-")
+    hub.push(folder, repo_id)
+    torch.save({"inputs": inputs, "expected": expected}, f"{name}.pt")
+    entry = {"repo_id": repo_id, "auto": auto_class_name(json.loads((folder / "config.json").read_text())),
+             "geohub_family": name.startswith("geohub.")}
+    if pipe is not None:
+        entry["task"] = pipe[0]
+        entry["pipeline_expected"] = jsonable(pipeline(pipe[0], model=str(folder))(pipe[1]))
+    manifest[name] = entry
+print("RESULT " + json.dumps(manifest))
+"""
+
+LOAD_AND_COMPARE = r"""
+import json, os, torch, transformers
+from transformers import pipeline
+REMOTE = REMOTE_FLAG
+if not REMOTE:
+    import geohub
+manifest = json.loads(MANIFEST)
+out = {}
+for name, entry in manifest.items():
+    if REMOTE and not entry["geohub_family"]:
+        continue
+    auto = getattr(transformers, entry["auto"])
+    model = auto.from_pretrained(entry["repo_id"], trust_remote_code=True) if REMOTE else auto.from_pretrained(
+        entry["repo_id"])
+    saved = torch.load(f"{name}.pt", weights_only=True)
+    with torch.no_grad():
+        got = tensors(model(**saved["inputs"]))
+    same = got.keys() == saved["expected"].keys() and all(torch.equal(got[k], saved["expected"][k]) for k in got)
+    result = {"same_outputs": same, "module": type(model).__module__}
+    if "task" in entry and not REMOTE:
+        result["same_pipeline"] = jsonable(pipeline(entry["task"], model=entry["repo_id"])(
+            SPECS[name]()[4][1])) == entry["pipeline_expected"]
+    out[name] = result
+try:
+    import geohub  # noqa
+    out["geohub_importable"] = True
+except ImportError:
+    out["geohub_importable"] = False
+print("RESULT " + json.dumps(out))
+"""
+
+
+def _wanted() -> list[str]:
+    families = [family.module for family in FAMILIES]
+    return families + ["stock.minilm_token_classification"]
+
+
+def test_specs_cover_every_registered_family():
+    namespace: dict = {}
+    exec(SPECS, namespace)  # noqa: S102 - the spec source shared with the subprocesses
+    missing = [module for module in _wanted() if module not in namespace["SPECS"]]
+    assert not missing, f"add a round-trip spec for {missing}"
+    for module in _wanted():
+        if module.startswith("geohub."):
+            importlib.import_module(module)
+
+
+@pytest.mark.slow
+def test_round_trip_every_family(hub_client, tmp_path):
+    wanted = _wanted()
+    manifest, _ = hub_client(SPECS + f"WANTED = {os.fspath(repr(__import__('json').dumps(wanted)))}\n" + TRAIN_AND_PUSH,
+                             timeout=600)  # fmt: skip
+    assert sorted(manifest) == sorted(wanted)
+    fresh_home = tmp_path / "fresh-hf-home"  # nothing cached: the fresh process downloads everything
+    code = SPECS + f"MANIFEST = {__import__('json').dumps(manifest)!r}\n"
+    local, _ = hub_client(code + LOAD_AND_COMPARE.replace("REMOTE_FLAG", "False"), hf_home=fresh_home)
+    assert local.pop("geohub_importable") is True
+    for name, result in local.items():
+        assert result["same_outputs"], f"{name}: outputs differ after push/pull"
+        if "task" in manifest[name]:
+            assert result["same_pipeline"], f"{name}: pipeline() results differ after push/pull"
+    remote_code = code.replace("import numpy as np, torch", "import numpy as np, torch")
+    remote, proc = hub_client(remote_code + LOAD_AND_COMPARE.replace("REMOTE_FLAG", "True"), isolated=True,
+                              hf_home=tmp_path / "remote-hf-home")  # fmt: skip
+    assert remote.pop("geohub_importable") is False, "the remote-code process could import geohub"
+    families = [name for name in wanted if name.startswith("geohub.")]
+    assert sorted(remote) == sorted(families)
+    for name, result in remote.items():
+        assert result["same_outputs"], f"{name}: remote-code model gives different outputs"
+        assert not result["module"].startswith("geohub"), result["module"]
