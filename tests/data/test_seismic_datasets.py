@@ -44,7 +44,9 @@ def test_generator_physics():
     assert brune_corner_frequency(4.0) < brune_corner_frequency(2.0) < brune_corner_frequency(0.5)
     assert np.isclose(np.log10(local_magnitude_amplitude(3.0, 100.0)), 0.0)  # ML 3 at 100 km = 1 mm
     horizontal_peak = np.abs(batch["waveforms"][:, 1:]).max(axis=(1, 2))
-    residual = np.log10(horizontal_peak) - np.log10(local_magnitude_amplitude(batch["magnitude"], batch["distance_km"]))
+    residual = np.log10(horizontal_peak) - np.log10(
+        local_magnitude_amplitude(batch["magnitude"], batch["distance_km"])
+    )
     assert np.median(np.abs(residual)) < 0.25  # amplitudes follow the ML distance correction
     assert np.isnan(generate_synthetic_windows(20, seed=2, noise_fraction=1.0)["magnitude"]).all()
 
@@ -52,7 +54,9 @@ def test_generator_physics():
 def test_obspy_folder_with_picks_csv(tmp_path):
     truths = []
     for i in range(2):
-        stream, truth = synthetic_stream(40.0, seed=i, events=[{"time_s": 10.0 + i, "magnitude": 2.0, "distance_km": 20.0}])
+        stream, truth = synthetic_stream(
+            40.0, seed=i, events=[{"time_s": 10.0 + i, "magnitude": 2.0, "distance_km": 20.0}]
+        )
         stream.write(str(tmp_path / f"r{i}.mseed"), format="MSEED")
         truths.append(truth[0])
     csv_path = tmp_path / "picks.csv"
@@ -102,8 +106,14 @@ def test_seisbench_format_written_by_seisbench(tmp_path):
     rng = np.random.default_rng(0)
     waveforms = [rng.standard_normal((3, 1200)).astype(np.float32) for _ in range(4)]
     with seisbench_data.WaveformDataWriter(tmp_path / "metadata.csv", tmp_path / "waveforms.hdf5") as writer:
-        writer.data_format = {"dimension_order": "CW", "component_order": "ZNE", "sampling_rate": 100,
-                              "measurement": "velocity", "unit": "counts", "instrument_response": "not restituted"}
+        writer.data_format = {
+            "dimension_order": "CW",
+            "component_order": "ZNE",
+            "sampling_rate": 100,
+            "measurement": "velocity",
+            "unit": "counts",
+            "instrument_response": "not restituted",
+        }
         for i, w in enumerate(waveforms):
             writer.add_trace({"trace_name": f"t{i}", "trace_p_arrival_sample": 100 + i, "trace_s_arrival_sample": 400,
                               "source_magnitude": 1.5 + i, "station_network_code": "XX", "station_code": f"S{i % 2}",
