@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,34 @@ def test_corrupt_downloads_are_refetched_and_pickles_refused(hub_client):
     assert out == {"flip": True, "truncate": True, "cache_rot": True, "hopeless": True, "pickle_refused": True,
                    "pickle_opt_in": True, "bad_revision": True}, proc.stderr[-3000:]  # fmt: skip
     assert "hash mismatch" in proc.stderr
+
+
+def _huggingface_co_reachable() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.real_hub
+def test_pull_from_the_real_hub(tmp_path):
+    """The same `geohub.hub.pull` against huggingface.co (skipped offline): a public repo, hash-verified."""
+    if not _huggingface_co_reachable():
+        pytest.skip("huggingface.co is not reachable (offline)")
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update({"HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_DISABLE_TELEMETRY": "1"})
+    code = (
+        "from geohub import hub\n"
+        "path = hub.pull('hf-internal-testing/tiny-random-bert', local_dir='tiny')\n"
+        "print((path / 'config.json').is_file(), not list(path.glob('*.bin')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split()[-2:] == ["True", "True"]
