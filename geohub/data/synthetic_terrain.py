@@ -243,10 +243,17 @@ def synthetic_landform_patch(kind: str, size: int, spacing_m: float, rng: np.ran
     if kind == "plain":
         z = spectral_terrain(size, beta + 0.5, relief_m=rng.uniform(3, 25), base_m=base, rng=rng)
     elif kind == "hill":
-        z = spectral_terrain(size, beta, relief_m=rng.uniform(45, 260), base_m=base, ridged=rng.random() < 0.5, rng=rng)
+        z = spectral_terrain(
+            size, beta, relief_m=rng.uniform(45, 260), base_m=base, ridged=rng.random() < 0.5, rng=rng
+        )
     elif kind == "mountain":
         z = spectral_terrain(
-            size, beta - 0.3, relief_m=rng.uniform(400, 1500), base_m=base, ridged=rng.random() < 0.7, rng=rng,
+            size,
+            beta - 0.3,
+            relief_m=rng.uniform(400, 1500),
+            base_m=base,
+            ridged=rng.random() < 0.7,
+            rng=rng,
             erosion_iterations=int(rng.integers(0, 10)),
         )
     elif kind == "valley":

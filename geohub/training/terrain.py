@@ -185,3 +185,111 @@ QUICKSTART_RECIPES: dict[str, dict] = {
         "resume_from_checkpoint": "last",
     },
 }
+
+
+@dataclass
+class TerrainGANModelArguments:
+    """Shape and loss of the GAN (see `TerrainGANConfig`)."""
+
+    image_size: int = field(default=64, metadata={"help": "patch side in cells: 64 or 128 (any power of two >= 8)"})
+    latent_dim: int = field(default=64, metadata={"help": "latent vector size"})
+    generator_channels: int = field(default=64, metadata={"help": "generator channels at 4 x 4"})
+    discriminator_channels: int = field(default=16, metadata={"help": "discriminator channels of the first stage"})
+    min_channels: int = field(default=8, metadata={"help": "smallest channel count"})
+    loss: str = field(default="hinge", metadata={"help": "hinge or wgan-gp"})
+    spectral_norm: bool = field(default=True, metadata={"help": "spectral normalisation in the discriminator"})
+    gradient_penalty_weight: float = field(default=10.0, metadata={"help": "WGAN-GP lambda"})
+
+
+@dataclass
+class TerrainGANDataArguments:
+    """Real DEM patches (a matplotlib sample, a GeoTIFF, .npy/.npz) or synthetic fBm patches."""
+
+    dem: str = field(
+        default="jacksboro",
+        metadata={"help": "'jacksboro', 'topobathy', a .tif/.npy/.npz path, or 'synthetic' (spectral fBm)"},
+    )
+    spacing_m: float | None = field(default=None, metadata={"help": "grid spacing in metres (needed for .npy)"})
+    stride: int = field(default=8, metadata={"help": "cells between patch corners when tiling"})
+    held_out_fraction: float = field(default=0.25, metadata={"help": "right-hand share of columns kept for eval"})
+    num_synthetic_patches: int = field(default=256, metadata={"help": "patches when dem is 'synthetic'"})
+    synthetic_beta: float = field(default=2.2, metadata={"help": "power-law exponent of the synthetic patches"})
+    max_train_patches: int | None = field(default=None, metadata={"help": "use only the first N training patches"})
+    max_eval_patches: int = field(default=256, metadata={"help": "held-out patches used by the in-loop evaluation"})
+
+
+def load_gan_patches(data_args: TerrainGANDataArguments, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(train patches, held-out patches, spacing in metres); patches `(N, size, size)` float32 metres.
+
+    Real DEMs are resampled to square cells and split by columns (left: training, right: held out), so no
+    held-out cell is ever seen in training.
+    """
+    from ..data.dem import read_dem, split_columns, tile_dem
+    from ..data.synthetic_terrain import spectral_terrain
+
+    if data_args.dem == "synthetic":
+        spacing = data_args.spacing_m or 30.0
+        count = data_args.num_synthetic_patches
+        rng = np.random.default_rng(seed)
+        patches = np.stack(
+            [
+                spectral_terrain(
+                    size, data_args.synthetic_beta, relief_m=rng.uniform(50, 400), base_m=rng.uniform(0, 500), rng=rng
+                )
+                for _ in range(count + max(8, count // 4))
+            ]
+        )
+        train, held_out = patches[:count], patches[count:]
+    else:
+        dem = read_dem(data_args.dem, spacing_m=data_args.spacing_m).square_cells()
+        spacing = dem.spacing_m[0]
+        train_dem, held_dem = split_columns(dem, data_args.held_out_fraction)
+        train = tile_dem(train_dem, size, data_args.stride)
+        held_out = tile_dem(held_dem, size, data_args.stride)
+    if data_args.max_train_patches:
+        train = train[: data_args.max_train_patches]
+    if len(held_out) > data_args.max_eval_patches:  # evenly spread over the held-out region
+        held_out = held_out[np.linspace(0, len(held_out) - 1, data_args.max_eval_patches).round().astype(int)]
+    return train, held_out, float(spacing)
+
+
+def run_terrain_gan(model_args: TerrainGANModelArguments, data_args: TerrainGANDataArguments, training_args):
+    """Train the terrain GAN in the Accelerate loop; returns the final metrics."""
+    from ..models.terrain_gan import TerrainGAN, TerrainGANConfig
+    from .adversarial import train_gan
+
+    set_seed(training_args.seed)
+    train, held_out, spacing = load_gan_patches(data_args, model_args.image_size, training_args.seed)
+    processor = TerrainProcessor(normalization="global", spacing_m=spacing, patch_size=model_args.image_size).fit(
+        train
+    )
+    config = TerrainGANConfig(
+        image_size=model_args.image_size,
+        latent_dim=model_args.latent_dim,
+        generator_channels=model_args.generator_channels,
+        discriminator_channels=model_args.discriminator_channels,
+        min_channels=model_args.min_channels,
+        loss=model_args.loss,
+        spectral_norm=model_args.spectral_norm,
+        gradient_penalty_weight=model_args.gradient_penalty_weight,
+        elevation_mean=processor.elevation_mean,
+        elevation_std=processor.elevation_std,
+        spacing_m=spacing,
+    )
+    model = TerrainGAN(config)
+    logger.info(f"terrain_gan: {len(train)} training and {len(held_out)} held-out patches at {spacing:.1f} m")
+    return train_gan(model, processor, train, held_out, spacing, training_args)
+
+
+def _gan_argument_types():
+    from .adversarial import AdversarialTrainingArguments
+
+    return (TerrainGANModelArguments, TerrainGANDataArguments, AdversarialTrainingArguments)
+
+
+TERRAIN_GAN = Task(
+    name="terrain_gan",
+    argument_types=_gan_argument_types(),
+    run=run_terrain_gan,
+    description="DEM-generating GAN (spectral-norm critic, hinge/WGAN-GP, EMA generator) in the Accelerate loop",
+)

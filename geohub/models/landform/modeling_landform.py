@@ -49,7 +49,8 @@ class LandformCNNForImageClassification(LandformPreTrainedModel):
         super().__init__(config)
         channels = [config.num_channels, *config.hidden_sizes]
         self.stages = nn.ModuleList(
-            LandformStage(channels[i], channels[i + 1], config.layers_per_stage) for i in range(len(config.hidden_sizes))
+            LandformStage(channels[i], channels[i + 1], config.layers_per_stage)
+            for i in range(len(config.hidden_sizes))
         )
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.hidden_sizes[-1], config.num_labels)

@@ -85,10 +85,28 @@ def test_landform_recipe_trains_from_the_cli(tmp_path, repo_root):
     """`geohub train` on the landform recipe (shrunk) writes a model, its processor and metrics."""
     out = tmp_path / "run"
     result = run_command(
-        [sys.executable, "-m", "geohub.cli", "train", "recipes/landform/config_synthetic.yaml",
-         "--config_file", "recipes/accelerate_configs/cpu.yaml", "--",
-         "--output_dir", str(out), "--num_train_samples", "48", "--num_eval_samples", "12", "--max_steps", "3",
-         "--per_device_train_batch_size", "16", "--hidden_sizes", "4,8"],
+        [
+            sys.executable,
+            "-m",
+            "geohub.cli",
+            "train",
+            "recipes/landform/config_synthetic.yaml",
+            "--config_file",
+            "recipes/accelerate_configs/cpu.yaml",
+            "--",
+            "--output_dir",
+            str(out),
+            "--num_train_samples",
+            "48",
+            "--num_eval_samples",
+            "12",
+            "--max_steps",
+            "3",
+            "--per_device_train_batch_size",
+            "16",
+            "--hidden_sizes",
+            "4,8",
+        ],
         cwd=repo_root,
         timeout=300,
     )

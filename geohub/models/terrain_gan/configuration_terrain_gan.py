@@ -1,0 +1,90 @@
+"""Configuration of geohub's terrain GAN (DCGAN-style generator and spectrally normalised discriminator)."""
+
+from __future__ import annotations
+
+from transformers import PretrainedConfig
+
+__all__ = ["TerrainGANConfig"]
+
+_LOSSES = ("hinge", "wgan-gp")
+
+
+class TerrainGANConfig(PretrainedConfig):
+    """Configuration of `TerrainGAN`.
+
+    Args:
+        image_size (`int`, defaults to 64): patch side in cells; a power of two >= 8 (64 and 128 are the presets,
+            see `TerrainGANConfig.preset`).
+        latent_dim (`int`, defaults to 64): size of the Gaussian latent vector.
+        generator_channels (`int`, defaults to 128): channels at the generator's 4 x 4 start; halved at each
+            up-sampling step (never below `min_channels`).
+        discriminator_channels (`int`, defaults to 16): channels of the discriminator's first stage; doubled at
+            each down-sampling step (never above `max_channels`).
+        min_channels / max_channels (`int`, defaults to 16 / 256): channel bounds.
+        spectral_norm (`bool`, defaults to True): spectral normalisation on every discriminator layer
+            (Miyato et al. 2018).
+        loss (`str`, defaults to "hinge"): "hinge" (Lim & Ye 2017) or "wgan-gp" (Gulrajani et al. 2017).
+        gradient_penalty_weight (`float`, defaults to 10.0): lambda of WGAN-GP.
+        elevation_mean / elevation_std (`float`, defaults to 0 / 1): metres; copies of the processor's statistics
+            so that `generate` returns metres even without a `TerrainProcessor`.
+        spacing_m (`float`, defaults to 30.0): grid spacing of the training patches, metres.
+        initializer_range (`float`, defaults to 0.02): std of the DCGAN weight initialisation.
+    """
+
+    model_type = "geohub_terrain_gan"
+
+    def __init__(
+        self,
+        image_size: int = 64,
+        latent_dim: int = 64,
+        generator_channels: int = 128,
+        discriminator_channels: int = 16,
+        min_channels: int = 16,
+        max_channels: int = 256,
+        spectral_norm: bool = True,
+        loss: str = "hinge",
+        gradient_penalty_weight: float = 10.0,
+        elevation_mean: float = 0.0,
+        elevation_std: float = 1.0,
+        spacing_m: float = 30.0,
+        initializer_range: float = 0.02,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if image_size < 8 or image_size & (image_size - 1):
+            raise ValueError(f"image_size must be a power of two >= 8, got {image_size}")
+        if loss not in _LOSSES:
+            raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
+        if min(latent_dim, generator_channels, discriminator_channels, min_channels, max_channels) <= 0:
+            raise ValueError("latent_dim and channel counts must be positive")
+        if elevation_std <= 0 or spacing_m <= 0:
+            raise ValueError("elevation_std and spacing_m must be positive (metres)")
+        self.image_size = int(image_size)
+        self.latent_dim = int(latent_dim)
+        self.generator_channels = int(generator_channels)
+        self.discriminator_channels = int(discriminator_channels)
+        self.min_channels = int(min_channels)
+        self.max_channels = int(max_channels)
+        self.spectral_norm = bool(spectral_norm)
+        self.loss = loss
+        self.gradient_penalty_weight = float(gradient_penalty_weight)
+        self.elevation_mean = float(elevation_mean)
+        self.elevation_std = float(elevation_std)
+        self.spacing_m = float(spacing_m)
+        self.initializer_range = float(initializer_range)
+
+    @property
+    def num_upsamplings(self) -> int:
+        """Doublings from the 4 x 4 start to `image_size` (4 for 64 x 64, 5 for 128 x 128)."""
+        return self.image_size.bit_length() - 3
+
+    @classmethod
+    def preset(cls, image_size: int, **kwargs) -> TerrainGANConfig:
+        """The 64 x 64 or 128 x 128 configuration (the 128 one starts wider so each stage keeps capacity)."""
+        presets = {
+            64: {"image_size": 64, "latent_dim": 64, "generator_channels": 128, "discriminator_channels": 16},
+            128: {"image_size": 128, "latent_dim": 128, "generator_channels": 256, "discriminator_channels": 16},
+        }
+        if image_size not in presets:
+            raise ValueError(f"presets exist for 64 and 128, got {image_size}")
+        return cls(**{**presets[image_size], **kwargs})

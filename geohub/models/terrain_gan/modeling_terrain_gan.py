@@ -1,0 +1,245 @@
+"""Terrain GAN: one `PreTrainedModel` holding a DCGAN-style generator and a spectrally normalised discriminator.
+
+- `TerrainGAN.generator`: latent `(B, latent_dim)` -> normalised elevation `(B, 1, H, W)` (Radford et al. 2016;
+  nearest-neighbour up-sampling + 3x3 convolutions instead of transposed convolutions, which avoids checkerboard
+  artefacts that show up strongly in hillshades; Odena et al. 2016).
+- `TerrainGAN.discriminator`: `(B, 1, H, W)` -> critic score `(B,)`, strided convolutions with spectral
+  normalisation (Miyato et al. 2018).
+- `TerrainGAN.generate(num_samples, seed=...)`: elevations in metres through the `TerrainProcessor` statistics.
+- Losses for the adversarial loop: `discriminator_loss` / `generator_loss` (hinge or WGAN-GP).
+
+Training lives in `geohub/training/adversarial.py` (Accelerate, two optimisers, EMA generator).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from ...modeling_outputs import TerrainGANOutput
+from ...modeling_utils import GeoPreTrainedModel
+from .configuration_terrain_gan import TerrainGANConfig
+from .processing_terrain_gan import TerrainProcessor
+
+__all__ = [
+    "TerrainGAN",
+    "TerrainGenerator",
+    "TerrainDiscriminator",
+    "TerrainGeneratorBlock",
+    "TerrainDiscriminatorBlock",
+    "TerrainGANPreTrainedModel",
+    "PixelNorm",
+    "critic_loss",
+    "adversarial_generator_loss",
+]
+
+
+class PixelNorm(nn.Module):
+    """Normalise each pixel's feature vector to unit RMS (Karras et al. 2018): `(B, C, H, W)` -> same shape.
+
+    Unlike batch norm it does not mix samples, so a data-parallel run computes exactly what one process does.
+    """
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden * torch.rsqrt(hidden.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+class TerrainGeneratorBlock(nn.Module):
+    """Up-sample x2 then two (3x3 conv, LeakyReLU, pixel norm): `(B, C_in, H, W)` -> `(B, C_out, 2H, 2W)`."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(in_channels, out_channels, 3, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+            PixelNorm(),
+            nn.Conv2d(out_channels, out_channels, 3, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+            PixelNorm(),
+        )
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.layers(hidden)
+
+
+class TerrainDiscriminatorBlock(nn.Module):
+    """4x4 stride-2 conv (+ spectral norm) + LeakyReLU(0.2): `(B, C_in, H, W)` -> `(B, C_out, H/2, W/2)`."""
+
+    def __init__(self, in_channels: int, out_channels: int, use_spectral_norm: bool):
+        super().__init__()
+        conv = nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1)
+        self.conv = spectral_norm(conv) if use_spectral_norm else conv
+        self.activation = nn.LeakyReLU(0.2, inplace=True)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.conv(hidden))
+
+
+class TerrainGenerator(nn.Module):
+    """Latent `(B, latent_dim)` -> `(B, 1, image_size, image_size)` in the processor's normalised space."""
+
+    def __init__(self, config: TerrainGANConfig):
+        super().__init__()
+        channels = [config.generator_channels]
+        for _ in range(config.num_upsamplings):
+            channels.append(max(config.min_channels, channels[-1] // 2))
+        self.start_channels = channels[0]
+        self.project = nn.Linear(config.latent_dim, channels[0] * 16)
+        self.start = nn.Sequential(nn.LeakyReLU(0.2, inplace=True), PixelNorm())
+        self.blocks = nn.ModuleList(
+            TerrainGeneratorBlock(channels[i], channels[i + 1]) for i in range(len(channels) - 1)
+        )
+        self.to_elevation = nn.Conv2d(channels[-1], 1, 3, padding=1)
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        hidden = self.start(self.project(latents).view(-1, self.start_channels, 4, 4))
+        for block in self.blocks:
+            hidden = block(hidden)
+        return self.to_elevation(hidden)
+
+
+class TerrainDiscriminator(nn.Module):
+    """`(B, 1, image_size, image_size)` -> critic score `(B,)` (higher = more real)."""
+
+    def __init__(self, config: TerrainGANConfig):
+        super().__init__()
+        channels = [1, config.discriminator_channels]
+        for _ in range(config.num_upsamplings - 1):
+            channels.append(min(config.max_channels, channels[-1] * 2))
+        self.blocks = nn.ModuleList(
+            TerrainDiscriminatorBlock(channels[i], channels[i + 1], config.spectral_norm)
+            for i in range(len(channels) - 1)
+        )
+        head = nn.Linear(channels[-1] * 16, 1)
+        self.head = spectral_norm(head) if config.spectral_norm else head
+
+    def forward(self, samples: torch.Tensor) -> torch.Tensor:
+        hidden = samples
+        for block in self.blocks:
+            hidden = block(hidden)
+        return self.head(hidden.flatten(1)).squeeze(-1)
+
+
+def critic_loss(
+    discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, loss: str = "hinge", penalty_weight: float = 10.0
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Discriminator loss on real `(B, 1, H, W)` and detached fake samples, scored in ONE forward pass.
+
+    `discriminator` may be a DDP-wrapped module (one forward per step keeps DDP's buffer sync simple).
+    Returns (loss, detached logs: real_score, fake_score[, gradient_penalty]).
+    """
+    scores = discriminator(torch.cat([real, fake]))
+    real_scores, fake_scores = scores[: real.shape[0]], scores[real.shape[0] :]
+    logs = {"real_score": real_scores.mean().detach(), "fake_score": fake_scores.mean().detach()}
+    if loss == "hinge":
+        return torch.relu(1.0 - real_scores).mean() + torch.relu(1.0 + fake_scores).mean(), logs
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(mixed).sum(), mixed, create_graph=True)
+    penalty = ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
+    logs["gradient_penalty"] = penalty.detach()
+    return fake_scores.mean() - real_scores.mean() + penalty_weight * penalty, logs
+
+
+def adversarial_generator_loss(discriminator: nn.Module, fake: torch.Tensor) -> torch.Tensor:
+    """Generator loss for hinge and WGAN alike: minus the mean critic score of `fake` `(B, 1, H, W)`."""
+    return -discriminator(fake).mean()
+
+
+class TerrainGANPreTrainedModel(GeoPreTrainedModel):
+    config_class = TerrainGANConfig
+    base_model_prefix = "terrain_gan"
+    main_input_name = "latents"
+    _no_split_modules = ["TerrainGeneratorBlock", "TerrainDiscriminatorBlock"]
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """DCGAN initialisation: N(0, initializer_range) for conv/linear weights, zero biases."""
+        std = self.config.initializer_range
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            parametrized = getattr(module, "parametrizations", None)
+            weight = parametrized.weight.original if parametrized is not None else module.weight
+            nn.init.normal_(weight, 0.0, std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+
+class TerrainGAN(TerrainGANPreTrainedModel):
+    """Generator and discriminator of terrain patches in one model (one save_pretrained / from_pretrained)."""
+
+    def __init__(self, config: TerrainGANConfig):
+        super().__init__(config)
+        self.generator = TerrainGenerator(config)
+        self.discriminator = TerrainDiscriminator(config)
+        self.post_init()
+
+    def sample_latents(self, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Standard-normal latents `(num_samples, latent_dim)` on the model's device."""
+        latents = torch.randn(num_samples, self.config.latent_dim, generator=generator)
+        return latents.to(self.device)
+
+    def forward(self, latents: torch.Tensor, return_critic_scores: bool = False, **kwargs) -> TerrainGANOutput:
+        """Args:
+            latents: `(B, latent_dim)` Gaussian latent vectors.
+            return_critic_scores: also score the samples with the discriminator.
+
+        Returns:
+            `TerrainGANOutput` with `samples` `(B, 1, H, W)` (normalised) and optionally `critic_scores` `(B,)`.
+        """
+        if latents.ndim != 2 or latents.shape[1] != self.config.latent_dim:
+            raise ValueError(f"latents must be (B, {self.config.latent_dim}), got {tuple(latents.shape)}")
+        samples = self.generator(latents)
+        scores = self.discriminator(samples) if return_critic_scores else None
+        return TerrainGANOutput(samples=samples, critic_scores=scores)
+
+    def default_processor(self) -> TerrainProcessor:
+        """The processor matching the statistics stored in the config (used when none is passed)."""
+        return TerrainProcessor(
+            normalization="global",
+            elevation_mean=self.config.elevation_mean,
+            elevation_std=self.config.elevation_std,
+            spacing_m=self.config.spacing_m,
+            patch_size=self.config.image_size,
+        )
+
+    @torch.no_grad()
+    def generate(
+        self,
+        num_samples: int = 1,
+        seed: int | None = None,
+        processor: TerrainProcessor | None = None,
+        batch_size: int = 64,
+    ) -> np.ndarray:
+        """Generate terrain patches in metres.
+
+        Args:
+            num_samples: number of patches.
+            seed: seed of the latent vectors (same seed, same patches); None draws from torch's global RNG.
+            processor: statistics for metres; defaults to those stored in the config.
+            batch_size: patches per forward pass.
+
+        Returns:
+            `(num_samples, image_size, image_size)` float32 elevations in metres.
+        """
+        if num_samples < 1:
+            raise ValueError("num_samples must be >= 1")
+        processor = processor or self.default_processor()
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        latents = self.sample_latents(num_samples, rng)
+        was_training = self.training
+        self.eval()
+        try:
+            chunks = [self.generator(chunk) for chunk in latents.split(batch_size)]
+        finally:
+            self.train(was_training)
+        return processor.postprocess(torch.cat(chunks))
+
+    def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """Critic loss (hinge or WGAN-GP, from the config) of real and fake `(B, 1, H, W)`; see `critic_loss`."""
+        return critic_loss(self.discriminator, real, fake, self.config.loss, self.config.gradient_penalty_weight)
+
+    def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        """Minus the mean critic score of `fake` `(B, 1, H, W)`."""
+        return adversarial_generator_loss(self.discriminator, fake)
