@@ -35,6 +35,8 @@ __all__ = [
     "run_quickstart",
     "format_metrics_table",
     "parse_overrides",
+    "SMOKE_OVERRIDES",
+    "smoke_overrides",
 ]
 
 # the training modules whose QUICKSTART_RECIPES the quickstart runs, in this order (fast, small models first)
@@ -188,3 +190,25 @@ def format_metrics_table(results: list[QuickstartResult]) -> str:
             prefix = f"{result.task:<22}{result.status:<9}{seconds:>7}" if i == 0 else " " * 38
             lines.append(f"{prefix}  {key:<32}{value:>10.4g}")
     return "\n".join(lines)
+
+
+# Seconds-long runs of every quickstart task (tiny data and models: not useful models). The demo tests and
+# `benchmarks/demo_load.py` use these to check the whole path quickly: `run_quickstart(..., overrides=SMOKE_OVERRIDES)`.
+SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
+    "seismic_picking": {"num_train_windows": 32, "num_eval_windows": 16, "num_train_epochs": 1,
+                        "hidden_sizes": "4,8,8", "per_device_train_batch_size": 16},
+    "seismic_magnitude": {"num_train_windows": 32, "num_eval_windows": 16, "num_train_epochs": 1,
+                          "conv_channels": "8,8", "lstm_hidden_size": 8, "per_device_train_batch_size": 16},
+    "landform": {"num_train_samples": 64, "num_eval_samples": 16, "num_train_epochs": 1, "hidden_sizes": "8,16"},
+    "summarization": {"max_train_samples": 8, "max_eval_samples": 4, "num_train_epochs": 1},
+    "knowledge_extraction": {"max_train_samples": 16, "max_eval_samples": 8, "num_train_epochs": 1},
+    "terrain_gan": {"dem": "synthetic", "num_synthetic_patches": 16, "image_size": 16, "latent_dim": 16,
+                    "generator_channels": 16, "discriminator_channels": 8, "min_channels": 4, "max_steps": 2,
+                    "per_device_train_batch_size": 8, "save_steps": 0, "report_to": "none", "disable_tqdm": True},
+}  # fmt: skip
+
+
+def smoke_overrides(tasks: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """`SMOKE_OVERRIDES` for the tasks that have a quickstart recipe (and, if given, are in `tasks`)."""
+    recipes = quickstart_recipes()
+    return {k: dict(v) for k, v in SMOKE_OVERRIDES.items() if k in recipes and (tasks is None or k in tasks)}
