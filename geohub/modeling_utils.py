@@ -34,6 +34,10 @@ class GeoPreTrainedModel(PreTrainedModel):
     main_input_name = "inputs"
     _no_split_modules: list[str] | None = None
     supports_gradient_checkpointing = False
+    # geohub losses are means over the local batch, not sums to be divided by a global `num_items_in_batch`.
+    # Declaring this keeps Trainer from multiplying the loss by the number of processes (which it does for
+    # models whose `forward` takes `**kwargs`), so 1-process and N-process runs take the same steps.
+    accepts_loss_kwargs = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
