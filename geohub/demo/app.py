@@ -23,6 +23,9 @@ from ..errors import GeohubError
 from ..utils import get_logger
 from .examples import DEM_EXAMPLES, EXAMPLE_ABSTRACT, SEISMIC_EXAMPLES
 from .handlers import (
+    DETECTION_COLUMNS,
+    PICK_COLUMNS,
+    RELATION_COLUMNS,
     DemoLimits,
     annotate_seismic,
     classify_dem,
@@ -94,7 +97,7 @@ def _text_tabs(gr, models: DemoModels, limits: DemoLimits) -> None:
             with gr.Column():
                 entities = gr.HighlightedText(label="Entities", show_legend=True, combine_adjacent=False)
                 jsonld = gr.File(label="Knowledge graph (JSON-LD)")
-        relations = gr.Dataframe(label="Relations", wrap=True)
+        relations = gr.Dataframe(label="Relations", wrap=True, headers=list(RELATION_COLUMNS))
         picture = gr.Image(label="Knowledge graph", type="numpy", format="png")
         button.click(_user_facing(extract_knowledge, models, limits), [text, upload],
                      [entities, relations, picture, jsonld], api_name="extract_knowledge")  # fmt: skip
@@ -114,8 +117,8 @@ def _seismic_tab(gr, models: DemoModels, limits: DemoLimits) -> None:
         summary = gr.Markdown()
         picture = gr.Image(label="Waveform, P/S picks and probabilities", type="numpy", format="png")
         with gr.Row():
-            picks = gr.Dataframe(label="Picks")
-            detections = gr.Dataframe(label="Detections and magnitudes")
+            picks = gr.Dataframe(label="Picks", headers=list(PICK_COLUMNS))
+            detections = gr.Dataframe(label="Detections and magnitudes", headers=list(DETECTION_COLUMNS))
         button.click(_user_facing(annotate_seismic, models, limits), [upload, example],
                      [picture, picks, detections, summary], api_name="annotate_seismic")  # fmt: skip
 

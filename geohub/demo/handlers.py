@@ -19,6 +19,9 @@ from .models import DemoModels
 from .render import figure_to_array, graph_picture
 
 __all__ = [
+    "RELATION_COLUMNS",
+    "PICK_COLUMNS",
+    "DETECTION_COLUMNS",
     "DemoLimits",
     "read_text_input",
     "summarize_text",
@@ -27,6 +30,14 @@ __all__ = [
     "generate_dem",
     "classify_dem",
 ]
+
+
+RELATION_COLUMNS = ("head", "head_label", "relation", "tail", "tail_label", "confidence", "sentence")
+PICK_COLUMNS = ("station", "phase", "time (UTC)", "probability")
+DETECTION_COLUMNS = ("station", "start (UTC)", "end (UTC)", "probability", "magnitude", "magnitude std")
+
+
+MAX_LANDFORM_PATCHES = 64  # patches of one uploaded tile that are classified (evenly spread)
 
 
 @dataclass(frozen=True)
@@ -123,9 +134,8 @@ def extract_knowledge(models: DemoModels, limits: DemoLimits, text: str | None, 
         if span["start"] >= last_end:
             kept.append(span)
             last_end = span["end"]
-    columns = ["head", "head_label", "relation", "tail", "tail_label", "confidence", "sentence"]
-    rows = [{c: t.get(c) for c in columns} for t in graph.triples()]
-    table = pd.DataFrame(rows, columns=columns)
+    rows = [{c: t.get(c) for c in RELATION_COLUMNS} for t in graph.triples()]
+    table = pd.DataFrame(rows, columns=list(RELATION_COLUMNS))
     jsonld = _output_file(".jsonld")
     graph.to_jsonld(jsonld)
     return {"text": text, "entities": kept}, table, graph_picture(graph), str(jsonld)
@@ -176,7 +186,7 @@ def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | No
     picture = figure_to_array(plot_annotation(result))
     picks = pd.DataFrame(
         [[p.station, p.phase, str(p.time), round(p.probability, 3)] for p in result.picks],
-        columns=["station", "phase", "time (UTC)", "probability"],
+        columns=list(PICK_COLUMNS),
     )
     magnitude_of = {(m.station, str(m.time)): m for m in result.magnitudes}
     rows = []
@@ -184,8 +194,7 @@ def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | No
         m = magnitude_of.get((d.station, str(d.start)))
         rows.append([d.station, str(d.start), str(d.end), round(d.probability, 3),
                      round(m.magnitude, 2) if m else None, round(m.uncertainty, 2) if m else None])  # fmt: skip
-    detections = pd.DataFrame(rows, columns=["station", "start (UTC)", "end (UTC)", "probability", "magnitude",
-                                             "magnitude std"])  # fmt: skip
+    detections = pd.DataFrame(rows, columns=list(DETECTION_COLUMNS))
     lines = [f"**{sum(p.phase == 'P' for p in result.picks)} P** and **{sum(p.phase == 'S' for p in result.picks)} S** "
              f"picks, **{len(result.detections)}** detection(s) on {len(result.traces)} station(s)."]  # fmt: skip
     if magnitude_model is None:
@@ -196,16 +205,6 @@ def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | No
 
 
 # --- terrain ---------------------------------------------------------------------------------------------------
-def hillshade(elevation: np.ndarray, spacing_m: float, *, azimuth_deg: float = 315.0, altitude_deg: float = 45.0):
-    """Lambertian hillshade in [0, 1] of an `(H, W)` DEM in metres with `spacing_m` cells (sun from the NW)."""
-    dz_dy, dz_dx = np.gradient(elevation.astype(np.float64), spacing_m)
-    slope = np.arctan(np.hypot(dz_dx, dz_dy))
-    aspect = np.arctan2(-dz_dx, dz_dy)
-    azimuth, altitude = np.radians(360.0 - azimuth_deg + 90.0), np.radians(altitude_deg)
-    shade = np.sin(altitude) * np.cos(slope) + np.cos(altitude) * np.sin(slope) * np.cos(azimuth - aspect)
-    return np.clip(shade, 0.0, 1.0)
-
-
 def mosaic(patches: np.ndarray, tiles: int, overlap: int) -> np.ndarray:
     """Lay `tiles * tiles` patches `(N, S, S)` on a grid, cross-fading linearly over `overlap` cells.
 
@@ -229,30 +228,20 @@ def mosaic(patches: np.ndarray, tiles: int, overlap: int) -> np.ndarray:
 
 
 def _write_dem(elevation: np.ndarray, spacing_m: float, file_format: str) -> Path:
-    if file_format == "GeoTIFF":
-        import rasterio
-        from rasterio.transform import from_origin
+    from ..inference.terrain import save_dem
 
-        path = _output_file(".tif")
-        rows, cols = elevation.shape
-        profile = {"driver": "GTiff", "height": rows, "width": cols, "count": 1, "dtype": "float32",
-                   "transform": from_origin(0.0, rows * spacing_m, spacing_m, spacing_m)}  # fmt: skip
-        with rasterio.open(path, "w", **profile) as dataset:
-            dataset.write(elevation.astype(np.float32), 1)
-            dataset.update_tags(units="metre", spacing_m=str(spacing_m), source="geohub terrain GAN")
-        return path
-    if file_format != ".npy":
+    suffixes = {".npy": ".npy", "GeoTIFF": ".tif"}
+    if file_format not in suffixes:
         raise RasterError(f"unknown download format {file_format!r}", field="format", expected=".npy or GeoTIFF")
-    path = _output_file(".npy")
-    np.save(path, elevation.astype(np.float32))
-    return path
+    return save_dem(elevation, _output_file(suffixes[file_format]), spacing_m=spacing_m)
 
 
 def generate_dem(models: DemoModels, limits: DemoLimits, seed: int, tiles: int = 1, file_format: str = ".npy"):
     """(hillshade picture, elevation colour map, download path, Markdown) of a generated DEM.
 
     `tiles` x `tiles` GAN patches (seeded by `seed`) are cross-faded into one DEM."""
-    from .render import elevation_picture
+    from ..inference.terrain import generate_terrain, hillshade
+    from .render import elevation_picture, hillshade_picture
 
     tiles = int(tiles or 1)
     if not 1 <= tiles <= limits.max_terrain_tiles:
@@ -261,29 +250,29 @@ def generate_dem(models: DemoModels, limits: DemoLimits, seed: int, tiles: int =
     if not 0 <= seed < 2**31:
         raise RasterError(f"seed {seed}", field="seed", expected="an integer in [0, 2^31)")
     model, processor = models.get("terrain_gan")
-    patches = model.generate(tiles * tiles, seed=seed, processor=processor)
+    patches = generate_terrain(model, tiles * tiles, seed=seed, processor=processor)
     overlap = patches.shape[-1] // 4 if tiles > 1 else 0
     elevation = mosaic(patches, tiles, overlap)
     spacing = float(processor.spacing_m)
-    shade = (hillshade(elevation, spacing) * 255).astype(np.uint8)
+    shade = hillshade_picture(hillshade(elevation, spacing), spacing, title="hillshade (sun from the north-west)")
     colour = elevation_picture(
         elevation, spacing, title=f"seed {seed}: {elevation.shape[0]} x {elevation.shape[1]} cells"
     )
     path = _write_dem(elevation, spacing, file_format)
     text = (f"{elevation.shape[0]} x {elevation.shape[1]} cells at {spacing:g} m; elevation "
             f"{elevation.min():.0f} to {elevation.max():.0f} m (relief {np.ptp(elevation):.0f} m).")  # fmt: skip
-    return np.repeat(shade[..., None], 3, axis=-1), colour, str(path), text
+    return shade, colour, str(path), text
 
 
 def classify_dem(models: DemoModels, limits: DemoLimits, file_path: str | None, example: str | None = None,
                  spacing_m: float | None = None) -> dict[str, float]:  # fmt: skip
     """Class probabilities `{landform: p}` of an uploaded DEM tile (.npy, .npz or GeoTIFF) or a bundled example.
 
-    A tile larger than the model's patch is cut into patches (at the model's grid spacing) whose probabilities are
-    averaged; `spacing_m` is needed for .npy tiles (default: the model's spacing)."""
-    import torch
-
+    The tile is resampled to the model's grid spacing and cut into model-sized patches (at most
+    `MAX_LANDFORM_PATCHES`, evenly spread), each classified by `geohub.inference.terrain.classify_landform`; the
+    probabilities are averaged. `spacing_m` is needed for .npy tiles (default: the model's spacing)."""
     from ..data.dem import read_dem, tile_dem
+    from ..inference.terrain import classify_landform
 
     if file_path:
         path = _check_upload(file_path, limits, "DEM tile")
@@ -301,15 +290,13 @@ def classify_dem(models: DemoModels, limits: DemoLimits, file_path: str | None, 
         raise RasterError(f"the tile has {dem.elevation.size:,} cells, over the demo's limit of {limits.max_dem_cells:,}",
                           path=path.name, expected="a smaller tile")  # fmt: skip
     square = dem.square_cells()
-    elevation, spacing = square.elevation, float(square.spacing_m[0])
-    if abs(spacing - model_spacing) > 1e-6 * model_spacing:
-        elevation = processor.resample(elevation, spacing)
+    elevation = processor.resample(square.elevation, float(square.spacing_m[0]))
     size = int(model.config.image_size)
     if min(elevation.shape) < size:
         raise RasterError(f"the tile is {elevation.shape[0]} x {elevation.shape[1]} cells at {model_spacing:g} m",
                           path=path.name, expected=f"at least {size} x {size} cells at {model_spacing:g} m")  # fmt: skip
     patches = tile_dem(elevation, size, size)
-    with torch.no_grad():
-        logits = model(pixel_values=processor(patches, return_tensors="pt")["pixel_values"]).logits
-    probabilities = torch.softmax(logits.float(), dim=-1).mean(dim=0)
-    return {model.config.id2label[i]: float(p) for i, p in enumerate(probabilities)}
+    if len(patches) > MAX_LANDFORM_PATCHES:
+        patches = patches[np.linspace(0, len(patches) - 1, MAX_LANDFORM_PATCHES).round().astype(int)]
+    scores = [classify_landform(model, patch, spacing_m=model_spacing, processor=processor) for patch in patches]
+    return {label: float(np.mean([s[label] for s in scores])) for label in scores[0]}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["figure_to_array", "graph_picture", "elevation_picture", "ENTITY_COLOURS"]
+__all__ = ["figure_to_array", "graph_picture", "elevation_picture", "hillshade_picture", "ENTITY_COLOURS"]
 
 ENTITY_COLOURS = {
     "ROCK": "#8c564b", "MINERAL": "#e377c2", "STRAT": "#bcbd22", "LOCATION": "#1f77b4", "TIMESCALE": "#ff7f0e",
@@ -63,14 +63,25 @@ def graph_picture(graph, *, max_nodes: int = 60) -> np.ndarray:
 
 def elevation_picture(elevation: np.ndarray, spacing_m: float, *, title: str = "elevation") -> np.ndarray:
     """An elevation colour map with a colour bar in metres and axes in km; `(H, W, 3)` uint8."""
+    return _map_picture(elevation, spacing_m, cmap="terrain", title=title, colour_label="elevation (m)")
+
+
+def hillshade_picture(shade: np.ndarray, spacing_m: float, *, title: str = "hillshade") -> np.ndarray:
+    """A hillshade `(H, W)` in [0, 1] drawn in grey with axes in km; `(H, W, 3)` uint8."""
+    return _map_picture(shade, spacing_m, cmap="gray", title=title, colour_label=None, limits=(0.0, 1.0))
+
+
+def _map_picture(values, spacing_m: float, *, cmap: str, title: str, colour_label: str | None, limits=None):
     from matplotlib.figure import Figure
 
-    rows, cols = elevation.shape
+    rows, cols = values.shape
     figure = Figure(figsize=(5.2, 4.4))
     axis = figure.add_subplot(1, 1, 1)
     extent = (0, cols * spacing_m / 1000.0, 0, rows * spacing_m / 1000.0)
-    image = axis.imshow(elevation, cmap="terrain", extent=extent, origin="upper")
-    figure.colorbar(image, ax=axis, label="elevation (m)")
+    vmin, vmax = limits if limits else (None, None)
+    image = axis.imshow(values, cmap=cmap, extent=extent, origin="upper", vmin=vmin, vmax=vmax)
+    if colour_label:
+        figure.colorbar(image, ax=axis, label=colour_label)
     axis.set_xlabel("km")
     axis.set_ylabel("km")
     axis.set_title(title)
