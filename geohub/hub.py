@@ -349,17 +349,46 @@ def _check_imports(source: str, path: Path, local_modules: set[str]) -> None:
                                    "numpy/scipy/stdlib only)", path=path)  # fmt: skip
 
 
-def _write_remote_package(family, target: Path) -> None:
-    """Write the family's code files, rewritten, plus the bundled geohub modules, into the package `target`."""
+def _processor_source(folder: Path) -> tuple[str, Path, str] | None:
+    """(class name, source file, Auto class) of the geohub processor saved in `folder`, if any.
+
+    The processor may live in another family's folder (the landform model uses the terrain processor).
+    """
+    from transformers.feature_extraction_utils import FeatureExtractionMixin
+    from transformers.image_processing_base import ImageProcessingMixin
+
+    from .auto import FAMILIES
+
+    saved = _read_json(folder / "preprocessor_config.json")
+    name = saved.get("image_processor_type") or saved.get("feature_extractor_type")
+    if not name:
+        return None
+    for family in FAMILIES:
+        cls = getattr(importlib.import_module(family.module), name, None)
+        if cls is None or not cls.__module__.startswith("geohub."):
+            continue
+        if issubclass(cls, ImageProcessingMixin):
+            # Not exported: `pipeline()` probes AutoVideoProcessor unless a pipeline sets `_load_video_processor =
+            # False`, and that probe turns an image processor's auto_map into a trust_remote_code prompt even where
+            # geohub is installed. Image processors are registered in no Auto class yet either.
+            return None
+        if issubclass(cls, FeatureExtractionMixin):
+            return name, Path(sys.modules[cls.__module__].__file__), "AutoFeatureExtractor"
+    return None
+
+
+def _write_remote_package(family, target: Path, extra: list[Path] = ()) -> None:
+    """Write the family's code files (and `extra` ones), rewritten, plus the bundled geohub modules, into `target`."""
     import geohub
 
     family_dir = Path(importlib.import_module(family.module).__file__).parent
     target.mkdir(parents=True)
     (target / "__init__.py").write_text("")
     sources: dict[str, str] = {}
-    for pattern in ("configuration_*.py", "modeling_*.py", "processing_*.py"):
-        for src in sorted(family_dir.glob(pattern)):
-            sources[src.stem] = _rewrite_family_source(src.read_text(encoding="utf-8"), src)
+    files = [src for pattern in ("configuration_*.py", "modeling_*.py", "processing_*.py")
+             for src in sorted(family_dir.glob(pattern))]  # fmt: skip
+    for src in files + [p for p in extra if p not in files]:
+        sources[src.stem] = _rewrite_family_source(src.read_text(encoding="utf-8"), src)
     package_dir = Path(geohub.__file__).parent
     for name, new_name in _BUNDLED.items():
         text = (package_dir / f"{name}.py").read_text(encoding="utf-8")
@@ -377,7 +406,9 @@ def export_remote_code(folder: str | os.PathLike) -> dict[str, str]:
     The family's code is rewritten into a throw-away package, imported, registered with
     `register_for_auto_class`, and the model is re-saved from it, so transformers itself copies the code files
     (and the bundled `geohub_modeling_utils.py` / `geohub_modeling_outputs.py` / `geohub_utils.py` they import)
-    and writes `auto_map` into config.json. Returns the `auto_map`; `{}` for stock transformers models.
+    and writes `auto_map` into config.json; a geohub feature extractor saved beside the model
+    (preprocessor_config.json) gets the same treatment (`AutoFeatureExtractor`). Returns the model's `auto_map`;
+    `{}` for stock transformers models.
     """
     folder = Path(folder)
     config = _read_json(folder / "config.json")
@@ -385,20 +416,26 @@ def export_remote_code(folder: str | os.PathLike) -> dict[str, str]:
     architecture = (config.get("architectures") or [""])[0]
     if family is None or architecture not in family.models:
         return {}
+    processor = _processor_source(folder)
     package = f"geohub_remote_{secrets.token_hex(6)}"
     with tempfile.TemporaryDirectory(prefix="geohub-remote-") as tmp:
-        _write_remote_package(family, Path(tmp) / package)
+        _write_remote_package(family, Path(tmp) / package, [processor[1]] if processor else [])
         sys.path.insert(0, tmp)
         try:
-            modules = [
-                importlib.import_module(f"{package}.{p.stem}") for p in sorted((Path(tmp) / package).glob("*.py"))
-            ]
-            model_class = next(getattr(m, architecture) for m in modules if hasattr(m, architecture))
-            config_class = next(getattr(m, family.config) for m in modules if hasattr(m, family.config))
-            config_class.register_for_auto_class()
+            modules = [importlib.import_module(f"{package}.{p.stem}")
+                       for p in sorted((Path(tmp) / package).glob("*.py")) if p.stem != "__init__"]  # fmt: skip
+
+            def remote(name: str):
+                return next(getattr(m, name) for m in modules if hasattr(m, name))
+
+            remote(family.config).register_for_auto_class()
+            model_class = remote(architecture)
             model_class.register_for_auto_class(family.models[architecture])
-            model = model_class.from_pretrained(folder, use_safetensors=True)
-            model.save_pretrained(folder)
+            model_class.from_pretrained(folder, use_safetensors=True).save_pretrained(folder)
+            if processor is not None:
+                processor_class = remote(processor[0])
+                processor_class.register_for_auto_class(processor[2])
+                processor_class.from_pretrained(folder).save_pretrained(folder)
         finally:
             sys.path.remove(tmp)
             for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:

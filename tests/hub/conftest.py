@@ -65,8 +65,8 @@ def hub_client(hub_server, tmp_path):
         assert proc.returncode == 0, (
             f"client failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
         )
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-        result = json.loads(lines[-1][len("RESULT ") :]) if lines else None
+        lines = [line.split("RESULT ", 1)[1] for line in proc.stdout.splitlines() if "RESULT {" in line]
+        result = json.loads(lines[-1]) if lines else None
         return result, proc
 
     return run

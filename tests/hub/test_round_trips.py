@@ -35,8 +35,11 @@ def _magnitude():
 
 def _landform():
     from geohub.models.landform import LandformConfig, LandformCNNForImageClassification
+    from geohub.models.terrain_gan import TerrainProcessor
     model = LandformCNNForImageClassification(LandformConfig(image_size=32, hidden_sizes=[4, 8], layers_per_stage=1))
-    return model, {"pixel_values": torch.randn(2, 1, 32, 32)}, torch.tensor([0, 1]), [], None
+    return model, {"pixel_values": torch.randn(2, 1, 32, 32)}, torch.tensor([0, 1]), [
+        TerrainProcessor(normalization="patch", patch_size=32)], (
+        "landform-classification", np.random.RandomState(2).randn(32, 32) * 100.0, {"spacing_m": 30.0})
 
 def _extractive():
     from geohub.models.extractive_summarizer import (ExtractiveSummarizerConfig,
@@ -49,10 +52,11 @@ def _extractive():
     return model, inputs, torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0]]), [], None
 
 def _terrain_gan():
-    from geohub.models.terrain_gan import TerrainGAN, TerrainGANConfig
+    from geohub.models.terrain_gan import TerrainGAN, TerrainGANConfig, TerrainProcessor
     config = TerrainGANConfig(image_size=16, latent_dim=8, generator_channels=16, discriminator_channels=4,
                               min_channels=4, max_channels=16)
-    return TerrainGAN(config), {"latents": torch.randn(2, 8)}, None, [], None
+    return TerrainGAN(config), {"latents": torch.randn(2, 8)}, None, [TerrainProcessor(patch_size=16)], (
+        "terrain-generation", {"num_samples": 2, "seed": 0})
 
 def _minilm_token_classification():
     from transformers import BertConfig, BertForTokenClassification
@@ -67,6 +71,13 @@ SPECS = {"geohub.models.seismic_picker": _picker, "geohub.models.seismic_magnitu
 
 def tensors(output):
     return {k: v.detach() for k, v in output.items() if torch.is_tensor(v)}
+
+def processor_probe(processor):
+    # (Auto class name, fixed input) for a geohub processor
+    from transformers.image_processing_base import ImageProcessingMixin
+    if isinstance(processor, ImageProcessingMixin):
+        return "AutoImageProcessor", np.random.RandomState(4).randn(32, 32).astype("float32") * 100.0
+    return "AutoFeatureExtractor", np.random.RandomState(3).randn(3, 3000).astype("float32")
 
 def jsonable(value):
     if isinstance(value, dict):
@@ -107,12 +118,17 @@ for name in wanted:
         expected = tensors(model(**inputs))
     repo_id = "alice/rt-" + name.split(".")[-1].replace("_", "-")
     hub.push(folder, repo_id)
-    torch.save({"inputs": inputs, "expected": expected}, f"{name}.pt")
+    saved = {"inputs": inputs, "expected": expected}
     entry = {"repo_id": repo_id, "auto": auto_class_name(json.loads((folder / "config.json").read_text())),
              "geohub_family": name.startswith("geohub.")}
+    if processors:
+        entry["processor_auto"], probe = processor_probe(processors[0])
+        saved["processor_expected"] = tensors(processors[0](probe))
+    torch.save(saved, f"{name}.pt")
     if pipe is not None:
         entry["task"] = pipe[0]
-        entry["pipeline_expected"] = jsonable(pipeline(pipe[0], model=str(folder))(pipe[1]))
+        entry["pipeline_kwargs"] = pipe[2] if len(pipe) > 2 else {}
+        entry["pipeline_expected"] = jsonable(pipeline(pipe[0], model=str(folder))(pipe[1], **entry["pipeline_kwargs"]))
     manifest[name] = entry
 print("RESULT " + json.dumps(manifest))
 """
@@ -123,6 +139,7 @@ from transformers import pipeline
 REMOTE = REMOTE_FLAG
 if not REMOTE:
     import geohub
+    from geohub.hub import pull
 manifest = json.loads(MANIFEST)
 out = {}
 for name, entry in manifest.items():
@@ -136,9 +153,17 @@ for name, entry in manifest.items():
         got = tensors(model(**saved["inputs"]))
     same = got.keys() == saved["expected"].keys() and all(torch.equal(got[k], saved["expected"][k]) for k in got)
     result = {"same_outputs": same, "module": type(model).__module__}
+    if REMOTE and entry.get("processor_auto") == "AutoFeatureExtractor":
+        processor = getattr(transformers, entry["processor_auto"]).from_pretrained(entry["repo_id"],
+                                                                                  trust_remote_code=True)
+        got = tensors(processor(processor_probe(processor)[1]))
+        want = saved["processor_expected"]
+        result["same_processor"] = got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
+        result["processor_module"] = type(processor).__module__
     if "task" in entry and not REMOTE:
-        result["same_pipeline"] = jsonable(pipeline(entry["task"], model=entry["repo_id"])(
-            SPECS[name]()[4][1])) == entry["pipeline_expected"]
+        # geohub's seismic/terrain pipelines read their processor from a local model folder: pull it first
+        result["same_pipeline"] = jsonable(pipeline(entry["task"], model=str(pull(entry["repo_id"])))(
+            SPECS[name]()[4][1], **entry["pipeline_kwargs"])) == entry["pipeline_expected"]
     out[name] = result
 try:
     import geohub  # noqa
@@ -172,7 +197,8 @@ def test_round_trip_every_family(hub_client, tmp_path):
     assert sorted(manifest) == sorted(wanted)
     fresh_home = tmp_path / "fresh-hf-home"  # nothing cached: the fresh process downloads everything
     code = SPECS + f"MANIFEST = {__import__('json').dumps(manifest)!r}\n"
-    local, _ = hub_client(code + LOAD_AND_COMPARE.replace("REMOTE_FLAG", "False"), hf_home=fresh_home)
+    local, proc = hub_client(code + LOAD_AND_COMPARE.replace("REMOTE_FLAG", "False"), hf_home=fresh_home)
+    assert "Do you wish to run the custom code" not in proc.stdout + proc.stderr, "geohub must not prompt"
     assert local.pop("geohub_importable") is True
     for name, result in local.items():
         assert result["same_outputs"], f"{name}: outputs differ after push/pull"
@@ -187,3 +213,6 @@ def test_round_trip_every_family(hub_client, tmp_path):
     for name, result in remote.items():
         assert result["same_outputs"], f"{name}: remote-code model gives different outputs"
         assert not result["module"].startswith("geohub"), result["module"]
+        if manifest[name].get("processor_auto") == "AutoFeatureExtractor":  # image processors: see geohub/hub.py
+            assert result["same_processor"], f"{name}: remote-code processor differs"
+            assert not result["processor_module"].startswith("geohub"), result["processor_module"]
