@@ -80,7 +80,13 @@ def parse_overrides(items: list[str] | None) -> dict[str, dict[str, Any]]:
         task, dot, name = key.partition(".")
         if not sep or not dot or not task or not name:
             raise ConfigError(f"cannot parse override {item!r}", field="--set", expected="TASK.FIELD=VALUE")
-        overrides.setdefault(task.strip(), {})[name.strip()] = yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads "1e-3" as text; the CLI user meant a number
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass
+        overrides.setdefault(task.strip(), {})[name.strip()] = parsed
     return overrides
 
 

@@ -1,0 +1,91 @@
+"""`geohub quickstart --no-serve` end to end through the CLI on a small subset, and the reuse on a second run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from geohub.quickstart import (
+    SMOKE_OVERRIDES,
+    build_task_arguments,
+    model_is_saved,
+    parse_overrides,
+    quickstart_recipes,
+)
+from geohub.training.tasks import get_task
+
+TASKS = ("landform", "seismic_magnitude")
+
+
+def _set_flags(tasks) -> list[str]:
+    flags = []
+    for task in tasks:
+        for name, value in SMOKE_OVERRIDES[task].items():
+            flags += ["--set", f"{task}.{name}={value}"]
+    return flags
+
+
+def test_every_family_has_quickstart_recipes_that_parse():
+    recipes = quickstart_recipes()
+    expected = {"seismic_picking", "seismic_magnitude", "terrain_gan", "landform", "summarization",
+                "knowledge_extraction"}  # fmt: skip
+    assert expected <= set(recipes)
+    for name, recipe in recipes.items():
+        task = get_task(name)
+        arguments = build_task_arguments(task, recipe, "/tmp/unused-quickstart-dir")
+        assert [type(a) for a in arguments] == list(task.argument_types)
+        assert arguments[-1].output_dir == "/tmp/unused-quickstart-dir"
+
+
+def test_overrides_parse_yaml_scalars_and_reject_bad_items():
+    assert parse_overrides(["landform.max_steps=2", "landform.augment=false", "x.y=1e-3"]) == {
+        "landform": {"max_steps": 2, "augment": False}, "x": {"y": 1e-3}
+    }  # fmt: skip
+    from geohub.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="TASK.FIELD=VALUE"):
+        parse_overrides(["max_steps=2"])
+
+
+def test_quickstart_trains_saves_prints_metrics_then_reuses(geohub_cli, tmp_path):
+    out = tmp_path / "models"
+    args = ["quickstart", "--no-serve", "--output-dir", str(out), "--tasks", ",".join(TASKS), *_set_flags(TASKS)]
+    first = geohub_cli(*args, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    for task in TASKS:
+        assert f"{task}: training" in first.stdout
+        assert model_is_saved(out / task)
+    assert "eval_accuracy" in first.stdout and "eval_magnitude_mae" in first.stdout  # the metrics table
+    table_accuracy = json.loads((out / "landform" / "all_results.json").read_text())["eval_accuracy"]
+    assert f"{table_accuracy:.4g}" in first.stdout
+    weights = {task: (out / task / "model.safetensors").stat().st_mtime_ns for task in TASKS}
+
+    from transformers import AutoModelForImageClassification
+
+    import geohub  # noqa: F401
+
+    model = AutoModelForImageClassification.from_pretrained(out / "landform")
+    assert model.config.model_type == "geohub_landform"
+
+    second = geohub_cli(*args, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    for task in TASKS:
+        assert f"{task}: reusing the model saved in" in second.stdout
+        assert (out / task / "model.safetensors").stat().st_mtime_ns == weights[task]
+    assert f"{table_accuracy:.4g}" in second.stdout  # metrics read back for the table
+
+
+def test_quickstart_rejects_an_unknown_task(geohub_cli, tmp_path):
+    result = geohub_cli("quickstart", "--no-serve", "--output-dir", str(tmp_path), "--tasks", "landfrom")
+    assert result.returncode == 2
+    assert "unknown quickstart task 'landfrom'" in result.stderr
+
+
+def test_quickstart_names_a_misspelt_override_field(tmp_path):
+    from geohub.errors import ConfigError
+    from geohub.quickstart import run_quickstart
+
+    with pytest.raises(ConfigError, match=r"unknown key 'num_train_sample'; did you mean 'num_train_samples'\?"):
+        run_quickstart(tmp_path, tasks=["landform"], overrides=parse_overrides(["landform.num_train_sample=8"]))
+    assert not model_is_saved(tmp_path / "landform")
