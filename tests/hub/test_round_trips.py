@@ -65,7 +65,17 @@ def _minilm_token_classification():
     return BertForTokenClassification(config), {"input_ids": torch.randint(1, 100, (2, 10))}, \
         torch.randint(0, 5, (2, 10)), [], None
 
-SPECS = {"geohub.models.seismic_picker": _picker, "geohub.models.seismic_magnitude": _magnitude,
+def _bert2bert():
+    from transformers import BertConfig, EncoderDecoderConfig, EncoderDecoderModel
+    tiny = dict(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    config = EncoderDecoderConfig.from_encoder_decoder_configs(BertConfig(**tiny),
+                                                               BertConfig(**tiny, is_decoder=True,
+                                                                          add_cross_attention=True))
+    config.decoder_start_token_id, config.pad_token_id = 1, 0
+    inputs = {"input_ids": torch.randint(2, 100, (2, 10)), "decoder_input_ids": torch.randint(2, 100, (2, 6))}
+    return EncoderDecoderModel(config), inputs, inputs["decoder_input_ids"], [], None
+
+SPECS = {"stock.bert2bert_summarizer": _bert2bert, "geohub.models.seismic_picker": _picker, "geohub.models.seismic_magnitude": _magnitude,
          "geohub.models.landform": _landform, "geohub.models.extractive_summarizer": _extractive,
          "geohub.models.terrain_gan": _terrain_gan, "stock.minilm_token_classification": _minilm_token_classification}
 
@@ -118,6 +128,10 @@ for name in wanted:
         expected = tensors(model(**inputs))
     repo_id = "alice/rt-" + name.split(".")[-1].replace("_", "-")
     hub.push(folder, repo_id)
+    if name == "geohub.models.seismic_picker":  # transformers' own PreTrainedModel.push_to_hub works as well
+        model.push_to_hub("alice/rt-direct-picker", commit_message="push_to_hub")
+        manifest["direct"] = {"repo_id": "alice/rt-direct-picker", "auto": "AutoModel", "geohub_family": False,
+                              "same_as": name}
     saved = {"inputs": inputs, "expected": expected}
     entry = {"repo_id": repo_id, "auto": auto_class_name(json.loads((folder / "config.json").read_text())),
              "geohub_family": name.startswith("geohub.")}
@@ -148,7 +162,7 @@ for name, entry in manifest.items():
     auto = getattr(transformers, entry["auto"])
     model = auto.from_pretrained(entry["repo_id"], trust_remote_code=True) if REMOTE else auto.from_pretrained(
         entry["repo_id"])
-    saved = torch.load(f"{name}.pt", weights_only=True)
+    saved = torch.load(f"{entry.get('same_as', name)}.pt", weights_only=True)
     with torch.no_grad():
         got = tensors(model(**saved["inputs"]))
     same = got.keys() == saved["expected"].keys() and all(torch.equal(got[k], saved["expected"][k]) for k in got)
@@ -176,7 +190,7 @@ print("RESULT " + json.dumps(out))
 
 def _wanted() -> list[str]:
     families = [family.module for family in FAMILIES]
-    return families + ["stock.minilm_token_classification"]
+    return families + ["stock.minilm_token_classification", "stock.bert2bert_summarizer"]
 
 
 def test_specs_cover_every_registered_family():
@@ -194,7 +208,10 @@ def test_round_trip_every_family(hub_client, tmp_path):
     wanted = _wanted()
     manifest, _ = hub_client(SPECS + f"WANTED = {os.fspath(repr(__import__('json').dumps(wanted)))}\n" + TRAIN_AND_PUSH,
                              timeout=600)  # fmt: skip
+    assert manifest.pop("direct")["repo_id"] == "alice/rt-direct-picker"
     assert sorted(manifest) == sorted(wanted)
+    manifest["direct"] = {"repo_id": "alice/rt-direct-picker", "auto": "AutoModel", "geohub_family": False,
+                          "same_as": "geohub.models.seismic_picker"}  # fmt: skip
     fresh_home = tmp_path / "fresh-hf-home"  # nothing cached: the fresh process downloads everything
     code = SPECS + f"MANIFEST = {__import__('json').dumps(manifest)!r}\n"
     local, proc = hub_client(code + LOAD_AND_COMPARE.replace("REMOTE_FLAG", "False"), hf_home=fresh_home)
