@@ -159,3 +159,38 @@ def test_pull_from_the_real_hub(tmp_path):
                           timeout=600, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split()[-2:] == ["True", "True"]
+
+
+DATASETS = r"""
+import json
+from pathlib import Path
+import datasets
+from geohub import hub
+
+features = datasets.Features({"station": datasets.Value("string"), "magnitude": datasets.Value("float32"),
+                              "phase": datasets.ClassLabel(names=["P", "S"])})
+table = datasets.Dataset.from_dict({"station": ["ABC", "DEF", "GHI"], "magnitude": [1.5, 2.25, 3.0],
+                                    "phase": [0, 1, 0]}, features=features)
+folder = Path("catalog")
+(folder / "data").mkdir(parents=True)
+table.to_parquet(folder / "data" / "train.parquet")
+hub.push(folder, "alice/catalog", repo_type="dataset", tag="v1")
+hub.push(folder, "alice/catalog-private", repo_type="dataset", private=True)
+local = hub.pull("alice/catalog", repo_type="dataset", revision="v1")
+back = datasets.load_dataset("parquet", data_files=str(local / "data" / "train.parquet"), split="train")
+from_hub = datasets.load_dataset("alice/catalog", split="train")   # the datasets library straight from the Hub
+card = (local / "README.md").read_text()
+out = {"same": back.to_dict() == table.to_dict(), "same_from_hub": from_hub.to_dict() == table.to_dict(),
+       "features": back.features == features, "listed": hub.list_datasets("alice"),
+       "listed_by_bob": hub.list_datasets("alice", token="hf_bob_secret_token"),
+       "card_tags": "geophysics" in card and "geohub" in card}
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_datasets_push_pull_list(hub_client):
+    out, proc = hub_client(DATASETS)
+    assert out["same"] and out["features"] and out["card_tags"], proc.stderr[-2000:]
+    assert out["same_from_hub"], "datasets.load_dataset(repo_id) against the server"
+    assert sorted(out["listed"]) == ["alice/catalog", "alice/catalog-private"]
+    assert out["listed_by_bob"] == ["alice/catalog"]
