@@ -24,8 +24,8 @@ folders. Thresholds default to the picker config's (`p_threshold`, `s_threshold`
 How: windows of `config.window_length` samples slide over the record with `overlap` (fraction), are normalised
 by the `SeismicFeatureExtractor`, run through the model in batches of `batch_size`, and the overlapping
 probabilities are stacked by a tapered weighted average. Picks are probability peaks above threshold (at least
-0.5 s apart per phase); detections are stretches where the detection probability stays above threshold (at
-least 1 s long). For each detection, the magnitude model sees one window that starts shortly before it.
+0.5 s apart per phase; of a P and an S peak closer than 0.5 s only the more probable is kept); detections are
+stretches where the detection probability stays above threshold (at least 1 s long). For each detection, the magnitude model sees one window that starts shortly before it.
 A record shorter than one window raises `geohub.errors.WaveformError`.
 """
 
@@ -207,6 +207,13 @@ def _station_events(record: WaveformRecord, probabilities, thresholds) -> tuple[
             picks.append(
                 Pick(record.time_of(sample), phase, float(probabilities[row, sample]), record.station_id, sample)
             )
+    # a P and an S peak within 0.5 s of each other are one arrival: keep the more probable phase
+    separation = int(0.5 * rate)
+    picks = [
+        p for p in picks
+        if not any(q.phase != p.phase and abs(q.sample - p.sample) <= separation and q.probability > p.probability
+                   for q in picks)
+    ]  # fmt: skip
     detections = [
         Detection(record.time_of(a), record.time_of(b), float(probabilities[3, a : b + 1].max()), record.station_id)
         for a, b in _segments(probabilities[3], thresholds[2], int(1.0 * rate))
