@@ -61,7 +61,7 @@ def hub_client(hub_server, tmp_path):
         else:
             argv = [sys.executable, "-c", code]
         proc = subprocess.run(argv, env=env, cwd=kw.get("cwd", tmp_path), capture_output=True, text=True,
-                              timeout=timeout, check=False)  # fmt: skip
+                              stdin=subprocess.DEVNULL, timeout=timeout, check=False)  # fmt: skip
         assert proc.returncode == 0, (
             f"client failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
         )

@@ -167,6 +167,20 @@ for name, entry in manifest.items():
         got = tensors(model(**saved["inputs"]))
     same = got.keys() == saved["expected"].keys() and all(torch.equal(got[k], saved["expected"][k]) for k in got)
     result = {"same_outputs": same, "module": type(model).__module__}
+    if name == "geohub.models.seismic_picker":  # the card's usage snippets work as written
+        import re
+        from huggingface_hub import hf_hub_download
+        card = open(hf_hub_download(entry["repo_id"], "README.md")).read()
+        snippets = re.findall(r"```python\n(.*?)```", card, flags=re.DOTALL)
+        namespace = {}
+        exec(snippets[1] if REMOTE else snippets[0], namespace)
+        result["card_snippet"] = type(namespace["model"]).__name__
+        if REMOTE:  # remote code runs only when asked
+            try:
+                auto.from_pretrained(entry["repo_id"])
+                result["refused_without_trust"] = False
+            except ValueError as err:
+                result["refused_without_trust"] = "trust_remote_code" in str(err)
     if REMOTE and entry.get("processor_auto") == "AutoFeatureExtractor":
         processor = getattr(transformers, entry["processor_auto"]).from_pretrained(entry["repo_id"],
                                                                                   trust_remote_code=True)
@@ -217,6 +231,7 @@ def test_round_trip_every_family(hub_client, tmp_path):
     local, proc = hub_client(code + LOAD_AND_COMPARE.replace("REMOTE_FLAG", "False"), hf_home=fresh_home)
     assert "Do you wish to run the custom code" not in proc.stdout + proc.stderr, "geohub must not prompt"
     assert local.pop("geohub_importable") is True
+    assert local["geohub.models.seismic_picker"]["card_snippet"] == "SeismicPickerForPhasePicking"
     for name, result in local.items():
         assert result["same_outputs"], f"{name}: outputs differ after push/pull"
         if "task" in manifest[name]:
@@ -227,6 +242,8 @@ def test_round_trip_every_family(hub_client, tmp_path):
     assert remote.pop("geohub_importable") is False, "the remote-code process could import geohub"
     families = [name for name in wanted if name.startswith("geohub.")]
     assert sorted(remote) == sorted(families)
+    assert remote["geohub.models.seismic_picker"]["card_snippet"] == "SeismicPickerForPhasePicking"
+    assert remote["geohub.models.seismic_picker"]["refused_without_trust"] is True
     for name, result in remote.items():
         assert result["same_outputs"], f"{name}: remote-code model gives different outputs"
         assert not result["module"].startswith("geohub"), result["module"]
