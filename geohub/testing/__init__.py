@@ -37,6 +37,7 @@ class HubServer:
         root: folder holding the server's repositories and blobs.
         users: user name -> token.
         enable_faults: serve `POST /_testing/faults` (corrupted downloads for integrity tests).
+        upload_delay: seconds the server sleeps per received LFS chunk (a slow link, to interrupt uploads).
         log_path: where the server's stdout/stderr go (default `root/server.log`).
     """
 
@@ -46,11 +47,13 @@ class HubServer:
         users: dict[str, str],
         *,
         enable_faults: bool = False,
+        upload_delay: float = 0.0,
         log_path: str | os.PathLike | None = None,
     ):
         self.root = Path(root)
         self.users = dict(users)
         self.enable_faults = enable_faults
+        self.upload_delay = upload_delay
         self.log_path = Path(log_path) if log_path else self.root / "server.log"
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
@@ -67,6 +70,8 @@ class HubServer:
             argv += ["--user", f"{name}:{token}"]
         if self.enable_faults:
             argv.append("--enable-faults")
+        if self.upload_delay:
+            argv += ["--upload-delay", str(self.upload_delay)]
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the subprocess
         self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()

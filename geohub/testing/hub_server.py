@@ -26,6 +26,7 @@ Fault injection for integrity tests: `POST /_testing/faults {"path": ..., "mode"
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import contextlib
 import datetime as _dt
@@ -114,7 +115,7 @@ def card_metadata(text: str) -> dict:
 class HubStore:
     """Repositories, commits, refs and blobs on disk under `root` (see the module docstring)."""
 
-    def __init__(self, root: str | os.PathLike, users: dict[str, str]):
+    def __init__(self, root: str | os.PathLike, users: dict[str, str], upload_delay: float = 0.0):
         self.root = Path(root)
         self.users = dict(users)  # token -> user name
         (self.root / "blobs").mkdir(parents=True, exist_ok=True)
@@ -123,6 +124,7 @@ class HubStore:
         self._locks_guard = threading.Lock()
         self.upload_tickets: dict[str, tuple[str, int, float]] = {}  # ticket -> (sha256, size, expiry)
         self.faults: dict[str, list[str]] = {}  # path in repo -> pending fault modes
+        self.upload_delay = upload_delay  # seconds slept per received LFS chunk (tests of interrupted uploads)
 
     # -- auth ---------------------------------------------------------------------------------------------------
     def user_for(self, authorization: str | None) -> str | None:
@@ -270,8 +272,11 @@ class HubStore:
             "lfs": {"oid": sha256, "size": size, "pointerSize": len(pointer)},
         }
 
-    def receive_lfs(self, ticket: str, stream_chunks) -> None:
-        """Store an uploaded LFS object after checking its sha256 and size against the batch request."""
+    async def receive_lfs(self, ticket: str, stream_chunks) -> None:
+        """Stream an LFS object into `tmp/lfs-*.part`; keep it only if its sha256 and size match the batch request.
+
+        A dropped connection (or any error) deletes the partial file: nothing half-uploaded is ever stored.
+        """
         expected = self.upload_tickets.get(ticket)
         if expected is None or expected[2] < time.time():
             raise HubHTTPError(403, "Upload URL expired or unknown")
@@ -280,11 +285,13 @@ class HubStore:
         digest, received = hashlib.sha256(), 0
         try:
             with os.fdopen(fd, "wb") as handle:
-                for chunk in stream_chunks:
+                async for chunk in stream_chunks:
                     digest.update(chunk)
                     received += len(chunk)
                     handle.write(chunk)
-                handle.flush()
+                    handle.flush()
+                    if self.upload_delay:
+                        await asyncio.sleep(self.upload_delay)  # a slow link, for interruption tests
                 os.fsync(handle.fileno())
             if received != size or digest.hexdigest() != sha256:
                 raise HubHTTPError(400, f"Uploaded object does not match oid {sha256} and size {size}")
@@ -722,8 +729,7 @@ def create_app(store: HubStore, *, enable_faults: bool = False) -> FastAPI:  # n
 
     @app.put("/_lfs/upload/{ticket}")
     async def lfs_upload(ticket: str, request: Request):
-        chunks = [chunk async for chunk in request.stream()]  # a dropped connection raises here: nothing stored
-        store.receive_lfs(ticket, chunks)
+        await store.receive_lfs(ticket, request.stream())
         return Response(status_code=200)
 
     @app.post("/_lfs/verify")
@@ -815,9 +821,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", required=True, help="folder holding the repositories and blobs")
     parser.add_argument("--user", action="append", default=[], help="NAME:TOKEN (repeatable); or ROOT/users.json")
     parser.add_argument("--enable-faults", action="store_true", help="serve POST /_testing/faults (tests only)")
+    parser.add_argument("--upload-delay", type=float, default=0.0, help="seconds per LFS chunk (tests only)")
     args = parser.parse_args(argv)
     root = Path(args.root)
-    store = HubStore(root, _parse_users(args.user, root))
+    store = HubStore(root, _parse_users(args.user, root), upload_delay=args.upload_delay)
     app = create_app(store, enable_faults=args.enable_faults)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 

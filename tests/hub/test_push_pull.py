@@ -194,3 +194,47 @@ def test_datasets_push_pull_list(hub_client):
     assert out["same_from_hub"], "datasets.load_dataset(repo_id) against the server"
     assert sorted(out["listed"]) == ["alice/catalog", "alice/catalog-private"]
     assert out["listed_by_bob"] == ["alice/catalog"]
+
+
+@pytest.mark.slow
+def test_killed_push_leaves_the_remote_repo_unchanged(tmp_path):
+    """`geohub push` killed while its LFS upload is in flight (a slow link): no commit, no partial object."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from geohub.testing import HubServer
+
+    headers = {"Authorization": f"Bearer {USERS['alice']}"}
+    with HubServer(tmp_path / "slow-hub", USERS, upload_delay=0.05) as server:
+        httpx.post(f"{server.endpoint}/api/repos/create", json={"name": "killed", "type": "model"}, headers=headers)
+        refs_url = f"{server.endpoint}/api/models/alice/killed/refs"
+        tree_url = f"{server.endpoint}/api/models/alice/killed/tree/main"
+        before = (httpx.get(refs_url, headers=headers).json(), httpx.get(tree_url, headers=headers).json())
+        folder = _tiny_picker(tmp_path / "model", seed=0)
+        (folder / "extra_weights.safetensors").write_bytes(os.urandom(8 * 1024 * 1024))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+        env.update(server.client_env(token=USERS["alice"], hf_home=tmp_path / "hf-home"))
+        push = subprocess.Popen([sys.executable, "-m", "geohub.cli", "push", str(folder), "alice/killed"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 120
+        partial = []
+        while time.monotonic() < deadline and push.poll() is None:
+            partial = [p for p in (server.root / "tmp").glob("lfs-*.part") if p.stat().st_size > 1024 * 1024]
+            if partial:
+                break
+            time.sleep(0.05)
+        assert partial, "the push never reached its LFS upload"
+        os.kill(push.pid, signal.SIGKILL)
+        push.wait(timeout=30)
+        after = (httpx.get(refs_url, headers=headers).json(), httpx.get(tree_url, headers=headers).json())
+        assert after == before, "an interrupted push changed the remote repository"
+        deadline = time.monotonic() + 60  # the server drains what the kernel had buffered, then sees the drop
+        while list((server.root / "tmp").glob("lfs-*.part")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not list((server.root / "tmp").glob("lfs-*.part")), "the partial LFS object was kept"
+        assert (httpx.get(refs_url, headers=headers).json(), httpx.get(tree_url, headers=headers).json()) == before
