@@ -42,6 +42,7 @@ FAMILIES: list[_Family] = [
     _Family("geohub.models.seismic_magnitude", "SeismicMagnitudeConfig", {"SeismicMagnitudeForRegression": "AutoModel"}),
     _Family("geohub.models.landform", "LandformConfig",
             {"LandformCNNForImageClassification": "AutoModelForImageClassification"}),
+    _Family("geohub.models.terrain_gan", "TerrainGANConfig", {"TerrainGAN": "AutoModel"}),
 ]
 
 PIPELINES: list[_Pipeline] = [
@@ -51,6 +52,9 @@ PIPELINES: list[_Pipeline] = [
               "AutoModelForTokenClassification", "text"),
     _Pipeline("seismic-phase-picking", "geohub.pipelines.seismic", "SeismicPhasePickingPipeline", "AutoModel"),
     _Pipeline("seismic-magnitude", "geohub.pipelines.seismic", "SeismicMagnitudePipeline", "AutoModel"),
+    _Pipeline("terrain-generation", "geohub.pipelines.terrain", "TerrainGenerationPipeline", "AutoModel"),
+    _Pipeline("landform-classification", "geohub.pipelines.terrain", "LandformClassificationPipeline",
+              "AutoModelForImageClassification"),
 ]
 
 _registered = False

@@ -31,7 +31,7 @@ __all__ = [
     "random_flip_rotate",
     "patch_dataset",
     "patch_features",
-    "split_columns",
+    "split_dem",
     "METRES_PER_DEGREE",
 ]
 
@@ -148,8 +148,11 @@ def _read_geotiff(path: str, spacing_m, nodata) -> DEM:
     if spacing_m is None:
         if crs is not None and crs.is_geographic:
             spacing_m = _geographic_spacing(transform.e, transform.a, (bounds.top + bounds.bottom) / 2)
-        elif crs is not None and crs.is_projected:
-            factor = crs.linear_units_factor[1] if crs.linear_units_factor else 1.0
+        elif crs is not None:  # projected or local engineering grid: linear units (metres unless stated)
+            try:
+                factor = float(crs.linear_units_factor[1])
+            except Exception:  # rasterio raises for CRSs without linear units
+                factor = 1.0
             spacing_m = (abs(transform.e) * factor, abs(transform.a) * factor)
     return _finish(elevation, spacing_m, path, crs.to_string() if crs is not None else None)
 
@@ -226,12 +229,20 @@ def tile_dem(dem: DEM | np.ndarray, size: int, stride: int | None = None) -> np.
     return np.ascontiguousarray(windows[valid], dtype=np.float32)
 
 
-def split_columns(dem: DEM, held_out_fraction: float = 0.25) -> tuple[DEM, DEM]:
-    """Split a DEM into a training part (left columns) and a held-out part (right columns), no overlap."""
+def split_dem(dem: DEM, held_out_fraction: float = 0.25, axis: str = "rows") -> tuple[DEM, DEM]:
+    """Split a DEM into a training part and a held-out part that share no cell.
+
+    `axis="rows"` holds out the bottom rows, `"columns"` the right-hand columns.
+    """
     if not 0.0 < held_out_fraction < 1.0:
         raise RasterError("held_out_fraction must lie in (0, 1)", path=dem.source, field="held_out_fraction")
-    cut = int(round(dem.elevation.shape[1] * (1.0 - held_out_fraction)))
-    return replace(dem, elevation=dem.elevation[:, :cut]), replace(dem, elevation=dem.elevation[:, cut:])
+    if axis not in ("rows", "columns"):
+        raise RasterError(f"unknown split axis {axis!r}", path=dem.source, field="axis", expected="rows or columns")
+    dim = 0 if axis == "rows" else 1
+    cut = int(round(dem.elevation.shape[dim] * (1.0 - held_out_fraction)))
+    train = dem.elevation[:cut] if dim == 0 else dem.elevation[:, :cut]
+    held = dem.elevation[cut:] if dim == 0 else dem.elevation[:, cut:]
+    return replace(dem, elevation=train), replace(dem, elevation=held)
 
 
 def random_flip_rotate(patches: np.ndarray, rng: np.random.Generator) -> np.ndarray:

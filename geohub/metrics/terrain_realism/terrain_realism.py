@@ -48,9 +48,15 @@ def radial_power_spectrum(patch: np.ndarray, window: bool = True) -> tuple[np.nd
 
 
 def spectral_slope(patch: np.ndarray, window: bool = True, band: tuple[float, float] = (2.0 / 64, 0.25)) -> float:
-    """Exponent beta of ``P(k) ~ k^-beta`` fitted by least squares in log-log over wavenumbers in `band`."""
+    """Exponent beta of ``P(k) ~ k^-beta`` fitted by least squares in log-log over wavenumbers in `band`.
+
+    NaN for a flat (or planar) patch, which has no spectrum to fit.
+    """
     k, power = radial_power_spectrum(patch, window=window)
-    keep = (k >= band[0]) & (k <= band[1]) & (power > 0)
+    in_band = (k >= band[0]) & (k <= band[1])
+    if in_band.sum() >= 3 and not (power[in_band] > 1e-12 * max(float(power.max()), 1e-300)).any():
+        return float("nan")
+    keep = in_band & (power > 0)
     if keep.sum() < 3:
         raise ValueError(f"patch of side {np.shape(patch)[0]} has too few wavenumbers in {band}")
     slope = np.polyfit(np.log(k[keep]), np.log(power[keep]), 1)[0]
@@ -87,6 +93,11 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2.0 * covmean))
 
 
+def _mean_slope(patches: np.ndarray) -> float:
+    slopes = np.array([spectral_slope(p) for p in patches])
+    return float(np.nanmean(slopes)) if np.isfinite(slopes).any() else float("nan")
+
+
 def realism_scores(generated: np.ndarray, reference: np.ndarray, spacing_m: float) -> dict[str, float]:
     """All realism figures (see the module docstring) for `(N, H, H)` and `(M, H, H)` patches in metres."""
     gen = np.asarray(generated, dtype=np.float64)
@@ -97,8 +108,8 @@ def realism_scores(generated: np.ndarray, reference: np.ndarray, spacing_m: floa
         raise ValueError("patches contain NaN or Inf")
     if spacing_m <= 0:
         raise ValueError("spacing_m must be positive (metres)")
-    beta_gen = float(np.mean([spectral_slope(p) for p in gen]))
-    beta_ref = float(np.mean([spectral_slope(p) for p in ref]))
+    beta_gen = _mean_slope(gen)
+    beta_ref = _mean_slope(ref)
     return {
         "spectral_slope_predictions": beta_gen,
         "spectral_slope_references": beta_ref,
