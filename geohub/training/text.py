@@ -396,8 +396,39 @@ def encode_documents(tokenizer, documents: list[list[str]], max_sentences: int, 
     return {"input_ids": input_ids, "attention_mask": attention_mask}
 
 
+def precomputed_embeddings(model, pad_token_id: int):
+    """Batched map function: `input_ids`/`attention_mask` -> `sentence_embeddings` `[doc][sentence][H]` (no grad)."""
+
+    @torch.no_grad()
+    def embed(batch: dict[str, list]) -> dict[str, list]:
+        features = [{"input_ids": i, "attention_mask": m} for i, m in zip(batch["input_ids"], batch["attention_mask"])]
+        padded = collate_documents(features, pad_token_id)
+        vectors = model.embed_sentences(padded["input_ids"], padded["attention_mask"])
+        counts = [len(ids) for ids in batch["input_ids"]]
+        return {"sentence_embeddings": [v[:n].tolist() for v, n in zip(vectors, counts)]}
+
+    return embed
+
+
 def collate_documents(features: list[dict], pad_token_id: int = 0) -> dict[str, torch.Tensor]:
-    """Pad documents to `(B, S, L)` tensors (+ `labels` `(B, S)` when present)."""
+    """Pad documents to `(B, S, L)` tensors (+ `labels` `(B, S)` when present); documents given as precomputed
+    `sentence_embeddings` become `(B, S, H)` tensors with a `sentence_mask` `(B, S)`."""
+    if "sentence_embeddings" in features[0]:
+        sentences = max(len(f["sentence_embeddings"]) for f in features)
+        size = len(features[0]["sentence_embeddings"][0])
+        embeddings = torch.zeros(len(features), sentences, size)
+        mask = torch.zeros(len(features), sentences, dtype=torch.long)
+        labels = torch.zeros(len(features), sentences)
+        for b, feature in enumerate(features):
+            count = len(feature["sentence_embeddings"])
+            embeddings[b, :count] = torch.tensor(feature["sentence_embeddings"])
+            mask[b, :count] = 1
+            if "labels" in feature:
+                labels[b, : len(feature["labels"])] = torch.tensor(feature["labels"], dtype=torch.float)
+        batch = {"sentence_embeddings": embeddings, "sentence_mask": mask}
+        if "labels" in features[0]:
+            batch["labels"] = labels
+        return batch
     sentences = max(len(f["input_ids"]) for f in features)
     length = max(len(ids) for f in features for ids in f["input_ids"])
     input_ids = torch.full((len(features), sentences, length), pad_token_id, dtype=torch.long)
@@ -461,6 +492,11 @@ def _build_extractive(model_args, data_args, training_args, train, test):
     with training_args.main_process_first(desc="tokenize"):
         train_set = train.map(encode, batched=True, remove_columns=train.column_names)
         eval_set = test.map(encode, batched=True, remove_columns=test.column_names)
+    if model.config.freeze_encoder and not model_args.use_lora:
+        # the encoder never changes: embed every sentence once instead of at every step of every epoch
+        embed = precomputed_embeddings(model, tokenizer.pad_token_id or 0)
+        train_set = train_set.map(embed, batched=True, batch_size=16, remove_columns=["input_ids", "attention_mask"])
+        eval_set = eval_set.map(embed, batched=True, batch_size=16, remove_columns=["input_ids", "attention_mask"])
     rouge = rouge_metrics(list(test["references"]))
     documents = list(test["sentences"])
 

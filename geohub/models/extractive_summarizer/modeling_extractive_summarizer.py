@@ -91,6 +91,8 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
         present = flat_mask.any(dim=-1)
         pooled = torch.zeros(flat_ids.shape[0], self.config.hidden_size, device=input_ids.device)
         if present.any():
+            if self.config.freeze_encoder:
+                self.encoder.eval()  # a frozen encoder gives deterministic embeddings (no dropout)
             hidden = self.encoder(input_ids=flat_ids[present], attention_mask=flat_mask[present]).last_hidden_state
             weights = flat_mask[present].unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
@@ -99,23 +101,33 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
 
     def forward(
         self,
-        input_ids: torch.Tensor,
+        input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        sentence_embeddings: torch.Tensor | None = None,
+        sentence_mask: torch.Tensor | None = None,
         **kwargs,
     ) -> SentenceExtractionOutput:
-        """input_ids, attention_mask `(B, S, L)`; labels `(B, S)` in {0, 1} (padding sentences ignored).
+        """input_ids, attention_mask `(B, S, L)`, or precomputed `sentence_embeddings` `(B, S, H)` (from
+        `embed_sentences`, for training with a frozen encoder) with `sentence_mask` `(B, S)`; labels `(B, S)` in
+        {0, 1} (padding sentences ignored).
 
         Returns `SentenceExtractionOutput` with logits `(B, S)` (`-inf` on padding sentences) and the BCE loss.
         """
-        if input_ids.dim() != 3:
-            raise ValueError(f"input_ids must be (batch, sentences, tokens), got shape {tuple(input_ids.shape)}")
-        if attention_mask is None:
-            attention_mask = (input_ids != self.encoder.config.pad_token_id).long()
-        sentences = min(input_ids.shape[1], self.config.max_sentences)
-        input_ids, attention_mask = input_ids[:, :sentences], attention_mask[:, :sentences]
-        present = attention_mask.any(dim=-1)
-        hidden = self.embed_sentences(input_ids, attention_mask)
+        if sentence_embeddings is None:
+            if input_ids is None or input_ids.dim() != 3:
+                shape = None if input_ids is None else tuple(input_ids.shape)
+                raise ValueError(f"input_ids must be (batch, sentences, tokens), got shape {shape}")
+            if attention_mask is None:
+                attention_mask = (input_ids != self.encoder.config.pad_token_id).long()
+            sentences = min(input_ids.shape[1], self.config.max_sentences)
+            attention_mask = attention_mask[:, :sentences]
+            present = attention_mask.any(dim=-1)
+            hidden = self.embed_sentences(input_ids[:, :sentences], attention_mask)
+        else:
+            sentences = min(sentence_embeddings.shape[1], self.config.max_sentences)
+            hidden = sentence_embeddings[:, :sentences].to(self.scorer.weight.dtype)
+            present = sentence_mask[:, :sentences].bool() if sentence_mask is not None else hidden.abs().sum(-1) > 0
         positions = torch.arange(sentences, device=hidden.device)
         hidden = hidden + self.sentence_position(positions)[None]
         for layer in self.layers:

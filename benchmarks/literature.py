@@ -1,0 +1,254 @@
+"""Literature models: ROUGE on SciTLDR-A test and the corpus' held-out split, entity F1 per class on BGS test,
+relation-rule P/R/F1 on the corpus' held-out gold, and CPU speed, with baselines and published reference points.
+
+    python benchmarks/literature.py \
+        --summarizer runs/summarization/extractive --tagger runs/knowledge_extraction/bgs_full
+
+Models that are absent are reported as such; the baselines (Lead-1, MiniLM centroid, oracle sentence, a gazetteer
+tagger built from the BGS training entities) are computed in the same run on the same data. Speed figures use one
+torch thread, medians over `--repeats` timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+REFERENCES = {
+    "bgs_crf_f1": 0.893,  # BGS's CRF (Stanford CoreNLP) on bgs-geo-ner test, overall entity F1
+    "geobert_f1": "0.95-0.98",  # GeoBERT (SciBERT fine-tuned) on its own classes
+    "scitldr_rouge1": 44.0,  # best abstract-only systems of the SciTLDR paper, ROUGE-1
+}
+
+
+def rouge(predictions: list[str], references: list[list[str]]) -> dict[str, float]:
+    from geohub.metrics.text import load_rouge
+
+    scores = load_rouge().compute(predictions=predictions, references=references)
+    return {k: round(100 * scores[k], 2) for k in ("rouge1", "rouge2", "rougeL")}
+
+
+def summarization_rows(name: str, documents: list[list[str]], references: list[list[str]], args) -> list[dict]:
+    from geohub.inference.text import summarize
+    from geohub.training.text import oracle_labels
+
+    texts = [" ".join(d) for d in documents]
+    rows = [{"data": name, "system": "Lead-1 (first sentence)", **rouge([d[0] for d in documents], references)}]
+    oracle = [" ".join(s for s, keep in zip(d, oracle_labels(d, r)) if keep) for d, r in zip(documents, references)]
+    rows.append({"data": name, "system": "oracle sentence (upper bound)", **rouge(oracle, references)})
+    rows.append(
+        {
+            "data": name,
+            "system": "MiniLM centroid (unsupervised)",
+            **rouge(summarize(texts, model="centroid"), references),
+        }
+    )
+    for label, path in (
+        ("extractive on MiniLM (geohub)", args.summarizer),
+        ("bert2bert warm-started MiniLM", args.bert2bert),
+    ):
+        if path and (Path(path) / "config.json").is_file():
+            rows.append(
+                {"data": name, "system": label, **rouge(summarize(texts, model=path, batch_size=16), references)}
+            )
+        else:
+            rows.append({"data": name, "system": label, "note": f"model not found at {path}"})
+    return rows
+
+
+def gazetteer_tags(train, test, names: list[str]) -> list[list[str]]:
+    """Baseline: longest match of the training entities' token sequences, with the training label."""
+    lexicon: dict[tuple[str, ...], str] = {}
+    for row in train:
+        tags = [names[t] for t in row["ner_tags"]]
+        i = 0
+        while i < len(tags):
+            if tags[i].startswith("B-"):
+                j = i + 1
+                while j < len(tags) and tags[j] == "I-" + tags[i][2:]:
+                    j += 1
+                lexicon[tuple(row["tokens"][i:j])] = tags[i][2:]
+                i = j
+            else:
+                i += 1
+    longest = max(len(k) for k in lexicon)
+    predictions = []
+    for row in test:
+        tokens, tags, i = row["tokens"], ["O"] * len(row["tokens"]), 0
+        while i < len(tokens):
+            for size in range(min(longest, len(tokens) - i), 0, -1):
+                label = lexicon.get(tuple(tokens[i : i + size]))
+                if label:
+                    tags[i : i + size] = ["B-" + label] + ["I-" + label] * (size - 1)
+                    i += size
+                    break
+            else:
+                i += 1
+        predictions.append(tags)
+    return predictions
+
+
+def entity_scores(predictions, references) -> dict:
+    from geohub.metrics.text import load_seqeval
+
+    scores = load_seqeval().compute(predictions=predictions, references=references)
+    out = {"f1": round(scores["overall_f1"], 4), "precision": round(scores["overall_precision"], 4),
+           "recall": round(scores["overall_recall"], 4)}  # fmt: skip
+    out.update({f"f1_{k}": round(v["f1"], 4) for k, v in scores.items() if isinstance(v, dict)})
+    return out
+
+
+def ner_rows(args) -> tuple[list[dict], dict]:
+    from geohub.data.corpus import load_bgs_ner, load_geo_corpus
+    from geohub.inference.text import load_text_model, predict_word_tags
+
+    rows, speed = [], {}
+    bgs = load_bgs_ner(Path(args.shared_data) / "bgs-geo-ner")
+    names = bgs["train"].features["ner_tags"].feature.names
+    references = [[names[t] for t in row["ner_tags"]] for row in bgs["test"]]
+    gazetteer = gazetteer_tags(bgs["train"], bgs["test"], names)
+    rows.append(
+        {"data": "BGS test", "system": "gazetteer of BGS train entities", **entity_scores(gazetteer, references)}
+    )
+    if args.tagger and (Path(args.tagger) / "config.json").is_file():
+        model, tokenizer = load_text_model(args.tagger)
+        words = [list(row["tokens"]) for row in bgs["test"]]
+        predicted = [[tag for tag, _ in row] for row in predict_word_tags(words, model, tokenizer, batch_size=32)]
+        rows.append(
+            {"data": "BGS test", "system": f"MiniLM tagger ({args.tagger})", **entity_scores(predicted, references)}
+        )
+        sample = words[: args.speed_sentences]
+        tokens = sum(len(tokenizer(w, is_split_into_words=True)["input_ids"]) for w in sample)
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            predict_word_tags(sample, model, tokenizer, batch_size=32)
+            times.append(time.perf_counter() - start)
+        speed["tagger_tokens_per_s"] = round(tokens / statistics.median(times), 1)
+        speed["tagger_sentences_per_s"] = round(len(sample) / statistics.median(times), 2)
+        if args.corpus_tagger and (Path(args.corpus_tagger) / "config.json").is_file():
+            corpus_model, corpus_tokenizer = load_text_model(args.corpus_tagger)
+            held = load_geo_corpus()["test"]
+            corpus_names = held.features["ner_tags"].feature.names
+            refs = [[corpus_names[t] for t in row["ner_tags"]] for row in held]
+            pred = [
+                [t for t, _ in r]
+                for r in predict_word_tags([list(r["tokens"]) for r in held], corpus_model, corpus_tokenizer)
+            ]
+            rows.append(
+                {
+                    "data": "corpus held-out",
+                    "system": f"MiniLM tagger ({args.corpus_tagger})",
+                    **entity_scores(pred, refs),
+                }
+            )
+    else:
+        rows.append({"data": "BGS test", "system": "MiniLM tagger", "note": f"model not found at {args.tagger}"})
+    return rows, speed
+
+
+def relation_row() -> dict:
+    """The relation rules on the held-out split's gold entities, against its gold relations."""
+    from geohub.data.corpus import ENTITY_TYPES, RELATION_TYPES, load_geo_corpus, sentence_spans
+    from geohub.knowledge import Mention, extract_relations
+
+    held = load_geo_corpus()["test"]
+    tp = fp = fn = 0
+    for row in held:
+        spans = sentence_spans(row["text"])
+        mentions = [
+            Mention(e["text"], ENTITY_TYPES[e["label"]], e["start"], e["end"], 1.0,
+                    next((i for i, (a, b) in enumerate(spans) if a <= e["start"] < b), 0))
+            for e in row["entities"]
+        ]  # fmt: skip
+        found = {(r.head.text, r.relation, r.tail.text) for r in extract_relations(row["text"], mentions)}
+        gold = {(r["head"], RELATION_TYPES[r["relation"]], r["tail"]) for r in row["relations"]}
+        tp, fp, fn = tp + len(found & gold), fp + len(found - gold), fn + len(gold - found)
+    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+    return {"data": "corpus held-out (gold entities)", "system": "relation rules",
+            "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "gold_relations": tp + fn}  # fmt: skip
+
+
+def summary_speed(args, texts: list[str]) -> dict:
+    from geohub.inference.text import summarize
+
+    if not (args.summarizer and (Path(args.summarizer) / "config.json").is_file()):
+        return {}
+    sample = texts[: args.speed_documents]
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        summarize(sample, model=args.summarizer, batch_size=16)
+        times.append(time.perf_counter() - start)
+    return {"extractive_summaries_per_s": round(len(sample) / statistics.median(times), 2)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared-data", default=str(REPO.parent / "shared" / "data"))
+    parser.add_argument("--summarizer", default="runs/summarization/extractive")
+    parser.add_argument("--bert2bert", default="runs/summarization/bert2bert")
+    parser.add_argument("--tagger", default="runs/knowledge_extraction/bgs_full")
+    parser.add_argument("--corpus-tagger", default="runs/knowledge_extraction/corpus_full")
+    parser.add_argument("--max-scitldr", type=int, default=618, help="SciTLDR-A test documents (618 = all)")
+    parser.add_argument("--speed-documents", type=int, default=32)
+    parser.add_argument("--speed-sentences", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import geohub  # noqa: F401
+    from geohub.data.corpus import load_geo_corpus, load_scitldr, sentence_spans
+
+    if not Path(args.shared_data).is_dir():
+        print(
+            f"benchmarks/literature.py: real data folder {args.shared_data} is absent (--shared-data)", file=sys.stderr
+        )
+        return 2
+    held = load_geo_corpus()["test"]
+    corpus_docs = [[row["text"][a:b] for a, b in sentence_spans(row["text"])] for row in held]
+    rows = summarization_rows("corpus held-out", corpus_docs, [[s] for s in held["summary"]], args)
+    scitldr = load_scitldr(Path(args.shared_data) / "scitldr-a", "test").select(range(args.max_scitldr))
+    rows += summarization_rows("SciTLDR-A test", list(scitldr["sentences"]), list(scitldr["references"]), args)
+    ner, speed = ner_rows(args)
+    rows += ner + [relation_row()]
+    speed.update(summary_speed(args, [" ".join(d) for d in scitldr["sentences"]]))
+    settings = {"threads": args.threads, "repeats": args.repeats, "scitldr_documents": len(scitldr),
+                "corpus_held_out": len(held), "machine": platform.processor() or platform.machine()}  # fmt: skip
+    print(
+        "BENCHMARK_JSON " + json.dumps({"rows": rows, "speed": speed, "references": REFERENCES, "settings": settings})
+    )
+    print_table(rows, speed)
+    return 0
+
+
+def print_table(rows: list[dict], speed: dict) -> None:
+    print(f"\n{'data':<32} {'system':<58} {'R-1':>6} {'R-2':>6} {'R-L':>6} {'F1':>7} {'P':>7} {'R':>7}")
+    for row in rows:
+        cells = [f"{row[k]:>6.2f}" if k in row else f"{'':>6}" for k in ("rouge1", "rouge2", "rougeL")]
+        cells += [f"{row[k]:>7.3f}" if k in row else f"{'':>7}" for k in ("f1", "precision", "recall")]
+        print(f"{row['data']:<32} {row['system'][:58]:<58} {' '.join(cells)} {row.get('note', '')}")
+        per_class = {k[3:]: v for k, v in row.items() if k.startswith("f1_")}
+        if per_class:
+            print(f"{'':<32}   per class F1: " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(per_class.items())))
+    print(f"{'SciTLDR-A test':<32} {'reference: best abstract-only system (paper)':<58} {44.0:>6.2f}")
+    print(f"{'BGS test':<32} {'reference: BGS CRF (Stanford CoreNLP)':<58} {'':>20} {0.893:>7.3f}")
+    print(f"{'GeoBERT classes':<32} {'reference: GeoBERT (SciBERT fine-tuned)':<58} {'':>20} {'0.95-0.98':>9}")
+    print("\nCPU speed (1 thread, median): " + ", ".join(f"{k} {v}" for k, v in speed.items()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
