@@ -144,9 +144,11 @@ def _terrain_tabs(gr, models: DemoModels, limits: DemoLimits) -> None:
             with gr.Column():
                 example = gr.Dropdown(list(DEM_EXAMPLES), value=next(iter(DEM_EXAMPLES)),
                                       label="...or a bundled tile (used when nothing is uploaded)")  # fmt: skip
-                spacing = gr.Number(None, label="grid spacing of a .npy tile (m; empty: the model's)", minimum=0.01)
+                spacing = gr.Number(
+                    0, label="grid spacing of a .npy tile (m)", info="0: the model's spacing", minimum=0
+                )
                 button = gr.Button("Classify", variant="primary")
-        label = gr.Label(label="Landform probabilities", num_top_classes=6)
+        label = gr.Label(label="Landform probabilities", num_top_classes=6, elem_id="landform-probabilities")
         button.click(_user_facing(classify_dem, models, limits), [upload, example, spacing], label,
                      api_name="classify_landform")  # fmt: skip
 

@@ -270,7 +270,7 @@ def classify_dem(models: DemoModels, limits: DemoLimits, file_path: str | None, 
 
     The tile is resampled to the model's grid spacing and cut into model-sized patches (at most
     `MAX_LANDFORM_PATCHES`, evenly spread), each classified by `geohub.inference.terrain.classify_landform`; the
-    probabilities are averaged. `spacing_m` is needed for .npy tiles (default: the model's spacing)."""
+    probabilities are averaged. `spacing_m` is needed for .npy tiles (None or 0: the model's spacing)."""
     from ..data.dem import read_dem, tile_dem
     from ..inference.terrain import classify_landform
 
@@ -285,7 +285,8 @@ def classify_dem(models: DemoModels, limits: DemoLimits, file_path: str | None, 
         raise RasterError("no DEM tile given", expected="upload a .npy/.npz/GeoTIFF tile or pick an example")
     model, processor = models.get("landform")
     model_spacing = float(processor.spacing_m)
-    dem = read_dem(path, spacing_m=spacing_m or model_spacing if path.suffix.lower() in (".npy", ".npz") else None)
+    bare_array = path.suffix.lower() in (".npy", ".npz")
+    dem = read_dem(path, spacing_m=(float(spacing_m or 0) or model_spacing) if bare_array else None)
     if dem.elevation.size > limits.max_dem_cells:
         raise RasterError(f"the tile has {dem.elevation.size:,} cells, over the demo's limit of {limits.max_dem_cells:,}",
                           path=path.name, expected="a smaller tile")  # fmt: skip

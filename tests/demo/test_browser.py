@@ -1,5 +1,5 @@
 """A real headless browser (Debian's chromium driven by playwright) opens the demo, visits every tab, runs the
-Seismic and Terrain tabs, and saves a screenshot of each (under a tmp dir, or `GEOHUB_DEMO_SCREENSHOTS`)."""
+Seismic, Terrain and Landform tabs, and saves a screenshot of each (under a tmp dir, or `GEOHUB_DEMO_SCREENSHOTS`)."""
 
 from __future__ import annotations
 
@@ -32,10 +32,12 @@ def screenshot_dir(tmp_path) -> Path:
 
 
 @pytest.mark.browser
-def test_browser_visits_every_tab_and_runs_seismic_and_terrain(demo_url, screenshot_dir, tmp_path):
+def test_browser_visits_every_tab_and_runs_three_of_them(demo_url, screenshot_dir, tmp_path):
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run installs it)")
     from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=90_000)  # a shared 2-core machine can take long to answer
 
     profile = tmp_path / "chromium-profile"
     with sync_playwright() as playwright:
@@ -62,11 +64,17 @@ def test_browser_visits_every_tab_and_runs_seismic_and_terrain(demo_url, screens
             page.get_by_role("button", name="Generate terrain").click()
             expect(page.get_by_text("cells at 30 m", exact=False)).to_be_visible()
             page.screenshot(path=str(screenshot_dir / "run-terrain.png"), full_page=True)
+            page.get_by_role("tab", name="Landform").click()
+            page.get_by_role("button", name="Classify").click()
+            expect(page.locator("#landform-probabilities").get_by_text("escarpment")).to_be_visible()
+            page.screenshot(path=str(screenshot_dir / "run-landform.png"), full_page=True)
         finally:
             browser.close()
     shutil.rmtree(profile, ignore_errors=True)
     names = sorted(p.name for p in screenshot_dir.glob("*.png"))
-    assert names == sorted([f"tab-{t.lower()}.png" for t in TABS] + ["run-seismic.png", "run-terrain.png"])
+    assert names == sorted(
+        [f"tab-{t.lower()}.png" for t in TABS] + ["run-seismic.png", "run-terrain.png", "run-landform.png"]
+    )
     for name in names:
         width, height = _png_size(screenshot_dir / name)
         assert width >= 1000 and height >= 600 and (screenshot_dir / name).stat().st_size > 10_000
