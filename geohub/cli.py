@@ -106,6 +106,7 @@ def push(
     dataset: bool = typer.Option(False, "--dataset", help="push a data set repository instead of a model"),
     recipe: Path | None = typer.Option(None, "--recipe", help="training recipe to quote in the model card"),
     license: str = typer.Option("apache-2.0", "--license", help="license in the card metadata"),
+    data: list[str] | None = typer.Option(None, "--data", help="data set repo id the model was trained on (repeat)"),
     no_remote_code: bool = typer.Option(False, "--no-remote-code", help="do not ship the model's code"),
 ) -> None:
     """Publish a model (card, safetensors weights, remote code) or a data set as ONE commit. Token: HF_TOKEN."""
@@ -115,7 +116,7 @@ def push(
     try:
         info = hub_push(folder, repo_id, repo_type="dataset" if dataset else "model", private=private,
                         branch=branch, tag=tag, commit_message=message, recipe=recipe, license=license,
-                        remote_code=not no_remote_code)  # fmt: skip
+                        datasets=data or None, remote_code=not no_remote_code)  # fmt: skip
     except GeohubError as err:
         _fail(str(err))
     typer.echo(f"pushed {folder} -> {repo_id} @ {info.oid}")

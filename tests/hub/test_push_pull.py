@@ -34,8 +34,9 @@ def test_cli_push_pull_revisions_and_card(geohub_cli_at, tmp_path):
     recipe.write_text("task: seismic_picking\nlearning_rate: 0.003\nnum_train_epochs: 2\n")
     first_weights = load_file(folder / "model.safetensors")
     pushed = geohub_cli_at(
-        "push", str(folder), "alice/cli-picker", "--private", "--tag", "v1", "--recipe", str(recipe)
-    )
+        "push", str(folder), "alice/cli-picker", "--private", "--tag", "v1", "--recipe", str(recipe),
+        "--data", "alice/catalog",
+    )  # fmt: skip
     assert pushed.returncode == 0, pushed.stderr
     _tiny_picker(folder, seed=1)  # a second run of the same model goes to a branch
     pushed_dev = geohub_cli_at("push", str(folder), "alice/cli-picker", "--branch", "dev", "-m", "second run")
@@ -54,7 +55,9 @@ def test_cli_push_pull_revisions_and_card(geohub_cli_at, tmp_path):
     assert (
         metadata["library_name"] == "geohub" and "geophysics" in metadata["tags"] and "seismology" in metadata["tags"]
     )
-    assert metadata["license"] == "apache-2.0" and metadata["pipeline_tag"]
+    assert (
+        metadata["license"] == "apache-2.0" and metadata["pipeline_tag"] and metadata["datasets"] == ["alice/catalog"]
+    )
     metrics = {m["type"]: m["value"] for m in metadata["model-index"][0]["results"][0]["metrics"]}
     assert metrics == {"loss": 0.25, "pick_f1": 0.75}
     assert "learning_rate: 0.003" in card and "PhaseNet" in card and 'from_pretrained("alice/cli-picker"' in card
@@ -114,6 +117,7 @@ try:
 except HubError as err:
     out["pickle_refused"] = "allow_pickle" in str(err)
 out["pickle_opt_in"] = (hub.pull("alice/pickled", allow_pickle=True) / "pytorch_model.bin").is_file()
+out["load_model"] = type(hub.load_model("alice/integrity")).__name__ == "SeismicPickerForPhasePicking"
 try:
     hub.pull("alice/integrity", token=None, revision="no-such-branch")
     out["bad_revision"] = False
@@ -126,7 +130,7 @@ print("RESULT " + json.dumps(out))
 def test_corrupt_downloads_are_refetched_and_pickles_refused(hub_client):
     out, proc = hub_client(INTEGRITY)
     assert out == {"flip": True, "truncate": True, "cache_rot": True, "hopeless": True, "pickle_refused": True,
-                   "pickle_opt_in": True, "bad_revision": True}, proc.stderr[-3000:]  # fmt: skip
+                   "pickle_opt_in": True, "bad_revision": True, "load_model": True}, proc.stderr[-3000:]  # fmt: skip
     assert "hash mismatch" in proc.stderr
 
 
