@@ -219,6 +219,57 @@ def _eval_results(metrics: dict, facts: CardFacts, dataset_name: str):
     return results
 
 
+def _card_body(repo_id: str, config: dict, facts: CardFacts, auto: str, metrics: dict, training: str | None):
+    """The markdown under the card's metadata: description, usage, evaluation, training config, data, citations."""
+    lines = [
+        f"# {repo_id.split('/')[-1]}",
+        "",
+        f"A geohub model for **{facts.task_name.lower()}**: {facts.architecture} "
+        f"(`{(config.get('architectures') or ['?'])[0]}`, model type `{config.get('model_type', '')}`).",
+        "",
+        "## Usage",
+        "",
+        "```python",
+        "import geohub  # registers geohub's models with the transformers Auto classes",
+        f"from transformers import {auto}",
+        "",
+        f'model = {auto}.from_pretrained("{repo_id}")',
+        "```",
+        "",
+        "Without geohub installed, the code shipped in this repository loads it with plain transformers:",
+        "",
+        "```python",
+        f"from transformers import {auto}",
+        "",
+        f'model = {auto}.from_pretrained("{repo_id}", trust_remote_code=True)',
+        "```",
+        "",
+        "## Evaluation",
+        "",
+    ]
+    shown = {k: v for k, v in sorted(metrics.items()) if isinstance(v, (int, float))}
+    if shown:
+        lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.6g} |" for k, v in shown.items()]
+    else:
+        lines.append("No evaluation metrics were recorded for this run (no all_results.json).")
+    lines += ["", "## Training config", ""]
+    lines += ["```yaml", training, "```"] if training else ["Not recorded with this model."]
+    lines += [
+        "",
+        "## Data",
+        "",
+        facts.data_citation,
+        "",
+        "## Citation",
+        "",
+        f"Architecture: {facts.architecture_citation}",
+        "",
+        "Software: geohub, machine learning for geophysics on the Hugging Face stack (https://github.com/geohub/geohub).",
+        "",
+    ]
+    return lines
+
+
 def build_model_card(
     folder: str | os.PathLike,
     repo_id: str,
@@ -255,53 +306,7 @@ def build_model_card(
         model_name=repo_id.split("/")[-1],
         eval_results=_eval_results(metrics, facts, eval_dataset) or None,
     )
-    lines = [
-        f"# {repo_id.split('/')[-1]}",
-        "",
-        f"A geohub model for **{facts.task_name.lower()}**: {facts.architecture} "
-        f"(`{(config.get('architectures') or ['?'])[0]}`, model type `{model_type}`).",
-        "",
-        "## Usage",
-        "",
-        "```python",
-        "import geohub  # registers geohub's models with the transformers Auto classes",
-        f"from transformers import {auto}",
-        "",
-        f'model = {auto}.from_pretrained("{repo_id}")',
-        "```",
-        "",
-        "Without geohub installed, the code shipped in this repository loads it with plain transformers:",
-        "",
-        "```python",
-        f"from transformers import {auto}",
-        "",
-        f'model = {auto}.from_pretrained("{repo_id}", trust_remote_code=True)',
-        "```",
-        "",
-        "## Evaluation",
-        "",
-    ]
-    shown = {k: v for k, v in sorted(metrics.items()) if isinstance(v, (int, float))}
-    if shown:
-        lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.6g} |" for k, v in shown.items()]
-    else:
-        lines.append("No evaluation metrics were recorded for this run (no all_results.json).")
-    training = _training_config(folder, recipe)
-    lines += ["", "## Training config", ""]
-    lines += ["```yaml", training, "```"] if training else ["Not recorded with this model."]
-    lines += [
-        "",
-        "## Data",
-        "",
-        facts.data_citation,
-        "",
-        "## Citation",
-        "",
-        f"Architecture: {facts.architecture_citation}",
-        "",
-        "Software: geohub, machine learning for geophysics on the Hugging Face stack (https://github.com/geohub/geohub).",
-        "",
-    ]
+    lines = _card_body(repo_id, config, facts, auto, metrics, _training_config(folder, recipe))
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines)))
 
 
