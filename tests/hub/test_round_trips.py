@@ -44,12 +44,18 @@ def _landform():
 def _extractive():
     from geohub.models.extractive_summarizer import (ExtractiveSummarizerConfig,
                                                      ExtractiveSummarizerForSentenceExtraction)
-    encoder = {"vocab_size": 100, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
-               "intermediate_size": 32, "max_position_embeddings": 64}
+    from transformers import AutoTokenizer
+    from geohub.environment import offline_minilm_path
+    tokenizer = AutoTokenizer.from_pretrained(offline_minilm_path())
+    encoder = {"vocab_size": tokenizer.vocab_size, "hidden_size": 16, "num_hidden_layers": 1,
+               "num_attention_heads": 2, "intermediate_size": 32, "max_position_embeddings": 128}
     model = ExtractiveSummarizerForSentenceExtraction(
         ExtractiveSummarizerConfig(encoder=encoder, max_sentences=8, num_attention_heads=2))
-    inputs = {"input_ids": torch.randint(1, 100, (2, 4, 12))}
-    return model, inputs, torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0]]), [], None
+    inputs = {"input_ids": torch.randint(1000, 2000, (2, 4, 12))}
+    text = ("The 2011 Tohoku earthquake ruptured the plate interface. Tsunami waves reached 40 m. "
+            "GPS stations moved up to 5 m eastward. Aftershocks continued for years.")
+    return model, inputs, torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0]]), [tokenizer], (
+        "extractive-summarization", text, {"num_sentences": 2})
 
 def _terrain_gan():
     from geohub.models.terrain_gan import TerrainGAN, TerrainGANConfig, TerrainProcessor
@@ -71,14 +77,24 @@ def _minilm_token_classification():
         "token-classification", "Basaltic andesite erupted from the stratovolcano in 1991.", {"ignore_labels": []})
 
 def _bert2bert():
-    from transformers import BertConfig, EncoderDecoderConfig, EncoderDecoderModel
-    tiny = dict(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    from transformers import AutoTokenizer, BertConfig, EncoderDecoderConfig, EncoderDecoderModel
+    from geohub.environment import offline_minilm_path
+    tokenizer = AutoTokenizer.from_pretrained(offline_minilm_path())
+    tiny = dict(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                intermediate_size=32)
     config = EncoderDecoderConfig.from_encoder_decoder_configs(BertConfig(**tiny),
                                                                BertConfig(**tiny, is_decoder=True,
                                                                           add_cross_attention=True))
-    config.decoder_start_token_id, config.pad_token_id = 1, 0
-    inputs = {"input_ids": torch.randint(2, 100, (2, 10)), "decoder_input_ids": torch.randint(2, 100, (2, 6))}
-    return EncoderDecoderModel(config), inputs, inputs["decoder_input_ids"], [], None
+    config.decoder_start_token_id, config.pad_token_id = tokenizer.cls_token_id, tokenizer.pad_token_id
+    config.eos_token_id = tokenizer.sep_token_id
+    model = EncoderDecoderModel(config)
+    model.generation_config.decoder_start_token_id = tokenizer.cls_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.sep_token_id
+    inputs = {"input_ids": torch.randint(1000, 2000, (2, 10)), "decoder_input_ids": torch.randint(1000, 2000, (2, 6))}
+    return model, inputs, inputs["decoder_input_ids"], [tokenizer], (
+        "geo-summarization", "Seismic tomography images slabs sinking into the lower mantle.",
+        {"max_new_tokens": 6, "num_beams": 1})
 
 SPECS = {"stock.bert2bert_summarizer": _bert2bert, "geohub.models.seismic_picker": _picker, "geohub.models.seismic_magnitude": _magnitude,
          "geohub.models.landform": _landform, "geohub.models.extractive_summarizer": _extractive,
