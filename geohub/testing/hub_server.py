@@ -7,7 +7,8 @@ repositories (model and dataset) with git-like commit history, branches and tags
 repositories, the preupload / LFS batch / commit upload protocol, `resolve` downloads with the headers the
 client's cache needs (`X-Repo-Commit`, `ETag`, `X-Linked-Etag`, `X-Linked-Size`, byte ranges), and listings.
 
-Storage (everything written through a temporary file and `os.replace`, so a crash never leaves half a commit):
+Storage (`geohub/testing/hub_store.py`; everything written through a temporary file and `os.replace`, so a crash
+never leaves half a commit):
 
     ROOT/blobs/<sha256>                              file contents, content-addressed
     ROOT/repos/<type>s/<namespace>/<name>/repo.json  visibility, creation date
@@ -16,8 +17,8 @@ Storage (everything written through a temporary file and `os.replace`, so a cras
 
 A commit is applied under a per-repository lock and published by rewriting `refs.json` last, so concurrent
 commits are serialised and an interrupted upload (LFS objects uploaded but no commit, or a dropped connection)
-leaves every branch exactly as it was. This file imports only the standard library, FastAPI, uvicorn and PyYAML
-so that it starts in well under a second (the test fixture runs it as a plain script).
+leaves every branch exactly as it was. These files import only the standard library, FastAPI, uvicorn and PyYAML
+so that the server starts in about a second (the test fixture runs it as a plain script, without importing geohub).
 
 Fault injection for integrity tests: `POST /_testing/faults {"path": ..., "mode": "flip"|"truncate", "count": n}`
 (only when started with `--enable-faults`) serves the next `n` downloads of that file corrupted.
