@@ -5,7 +5,7 @@ EQTransformer, all with random weights, the same input length and the same threa
 
 Each model runs in eval mode under `torch.inference_mode()` on random `(B, 3, length)` inputs, B = 1 and 32;
 the figure is the median over `--repeats` timed calls after two warm-up calls, the calls of all
-models interleaved; the "best" columns use the fastest call, which is what the model can do when other
+models interleaved in a shuffled order; the "best" columns use the fastest call, which is what the model can do when other
 processes on a shared machine leave it a core. EQTransformer's SeisBench
 implementation only accepts 6000-sample inputs, so it is timed at 6000 samples and its row says so, next to a
 geohub row at the same 6000 samples. SeisBench is a test/benchmark-only dependency (`pip install seisbench`).
@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -38,8 +39,12 @@ def interleaved_throughput(models: dict, batch: int, repeats: int) -> dict[str, 
         for name, (forward, _) in models.items():
             for _ in range(2):
                 forward(inputs[name])
+        order = list(models)
+        shuffler = random.Random(0)
         for _ in range(repeats):
-            for name, (forward, _) in models.items():
+            shuffler.shuffle(order)  # a fixed model order can line up with periodic slow calls on a loaded machine
+            for name in order:
+                forward = models[name][0]
                 start = time.perf_counter()
                 forward(inputs[name])
                 times[name].append(time.perf_counter() - start)
