@@ -87,6 +87,13 @@ class AdversarialTrainingArguments:
     )
     report_to: str = field(default="tensorboard", metadata={"help": "'tensorboard' or 'none' (offline trackers)"})
     disable_tqdm: bool = field(default=False, metadata={"help": "hide the progress bar"})
+    cpu_threads: int = field(
+        default=1,
+        metadata={
+            "help": "torch threads per process on CPU during training (0 = torch's default); small GAN steps gain "
+            "little from more, and on a shared machine extra threads spin-wait and slow training many times over"
+        },
+    )
 
     def __post_init__(self):
         for name in ("max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "critic_steps"):
@@ -311,7 +318,22 @@ def _evaluate(accelerator, ema, eval_loader, args, processor, spacing_m: float, 
     return {f"eval_{key}": value for key, value in scores.items()}
 
 
-def train_gan(
+def train_gan(model, processor, train_patches, eval_patches, spacing_m: float, args) -> dict[str, float]:
+    """Train `model` (a `TerrainGAN`) on `(N, H, W)` patches in metres; saves the EMA model in `output_dir`.
+
+    Returns the final metrics (last logged losses and, with `eval_patches`, the realism distances). On CPU the
+    loop runs with `args.cpu_threads` torch threads and restores the previous count afterwards.
+    """
+    previous = torch.get_num_threads()
+    if args.cpu_threads > 0 and not torch.cuda.is_available():
+        torch.set_num_threads(args.cpu_threads)
+    try:
+        return _train_gan(model, processor, train_patches, eval_patches, spacing_m, args)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train_gan(
     model,
     processor,
     train_patches: np.ndarray,
@@ -319,10 +341,7 @@ def train_gan(
     spacing_m: float,
     args: AdversarialTrainingArguments,
 ) -> dict[str, float]:
-    """Train `model` (a `TerrainGAN`) on `(N, H, W)` patches in metres; saves the EMA model in `output_dir`.
-
-    Returns the final metrics (last logged losses and, with `eval_patches`, the realism distances).
-    """
+    """`train_gan` body (threads already set)."""
     accelerator = make_accelerator(args)
     set_seed(args.seed)
     normalised = processor.normalize(np.asarray(train_patches, dtype=np.float32))
