@@ -207,6 +207,7 @@ def main() -> int:
     parser.add_argument("--speed-sentences", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--skip-summarization", action="store_true", help="only the entity and relation rows")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -220,12 +221,15 @@ def main() -> int:
         return 2
     held = load_geo_corpus()["test"]
     corpus_docs = [[row["text"][a:b] for a, b in sentence_spans(row["text"])] for row in held]
-    rows = summarization_rows("corpus held-out", corpus_docs, [[s] for s in held["summary"]], args)
     scitldr = load_scitldr(Path(args.shared_data) / "scitldr-a", "test").select(range(args.max_scitldr))
-    rows += summarization_rows("SciTLDR-A test", list(scitldr["sentences"]), list(scitldr["references"]), args)
+    rows = []
+    if not args.skip_summarization:
+        rows += summarization_rows("corpus held-out", corpus_docs, [[s] for s in held["summary"]], args)
+        rows += summarization_rows("SciTLDR-A test", list(scitldr["sentences"]), list(scitldr["references"]), args)
     ner, speed = ner_rows(args)
     rows += ner + [relation_row()]
-    speed.update(summary_speed(args, [" ".join(d) for d in scitldr["sentences"]]))
+    if not args.skip_summarization:
+        speed.update(summary_speed(args, [" ".join(d) for d in scitldr["sentences"]]))
     settings = {"threads": args.threads, "repeats": args.repeats, "scitldr_documents": len(scitldr),
                 "corpus_held_out": len(held), "machine": platform.processor() or platform.machine()}  # fmt: skip
     print(
