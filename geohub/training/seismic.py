@@ -392,7 +392,7 @@ SEISMIC_MAGNITUDE = Task(
 QUICKSTART_RECIPES: dict[str, dict] = {
     "seismic_picking": {
         "dataset": "synthetic",
-        "num_train_windows": 2000,
+        "num_train_windows": 1200,
         "num_eval_windows": 200,
         "num_train_epochs": 2,
         "per_device_train_batch_size": 16,
@@ -406,9 +406,9 @@ QUICKSTART_RECIPES: dict[str, dict] = {
     },
     "seismic_magnitude": {
         "dataset": "synthetic",
-        "num_train_windows": 2000,
+        "num_train_windows": 1200,
         "num_eval_windows": 200,
-        "num_train_epochs": 3,
+        "num_train_epochs": 2,
         "per_device_train_batch_size": 32,
         "per_device_eval_batch_size": 64,
         "learning_rate": 3e-3,
