@@ -61,9 +61,10 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
 def atomic_directory(target: str | os.PathLike, *, last: tuple[str, ...] = ("config.json",)) -> Iterator[Path]:
     """Yield a temporary sibling folder to write into; on success, publish it at `target`.
 
-    - If `target` does not exist (or is empty), the temporary folder is renamed onto it in one `os.replace`,
-      so a crash leaves either nothing or the complete folder.
-    - If `target` already holds files (e.g. a tokenizer saved earlier), each new file is moved in with
+    - If `target` does not exist, the temporary folder is renamed onto it in one `os.replace`, so a crash leaves
+      either nothing or the complete folder.
+    - If `target` exists (it may hold a tokenizer saved earlier, or be a checkpoint folder that other processes
+      are writing their own files into), each new file is moved in with
       `os.replace`, files named in `last` at the very end, so the folder never holds a new `config.json`
       beside missing or half-written weights.
     On any exception the temporary folder is removed and `target` is left as it was.
@@ -77,9 +78,7 @@ def atomic_directory(target: str | os.PathLike, *, last: tuple[str, ...] = ("con
             for name in files:
                 with open(os.path.join(root, name), "rb") as handle:
                     os.fsync(handle.fileno())
-        if not target.exists() or (target.is_dir() and not any(target.iterdir())):
-            if target.exists():
-                target.rmdir()
+        if not target.exists():
             os.replace(tmp, target)
         else:
             entries = sorted(tmp.rglob("*"), key=lambda p: (p.name in last, len(p.parts)))

@@ -46,7 +46,9 @@ class AtomicCheckpointMixin:
         name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         if self.args.should_save:
             shutil.rmtree(os.path.join(staging_root, name), ignore_errors=True)
-            os.makedirs(staging_root, exist_ok=True)
+            # Created before the barrier: other ranks write their RNG states into it while rank 0 saves the model,
+            # so rank 0's atomic save must move files into this folder, never replace the folder itself.
+            os.makedirs(os.path.join(staging_root, name))
         self.accelerator.wait_for_everyone()
         self._staging_root = staging_root
         try:
