@@ -136,8 +136,12 @@ def _load_model(model, cls):
 def load_feature_extractor(model, *, amplitude: bool = False) -> SeismicFeatureExtractor:
     """The model folder's `preprocessor_config.json`, or a default extractor matching the model config."""
     path = getattr(model, "name_or_path", None)
-    if path and os.path.isfile(os.path.join(path, "preprocessor_config.json")):
-        return SeismicFeatureExtractor.from_pretrained(path)
+    if path:
+        # A local folder or a Hub repo id (then fetched like the weights); absent -> defaults from the config.
+        try:
+            return SeismicFeatureExtractor.from_pretrained(path)
+        except OSError:
+            pass
     config = model.config
     return SeismicFeatureExtractor(sampling_rate=config.sampling_rate, window_length=config.window_length,
                                    component_order=config.component_order, return_amplitude=amplitude)  # fmt: skip

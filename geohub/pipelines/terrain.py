@@ -30,10 +30,13 @@ __all__ = ["TerrainGenerationPipeline", "LandformClassificationPipeline"]
 def _processor_of(model):
     from ..models.terrain_gan import TerrainProcessor
 
-    folder = getattr(model, "name_or_path", None) or ""
-    if folder and os.path.isfile(os.path.join(folder, "preprocessor_config.json")):
-        return TerrainProcessor.from_pretrained(folder)
-    return None
+    source = getattr(model, "name_or_path", None) or ""
+    if not source:
+        return None
+    try:  # a local folder or a Hub repo id (fetched like the weights, so `pipeline(task, model=repo)` keeps it)
+        return TerrainProcessor.from_pretrained(source)
+    except OSError:
+        return None
 
 
 class _TerrainPipeline(Pipeline):
