@@ -36,25 +36,44 @@ FAMILIES: list[_Family] = [
     # one row per family, e.g.
     # _Family("geohub.models.seismic_picker", "SeismicPickerConfig",
     #         {"SeismicPickerModel": "AutoModel", "SeismicPickerForPhasePicking": "AutoModelForTokenClassification"}),
-    _Family("geohub.models.extractive_summarizer", "ExtractiveSummarizerConfig",
-            {"ExtractiveSummarizerForSentenceExtraction": "AutoModel"}),
+    _Family(
+        "geohub.models.extractive_summarizer",
+        "ExtractiveSummarizerConfig",
+        {"ExtractiveSummarizerForSentenceExtraction": "AutoModel"},
+    ),
     _Family("geohub.models.seismic_picker", "SeismicPickerConfig", {"SeismicPickerForPhasePicking": "AutoModel"}),
-    _Family("geohub.models.seismic_magnitude", "SeismicMagnitudeConfig", {"SeismicMagnitudeForRegression": "AutoModel"}),
-    _Family("geohub.models.landform", "LandformConfig",
-            {"LandformCNNForImageClassification": "AutoModelForImageClassification"}),
+    _Family(
+        "geohub.models.seismic_magnitude", "SeismicMagnitudeConfig", {"SeismicMagnitudeForRegression": "AutoModel"}
+    ),
+    _Family(
+        "geohub.models.landform",
+        "LandformConfig",
+        {"LandformCNNForImageClassification": "AutoModelForImageClassification"},
+    ),
     _Family("geohub.models.terrain_gan", "TerrainGANConfig", {"TerrainGAN": "AutoModel"}),
 ]
 
 PIPELINES: list[_Pipeline] = [
-    _Pipeline("geo-summarization", "geohub.pipelines.text", "GeoSummarizationPipeline", "AutoModelForSeq2SeqLM", "text"),
+    _Pipeline(
+        "geo-summarization", "geohub.pipelines.text", "GeoSummarizationPipeline", "AutoModelForSeq2SeqLM", "text"
+    ),
     _Pipeline("extractive-summarization", "geohub.pipelines.text", "GeoSummarizationPipeline", "AutoModel", "text"),
-    _Pipeline("knowledge-extraction", "geohub.pipelines.text", "KnowledgeExtractionPipeline",
-              "AutoModelForTokenClassification", "text"),
+    _Pipeline(
+        "knowledge-extraction",
+        "geohub.pipelines.text",
+        "KnowledgeExtractionPipeline",
+        "AutoModelForTokenClassification",
+        "text",
+    ),
     _Pipeline("seismic-phase-picking", "geohub.pipelines.seismic", "SeismicPhasePickingPipeline", "AutoModel"),
     _Pipeline("seismic-magnitude", "geohub.pipelines.seismic", "SeismicMagnitudePipeline", "AutoModel"),
     _Pipeline("terrain-generation", "geohub.pipelines.terrain", "TerrainGenerationPipeline", "AutoModel"),
-    _Pipeline("landform-classification", "geohub.pipelines.terrain", "LandformClassificationPipeline",
-              "AutoModelForImageClassification"),
+    _Pipeline(
+        "landform-classification",
+        "geohub.pipelines.terrain",
+        "LandformClassificationPipeline",
+        "AutoModelForImageClassification",
+    ),
 ]
 
 _registered = False
