@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -252,30 +252,35 @@ def _check_record(record: Any, path: Path, line: int) -> dict[str, Any]:
     return record
 
 
+def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """Yield (1-based line, parsed object) for each non-blank line; bad JSON is a CorpusError naming the line."""
+    with path.open(encoding="utf-8") as handle:
+        for line, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield line, json.loads(raw)
+            except json.JSONDecodeError as err:
+                raise CorpusError(f"invalid JSON: {err.msg} at column {err.colno}", path=path, line=line) from None
+
+
 def read_corpus_records(path: str | os.PathLike) -> list[dict[str, Any]]:
     """Read and validate geohub corpus JSONL (the schema of `geohub/data/corpus/README.md`)."""
     path = Path(path)
     if not path.is_file():
         raise CorpusError("corpus file not found", path=path, expected="a JSON-lines file")
     records, seen = [], {}
-    with path.open(encoding="utf-8") as handle:
-        for line, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as err:
-                raise CorpusError(f"invalid JSON: {err.msg} at column {err.colno}", path=path, line=line) from None
-            record = _check_record(record, path, line)
-            if record["id"] in seen:
-                raise CorpusError(
-                    f"duplicate id {record['id']!r} (first on line {seen[record['id']]})",
-                    path=path,
-                    line=line,
-                    field="id",
-                )
-            seen[record["id"]] = line
-            records.append(record)
+    for line, raw_record in _json_lines(path):
+        record = _check_record(raw_record, path, line)
+        if record["id"] in seen:
+            raise CorpusError(
+                f"duplicate id {record['id']!r} (first on line {seen[record['id']]})",
+                path=path,
+                line=line,
+                field="id",
+            )
+        seen[record["id"]] = line
+        records.append(record)
     if not records:
         raise CorpusError("the corpus holds no records", path=path)
     return records
@@ -355,15 +360,8 @@ def load_text_corpus(
     rows: list[dict[str, str]] = []
     args = (text_column, summary_column, id_column)
     if path.is_file() and path.suffix in {".jsonl", ".json"}:
-        with path.open(encoding="utf-8") as handle:
-            for line, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    row = json.loads(raw)
-                except json.JSONDecodeError as err:
-                    raise CorpusError(f"invalid JSON: {err.msg}", path=path, line=line) from None
-                rows.append(_text_row(row, source_str, line, *args))
+        for line, row in _json_lines(path):
+            rows.append(_text_row(row, source_str, line, *args))
     elif path.is_file() and path.suffix == ".csv":
         with path.open(encoding="utf-8", newline="") as handle:
             reader = csv.DictReader(handle)

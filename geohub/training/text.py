@@ -266,10 +266,16 @@ def run_knowledge_extraction(
         processing_class=tokenizer,
         compute_metrics=seqeval_metrics(NER_LABELS),
     )
-    if not model_args.use_lora:
+    return _train_and_export(trainer, tokenizer, use_lora=model_args.use_lora)
+
+
+def _train_and_export(trainer, tokenizer, *, use_lora: bool) -> dict[str, float]:
+    """Train and save; with LoRA the adapter goes to `<output_dir>/adapter` and the merged model to `output_dir`."""
+    if not use_lora:
         return train_and_evaluate(trainer, processors=[tokenizer])
-    metrics = train_and_evaluate(trainer, processors=[tokenizer], final_dir=Path(training_args.output_dir) / "adapter")
-    export_lora(trainer, training_args.output_dir, [tokenizer])
+    output_dir = trainer.args.output_dir
+    metrics = train_and_evaluate(trainer, processors=[tokenizer], final_dir=Path(output_dir) / "adapter")
+    export_lora(trainer, output_dir, [tokenizer])
     return metrics
 
 
@@ -588,11 +594,7 @@ def run_summarization(
     train, test = load_summarization_splits(data_args)
     build = _build_extractive if model_args.architecture == "extractive" else _build_seq2seq
     trainer, tokenizer = build(model_args, data_args, training_args, train, test)
-    if not model_args.use_lora:
-        return train_and_evaluate(trainer, processors=[tokenizer])
-    metrics = train_and_evaluate(trainer, processors=[tokenizer], final_dir=Path(training_args.output_dir) / "adapter")
-    export_lora(trainer, training_args.output_dir, [tokenizer])
-    return metrics
+    return _train_and_export(trainer, tokenizer, use_lora=model_args.use_lora)
 
 
 SUMMARIZATION = Task(
