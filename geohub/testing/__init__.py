@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -36,7 +37,9 @@ class HubServer:
     Args:
         root: folder holding the server's repositories and blobs.
         users: user name -> token.
-        enable_faults: serve `POST /_testing/faults` (corrupted downloads for integrity tests).
+        enable_faults: serve `POST /_testing/faults` (corrupted downloads for integrity tests), only for the
+            random `admin_token` this object makes (send it as `Authorization: Bearer <admin_token>`).
+        limits: optional `{"max_file_size": ..., "max_commit_size": ..., "max_repo_size": ...}` (bytes or "10M").
         upload_delay: seconds the server sleeps per received LFS chunk (a slow link, to interrupt uploads).
         log_path: where the server's stdout/stderr go (default `root/server.log`).
     """
@@ -49,12 +52,15 @@ class HubServer:
         enable_faults: bool = False,
         upload_delay: float = 0.0,
         log_path: str | os.PathLike | None = None,
+        limits: dict[str, int | str] | None = None,
     ):
         self.root = Path(root)
         self.users = dict(users)
         self.enable_faults = enable_faults
         self.upload_delay = upload_delay
         self.log_path = Path(log_path) if log_path else self.root / "server.log"
+        self.limits = dict(limits or {})
+        self.admin_token = f"hf_admin_{secrets.token_hex(16)}" if enable_faults else None
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
 
@@ -68,12 +74,16 @@ class HubServer:
         argv = [sys.executable, str(_SERVER_SCRIPT), "--port", str(self.port), "--root", str(self.root)]
         for name, token in self.users.items():
             argv += ["--user", f"{name}:{token}"]
+        for key, value in self.limits.items():
+            argv += [f"--{key.replace('_', '-')}", str(value)]
+        env = dict(os.environ)
         if self.enable_faults:
             argv.append("--enable-faults")
+            env["GEOHUB_HUB_ADMIN_TOKEN"] = self.admin_token  # not on the command line, which `ps` shows
         if self.upload_delay:
             argv += ["--upload-delay", str(self.upload_delay)]
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the subprocess
-        self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -20,8 +20,14 @@ commits are serialised and an interrupted upload (LFS objects uploaded but no co
 leaves every branch exactly as it was. These files import only the standard library, FastAPI, uvicorn and PyYAML
 so that the server starts in about a second (the test fixture runs it as a plain script, without importing geohub).
 
-Fault injection for integrity tests: `POST /_testing/faults {"path": ..., "mode": "flip"|"truncate", "count": n}`
-(only when started with `--enable-faults`) serves the next `n` downloads of that file corrupted.
+Limits (`--max-file-size 5G --max-commit-size 20G --max-repo-size 100G`) are checked on declared sizes (LFS
+batch requests, `Content-Length`) before a byte is stored, and again while the body streams in. Every malformed
+request is answered 4xx with a JSON `{"error": ...}`; blobs are only attached to a commit by a user who may read
+them (see hub_store.py).
+
+Fault injection for integrity tests, only when started with `--enable-faults --admin-token T` and only for that
+token: `POST /_testing/faults {"repo_id": ..., "repo_type": "model", "path": ..., "mode": "flip"|"truncate",
+"count": n}` serves the next `n` downloads of that file corrupted.
 """
 
 from __future__ import annotations
@@ -30,21 +36,42 @@ import argparse
 import base64
 import hashlib
 import json
-import secrets
-import time
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 try:  # `python -m geohub.testing.hub_server`
-    from .hub_store import _NAME_RE, REPO_TYPES, HubHTTPError, HubStore, card_metadata
+    from .hub_store import (
+        _NAME_RE,
+        REPO_TYPES,
+        HubHTTPError,
+        HubStore,
+        Limits,
+        card_metadata,
+        check_repo_path,
+        parse_size,
+    )
 except ImportError:  # `python geohub/testing/hub_server.py`: a plain script, without importing geohub (fast start)
-    from hub_store import _NAME_RE, REPO_TYPES, HubHTTPError, HubStore, card_metadata
+    from hub_store import (
+        _NAME_RE,
+        REPO_TYPES,
+        HubHTTPError,
+        HubStore,
+        Limits,
+        card_metadata,
+        check_repo_path,
+        parse_size,
+    )
 
-__all__ = ["HubStore", "create_app", "main"]
+__all__ = ["HubStore", "Limits", "create_app", "main"]
+
+_log = logging.getLogger("geohub.testing.hub_server")
 
 
 def _error_response(err: HubHTTPError) -> JSONResponse:
@@ -52,6 +79,55 @@ def _error_response(err: HubHTTPError) -> JSONResponse:
     if err.code:
         headers["X-Error-Code"] = err.code
     return JSONResponse({"error": err.message}, status_code=err.status, headers=headers)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is (declared or received) longer than `limit`."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise HubHTTPError(400, f"Invalid Content-Length header {declared!r}")
+        if int(declared) > limit:
+            raise HubHTTPError(413, f"Request body of {declared} bytes is over this server's limit of {limit} bytes")
+    chunks, received = [], 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise HubHTTPError(413, f"Request body is over this server's limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json_object(request: Request, limit: int, *, optional: bool = False) -> dict:
+    """The body as a JSON object; 400 for anything else (not JSON, not UTF-8, a list, ...)."""
+    raw = await _read_body(request, limit)
+    if optional and not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise HubHTTPError(400, f"Request body is not valid JSON: {err}") from None
+    if not isinstance(body, dict):
+        raise HubHTTPError(400, f"Request body must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+def _field(body: dict, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+    """`body[key]` checked against `kind` (400 naming the field otherwise); `default` when absent or null."""
+    value = body.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise HubHTTPError(400, f"Field '{key}' must be a {names}, got {type(value).__name__}")
+    return value
+
+
+def _size_field(body: dict, key: str = "size") -> int:
+    size = _field(body, key, int)
+    if size is None or size < 0:
+        raise HubHTTPError(400, f"Field '{key}' must be a non-negative integer")
+    return size
 
 
 def _tree_listing(tree: dict, prefix: str, recursive: bool) -> list[dict]:
@@ -182,9 +258,9 @@ class _HubRoutes:
 
         @app.post("/api/validate-yaml")
         async def validate_yaml(request: Request):
-            body = await request.json()
+            body = await _json_object(request, self.store.limits.max_request_body)
             try:
-                card_metadata(body.get("content", ""))
+                card_metadata(_field(body, "content", str, ""))
             except yaml.YAMLError as err:
                 return JSONResponse({"errors": [{"message": f"Invalid YAML metadata: {err}"}]}, status_code=400)
             return {"errors": [], "warnings": []}
@@ -195,12 +271,12 @@ class _HubRoutes:
 
         @app.post("/api/repos/create")
         async def create_repo(request: Request):
-            body = await request.json()
+            body = await _json_object(request, store.limits.max_request_body)
             user = user_of(request)
-            repo_type = body.get("type") or "model"
-            namespace = body.get("organization") or user or ""
-            repo_id = f"{namespace}/{body.get('name', '')}"
-            private = body.get("visibility") == "private" or bool(body.get("private"))
+            repo_type = _field(body, "type", str, "model")
+            namespace = _field(body, "organization", str) or user or ""
+            repo_id = f"{namespace}/{_field(body, 'name', str, '')}"
+            private = _field(body, "visibility", str) == "private" or bool(_field(body, "private", bool))
             if repo_type not in REPO_TYPES:
                 raise HubHTTPError(400, f"This server only hosts {', '.join(REPO_TYPES)} repositories")
             try:
@@ -215,16 +291,17 @@ class _HubRoutes:
 
         @app.api_route("/api/repos/delete", methods=["DELETE", "POST"])
         async def delete_repo(request: Request):
-            body = await request.json()
+            body = await _json_object(request, store.limits.max_request_body)
             user = user_of(request)
-            repo_id = f"{body.get('organization') or user or ''}/{body.get('name', '')}"
-            store.delete_repo(body.get("type") or "model", repo_id, user)
+            repo_id = f"{_field(body, 'organization', str) or user or ''}/{_field(body, 'name', str, '')}"
+            store.delete_repo(_field(body, "type", str, "model"), repo_id, user)
             return {}
 
         @app.put("/api/{plural}/{namespace}/{name}/settings")
         async def settings(plural: str, namespace: str, name: str, request: Request):
-            body = await request.json()
-            private = body.get("visibility") == "private" if "visibility" in body else body.get("private")
+            body = await _json_object(request, store.limits.max_request_body)
+            visibility = _field(body, "visibility", str)
+            private = visibility == "private" if visibility is not None else _field(body, "private", bool)
             if private is not None:
                 store.set_private(
                     _repo_type_from_plural(plural), f"{namespace}/{name}", user_of(request), bool(private)
@@ -247,6 +324,8 @@ class _HubRoutes:
                 if all(tag in info["tags"] for tag in wanted):
                     out.append(info)
             limit = params.get("limit")
+            if limit is not None and not limit.isdigit():
+                raise HubHTTPError(400, f"Query parameter 'limit' must be a non-negative integer, got {limit!r}")
             return out[: int(limit)] if limit else out
 
         @app.get("/api/{plural}/{namespace}/{name}")
@@ -279,7 +358,10 @@ class _HubRoutes:
         @app.post("/api/{plural}/{namespace}/{name}/paths-info/{revision}")
         async def paths_info(plural: str, namespace: str, name: str, revision: str, request: Request):
             _, _, tree = tree_at(plural, namespace, name, revision, request)
-            form = await request.form()
+            try:
+                form = await request.form(max_files=0, max_fields=10_000)
+            except Exception as err:  # malformed form bodies raise several starlette/multipart types
+                raise HubHTTPError(400, f"Malformed form body: {err}") from None
             out = []
             for path in form.getlist("paths"):
                 path = str(path).strip("/")
@@ -318,14 +400,14 @@ class _HubRoutes:
         async def create_branch(plural: str, namespace: str, name: str, branch: str, request: Request):
             repo_type, repo_id = _repo_type_from_plural(plural), f"{namespace}/{name}"
             store.repo_meta(repo_type, repo_id, user_of(request), write=True)
-            body = await request.json() if await request.body() else {}
+            body = await _json_object(request, store.limits.max_request_body, optional=True)
             with store.lock(repo_type, repo_id):
                 refs = store.refs(repo_type, repo_id)
                 if branch in refs["branches"] or branch in refs["tags"]:
                     raise HubHTTPError(409, f"Reference '{branch}' already exists")
                 if not _NAME_RE.match(branch):
                     raise HubHTTPError(400, f"Invalid branch name '{branch}'")
-                target = store.resolve(repo_type, repo_id, body.get("startingPoint") or "main")
+                target = store.resolve(repo_type, repo_id, _field(body, "startingPoint", str) or "main")
                 store.set_ref(repo_type, repo_id, "branches", branch, target)
             return {}
 
@@ -343,7 +425,7 @@ class _HubRoutes:
         async def create_tag(plural: str, namespace: str, name: str, revision: str, request: Request):
             repo_type, repo_id = _repo_type_from_plural(plural), f"{namespace}/{name}"
             store.repo_meta(repo_type, repo_id, user_of(request), write=True)
-            tag = (await request.json()).get("tag", "")
+            tag = _field(await _json_object(request, store.limits.max_request_body), "tag", str, "")
             with store.lock(repo_type, repo_id):
                 refs = store.refs(repo_type, repo_id)
                 if tag in refs["tags"] or tag in refs["branches"]:
@@ -371,47 +453,73 @@ class _HubRoutes:
         async def preupload(plural: str, namespace: str, name: str, revision: str, request: Request):
             repo_type, repo_id = _repo_type_from_plural(plural), f"{namespace}/{name}"
             store.repo_meta(repo_type, repo_id, user_of(request), write=True)
-            body = await request.json()
+            body = await _json_object(request, store.limits.max_request_body)
             refs = store.refs(repo_type, repo_id)
             head = refs["branches"].get(revision) or refs["branches"]["main"]
             tree = store.commit(repo_type, repo_id, head)["tree"]
             files = []
-            for item in body.get("files", []):
-                sample = base64.b64decode(item.get("sample", ""))
-                mode = store.upload_mode(tree, item["path"], int(item.get("size", 0)), sample)
-                existing = tree.get(item["path"])
+            for item in _field(body, "files", list, []):
+                if not isinstance(item, dict):
+                    raise HubHTTPError(400, "Each entry of 'files' must be an object")
+                path = check_repo_path(item.get("path"))
+                try:
+                    sample = base64.b64decode(_field(item, "sample", str, ""), validate=True)
+                except ValueError as err:
+                    raise HubHTTPError(400, f"'{path}': 'sample' is not valid base64 ({err})") from None
+                mode = store.upload_mode(tree, path, _size_field(item), sample)
+                existing = tree.get(path)
                 oid = None
                 if existing is not None:
                     oid = existing["sha256"] if mode == "lfs" else existing["oid"]
-                files.append({"path": item["path"], "uploadMode": mode, "shouldIgnore": False, "oid": oid})
+                files.append({"path": path, "uploadMode": mode, "shouldIgnore": False, "oid": oid})
             return {"files": files, "commitOid": head}
+
+        def batch_objects(repo_type: str, repo_id: str, user: str, body: dict, request: Request) -> list[dict]:
+            """Check every object (oid, declared size against the limits), then answer it."""
+            objects, total = _field(body, "objects", list, []), 0
+            for obj in objects:
+                if not isinstance(obj, dict):
+                    raise HubHTTPError(400, "Each LFS object must be an object {oid, size}")
+                oid, size = _field(obj, "oid", str, ""), _size_field(obj)
+                store.blob_path(oid)  # 400 unless a sha256
+                if size > store.limits.max_file_size:
+                    raise HubHTTPError(413, f"LFS object {oid} declares {size} bytes, over this server's file limit "
+                                            f"of {store.limits.max_file_size} bytes", "FileTooLarge")  # fmt: skip
+                total += size
+            if total > store.limits.max_commit_size:
+                raise HubHTTPError(413, f"LFS batch declares {total} bytes, over this server's commit limit of "
+                                        f"{store.limits.max_commit_size} bytes", "CommitTooLarge")  # fmt: skip
+            verify = f"{base_url(request)}/_lfs/verify/{repo_type}/{repo_id}"
+            answers = []
+            for obj in objects:
+                oid, size = obj["oid"], obj["size"]
+                answer: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
+                # an object is "already there" only for a user who may read it; anyone else proves possession
+                # by uploading the bytes (nobody learns whether a blob they cannot read exists)
+                blob = store.blob_path(oid)
+                if not (store.may_read_blob(oid, user) and blob.stat().st_size == size):
+                    href = f"{base_url(request)}/_lfs/upload/{store.lfs_ticket(repo_type, repo_id, oid, size)}"
+                    answer["actions"] = {
+                        "upload": {"href": href, "header": {}},
+                        "verify": {"href": verify, "header": {}},
+                    }
+                answers.append(answer)
+            return answers
 
         async def lfs_batch(repo_type: str, namespace: str, name_git: str, request: Request):
             if not name_git.endswith(".git"):
                 raise HubHTTPError(404, "Not found")
             repo_id = f"{namespace}/{name_git[:-4]}"
-            store.repo_meta(repo_type, repo_id, user_of(request), write=True)
-            body = await request.json()
+            user = user_of(request)
+            store.repo_meta(repo_type, repo_id, user, write=True)
+            body = await _json_object(request, store.limits.max_request_body)
             if body.get("operation") != "upload":
                 raise HubHTTPError(400, "Only LFS uploads are supported by this server")
-            objects = []
-            for obj in body.get("objects", []):
-                oid, size = str(obj["oid"]), int(obj["size"])
-                answer: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
-                blob = store.blob_path(oid)
-                if not (blob.is_file() and blob.stat().st_size == size):
-                    ticket = secrets.token_urlsafe(24)
-                    store.upload_tickets[ticket] = (oid, size, time.time() + 3600)
-                    href = f"{base_url(request)}/_lfs/upload/{ticket}"
-                    answer["actions"] = {
-                        "upload": {"href": href, "header": {}},
-                        "verify": {"href": f"{base_url(request)}/_lfs/verify", "header": {}},
-                    }
-                objects.append(answer)
             return JSONResponse(
-                {"transfer": "basic", "objects": objects, "hash_algo": "sha256"},
+                {"transfer": "basic", "objects": batch_objects(repo_type, repo_id, user, body, request),
+                 "hash_algo": "sha256"},
                 media_type="application/vnd.git-lfs+json",
-            )
+            )  # fmt: skip
 
         @app.post("/datasets/{namespace}/{name_git}/info/lfs/objects/batch")
         async def lfs_batch_dataset(namespace: str, name_git: str, request: Request):
@@ -423,14 +531,22 @@ class _HubRoutes:
 
         @app.put("/_lfs/upload/{ticket}")
         async def lfs_upload(ticket: str, request: Request):
-            await store.receive_lfs(ticket, request.stream())
+            declared = request.headers.get("content-length")
+            if declared is not None and not declared.isdigit():
+                raise HubHTTPError(400, f"Invalid Content-Length header {declared!r}")
+            await store.receive_lfs(ticket, request.stream(), int(declared) if declared else None)
             return Response(status_code=200)
 
-        @app.post("/_lfs/verify")
-        async def lfs_verify(request: Request):
-            body = await request.json()
-            blob = store.blob_path(str(body.get("oid", "")))
-            if not blob.is_file() or blob.stat().st_size != int(body.get("size", -1)):
+        @app.post("/_lfs/verify/{repo_type}/{namespace}/{name}")
+        async def lfs_verify(repo_type: str, namespace: str, name: str, request: Request):
+            repo_id, user = f"{namespace}/{name}", user_of(request)
+            if repo_type not in REPO_TYPES:
+                raise HubHTTPError(404, "Not found")
+            store.repo_meta(repo_type, repo_id, user, write=True)
+            body = await _json_object(request, store.limits.max_request_body)
+            oid, size = _field(body, "oid", str, ""), _size_field(body)
+            blob = store.blob_path(oid)
+            if not store.may_read_blob(oid, user) or blob.stat().st_size != size:
                 raise HubHTTPError(404, "LFS object not found")
             return {}
 
@@ -441,7 +557,8 @@ class _HubRoutes:
             store.repo_meta(repo_type, repo_id, user, write=True)
             if request.query_params.get("create_pr") == "1":
                 raise HubHTTPError(400, "Pull requests are not supported by this server")
-            raw = await request.body()
+            # regular files travel inline, base64-encoded: 4/3 of the commit limit plus the JSON around them
+            raw = await _read_body(request, store.limits.max_commit_size * 4 // 3 + store.limits.max_request_body)
             try:
                 lines = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
             except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -468,7 +585,7 @@ class _HubRoutes:
             else:
                 headers["ETag"] = f'"{entry["oid"]}"'
             blob = store.blob_path(entry["sha256"])
-            faults = store.faults.get(path)
+            faults = store.faults.get((repo_type, repo_id, path))
             if faults and request.method == "GET":
                 data = blob.read_bytes()
                 mode = faults.pop(0)
@@ -488,10 +605,21 @@ class _HubRoutes:
 
             @app.post("/_testing/faults")
             async def add_fault(request: Request):
-                body = await request.json()
-                store.faults.setdefault(body["path"], []).extend(
-                    [body.get("mode", "flip")] * int(body.get("count", 1))
+                if not store.is_admin(request.headers.get("authorization")):
+                    raise HubHTTPError(403, "Fault injection needs this server's admin token")
+                body = await _json_object(request, store.limits.max_request_body)
+                repo_type, repo_id = _field(body, "repo_type", str, "model"), _field(body, "repo_id", str, "")
+                path, mode, count = (
+                    _field(body, "path", str, ""),
+                    _field(body, "mode", str, "flip"),
+                    _field(body, "count", int, 1),
                 )
+                if count < 0:
+                    raise HubHTTPError(400, "Field 'count' must be a non-negative integer")
+                store.repo_dir(repo_type, repo_id)  # 400 unless a valid repository id
+                if mode not in ("flip", "truncate"):
+                    raise HubHTTPError(400, f"Unknown fault mode {mode!r} (expected 'flip' or 'truncate')")
+                store.faults.setdefault((repo_type, repo_id, check_repo_path(path)), []).extend([mode] * count)
                 return {}
 
 
@@ -502,6 +630,20 @@ def create_app(store: HubStore, *, enable_faults: bool = False) -> FastAPI:
     @app.exception_handler(HubHTTPError)
     async def _hub_error(_request: Request, err: HubHTTPError):
         return _error_response(err)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, err: RequestValidationError):
+        return _error_response(HubHTTPError(400, f"Malformed request: {err.errors()[:3]}"))
+
+    # A safety net: a malformed payload that slipped past the explicit checks is still the client's fault (4xx,
+    # JSON), never a 500; the traceback goes to the server log so that the missing check can be added.
+    @app.exception_handler(ValueError)
+    @app.exception_handler(TypeError)
+    @app.exception_handler(KeyError)
+    @app.exception_handler(AttributeError)
+    async def _malformed(request: Request, err: Exception):
+        _log.warning("malformed request %s %s", request.method, request.url.path, exc_info=err)
+        return _error_response(HubHTTPError(400, f"Malformed request ({err.__class__.__name__}: {err})"))
 
     routes = _HubRoutes(store)
     for add in (routes.add_account_routes, routes.add_repo_routes, routes.add_tree_routes, routes.add_ref_routes,
@@ -524,6 +666,13 @@ def _parse_users(values: list[str], root: Path) -> dict[str, str]:
     return users
 
 
+def _size_arg(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the server: `python -m geohub.testing.hub_server --port P --root DIR [--user NAME:TOKEN ...]`."""
     import uvicorn
@@ -534,10 +683,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", required=True, help="folder holding the repositories and blobs")
     parser.add_argument("--user", action="append", default=[], help="NAME:TOKEN (repeatable); or ROOT/users.json")
     parser.add_argument("--enable-faults", action="store_true", help="serve POST /_testing/faults (tests only)")
+    parser.add_argument("--admin-token", default=os.environ.get("GEOHUB_HUB_ADMIN_TOKEN"),
+                        help="token allowed to inject faults (or $GEOHUB_HUB_ADMIN_TOKEN)")  # fmt: skip
     parser.add_argument("--upload-delay", type=float, default=0.0, help="seconds per LFS chunk (tests only)")
+    defaults = Limits()
+    for flag, default in (("--max-file-size", defaults.max_file_size), ("--max-commit-size", defaults.max_commit_size),
+                          ("--max-repo-size", defaults.max_repo_size)):  # fmt: skip
+        parser.add_argument(flag, type=_size_arg, default=default, help=f"bytes or 10M/5G (default {default})")
     args = parser.parse_args(argv)
+    if args.enable_faults and not args.admin_token:
+        parser.error("--enable-faults needs --admin-token (fault injection is for an administrator's tests only)")
     root = Path(args.root)
-    store = HubStore(root, _parse_users(args.user, root), upload_delay=args.upload_delay)
+    limits = Limits(args.max_file_size, args.max_commit_size, args.max_repo_size)
+    store = HubStore(root, _parse_users(args.user, root), upload_delay=args.upload_delay, limits=limits,
+                     admin_tokens=(args.admin_token,) if args.enable_faults else ())  # fmt: skip
     app = create_app(store, enable_faults=args.enable_faults)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 

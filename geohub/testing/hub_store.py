@@ -1,6 +1,7 @@
 """Storage of geohub's test Hub server: repositories, commits, refs and content-addressed blobs on disk.
 
     ROOT/blobs/<sha256>                              file contents, content-addressed
+    ROOT/blobrefs/<sha256>.json                      the repositories that hold (or were sent) that blob
     ROOT/tmp/                                        in-flight LFS uploads (`lfs-*.part`), deleted repositories
     ROOT/repos/<type>s/<namespace>/<name>/repo.json  visibility, creation date
     ROOT/repos/<type>s/<namespace>/<name>/refs.json  {"branches": {name: commit}, "tags": {name: commit}}
@@ -8,13 +9,20 @@
 
 Every file is written through a temporary file and `os.replace`; a commit is validated whole, then written, and
 published by rewriting `refs.json` last, under a per-repository lock. Standard library + PyYAML only.
+
+Access control: blobs are shared between repositories (content-addressed), so a commit may only reference a
+blob that the committing user can read: one held by a repository visible to them, or one they uploaded (sent
+the bytes of) for this repository. Knowing a sha256 is not enough. `Limits` bound file, commit and repository
+sizes; they are checked on the declared sizes first and again while bytes stream in.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import contextlib
+import dataclasses
 import datetime as _dt
 import fnmatch
 import hashlib
@@ -31,7 +39,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["HubStore", "HubHTTPError", "card_metadata", "REPO_TYPES"]
+__all__ = ["HubStore", "HubHTTPError", "Limits", "card_metadata", "check_repo_path", "parse_size", "REPO_TYPES"]
 
 REPO_TYPES = ("model", "dataset")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
@@ -52,6 +60,63 @@ class HubHTTPError(Exception):
     def __init__(self, status: int, message: str, code: str | None = None):
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
+
+
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024, "M": 1024**2, "MB": 1024**2, "MIB": 1024**2,
+               "G": 1024**3, "GB": 1024**3, "GIB": 1024**3, "T": 1024**4, "TB": 1024**4, "TIB": 1024**4}  # fmt: skip
+_FORBIDDEN_SEGMENTS = (".git", ".cache")  # the stock client refuses to commit under these folders
+_MAX_PATH_LENGTH = 1024
+
+
+def parse_size(text: str | int) -> int:
+    """`"10M"`, `"1.5 GiB"`, `"4096"` -> bytes (binary units). Raises ValueError on anything else."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
+    if not match or match.group(2).upper() not in _SIZE_UNITS:
+        raise ValueError(f"not a size: '{text}' (expected e.g. 4096, 10M, 2G)")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Size limits in bytes: one file, the new files of one commit, a branch's whole tree."""
+
+    max_file_size: int = 50 * 1024**3  # the Hub's own per-file limit
+    max_commit_size: int = 100 * 1024**3
+    max_repo_size: int = 1024**4
+    max_request_body: int = 16 * 1024**2  # JSON requests (repo creation, LFS batch, paths-info ...)
+
+
+def check_repo_path(path: object) -> str:
+    """A file name inside a repository, as the stock client would send it; HubHTTPError(400) otherwise.
+
+    Refuses what `huggingface_hub` refuses to commit or to materialise on disk: a leading `/`, `.`/`..` or empty
+    segments (`./x`, `a//b`, `a/../b`), backslashes (`..\\..\\x` is a traversal on Windows), drive letters,
+    control characters (NUL), `.git`/`.cache` folders and over-long names.
+    """
+    if not isinstance(path, str) or not path:
+        raise HubHTTPError(400, f"Invalid path in commit: {path!r} (expected a non-empty string)")
+    reason = None
+    if len(path) > _MAX_PATH_LENGTH:
+        reason = f"longer than {_MAX_PATH_LENGTH} characters"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in path):
+        reason = "contains a control character"
+    elif "\\" in path:
+        reason = "contains a backslash"
+    elif path.startswith("/"):
+        reason = "is absolute (leading '/')"
+    elif re.match(r"^[A-Za-z]:", path):
+        reason = "starts with a drive letter"
+    else:
+        for part in path.split("/"):
+            if part in ("", ".", ".."):
+                reason = f"has a '{part}' segment" if part else "has an empty segment ('//' or a trailing '/')"
+                break
+            if part in _FORBIDDEN_SEGMENTS:
+                reason = f"is inside a '{part}' folder"
+                break
+    if reason:
+        raise HubHTTPError(400, f"Invalid path in commit: {path!r} {reason}", "InvalidPath")
+    return path
 
 
 def _now() -> str:
@@ -99,16 +164,29 @@ def card_metadata(text: str) -> dict:
 class HubStore:
     """Repositories, commits, refs and blobs on disk under `root` (see the module docstring)."""
 
-    def __init__(self, root: str | os.PathLike, users: dict[str, str], upload_delay: float = 0.0):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        users: dict[str, str],
+        upload_delay: float = 0.0,
+        *,
+        limits: Limits | None = None,
+        admin_tokens: tuple[str, ...] = (),
+    ):
         self.root = Path(root)
         self.users = dict(users)  # token -> user name
+        self.admin_tokens = tuple(t for t in admin_tokens if t)
+        self.limits = limits or Limits()
         (self.root / "blobs").mkdir(parents=True, exist_ok=True)
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self.upload_tickets: dict[str, tuple[str, int, float]] = {}  # ticket -> (sha256, size, expiry)
-        self.faults: dict[str, list[str]] = {}  # path in repo -> pending fault modes
+        self._refs_guard = threading.Lock()
+        self.upload_tickets: dict[str, tuple[str, int, float, str]] = {}  # ticket -> (sha256, size, expiry, repo)
+        self.faults: dict[tuple[str, str, str], list[str]] = {}  # (type, repo id, path) -> pending fault modes
         self.upload_delay = upload_delay  # seconds slept per received LFS chunk (tests of interrupted uploads)
+        if not (self.root / "blobrefs").is_dir():
+            self._index_existing_blobs()
 
     # -- auth ---------------------------------------------------------------------------------------------------
     def user_for(self, authorization: str | None) -> str | None:
@@ -122,6 +200,10 @@ class HubStore:
         if user is None:
             raise HubHTTPError(401, "Invalid credentials in Authorization header")
         return user
+
+    def is_admin(self, authorization: str | None) -> bool:
+        scheme, _, token = (authorization or "").partition(" ")
+        return scheme.lower() == "bearer" and any(secrets.compare_digest(token.strip(), t) for t in self.admin_tokens)
 
     # -- repositories -------------------------------------------------------------------------------------------
     def repo_dir(self, repo_type: str, repo_id: str) -> Path:
@@ -157,6 +239,7 @@ class HubStore:
             if (directory / "repo.json").is_file():
                 raise HubHTTPError(409, "You already created this repo")
             tree = {".gitattributes": self._store_bytes(_DEFAULT_GITATTRIBUTES.encode(), lfs=False)}
+            self.add_blob_refs(f"{repo_type}/{repo_id}", [tree[".gitattributes"]["sha256"]])
             commit_id = self._write_commit(directory, [], tree, "initial commit", "", user)
             _write_json(directory / "refs.json", {"branches": {"main": commit_id}, "tags": {}})
             # repo.json last: a repository without it does not exist for any reader
@@ -231,6 +314,43 @@ class HubStore:
             refs[kind][name] = commit_id
         _write_json(self.repo_dir(repo_type, repo_id) / "refs.json", refs)
 
+    # -- who may read which blob --------------------------------------------------------------------------------
+    def _blobref_path(self, sha256: str) -> Path:
+        self.blob_path(sha256)  # validates the oid
+        return self.root / "blobrefs" / f"{sha256}.json"
+
+    def add_blob_refs(self, repo_key: str, sha256s) -> None:
+        """Record that the repository `repo_key` ("model/alice/x") holds or was sent the blobs `sha256s`."""
+        with self._refs_guard:
+            for sha256 in set(sha256s):
+                path = self._blobref_path(sha256)
+                repos = json.loads(path.read_text()) if path.is_file() else []
+                if repo_key not in repos:
+                    _write_json(path, sorted([*repos, repo_key]))
+
+    def may_read_blob(self, sha256: str, user: str | None) -> bool:
+        """Whether `user` can read some repository holding the blob (a private one only if it is theirs)."""
+        path = self._blobref_path(sha256)
+        if not path.is_file() or not self.blob_path(sha256).is_file():
+            return False
+        for repo_key in json.loads(path.read_text()):
+            repo_type, _, repo_id = repo_key.partition("/")
+            try:
+                self.repo_meta(repo_type, repo_id, user)
+                return True
+            except HubHTTPError:
+                continue
+        return False
+
+    def _index_existing_blobs(self) -> None:
+        """Build ROOT/blobrefs from every commit (a server root written by an older version)."""
+        for commit_path in sorted((self.root / "repos").glob("*s/*/*/commits/*.json")):
+            repo_dir = commit_path.parent.parent
+            repo_key = f"{repo_dir.parent.parent.name[:-1]}/{repo_dir.parent.name}/{repo_dir.name}"
+            tree = json.loads(commit_path.read_text()).get("tree", {})
+            self.add_blob_refs(repo_key, [entry["sha256"] for entry in tree.values()])
+        (self.root / "blobrefs").mkdir(parents=True, exist_ok=True)
+
     # -- blobs --------------------------------------------------------------------------------------------------
     def blob_path(self, sha256: str) -> Path:
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
@@ -256,41 +376,66 @@ class HubStore:
             "lfs": {"oid": sha256, "size": size, "pointerSize": len(pointer)},
         }
 
-    async def receive_lfs(self, ticket: str, stream_chunks) -> None:
+    def lfs_ticket(self, repo_type: str, repo_id: str, sha256: str, size: int) -> str:
+        """A one-hour upload ticket for one object of a batch request (sizes already checked)."""
+        ticket = secrets.token_urlsafe(24)
+        now = time.time()
+        self.upload_tickets = {k: v for k, v in self.upload_tickets.items() if v[2] > now}  # drop expired ones
+        self.upload_tickets[ticket] = (sha256, size, now + 3600, f"{repo_type}/{repo_id}")
+        return ticket
+
+    async def receive_lfs(self, ticket: str, stream_chunks, declared_length: int | None = None) -> None:
         """Stream an LFS object into `tmp/lfs-*.part`; keep it only if its sha256 and size match the batch request.
 
+        Stops with 413 as soon as the body is (declared or received) longer than the batch request announced.
         A dropped connection (or any error) deletes the partial file: nothing half-uploaded is ever stored.
         """
         expected = self.upload_tickets.get(ticket)
         if expected is None or expected[2] < time.time():
             raise HubHTTPError(403, "Upload URL expired or unknown")
-        sha256, size, _ = expected
+        sha256, size, _, repo_key = expected
+        if declared_length is not None and declared_length > size:
+            raise HubHTTPError(413, f"Upload of {declared_length} bytes for an object announced as {size} bytes")
         fd, tmp = tempfile.mkstemp(prefix="lfs-", suffix=".part", dir=self.root / "tmp")
         digest, received = hashlib.sha256(), 0
         try:
             with os.fdopen(fd, "wb") as handle:
                 async for chunk in stream_chunks:
-                    digest.update(chunk)
                     received += len(chunk)
+                    if received > size:
+                        raise HubHTTPError(413, f"Upload is longer than the {size} bytes announced for {sha256}")
+                    digest.update(chunk)
                     handle.write(chunk)
-                    handle.flush()
                     if self.upload_delay:
+                        handle.flush()
                         await asyncio.sleep(self.upload_delay)  # a slow link, for interruption tests
+                handle.flush()
                 os.fsync(handle.fileno())
             if received != size or digest.hexdigest() != sha256:
                 raise HubHTTPError(400, f"Uploaded object does not match oid {sha256} and size {size}")
-            os.replace(tmp, self.blob_path(sha256))
+            if not self.blob_path(sha256).is_file():
+                os.replace(tmp, self.blob_path(sha256))
+            self.add_blob_refs(repo_key, [sha256])  # the uploader proved they hold the bytes
             self.upload_tickets.pop(ticket, None)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
 
     # -- the commit endpoint ------------------------------------------------------------------------------------
-    def apply_commit(self, repo_type: str, repo_id: str, revision: str, user: str, lines: list[dict]) -> str:
-        """Validate every operation, then write one commit and move the branch (all or nothing)."""
+    def apply_commit(self, repo_type: str, repo_id: str, revision: str, user: str, lines: list) -> str:
+        """Validate every operation (paths, blob access, sizes), then write one commit and move the branch.
+
+        All or nothing: any invalid operation refuses the whole commit and leaves the branch as it was.
+        """
+        if not all(isinstance(line, dict) and isinstance(line.get("value"), dict) for line in lines):
+            raise HubHTTPError(400, 'Every commit payload line must be an object {"key": ..., "value": {...}}')
         header = next((line["value"] for line in lines if line.get("key") == "header"), None)
-        if header is None or not header.get("summary"):
-            raise HubHTTPError(400, "A commit needs a header with a summary")
+        if header is None or not isinstance(header.get("summary"), str) or not header["summary"]:
+            raise HubHTTPError(400, "A commit needs a header with a summary (a string)")
+        description = header.get("description") or ""
+        if not isinstance(description, str):
+            raise HubHTTPError(400, "The commit description must be a string")
+        operations = [self._parse_operation(line, user) for line in lines if line.get("key") != "header"]
         directory = self.repo_dir(repo_type, repo_id)
         with self.lock(repo_type, repo_id):
             refs = self.refs(repo_type, repo_id)
@@ -301,43 +446,92 @@ class HubStore:
             if parent and parent != head:
                 raise HubHTTPError(412, f"A commit has happened since {parent}: the branch head is now {head}")
             tree = dict(self.commit(repo_type, repo_id, head)["tree"])
-            for line in lines:
-                self._apply_operation(tree, line)
-            commit_id = self._write_commit(
-                directory, [head], tree, header["summary"], header.get("description", ""), user
-            )
+            added = 0
+            for kind, path, payload in operations:
+                added += self._apply_operation(tree, kind, path, payload)
+            self._check_sizes(added, tree)
+            for kind, _path, payload in operations:
+                if kind == "file":
+                    self._store_bytes(payload, lfs=False)
+            self.add_blob_refs(f"{repo_type}/{repo_id}", [entry["sha256"] for entry in tree.values()])
+            commit_id = self._write_commit(directory, [head], tree, header["summary"], description, user)
             self.set_ref(repo_type, repo_id, "branches", revision, commit_id)
             return commit_id
 
-    def _apply_operation(self, tree: dict, line: dict) -> None:
-        key, value = line.get("key"), line.get("value") or {}
-        path = str(value.get("path", "")).strip("/")
-        if key == "header":
-            return
-        if not path or ".." in path.split("/"):
-            raise HubHTTPError(400, f"Invalid path in commit: '{path}'")
+    def _check_sizes(self, added: int, tree: dict) -> None:
+        if added > self.limits.max_commit_size:
+            raise HubHTTPError(413, f"Commit adds {added} bytes, over this server's commit limit of "
+                                    f"{self.limits.max_commit_size} bytes", "CommitTooLarge")  # fmt: skip
+        total = sum(entry["size"] for entry in tree.values())
+        if total > self.limits.max_repo_size:
+            raise HubHTTPError(413, f"The repository would hold {total} bytes, over this server's limit of "
+                                    f"{self.limits.max_repo_size} bytes", "RepoTooLarge")  # fmt: skip
+
+    def _parse_operation(self, line: dict, user: str) -> tuple[str, str, Any]:
+        """One payload line -> (kind, path, bytes | (sha256, size) | None), validated before anything is applied."""
+        key, value = line.get("key"), line["value"]
+        if key not in ("file", "lfsFile", "deletedFile", "deletedFolder"):
+            raise HubHTTPError(400, f"Unknown commit operation {key!r}")
+        path = value.get("path")
+        if key == "deletedFolder" and isinstance(path, str) and path.endswith("/"):
+            path = path[:-1]  # the stock client marks folders with a trailing '/'
+        path = check_repo_path(path)
         if key == "file":
-            if value.get("encoding") != "base64":
-                raise HubHTTPError(400, "Regular files must be sent base64-encoded")
-            tree[path] = self._store_bytes(base64.b64decode(value["content"]), lfs=False)
-        elif key == "lfsFile":
-            sha256 = value.get("oid", "")
-            blob = self.blob_path(sha256)
-            if not blob.is_file():
-                raise HubHTTPError(422, f"LFS object {sha256} for '{path}' was never uploaded")
-            tree[path] = self._entry(sha256, blob.stat().st_size, None)
-        elif key == "deletedFile":
+            content = value.get("content")
+            if value.get("encoding") != "base64" or not isinstance(content, str):
+                raise HubHTTPError(400, f"'{path}': regular files must be sent as a base64 string")
+            if len(content) > self.limits.max_file_size * 4 // 3 + 4:
+                raise HubHTTPError(413, f"'{path}' is over this server's file limit", "FileTooLarge")
+            try:
+                data = base64.b64decode(content, validate=True)
+            except (binascii.Error, ValueError) as err:
+                raise HubHTTPError(400, f"'{path}': content is not valid base64 ({err})") from None
+            self._check_file_size(path, len(data))
+            return key, path, data
+        if key == "lfsFile":
+            sha256, size = value.get("oid"), value.get("size")
+            if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+                raise HubHTTPError(400, f"'{path}': 'oid' must be a sha256 (64 lowercase hex digits)")
+            if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+                raise HubHTTPError(400, f"'{path}': 'size' must be a non-negative integer")
+            if not self.may_read_blob(sha256, user):  # never uploaded here, or only readable by someone else
+                raise HubHTTPError(422, f"LFS object {sha256} for '{path}' was never uploaded to this repository")
+            actual = self.blob_path(sha256).stat().st_size
+            if size is not None and size != actual:
+                raise HubHTTPError(400, f"'{path}': declared size {size} differs from the object's {actual} bytes")
+            self._check_file_size(path, actual)
+            return key, path, (sha256, actual)
+        return key, path, None
+
+    def _check_file_size(self, path: str, size: int) -> None:
+        if size > self.limits.max_file_size:
+            raise HubHTTPError(413, f"'{path}' has {size} bytes, over this server's file limit of "
+                                    f"{self.limits.max_file_size} bytes", "FileTooLarge")  # fmt: skip
+
+    def _apply_operation(self, tree: dict, kind: str, path: str, payload: Any) -> int:
+        """Apply one validated operation to `tree`; returns the bytes it adds."""
+        if kind == "file":
+            entry = self._entry(hashlib.sha256(payload).hexdigest(), len(payload), payload)
+        elif kind == "lfsFile":
+            entry = self._entry(payload[0], payload[1], None)
+        elif kind == "deletedFile":
             if path not in tree:
                 raise HubHTTPError(404, f"A file with this name doesn't exist: {path}", "EntryNotFound")
             del tree[path]
-        elif key == "deletedFolder":
+            return 0
+        else:
             doomed = [p for p in tree if p.startswith(path + "/")]
             if not doomed:
                 raise HubHTTPError(404, f"A folder with this name doesn't exist: {path}", "EntryNotFound")
             for p in doomed:
                 del tree[p]
-        else:
-            raise HubHTTPError(400, f"Unknown commit operation '{key}'")
+            return 0
+        if path in tree and tree[path]["sha256"] == entry["sha256"]:
+            return 0
+        if any(p.startswith(path + "/") for p in tree) or any(path.startswith(p + "/") for p in tree):
+            raise HubHTTPError(409, f"'{path}' conflicts with an existing file or folder of the same name")
+        tree[path] = entry
+        return entry["size"]
 
     def upload_mode(self, tree: dict, path: str, size: int, sample: bytes) -> str:
         if size >= _LFS_THRESHOLD or b"\0" in sample:

@@ -85,7 +85,9 @@ hub.push(folder, "alice/integrity", remote_code=False)
 out = {}
 
 def fault(mode, count):
-    httpx.post(f"{endpoint}/_testing/faults", json={"path": "model.safetensors", "mode": mode, "count": count})
+    answer = httpx.post(f"{endpoint}/_testing/faults", headers={"Authorization": "Bearer ADMIN_TOKEN"},
+                        json={"repo_id": "alice/integrity", "path": "model.safetensors", "mode": mode, "count": count})
+    assert answer.status_code == 200, answer.text
 
 def pulled_hash(**kw):
     path = hub.pull("alice/integrity", **kw)
@@ -127,8 +129,8 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def test_corrupt_downloads_are_refetched_and_pickles_refused(hub_client):
-    out, proc = hub_client(INTEGRITY)
+def test_corrupt_downloads_are_refetched_and_pickles_refused(hub_client, hub_server):
+    out, proc = hub_client(INTEGRITY.replace("ADMIN_TOKEN", hub_server.admin_token))
     assert out == {"flip": True, "truncate": True, "cache_rot": True, "hopeless": True, "pickle_refused": True,
                    "pickle_opt_in": True, "bad_revision": True, "load_model": True}, proc.stderr[-3000:]  # fmt: skip
     assert "hash mismatch" in proc.stderr
