@@ -78,6 +78,8 @@ def _error_response(err: HubHTTPError) -> JSONResponse:
     headers = {"X-Error-Message": err.message}
     if err.code:
         headers["X-Error-Code"] = err.code
+    if err.status == 413:  # close the connection: the client stops sending the rest of an oversized body
+        headers["Connection"] = "close"
     return JSONResponse({"error": err.message}, status_code=err.status, headers=headers)
 
 
