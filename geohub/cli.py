@@ -2,6 +2,7 @@
 
     geohub env                         versions, devices, offline state, where models and caches live
     geohub train RECIPE.yaml [--config_file ACCELERATE.yaml] [-- --field value ...]
+    geohub annotate SOURCE --model M [--model M2] --output DIR [--config_file ACCELERATE.yaml]  archive picking
     geohub push FOLDER NAMESPACE/NAME [--private] [--branch B] [--tag T]   publish a model or data set
     geohub pull NAMESPACE/NAME [--revision R] [--local-dir D]              download and verify
     geohub models [--author A] [--datasets]                               list geohub repositories
@@ -91,6 +92,60 @@ def train(
     if dry_run:
         return
     # Run the very line printed, through this interpreter's accelerate so that the environment matches.
+    completed = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", *argv[2:]], check=False)
+    raise typer.Exit(completed.returncode)
+
+
+@app.command()
+def annotate(
+    source: Path = typer.Argument(..., help="SDS archive, folder of ObsPy-readable files, or one file"),
+    model: list[str] = typer.Option(..., "--model", help="seismic picker (or magnitude model) folder / repo id; repeat"),
+    output: Path = typer.Option(..., "--output", help="result folder (picks.csv, picks.xml, ...); resumes a run"),
+    config_file: Path | None = typer.Option(None, "--config_file", "--config-file", help="accelerate config: N processes"),
+    source_format: str = typer.Option("auto", "--format", help="auto, sds, folder or file"),
+    start: str | None = typer.Option(None, "--start", help="first time (ISO 8601 UTC)"),
+    end: str | None = typer.Option(None, "--end", help="end time (ISO 8601 UTC), exclusive"),
+    stations: str | None = typer.Option(None, "--stations", help="comma-separated patterns: NET.STA, STA, GH.*"),
+    chunk_seconds: float = typer.Option(86400.0, "--chunk-seconds", help="chunk length (s); default one day"),
+    padding_seconds: float | None = typer.Option(None, "--padding-seconds", help="padding (s); >= one window"),
+    overlap: float = typer.Option(0.5, "--overlap", help="fraction of overlap of the model windows"),
+    batch_size: int = typer.Option(32, "--batch-size", help="windows per model call"),
+    p_threshold: float | None = typer.Option(None, "--p-threshold", help="P threshold (default: the model's)"),
+    s_threshold: float | None = typer.Option(None, "--s-threshold", help="S threshold (default: the model's)"),
+    detection_threshold: float | None = typer.Option(None, "--detection-threshold", help="detection threshold"),
+    save_probabilities: bool = typer.Option(False, "--save-probabilities", help="also write probability miniSEED"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="run failed chunks again when resuming"),
+    no_plot: bool = typer.Option(False, "--no-plot", help="skip picks_per_hour.png"),
+    threads: int | None = typer.Option(None, "--threads", help="torch threads per process"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the accelerate launch line and stop"),
+) -> None:
+    """Pick phases over a continuous archive in station x time chunks, on N processes, resumable."""
+    from .errors import GeohubError
+    from .inference.archive import ArchiveOptions, check_run_settings, load_archive_models, run_archive
+
+    options = ArchiveOptions(source=str(source), models=model, output=str(output), source_format=source_format,
+                             start=start, end=end, stations=[s for s in (stations or "").split(",") if s] or None,
+                             chunk_seconds=chunk_seconds, padding_seconds=padding_seconds, overlap=overlap,
+                             batch_size=batch_size, p_threshold=p_threshold, s_threshold=s_threshold,
+                             detection_threshold=detection_threshold, save_probabilities=save_probabilities,
+                             retry_failed=retry_failed, plot=not no_plot, threads=threads)  # fmt: skip
+    try:  # fail here, before starting processes
+        if not source.exists():
+            _fail(f"{source}: source not found (an SDS archive, a folder of waveform files or a file)")
+        check_run_settings(options, write=False)
+        load_archive_models(options.models)
+        if config_file is None:
+            run_archive(options, echo=typer.echo)
+            return
+    except GeohubError as err:
+        _fail(str(err))
+    if not config_file.is_file():
+        _fail(f"{config_file}: accelerate config file not found")
+    argv = ["accelerate", "launch", "--config_file", str(config_file), "-m", "geohub.inference.archive"]
+    argv += options.to_argv()
+    typer.echo(shlex.join(argv))
+    if dry_run:
+        return
     completed = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", *argv[2:]], check=False)
     raise typer.Exit(completed.returncode)
 

@@ -1,0 +1,449 @@
+"""Archive-scale picking: seismic models over a continuous archive, in chunks, on N processes, resumable.
+
+    geohub annotate SOURCE --model PICKER [--model MAGNITUDE] --output DIR [--config_file ACCELERATE.yaml]
+
+    from geohub.inference.archive import ArchiveOptions, run_archive
+    summary = run_archive(ArchiveOptions(source="/data/SDS", models=["picker/"], output="out/",
+                                         start="2024-01-01", end="2024-02-01", stations=["GH.*"]))
+
+SOURCE is an SDS archive, a folder of ObsPy-readable files or one file (`archive_sources`). The work is cut into
+station x time chunks (`chunk_seconds`, default one day, on a grid since the epoch). Each chunk is read with
+`padding_seconds` on both sides (default: one model window + 1 s, rounded up to the window step), merged onto
+one sample grid with gaps filled linearly, annotated by every model, and only what lies in the chunk's own span
+`[start, end)` and on recorded samples is kept: picks near chunk boundaries are neither lost nor doubled. The
+padded span starts on a grid of the models' window step, so the windows slide over the same absolute times in
+neighbouring chunks and the chunked result equals that of one long record.
+
+Processes: run under `accelerate launch` (`geohub annotate --config_file`), the sorted list of unfinished chunks
+is split with `accelerate.PartialState().split_between_processes`; each process writes one part file per chunk
+(`DIR/chunks/<chunk>.json`) and its manifest of finished chunks (`DIR/manifest/rank-<r>.json`), both atomically;
+after a barrier rank 0 merges the parts into the result files (`archive_outputs`). A run restarted with the same
+command skips the chunks whose part is in a manifest; results do not depend on the number of processes. A
+different command on the same DIR is refused (`DIR/run.json` holds the settings).
+
+The models run through ONE adapter, `annotate_chunk`, on the waveform API of `geohub.inference.seismic`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, GeohubError, WaveformError
+from ..utils import atomic_write_bytes, atomic_write_text, get_logger
+from .archive_outputs import write_catalogue, write_summary
+from .archive_sources import NS, Chunk, ChunkWindow, make_chunks, open_source, read_chunk
+
+logger = get_logger(__name__)
+
+__all__ = ["ArchiveOptions", "ArchiveModel", "ChunkRows", "annotate_chunk", "load_archive_models", "run_archive",
+           "main"]  # fmt: skip
+
+_RUN_KEYS = ("source", "models", "source_format", "start", "end", "stations", "chunk_seconds", "padding_seconds",
+             "overlap", "p_threshold", "s_threshold", "detection_threshold", "save_probabilities")  # fmt: skip
+
+
+@dataclass
+class ArchiveOptions:
+    """Settings of one `geohub annotate` run (the CLI flags; `to_argv` gives the launched module's arguments)."""
+
+    source: str
+    models: list[str]
+    output: str
+    source_format: str = "auto"
+    start: str | None = None
+    end: str | None = None
+    stations: list[str] | None = None
+    chunk_seconds: float = 86400.0
+    padding_seconds: float | None = None
+    overlap: float = 0.5
+    batch_size: int = 32
+    p_threshold: float | None = None
+    s_threshold: float | None = None
+    detection_threshold: float | None = None
+    save_probabilities: bool = False
+    retry_failed: bool = False
+    plot: bool = True
+    progress: bool = True
+    threads: int | None = None
+
+    def to_argv(self) -> list[str]:
+        argv = [self.source, "--output", self.output, "--format", self.source_format]
+        for model in self.models:
+            argv += ["--model", model]
+        for name in ("start", "end", "chunk_seconds", "padding_seconds", "overlap", "batch_size", "p_threshold",
+                     "s_threshold", "detection_threshold", "threads"):  # fmt: skip
+            value = getattr(self, name)
+            if value is not None:
+                argv += [f"--{name.replace('_', '-')}", str(value)]
+        if self.stations:
+            argv += ["--stations", ",".join(self.stations)]
+        flags = {"save_probabilities": self.save_probabilities, "retry_failed": self.retry_failed,
+                 "no_plot": not self.plot, "no_progress": not self.progress}  # fmt: skip
+        return argv + [f"--{name.replace('_', '-')}" for name, on in flags.items() if on]
+
+    def run_settings(self) -> dict:
+        """What must match for a restart to resume a run (absolute paths)."""
+        settings = {key: getattr(self, key) for key in _RUN_KEYS}
+        settings["source"] = os.path.abspath(self.source)
+        settings["models"] = [os.path.abspath(m) if os.path.exists(m) else m for m in self.models]
+        return settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m geohub.inference.archive", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("source")
+    parser.add_argument("--model", action="append", required=True, dest="models")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--format", default="auto", dest="source_format", choices=["auto", "sds", "folder", "file"])
+    parser.add_argument("--start")
+    parser.add_argument("--end")
+    parser.add_argument("--stations", type=lambda s: [p for p in s.split(",") if p])
+    for name, kind in (("chunk-seconds", float), ("padding-seconds", float), ("overlap", float), ("batch-size", int),
+                       ("p-threshold", float), ("s-threshold", float), ("detection-threshold", float),
+                       ("threads", int)):  # fmt: skip
+        parser.add_argument(f"--{name}", type=kind)
+    for flag in ("save-probabilities", "retry-failed", "no-plot", "no-progress"):
+        parser.add_argument(f"--{flag}", action="store_true")
+    return parser
+
+
+def parse_argv(argv: list[str]) -> ArchiveOptions:
+    args = vars(_parser().parse_args(argv))
+    plot, progress = not args.pop("no_plot"), not args.pop("no_progress")
+    options = ArchiveOptions(**{k: v for k, v in args.items() if v is not None}, plot=plot, progress=progress)
+    return options
+
+
+# --------------------------------------------------------------------------------------------- models and adapter
+
+
+@dataclass
+class ArchiveModel:
+    """A picker loaded for the archive run, with the magnitude model applied to its detections (if any)."""
+
+    name: str
+    picker: object
+    extractor: object
+    magnitude_model: object = None
+    magnitude_extractor: object = None
+    magnitude_name: str = ""
+
+    @property
+    def window_seconds(self) -> float:
+        return self.picker.config.window_length / self.picker.config.sampling_rate
+
+    def step_seconds(self, overlap: float) -> float:
+        window = int(self.picker.config.window_length)
+        return max(1, int(round(window * (1.0 - overlap)))) / self.picker.config.sampling_rate
+
+
+@dataclass
+class ChunkRows:
+    """What one model gives on one chunk: times in ns; `probabilities` an `obspy.Stream` (P, S, detection) or None."""
+
+    picks: list[tuple] = field(default_factory=list)  # (trace_id, phase, time_ns, probability)
+    detections: list[tuple] = field(default_factory=list)  # (trace_id, start_ns, end_ns, probability)
+    magnitudes: list[tuple] = field(default_factory=list)  # (trace_id, time_ns, magnitude, uncertainty)
+    probabilities: object = None
+
+
+def _model_name(path: str, taken: set[str]) -> str:
+    name = Path(path.rstrip("/")).name or "model"
+    base, k = name, 2
+    while name in taken:
+        name, k = f"{base}-{k}", k + 1
+    taken.add(name)
+    return name
+
+
+def load_archive_models(paths: list[str], device=None) -> list[ArchiveModel]:
+    """Load each `--model` (folder or Hub id) by its config: pickers annotate, a magnitude model (at most one)
+    estimates the magnitude of every picker's detections. Raises ConfigError naming the bad model."""
+    from transformers import AutoConfig
+
+    import geohub  # noqa: F401  (registers the Auto classes)
+
+    from ..models.seismic_magnitude import SeismicMagnitudeConfig, SeismicMagnitudeForRegression
+    from ..models.seismic_picker import SeismicPickerConfig, SeismicPickerForPhasePicking
+    from .seismic import load_feature_extractor
+
+    pickers, magnitude, taken = [], None, set()
+    for path in paths:
+        try:
+            config = AutoConfig.from_pretrained(path)
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"cannot load the model config: {err}", path=path, field="--model",
+                              expected="a geohub seismic model folder or Hub repo id") from None  # fmt: skip
+        if isinstance(config, SeismicPickerConfig):
+            picker = SeismicPickerForPhasePicking.from_pretrained(path).eval()
+            picker = picker.to(device) if device is not None else picker
+            pickers.append(ArchiveModel(_model_name(path, taken), picker, load_feature_extractor(picker)))
+        elif isinstance(config, SeismicMagnitudeConfig):
+            if magnitude is not None:
+                raise ConfigError("two magnitude models", path=path, field="--model", expected="at most one")
+            model = SeismicMagnitudeForRegression.from_pretrained(path).eval()
+            model = model.to(device) if device is not None else model
+            magnitude = (model, load_feature_extractor(model, amplitude=True), _model_name(path, taken))
+        else:
+            raise ConfigError(f"model type {config.model_type!r} is not a seismic picker or magnitude model",
+                              path=path, field="--model", expected="a seismic picker (and optionally a magnitude model)")  # fmt: skip
+    if not pickers:
+        raise ConfigError("no picker among the models", field="--model", expected="at least one seismic picker")
+    for model in pickers:
+        if magnitude is not None:
+            model.magnitude_model, model.magnitude_extractor, model.magnitude_name = magnitude
+    return pickers
+
+
+def annotate_chunk(stream, model: ArchiveModel, options: ArchiveOptions, *, with_probabilities: bool) -> ChunkRows:
+    """THE adapter between the archive runner and the waveform API: annotate one gap-free chunk stream.
+
+    `stream`: one station's traces, all starting at the same time with the same length. Everything model-specific
+    is here, so that moving to another waveform API (`annotate(stream) -> probability Stream`,
+    `classify(stream) -> picks`) changes this function only.
+    """
+    from obspy import Stream, Trace
+
+    from .seismic import annotate
+
+    result = annotate(stream, model.picker, model.magnitude_model, feature_extractor=model.extractor,
+                      magnitude_feature_extractor=model.magnitude_extractor, overlap=options.overlap,
+                      batch_size=options.batch_size, p_threshold=options.p_threshold,
+                      s_threshold=options.s_threshold, detection_threshold=options.detection_threshold)  # fmt: skip
+    rows = ChunkRows(
+        picks=[(p.station, p.phase, p.time.ns, p.probability) for p in result.picks],
+        detections=[(d.station, d.start.ns, d.end.ns, d.probability) for d in result.detections],
+        magnitudes=[(m.station, m.time.ns, m.magnitude, m.uncertainty) for m in result.magnitudes],
+    )
+    if with_probabilities:
+        traces = []
+        for station in result.traces:
+            net, sta, loc = station.station.split(".")[:3]
+            for row, code in ((1, "P"), (2, "S"), (3, "D")):
+                header = {"network": net, "station": sta, "location": loc, "channel": f"PR{code}",
+                          "sampling_rate": station.sampling_rate, "starttime": station.starttime}  # fmt: skip
+                traces.append(Trace(np.asarray(station.probabilities[row], dtype=np.float32), header=header))
+        rows.probabilities = Stream(traces)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------- one chunk
+
+
+def padding_and_grid(models: list[ArchiveModel], options: ArchiveOptions) -> tuple[float, float]:
+    """(padding, grid) in seconds: padding >= the longest model window + 1 s, and a grid that is a multiple of
+    every model's window step."""
+    steps_ns = [int(round(m.step_seconds(options.overlap) * NS)) for m in models]
+    grid_ns = math.lcm(*steps_ns)
+    need = max(m.window_seconds for m in models) + 1.0
+    pad = max(need, options.padding_seconds or 0.0)
+    return math.ceil(pad * NS / grid_ns) * grid_ns / NS, grid_ns / NS
+
+
+def _keep(time_ns: int, chunk: Chunk, window: ChunkWindow, covered: np.ndarray, rate: float) -> bool:
+    if not chunk.start_ns <= time_ns < chunk.end_ns:
+        return False
+    index = int((time_ns - window.start_ns) * rate // NS)
+    return 0 <= index < len(covered) and bool(covered[index])
+
+
+def _fmt_time(ns: int) -> str:
+    from .archive_sources import _utc
+
+    return str(_utc(ns))
+
+
+def _overlapping_files(source, chunk: Chunk, window: ChunkWindow) -> str:
+    spans = source.spans.get(chunk.station, [])
+    return " ".join(sorted({s.path for s in spans if s.start_ns < window.end_ns and s.end_ns > window.start_ns}))
+
+
+def process_chunk(source, chunk: Chunk, models: list[ArchiveModel], options: ArchiveOptions, pad_s, grid_s):
+    """Read, merge and annotate one chunk; returns its part dict (rows as formatted strings)."""
+    window = ChunkWindow.around(chunk, pad_s, grid_s)
+    part = {"chunk": chunk.chunk_id, "status": "ok", "hours": 0.0, "picks": [], "detections": [], "magnitudes": [],
+            "errors": []}  # fmt: skip
+    try:
+        stream, covered, read_errors = read_chunk(source, chunk, window)
+        part["errors"] += [list(e) for e in read_errors]
+        rate = stream[0].stats.sampling_rate
+        own = slice(
+            int((chunk.start_ns - window.start_ns) * rate // NS), int((chunk.end_ns - window.start_ns) * rate // NS)
+        )
+        part["hours"] = round(float(covered[own].sum()) / rate / 3600.0, 6)
+        for model in models:
+            rows = annotate_chunk(stream, model, options, with_probabilities=options.save_probabilities)
+            keep = lambda t: _keep(t, chunk, window, covered, rate)  # noqa: E731
+            part["picks"] += [
+                [tid, phase, _fmt_time(t), f"{p:.5f}", model.name] for tid, phase, t, p in rows.picks if keep(t)
+            ]
+            part["detections"] += [[tid, _fmt_time(a), _fmt_time(b), f"{p:.5f}", model.name]
+                                   for tid, a, b, p in rows.detections if keep(a)]  # fmt: skip
+            part["magnitudes"] += [[tid, _fmt_time(t), f"{m:.3f}", f"{u:.3f}", model.name, model.magnitude_name]
+                                   for tid, t, m, u in rows.magnitudes if keep(t)]  # fmt: skip
+            if rows.probabilities is not None:
+                _save_probabilities(rows.probabilities, chunk, model, options)
+    except (WaveformError, ValueError) as err:  # bad data: reported, the run goes on
+        empty = "no data in the chunk's span" in str(err)
+        if not empty:
+            part["errors"].append([_overlapping_files(source, chunk, window), f"{type(err).__name__}: {err}"])
+        part["status"] = "ok" if empty and not part["errors"] else "failed"
+    return part
+
+
+def _save_probabilities(stream, chunk: Chunk, model: ArchiveModel, options: ArchiveOptions) -> None:
+    import io
+
+    stream = stream.copy().trim(chunk.start, chunk.end - 1e-6)
+    buffer = io.BytesIO()
+    stream.write(buffer, format="MSEED", encoding="FLOAT32")
+    path = Path(options.output) / "probabilities" / model.name / chunk.station / f"{chunk.chunk_id}.mseed"
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+# --------------------------------------------------------------------------------------------- the run
+
+
+def _manifest_dir(output: Path) -> Path:
+    return output / "manifest"
+
+
+def finished_chunks(output: Path, *, retry_failed: bool = False) -> set[str]:
+    """Chunk ids listed in any rank's manifest whose part file exists (and is not failed with `retry_failed`)."""
+    done = set()
+    for path in sorted(_manifest_dir(output).glob("rank-*.json")):
+        try:
+            done |= set(json.loads(path.read_text())["finished"])
+        except (OSError, ValueError, KeyError):
+            continue  # an unreadable manifest only costs re-running its chunks
+    done = {c for c in done if (output / "chunks" / f"{c}.json").is_file()}
+    if retry_failed:
+        done = {c for c in done if json.loads((output / "chunks" / f"{c}.json").read_text())["status"] == "ok"}
+    return done
+
+
+def check_run_settings(options: ArchiveOptions, *, write: bool) -> None:
+    """Refuse to mix two different commands in one output folder; record the settings on first use."""
+    path = Path(options.output) / "run.json"
+    settings = options.run_settings()
+    if path.is_file():
+        previous = json.loads(path.read_text())
+        if previous != settings:
+            changed = sorted(k for k in settings if previous.get(k) != settings[k])
+            raise ConfigError(f"the output folder holds a run with other settings ({', '.join(changed)})",
+                              path=path, field="--output", expected="the same command to resume, or a new --output")  # fmt: skip
+    elif write:
+        atomic_write_text(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _run_mine(mine, source, models, options, pad_s, grid_s, state, previously: list[str]):
+    from tqdm.auto import tqdm
+
+    output = Path(options.output)
+    manifest = output / "manifest" / f"rank-{state.process_index}.json"
+    finished = list(previously)
+    bar = tqdm(mine, unit="chunk", desc="annotate", disable=not (options.progress and state.is_main_process),
+               file=sys.stderr, dynamic_ncols=True)  # fmt: skip
+    last_write = 0.0
+    for k, chunk in enumerate(bar):
+        part = process_chunk(source, chunk, models, options, pad_s, grid_s)
+        atomic_write_text(output / "chunks" / f"{chunk.chunk_id}.json", json.dumps(part) + "\n")
+        finished.append(chunk.chunk_id)
+        if time.monotonic() - last_write > 1.0 or k == len(mine) - 1:
+            atomic_write_text(manifest, json.dumps({"finished": finished, "peak_rss_mb": _peak_rss_mb()}) + "\n")
+            last_write = time.monotonic()
+    if not mine:
+        atomic_write_text(manifest, json.dumps({"finished": finished, "peak_rss_mb": _peak_rss_mb()}) + "\n")
+
+
+def _set_threads(options: ArchiveOptions, processes: int) -> None:
+    import torch
+
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    elif "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // processes))
+
+
+def run_archive(options: ArchiveOptions, *, echo=print) -> dict | None:
+    """Annotate the archive on this process's share of the chunks; rank 0 merges and returns the summary."""
+    import torch
+    from accelerate import PartialState
+    from obspy import UTCDateTime
+
+    began = time.perf_counter()
+    state = PartialState(cpu=not torch.cuda.is_available())
+    _set_threads(options, state.num_processes)
+    output = Path(options.output)
+    check_run_settings(options, write=state.is_main_process)
+    models = load_archive_models(options.models, device=state.device)
+    start = UTCDateTime(options.start) if options.start else None
+    end = UTCDateTime(options.end) if options.end else None
+    source = open_source(options.source, kind=options.source_format, start=start, end=end, stations=options.stations)
+    chunks = make_chunks(source, options.chunk_seconds)
+    pad_s, grid_s = padding_and_grid(models, options)
+    done = finished_chunks(output, retry_failed=options.retry_failed)
+    todo = [c for c in chunks if c.chunk_id not in done]
+    own_manifest = output / "manifest" / f"rank-{state.process_index}.json"
+    previously = json.loads(own_manifest.read_text())["finished"] if own_manifest.is_file() else []
+    state.wait_for_everyone()  # every rank has read the manifests before any rewrites its own
+    if state.is_main_process:
+        echo(f"geohub annotate: {len(chunks)} chunk(s) of {options.chunk_seconds:g} s from {source.kind} "
+             f"{options.source}, {len(done)} already done, {len(todo)} to run on {state.num_processes} process(es)")  # fmt: skip
+    with state.split_between_processes(todo) as mine:
+        _run_mine(list(mine), source, models, options, pad_s, grid_s, state, previously)
+    state.wait_for_everyone()
+    if not state.is_main_process:
+        return None
+    return _merge(output, chunks, source, options, state, began, {c.chunk_id for c in todo}, echo)
+
+
+def _merge(output, chunks, source, options, state, began, ran: set[str], echo) -> dict:
+    parts = []
+    for chunk in chunks:
+        path = output / "chunks" / f"{chunk.chunk_id}.json"
+        if path.is_file():
+            parts.append(json.loads(path.read_text()))
+    counts = write_catalogue(output, parts, source.errors, plot=options.plot)
+    rss = [json.loads(p.read_text()).get("peak_rss_mb", 0.0) for p in _manifest_dir(output).glob("rank-*.json")]
+    seconds = time.perf_counter() - began
+    ran_hours = sum(p["hours"] for p in parts if p["chunk"] in ran)
+    summary = {"chunks": len(chunks), "chunks_run": len(ran), "chunks_resumed": len(chunks) - len(ran), **counts,
+               "processes": state.num_processes, "seconds": round(seconds, 2),
+               "peak_rss_mb": round(max(rss + [_peak_rss_mb()]), 1)}  # fmt: skip
+    summary["hours_run"] = round(ran_hours, 4)
+    summary["hours_per_second"] = round(ran_hours / seconds, 3)
+    manifest = {"chunks": [p["chunk"] for p in parts], "failed": [p["chunk"] for p in parts if p["status"] != "ok"]}
+    atomic_write_text(output / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+    echo(write_summary(output, summary))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of every process started by `accelerate launch -m geohub.inference.archive`."""
+    options = parse_argv(sys.argv[1:] if argv is None else argv)
+    try:
+        run_archive(options)
+    except GeohubError as err:
+        print(f"geohub: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
