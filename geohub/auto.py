@@ -1,80 +1,148 @@
-"""Auto class and pipeline registration, in one place.
+"""Every registry of geohub, derived from the families' declarations (`geohub/models/<family>/family.py`).
 
-Importing `geohub` runs `register_all()`, after which `AutoConfig`, `AutoModel`, the task Auto classes and
-`transformers.pipeline(task, model=...)` know every geohub model. Each family adds one `_Family` row and,
-if it serves a pipeline, one `_Pipeline` row; nothing else registers anywhere else.
+Importing `geohub` runs `register_all()`, after which `AutoConfig`, the Auto model classes, `AutoFeatureExtractor`
+/ `AutoImageProcessor` and `transformers.pipeline(task, model=...)` know every geohub family. The other registries
+read the same declarations through the functions here:
+
+- `families()`: name -> `Family`, discovered from the `family.py` of each folder under `geohub/models/`;
+- `family_for_config(config)`: the family of a saved model (by `model_type`, a legacy model type, or the
+  `geohub_family` that training writes into the config of models built on stock transformers architectures);
+- `training_tasks()`: recipe `task:` name -> import path of its `Task` (used by `geohub.training.tasks`);
+- `demo_slots()`: the demo's model slots (also the quickstart's folders and `geohub demo`'s model flags);
+- `quickstart_families()`: the families `geohub quickstart` trains, in order.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
-from dataclasses import dataclass, field
+import pkgutil
+from pathlib import Path
 
-import transformers
-from transformers import AutoConfig
+from .family import DemoDecl, Family
 
-__all__ = ["register_all", "FAMILIES", "PIPELINES"]
-
-
-@dataclass(frozen=True)
-class _Family:
-    module: str  # e.g. "geohub.models.seismic_picker"
-    config: str  # configuration class name exported by `module`
-    models: dict[str, str] = field(default_factory=dict)  # model class name -> transformers Auto class name
-
-
-@dataclass(frozen=True)
-class _Pipeline:
-    task: str  # e.g. "seismic-phase-picking"
-    module: str  # module holding the Pipeline subclass
-    pipeline_class: str
-    auto_class: str  # transformers Auto class used to load the model
-    type: str = "multimodal"
-
-
-FAMILIES: list[_Family] = [
-    # one row per family, e.g.
-    # _Family("geohub.models.seismic_picker", "SeismicPickerConfig",
-    #         {"SeismicPickerModel": "AutoModel", "SeismicPickerForPhasePicking": "AutoModelForTokenClassification"}),
-    _Family(
-        "geohub.models.extractive_summarizer",
-        "ExtractiveSummarizerConfig",
-        {"ExtractiveSummarizerForSentenceExtraction": "AutoModel"},
-    ),
-    _Family("geohub.models.seismic_picker", "SeismicPickerConfig", {"SeismicPickerForPhasePicking": "AutoModel"}),
-    _Family(
-        "geohub.models.seismic_magnitude", "SeismicMagnitudeConfig", {"SeismicMagnitudeForRegression": "AutoModel"}
-    ),
-    _Family(
-        "geohub.models.landform",
-        "LandformConfig",
-        {"LandformCNNForImageClassification": "AutoModelForImageClassification"},
-    ),
-    _Family("geohub.models.terrain_gan", "TerrainGANConfig", {"TerrainGAN": "AutoModel"}),
+__all__ = [
+    "register_all",
+    "families",
+    "get_family",
+    "family_for_config",
+    "training_tasks",
+    "demo_slots",
+    "quickstart_families",
+    "pipeline_tasks",
 ]
 
-PIPELINES: list[_Pipeline] = [
-    _Pipeline(
-        "geo-summarization", "geohub.pipelines.text", "GeoSummarizationPipeline", "AutoModelForSeq2SeqLM", "text"
-    ),
-    _Pipeline("extractive-summarization", "geohub.pipelines.text", "GeoSummarizationPipeline", "AutoModel", "text"),
-    _Pipeline(
-        "knowledge-extraction",
-        "geohub.pipelines.text",
-        "KnowledgeExtractionPipeline",
-        "AutoModelForTokenClassification",
-        "text",
-    ),
-    _Pipeline("seismic-phase-picking", "geohub.pipelines.seismic", "SeismicPhasePickingPipeline", "AutoModel"),
-    _Pipeline("seismic-magnitude", "geohub.pipelines.seismic", "SeismicMagnitudePipeline", "AutoModel"),
-    _Pipeline("terrain-generation", "geohub.pipelines.terrain", "TerrainGenerationPipeline", "AutoModel"),
-    _Pipeline(
-        "landform-classification",
-        "geohub.pipelines.terrain",
-        "LandformClassificationPipeline",
-        "AutoModelForImageClassification",
-    ),
-]
+
+@functools.cache
+def _discovered() -> tuple[Family, ...]:
+    from . import models
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(models.__path__), key=lambda i: i.name):
+        if not info.ispkg or not (Path(models.__path__[0]) / info.name / "family.py").is_file():
+            continue
+        family = importlib.import_module(f"{models.__name__}.{info.name}.family").FAMILY
+        if not isinstance(family, Family) or family.name != info.name:
+            raise TypeError(f"geohub/models/{info.name}/family.py must define FAMILY = Family(name={info.name!r}, ...)")
+        found.append(family)
+    return tuple(found)
+
+
+def families() -> dict[str, Family]:
+    """Every family, by name (its folder under `geohub/models/`)."""
+    return {family.name: family for family in _discovered()}
+
+
+def get_family(name: str) -> Family:
+    """The family called `name`; a `KeyError` lists the known ones."""
+    known = families()
+    if name not in known:
+        raise KeyError(f"unknown geohub family {name!r}; known: {', '.join(sorted(known))}")
+    return known[name]
+
+
+def family_for_config(config) -> Family | None:
+    """The family of a saved model's config (a `PretrainedConfig` or the dict of config.json); None if not geohub's."""
+    data = config if isinstance(config, dict) else config.to_dict()
+    named = data.get("geohub_family")
+    if named in families():
+        return families()[named]
+    model_type = data.get("model_type")
+    for family in _discovered():
+        if model_type and (model_type == family.model_type or model_type in family.legacy_model_types):
+            return family
+    return None
+
+
+def training_tasks() -> dict[str, str]:
+    """Recipe `task:` name -> import path of its `geohub.training.tasks.Task`."""
+    tasks: dict[str, str] = {}
+    for family in _discovered():
+        if family.task and tasks.setdefault(family.task, family.task_object) != family.task_object:
+            raise ValueError(f"training task {family.task!r} is declared twice with different Task objects")
+    return tasks
+
+
+def demo_slots() -> dict[str, tuple[Family, DemoDecl]]:
+    """Demo slot name -> (family, its `DemoDecl`), in quickstart order."""
+    ordered = sorted(_discovered(), key=lambda f: (f.quickstart_order, f.name))
+    return {family.demo.slot: (family, family.demo) for family in ordered if family.demo is not None}
+
+
+def quickstart_families() -> list[Family]:
+    """The families with a quickstart recipe, small and fast ones first."""
+    return sorted((f for f in _discovered() if f.quickstart is not None), key=lambda f: (f.quickstart_order, f.name))
+
+
+def pipeline_tasks() -> dict[str, tuple[Family, object]]:
+    """Pipeline task name -> (family, its `PipelineDecl`)."""
+    return {decl.task: (family, decl) for family in _discovered() for decl in family.pipelines}
+
+
+def _register_config(model_type: str, config_class, *, alias: bool = False) -> None:
+    """Add `model_type` -> `config_class` to transformers' config mapping; a clash with another class is an error."""
+    from transformers import AutoConfig
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    if model_type in CONFIG_MAPPING:
+        if CONFIG_MAPPING[model_type] is config_class:
+            return
+        raise RuntimeError(
+            f"model type {model_type!r} is already registered by {CONFIG_MAPPING[model_type].__module__}; "
+            f"geohub's {config_class.__name__} cannot take it"
+        )
+    if alias:  # an older saved name of the same config: `AutoConfig.register` only takes the class's own name
+        CONFIG_MAPPING.register(model_type, config_class)
+    else:
+        AutoConfig.register(model_type, config_class)
+
+
+def _register_family(family: Family) -> None:
+    import transformers
+
+    config_class = family.config_class()
+    if config_class is None:
+        return
+    if config_class.model_type != family.model_type:
+        raise TypeError(f"{config_class.__name__}.model_type is {config_class.model_type!r}, family.py says "
+                        f"{family.model_type!r}")  # fmt: skip
+    _register_config(family.model_type, config_class)
+    for legacy in family.legacy_model_types:
+        _register_config(legacy, config_class, alias=True)
+    for path, auto_name in family.models.items():
+        getattr(transformers, auto_name).register(config_class, family.load(path), exist_ok=True)
+    processor = family.processor_class()
+    if processor is None:
+        return
+    if family.processor_auto == "AutoFeatureExtractor":
+        transformers.AutoFeatureExtractor.register(config_class, processor, exist_ok=True)
+    elif family.processor_auto == "AutoImageProcessor":
+        backends = {"pil": processor}
+        backends.update({f"legacy-{path.rpartition(':')[2]}": family.load(path) for path in family.legacy_processors})
+        transformers.AutoImageProcessor.register(config_class, image_processor_classes=backends, exist_ok=True)
+    else:
+        raise ValueError(f"family {family.name}: processor_auto {family.processor_auto!r} cannot register a processor")
+
 
 _registered = False
 
@@ -84,20 +152,16 @@ def register_all() -> None:
     global _registered
     if _registered:
         return
+    import transformers
     from transformers.pipelines import PIPELINE_REGISTRY
 
-    for family in FAMILIES:
-        module = importlib.import_module(family.module)
-        config_class = getattr(module, family.config)
-        AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
-        for model_name, auto_name in family.models.items():
-            getattr(transformers, auto_name).register(config_class, getattr(module, model_name), exist_ok=True)
-    for spec in PIPELINES:
-        module = importlib.import_module(spec.module)
+    for family in _discovered():
+        _register_family(family)
+    for task, (family, decl) in pipeline_tasks().items():
         PIPELINE_REGISTRY.register_pipeline(
-            spec.task,
-            pipeline_class=getattr(module, spec.pipeline_class),
-            pt_model=getattr(transformers, spec.auto_class),
-            type=spec.type,
+            task,
+            pipeline_class=family.load(decl.pipeline_class),
+            pt_model=getattr(transformers, decl.auto_model),
+            type=decl.type,
         )
     _registered = True

@@ -1,6 +1,7 @@
 """Which models the demo serves, and loading them once.
 
-Each of the six models is found, first match wins, by:
+The slots are those the families declare (`DemoDecl` in `geohub/models/<family>/family.py`). Each slot's model is
+found, first match wins, by:
 
 1. an explicit source (the `geohub demo --picker-model ...` flags, or `build_demo(sources={...})`);
 2. its environment variable (`GEOHUB_PICKER_MODEL`, ...; see `MODEL_SPECS`);
@@ -21,34 +22,35 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HubError
+from ..inference.loading import resolve_source
 from ..utils import get_logger
 
 logger = get_logger(__name__)
 
-__all__ = ["ModelSpec", "MODEL_SPECS", "DemoModels", "resolve_source", "default_models_dir"]
+__all__ = ["ModelSpec", "MODEL_SPECS", "model_specs", "DemoModels", "resolve_source", "default_models_dir"]
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One served model: the quickstart task that trains it, its env variable and CLI flag, what it does."""
+    """One served model slot (from its family's `DemoDecl`): the slot (also the quickstart folder), its env
+    variable and CLI flag, what it does, and the family that declares it."""
 
     task: str
     env: str
     flag: str
     description: str
+    family: str
 
 
-MODEL_SPECS: dict[str, ModelSpec] = {
-    spec.task: spec
-    for spec in (
-        ModelSpec("summarization", "GEOHUB_SUMMARIZATION_MODEL", "--summarization-model", "abstract summarizer"),
-        ModelSpec("knowledge_extraction", "GEOHUB_KNOWLEDGE_MODEL", "--knowledge-model", "entity tagger"),
-        ModelSpec("seismic_picking", "GEOHUB_PICKER_MODEL", "--picker-model", "P/S phase picker and detector"),
-        ModelSpec("seismic_magnitude", "GEOHUB_MAGNITUDE_MODEL", "--magnitude-model", "magnitude estimator"),
-        ModelSpec("terrain_gan", "GEOHUB_TERRAIN_MODEL", "--terrain-model", "terrain GAN"),
-        ModelSpec("landform", "GEOHUB_LANDFORM_MODEL", "--landform-model", "landform classifier"),
-    )
-}
+def model_specs() -> dict[str, ModelSpec]:
+    """The demo's model slots, derived from the families' declarations (`geohub.auto.demo_slots`)."""
+    from ..auto import demo_slots
+
+    return {slot: ModelSpec(slot, decl.env, decl.flag, decl.description, family.name)
+            for slot, (family, decl) in demo_slots().items()}  # fmt: skip
+
+
+MODEL_SPECS: dict[str, ModelSpec] = model_specs()
 
 
 def default_models_dir() -> Path:
@@ -59,80 +61,11 @@ def default_models_dir() -> Path:
     return Path(value).resolve() if value else default_output_dir()
 
 
-def resolve_source(source: str | os.PathLike) -> Path:
-    """A local folder as is; a Hub repo id (`user/name[@revision]`) downloaded to the local cache."""
-    path = Path(os.path.expanduser(os.fspath(source)))
-    if path.is_dir():
-        return path.resolve()
-    text = os.fspath(source)
-    repo_id, _, revision = text.partition("@")
-    if text.startswith((".", "/", "~")) or repo_id.count("/") != 1:
-        raise HubError("model folder not found", path=text, expected="a saved model folder or a Hub repo id user/name")
-    from huggingface_hub import snapshot_download
+def _load(path: Path):
+    """(model, processor) of any geohub model folder: one loader for every slot."""
+    from ..inference.loading import load_model_and_processor
 
-    try:
-        return Path(snapshot_download(repo_id, revision=revision or None))
-    except Exception as err:  # offline, unknown repo, no access: all end as "this model is unavailable"
-        raise HubError(f"cannot download {repo_id!r}: {type(err).__name__}: {err}", field=repo_id) from None
-
-
-def _load_text(path: Path):
-    from ..inference.text import load_text_model
-
-    return load_text_model(str(path))
-
-
-def _load_picker(path: Path):
-    from ..inference.seismic import load_feature_extractor
-    from ..models.seismic_picker import SeismicPickerForPhasePicking
-
-    model = SeismicPickerForPhasePicking.from_pretrained(str(path)).eval()
-    return model, load_feature_extractor(model)
-
-
-def _load_magnitude(path: Path):
-    from ..inference.seismic import load_feature_extractor
-    from ..models.seismic_magnitude import SeismicMagnitudeForRegression
-
-    model = SeismicMagnitudeForRegression.from_pretrained(str(path)).eval()
-    return model, load_feature_extractor(model, amplitude=True)
-
-
-def _terrain_processor(path: Path, model):
-    from ..models.terrain_gan import TerrainProcessor
-
-    if (path / "preprocessor_config.json").is_file():
-        return TerrainProcessor.from_pretrained(str(path))
-    return model.default_processor() if hasattr(model, "default_processor") else TerrainProcessor()
-
-
-def _load_terrain(path: Path):
-    from ..models.terrain_gan import TerrainGAN
-
-    model = TerrainGAN.from_pretrained(str(path)).eval()
-    return model, _terrain_processor(path, model)
-
-
-def _load_landform(path: Path):
-    from ..models.landform import LandformCNNForImageClassification
-    from ..models.terrain_gan import TerrainProcessor
-
-    model = LandformCNNForImageClassification.from_pretrained(str(path)).eval()
-    if (path / "preprocessor_config.json").is_file():
-        processor = TerrainProcessor.from_pretrained(str(path))
-    else:
-        processor = TerrainProcessor(normalization="patch", patch_size=model.config.image_size)
-    return model, processor
-
-
-_LOADERS = {
-    "summarization": _load_text,
-    "knowledge_extraction": _load_text,
-    "seismic_picking": _load_picker,
-    "seismic_magnitude": _load_magnitude,
-    "terrain_gan": _load_terrain,
-    "landform": _load_landform,
-}
+    return load_model_and_processor(path)
 
 
 class DemoModels:
@@ -173,7 +106,7 @@ class DemoModels:
         source = self.sources[task]
         try:
             path = resolve_source(source)
-            self._loaded[task] = _LOADERS[task](path)
+            self._loaded[task] = _load(path)
             logger.info("demo: loaded %s from %s", task, path)
         except Exception as err:  # any failure to load is reported in the tab, the server keeps serving
             self._errors[task] = f"{source}: {err}"

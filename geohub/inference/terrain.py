@@ -3,11 +3,12 @@
 Public API (elevations are float32 metres, grids `(rows, cols)`, spacing in metres):
 
 - `load_terrain_model(path)` -> (model, processor): a `TerrainGAN` or `LandformCNNForImageClassification` and its
-  `TerrainProcessor` (from `preprocessor_config.json`, or rebuilt from the config when absent).
-- `generate_terrain(model, num_samples=1, seed=None, processor=None)` -> `(N, H, W)` metres from a `TerrainGAN`.
-- `classify_landform(model, dem, spacing_m=None, processor=None)` -> `{label: probability}` for one square patch
-  (a `DEM` or an array); the patch is resampled to the model's spacing and, if larger than the model's patch,
-  classified on the central window.
+  `TerrainImageProcessor` (`geohub.inference.loading`: a folder without its processor is an error).
+- `generate_terrain(model, num_samples=1, seed=None, processor=None)` -> `(N, H, W)` metres from a `TerrainGAN`;
+  `generate_mosaic(model, tiles, seed)` -> one seamless `tiles` x `tiles` DEM (what the demo serves).
+- `classify_landform(model, dem, spacing_m=None, processor=None)` -> `{label: probability}` for a DEM of any size
+  (a `DEM` or an array): resampled to the model's spacing, cut into model-sized patches (`landform_patches`), the
+  patch probabilities averaged. The pipeline and the demo call exactly these.
 - `hillshade(dem, spacing_m, azimuth_deg=315, altitude_deg=45)` -> `(rows, cols)` shading in [0, 1]
   (Horn 1981 gradients, the usual ESRI/GDAL formula).
 - `save_hillshade_png(dem, spacing_m, path)` writes a hillshade image (matplotlib, atomically).
@@ -30,7 +31,12 @@ from ..utils import fsync_dir
 
 __all__ = [
     "load_terrain_model",
+    "check_count",
     "generate_terrain",
+    "generate_mosaic",
+    "mosaic",
+    "landform_patches",
+    "landform_scores",
     "classify_landform",
     "hillshade",
     "save_hillshade_png",
@@ -39,92 +45,145 @@ __all__ = [
 
 
 def load_terrain_model(path: str | os.PathLike):
-    """Load a terrain model folder: returns (model, TerrainProcessor)."""
-    from transformers import AutoModel, AutoModelForImageClassification
+    """Load a terrain model folder (or Hub repo id): returns (model, `TerrainImageProcessor`)."""
+    from .loading import load_model_and_processor
 
-    import geohub  # noqa: F401  (registers the Auto classes)
+    return load_model_and_processor(path)
 
-    from ..models.terrain_gan import TerrainGAN, TerrainProcessor
 
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise RasterError("not a model folder (no config.json)", path=path, expected="a save_pretrained folder")
-    from transformers import AutoConfig
+def _processor_for(model, processor):
+    """`processor`, else the one saved with `model` (its `name_or_path`); never a guessed default."""
+    if processor is not None:
+        return processor
+    from .loading import load_processor, resolve_source
 
-    config = AutoConfig.from_pretrained(path)
-    if config.model_type == "geohub_terrain_gan":
-        model = AutoModel.from_pretrained(path)
-    else:
-        model = AutoModelForImageClassification.from_pretrained(path)
-    model.eval()
-    if (path / "preprocessor_config.json").is_file():
-        processor = TerrainProcessor.from_pretrained(path)
-    elif isinstance(model, TerrainGAN):
-        processor = model.default_processor()
-    else:
-        processor = TerrainProcessor(normalization="patch", patch_size=model.config.image_size)
-    return model, processor
+    source = getattr(model, "name_or_path", None)
+    if not source:
+        raise RasterError("no processor given and the model was not loaded from a folder",
+                          field="processor", expected="the model's TerrainImageProcessor")  # fmt: skip
+    return load_processor(resolve_source(source))
+
+
+def check_count(value, field: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """`value` as an int in [minimum, maximum]; floats with a fraction, bools, NaN and text are errors."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
+        raise RasterError(f"{field} is {value!r}", field=field, expected="an integer")
+    if isinstance(value, (float, np.floating)) and (not np.isfinite(value) or value != int(value)):
+        raise RasterError(f"{field} is {value!r}", field=field, expected="a whole number")
+    value = int(value)
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" to {maximum}" if maximum is not None else " or more"
+        raise RasterError(f"{field} is {value}", field=field, expected=f"{minimum}{upper}")
+    return value
 
 
 def generate_terrain(model, num_samples: int = 1, seed: int | None = None, processor=None) -> np.ndarray:
     """`(num_samples, H, W)` float32 elevations in metres from a `TerrainGAN` (EMA weights when trained here)."""
-    return model.generate(num_samples, seed=seed, processor=processor)
+    num_samples = check_count(num_samples, "num_samples")
+    seed = None if seed is None else check_count(seed, "seed", minimum=0, maximum=2**63 - 1)
+    return model.generate(num_samples, seed=seed, processor=_processor_for(model, processor))
 
 
-def _as_patch(dem, spacing_m: float | None) -> tuple[np.ndarray, float]:
+def mosaic(patches: np.ndarray, tiles: int, overlap: int) -> np.ndarray:
+    """Lay `tiles * tiles` patches `(N, S, S)` on a grid, cross-fading linearly over `overlap` cells.
+
+    Returns `(tiles * (S - overlap) + overlap,)*2` float32 metres."""
+    size = patches.shape[-1]
+    step = size - overlap
+    side = tiles * step + overlap
+    ramp = np.ones(size, dtype=np.float64)
+    if overlap:
+        edge = (np.arange(overlap) + 1.0) / (overlap + 1.0)
+        ramp[:overlap], ramp[-overlap:] = edge, edge[::-1]
+    weight_2d = np.outer(ramp, ramp)
+    total = np.zeros((side, side))
+    weight = np.zeros((side, side))
+    for index in range(tiles * tiles):
+        row, col = divmod(index, tiles)
+        window = (slice(row * step, row * step + size), slice(col * step, col * step + size))
+        total[window] += patches[index] * weight_2d
+        weight[window] += weight_2d
+    return (total / weight).astype(np.float32)
+
+
+def generate_mosaic(model, tiles: int = 1, seed: int | None = None, processor=None) -> np.ndarray:
+    """One seamless DEM of `tiles` x `tiles` generated patches cross-faded over a quarter patch; float32 metres."""
+    tiles = check_count(tiles, "tiles")
+    patches = generate_terrain(model, tiles * tiles, seed=seed, processor=processor)
+    overlap = patches.shape[-1] // 4 if tiles > 1 else 0
+    return mosaic(patches, tiles, overlap)
+
+
+def _as_grid(dem, spacing_m: float | None) -> tuple[np.ndarray, float]:
+    """(elevation with square cells, spacing in metres) of a `DEM` or a bare `(rows, cols)` array."""
     if isinstance(dem, DEM):
-        elevation, spacing = dem.elevation, float(np.mean(dem.spacing_m))
-        if spacing_m is not None:
-            spacing = float(spacing_m)
+        if spacing_m is None:
+            dem = dem.square_cells()
+            return dem.elevation.astype(np.float32), float(dem.spacing_m[0])
+        elevation = dem.elevation
     else:
         elevation = np.asarray(dem)
         if elevation.dtype.kind not in "iuf":
             raise RasterError(f"elevation has dtype {elevation.dtype}", expected="integer or float metres")
         if spacing_m is None:
             raise RasterError("spacing_m is required for a bare array", field="spacing_m", expected="metres")
-        spacing = float(spacing_m)
+    spacing = float(spacing_m)
+    if not np.isfinite(spacing) or spacing <= 0:
+        raise RasterError(f"spacing_m is {spacing_m!r}", field="spacing_m", expected="a positive number of metres")
     if elevation.ndim != 2:
-        raise RasterError(f"expected one (rows, cols) patch, got shape {elevation.shape}")
-    if elevation.shape[0] != elevation.shape[1]:
+        raise RasterError(f"expected one (rows, cols) grid, got shape {elevation.shape}")
+    return elevation.astype(np.float32), spacing
+
+
+def landform_patches(dem, processor, patch_size: int, *, spacing_m: float | None = None,
+                     max_patches: int = 64) -> np.ndarray:  # fmt: skip
+    """The model-sized patches `(N, S, S)` (metres, at the processor's spacing) a DEM is classified from.
+
+    The DEM is resampled to the processor's grid spacing and cut into `patch_size` patches (a DEM of exactly one
+    patch gives one); at most `max_patches`, evenly spread. Nodata cells are not allowed in a patch."""
+    from ..data.dem import tile_dem
+
+    elevation, spacing = _as_grid(dem, spacing_m)
+    elevation = processor.resample(elevation, spacing)
+    if min(elevation.shape) < patch_size:
         raise RasterError(
-            f"patch is not square: {elevation.shape}", expected="a square patch (tile rasters with tile_dem)"
+            f"the DEM covers {elevation.shape[0]} x {elevation.shape[1]} cells at {processor.spacing_m:g} m",
+            expected=f"at least {patch_size} x {patch_size} cells ({patch_size * processor.spacing_m:.0f} m across)",
         )
-    elevation = elevation.astype(np.float32)
-    if not np.isfinite(elevation).all():
-        raise RasterError("patch holds nodata (NaN) cells", expected="a nodata-free patch")
-    return elevation, spacing
+    patches = tile_dem(elevation, patch_size, patch_size)
+    if len(patches) == 0:
+        raise RasterError("every patch of the DEM holds nodata (NaN) cells", expected="a nodata-free area")
+    if len(patches) > max_patches:
+        patches = patches[np.linspace(0, len(patches) - 1, max_patches).round().astype(int)]
+    return patches
 
 
-def classify_landform(model, dem, spacing_m: float | None = None, processor=None) -> dict[str, float]:
-    """Landform probabilities of one square patch.
+def landform_scores(model, logits: torch.Tensor) -> dict[str, float]:
+    """`{label: probability}` from the logits `(N, classes)` of N patches of one DEM (mean of the softmaxes)."""
+    probabilities = logits.float().softmax(-1).mean(0).cpu().numpy()
+    return {model.config.id2label[i]: float(p) for i, p in enumerate(probabilities)}
+
+
+@torch.no_grad()
+def classify_landform(model, dem, spacing_m: float | None = None, processor=None, *,
+                      max_patches: int = 64) -> dict[str, float]:  # fmt: skip
+    """Landform probabilities of a DEM: the mean over its model-sized patches (see `landform_patches`).
 
     Args:
         model: a `LandformCNNForImageClassification`.
-        dem: `DEM` or `(H, H)` array of metres.
+        dem: `DEM` or `(rows, cols)` array of metres (any size of at least one patch).
         spacing_m: grid spacing in metres (required for arrays).
-        processor: `TerrainProcessor` of the model (patch normalisation); default: 300 m scale at 50 m spacing.
+        processor: the model's `TerrainImageProcessor`; default: the one saved with the model.
+        max_patches: most patches classified (evenly spread over the DEM).
 
     Returns:
         `{label: probability}` over `model.config.id2label`, summing to 1.
     """
-    from ..models.terrain_gan import TerrainProcessor
-
-    elevation, spacing = _as_patch(dem, spacing_m)
-    if processor is None:
-        processor = TerrainProcessor(normalization="patch", spacing_m=50.0, patch_size=model.config.image_size)
-    elevation = processor.resample(elevation, spacing)
-    size = model.config.image_size
-    if min(elevation.shape) < size:
-        raise RasterError(
-            f"patch covers {elevation.shape[0]} cells at {processor.spacing_m} m, fewer than the model's {size}",
-            expected=f"a patch at least {size * processor.spacing_m:.0f} m across",
-        )
-    top, left = (elevation.shape[0] - size) // 2, (elevation.shape[1] - size) // 2
-    window = elevation[top : top + size, left : left + size]
-    pixel_values = processor(window)["pixel_values"].to(model.device)
-    with torch.no_grad():
-        probabilities = model(pixel_values=pixel_values).logits.softmax(-1)[0].cpu().numpy()
-    return {model.config.id2label[i]: float(p) for i, p in enumerate(probabilities)}
+    processor = _processor_for(model, processor)
+    patches = landform_patches(dem, processor, int(model.config.image_size), spacing_m=spacing_m,
+                               max_patches=max_patches)  # fmt: skip
+    pixel_values = processor(patches)["pixel_values"].to(model.device)
+    return landform_scores(model, model(pixel_values=pixel_values).logits)
 
 
 def hillshade(dem, spacing_m: float, azimuth_deg: float = 315.0, altitude_deg: float = 45.0) -> np.ndarray:

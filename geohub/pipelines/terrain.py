@@ -8,10 +8,15 @@
     # -> {"elevation": (4, H, W) float32 metres, "spacing_m": 92.7}
 
     classify = pipeline("landform-classification", model="path/to/landform_model")
-    classify(dem_patch, spacing_m=30.0)    # (H, H) metres array, a geohub.data.dem.DEM, or a DEM file path
+    classify(dem, spacing_m=30.0)  # (rows, cols) metres array, a geohub.data.dem.DEM, or a DEM file path
     # -> [{"label": "mountain", "score": 0.93}, ...] sorted by score
 
-The processors (`TerrainProcessor`, `preprocessor_config.json`) are read from the model folder.
+Both follow transformers' chunk-pipeline contract: `preprocess` cuts one input into model-sized items (one latent
+vector per generated patch; one patch per DEM tile), `_forward` runs the model on a batch of them, `postprocess`
+joins the items of one input. So `batch_size`, lists of inputs and `num_workers` work as for any pipeline, and the
+answer does not depend on them. The processor (`TerrainImageProcessor`, saved with the model) is loaded by
+`pipeline()` through `AutoImageProcessor`; the landform pipeline computes exactly
+`geohub.inference.terrain.classify_landform` (what the demo serves).
 """
 
 from __future__ import annotations
@@ -19,42 +24,38 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from transformers import Pipeline
+import torch
+from transformers.pipelines.base import ChunkPipeline
 
 from ..data.dem import DEM, read_dem
-from ..inference.terrain import classify_landform
+from ..errors import RasterError
+from ..inference.terrain import check_count, landform_patches, landform_scores
 
 __all__ = ["TerrainGenerationPipeline", "LandformClassificationPipeline"]
 
 
-def _processor_of(model):
-    from ..models.terrain_gan import TerrainProcessor
-
-    source = getattr(model, "name_or_path", None) or ""
-    if not source:
-        return None
-    try:  # a local folder or a Hub repo id (fetched like the weights, so `pipeline(task, model=repo)` keeps it)
-        return TerrainProcessor.from_pretrained(source)
-    except OSError:
-        return None
-
-
-class _TerrainPipeline(Pipeline):
+class _TerrainPipeline(ChunkPipeline):
     _load_processor = False
-    _load_image_processor = False
+    _load_image_processor = True
     _load_feature_extractor = False
     _load_tokenizer = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.terrain_processor = _processor_of(self.model)
+        if self.image_processor is None:
+            raise RasterError(
+                "the terrain model was given without its image processor",
+                field="image_processor",
+                expected="a model folder saved with its TerrainImageProcessor, or image_processor=...",
+            )
 
-    def _ensure_tensor_on_device(self, inputs, device):
-        return inputs
+    @property
+    def terrain_processor(self):
+        return self.image_processor
 
 
 class TerrainGenerationPipeline(_TerrainPipeline):
-    """Task "terrain-generation": DEM patches in metres from a `TerrainGAN`."""
+    """Task "terrain-generation": DEM patches in metres from a `TerrainGAN` (same seed, same patches)."""
 
     def _sanitize_parameters(self, seed=None, num_samples=None):
         preprocess = {}
@@ -69,39 +70,58 @@ class TerrainGenerationPipeline(_TerrainPipeline):
             seed = inputs.get("seed", seed)
             num_samples = inputs.get("num_samples", num_samples)
         elif inputs is not None:
-            num_samples = int(inputs)
-        return {"num_samples": int(num_samples or 1), "seed": seed}
+            num_samples = inputs
+        num_samples = check_count(1 if num_samples is None else num_samples, "num_samples", maximum=4096)
+        seed = None if seed is None else check_count(seed, "seed", minimum=0, maximum=2**63 - 1)
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        latents = self.model.sample_latents(num_samples, rng)
+        for index in range(num_samples):
+            yield {"latents": latents[index : index + 1], "is_last": index == num_samples - 1}
 
-    def _forward(self, model_inputs, **forward_parameters):
-        elevation = self.model.generate(model_inputs["num_samples"], seed=model_inputs["seed"],
-                                        processor=self.terrain_processor)  # fmt: skip
-        return {"elevation": elevation}
+    def _forward(self, model_inputs):
+        is_last = model_inputs.pop("is_last")
+        with torch.no_grad():
+            values = self.model.generator(model_inputs["latents"].to(self.model.device))
+        return {"values": values, "is_last": is_last}
 
     def postprocess(self, model_outputs):
-        spacing = self.terrain_processor.spacing_m if self.terrain_processor else self.model.config.spacing_m
-        return {"elevation": model_outputs["elevation"], "spacing_m": float(spacing)}
+        values = torch.cat([output["values"] for output in model_outputs])
+        return {"elevation": self.image_processor.postprocess(values), "spacing_m": float(self.image_processor.spacing_m)}
 
 
 class LandformClassificationPipeline(_TerrainPipeline):
-    """Task "landform-classification": landform probabilities of one square DEM patch."""
+    """Task "landform-classification": landform probabilities of a DEM of any size (mean over its patches)."""
 
-    def _sanitize_parameters(self, spacing_m=None, top_k=None):
-        preprocess = {"spacing_m": spacing_m} if spacing_m is not None else {}
-        postprocess = {"top_k": top_k} if top_k is not None else {}
+    def _sanitize_parameters(self, spacing_m=None, top_k=None, max_patches=None):
+        preprocess = {}
+        if spacing_m is not None:
+            preprocess["spacing_m"] = spacing_m
+        if max_patches is not None:
+            preprocess["max_patches"] = check_count(max_patches, "max_patches")
+        postprocess = {}
+        if top_k is not None:
+            postprocess["top_k"] = check_count(top_k, "top_k", maximum=self.model.config.num_labels)
         return preprocess, {}, postprocess
 
-    def preprocess(self, inputs, spacing_m: float | None = None):
+    def preprocess(self, inputs, spacing_m: float | None = None, max_patches: int = 64):
         if isinstance(inputs, (str, os.PathLike)):
             inputs = read_dem(inputs, spacing_m=spacing_m)
+            spacing_m = None
         if not isinstance(inputs, DEM):
             inputs = np.asarray(inputs)
-        return {"dem": inputs, "spacing_m": spacing_m}
+        patches = landform_patches(inputs, self.image_processor, int(self.model.config.image_size),
+                                   spacing_m=spacing_m, max_patches=max_patches)  # fmt: skip
+        pixel_values = self.image_processor(patches)["pixel_values"]
+        for index in range(len(patches)):
+            yield {"pixel_values": pixel_values[index : index + 1], "is_last": index == len(patches) - 1}
 
-    def _forward(self, model_inputs, **forward_parameters):
-        scores = classify_landform(self.model, model_inputs["dem"], spacing_m=model_inputs["spacing_m"],
-                                   processor=self.terrain_processor)  # fmt: skip
-        return {"scores": scores}
+    def _forward(self, model_inputs):
+        is_last = model_inputs.pop("is_last")
+        with torch.no_grad():
+            logits = self.model(pixel_values=model_inputs["pixel_values"].to(self.model.device)).logits
+        return {"logits": logits, "is_last": is_last}
 
     def postprocess(self, model_outputs, top_k: int | None = None):
-        ranked = sorted(model_outputs["scores"].items(), key=lambda item: -item[1])
+        scores = landform_scores(self.model, torch.cat([output["logits"] for output in model_outputs]))
+        ranked = sorted(scores.items(), key=lambda item: -item[1])
         return [{"label": label, "score": score} for label, score in ranked[: top_k or len(ranked)]]

@@ -1,18 +1,18 @@
 """The registry of trainable tasks: recipe `task:` name -> argument dataclasses and run function.
 
-Each entry points at a module-level `Task` object by import path, so that launching one task does not import
-the others. A family adds its task here with one line.
+The names and the `Task` objects they point at are declared by the families (`family.py`, fields `task` and
+`task_object`; see `geohub.auto.training_tasks`). Each points at a module-level `Task` by import path, so that
+launching one task does not import the others.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import ConfigError
 
-__all__ = ["Task", "TASKS", "get_task"]
+__all__ = ["Task", "get_task", "task_names"]
 
 
 @dataclass(frozen=True)
@@ -33,24 +33,23 @@ class Task:
     description: str = ""
 
 
-# task name -> "module:attribute" of its Task object
-TASKS: dict[str, str] = {
-    "knowledge_extraction": "geohub.training.text:KNOWLEDGE_EXTRACTION",
-    "seismic_picking": "geohub.training.seismic:SEISMIC_PICKING",
-    "seismic_magnitude": "geohub.training.seismic:SEISMIC_MAGNITUDE",
-    "summarization": "geohub.training.text:SUMMARIZATION",
-    "landform": "geohub.training.terrain:LANDFORM",
-    "terrain_gan": "geohub.training.terrain:TERRAIN_GAN",
-}
+def task_names() -> list[str]:
+    """Every recipe `task:` name declared by a family."""
+    from ..auto import training_tasks
+
+    return sorted(training_tasks())
 
 
 def get_task(name: str, *, path=None, line: int | None = None) -> Task:
     """Resolve a task by name; an unknown name is a `ConfigError` listing the known ones."""
-    if name not in TASKS:
-        known = ", ".join(sorted(TASKS)) or "(none registered)"
+    from ..auto import training_tasks
+    from ..family import resolve
+
+    tasks = training_tasks()
+    if name not in tasks:
+        known = ", ".join(sorted(tasks)) or "(none registered)"
         raise ConfigError(f"unknown task '{name}'", path=path, line=line, field="task", expected=f"one of {known}")
-    module_name, attribute = TASKS[name].split(":")
-    task = getattr(importlib.import_module(module_name), attribute)
+    task = resolve(tasks[name])
     if not isinstance(task, Task):
-        raise TypeError(f"{TASKS[name]} is not a geohub.training.Task")
+        raise TypeError(f"{tasks[name]} is not a geohub.training.Task")
     return task

@@ -20,7 +20,7 @@ from geohub.inference.terrain import (
     save_hillshade_png,
 )
 from geohub.models.landform import LandformCNNForImageClassification, LandformConfig
-from geohub.models.terrain_gan import TerrainGAN, TerrainGANConfig, TerrainProcessor
+from geohub.models.terrain_gan import TerrainGAN, TerrainGANConfig, TerrainImageProcessor
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def gan_dir(tmp_path_factory):
     config = TerrainGANConfig(image_size=16, latent_dim=8, generator_channels=16, discriminator_channels=4,
                               min_channels=4, elevation_mean=400.0, elevation_std=50.0, spacing_m=90.0)  # fmt: skip
     TerrainGAN(config).save_pretrained(folder)
-    TerrainProcessor(elevation_mean=400.0, elevation_std=50.0, spacing_m=90.0, patch_size=16).save_pretrained(folder)
+    TerrainImageProcessor(elevation_mean=400.0, elevation_std=50.0, spacing_m=90.0, patch_size=16).save_pretrained(folder)
     return folder
 
 
@@ -38,7 +38,7 @@ def landform_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("landform")
     torch.manual_seed(0)
     LandformCNNForImageClassification(LandformConfig(image_size=16, hidden_sizes=[4, 8])).save_pretrained(folder)
-    TerrainProcessor(normalization="patch", spacing_m=50.0, patch_size=16).save_pretrained(folder)
+    TerrainImageProcessor(normalization="patch", spacing_m=50.0, patch_size=16).save_pretrained(folder)
     return folder
 
 
@@ -74,14 +74,36 @@ def test_classify_landform_and_errors(landform_dir):
     scores = classify_landform(model, patch, spacing_m=25.0, processor=processor)
     assert set(scores) == {"plain", "hill", "mountain", "valley", "plateau", "escarpment"}
     assert sum(scores.values()) == pytest.approx(1.0, abs=1e-5)
-    with pytest.raises(RasterError, match="not square"):
-        classify_landform(model, np.zeros((20, 30)), spacing_m=50.0, processor=processor)
-    with pytest.raises(RasterError, match="fewer than"):
+    # the processor saved with the model is used when none is given (never a guessed default)
+    assert classify_landform(model, patch, spacing_m=25.0) == pytest.approx(scores)
+    with pytest.raises(RasterError, match="at least 16 x 16"):
         classify_landform(model, np.zeros((8, 8)), spacing_m=50.0, processor=processor)
     with pytest.raises(RasterError, match="spacing_m"):
         classify_landform(model, np.zeros((16, 16)))
+    with pytest.raises(RasterError, match="spacing_m"):
+        classify_landform(model, np.zeros((16, 16)), spacing_m=0.0, processor=processor)
     with pytest.raises(RasterError, match="nodata"):
         classify_landform(model, np.full((16, 16), np.nan), spacing_m=50.0, processor=processor)
+
+
+def test_large_dems_are_tiled_and_averaged(landform_dir):
+    """A rectangular DEM larger than one patch: the mean of its patches' probabilities (what the demo shows)."""
+    model, processor = load_terrain_model(landform_dir)
+    rng = np.random.default_rng(1)
+    dem = rng.normal(300, 40, (32, 48)).astype(np.float32)
+    scores = classify_landform(model, dem, spacing_m=50.0, processor=processor)
+    by_patch = [classify_landform(model, dem[r : r + 16, c : c + 16], spacing_m=50.0, processor=processor)
+                for r in (0, 16) for c in (0, 16, 32)]  # fmt: skip
+    for label, value in scores.items():
+        assert value == pytest.approx(np.mean([p[label] for p in by_patch]), abs=1e-5)
+
+
+def test_a_folder_without_its_processor_is_an_error(tmp_path):
+    from geohub.errors import HubError
+
+    LandformCNNForImageClassification(LandformConfig(image_size=16, hidden_sizes=[4, 8])).save_pretrained(tmp_path)
+    with pytest.raises(HubError, match="no processor"):
+        load_terrain_model(tmp_path)
 
 
 def test_pipelines(gan_dir, landform_dir):
@@ -92,3 +114,39 @@ def test_pipelines(gan_dir, landform_dir):
     classify = pipeline("landform-classification", model=str(landform_dir))
     ranked = classify(np.random.default_rng(0).normal(300, 40, (16, 16)), spacing_m=50.0, top_k=2)
     assert len(ranked) == 2 and ranked[0]["score"] >= ranked[1]["score"]
+
+
+def test_pipelines_batch_lists_and_workers(gan_dir, landform_dir):
+    """batch_size, lists of inputs and num_workers give the same answers as one input at a time."""
+    generate = pipeline("terrain-generation", model=str(gan_dir))
+    single = generate(3, seed=4)["elevation"]
+    batched = generate([{"num_samples": 3, "seed": 4}, {"num_samples": 1, "seed": 5}], batch_size=2, num_workers=0)
+    assert np.allclose(batched[0]["elevation"], single, atol=1e-4) and batched[1]["elevation"].shape == (1, 16, 16)
+    classify = pipeline("landform-classification", model=str(landform_dir))
+    rng = np.random.default_rng(2)
+    dems = [rng.normal(300, 40, (16, 16)), rng.normal(300, 90, (32, 32)), rng.normal(300, 10, (16, 32))]
+    one_by_one = [classify(d, spacing_m=50.0) for d in dems]
+    together = classify(dems, spacing_m=50.0, batch_size=2, num_workers=1)
+    for a, b in zip(one_by_one, together):
+        assert [x["label"] for x in a] == [x["label"] for x in b]
+        assert [x["score"] for x in a] == pytest.approx([x["score"] for x in b], abs=1e-5)
+    # the pipeline and the library function (the demo's) agree on a large DEM
+    model, processor = load_terrain_model(landform_dir)
+    scores = classify_landform(model, dems[1], spacing_m=50.0, processor=processor)
+    assert {x["label"]: x["score"] for x in one_by_one[1]} == pytest.approx(scores, abs=1e-5)
+
+
+@pytest.mark.parametrize("bad", [0, 2.7, -1, "3", float("nan")])
+def test_generation_counts_must_be_whole_positive_numbers(gan_dir, bad):
+    generate = pipeline("terrain-generation", model=str(gan_dir))
+    with pytest.raises(RasterError, match="num_samples"):
+        generate(bad)
+
+
+def test_top_k_and_seed_are_checked(gan_dir, landform_dir):
+    with pytest.raises(RasterError, match="seed"):
+        pipeline("terrain-generation", model=str(gan_dir))(1, seed=1.5)
+    classify = pipeline("landform-classification", model=str(landform_dir))
+    with pytest.raises(RasterError, match="top_k"):
+        classify(np.zeros((16, 16)), spacing_m=50.0, top_k=-1)
+    assert len(classify(np.zeros((16, 16)), spacing_m=50.0, top_k=6)) == 6

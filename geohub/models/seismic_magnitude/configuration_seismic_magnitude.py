@@ -26,7 +26,7 @@ class SeismicMagnitudeConfig(PretrainedConfig):
         initializer_range (`float`, 0.02): std of the truncated-normal init of linear layers.
     """
 
-    model_type = "seismic_magnitude"
+    model_type = "geohub_seismic_magnitude"
 
     def __init__(
         self,

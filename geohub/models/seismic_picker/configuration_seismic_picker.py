@@ -28,7 +28,7 @@ class SeismicPickerConfig(PretrainedConfig):
         initializer_range (`float`, 0.02): std of the truncated-normal init of linear layers.
     """
 
-    model_type = "seismic_picker"
+    model_type = "geohub_seismic_picker"
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Terrain GAN: `TerrainGANConfig`, `TerrainGAN` (generator + discriminator), `TerrainProcessor` (metres <-> model)."""
+"""Terrain GAN: `TerrainGANConfig`, `TerrainGAN` (generator + discriminator), `TerrainImageProcessor` (metres <-> model)."""
 
 from .configuration_terrain_gan import TerrainGANConfig
 from .modeling_terrain_gan import (
@@ -9,7 +9,7 @@ from .modeling_terrain_gan import (
     TerrainGenerator,
     TerrainGeneratorBlock,
 )
-from .processing_terrain_gan import TerrainProcessor
+from .processing_terrain_gan import TerrainImageProcessor, TerrainProcessor
 
 __all__ = [
     "TerrainGANConfig",
@@ -19,5 +19,6 @@ __all__ = [
     "TerrainDiscriminator",
     "TerrainGeneratorBlock",
     "TerrainDiscriminatorBlock",
+    "TerrainImageProcessor",
     "TerrainProcessor",
 ]

@@ -1,4 +1,4 @@
-"""`TerrainProcessor`: elevation normalisation for geohub's terrain models (metres in, metres out).
+"""`TerrainImageProcessor`: elevation normalisation for geohub's terrain models (metres in, metres out).
 
 Saved as `preprocessor_config.json` beside the model. Two modes:
 
@@ -16,14 +16,15 @@ from typing import TypedDict
 
 import numpy as np
 import torch
-from transformers.image_processing_base import BatchFeature, ImageProcessingMixin
+from transformers.image_processing_base import BatchFeature
+from transformers.image_processing_utils import BaseImageProcessor
 
-__all__ = ["TerrainProcessor"]
+__all__ = ["TerrainImageProcessor", "TerrainProcessor"]
 
 _MODES = ("global", "patch")
 
 
-class _TerrainProcessorKwargs(TypedDict, total=False):
+class _TerrainImageProcessorKwargs(TypedDict, total=False):
     normalization: str
     elevation_mean: float
     elevation_std: float
@@ -32,7 +33,7 @@ class _TerrainProcessorKwargs(TypedDict, total=False):
     patch_size: int
 
 
-class TerrainProcessor(ImageProcessingMixin):
+class TerrainImageProcessor(BaseImageProcessor):
     """Elevation (metres) <-> model space, for patches `(H, W)` or batches `(B, H, W)` / `(B, 1, H, W)`.
 
     Args:
@@ -45,7 +46,7 @@ class TerrainProcessor(ImageProcessingMixin):
     """
 
     model_input_names = ["pixel_values"]
-    valid_kwargs = _TerrainProcessorKwargs
+    valid_kwargs = _TerrainImageProcessorKwargs
 
     def __init__(
         self,
@@ -70,7 +71,7 @@ class TerrainProcessor(ImageProcessingMixin):
         self.spacing_m = float(spacing_m)
         self.patch_size = int(patch_size)
 
-    def fit(self, patches: np.ndarray) -> TerrainProcessor:
+    def fit(self, patches: np.ndarray) -> TerrainImageProcessor:
         """Set `elevation_mean` / `elevation_std` (metres) from training patches `(N, H, W)`; returns self."""
         values = np.asarray(patches, dtype=np.float64)
         if values.size == 0 or not np.isfinite(values).all():
@@ -128,3 +129,7 @@ class TerrainProcessor(ImageProcessingMixin):
             raise ValueError("elevations contain NaN or Inf (fill or drop nodata cells first)")
         values = self.normalize(array).astype(np.float32)
         return BatchFeature({"pixel_values": values}, tensor_type=return_tensors)
+
+
+class TerrainProcessor(TerrainImageProcessor):
+    """The name geohub 0.1 wrote into preprocessor_config.json; kept (and registered) so those folders still load."""

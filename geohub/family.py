@@ -1,0 +1,166 @@
+"""The one declaration of a geohub model family.
+
+Each family folder `geohub/models/<name>/` holds a `family.py` with one module-level `FAMILY = Family(...)`. It
+names, by import path (nothing heavy is imported to read it), what is family-specific: the config and model
+classes and their Auto classes, the processor, the pipeline task(s), the training task, what its model card
+says, its demo model slot and its quickstart recipe. Every registry of geohub is derived from these objects
+(`geohub.auto`): the transformers Auto classes and pipelines, the training tasks, the model cards, the demo's
+model loading and the CLI's model flags, and the quickstart. Adding a family is: its folder (with `family.py`),
+its recipe folder and its tests.
+
+Import paths are written `"package.module:Attribute"`; a path starting with `"."` is relative to the family's
+package (`".modeling_seismic_picker:SeismicPickerForPhasePicking"`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["Family", "PipelineDecl", "CardDecl", "DemoDecl", "resolve"]
+
+
+def resolve(path: str, package: str | None = None) -> Any:
+    """The object at `"module:attribute"` (a leading "." is relative to `package`)."""
+    module_name, _, attribute = path.partition(":")
+    if not attribute:
+        raise ValueError(f"import path {path!r} must look like 'package.module:Attribute'")
+    module = importlib.import_module(module_name, package=package if module_name.startswith(".") else None)
+    return getattr(module, attribute)
+
+
+@dataclass(frozen=True)
+class PipelineDecl:
+    """A `transformers.pipeline()` task served by the family.
+
+    Args:
+        task: the pipeline task name, e.g. "seismic-phase-picking".
+        pipeline_class: import path of the `transformers.Pipeline` subclass.
+        auto_model: the transformers Auto class that loads the model for this task.
+        type: "text", "audio", "image" or "multimodal" (what transformers' registry calls the input type).
+    """
+
+    task: str
+    pipeline_class: str
+    auto_model: str = "AutoModel"
+    type: str = "multimodal"
+
+
+@dataclass(frozen=True)
+class CardDecl:
+    """What the family's model card says.
+
+    Args:
+        task_name: human task name ("Seismic phase picking"), also the model-index task name.
+        architecture: one line describing the architecture.
+        citation: the architecture's citation.
+        data: a sentence on the training data used when the run does not name its own.
+        tags: Hub tags (besides "geophysics" and "geohub").
+        pipeline_tag: the Hub pipeline tag whose widget suits the model, or None when none does.
+        datasets: Hub data set ids of the default training data.
+        license: the licence of the weights the family's default recipe produces.
+    """
+
+    task_name: str
+    architecture: str
+    citation: str
+    data: str
+    tags: tuple[str, ...] = ()
+    pipeline_tag: str | None = None
+    datasets: tuple[str, ...] = ()
+    license: str = "apache-2.0"
+
+
+@dataclass(frozen=True)
+class DemoDecl:
+    """The family's model slot in the demo (`geohub demo`, `geohub quickstart`).
+
+    Args:
+        slot: the slot name: also the quickstart's folder name and the key of `DemoModels.sources`.
+        flag: the CLI option of `geohub demo` ("--picker-model").
+        env: the environment variable naming the model ("GEOHUB_PICKER_MODEL").
+        description: what the model does, for the demo's header and errors ("P/S phase picker").
+    """
+
+    slot: str
+    flag: str
+    env: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Family:
+    """One model family (see the module docstring).
+
+    Args:
+        name: the family's folder name under `geohub/models/`.
+        package: the family's package, e.g. "geohub.models.seismic_picker".
+        config: import path of the `PretrainedConfig` subclass; None for a family built on a stock transformers
+            architecture (then `stock_model_types` says which, and training writes `geohub_family` into config.json).
+        models: import path of each model class -> the transformers Auto class it is registered with.
+        processor: import path of the processor (feature extractor, image processor or tokenizer) saved with
+            every model of the family, or None when the family uses a stock tokenizer.
+        processor_auto: the Auto class the processor is registered with ("AutoFeatureExtractor",
+            "AutoImageProcessor"; "AutoTokenizer" for stock tokenizers, which transformers knows already).
+        legacy_processors: import paths of processor classes under names earlier geohub versions saved, registered
+            beside `processor` so that those folders keep loading.
+        model_type: the config's `model_type` (always prefixed "geohub_"); None for stock families.
+        legacy_model_types: earlier `model_type` values of saved models that must keep loading.
+        stock_model_types: for families on stock architectures, the `model_type`s their saved configs have.
+        pipelines: the pipeline tasks served.
+        task: the training task name (the recipe's `task:`), or None.
+        task_object: import path of its `geohub.training.tasks.Task`.
+        card: what the model card says.
+        demo: the demo slot, or None when the demo does not serve the family.
+        quickstart: the recipe (dataclass fields, without `output_dir`) that `geohub quickstart` trains, or None.
+        quickstart_order: quickstart runs families by this number (small, fast models first).
+    """
+
+    name: str
+    package: str
+    card: CardDecl
+    config: str | None = None
+    models: Mapping[str, str] = field(default_factory=dict)
+    processor: str | None = None
+    processor_auto: str | None = None
+    legacy_processors: tuple[str, ...] = ()
+    model_type: str | None = None
+    legacy_model_types: tuple[str, ...] = ()
+    stock_model_types: tuple[str, ...] = ()
+    pipelines: tuple[PipelineDecl, ...] = ()
+    task: str | None = None
+    task_object: str | None = None
+    demo: DemoDecl | None = None
+    quickstart: Mapping[str, Any] | None = None
+    quickstart_order: int = 100
+
+    def __post_init__(self):
+        if self.model_type is not None and not self.model_type.startswith("geohub_"):
+            raise ValueError(f"family {self.name}: model_type {self.model_type!r} must start with 'geohub_'")
+        if (self.config is None) != (self.model_type is None):
+            raise ValueError(f"family {self.name}: give both config and model_type, or neither (stock family)")
+        if self.task is not None and self.task_object is None:
+            raise ValueError(f"family {self.name}: task {self.task!r} needs task_object")
+        object.__setattr__(self, "models", MappingProxyType(dict(self.models)))
+        if self.quickstart is not None:
+            object.__setattr__(self, "quickstart", MappingProxyType(dict(self.quickstart)))
+
+    def load(self, path: str) -> Any:
+        """The object at import path `path` (relative paths are relative to the family's package)."""
+        return resolve(path, self.package)
+
+    def config_class(self):
+        return self.load(self.config) if self.config else None
+
+    def processor_class(self):
+        return self.load(self.processor) if self.processor else None
+
+    def auto_class_of(self, architecture: str) -> str | None:
+        """The Auto class name registered for model class name `architecture`, or None."""
+        for path, auto in self.models.items():
+            if path.rpartition(":")[2] == architecture:
+                return auto
+        return None

@@ -1,0 +1,111 @@
+"""Loading any geohub model with its processor, in one place.
+
+    from geohub.inference.loading import load_model_and_processor
+    model, processor = load_model_and_processor("path/to/folder")       # or "user/name[@revision]" on a Hub
+
+The model's family (`geohub.auto.family_for_config`) says which transformers Auto class loads the model and which
+one loads its processor (`AutoFeatureExtractor`, `AutoImageProcessor` or `AutoTokenizer`), so every caller (the
+pipelines, the demo, the CLI, the benchmarks) gets the same pair. A folder without its processor is an error
+naming the folder, never a silently guessed default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import HubError
+
+__all__ = ["resolve_source", "load_model_and_processor", "load_processor", "auto_model_class_name"]
+
+# stock transformers heads (families built on stock architectures) -> the Auto class that loads them
+_AUTO_BY_SUFFIX = (
+    ("ForTokenClassification", "AutoModelForTokenClassification"),
+    ("ForSequenceClassification", "AutoModelForSequenceClassification"),
+    ("ForImageClassification", "AutoModelForImageClassification"),
+    ("EncoderDecoderModel", "AutoModelForSeq2SeqLM"),
+    ("ForConditionalGeneration", "AutoModelForSeq2SeqLM"),
+)
+
+
+def resolve_source(source: str | os.PathLike) -> Path:
+    """A local folder as is; a Hub repo id (`user/name[@revision]`) downloaded to the local cache."""
+    path = Path(os.path.expanduser(os.fspath(source)))
+    if path.is_dir():
+        return path.resolve()
+    text = os.fspath(source)
+    repo_id, _, revision = text.partition("@")
+    if text.startswith((".", "/", "~")) or repo_id.count("/") != 1:
+        raise HubError("model folder not found", path=text, expected="a saved model folder or a Hub repo id user/name")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, revision=revision or None))
+    except Exception as err:  # offline, unknown repo, no access: all end as "this model is unavailable"
+        raise HubError(f"cannot download {repo_id!r}: {type(err).__name__}: {err}", field=repo_id) from None
+
+
+def auto_model_class_name(config: dict) -> str:
+    """The transformers Auto class that loads a saved model, from its family's declaration or its class name."""
+    from ..auto import family_for_config
+
+    architecture = (config.get("architectures") or [""])[0]
+    family = family_for_config(config)
+    if family is not None and family.auto_class_of(architecture):
+        return family.auto_class_of(architecture)
+    for suffix, auto in _AUTO_BY_SUFFIX:
+        if architecture.endswith(suffix):
+            return auto
+    return "AutoModel"
+
+
+def _read_config(folder: Path) -> dict:
+    import json
+
+    try:
+        return json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HubError("not a model folder (no config.json)", path=folder,
+                       expected="a folder written by save_pretrained") from None  # fmt: skip
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise HubError(f"config.json is not valid JSON ({err})", path=folder / "config.json") from None
+
+
+def load_processor(folder: str | os.PathLike, config: dict | None = None):
+    """The processor saved in `folder`, through the Auto class its family declares (a tokenizer for text models).
+
+    A folder whose processor file is missing raises `HubError` naming the folder."""
+    import transformers
+
+    from ..auto import family_for_config
+
+    folder = Path(folder)
+    config = config if config is not None else _read_config(folder)
+    family = family_for_config(config)
+    auto_name = family.processor_auto if family is not None and family.processor_auto else None
+    if auto_name is None:
+        auto_name = "AutoTokenizer" if (folder / "tokenizer_config.json").is_file() else "AutoFeatureExtractor"
+    expected = "tokenizer_config.json" if auto_name == "AutoTokenizer" else "preprocessor_config.json"
+    if not (folder / expected).is_file():
+        raise HubError(
+            f"the model folder has no processor ({expected} is missing)",
+            path=folder,
+            expected="a folder saved with its processor: processor.save_pretrained(folder) beside the model",
+        )
+    return getattr(transformers, auto_name).from_pretrained(os.fspath(folder))
+
+
+def load_model_and_processor(source: Any, *, device: str | None = None) -> tuple[Any, Any]:
+    """(model in eval mode, its processor) from a folder or a Hub repo id (see the module docstring)."""
+    import transformers
+
+    import geohub  # noqa: F401  (registers the families with the Auto classes)
+
+    folder = resolve_source(source)
+    config = _read_config(folder)
+    auto = getattr(transformers, auto_model_class_name(config))
+    model = auto.from_pretrained(os.fspath(folder), use_safetensors=True)
+    if device is not None:
+        model = model.to(device)
+    return model.eval(), load_processor(folder, config)

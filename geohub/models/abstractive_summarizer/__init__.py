@@ -1,0 +1,1 @@
+"""Abstractive summarizer: transformers' `EncoderDecoderModel` (BERT2BERT from MiniLM), declared in `family.py`."""

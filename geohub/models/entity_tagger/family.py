@@ -1,0 +1,47 @@
+"""The entity tagger family's one declaration (see `geohub.family`).
+
+The model is transformers' own `BertForTokenClassification` on all-MiniLM-L6-v2; geohub adds its data readers,
+training task, pipeline (entities and relations into a knowledge graph), card and demo slot.
+"""
+
+from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+
+FAMILY = Family(
+    name="entity_tagger",
+    package=__package__,
+    stock_model_types=("bert",),
+    processor_auto="AutoTokenizer",
+    pipelines=(
+        PipelineDecl(
+            "knowledge-extraction",
+            "geohub.pipelines.text:KnowledgeExtractionPipeline",
+            "AutoModelForTokenClassification",
+            "text",
+        ),
+    ),
+    task="knowledge_extraction",
+    task_object="geohub.training.text:KNOWLEDGE_EXTRACTION",
+    card=CardDecl(
+        task_name="Geoscience entity extraction",
+        architecture="all-MiniLM-L6-v2 (BERT) encoder with a token-classification head",
+        citation="Wang, W. et al. (2020). MiniLM: deep self-attention distillation for task-agnostic compression "
+        "of pre-trained transformers. NeurIPS. arXiv:2002.10957",
+        data="geohub geophysics abstracts corpus (geohub/data/corpus, original abstracts with entity annotations).",
+        tags=("geoscience-literature", "named-entity-recognition", "knowledge-extraction"),
+        pipeline_tag="token-classification",
+    ),
+    demo=DemoDecl("knowledge_extraction", "--knowledge-model", "GEOHUB_KNOWLEDGE_MODEL", "entity tagger"),
+    quickstart={
+        "model_name_or_path": "minilm",
+        "dataset": "geo_corpus",
+        "max_length": 128,
+        "num_train_epochs": 6,
+        "per_device_train_batch_size": 16,
+        "learning_rate": 2e-4,
+        "eval_strategy": "no",
+        "save_strategy": "no",
+        "report_to": "none",
+        "seed": 42,
+    },
+    quickstart_order=60,
+)

@@ -1,0 +1,44 @@
+"""The extractive summarizer family's one declaration (see `geohub.family`)."""
+
+from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+
+FAMILY = Family(
+    name="extractive_summarizer",
+    package=__package__,
+    config=".configuration_extractive_summarizer:ExtractiveSummarizerConfig",
+    model_type="geohub_extractive_summarizer",
+    models={".modeling_extractive_summarizer:ExtractiveSummarizerForSentenceExtraction": "AutoModel"},
+    processor=None,  # the MiniLM tokenizer, saved beside the model, loads with AutoTokenizer
+    processor_auto="AutoTokenizer",
+    pipelines=(
+        PipelineDecl(
+            "extractive-summarization", "geohub.pipelines.text:GeoSummarizationPipeline", "AutoModel", "text"
+        ),
+    ),
+    task="summarization",
+    task_object="geohub.training.text:SUMMARIZATION",
+    card=CardDecl(
+        task_name="Summarization",
+        architecture="MiniLM sentence encoder with cross-sentence attention scoring sentences (BertSum-style)",
+        citation="Liu, Y. & Lapata, M. (2019). Text summarization with pretrained encoders. EMNLP. "
+        "arXiv:1908.08345; Wang, W. et al. (2020). MiniLM. NeurIPS. arXiv:2002.10957",
+        data="geohub geophysics abstracts corpus (geohub/data/corpus, original abstracts with summaries).",
+        tags=("geoscience-literature", "summarization", "extractive-summarization"),
+        # the Hub's summarization widget runs a text2text model; an extractive scorer is not one
+        pipeline_tag=None,
+    ),
+    demo=DemoDecl("summarization", "--summarization-model", "GEOHUB_SUMMARIZATION_MODEL", "abstract summarizer"),
+    quickstart={
+        "model_name_or_path": "minilm",
+        "architecture": "extractive",
+        "dataset": "geo_corpus",
+        "num_train_epochs": 4,
+        "per_device_train_batch_size": 8,
+        "learning_rate": 1e-3,
+        "eval_strategy": "no",
+        "save_strategy": "no",
+        "report_to": "none",
+        "seed": 42,
+    },
+    quickstart_order=50,
+)

@@ -1,0 +1,54 @@
+"""The landform classifier family's one declaration (see `geohub.family`)."""
+
+from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+
+FAMILY = Family(
+    name="landform",
+    package=__package__,
+    config=".configuration_landform:LandformConfig",
+    model_type="geohub_landform",
+    models={".modeling_landform:LandformCNNForImageClassification": "AutoModelForImageClassification"},
+    processor="geohub.models.terrain_gan.processing_terrain_gan:TerrainImageProcessor",
+    processor_auto="AutoImageProcessor",
+    legacy_processors=("geohub.models.terrain_gan.processing_terrain_gan:TerrainProcessor",),
+    pipelines=(
+        PipelineDecl(
+            "landform-classification",
+            "geohub.pipelines.terrain:LandformClassificationPipeline",
+            "AutoModelForImageClassification",
+            "image",
+        ),
+    ),
+    task="landform",
+    task_object="geohub.training.terrain:LANDFORM",
+    card=CardDecl(
+        task_name="Landform classification",
+        architecture="VGG-style 2-D CNN with group normalisation over elevation patches",
+        citation="Simonyan, K. & Zisserman, A. (2015). Very deep convolutional networks for large-scale image "
+        "recognition. ICLR. arXiv:1409.1556",
+        data="geohub synthetic terrain labelled by the geomorphometric landform rule (geohub.data.synthetic_terrain).",
+        tags=("terrain", "geomorphometry", "landform-classification"),
+        # elevation patches, not photographs: the Hub's image widget would send RGB pictures
+        pipeline_tag=None,
+    ),
+    demo=DemoDecl("landform", "--landform-model", "GEOHUB_LANDFORM_MODEL", "landform classifier"),
+    quickstart={
+        "num_train_samples": 3000,
+        "num_eval_samples": 600,
+        "num_train_epochs": 4,
+        "per_device_train_batch_size": 32,
+        "per_device_eval_batch_size": 128,
+        "learning_rate": 3e-3,
+        "weight_decay": 1e-4,
+        "lr_scheduler_type": "cosine",
+        "warmup_steps": 20,
+        "eval_strategy": "epoch",
+        "save_strategy": "epoch",
+        "save_total_limit": 1,
+        "logging_steps": 20,
+        "report_to": "none",
+        "seed": 42,
+        "resume_from_checkpoint": "last",
+    },
+    quickstart_order=30,
+)

@@ -1,0 +1,42 @@
+"""The seismic magnitude family's one declaration (see `geohub.family`)."""
+
+from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+
+FAMILY = Family(
+    name="seismic_magnitude",
+    package=__package__,
+    config=".configuration_seismic_magnitude:SeismicMagnitudeConfig",
+    model_type="geohub_seismic_magnitude",
+    legacy_model_types=("seismic_magnitude",),
+    models={".modeling_seismic_magnitude:SeismicMagnitudeForRegression": "AutoModel"},
+    processor="geohub.models.seismic_picker.processing_seismic_picker:SeismicFeatureExtractor",
+    processor_auto="AutoFeatureExtractor",
+    pipelines=(PipelineDecl("seismic-magnitude", "geohub.pipelines.seismic:SeismicMagnitudePipeline"),),
+    task="seismic_magnitude",
+    task_object="geohub.training.seismic:SEISMIC_MAGNITUDE",
+    card=CardDecl(
+        task_name="Earthquake magnitude estimation",
+        architecture="MagNet-style convolutional + bidirectional LSTM regressor with aleatoric uncertainty",
+        citation="Mousavi, S. M. & Beroza, G. C. (2020). A machine-learning approach for earthquake magnitude "
+        "estimation. Geophysical Research Letters 47(1). doi:10.1029/2019GL085976",
+        data="geohub synthetic seismograms (geohub.data.synthetic_seismic), generated at training time.",
+        tags=("seismology", "earthquake-magnitude"),
+        pipeline_tag=None,
+    ),
+    demo=DemoDecl("seismic_magnitude", "--magnitude-model", "GEOHUB_MAGNITUDE_MODEL", "magnitude estimator"),
+    quickstart={
+        "dataset": "synthetic",
+        "num_train_windows": 1200,
+        "num_eval_windows": 200,
+        "num_train_epochs": 2,
+        "per_device_train_batch_size": 32,
+        "per_device_eval_batch_size": 64,
+        "learning_rate": 3e-3,
+        "eval_strategy": "no",
+        "save_strategy": "no",
+        "logging_steps": 25,
+        "report_to": "none",
+        "seed": 42,
+    },
+    quickstart_order=20,
+)

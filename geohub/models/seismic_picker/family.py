@@ -1,0 +1,42 @@
+"""The seismic picker family's one declaration (see `geohub.family`)."""
+
+from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+
+FAMILY = Family(
+    name="seismic_picker",
+    package=__package__,
+    config=".configuration_seismic_picker:SeismicPickerConfig",
+    model_type="geohub_seismic_picker",
+    legacy_model_types=("seismic_picker",),
+    models={".modeling_seismic_picker:SeismicPickerForPhasePicking": "AutoModel"},
+    processor=".processing_seismic_picker:SeismicFeatureExtractor",
+    processor_auto="AutoFeatureExtractor",
+    pipelines=(PipelineDecl("seismic-phase-picking", "geohub.pipelines.seismic:SeismicPhasePickingPipeline"),),
+    task="seismic_picking",
+    task_object="geohub.training.seismic:SEISMIC_PICKING",
+    card=CardDecl(
+        task_name="Seismic phase picking",
+        architecture="PhaseNet-style 1-D U-Net with an event-detection head",
+        citation="Zhu, W. & Beroza, G. C. (2019). PhaseNet: a deep-neural-network-based seismic arrival-time "
+        "picking method. Geophysical Journal International 216(1), 261-273. doi:10.1093/gji/ggy423",
+        data="geohub synthetic seismograms (geohub.data.synthetic_seismic), generated at training time.",
+        tags=("seismology", "phase-picking", "earthquake-detection"),
+        pipeline_tag=None,
+    ),
+    demo=DemoDecl("seismic_picking", "--picker-model", "GEOHUB_PICKER_MODEL", "P/S phase picker and detector"),
+    quickstart={
+        "dataset": "synthetic",
+        "num_train_windows": 1200,
+        "num_eval_windows": 200,
+        "num_train_epochs": 2,
+        "per_device_train_batch_size": 16,
+        "per_device_eval_batch_size": 32,
+        "learning_rate": 3e-3,
+        "eval_strategy": "no",
+        "save_strategy": "no",
+        "logging_steps": 25,
+        "report_to": "none",
+        "seed": 42,
+    },
+    quickstart_order=10,
+)

@@ -1,0 +1,48 @@
+"""The terrain GAN family's one declaration (see `geohub.family`)."""
+
+from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+
+FAMILY = Family(
+    name="terrain_gan",
+    package=__package__,
+    config=".configuration_terrain_gan:TerrainGANConfig",
+    model_type="geohub_terrain_gan",
+    models={".modeling_terrain_gan:TerrainGAN": "AutoModel"},
+    processor=".processing_terrain_gan:TerrainImageProcessor",
+    processor_auto="AutoImageProcessor",
+    legacy_processors=("geohub.models.terrain_gan.processing_terrain_gan:TerrainProcessor",),
+    pipelines=(PipelineDecl("terrain-generation", "geohub.pipelines.terrain:TerrainGenerationPipeline"),),
+    task="terrain_gan",
+    task_object="geohub.training.terrain:TERRAIN_GAN",
+    card=CardDecl(
+        task_name="Terrain generation",
+        architecture="DCGAN-style generator with a spectrally normalised discriminator",
+        citation="Radford, A., Metz, L. & Chintala, S. (2016). Unsupervised representation learning with deep "
+        "convolutional generative adversarial networks. ICLR. arXiv:1511.06434",
+        data="geohub synthetic terrain (geohub.data.synthetic_terrain) or the DEM rasters given in the recipe.",
+        tags=("terrain", "dem", "generative-adversarial-network"),
+        pipeline_tag="unconditional-image-generation",
+    ),
+    demo=DemoDecl("terrain_gan", "--terrain-model", "GEOHUB_TERRAIN_MODEL", "terrain GAN"),
+    # 32 x 32 patches of matplotlib's real Jacksboro DEM (ships with matplotlib, no download): ~60 s
+    quickstart={
+        "dem": "jacksboro",
+        "image_size": 32,
+        "stride": 4,
+        "generator_channels": 64,
+        "discriminator_channels": 32,
+        "min_channels": 8,
+        "max_steps": 600,
+        "per_device_train_batch_size": 32,
+        "generator_learning_rate": 1e-4,
+        "discriminator_learning_rate": 4e-4,
+        "ema_decay": 0.99,
+        "logging_steps": 50,
+        "save_steps": 200,
+        "eval_steps": 0,
+        "report_to": "none",
+        "seed": 42,
+        "resume_from_checkpoint": "last",
+    },
+    quickstart_order=40,
+)
