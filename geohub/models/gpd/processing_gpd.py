@@ -1,0 +1,173 @@
+"""GPD's preprocessing and pick rules, exactly as the original `gpd_predict.py`, saved with the model.
+
+Record level (`filter_waveforms` on arrays, `filter_stream` on an ObsPy `Stream`): linear detrend, Butterworth
+band-pass 3-20 Hz with ObsPy's defaults (4 corners, causal). Windows (`sliding_windows`): 400 samples (4 s at
+100 Hz) every 10 samples, components N, E, Z (`1`, `2` count as N, E; missing ones are zero). Normalisation
+(`__call__` / `normalize`): each window divided by its max-abs over all channels. Picks (`picks`): ObsPy
+`trigger_onset(probability, 0.994, 0.1)` per phase over the window sequence, the pick at the arg-max inside each
+trigger, its time = window start + 2 s (`pick_offset_samples` = 200, the window centre).
+
+Only numpy/scipy are imported here (the file is exported as remote code); ObsPy streams are handled by duck typing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import signal
+from transformers.feature_extraction_utils import BatchFeature, FeatureExtractionMixin
+
+__all__ = ["GPDFeatureExtractor", "obspy_bandpass", "trigger_onset"]
+
+
+def obspy_bandpass(data: np.ndarray, freqmin: float, freqmax: float, sampling_rate: float, corners: int = 4,
+                   zerophase: bool = False) -> np.ndarray:  # fmt: skip
+    """ObsPy's `obspy.signal.filter.bandpass` along the last axis (high-pass when `freqmax` >= Nyquist)."""
+    nyquist = 0.5 * float(sampling_rate)
+    if freqmin / nyquist > 1:
+        raise ValueError(f"band-pass corner {freqmin} Hz is above the Nyquist frequency {nyquist} Hz")
+    if freqmax / nyquist - 1.0 > -1e-6:
+        z, p, k = signal.iirfilter(corners, freqmin / nyquist, btype="highpass", ftype="butter", output="zpk")
+    else:
+        z, p, k = signal.iirfilter(corners, [freqmin / nyquist, freqmax / nyquist], btype="band", ftype="butter",
+                                   output="zpk")  # fmt: skip
+    sos = signal.zpk2sos(z, p, k)
+    data = np.asarray(data, dtype=np.float64)
+    if zerophase:
+        first = signal.sosfilt(sos, data, axis=-1)
+        return signal.sosfilt(sos, first[..., ::-1], axis=-1)[..., ::-1].copy()
+    return signal.sosfilt(sos, data, axis=-1)
+
+
+def trigger_onset(probability: np.ndarray, on: float, off: float) -> list[tuple[int, int]]:
+    """(start, end) index pairs where `probability` rises above `on` until it falls below `off` (inclusive end),
+    as `obspy.signal.trigger.trigger_onset` (a run still open at the end closes at the last index)."""
+    probability = np.asarray(probability, dtype=np.float64)
+    triggers, start, i, n = [], None, 0, len(probability)
+    while i < n:
+        if start is None:
+            above = np.flatnonzero(probability[i:] > on)
+            if not len(above):
+                break
+            start = i + int(above[0])
+            i = start
+        else:
+            below = np.flatnonzero(probability[i:] < off)
+            end = n - 1 if not len(below) else i + int(below[0]) - 1
+            triggers.append((start, end))
+            start, i = None, end + 1
+    return triggers
+
+
+class GPDFeatureExtractor(FeatureExtractionMixin):
+    """Preprocessing of `GPDForWindowClassification` (see the module docstring).
+
+    Args:
+        sampling_rate (`float`, 100.0), window_length (`int`, 400), stride (`int`, 10), component_order ("NEZ").
+        component_aliases (`dict`, {"1": "N", "2": "E"}): other channel letters counted as a component.
+        freqmin, freqmax (`float`, 3.0, 20.0), corners (`int`, 4), zerophase (`bool`, False): the band-pass.
+        trigger_threshold (`float`, 0.994), trigger_off_threshold (`float`, 0.1): pick triggers.
+        pick_offset_samples (`int`, 200): pick time = window start + this many samples.
+    """
+
+    model_input_names = ["inputs"]
+
+    def __init__(self, sampling_rate: float = 100.0, window_length: int = 400, stride: int = 10,
+                 component_order: str = "NEZ", component_aliases: dict | None = None, freqmin: float = 3.0,
+                 freqmax: float = 20.0, corners: int = 4, zerophase: bool = False, trigger_threshold: float = 0.994,
+                 trigger_off_threshold: float = 0.1, pick_offset_samples: int = 200, **kwargs):  # fmt: skip
+        if sampling_rate <= 0 or window_length < 1 or stride < 1 or not 0 < freqmin < freqmax:
+            raise ValueError("need sampling_rate > 0, window_length >= 1, stride >= 1 and 0 < freqmin < freqmax")
+        super().__init__(**kwargs)
+        self.sampling_rate = float(sampling_rate)
+        self.window_length, self.stride = int(window_length), int(stride)
+        self.component_order = component_order
+        self.component_aliases = dict(component_aliases if component_aliases is not None else {"1": "N", "2": "E"})
+        self.freqmin, self.freqmax = float(freqmin), float(freqmax)
+        self.corners, self.zerophase = int(corners), bool(zerophase)
+        self.trigger_threshold = float(trigger_threshold)
+        self.trigger_off_threshold = float(trigger_off_threshold)
+        self.pick_offset_samples = int(pick_offset_samples)
+
+    # --- record level -------------------------------------------------------------------------------------
+    def filter_waveforms(self, waveforms: np.ndarray, sampling_rate: float) -> np.ndarray:
+        """Detrend (linear) and band-pass `(..., T)` samples recorded at `sampling_rate` Hz -> float64."""
+        data = signal.detrend(np.asarray(waveforms, dtype=np.float64), axis=-1, type="linear")
+        return obspy_bandpass(data, self.freqmin, self.freqmax, sampling_rate, self.corners, self.zerophase)
+
+    def filter_stream(self, stream):
+        """A copy of the ObsPy `stream` with each trace filtered by `filter_waveforms` (float64 data)."""
+        stream = stream.copy()
+        for trace in stream:
+            trace.data = self.filter_waveforms(trace.data, trace.stats.sampling_rate)
+        return stream
+
+    def stream_to_array(self, stream) -> np.ndarray:
+        """`(3, T)` float64 array of an aligned stream in N, E, Z order; missing components are zero."""
+        traces = {}
+        for trace in stream:
+            letter = trace.stats.channel[-1:].upper()
+            traces.setdefault(self.component_aliases.get(letter, letter), trace)
+        if not traces:
+            raise ValueError("the stream holds no traces")
+        out = np.zeros((len(self.component_order), max(len(t.data) for t in traces.values())))
+        for row, component in enumerate(self.component_order):
+            if component in traces:
+                out[row, : len(traces[component].data)] = traces[component].data
+        return out
+
+    def sliding_windows(self, waveforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`(C, T)` record -> (windows `(N, C, window_length)` (views), window start samples `(N,)`)."""
+        data = np.asarray(waveforms)
+        if data.ndim != 2 or data.shape[-1] < self.window_length:
+            raise ValueError(f"need a (channels, >= {self.window_length} samples) record, got {data.shape}")
+        windows = np.lib.stride_tricks.sliding_window_view(data, self.window_length, axis=-1)[:, :: self.stride]
+        return windows.transpose(1, 0, 2), np.arange(windows.shape[1]) * self.stride
+
+    # --- window level -------------------------------------------------------------------------------------
+    def normalize(self, waveforms) -> np.ndarray:
+        """`(C, T)` / `(B, C, T)` -> `(B, C, T)` float32, each window divided by its max-abs over all channels."""
+        data = np.array(waveforms, dtype=np.float64)
+        if data.ndim == 2:
+            data = data[None]
+        if data.ndim != 3 or data.shape[1] != len(self.component_order):
+            raise ValueError(
+                f"waveforms must be ({len(self.component_order)}, samples) or (batch, {len(self.component_order)}, "
+                f"samples) in {self.component_order} order, got {data.shape}"
+            )
+        if not np.isfinite(data).all():
+            raise ValueError("waveforms contain NaN or Inf samples")
+        peak = np.abs(data).max(axis=(1, 2), keepdims=True)
+        peak[peak == 0] = 1.0
+        return (data / peak).astype(np.float32)
+
+    def __call__(
+        self, waveforms, return_tensors: str | None = "pt", sampling_rate: float | None = None
+    ) -> BatchFeature:
+        """Normalise filtered `(C, 400)` / `(B, C, 400)` windows -> `BatchFeature(inputs=(B, C, 400))`."""
+        if sampling_rate is not None and abs(float(sampling_rate) - self.sampling_rate) > 1e-6:
+            raise ValueError(f"waveforms sampled at {sampling_rate} Hz; resample to {self.sampling_rate} Hz first")
+        if isinstance(waveforms, torch.Tensor):
+            waveforms = waveforms.detach().cpu().numpy()
+        return BatchFeature(data={"inputs": self.normalize(waveforms)}, tensor_type=return_tensors)
+
+    # --- picks --------------------------------------------------------------------------------------------
+    def picks(self, probabilities, window_starts=None, threshold: float | None = None) -> list[tuple[str, int, float]]:
+        """Picks from the `(N, 3)` (P, S, Noise) probabilities of consecutive windows.
+
+        `window_starts` `(N,)`: start sample of each window (default `arange(N) * stride`). Returns
+        [(phase, sample, probability)] sorted by sample, sample = window start + `pick_offset_samples`.
+        """
+        probabilities = np.asarray(probabilities, dtype=np.float64)
+        if probabilities.ndim != 2 or probabilities.shape[1] != 3:
+            raise ValueError(f"probabilities must be (windows, 3) for (P, S, Noise), got {probabilities.shape}")
+        starts = np.arange(len(probabilities)) * self.stride if window_starts is None else np.asarray(window_starts)
+        on = self.trigger_threshold if threshold is None else threshold
+        picks = []
+        for column, phase in ((0, "P"), (1, "S")):
+            for a, b in trigger_onset(probabilities[:, column], on, self.trigger_off_threshold):
+                if b == a:
+                    continue
+                best = a + int(np.argmax(probabilities[a:b, column]))
+                picks.append((phase, int(starts[best]) + self.pick_offset_samples, float(probabilities[best, column])))
+        return sorted(picks, key=lambda pick: pick[1])
