@@ -51,6 +51,7 @@ __all__ = [
     "list_models",
     "list_datasets",
     "PICKLE_PATTERNS",
+    "is_pickle_file",
 ]
 
 PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.pkl", "*.pickle", "*.ckpt", "*.joblib")
@@ -449,11 +450,136 @@ def export_remote_code(folder: str | os.PathLike) -> dict[str, str]:
 
 
 # --- push ----------------------------------------------------------------------------------------------------------
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".jbl", ".sav", ".dill", ".mar",
+                    ".nemo", ".pkl3")  # fmt: skip
+_COMPRESSION_SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".lzma", ".zst", ".zstd", ".lz4", ".z", ".zip", ".tar", ".tgz")
+
+
+def _pickle_by_name(name: str) -> bool:
+    """Pickle formats by extension, in any case, under any compression (`x.PT`, `m.pkl.gz`, `a.ckpt.tar.gz`)."""
+    name = name.rsplit("/", 1)[-1].lower()
+    while True:
+        if name.endswith(_PICKLE_SUFFIXES):
+            return True
+        stripped = next((name[: -len(s)] for s in _COMPRESSION_SUFFIXES if name.endswith(s)), None)
+        if stripped is None or stripped == name:
+            return False
+        name = stripped
+
+
+def _pickle_magic(head: bytes) -> bool:
+    """Pickle protocol 2-5 (`\\x80` + protocol; `torch.save`'s legacy format too), or a protocol 0/1 stream."""
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return True
+    # protocol 0/1 can only run code through GLOBAL/INST ("c<module>\n<name>\n"), usually after MARKs
+    return re.match(rb"^[(\]}]*[ci][A-Za-z_][\w.]*\n[A-Za-z_]\w*\n", head[:256]) is not None
+
+
+def _decompressed_head(path: Path, head: bytes, size: int = 512) -> bytes | None:
+    """The first bytes inside gzip/bz2/xz/zlib compression (joblib's too), or None when not compressed."""
+    import bz2
+    import gzip
+    import lzma
+    import zlib
+
+    try:
+        if head.startswith(b"\x1f\x8b"):
+            with gzip.open(path, "rb") as handle:
+                return handle.read(size)
+        if head.startswith(b"BZh"):
+            with bz2.open(path, "rb") as handle:
+                return handle.read(size)
+        if head.startswith(b"\xfd7zXZ\x00"):
+            with lzma.open(path, "rb") as handle:
+                return handle.read(size)
+        if head[:1] == b"\x78" and head[1:2] in (b"\x01", b"\x5e", b"\x9c", b"\xda"):
+            return zlib.decompressobj().decompress(head, size)
+        if head.startswith(b"ZF"):  # joblib's own zlib container: "ZF" + length header, then zlib
+            return zlib.decompressobj().decompress(head[head.find(b"\x78") :], size) if b"\x78" in head else None
+    except (OSError, EOFError, lzma.LZMAError, zlib.error):
+        return None
+    return None
+
+
+def is_pickle_file(path: str | os.PathLike) -> bool:
+    """Whether loading `path` could unpickle: by name (any case, compressed) or by content (pickle opcodes, a
+    `torch.save` zip holding `*.pkl`, compressed pickles), whatever the file is called."""
+    path = Path(path)
+    if _pickle_by_name(path.name):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        return False
+    if _pickle_magic(head):
+        return True
+    if head.startswith(b"PK\x03\x04"):
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return any(_pickle_by_name(n) or n.endswith("/data.pkl") for n in archive.namelist())
+        except (zipfile.BadZipFile, OSError):
+            return False
+    inner = _decompressed_head(path, head)
+    return inner is not None and _pickle_magic(inner)
+
+
 def _api(token: str | None, endpoint: str | None):
     from huggingface_hub import HfApi
 
     # HF_ENDPOINT is read at call time (huggingface_hub's own constant is frozen when it is first imported)
     return HfApi(endpoint=endpoint or os.environ.get("HF_ENDPOINT"), token=token, library_name="geohub")
+
+
+def _endpoint_of(endpoint: str | None) -> str:
+    return endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+
+
+def _hub_errors(action: str, repo_id: str | None, endpoint: str | None, repo_type: str = "model"):
+    """A context manager turning huggingface_hub/network errors into one-line `HubError`s (what, where, what to do)."""
+    import contextlib
+
+    import httpx
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        HFValidationError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    where = _endpoint_of(endpoint)
+
+    @contextlib.contextmanager
+    def guard():
+        try:
+            yield
+        except HubError:
+            raise
+        except HFValidationError as err:
+            raise HubError(f"invalid repo id '{repo_id}': {str(err).splitlines()[0]}", field="repo_id",
+                           expected="namespace/name with letters, digits, '-', '_', '.'") from err  # fmt: skip
+        except (RepositoryNotFoundError, RevisionNotFoundError) as err:
+            raise HubError(f"{action}: {repo_type} repository '{repo_id}' (or its revision) not found on {where}, or "
+                           "not visible with this token: check the name, the revision and HF_TOKEN") from err  # fmt: skip
+        except HfHubHTTPError as err:
+            status = err.response.status_code if err.response is not None else None
+            server = (err.server_message or str(err).splitlines()[0]).strip()
+            hint = {401: "the token was refused: set a valid HF_TOKEN (or run `hf auth login`)",
+                    403: "this token may not write there: use your own namespace or a token with write access",
+                    413: "the server's size limit: push fewer or smaller files, or ask its administrator"}.get(
+                status, "see the server's message")  # fmt: skip
+            raise HubError(f"{action} on {where} failed (HTTP {status}: {server}); {hint}") from err
+        except OfflineModeIsEnabled as err:
+            raise HubError(f"{action}: HF_HUB_OFFLINE=1 is set, so {where} is not contacted; unset it to use the "
+                           "Hub") from err  # fmt: skip
+        except (httpx.TransportError, ConnectionError, TimeoutError) as err:
+            raise HubError(f"{action}: cannot reach the Hub at {where} ({err.__class__.__name__}: {err}); check "
+                           "HF_ENDPOINT and the network") from err  # fmt: skip
+
+    return guard()
 
 
 def _ignored(relative: str) -> bool:
@@ -466,7 +592,7 @@ def _stage(folder: Path, staging: Path, *, repo_type: str) -> None:
         relative = src.relative_to(folder).as_posix()
         if not src.is_file() or _ignored(relative):
             continue
-        if repo_type == "model" and any(fnmatch.fnmatch(src.name, p) for p in PICKLE_PATTERNS):
+        if repo_type == "model" and is_pickle_file(src):
             logger.warning(f"not pushing pickled file {relative}: geohub publishes safetensors only")
             continue
         dst = staging / relative
@@ -486,6 +612,19 @@ def _commit_folder(api, repo_id: str, staging: Path, *, repo_type: str, branch: 
     operations = [CommitOperationDelete(path) for path in remote if path not in files and path != ".gitattributes"]
     operations += [CommitOperationAdd(path_in_repo=path, path_or_fileobj=staging / path) for path in files]
     return api.create_commit(repo_id, operations, commit_message=message, repo_type=repo_type, revision=branch)
+
+
+def _in_user_terms(err: HubError, staging: Path, folder: Path) -> HubError:
+    """The same error with the staging folder's path replaced by the user's folder."""
+    text = str(err)
+    for form in {str(staging), str(staging.resolve())}:
+        text = text.replace(form, str(folder))
+    if text == str(err):
+        return err
+    new = HubError(text)
+    new.path = err.path.replace(str(staging), str(folder)) if err.path else None
+    new.line, new.field, new.expected = err.line, err.field, err.expected
+    return new
 
 
 def push(
@@ -509,7 +648,8 @@ def push(
 
     Creates the repository if needed (`private` on creation), the `branch` if it does not exist (from main),
     and `tag` on the new commit. A README.md already in `folder` is kept when `card=False`, replaced otherwise.
-    Returns the `huggingface_hub.CommitInfo`.
+    Pickles (by name in any case and compression, or by content) are never pushed for a model.
+    Returns the `huggingface_hub.CommitInfo`. Errors (`HubError`) name `folder`, never the staging copy.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -517,22 +657,27 @@ def push(
     api = _api(token, endpoint)
     with tempfile.TemporaryDirectory(prefix="geohub-push-") as tmp:
         staging = Path(tmp)
-        _stage(folder, staging, repo_type=repo_type)
-        if repo_type == "model":
-            if remote_code:
-                export_remote_code(staging)
-            if card:
-                text = build_model_card(staging, repo_id, license=license, datasets=datasets, recipe=recipe)
-                (staging / "README.md").write_text(text, encoding="utf-8")
-        elif card and not (staging / "README.md").is_file():
-            (staging / "README.md").write_text(_dataset_card(staging, repo_id, license), encoding="utf-8")
-        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
-        if branch:
-            api.create_branch(repo_id, branch=branch, repo_type=repo_type, exist_ok=True)
-        info = _commit_folder(api, repo_id, staging, repo_type=repo_type, branch=branch,
-                              message=commit_message or f"Upload {folder.name} with geohub")  # fmt: skip
+        try:
+            _stage(folder, staging, repo_type=repo_type)
+            if repo_type == "model":
+                if remote_code:
+                    export_remote_code(staging)
+                if card:
+                    text = build_model_card(staging, repo_id, license=license, datasets=datasets, recipe=recipe)
+                    (staging / "README.md").write_text(text, encoding="utf-8")
+            elif card and not (staging / "README.md").is_file():
+                (staging / "README.md").write_text(_dataset_card(staging, repo_id, license), encoding="utf-8")
+            with _hub_errors(f"push {folder} to {repo_id}", repo_id, endpoint, repo_type):
+                api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+                if branch:
+                    api.create_branch(repo_id, branch=branch, repo_type=repo_type, exist_ok=True)
+                info = _commit_folder(api, repo_id, staging, repo_type=repo_type, branch=branch,
+                                      message=commit_message or f"Upload {folder.name} with geohub")  # fmt: skip
+        except HubError as err:
+            raise _in_user_terms(err, staging, folder) from err.__cause__
     if tag:
-        api.create_tag(repo_id, tag=tag, revision=info.oid, repo_type=repo_type)
+        with _hub_errors(f"tag {repo_id}", repo_id, endpoint, repo_type):
+            api.create_tag(repo_id, tag=tag, revision=info.oid, repo_type=repo_type)
     logger.info(f"pushed {folder} to {repo_id} ({repo_type}) at {info.oid}")
     return info
 
@@ -557,6 +702,20 @@ def _is_intact(path: Path, entry) -> bool:
     return _file_digest(path, "git-sha1") == entry.blob_id
 
 
+def _check_remote_name(name: str, repo_id: str) -> None:
+    """Refuse a file name that could write outside the download folder or that no client should accept."""
+    parts = name.split("/")
+    if (
+        not name
+        or any(ord(c) < 32 or c == "\\" for c in name)
+        or name.startswith("/")
+        or re.match(r"^[A-Za-z]:", name)
+        or any(part in ("", ".", "..") for part in parts)
+    ):
+        raise HubError(f"{repo_id} holds a file named {name!r}, which could write outside the download folder; "
+                       "nothing was downloaded. Ask the repository's owner to rename it.")  # fmt: skip
+
+
 def _fetch(api, repo_id, entry, *, repo_type, revision, local_dir, force: bool) -> Path | None:
     try:
         return Path(
@@ -568,6 +727,49 @@ def _fetch(api, repo_id, entry, *, repo_type, revision, local_dir, force: bool) 
     except OSError as err:  # e.g. "Consistency check failed" on a truncated transfer
         logger.warning(f"download of {entry.path} failed ({err.__class__.__name__}); fetching it again")
         return None
+
+
+def _fetch_verified(api, repo_id: str, entry, *, repo_type, commit, local: Path | None, max_attempts: int) -> Path:
+    path = None
+    for attempt in range(max_attempts):
+        path = _fetch(api, repo_id, entry, repo_type=repo_type, revision=commit, local_dir=local, force=attempt > 0)
+        if path is not None and _is_intact(path, entry):
+            return path
+        if path is not None:
+            logger.warning(f"{entry.path}: hash mismatch after download (attempt {attempt + 1}); re-fetching")
+    if path is not None:
+        path.unlink(missing_ok=True)
+    raise HubError(f"{entry.path} from {repo_id}@{commit} failed its hash check {max_attempts} times")
+
+
+def _publish(staging: Path, target: Path) -> None:
+    """Move the verified download into `target`: one rename when `target` is new, else file by file
+    (`os.replace`, config.json last); huggingface_hub's `.cache` bookkeeping stays behind."""
+    from .utils import fsync_dir
+
+    shutil.rmtree(staging / ".cache", ignore_errors=True)
+    if not target.exists():
+        os.replace(staging, target)
+    else:
+        files = sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: (p.name == "config.json", p))
+        for src in files:
+            dst = target / src.relative_to(staging)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+        shutil.rmtree(staging, ignore_errors=True)
+    fsync_dir(target.parent)
+
+
+def _pickles_dropped(entries: list, root: Path | None, repo_id: str, repo_type: str) -> list:
+    """Entries whose downloaded content turned out to be a pickle (an innocent name, pickled bytes): removed."""
+    if root is None:
+        return []
+    found = [e for e in entries if (root / e.path).is_file() and is_pickle_file(root / e.path)]
+    for entry in found:
+        (root / entry.path).unlink()
+    if found:
+        logger.warning(f"removed pickled files {[e.path for e in found]} from {repo_id} (pickle content)")
+    return found
 
 
 def pull(
@@ -585,47 +787,54 @@ def pull(
 
     Every file is checked against the Hub's hash; a corrupt or truncated file is fetched again (up to
     `max_attempts` times) and a file that never verifies raises `HubError`, so nothing unverified is returned.
-    Pickled files are skipped unless `allow_pickle=True`; a model repository whose only weights are pickled
-    raises `HubError`.
+    With `local_dir`, everything is downloaded into a temporary sibling folder that is moved into place only
+    once every file verified: a failed pull leaves `local_dir` as it was. File names that could escape the
+    folder are refused before anything is downloaded. Pickled files (by name in any case and compression, or
+    by content) are skipped unless `allow_pickle=True`; a model repository with only pickled weights raises.
     """
-    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
-
     api = _api(token, endpoint)
-    try:
+    with _hub_errors(f"pull {repo_id}", repo_id, endpoint, repo_type):
         commit = api.repo_info(repo_id, repo_type=repo_type, revision=revision).sha
         entries = [e for e in api.list_repo_tree(repo_id, recursive=True, revision=commit, repo_type=repo_type)
                    if hasattr(e, "blob_id")]  # fmt: skip
-    except (RepositoryNotFoundError, RevisionNotFoundError) as err:
-        raise HubError(f"{repo_type} repository '{repo_id}' (revision {revision or 'main'}) not found or not "
-                       "visible with this token") from err  # fmt: skip
-    pickled = [e for e in entries if any(fnmatch.fnmatch(e.path.split("/")[-1], p) for p in PICKLE_PATTERNS)]
+    for entry in entries:
+        _check_remote_name(entry.path, repo_id)
+    pickled = [e for e in entries if _pickle_by_name(e.path)]
     if pickled and not allow_pickle:
         entries = [e for e in entries if e not in pickled]
-        if repo_type == "model" and not any(e.path.endswith(".safetensors") for e in entries):
-            raise HubError(f"{repo_id} only has pickled weights ({', '.join(e.path for e in pickled)}); loading "
-                           "them can run arbitrary code. Pass allow_pickle=True (--allow-pickle) to accept.")  # fmt: skip
+        _refuse_pickled_only(entries, pickled, repo_id, repo_type)
         logger.warning(f"skipping pickled files {[e.path for e in pickled]} (allow_pickle=False)")
-    local = Path(local_dir) if local_dir is not None else None
-    root: Path | None = local
-    for entry in entries:
-        path = None
-        for attempt in range(max_attempts):
-            path = _fetch(
-                api, repo_id, entry, repo_type=repo_type, revision=commit, local_dir=local, force=attempt > 0
-            )
-            if path is not None and _is_intact(path, entry):
-                break
-            if path is not None:
-                logger.warning(f"{entry.path}: hash mismatch after download (attempt {attempt + 1}); re-fetching")
-        else:
-            if path is not None:
-                path.unlink(missing_ok=True)
-            raise HubError(f"{entry.path} from {repo_id}@{commit} failed its hash check {max_attempts} times")
+    target = Path(local_dir) if local_dir is not None else None
+    staging = None
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".geohub-pull", dir=target.parent))
+    try:
+        root = staging
+        with _hub_errors(f"pull {repo_id}", repo_id, endpoint, repo_type):
+            for entry in entries:
+                path = _fetch_verified(api, repo_id, entry, repo_type=repo_type, commit=commit, local=staging,
+                                       max_attempts=max_attempts)  # fmt: skip
+                if root is None:
+                    root = Path(str(path)[: -len(entry.path)].rstrip("/"))
         if root is None:
-            root = Path(str(path)[: -len(entry.path)].rstrip("/"))
-    if root is None:
-        raise HubError(f"{repo_id}@{commit} holds no files")
-    return root
+            raise HubError(f"{repo_id}@{commit} holds no files")
+        if not allow_pickle:
+            dropped = _pickles_dropped(entries, root, repo_id, repo_type)
+            _refuse_pickled_only([e for e in entries if e not in dropped], dropped, repo_id, repo_type)
+        if staging is not None:
+            _publish(staging, target)
+            return target
+        return root
+    finally:
+        if staging is not None and staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _refuse_pickled_only(kept: list, pickled: list, repo_id: str, repo_type: str) -> None:
+    if pickled and repo_type == "model" and not any(e.path.endswith(".safetensors") for e in kept):
+        raise HubError(f"{repo_id} only has pickled weights ({', '.join(e.path for e in pickled)}); loading "
+                       "them can run arbitrary code. Pass allow_pickle=True (--allow-pickle) to accept.")  # fmt: skip
 
 
 def load_model(
@@ -649,9 +858,11 @@ def load_model(
 
 def list_models(author: str | None = None, *, token: str | None = None, endpoint: str | None = None) -> list[str]:
     """Ids of the geohub models (library `geohub`) of `author` (all authors when None) visible with `token`."""
-    return [m.id for m in _api(token, endpoint).list_models(author=author, filter="geohub")]
+    with _hub_errors("list models", author, endpoint):
+        return [m.id for m in _api(token, endpoint).list_models(author=author, filter="geohub")]
 
 
 def list_datasets(author: str | None = None, *, token: str | None = None, endpoint: str | None = None) -> list[str]:
     """Ids of the geohub data sets (tag `geohub`) of `author` visible with `token`."""
-    return [d.id for d in _api(token, endpoint).list_datasets(author=author, filter="geohub")]
+    with _hub_errors("list data sets", author, endpoint, "dataset"):
+        return [d.id for d in _api(token, endpoint).list_datasets(author=author, filter="geohub")]
