@@ -305,7 +305,7 @@ def process_chunk(source, chunk: Chunk, models: list[ArchiveModel], options: Arc
 def _save_probabilities(stream, chunk: Chunk, model: ArchiveModel, options: ArchiveOptions) -> None:
     import io
 
-    stream = stream.copy().trim(chunk.start, chunk.end - 1e-6)
+    stream = stream.copy().trim(chunk.start, chunk.end - 1e-6, nearest_sample=False)
     buffer = io.BytesIO()
     stream.write(buffer, format="MSEED", encoding="FLOAT32")
     path = Path(options.output) / "probabilities" / model.name / chunk.station / f"{chunk.chunk_id}.mseed"

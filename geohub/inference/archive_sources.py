@@ -49,6 +49,22 @@ NS = 1_000_000_000
 _ALTERNATIVE_COMPONENTS = {"1": "N", "2": "E", "3": "Z"}
 
 
+_CORRUPT_WORDS = ("corrupt", "end of file", "truncat", "not enough", "error")
+
+
+def _read_checked(read, *args, **kwargs):
+    """`read(*args, **kwargs)` with ObsPy's warnings about corrupt or truncated records raised as errors (ObsPy
+    otherwise returns what it could decode and only warns)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stream = read(*args, **kwargs)
+    for warning in caught:
+        text = str(warning.message)
+        if any(word in text.lower() for word in _CORRUPT_WORDS):
+            raise WaveformError(f"the file is truncated or corrupt: {text}")
+    return stream
+
+
 def _utc(ns: int):
     from obspy import UTCDateTime
 
@@ -156,11 +172,9 @@ class FolderSource:
         paths = sorted({s.path for s in self.spans.get(station, []) if s.start_ns <= end_ns and s.end_ns >= start_ns})
         for path in paths:
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    part = obspy.read(path, starttime=_utc(start_ns), endtime=_utc(end_ns))
+                part = _read_checked(obspy.read, path, starttime=_utc(start_ns), endtime=_utc(end_ns))
             except Exception as err:
-                errors.append((path, f"cannot read the file: {type(err).__name__}: {err}"))
+                errors.append((path, _reason(err)))
                 continue
             stream += obspy.Stream([tr for tr in part if station_key(tr.stats) == station])
         return stream, errors
@@ -208,21 +222,23 @@ class SDSSource:
         net, sta, loc, band = station.split(".")
         t0, t1 = _utc(start_ns), _utc(end_ns)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return self.client.get_waveforms(net, sta, loc, f"{band}?", t0, t1, merge=False), []
+            return _read_checked(self.client.get_waveforms, net, sta, loc, f"{band}?", t0, t1, merge=False), []
         except Exception:
             pass
         # A file failed: read the span's files one by one to name the bad one(s) and keep the rest.
         stream, errors = obspy.Stream(), []
         for path in self.client._get_filenames(net, sta, loc, f"{band}?", t0, t1, sds_type=self.sds_type):
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    stream += obspy.read(path, format="MSEED", starttime=t0, endtime=t1)
+                stream += _read_checked(obspy.read, path, format="MSEED", starttime=t0, endtime=t1)
             except Exception as err:
-                errors.append((path, f"cannot read the file: {type(err).__name__}: {err}"))
+                errors.append((path, _reason(err)))
         return stream, errors
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, WaveformError):
+        return f"cannot read the file: {err}"
+    return f"cannot read the file: {type(err).__name__}: {err}"
 
 
 def _is_sds(root: Path) -> bool:
