@@ -130,6 +130,26 @@ def _drive(url: str, requests: dict[str, tuple], clients: int, per_client: int):
     return latencies, failures, errors, time.perf_counter() - start
 
 
+def load_test(url: str, clients: int = 16, requests_per_client: int = 3, requests: dict | None = None) -> dict:
+    """Drive the demo at `url` with `clients` concurrent clients x `requests_per_client` requests over every
+    endpoint; returns {"total_requests", "failures", "errors", "p50_s", "p95_s", "wall_s", "endpoints": {name:
+    {"requests", "failures", "p50_s", "p95_s"}}} (latencies through the server, queue included)."""
+    if requests is None:
+        from geohub.demo.examples import DEM_EXAMPLES, EXAMPLE_ABSTRACT, SEISMIC_EXAMPLES
+
+        requests = _requests(next(iter(SEISMIC_EXAMPLES)), next(iter(DEM_EXAMPLES)), EXAMPLE_ABSTRACT)
+    latencies, failures, errors, wall = _drive(url, requests, clients, requests_per_client)
+    every = [x for values in latencies.values() for x in values]
+    endpoints = {
+        name: {"requests": len(latencies[name]) + failures[name], "failures": failures[name],
+               "p50_s": _percentile(latencies[name], 50), "p95_s": _percentile(latencies[name], 95)}
+        for name in requests
+    }  # fmt: skip
+    return {"total_requests": len(every) + sum(failures.values()), "failures": sum(failures.values()),
+            "errors": errors, "p50_s": _percentile(every, 50), "p95_s": _percentile(every, 95), "wall_s": wall,
+            "requests_per_s": len(every) / wall if wall else float("nan"), "endpoints": endpoints}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models-dir", default=None, help="quickstart folder (default $GEOHUB_HOME)")
@@ -155,22 +175,17 @@ def main() -> None:
     )
     try:
         baseline = _baseline(models, limits, requests, args.baseline_repeats)
-        latencies, failures, errors, wall = _drive(url, requests, args.clients, args.requests)
+        result = load_test(url, args.clients, args.requests, requests)
     finally:
         demo.close()
-    every = [x for values in latencies.values() for x in values]
-    rows = {
-        name: {"requests": len(latencies[name]) + failures[name], "failures": failures[name],
-               "p50_s": _percentile(latencies[name], 50), "p95_s": _percentile(latencies[name], 95),
-               "in_process_p50_s": baseline[name]}
-        for name in requests
-    }  # fmt: skip
+    errors, wall = result["errors"], result["wall_s"]
+    rows = {name: {**result["endpoints"][name], "in_process_p50_s": baseline[name]} for name in requests}
     summary = {
         "benchmark": "demo_load", "clients": args.clients, "requests_per_client": args.requests,
         "concurrency_limit": args.concurrency, "torch_threads": args.threads, "models_dir": str(folder),
-        "smoke_models": args.smoke, "total_requests": args.clients * args.requests,
-        "failures": sum(failures.values()), "p50_s": _percentile(every, 50), "p95_s": _percentile(every, 95),
-        "requests_per_s": len(every) / wall if wall else float("nan"), "wall_s": wall, "endpoints": rows,
+        "smoke_models": args.smoke, "total_requests": result["total_requests"], "failures": result["failures"],
+        "p50_s": result["p50_s"], "p95_s": result["p95_s"], "requests_per_s": result["requests_per_s"],
+        "wall_s": wall, "endpoints": rows,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
     }  # fmt: skip
     print("BENCHMARK_JSON " + json.dumps(summary, sort_keys=True))

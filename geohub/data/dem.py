@@ -22,6 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RasterError
+from .limits import (
+    DEFAULT_MAX_DEM_CELLS,
+    MAX_ABS_ELEVATION_M,
+    MAX_SPACING_M,
+    check_array_file,
+    check_finite_array,
+    check_geotiff,
+    check_positive,
+)
 
 __all__ = [
     "DEM",
@@ -74,7 +83,8 @@ class DEM:
         return replace(self, elevation=out, spacing_m=(dy, dy))
 
 
-def _check_elevation(array: np.ndarray, source: str) -> np.ndarray:
+def _check_elevation(array: np.ndarray, source: str, nodata: float | None = None) -> np.ndarray:
+    """`(rows, cols)` float32 metres with nodata as NaN; Inf and |z| > MAX_ABS_ELEVATION_M are errors."""
     array = np.asarray(array)
     if array.dtype.kind not in "iuf":
         raise RasterError(f"elevation has dtype {array.dtype}", path=source, expected="integer or float elevations")
@@ -84,9 +94,12 @@ def _check_elevation(array: np.ndarray, source: str) -> np.ndarray:
         raise RasterError(f"elevation has shape {array.shape}", path=source, expected="a 2-D grid (rows, cols)")
     if min(array.shape) < MIN_SIZE:
         raise RasterError(f"raster is too small: {array.shape}", path=source, expected=f">= {MIN_SIZE} x {MIN_SIZE}")
-    out = array.astype(np.float32)
+    with np.errstate(over="ignore"):  # float64 beyond float32 becomes Inf, reported below
+        out = _mask_nodata(array.astype(np.float32), nodata)
     if not np.isfinite(out).any():
         raise RasterError("raster is all nodata", path=source, expected="at least some valid elevations")
+    check_finite_array(out, "elevation", MAX_ABS_ELEVATION_M, allow_nan=True, error=RasterError, path=source,
+                       unit=" m", hint="; a nodata marker (pass nodata=) or not metres?")  # fmt: skip
     return out
 
 
@@ -107,7 +120,7 @@ def _read_npz(path: str, archive, spacing_m, nodata) -> DEM:
     name = next((k for k in ("elevation", "topo", "dem", "z") if k in keys), keys[0] if len(keys) == 1 else None)
     if name is None:
         raise RasterError(f"no elevation array among {keys}", path=path, expected="a key 'elevation', 'topo' or 'dem'")
-    elevation = _mask_nodata(_check_elevation(archive[name], path), nodata)
+    elevation = _check_elevation(archive[name], path, nodata)
     rows, cols = elevation.shape
     if spacing_m is None and {"dx", "dy", "ymin", "ymax"} <= set(keys):  # jacksboro: degrees
         centre = (float(archive["ymin"]) + float(archive["ymax"])) / 2
@@ -121,9 +134,11 @@ def _read_npz(path: str, archive, spacing_m, nodata) -> DEM:
 def _finish(elevation: np.ndarray, spacing_m, source: str, crs: str | None) -> DEM:
     if spacing_m is None:
         raise RasterError("grid spacing unknown", path=source, field="spacing_m", expected="spacing_m=<metres>")
-    spacing = (float(spacing_m), float(spacing_m)) if np.isscalar(spacing_m) else tuple(float(s) for s in spacing_m)
-    if len(spacing) != 2 or min(spacing) <= 0:
-        raise RasterError(f"bad grid spacing {spacing_m}", path=source, field="spacing_m", expected="positive metres")
+    values = [spacing_m, spacing_m] if np.isscalar(spacing_m) else list(np.asarray(spacing_m, dtype=object).ravel())
+    if len(values) != 2:
+        raise RasterError(f"bad grid spacing {spacing_m}", path=source, field="spacing_m",
+                          expected="one number or (row, col) metres")  # fmt: skip
+    spacing = tuple(check_positive(v, "spacing_m", MAX_SPACING_M, error=RasterError, path=source) for v in values)
     return DEM(elevation=elevation, spacing_m=spacing, source=source, crs=crs)
 
 
@@ -141,8 +156,7 @@ def _read_geotiff(path: str, spacing_m, nodata) -> DEM:
         raise RasterError(f"cannot read GeoTIFF: {err}", path=path, expected="a readable GeoTIFF") from None
     if band.dtype.kind == "f" and not np.isfinite(band).any():
         raise RasterError("raster is all nodata", path=path, expected="at least some valid elevations")
-    elevation = _check_elevation(band, path)
-    elevation = _mask_nodata(elevation, nodata if nodata is not None else file_nodata)
+    elevation = _check_elevation(band, path, nodata if nodata is not None else file_nodata)
     if not np.isfinite(elevation).any():
         raise RasterError("raster is all nodata", path=path, expected="at least some valid elevations")
     if spacing_m is None:
@@ -158,7 +172,11 @@ def _read_geotiff(path: str, spacing_m, nodata) -> DEM:
 
 
 def read_dem(
-    source: str | os.PathLike, *, spacing_m: float | tuple[float, float] | None = None, nodata: float | None = None
+    source: str | os.PathLike,
+    *,
+    spacing_m: float | tuple[float, float] | None = None,
+    nodata: float | None = None,
+    max_cells: int = DEFAULT_MAX_DEM_CELLS,
 ) -> DEM:
     """Read a DEM from a GeoTIFF, `.npy`, `.npz`, or a matplotlib sample name (`jacksboro`, `topobathy`).
 
@@ -167,13 +185,16 @@ def read_dem(
         spacing_m: grid spacing in metres (row, col) or one number; required for `.npy` and for GeoTIFFs without
             a CRS; overrides what the file says otherwise.
         nodata: value marking missing cells (GeoTIFFs default to the file's own nodata); they become NaN.
+        max_cells: most cells a file may declare, checked from its headers BEFORE any pixel is decoded
+            (`.npy` header, `.npz` zip directory and member headers, GeoTIFF metadata).
 
     Returns:
         `DEM` with float32 elevations in metres.
 
     Raises:
         RasterError: unreadable/corrupt file, non-numeric dtype, not 2-D, smaller than 4 x 4, all nodata, unknown
-            spacing.
+            spacing, more than `max_cells` cells (or an `.npz` inflating past 8 bytes per cell), Inf or
+            |elevation| > 1e5 m (field 'elevation'), spacing not a finite number in (0, 1e6] m (field 'spacing_m').
     """
     name = os.fspath(source)
     if name in SAMPLE_DEMS:
@@ -186,9 +207,11 @@ def read_dem(
         raise RasterError("file not found", path=path, expected=f"a DEM file or one of {sorted(SAMPLE_DEMS)}")
     suffix = path.suffix.lower()
     if suffix in (".tif", ".tiff"):
+        check_geotiff(name, max_cells)
         return _read_geotiff(name, spacing_m, nodata)
     if suffix not in (".npy", ".npz"):
         raise RasterError(f"unknown DEM format '{suffix}'", path=path, expected=".tif, .tiff, .npy or .npz")
+    check_array_file(path, max_cells)
     try:
         loaded = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:
@@ -198,7 +221,7 @@ def read_dem(
             return _read_npz(name, loaded, spacing_m, nodata)
         except (ValueError, OSError, EOFError) as err:  # zip members are read lazily
             raise RasterError(f"corrupt .npz: {err}", path=path, expected="a NumPy archive") from None
-    elevation = _mask_nodata(_check_elevation(loaded, name), nodata)
+    elevation = _check_elevation(loaded, name, nodata)
     return _finish(elevation, spacing_m, name, None)
 
 

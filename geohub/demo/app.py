@@ -172,7 +172,9 @@ def build_demo(
 
     models = models or DemoModels()
     limits = limits or DemoLimits()
-    with gr.Blocks(title="geohub demo") as demo:
+    # delete_cache: every 5 minutes Gradio deletes the uploads and result copies of this app older than 15 minutes
+    # (and all of them when the server stops); geohub's own result folders: `handlers.remove_outputs`
+    with gr.Blocks(title="geohub demo", delete_cache=(300, 900)) as demo:
         gr.Markdown(_INTRO)
         with gr.Accordion("Models", open=False):
             gr.Markdown(models.status_markdown())

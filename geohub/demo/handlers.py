@@ -1,18 +1,36 @@
 """What each demo endpoint computes, in plain Python (the Gradio layer in `geohub.demo.app` only wires these).
 
 Every handler checks its input against `DemoLimits` and raises a `geohub.errors` exception with a message meant
-for the person using the demo; `geohub.demo.app` turns those into `gr.Error` pop-ups.
+for the person using the demo; `geohub.demo.app` turns those into `gr.Error` pop-ups. The checks run BEFORE the
+expensive step (`geohub.data.limits`: headers and metadata only), so a small hostile upload cannot cost more than
+`DemoLimits.max_request_memory_mb` of server memory.
+
+Result files (JSON-LD, DEM downloads) are written under one folder per server process (`output_root()`); Gradio
+copies each into its own cache as the request returns, so result folders older than `OUTPUT_MAX_AGE_S` are removed
+whenever a new result is written, and the whole folder when the process exits (`remove_outputs`).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..data.limits import (
+    MAX_SPACING_M,
+    check_count,
+    check_decompressed_size,
+    check_positive,
+    check_resampled_cells,
+    check_text,
+    check_waveform_span,
+)
 from ..errors import CorpusError, DataError, GeohubError, RasterError, WaveformError
 from .examples import dem_example, seismic_example
 from .models import DemoModels
@@ -29,6 +47,8 @@ __all__ = [
     "annotate_seismic",
     "generate_dem",
     "classify_dem",
+    "output_root",
+    "remove_outputs",
 ]
 
 
@@ -38,11 +58,19 @@ DETECTION_COLUMNS = ("station", "start (UTC)", "end (UTC)", "probability", "magn
 
 
 MAX_LANDFORM_PATCHES = 64  # patches of one uploaded tile that are classified (evenly spread)
+OUTPUT_MAX_AGE_S = 600.0  # result files older than this are removed when the next result is written
 
 
 @dataclass(frozen=True)
 class DemoLimits:
     """Input limits of the demo (what one request may ask of a small shared CPU server).
+
+    Memory ceiling: with these limits one request raises the server's resident memory by at most
+    `max_request_memory_mb` (512 MB), whatever the input: every limit is checked from headers before the
+    expensive step (`.npz` zip directory and `.npy` headers, GeoTIFF metadata, DEM cells AFTER resampling
+    computed before resampling, the waveform's span including gaps before merging, gzip/bzip2/xz/zip uploads
+    inflated with bounded memory, text length before tokenising). `tests/demo/test_bad_input.py` drives every
+    endpoint with its worst small input and measures the server's peak RSS growth against this ceiling.
 
     Attributes:
         max_text_characters: longest text for Summarize and Knowledge.
@@ -51,6 +79,8 @@ class DemoLimits:
         max_upload_bytes: largest uploaded file, bytes (also Gradio's `max_file_size`).
         max_dem_cells: most cells of an uploaded DEM tile.
         max_terrain_tiles: largest mosaic side (tiles) of the terrain generator.
+        max_decompressed_bytes: largest size a compressed upload (gzip, bzip2, xz, zip/.npz) may inflate to.
+        max_request_memory_mb: the documented per-request memory ceiling these limits keep (MB of RSS growth).
     """
 
     max_text_characters: int = 20_000
@@ -59,6 +89,8 @@ class DemoLimits:
     max_upload_bytes: int = 10 * 1024 * 1024
     max_dem_cells: int = 1024 * 1024
     max_terrain_tiles: int = 4
+    max_decompressed_bytes: int = 64 * 1024 * 1024
+    max_request_memory_mb: int = 512
 
 
 def _check_upload(path: str | os.PathLike, limits: DemoLimits, what: str) -> Path:
@@ -74,33 +106,64 @@ def _check_upload(path: str | os.PathLike, limits: DemoLimits, what: str) -> Pat
         )
     if size == 0:
         raise DataError(f"the uploaded {what} is empty", path=path.name)
+    check_decompressed_size(path, limits.max_decompressed_bytes, error=_UPLOAD_ERRORS.get(what, DataError))
     return path
 
 
+_UPLOAD_ERRORS = {"DEM tile": RasterError, "waveform file": WaveformError, "text file": CorpusError}
+_OUTPUT_ROOT: Path | None = None
+
+
+def output_root() -> Path:
+    """The folder of this process's result files (created on first use, removed at exit)."""
+    global _OUTPUT_ROOT
+    if _OUTPUT_ROOT is None or not _OUTPUT_ROOT.is_dir():
+        _OUTPUT_ROOT = Path(tempfile.mkdtemp(prefix="geohub-demo-outputs-"))
+        atexit.register(shutil.rmtree, _OUTPUT_ROOT, True)
+    return _OUTPUT_ROOT
+
+
+def remove_outputs(max_age_s: float | None = None) -> int:
+    """Remove result folders older than `max_age_s` seconds (every one when None); returns how many."""
+    if _OUTPUT_ROOT is None or not _OUTPUT_ROOT.is_dir():
+        return 0
+    removed, now = 0, time.time()
+    for folder in _OUTPUT_ROOT.iterdir():
+        try:
+            if max_age_s is None or now - folder.stat().st_mtime > max_age_s:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except FileNotFoundError:  # another request removed it first
+            continue
+    return removed
+
+
 def _output_file(suffix: str) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="geohub-demo-"))
+    remove_outputs(OUTPUT_MAX_AGE_S)
+    folder = Path(tempfile.mkdtemp(prefix="result-", dir=output_root()))
     return folder / f"geohub{suffix}"
 
 
 # --- text ------------------------------------------------------------------------------------------------------
 def read_text_input(text: str | None, file_path: str | None, limits: DemoLimits) -> str:
     """The text box's text, or else the uploaded UTF-8 text file's; checked against `max_text_characters`."""
+    name = None
     if (not text or not text.strip()) and file_path:
-        raw = _check_upload(file_path, limits, "text file").read_bytes()
+        path = _check_upload(file_path, limits, "text file")
+        name = path.name
+        size = path.stat().st_size
+        if size > 4 * limits.max_text_characters:  # UTF-8: at most 4 bytes a character; checked before reading
+            raise CorpusError(f"the uploaded text file is {size:,} bytes, more than the demo's limit of "
+                              f"{limits.max_text_characters:,} characters", path=name,
+                              expected="an abstract or a few paragraphs")  # fmt: skip
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise CorpusError("the uploaded file is not UTF-8 text", path=Path(file_path).name,
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise CorpusError(f"the uploaded file is not UTF-8 text (byte {err.start})", path=name,
                               expected="a plain .txt file") from None  # fmt: skip
-    if not text or not text.strip():
+    if not text or not str(text).strip():
         raise CorpusError("no text given", field="text", expected="paste an abstract or upload a .txt file")
-    if len(text) > limits.max_text_characters:
-        raise CorpusError(
-            f"the text has {len(text):,} characters, over the demo's limit of {limits.max_text_characters:,}",
-            field="text",
-            expected="an abstract or a few paragraphs",
-        )
-    return text
+    return check_text(text, limits.max_text_characters, path=name, limit_name="the demo's limit")
 
 
 def summarize_text(models: DemoModels, limits: DemoLimits, text: str | None, file_path: str | None = None,
@@ -110,7 +173,7 @@ def summarize_text(models: DemoModels, limits: DemoLimits, text: str | None, fil
 
     text = read_text_input(text, file_path, limits)
     model, tokenizer = models.get("summarization")
-    num_sentences = int(min(max(int(num_sentences or 1), 1), 5))
+    num_sentences = check_count(1 if num_sentences is None else num_sentences, "sentences", 1, 5, error=CorpusError)
     return summarize([text], model=model, tokenizer=tokenizer, num_sentences=num_sentences)[0]
 
 
@@ -175,6 +238,8 @@ def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | No
             raise WaveformError(str(err), field="example") from None
     else:
         raise WaveformError("no waveform given", expected="upload a miniSEED/SAC file or pick an example")
+    check_waveform_span(path, limits.max_waveform_seconds, max_stations=limits.max_stations,
+                        limit_name="the demo's limit")  # headers only, before merging fills gaps  # fmt: skip
     _check_waveform(path, limits)
     picker, extractor = models.get("seismic_picking")
     try:
@@ -205,28 +270,6 @@ def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | No
 
 
 # --- terrain ---------------------------------------------------------------------------------------------------
-def mosaic(patches: np.ndarray, tiles: int, overlap: int) -> np.ndarray:
-    """Lay `tiles * tiles` patches `(N, S, S)` on a grid, cross-fading linearly over `overlap` cells.
-
-    Returns `(tiles * (S - overlap) + overlap,)*2` float32 metres."""
-    size = patches.shape[-1]
-    step = size - overlap
-    side = tiles * step + overlap
-    ramp = np.ones(size, dtype=np.float64)
-    if overlap:
-        edge = (np.arange(overlap) + 1.0) / (overlap + 1.0)
-        ramp[:overlap], ramp[-overlap:] = edge, edge[::-1]
-    weight_2d = np.outer(ramp, ramp)
-    total = np.zeros((side, side))
-    weight = np.zeros((side, side))
-    for index in range(tiles * tiles):
-        row, col = divmod(index, tiles)
-        window = (slice(row * step, row * step + size), slice(col * step, col * step + size))
-        total[window] += patches[index] * weight_2d
-        weight[window] += weight_2d
-    return (total / weight).astype(np.float32)
-
-
 def _write_dem(elevation: np.ndarray, spacing_m: float, file_format: str) -> Path:
     from ..inference.terrain import save_dem
 
@@ -240,19 +283,13 @@ def generate_dem(models: DemoModels, limits: DemoLimits, seed: int, tiles: int =
     """(hillshade picture, elevation colour map, download path, Markdown) of a generated DEM.
 
     `tiles` x `tiles` GAN patches (seeded by `seed`) are cross-faded into one DEM."""
-    from ..inference.terrain import generate_terrain, hillshade
+    from ..inference.terrain import generate_mosaic, hillshade
     from .render import elevation_picture, hillshade_picture
 
-    tiles = int(tiles or 1)
-    if not 1 <= tiles <= limits.max_terrain_tiles:
-        raise RasterError(f"size of {tiles} tiles per side", field="size", expected=f"1 to {limits.max_terrain_tiles}")
-    seed = int(seed or 0)
-    if not 0 <= seed < 2**31:
-        raise RasterError(f"seed {seed}", field="seed", expected="an integer in [0, 2^31)")
+    tiles = check_count(1 if tiles is None else tiles, "size", 1, limits.max_terrain_tiles, error=RasterError)
+    seed = check_count(0 if seed is None else seed, "seed", 0, 2**31 - 1, error=RasterError)
     model, processor = models.get("terrain_gan")
-    patches = generate_terrain(model, tiles * tiles, seed=seed, processor=processor)
-    overlap = patches.shape[-1] // 4 if tiles > 1 else 0
-    elevation = mosaic(patches, tiles, overlap)
+    elevation = generate_mosaic(model, tiles, seed=seed, processor=processor)
     spacing = float(processor.spacing_m)
     shade = hillshade_picture(hillshade(elevation, spacing), spacing, title="hillshade (sun from the north-west)")
     colour = elevation_picture(
@@ -268,10 +305,10 @@ def classify_dem(models: DemoModels, limits: DemoLimits, file_path: str | None, 
                  spacing_m: float | None = None) -> dict[str, float]:  # fmt: skip
     """Class probabilities `{landform: p}` of an uploaded DEM tile (.npy, .npz or GeoTIFF) or a bundled example.
 
-    The tile is resampled to the model's grid spacing and cut into model-sized patches (at most
-    `MAX_LANDFORM_PATCHES`, evenly spread), each classified by `geohub.inference.terrain.classify_landform`; the
+    `geohub.inference.terrain.classify_landform` (what the pipeline computes too): the tile is resampled to the
+    model's grid spacing and cut into model-sized patches (at most `MAX_LANDFORM_PATCHES`, evenly spread) whose
     probabilities are averaged. `spacing_m` is needed for .npy tiles (None or 0: the model's spacing)."""
-    from ..data.dem import read_dem, tile_dem
+    from ..data.dem import read_dem
     from ..inference.terrain import classify_landform
 
     if file_path:
@@ -283,21 +320,17 @@ def classify_dem(models: DemoModels, limits: DemoLimits, file_path: str | None, 
             raise RasterError(str(err), field="example") from None
     else:
         raise RasterError("no DEM tile given", expected="upload a .npy/.npz/GeoTIFF tile or pick an example")
+    if spacing_m is not None and spacing_m != 0:
+        spacing_m = check_positive(spacing_m, "spacing_m", MAX_SPACING_M, error=RasterError)
     model, processor = models.get("landform")
     model_spacing = float(processor.spacing_m)
     bare_array = path.suffix.lower() in (".npy", ".npz")
-    dem = read_dem(path, spacing_m=(float(spacing_m or 0) or model_spacing) if bare_array else None)
-    if dem.elevation.size > limits.max_dem_cells:
-        raise RasterError(f"the tile has {dem.elevation.size:,} cells, over the demo's limit of {limits.max_dem_cells:,}",
-                          path=path.name, expected="a smaller tile")  # fmt: skip
-    square = dem.square_cells()
-    elevation = processor.resample(square.elevation, float(square.spacing_m[0]))
-    size = int(model.config.image_size)
-    if min(elevation.shape) < size:
-        raise RasterError(f"the tile is {elevation.shape[0]} x {elevation.shape[1]} cells at {model_spacing:g} m",
-                          path=path.name, expected=f"at least {size} x {size} cells at {model_spacing:g} m")  # fmt: skip
-    patches = tile_dem(elevation, size, size)
-    if len(patches) > MAX_LANDFORM_PATCHES:
-        patches = patches[np.linspace(0, len(patches) - 1, MAX_LANDFORM_PATCHES).round().astype(int)]
-    scores = [classify_landform(model, patch, spacing_m=model_spacing, processor=processor) for patch in patches]
-    return {label: float(np.mean([s[label] for s in scores])) for label in scores[0]}
+    dem = read_dem(
+        path, spacing_m=(spacing_m or model_spacing) if bare_array else None, max_cells=limits.max_dem_cells
+    )
+    check_resampled_cells(dem.elevation.shape, dem.spacing_m, model_spacing, limits.max_dem_cells, path=path.name,
+                          limit_name="the demo's limit")  # before square_cells and resample allocate  # fmt: skip
+    try:
+        return classify_landform(model, dem, processor=processor, max_patches=MAX_LANDFORM_PATCHES)
+    except RasterError as err:
+        raise RasterError(err.message, path=path.name, field=err.field, expected=err.expected) from None

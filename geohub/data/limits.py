@@ -1,0 +1,368 @@
+"""Cheap checks of an input's size and numbers, run BEFORE the expensive step (decoding, resampling, merging,
+tokenising), so that a small hostile file cannot cost gigabytes and a bad number is an error, not a silent result.
+
+Every check reads only headers or metadata (zip directory, `.npy` header, GeoTIFF tags, miniSEED headers) or
+streams through a compressed file with bounded memory; each raises a `geohub.errors` exception naming the file
+and the field, with what was expected.
+
+    check_array_file("tile.npz", max_cells=1_000_000)          # .npy/.npz headers: shape, dtype, declared size
+    check_geotiff("site.tif", max_cells=1_000_000)              # width x height x bands from rasterio metadata
+    check_resampled_cells((64, 64), (12000.0, 12000.0), 50.0, max_cells=1_000_000)   # cells AFTER resampling
+    check_decompressed_size("record.mseed.gz", max_bytes=64 * 2**20)                  # gzip/bz2/xz/zip bombs
+    check_waveform_span("record.mseed", max_seconds=600)        # span per trace id, gaps included, headers only
+    check_text(text, max_characters=20_000)                     # before tokenising
+    check_count(num_samples, "num_samples"); check_seed(seed); check_top_k(top_k); check_positive(spacing, "spacing_m")
+    check_finite_array(elevation, "elevation", max_abs=MAX_ABS_ELEVATION_M)
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import math
+import numbers
+import os
+import unicodedata
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, CorpusError, DataError, RasterError, WaveformError
+
+__all__ = [
+    "MAX_ABS_ELEVATION_M",
+    "MAX_SPACING_M",
+    "DEFAULT_MAX_DEM_CELLS",
+    "MAX_GAP_FILL_SAMPLES",
+    "check_count",
+    "check_seed",
+    "check_top_k",
+    "check_positive",
+    "check_finite_array",
+    "npy_header",
+    "check_array_file",
+    "check_geotiff",
+    "resampled_shape",
+    "check_resampled_cells",
+    "check_decompressed_size",
+    "check_text",
+    "check_waveform_span",
+]
+
+MAX_ABS_ELEVATION_M = 1e5  # Earth's relief spans -11 km..+9 km; beyond 100 km is a nodata marker or wrong units
+MAX_SPACING_M = 1e6  # a grid spacing beyond 1000 km is not a DEM
+DEFAULT_MAX_DEM_CELLS = 2**27  # 134 M cells = 512 MiB of float32: the library's ceiling for one raster
+MAX_GAP_FILL_SAMPLES = 2**24  # samples that gap filling may add per trace: 46 h at 100 Hz, 128 MiB of float64
+_CHUNK = 1 << 20
+
+
+# --- numbers ---------------------------------------------------------------------------------------------------
+def check_count(value, field: str, minimum: int = 1, maximum: int | None = None, *, error=ConfigError) -> int:
+    """`value` as an int in [minimum, maximum]; floats must be whole numbers (2.0 is 2; 2.7, NaN, True raise).
+
+    Raises:
+        ConfigError (or `error`) naming `field`.
+    """
+    bad = isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+    if not bad and not isinstance(value, numbers.Integral):
+        bad = not math.isfinite(float(value)) or float(value) != int(float(value))
+    bounds = f"a whole number >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
+    if bad:
+        raise error(f"{value!r} is not a whole number", field=field, expected=bounds)
+    count = int(value)
+    if count < minimum or (maximum is not None and count > maximum):
+        raise error(f"{count} is out of range", field=field, expected=bounds)
+    return count
+
+
+def check_seed(value, field: str = "seed") -> int | None:
+    """A random seed: None, or a whole number in [0, 2**32) (floats must be whole: 2.7 raises, never truncated)."""
+    if value is None:
+        return None
+    return check_count(value, field, minimum=0, maximum=2**32 - 1)
+
+
+def check_top_k(value, num_classes: int | None = None, field: str = "top_k") -> int | None:
+    """None (every class) or a whole number >= 1; values above `num_classes` mean every class."""
+    if value is None:
+        return None
+    top_k = check_count(value, field, minimum=1)
+    return min(top_k, num_classes) if num_classes else top_k
+
+
+def check_positive(value, field: str, maximum: float | None = None, *, error=DataError, path=None) -> float:
+    """`value` as a finite float > 0 (and <= maximum): zero, negative, NaN, Inf and non-numbers raise."""
+    expected = "a finite number > 0" + (f" and <= {maximum:g}" if maximum is not None else "")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise error(f"{value!r} is not a number", path=path, field=field, expected=expected)
+    number = float(value)
+    if not math.isfinite(number) or number <= 0 or (maximum is not None and number > maximum):
+        raise error(f"{number:g} is out of range", path=path, field=field, expected=expected)
+    return number
+
+
+def check_finite_array(array, field: str, max_abs: float | None = None, *, allow_nan: bool = False,
+                       error=DataError, path=None, hint: str = "", unit: str = "") -> np.ndarray:  # fmt: skip
+    """`array` (numeric) with no Inf (and no NaN unless `allow_nan`: NaN then means missing) and |x| <= max_abs.
+
+    Returns the array unchanged. Raises `error` naming `field`, the offending value and its index."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "iuf":
+        raise error(f"dtype {array.dtype}", path=path, field=field, expected="integer or float numbers")
+    if array.dtype.kind != "f":
+        values = array
+    else:
+        values = np.where(np.isnan(array), 0, array) if allow_nan else array
+        bad = ~np.isfinite(values)
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise error(f"{int(bad.sum())} non-finite value(s) ({array[index]} at index {index}){hint}",
+                        path=path, field=field, expected="finite numbers" + ("; NaN marks missing cells" if allow_nan else ""))  # fmt: skip
+    if max_abs is not None and values.size:
+        peak = float(np.max(np.abs(values.astype(np.float64, copy=False))))
+        if peak > max_abs:
+            index = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.abs(values))), values.shape))
+            raise error(f"absurd value {array[index]:.6g}{unit} at index {index}{hint}", path=path, field=field,
+                        expected=f"|values| <= {max_abs:g}")  # fmt: skip
+    return array
+
+
+# --- arrays and rasters ----------------------------------------------------------------------------------------
+def npy_header(handle, source: str = "array") -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from the header of an open `.npy` stream (reads only the header bytes)."""
+    from numpy.lib import format as npy_format
+
+    try:
+        version = npy_format.read_magic(handle)
+        if version == (1, 0):
+            shape, _, dtype = npy_format.read_array_header_1_0(handle)
+        else:
+            shape, _, dtype = npy_format.read_array_header_2_0(handle)
+    except (ValueError, OSError, EOFError, SyntaxError, zipfile.BadZipFile, zlib.error) as err:
+        raise RasterError(
+            f"cannot read .npy file: corrupt header ({err})", path=source, expected="a NumPy array file"
+        ) from None
+    return tuple(int(s) for s in shape), np.dtype(dtype)
+
+
+def _check_declared_array(shape, dtype: np.dtype, max_cells: int, source: str, member: str | None) -> None:
+    cells = math.prod(shape) if shape else 1
+    where = f" member '{member}'" if member else ""
+    if dtype.hasobject:
+        raise RasterError(f"array{where} holds Python objects", path=source, field=member,
+                          expected="a numeric array (saved without pickles)")  # fmt: skip
+    if cells > max_cells:
+        raise RasterError(f"array{where} declares shape {shape} = {cells:,} cells, over the limit of {max_cells:,}",
+                          path=source, field=member, expected="a smaller array")  # fmt: skip
+
+
+def check_array_file(path: str | os.PathLike, max_cells: int, max_bytes: int | None = None) -> dict:
+    """Check a `.npy`/`.npz` from its headers only: {member: (shape, dtype)} (".npy" -> key None).
+
+    `.npz`: every member's uncompressed size from the zip directory (zipfile never inflates a member past its
+    declared size) must sum to <= max_bytes (default 8 bytes x max_cells + 1 MiB), and every `.npy` header must
+    declare <= max_cells cells. Raises `RasterError` naming the file and the member."""
+    path = Path(path)
+    source = os.fspath(path)
+    max_bytes = max_bytes if max_bytes is not None else 8 * max_cells + _CHUNK
+    if path.stat().st_size == 0:
+        raise RasterError("the file is empty", path=source, expected="a NumPy array file")
+    if path.suffix.lower() == ".npy":
+        with path.open("rb") as handle:
+            shape, dtype = npy_header(handle, source)
+        _check_declared_array(shape, dtype, max_cells, source, None)
+        return {None: (shape, dtype)}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            total = sum(info.file_size for info in infos)
+            if total > max_bytes:
+                biggest = max(infos, key=lambda info: info.file_size)
+                raise RasterError(
+                    f"archive inflates to {total:,} bytes ('{biggest.filename}': {biggest.file_size:,} bytes from "
+                    f"{biggest.compress_size:,}), over the limit of {max_bytes:,}",
+                    path=source, field=biggest.filename, expected="a smaller archive (not a decompression bomb)",
+                )  # fmt: skip
+            members = {}
+            for info in infos:
+                key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                with archive.open(info) as handle:
+                    shape, dtype = npy_header(handle, source)
+                _check_declared_array(shape, dtype, max_cells, source, key)
+                members[key] = (shape, dtype)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as err:
+        raise RasterError(f"corrupt .npz: {err}", path=source, expected="a NumPy archive") from None
+    return members
+
+
+def check_geotiff(path: str | os.PathLike, max_cells: int) -> tuple[int, int, int]:
+    """(bands, rows, cols) of a GeoTIFF from rasterio's metadata, before any pixel is read."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    source = os.fspath(path)
+    try:
+        with rasterio.open(source) as src:
+            bands, rows, cols = int(src.count), int(src.height), int(src.width)
+    except (RasterioError, OSError) as err:
+        raise RasterError(f"cannot read GeoTIFF: {err}", path=source, expected="a readable GeoTIFF") from None
+    if bands < 1:
+        raise RasterError("GeoTIFF has no band", path=source, expected="one elevation band")
+    if rows * cols > max_cells:
+        raise RasterError(f"GeoTIFF is {rows} x {cols} = {rows * cols:,} cells, over the limit of {max_cells:,}",
+                          path=source, expected="a smaller tile")  # fmt: skip
+    return bands, rows, cols
+
+
+def resampled_shape(shape, spacing_m, target_spacing_m: float) -> tuple[int, int]:
+    """(rows, cols) of a `(rows, cols)` grid with (row, col) spacing `spacing_m` after `DEM.square_cells()` and
+    resampling to `target_spacing_m` (the arithmetic of `TerrainProcessor.resample`), without resampling."""
+    rows, cols = int(shape[0]), int(shape[1])
+    dy, dx = (float(spacing_m), float(spacing_m)) if np.isscalar(spacing_m) else map(float, spacing_m)
+    if abs(dx - dy) / dy >= 1e-3:
+        cols = max(2, round(cols * dx / dy))
+    if abs(dy - target_spacing_m) / target_spacing_m < 1e-3:
+        return rows, cols
+    factor = dy / target_spacing_m
+    return max(2, round(rows * factor)), max(2, round(cols * factor))
+
+
+def check_resampled_cells(shape, spacing_m, target_spacing_m: float, max_cells: int, *, path=None,
+                          limit_name: str = "the limit") -> tuple[int, int]:  # fmt: skip
+    """`resampled_shape`, raising `RasterError` when it exceeds `max_cells` (checked BEFORE resampling)."""
+    rows, cols = resampled_shape(shape, spacing_m, target_spacing_m)
+    if rows * cols > max_cells:
+        values = [float(spacing_m)] * 2 if np.isscalar(spacing_m) else [float(v) for v in spacing_m]
+        spacing = f"{values[0]:g}" if values[0] == values[1] else f"{values[0]:g} x {values[1]:g}"
+        raise RasterError(
+            f"the tile is {shape[0]} x {shape[1]} cells at {spacing} m, which is {rows} x {cols} = {rows * cols:,} "
+            f"cells at the model's {target_spacing_m:g} m, over {limit_name} of {max_cells:,}",
+            path=path, field="spacing_m", expected="a smaller tile or the right grid spacing",
+        )  # fmt: skip
+    return rows, cols
+
+
+# --- compressed files ------------------------------------------------------------------------------------------
+def check_decompressed_size(path: str | os.PathLike, max_bytes: int, *, error=DataError) -> int:
+    """Decompressed size of a gzip/bzip2/xz/zip file, counted with bounded memory (1 MiB at a time) and stopped
+    as soon as it passes `max_bytes`; an uncompressed file counts its own size. Raises `error` over the limit."""
+    path = Path(path)
+    source = os.fspath(path)
+    with path.open("rb") as handle:
+        magic = handle.read(6)
+    openers = {b"\x1f\x8b": ("gzip", gzip.open), b"BZh": ("bzip2", bz2.open), b"\xfd7zXZ": ("xz", lzma.open)}
+    kind, opener = next(((k, o) for m, (k, o) in openers.items() if magic.startswith(m)), (None, None))
+    if kind is None and magic.startswith(b"PK\x03\x04"):
+        kind = "zip"
+    if kind is None:
+        return path.stat().st_size
+    size = 0
+    try:
+        if kind == "zip":  # zipfile never inflates a member past its declared size
+            with zipfile.ZipFile(path) as archive:
+                size = sum(info.file_size for info in archive.infolist())
+        else:
+            with opener(path, "rb") as stream:
+                while size <= max_bytes and (chunk := stream.read(_CHUNK)):
+                    size += len(chunk)
+    except (zlib.error, OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, ValueError) as err:
+        raise error(f"corrupt {kind} file: {err}", path=source, expected=f"a valid {kind} file") from None
+    if size > max_bytes:
+        raise error(f"the {kind} file inflates to more than {max_bytes:,} bytes", path=source,
+                    expected="a smaller file (not a decompression bomb)")  # fmt: skip
+    return size
+
+
+# --- text ------------------------------------------------------------------------------------------------------
+def check_text(text, max_characters: int, field: str = "text", *, path=None, limit_name: str = "the limit") -> str:
+    """`text` if it is a non-empty string of at most `max_characters` that looks like text: no NUL, at most 1 %
+    control/unassigned characters, at least one letter. Run before tokenising. Raises `CorpusError`."""
+    if not isinstance(text, str):
+        raise CorpusError(f"got {type(text).__name__}", path=path, field=field, expected="a string")
+    if not text.strip():
+        raise CorpusError("no text given", path=path, field=field, expected="paste an abstract or upload a .txt file")
+    if len(text) > max_characters:
+        raise CorpusError(f"the text has {len(text):,} characters, over {limit_name} of {max_characters:,}",
+                          path=path, field=field, expected="an abstract or a few paragraphs")  # fmt: skip
+    odd = sum(1 for ch in text if ch not in "\n\r\t" and unicodedata.category(ch)[0] == "C")
+    if "\x00" in text or odd > max(2, len(text) // 100):
+        raise CorpusError(f"the text looks like binary data ({odd:,} control or unassigned characters)", path=path,
+                          field=field, expected="plain UTF-8 text")  # fmt: skip
+    if not any(ch.isalpha() for ch in text):
+        raise CorpusError("the text holds no words", path=path, field=field, expected="sentences of a text")
+    return text
+
+
+# --- waveforms -------------------------------------------------------------------------------------------------
+def _header_stream(stream_or_path, source):
+    import obspy
+
+    if isinstance(stream_or_path, obspy.Stream):
+        return stream_or_path
+    if isinstance(stream_or_path, obspy.Trace):
+        return obspy.Stream([stream_or_path])
+    try:
+        return obspy.read(os.fspath(stream_or_path), headonly=True)
+    except Exception as err:  # ObsPy raises bare Exception/TypeError for unreadable files
+        raise WaveformError(
+            f"cannot read the file ({type(err).__name__}: {err}); it may be truncated, corrupt or not a waveform",
+            path=source, expected="miniSEED, SAC, GSE2, K-NET or another ObsPy-readable format",
+        ) from None  # fmt: skip
+
+
+def check_waveform_span(stream_or_path, max_seconds: float | None = None, *, max_fill_samples: int | None = None,
+                        max_stations: int | None = None, sampling_rate: float | None = None,
+                        source=None, limit_name: str = "the limit") -> dict[str, float]:  # fmt: skip
+    """Span (seconds, gaps included) of every trace id of a Stream/Trace or file, from headers only (a path is
+    read with `obspy.read(headonly=True)`), checked BEFORE merging fills the gaps.
+
+    Args:
+        max_seconds: longest span per trace id (first sample to last sample + one sample).
+        max_fill_samples: most samples gap filling may add per trace id (span x rate - samples present), at
+            `sampling_rate` if given (the rate the record is resampled to) else the recorded rate.
+        max_stations: most stations (network.station.location).
+
+    Returns:
+        {trace id: span seconds}.
+
+    Raises:
+        WaveformError naming the trace: a non-positive/non-finite sampling rate, or a limit exceeded.
+    """
+    if source is None and isinstance(stream_or_path, (str, os.PathLike)):
+        source = os.fspath(stream_or_path)
+    stream = _header_stream(stream_or_path, source)
+    groups: dict[str, list] = {}
+    for trace in stream:
+        rate = float(trace.stats.sampling_rate)
+        if not math.isfinite(rate) or rate <= 0:
+            raise WaveformError(f"sampling rate {rate:g} Hz", path=source, field=trace.id, expected="a rate > 0 Hz")
+        groups.setdefault(trace.id, []).append(trace)
+    stations = {tid.rsplit(".", 1)[0] for tid in groups}
+    if max_stations is not None and len(stations) > max_stations:
+        raise WaveformError(f"the record has {len(stations)} stations, over {limit_name} of {max_stations}",
+                            path=source, expected="fewer stations per file")  # fmt: skip
+    spans = {}
+    for tid, traces in groups.items():
+        rate = max(float(tr.stats.sampling_rate) for tr in traces)
+        start = min(tr.stats.starttime for tr in traces)
+        end = max(tr.stats.endtime for tr in traces)
+        span = float(end - start) + 1.0 / rate
+        present = sum(int(tr.stats.npts) for tr in traces)
+        gap_s = max(0.0, span - present / rate)
+        spans[tid] = span
+        note = f" ({gap_s:.0f} s of it in gaps)" if gap_s >= 1.0 else ""
+        if max_seconds is not None and span > max_seconds + 0.5 / rate:
+            raise WaveformError(f"station {tid.rsplit('.', 1)[0]} has {span:.0f} s of data, over {limit_name} of "
+                                f"{max_seconds:.0f} s{note}", path=source, field=tid,
+                                expected="a shorter record (cut it with ObsPy's Stream.trim)")  # fmt: skip
+        fill = span * float(sampling_rate or rate) - present * float(sampling_rate or rate) / rate
+        if max_fill_samples is not None and fill > max_fill_samples:
+            raise WaveformError(
+                f"filling the gaps would add {fill:,.0f} samples ({gap_s:,.0f} s at {rate:g} Hz), over {limit_name} "
+                f"of {max_fill_samples:,}", path=source, field=tid,
+                expected="a record without long gaps (split it at the gaps, or read with fill_gaps='raise')",
+            )  # fmt: skip
+    return spans
