@@ -238,6 +238,10 @@ def read_waveforms(
     if len(stream) == 0:
         raise WaveformError("no traces in the record", path=source, expected="at least one trace")
     _check_finite(stream, source)
+    from .limits import MAX_GAP_FILL_SAMPLES, check_waveform_span  # headers only: gaps checked BEFORE merging
+
+    check_waveform_span(stream, max_fill_samples=None if fill_gaps == "raise" else MAX_GAP_FILL_SAMPLES,
+                        sampling_rate=sampling_rate, source=source)  # fmt: skip
     groups: dict[str, list] = {}
     for trace in stream:
         stats = trace.stats
