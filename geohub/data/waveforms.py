@@ -8,9 +8,16 @@
 `read_waveforms` accepts any file ObsPy reads (miniSEED, SAC, GSE2, K-NET, SEG-Y, ...) or an `obspy.Stream`, and
 returns one `WaveformRecord` per station (network.station.location + band/instrument code). Every problem is a
 `geohub.errors.WaveformError` naming the file and trace: unreadable, truncated or corrupt files (ObsPy's own
-"corrupt record" warnings are errors here), NaN/Inf samples, a channel count other than 3 (or 1 with
-`allow_single_component`), components recorded at different sampling rates, components covering different time
-spans, gaps when `fill_gaps="raise"`, and records shorter than `min_samples`.
+"corrupt record" warnings are errors here), NaN/Inf samples, sampling rates outside 1-2000 Hz, components the model
+does not use, components recorded at different sampling rates, components covering different time spans, gaps
+when `fill_gaps="raise"`, and records shorter than `min_samples`.
+
+Any sampling rate from 1 to 2000 Hz is resampled to the model's rate: down-sampling low-passes below the new
+Nyquist frequency first (ObsPy's Chebyshev anti-alias filter), up-sampling interpolates in the frequency domain
+(no filter is needed, nor possible, above the record's own Nyquist frequency). A station with one or two of the
+three components gets the missing ones as zeros (EQTransformer's and SeisBench's convention; `missing_components=
+"copy"` copies the vertical instead, PhaseNet's). Channel codes: SEED (`HHZ`, `BH1`, ...), bare components
+(`Z`, `N`, `E`, `1`, `2`, `3`) and K-NET/KiK-net (`NS`, `EW`, `UD`, also `N-S`, ...).
 """
 
 from __future__ import annotations
@@ -27,10 +34,15 @@ from ..utils import get_logger
 
 logger = get_logger(__name__)
 
-__all__ = ["WaveformRecord", "read_waveforms", "stream_from_array", "FILL_GAPS"]
+__all__ = ["WaveformRecord", "read_waveforms", "stream_from_array", "resample_trace", "FILL_GAPS",
+           "MIN_SAMPLING_RATE", "MAX_SAMPLING_RATE"]  # fmt: skip
 
 FILL_GAPS = ("interpolate", "zeros", "raise")
-_ALTERNATIVE_COMPONENTS = {"1": "N", "2": "E", "3": "Z"}
+MISSING_COMPONENTS = ("zeros", "copy")
+MIN_SAMPLING_RATE = 1.0  # Hz: records outside [MIN, MAX] are refused with a clear error
+MAX_SAMPLING_RATE = 2000.0
+_ALTERNATIVE_COMPONENTS = {"1": "N", "2": "E", "3": "Z", "U": "Z"}
+_KNET_COMPONENTS = {"NS": "N", "EW": "E", "UD": "Z", "N-S": "N", "E-W": "E", "U-D": "Z"}
 
 
 @dataclass
@@ -42,8 +54,10 @@ class WaveformRecord:
         sampling_rate: Hz.
         starttime: `obspy.UTCDateTime` of sample 0.
         station_id: "NET.STA.LOC".
-        component_order: e.g. "ZNE"; `channels` gives the original channel code of each row.
-        single_component: True when one vertical trace was copied into every row.
+        component_order: e.g. "ZNE"; `channels` gives the original channel code of each row ("" for a missing one).
+        single_component: True when the station recorded only one component (the others are zeros or copies).
+        missing: the components of `component_order` the station did not record (filled per
+            `missing_components`).
         gaps: `(start, end)` UTCDateTime pairs that were filled while merging.
     """
 
@@ -55,6 +69,7 @@ class WaveformRecord:
     channels: list[str] = field(default_factory=list)
     single_component: bool = False
     gaps: list[tuple] = field(default_factory=list)
+    missing: str = ""
 
     @property
     def num_samples(self) -> int:
@@ -99,8 +114,46 @@ def _load_stream(path_or_stream, source: str):
 
 
 def _component(channel: str) -> str:
-    code = channel[-1:].upper() if channel else "?"
+    """The component letter (Z/N/E, or the code's last letter) of a channel code (SEED, bare or K-NET)."""
+    code = channel.strip().upper()
+    if code in _KNET_COMPONENTS:
+        return _KNET_COMPONENTS[code]
+    code = code[-1:] if code else "?"
     return _ALTERNATIVE_COMPONENTS.get(code, code)
+
+
+def _instrument(channel: str) -> str:
+    """The band + instrument code that groups a station's components ("HH" of "HHZ"; "" for "Z" or K-NET "NS")."""
+    code = channel.strip().upper()
+    return "" if code in _KNET_COMPONENTS or len(code) < 3 else code[:-1]
+
+
+def _check_rate(rate: float, source, trace_id: str) -> None:
+    if not np.isfinite(rate) or rate <= 0:
+        raise WaveformError(f"sampling rate {rate} Hz", path=source, field=trace_id, expected="a positive rate")
+    if not MIN_SAMPLING_RATE <= rate <= MAX_SAMPLING_RATE:
+        raise WaveformError(f"sampling rate {rate:g} Hz is outside what geohub resamples", path=source,
+                            field=trace_id, expected=f"{MIN_SAMPLING_RATE:g} to {MAX_SAMPLING_RATE:g} Hz")  # fmt: skip
+
+
+def resample_trace(trace, sampling_rate: float) -> None:
+    """Resample an `obspy.Trace` in place to `sampling_rate` Hz.
+
+    Down-sampling applies ObsPy's anti-alias low-pass (Chebyshev type II, corner at the new Nyquist frequency)
+    before the FFT resampling (for factors above 16, where that design is unstable, an 8-pole zero-phase
+    Butterworth low-pass at 0.45 x the new rate); up-sampling needs no filter (the record has no energy above its
+    own Nyquist, and a low-pass with a corner above it cannot be designed: that is what failed with "cannot
+    convert float NaN to integer" for 20-50 Hz records).
+    """
+    old = float(trace.stats.sampling_rate)
+    if abs(old - sampling_rate) <= 1e-9:
+        return
+    trace.data = np.asarray(trace.data, dtype=np.float64)
+    if old / sampling_rate > 16:
+        trace.filter("lowpass", freq=0.45 * sampling_rate, corners=8, zerophase=True)
+        trace.resample(float(sampling_rate), no_filter=True)
+    else:
+        trace.resample(float(sampling_rate), no_filter=sampling_rate > old)
 
 
 def _merge_station(stream, fill_gaps: str, source: str) -> list:
@@ -141,8 +194,11 @@ def _check_finite(stream, source: str) -> None:
 
 
 def _station_record(
-    stream, key, component_order, sampling_rate, fill_gaps, allow_single_component, max_misalignment_s, source
-):
+    stream, key, component_order, sampling_rate, fill_gaps, allow_single_component, missing_components,
+    max_misalignment_s, source,
+):  # fmt: skip
+    for trace in stream:
+        _check_rate(float(trace.stats.sampling_rate), source, trace.id)
     rates = {float(tr.stats.sampling_rate) for tr in stream}
     if len(rates) > 1:
         detail = ", ".join(f"{tr.id}: {tr.stats.sampling_rate:g} Hz" for tr in stream)
@@ -152,18 +208,19 @@ def _station_record(
     for trace in stream:
         by_component.setdefault(_component(trace.stats.channel), []).append(trace)
     present = sorted(by_component)
-    single = False
-    if set(present) != set(component_order):
-        if allow_single_component and present == ["Z"] and "Z" in component_order:
-            single = True
-        else:
-            raise WaveformError(
-                f"found {len(present)} component(s) {''.join(present)}",
-                path=source,
-                field=key,
-                expected=f"the {len(component_order)} components {component_order}"
-                + (" (or a single Z)" if allow_single_component else ""),
-            )
+    unknown = [c for c in present if c not in component_order]
+    missing = "".join(c for c in component_order if c not in by_component)
+    if unknown or not allow_single_component and missing:
+        raise WaveformError(
+            f"found {len(present)} component(s) {''.join(present)}",
+            path=source,
+            field=key,
+            expected=f"the {len(component_order)} components {component_order}"
+            + (" (or a subset of them; missing ones are filled)" if allow_single_component else ""),
+        )
+    if missing_components == "copy" and missing and "Z" not in by_component:
+        raise WaveformError(f"found component(s) {''.join(present)} without Z", path=source, field=key,
+                            expected="a vertical (Z) component to copy, or missing_components='zeros'")  # fmt: skip
     import obspy
 
     gaps = []
@@ -181,25 +238,33 @@ def _station_record(
             path=source, field=key, expected=f"components aligned within {max_misalignment_s} s",
         )  # fmt: skip
     start, end = max(starts), min(ends)
-    traces = []
-    for comp in component_order:
-        trace = merged["Z" if single else comp].copy()
+    resampled = {}
+    for comp, trace in merged.items():
+        trace = trace.copy()
         trace.trim(start, end, nearest_sample=True)
-        if sampling_rate is not None and abs(trace.stats.sampling_rate - sampling_rate) > 1e-9:
-            trace.data = trace.data.astype(np.float64)
-            trace.resample(sampling_rate, no_filter=False)
-        traces.append(trace)
-    length = min(len(tr.data) for tr in traces)
-    data = np.stack([np.asarray(tr.data[:length], dtype=np.float32) for tr in traces])
+        if sampling_rate is not None:
+            resample_trace(trace, sampling_rate)
+        resampled[comp] = trace
+    length = min(len(tr.data) for tr in resampled.values())
+    rows = []
+    for comp in component_order:
+        if comp in resampled:
+            rows.append(np.asarray(resampled[comp].data[:length], dtype=np.float32))
+        elif missing_components == "copy":
+            rows.append(np.asarray(resampled["Z"].data[:length], dtype=np.float32))
+        else:
+            rows.append(np.zeros(length, dtype=np.float32))
+    first = next(iter(resampled.values()))
     return WaveformRecord(
-        data=data,
-        sampling_rate=float(traces[0].stats.sampling_rate),
-        starttime=traces[0].stats.starttime,
+        data=np.stack(rows),
+        sampling_rate=float(first.stats.sampling_rate),
+        starttime=first.stats.starttime,
         station_id=key.rsplit(".", 1)[0],
         component_order=component_order,
-        channels=[tr.stats.channel for tr in traces],
-        single_component=single,
+        channels=[resampled[c].stats.channel if c in resampled else "" for c in component_order],
+        single_component=len(resampled) == 1,
         gaps=gaps,
+        missing=missing,
     )
 
 
@@ -211,19 +276,23 @@ def read_waveforms(
     fill_gaps: str = "interpolate",
     min_samples: int = 1,
     allow_single_component: bool = True,
+    missing_components: str = "zeros",
     max_misalignment_s: float = 1.0,
 ) -> list[WaveformRecord]:
     """Read a waveform file (any ObsPy format) or `obspy.Stream` into one `WaveformRecord` per station.
 
     Args:
         path_or_stream: file path, `obspy.Stream` or `obspy.Trace` (never modified).
-        sampling_rate: Hz to resample every station to (ObsPy's FFT resampling, anti-aliased); None keeps the
-            recorded rate.
-        component_order: rows of `data`, e.g. "ZNE"; channel codes ending in 1/2/3 count as N/E/Z.
+        sampling_rate: Hz to resample every station to (`resample_trace`: up or down, anti-aliased); None keeps
+            the recorded rate. Records must be recorded at 1 to 2000 Hz.
+        component_order: rows of `data`, e.g. "ZNE"; channel codes ending in 1/2/3 count as N/E/Z, K-NET's
+            NS/EW/UD as N/E/Z.
         fill_gaps: "interpolate" (linear across each gap), "zeros", or "raise" (a gap is an error).
         min_samples: records with fewer samples (after resampling) raise `WaveformError`.
-        allow_single_component: a station with only a vertical trace becomes `C` copies of it (PhaseNet's
-            convention for single-component records); otherwise it is an error.
+        allow_single_component: a station with one or two of the components is filled (see
+            `missing_components`); False makes it an error.
+        missing_components: "zeros" (missing rows are zeros, as EQTransformer and SeisBench do) or "copy"
+            (missing rows copy the vertical, PhaseNet's convention).
         max_misalignment_s: largest start/end difference between components before it is an error.
 
     Returns:
@@ -231,7 +300,10 @@ def read_waveforms(
     """
     if fill_gaps not in FILL_GAPS:
         raise WaveformError(f"unknown fill_gaps {fill_gaps!r}", field="fill_gaps", expected=" / ".join(FILL_GAPS))
-    if sampling_rate is not None and sampling_rate <= 0:
+    if missing_components not in MISSING_COMPONENTS:
+        raise WaveformError(f"unknown missing_components {missing_components!r}", field="missing_components",
+                            expected=" / ".join(MISSING_COMPONENTS))  # fmt: skip
+    if sampling_rate is not None and not (np.isfinite(sampling_rate) and sampling_rate > 0):
         raise WaveformError(f"sampling_rate must be positive, got {sampling_rate}", field="sampling_rate")
     source = None if not isinstance(path_or_stream, (str, os.PathLike)) else os.fspath(path_or_stream)
     stream = _load_stream(path_or_stream, source)
@@ -245,14 +317,14 @@ def read_waveforms(
     groups: dict[str, list] = {}
     for trace in stream:
         stats = trace.stats
-        key = f"{stats.network}.{stats.station}.{stats.location}.{stats.channel[:2]}"
+        key = f"{stats.network}.{stats.station}.{stats.location}.{_instrument(stats.channel)}"
         groups.setdefault(key, []).append(trace)
     import obspy
 
     records = []
     for key in sorted(groups):
         record = _station_record(obspy.Stream(groups[key]), key, component_order, sampling_rate, fill_gaps,
-                                 allow_single_component, max_misalignment_s, source)  # fmt: skip
+                                 allow_single_component, missing_components, max_misalignment_s, source)  # fmt: skip
         if record.num_samples < min_samples:
             raise WaveformError(
                 f"record has {record.num_samples} samples ({record.num_samples / record.sampling_rate:.2f} s)",

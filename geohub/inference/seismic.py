@@ -1,46 +1,55 @@
-"""Picks, detections and magnitudes on seismic records of any length.
+"""Picks, detections and magnitudes on seismic records of any length, with any geohub seismic model.
 
-Public API (stable; the demo and the pipelines call exactly these):
+Public API (stable; the demo, the pipelines and the benchmarks call exactly these):
 
     from geohub.inference.seismic import annotate, pick, detect, plot_annotation
 
     result = annotate(stream_or_path, picker, magnitude_model=None, *, feature_extractor=None,
-                      magnitude_feature_extractor=None, overlap=0.5, batch_size=32, p_threshold=None,
+                      magnitude_feature_extractor=None, overlap=None, batch_size=32, p_threshold=None,
                       s_threshold=None, detection_threshold=None, fill_gaps="interpolate")
     result.picks        # list[Pick]: time (obspy UTCDateTime), phase "P"/"S", probability, station, sample
     result.detections   # list[Detection]: start, end (UTCDateTime), probability, station
     result.magnitudes   # list[MagnitudeEstimate]: time, magnitude, uncertainty (1 std), station, detection
-    result.traces       # list[StationAnnotation]: station, starttime, sampling_rate, waveforms (C, T) and
-                        #   probabilities (4, T) float32 rows (noise, P, S, detection), per sample
-    result.to_dict()    # JSON-ready dict (times as ISO strings)
+    result.traces       # list[StationAnnotation]: station, starttime, sampling_rate, waveforms (C, T),
+                        #   probabilities (K, N) rows named `labels` (U-Net: N, P, S, D; EQTransformer: D, P, S;
+                        #   GPD: P, S, N at 10 Hz)
+    result.to_dict()    # JSON-ready dict (times as ISO strings); result.to_catalog() -> obspy Catalog (QuakeML)
     pick(stream_or_path, picker, ...) -> list[Pick];  detect(stream_or_path, picker, ...) -> list[Detection]
     fig = plot_annotation(result, station=None, max_seconds=None)   # matplotlib Figure
 
-`stream_or_path`: an `obspy.Stream`, or a path to any ObsPy-readable file; each station is annotated separately
-after resampling to the model's sampling rate (`geohub.data.waveforms.read_waveforms`). `picker` and
-`magnitude_model`: loaded models (`SeismicPickerForPhasePicking`, `SeismicMagnitudeForRegression`) or checkpoint
-folders. Thresholds default to the picker config's (`p_threshold`, `s_threshold`, `detection_threshold`).
-
-How: windows of `config.window_length` samples slide over the record with `overlap` (fraction), are normalised
-by the `SeismicFeatureExtractor`, run through the model in batches of `batch_size`, and the overlapping
-probabilities are stacked by a tapered weighted average. Picks are probability peaks above threshold (at least
-0.5 s apart per phase; of a P and an S peak closer than 0.5 s only the more probable is kept); detections are
-stretches where the detection probability stays above threshold (at least 1 s long). For each detection, the magnitude model sees one window that starts shortly before it.
-A record shorter than one window raises `geohub.errors.WaveformError`.
+`picker`: any geohub picking model (the U-Net `SeismicPickerForPhasePicking`, EQTransformer, GPD), loaded or as a
+folder; `magnitude_model` likewise (`SeismicMagnitudeForRegression`). Everything goes through the shared waveform
+API (`geohub.inference.waveform`, whose `WaveformModel.annotate/classify` return ObsPy objects): resampling from
+any rate (1-2000 Hz), one to three components, gaps, windowing, stacking and each model's own picking rule.
+`overlap` (fraction of a window) sets the stride of per-sample models (default: the model's, half a window).
+Thresholds default to the model's (config `p_threshold`, `s_threshold`, `detection_threshold`). For each
+detection, the magnitude model sees one window that starts 10% of a window before it.
+A record shorter than half a model window raises `geohub.errors.WaveformError` (longer ones are zero-padded).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from ..data.waveforms import WaveformRecord, read_waveforms
 from ..errors import WaveformError
-from ..models.seismic_magnitude import SeismicMagnitudeForRegression
-from ..models.seismic_picker import SeismicFeatureExtractor, SeismicPickerForPhasePicking
+from .waveform import (
+    ClassifyOutput,
+    Detection,
+    MagnitudeEstimate,
+    Pick,
+    StationAnnotation,
+    WaveformModel,
+    annotate_record,
+    assemble,
+    default_extractor,
+    picks_and_detections,
+    predict_windows,
+    prepare,
+    station_magnitudes,
+    window_starts,
+)
 
 __all__ = [
     "Pick",
@@ -56,196 +65,51 @@ __all__ = [
     "load_feature_extractor",
 ]
 
-
-@dataclass
-class Pick:
-    time: object
-    phase: str
-    probability: float
-    station: str
-    sample: int
-
-    def to_dict(self) -> dict:
-        return {"time": str(self.time), "phase": self.phase, "probability": self.probability, "station": self.station}
+Annotation = ClassifyOutput
 
 
-@dataclass
-class Detection:
-    start: object
-    end: object
-    probability: float
-    station: str
-
-    def to_dict(self) -> dict:
-        return {
-            "start": str(self.start),
-            "end": str(self.end),
-            "probability": self.probability,
-            "station": self.station,
-        }
-
-
-@dataclass
-class MagnitudeEstimate:
-    time: object
-    magnitude: float
-    uncertainty: float
-    station: str
-    detection: Detection | None = None
-
-    def to_dict(self) -> dict:
-        return {"time": str(self.time), "magnitude": self.magnitude, "uncertainty": self.uncertainty,
-                "station": self.station}  # fmt: skip
-
-
-@dataclass
-class StationAnnotation:
-    station: str
-    starttime: object
-    sampling_rate: float
-    waveforms: np.ndarray
-    probabilities: np.ndarray
-    component_order: str = "ZNE"
-
-    def times(self) -> np.ndarray:
-        """Seconds after `starttime` of each sample."""
-        return np.arange(self.probabilities.shape[-1]) / self.sampling_rate
-
-
-@dataclass
-class Annotation:
-    picks: list[Pick] = field(default_factory=list)
-    detections: list[Detection] = field(default_factory=list)
-    magnitudes: list[MagnitudeEstimate] = field(default_factory=list)
-    traces: list[StationAnnotation] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {
-            "picks": [p.to_dict() for p in self.picks],
-            "detections": [d.to_dict() for d in self.detections],
-            "magnitudes": [m.to_dict() for m in self.magnitudes],
-        }
-
-
-def _load_model(model, cls):
-    if isinstance(model, (str, os.PathLike)):
-        model = cls.from_pretrained(os.fspath(model))
-    return model.eval()
-
-
-def load_feature_extractor(model, *, amplitude: bool = False) -> SeismicFeatureExtractor:
+def load_feature_extractor(model, *, amplitude: bool = False):
     """The model folder's `preprocessor_config.json`, or a default extractor matching the model config."""
-    path = getattr(model, "name_or_path", None)
-    if path:
-        # A local folder or a Hub repo id (then fetched like the weights); absent -> defaults from the config.
-        try:
-            return SeismicFeatureExtractor.from_pretrained(path)
-        except OSError:
-            pass
-    config = model.config
-    return SeismicFeatureExtractor(sampling_rate=config.sampling_rate, window_length=config.window_length,
-                                   component_order=config.component_order, return_amplitude=amplitude)  # fmt: skip
+    extractor = default_extractor(model)
+    if amplitude and hasattr(extractor, "return_amplitude") and not getattr(model, "name_or_path", None):
+        extractor.return_amplitude = True
+    return extractor
 
 
-def _window_starts(length: int, window: int, step: int) -> list[int]:
-    starts = list(range(0, length - window + 1, step))
-    if starts[-1] != length - window:
-        starts.append(length - window)
-    return starts
+def _wrap(model, feature_extractor) -> WaveformModel:
+    if isinstance(model, WaveformModel):
+        return model if feature_extractor is None else WaveformModel(model.model, feature_extractor)
+    if isinstance(model, (str, os.PathLike)):
+        return WaveformModel(os.fspath(model), feature_extractor)
+    return WaveformModel(model, feature_extractor)
 
 
-@torch.no_grad()
-def predict_probabilities(
-    data: np.ndarray,
-    picker: SeismicPickerForPhasePicking,
-    feature_extractor: SeismicFeatureExtractor,
-    *,
-    overlap: float = 0.5,
-    batch_size: int = 32,
-) -> np.ndarray:
-    """Per-sample probabilities `(4, T)` (noise, P, S, detection) for a `(C, T)` record at the model's rate."""
-    window = int(picker.config.window_length)
-    length = data.shape[-1]
-    if length < window:
-        raise WaveformError(f"record has {length} samples", expected=f"at least one window of {window} samples")
+def _stride(spec, overlap: float | None) -> int | None:
+    if overlap is None:
+        return None
     if not 0.0 <= overlap < 1.0:
         raise ValueError(f"overlap must be in [0, 1), got {overlap}")
-    step = max(1, int(round(window * (1.0 - overlap))))
-    starts = _window_starts(length, window, step)
-    taper = np.minimum(1.0, np.minimum(np.arange(window) + 1, window - np.arange(window)) / (0.1 * window)) + 1e-3
-    total = np.zeros((4, length), dtype=np.float64)
-    weight = np.zeros(length, dtype=np.float64)
-    device = picker.device
-    for begin in range(0, len(starts), batch_size):
-        chunk = starts[begin : begin + batch_size]
-        windows = np.stack([data[:, s : s + window] for s in chunk])
-        inputs = feature_extractor(windows, return_tensors="pt")["inputs"].to(device)
-        output = picker(inputs=inputs)
-        phase = torch.softmax(output.logits.float(), dim=1)
-        detection = torch.sigmoid(output.detection_logits.float())[:, None]
-        probabilities = torch.cat([phase, detection], dim=1).cpu().numpy()
-        for s, prob in zip(chunk, probabilities):
-            total[:, s : s + window] += prob * taper
-            weight[s : s + window] += taper
-    return (total / weight).astype(np.float32)
+    return max(1, int(round(spec.window_length * (1.0 - overlap))))
 
 
-def _peaks(probability: np.ndarray, threshold: float, distance: int) -> list[int]:
-    from scipy.signal import find_peaks
-
-    peaks, _ = find_peaks(probability, height=threshold, distance=max(1, distance))
-    return [int(p) for p in peaks]
-
-
-def _segments(probability: np.ndarray, threshold: float, min_length: int) -> list[tuple[int, int]]:
-    above = np.concatenate([[False], probability >= threshold, [False]])
-    edges = np.flatnonzero(np.diff(above.astype(np.int8)))
-    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_length]
-
-
-def _station_events(record: WaveformRecord, probabilities, thresholds) -> tuple[list[Pick], list[Detection]]:
-    rate = record.sampling_rate
-    picks = []
-    for row, phase, threshold in ((1, "P", thresholds[0]), (2, "S", thresholds[1])):
-        for sample in _peaks(probabilities[row], threshold, int(0.5 * rate)):
-            picks.append(
-                Pick(record.time_of(sample), phase, float(probabilities[row, sample]), record.station_id, sample)
-            )
-    # a P and an S peak within 0.5 s of each other are one arrival: keep the more probable phase
-    separation = int(0.5 * rate)
-    picks = [
-        p for p in picks
-        if not any(q.phase != p.phase and abs(q.sample - p.sample) <= separation and q.probability > p.probability
-                   for q in picks)
-    ]  # fmt: skip
-    detections = [
-        Detection(record.time_of(a), record.time_of(b), float(probabilities[3, a : b + 1].max()), record.station_id)
-        for a, b in _segments(probabilities[3], thresholds[2], int(1.0 * rate))
-    ]
-    return sorted(picks, key=lambda p: p.sample), detections
-
-
-@torch.no_grad()
-def _magnitudes(record: WaveformRecord, detections, model, extractor) -> list[MagnitudeEstimate]:
-    window = int(model.config.window_length)
-    estimates = []
-    for detection in detections:
-        onset = int(round((detection.start - record.starttime) * record.sampling_rate))
-        start = int(np.clip(onset - int(0.1 * window), 0, record.num_samples - window))
-        features = extractor(record.data[:, start : start + window], return_tensors="pt")
-        output = model(
-            inputs=features["inputs"].to(model.device), log_amplitude=features["log_amplitude"].to(model.device)
+def predict_probabilities(data: np.ndarray, picker, feature_extractor=None, *, overlap: float = 0.5,
+                          batch_size: int = 32) -> np.ndarray:  # fmt: skip
+    """Per-sample outputs `(K, T)` of a per-sample picker for a `(C, T)` record at the model's rate (U-Net rows:
+    noise, P, S, detection; EQTransformer: detection, P, S)."""
+    wrapper = _wrap(picker, feature_extractor)
+    spec = wrapper.spec
+    if spec.kind != "samples":
+        raise WaveformError(f"{spec.code} gives one output per window", field="picker",
+                            expected="a per-sample picker (use annotate() for per-window models)")  # fmt: skip
+    length = data.shape[-1]
+    if length < spec.window_length:
+        raise WaveformError(
+            f"record has {length} samples", expected=f"at least one window of {spec.window_length} samples"
         )
-        estimates.append(
-            MagnitudeEstimate(
-                detection.start,
-                float(output.magnitude[0]),
-                float(torch.exp(0.5 * output.log_variance[0])),
-                record.station_id,
-                detection,
-            )  # fmt: skip
-        )
-    return estimates
+    starts = window_starts(length, spec.window_length, _stride(spec, overlap))
+    windows = np.stack([data[:, s : s + spec.window_length] for s in starts])
+    outputs = predict_windows(wrapper.model, wrapper.feature_extractor, windows, batch_size=batch_size)
+    return assemble(outputs, starts, length, spec)[0]
 
 
 def annotate(
@@ -253,9 +117,9 @@ def annotate(
     picker,
     magnitude_model=None,
     *,
-    feature_extractor: SeismicFeatureExtractor | None = None,
-    magnitude_feature_extractor: SeismicFeatureExtractor | None = None,
-    overlap: float = 0.5,
+    feature_extractor=None,
+    magnitude_feature_extractor=None,
+    overlap: float | None = None,
     batch_size: int = 32,
     p_threshold: float | None = None,
     s_threshold: float | None = None,
@@ -263,30 +127,40 @@ def annotate(
     fill_gaps: str = "interpolate",
 ) -> Annotation:
     """Picks, detections, magnitudes and per-sample probabilities for every station (see the module docstring)."""
-    picker = _load_model(picker, SeismicPickerForPhasePicking)
-    extractor = feature_extractor or load_feature_extractor(picker)
-    config = picker.config
-    thresholds = (
-        config.p_threshold if p_threshold is None else p_threshold,
-        config.s_threshold if s_threshold is None else s_threshold,
-        config.detection_threshold if detection_threshold is None else detection_threshold,
-    )
-    if magnitude_model is not None:
-        magnitude_model = _load_model(magnitude_model, SeismicMagnitudeForRegression)
-        magnitude_extractor = magnitude_feature_extractor or load_feature_extractor(magnitude_model, amplitude=True)
-    records = read_waveforms(stream_or_path, sampling_rate=config.sampling_rate, component_order=config.component_order,
-                             fill_gaps=fill_gaps, min_samples=config.window_length)  # fmt: skip
+    wrapper = _wrap(picker, feature_extractor)
+    spec = wrapper.spec
+    if spec.picking is None:
+        raise WaveformError(f"the {spec.code} model does not pick phases", field="picker",
+                            expected="a phase picker (U-Net picker, EQTransformer, GPD)")  # fmt: skip
+    magnitude = None if magnitude_model is None else _wrap(magnitude_model, magnitude_feature_extractor)
+    thresholds = {"P": p_threshold, "S": s_threshold, "D": detection_threshold}
+    stride = _stride(spec, overlap) if spec.kind == "samples" else None
     result = Annotation()
-    for record in records:
-        probabilities = predict_probabilities(record.data, picker, extractor, overlap=overlap, batch_size=batch_size)
-        picks, detections = _station_events(record, probabilities, thresholds)
+    for record in prepare(stream_or_path, spec, wrapper.feature_extractor, fill_gaps=fill_gaps):
+        trace = annotate_record(record, wrapper.model, wrapper.feature_extractor, spec, stride=stride,
+                                batch_size=batch_size)  # fmt: skip
+        picks, detections = picks_and_detections(trace, spec, thresholds, wrapper.feature_extractor)
         result.picks += picks
         result.detections += detections
-        if magnitude_model is not None and record.num_samples >= magnitude_model.config.window_length:
-            result.magnitudes += _magnitudes(record, detections, magnitude_model, magnitude_extractor)
-        result.traces.append(StationAnnotation(record.station_id, record.starttime, record.sampling_rate, record.data,
-                                               probabilities, record.component_order))  # fmt: skip
+        result.traces.append(trace)
+        if magnitude is not None and detections:
+            result.magnitudes += _detection_magnitudes(stream_or_path, record, detections, magnitude, fill_gaps)
     return result
+
+
+def _detection_magnitudes(stream_or_path, record, detections, magnitude: WaveformModel, fill_gaps):
+    """One magnitude per detection, from the station's record at the magnitude model's rate and order."""
+    records = [r for r in prepare(stream_or_path, magnitude.spec, magnitude.feature_extractor, fill_gaps=fill_gaps)
+               if r.station_id == record.station_id]  # fmt: skip
+    if not records:
+        return []
+    rate = records[0].sampling_rate
+    onsets = [int(round((d.start - records[0].starttime) * rate)) for d in detections]
+    estimates = station_magnitudes(magnitude, None, records=records * len(detections), onsets=onsets)
+    for estimate, detection in zip(estimates, detections):
+        estimate.detection = detection
+        estimate.time = detection.start
+    return estimates
 
 
 def pick(stream_or_path, picker, **kwargs) -> list[Pick]:
@@ -300,8 +174,9 @@ def detect(stream_or_path, picker, **kwargs) -> list[Detection]:
 
 
 def plot_annotation(annotation: Annotation, *, station: str | None = None, max_seconds: float | None = None):
-    """A matplotlib Figure: the station's components (picks as vertical lines, detections shaded) above the P, S
-    and detection probabilities. `station` defaults to the first annotated one; `max_seconds` crops the plot."""
+    """A matplotlib Figure: the station's components (picks as vertical lines, detections shaded) above the
+    model's P, S and detection probabilities. `station` defaults to the first annotated one; `max_seconds` crops
+    the plot."""
     from matplotlib.figure import Figure  # no pyplot: works headless and in servers without a GUI backend
 
     if not annotation.traces:
@@ -310,25 +185,30 @@ def plot_annotation(annotation: Annotation, *, station: str | None = None, max_s
     if trace is None:
         raise ValueError(f"station {station!r} not in the annotation ({[t.station for t in annotation.traces]})")
     times = trace.times()
-    end = len(times) if max_seconds is None else int(min(len(times), max_seconds * trace.sampling_rate))
+    limit = times[-1] if max_seconds is None else min(times[-1], max_seconds)
+    end = int(np.searchsorted(times, limit, side="right"))
     channels = trace.waveforms.shape[0]
     figure = Figure(figsize=(10, 1.6 * (channels + 1.5)))
     axes = figure.subplots(channels + 1, 1, sharex=True, gridspec_kw={"height_ratios": [1] * channels + [1.5]})
-    colours = {"P": "tab:blue", "S": "tab:red"}
-    picks = [p for p in annotation.picks if p.station == trace.station and p.sample < end]
+    colours = {"P": "tab:blue", "S": "tab:red", "D": "goldenrod"}
+    picks = [p for p in annotation.picks if p.station == trace.station and p.time - trace.starttime <= limit]
     detections = [d for d in annotation.detections if d.station == trace.station]
     for i, axis in enumerate(axes[:-1]):
         axis.plot(times[:end], trace.waveforms[i, :end], color="k", linewidth=0.5)
         axis.set_ylabel(trace.component_order[i] if i < len(trace.component_order) else str(i))
         for p in picks:
-            axis.axvline(times[p.sample], color=colours[p.phase], linewidth=1.0)
+            axis.axvline(p.time - trace.starttime, color=colours[p.phase], linewidth=1.0)
         for d in detections:
             axis.axvspan(d.start - trace.starttime, d.end - trace.starttime, color="gold", alpha=0.2)
     prob = axes[-1]
-    for row, label, colour in ((1, "P", "tab:blue"), (2, "S", "tab:red"), (3, "detection", "goldenrod")):
-        prob.plot(times[:end], trace.probabilities[row, :end], label=label, color=colour, linewidth=1.0)
+    out_times = trace.output_times()
+    keep = out_times <= limit
+    for label, name in (("P", "P"), ("S", "S"), ("D", "detection")):
+        row = trace.row(label)
+        if row is not None:
+            prob.plot(out_times[keep], row[keep], label=name, color=colours[label], linewidth=1.0)
     prob.set_ylim(-0.05, 1.05)
-    prob.set_ylabel("probability")
+    prob.set_ylabel(f"{trace.code} probability" if trace.code else "probability")
     prob.set_xlabel(f"seconds after {trace.starttime}")
     prob.legend(loc="upper right", fontsize="small")
     figure.suptitle(f"{trace.station}: {sum(p.phase == 'P' for p in picks)} P, {sum(p.phase == 'S' for p in picks)} S, "

@@ -1,30 +1,49 @@
-"""transformers pipelines for the seismic models.
+"""transformers pipelines for the seismic models, on the shared waveform API (`geohub.inference.waveform`).
 
     from transformers import pipeline
     import geohub  # registers the tasks
 
-    picker = pipeline("seismic-phase-picking", model="path/to/picker")
+    picker = pipeline("seismic-phase-picking", model="path/to/picker")   # U-Net picker, EQTransformer or GPD
     picker("record.mseed")        # or an obspy.Stream, or {"waveforms": (C, T) array, "sampling_rate": 100.0}
     # -> {"picks": [{"time", "phase", "probability", "station"}], "detections": [{"start", "end", "probability",
     #     "station"}]}
+    picker(["a.mseed", "b.mseed"], batch_size=32, num_workers=2)   # lists; batch_size = model windows per forward
 
     magnitude = pipeline("seismic-magnitude", model="path/to/magnitude_model")
     magnitude("record.mseed")     # -> [{"station", "start", "magnitude", "uncertainty", "event_probability"}]
 
-Both accept `overlap`, `window_batch_size` and the thresholds of `geohub.inference.seismic.annotate` (picking),
-and `fill_gaps`. The magnitude pipeline scores, per station, the window placed so that the record's peak
-amplitude falls 40% into it.
+The transformers contract: `preprocess` reads the record (any rate 1-2000 Hz, one to three components), and
+yields one model window per item (`ChunkPipeline`), so `batch_size` batches windows, across records too;
+`_forward` runs the model on a batch of windows; `postprocess` stacks a record's windows and picks by the model's
+own rule. Picking accepts `stride` (samples between windows) or `overlap` (fraction of a window), `p_threshold`,
+`s_threshold`, `detection_threshold` and `output="obspy"` (an `obspy.Stream` of probability traces and
+`obspy.core.event.Pick`s); both accept `fill_gaps`. `batch_size` defaults to 32 windows.
+The magnitude pipeline scores, per station, the window placed so that the record's peak amplitude falls 40% into
+it; a station without signal (all-zero or constant) gets `event_probability` 0 and magnitude None.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from transformers import Pipeline
+from transformers.pipelines.base import ChunkPipeline
 
-from ..data.waveforms import read_waveforms, stream_from_array
+from ..data.waveforms import stream_from_array
 from ..errors import WaveformError
-from ..inference.seismic import annotate, load_feature_extractor
+from ..inference.waveform import (
+    ClassifyOutput,
+    StationAnnotation,
+    WaveformModel,
+    annotation_stream,
+    assemble,
+    is_dead,
+    magnitude_window,
+    padded,
+    picks_and_detections,
+    prepare,
+    waveform_adapter,
+    window_starts,
+)
 
 __all__ = ["SeismicPhasePickingPipeline", "SeismicMagnitudePipeline"]
 
@@ -33,12 +52,15 @@ def _as_stream(inputs, component_order: str):
     if isinstance(inputs, dict):
         if "waveforms" not in inputs or "sampling_rate" not in inputs:
             raise WaveformError("a dict input needs 'waveforms' (C, T) and 'sampling_rate' (Hz)")
-        return stream_from_array(np.asarray(inputs["waveforms"]), float(inputs["sampling_rate"]),
-                                 component_order=component_order, starttime=inputs.get("starttime"))  # fmt: skip
+        waveforms = np.asarray(inputs["waveforms"])
+        order = inputs.get("component_order", component_order if waveforms.shape[0] == len(component_order) else
+                           "Z" if waveforms.ndim == 2 and waveforms.shape[0] == 1 else component_order)  # fmt: skip
+        return stream_from_array(waveforms, float(inputs["sampling_rate"]), component_order=order,
+                                 starttime=inputs.get("starttime"))  # fmt: skip
     return inputs
 
 
-class _SeismicPipeline(Pipeline):
+class _SeismicPipeline(ChunkPipeline):
     _load_processor = False
     _load_image_processor = False
     _load_feature_extractor = False
@@ -46,76 +68,112 @@ class _SeismicPipeline(Pipeline):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.feature_extractor is None:
-            self.feature_extractor = load_feature_extractor(self.model, amplitude=self._amplitude)
-
-    _amplitude = False
-
-    def _sanitize_parameters(self, overlap=None, window_batch_size=None, p_threshold=None, s_threshold=None,
-                             detection_threshold=None, fill_gaps=None):  # fmt: skip
-        forward = {}
-        for key, value in (("overlap", overlap), ("batch_size", window_batch_size), ("p_threshold", p_threshold),
-                           ("s_threshold", s_threshold), ("detection_threshold", detection_threshold)):  # fmt: skip
-            if value is not None:
-                forward[key] = value
-        preprocess = {"fill_gaps": fill_gaps} if fill_gaps is not None else {}
-        return preprocess, forward, {}
+        if self._batch_size is None:
+            self._batch_size = 32
+        self.waveform_model = WaveformModel(self.model, self.feature_extractor)
+        self.feature_extractor = self.waveform_model.feature_extractor  # batching pads with it (no padding needed)
+        self.spec = self.waveform_model.spec
 
     def _ensure_tensor_on_device(self, inputs, device):
-        return inputs  # records stay numpy / obspy objects; the models are moved by `annotate`
+        return inputs  # windows are moved in `_forward`; records stay numpy / obspy objects
+
+    @torch.no_grad()
+    def _forward(self, model_inputs):
+        windows = model_inputs.pop("windows")
+        windows = windows.numpy() if isinstance(windows, torch.Tensor) else np.asarray(windows)
+        features = self.feature_extractor(windows, return_tensors="pt")
+        inputs = {k: v.to(self.model.device) for k, v in features.items() if isinstance(v, torch.Tensor)}
+        outputs = torch.from_numpy(waveform_adapter(self.model).outputs(self.model(**inputs)))
+        dead = torch.from_numpy(is_dead(windows))
+        if dead.any():
+            empty = torch.tensor(waveform_adapter(self.model).empty, dtype=outputs.dtype)
+            outputs[dead] = empty.reshape((-1,) + (1,) * (outputs.dim() - 2))
+        return {"outputs": outputs, **model_inputs}
 
 
 class SeismicPhasePickingPipeline(_SeismicPipeline):
-    """Task "seismic-phase-picking": P/S picks and detections for a record of any length."""
+    """Task "seismic-phase-picking": P/S picks and detections for a record of any length, any picking model."""
 
-    def preprocess(self, inputs, fill_gaps: str = "interpolate"):
-        return {"stream": _as_stream(inputs, self.model.config.component_order), "fill_gaps": fill_gaps}
+    def _sanitize_parameters(self, overlap=None, stride=None, p_threshold=None,
+                             s_threshold=None, detection_threshold=None, fill_gaps=None, output="dict"):  # fmt: skip
+        preprocess = {"fill_gaps": fill_gaps} if fill_gaps is not None else {}
+        if overlap is not None:
+            if not 0.0 <= overlap < 1.0:
+                raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+            stride = max(1, int(round(self.spec.window_length * (1.0 - overlap))))
+        if stride is not None:
+            preprocess["stride"] = int(stride)
+        thresholds = {"P": p_threshold, "S": s_threshold, "D": detection_threshold}
+        if output not in ("dict", "obspy"):
+            raise ValueError(f"output must be 'dict' or 'obspy', got {output!r}")
+        return preprocess, {}, {"thresholds": thresholds, "output": output}
 
-    def _forward(self, model_inputs, **forward_parameters):
-        return {"annotation": annotate(model_inputs["stream"], self.model, feature_extractor=self.feature_extractor,
-                                       fill_gaps=model_inputs["fill_gaps"], **forward_parameters)}  # fmt: skip
+    def preprocess(self, inputs, fill_gaps: str = "interpolate", stride: int | None = None):
+        spec = self.spec
+        records = prepare(_as_stream(inputs, spec.component_order), spec, self.feature_extractor, fill_gaps=fill_gaps)
+        for r, record in enumerate(records):
+            data = padded(record.data, spec.window_length)
+            starts = window_starts(data.shape[-1], spec.window_length, stride or spec.stride,
+                                   cover_end=spec.kind == "samples")  # fmt: skip
+            meta = {"record": record, "starts": starts, "stride": stride}
+            for i, start in enumerate(starts):
+                yield {
+                    "windows": torch.from_numpy(np.ascontiguousarray(data[None, :, start : start + spec.window_length])),
+                    "meta": meta if i == 0 else None,
+                    "is_last": r == len(records) - 1 and i == len(starts) - 1,
+                }  # fmt: skip
 
-    def postprocess(self, model_outputs):
-        result = model_outputs["annotation"].to_dict()
-        return {"picks": result["picks"], "detections": result["detections"]}
+    def postprocess(self, model_outputs, thresholds=None, output="dict"):
+        spec = self.spec
+        result = ClassifyOutput()
+        groups = []
+        for item in model_outputs:
+            if item["meta"] is not None:
+                groups.append((item["meta"], []))
+            groups[-1][1].append(item["outputs"][0].numpy())
+        for meta, outputs in groups:
+            record = meta["record"]
+            series, offset = assemble(np.stack(outputs), meta["starts"], record.num_samples, spec)
+            rate = spec.output_rate if meta["stride"] is None else spec.sampling_rate / meta["stride"]
+            trace = StationAnnotation(record.station_id, record.starttime, record.sampling_rate, record.data, series,
+                                      spec.component_order, spec.labels, rate if spec.kind != "samples" else None,
+                                      offset, spec.code)  # fmt: skip
+            picks, detections = picks_and_detections(trace, spec, thresholds, self.feature_extractor)
+            result.picks += picks
+            result.detections += detections
+            result.traces.append(trace)
+        if output == "obspy":
+            return {"annotations": annotation_stream(result.traces), "picks": [p.to_obspy() for p in result.picks],
+                    "detections": result.detections}  # fmt: skip
+        as_dict = result.to_dict()
+        return {"picks": as_dict["picks"], "detections": as_dict["detections"]}
 
 
 class SeismicMagnitudePipeline(_SeismicPipeline):
     """Task "seismic-magnitude": magnitude, its 1-std uncertainty and the event probability per station."""
 
-    _amplitude = True
+    def _sanitize_parameters(self, fill_gaps=None):
+        return ({"fill_gaps": fill_gaps} if fill_gaps is not None else {}), {}, {}
 
     def preprocess(self, inputs, fill_gaps: str = "interpolate"):
-        config = self.model.config
-        stream = _as_stream(inputs, config.component_order)
-        records = read_waveforms(stream, sampling_rate=config.sampling_rate, component_order=config.component_order,
-                                 fill_gaps=fill_gaps, min_samples=config.window_length)  # fmt: skip
-        window = config.window_length
-        windows, meta = [], []
-        for record in records:
-            peak = int(np.abs(record.data - record.data.mean(axis=1, keepdims=True)).max(axis=0).argmax())
-            start = int(np.clip(peak - int(0.4 * window), 0, record.num_samples - window))
-            windows.append(record.data[:, start : start + window])
-            meta.append((record.station_id, str(record.time_of(start))))
-        features = self.feature_extractor(np.stack(windows), return_tensors="pt")
-        return {"features": features, "meta": meta}
-
-    @torch.no_grad()
-    def _forward(self, model_inputs, **forward_parameters):
-        features = model_inputs["features"]
-        output = self.model(inputs=features["inputs"].to(self.model.device),
-                            log_amplitude=features["log_amplitude"].to(self.model.device))  # fmt: skip
-        return {"output": output, "meta": model_inputs["meta"]}
+        spec = self.spec
+        records = prepare(_as_stream(inputs, spec.component_order), spec, self.feature_extractor, fill_gaps=fill_gaps)
+        for r, record in enumerate(records):
+            start = magnitude_window(record, spec.window_length)
+            window = padded(record.data, spec.window_length)[:, start : start + spec.window_length]
+            yield {"windows": torch.from_numpy(np.ascontiguousarray(window[None])),
+                   "meta": (record.station_id, str(record.time_of(start))), "is_last": r == len(records) - 1}  # fmt: skip
 
     def postprocess(self, model_outputs):
-        output = model_outputs["output"]
-        return [
-            {
+        rows = []
+        for item in model_outputs:
+            magnitude, uncertainty, probability = (float(v) for v in item["outputs"][0])
+            station, start = item["meta"]
+            rows.append({
                 "station": station,
                 "start": start,
-                "magnitude": float(output.magnitude[i]),
-                "uncertainty": float(torch.exp(0.5 * output.log_variance[i])),
-                "event_probability": float(torch.sigmoid(output.detection_logits[i])),
-            }  # fmt: skip
-            for i, (station, start) in enumerate(model_outputs["meta"])
-        ]
+                "magnitude": None if np.isnan(magnitude) else magnitude,
+                "uncertainty": None if np.isnan(uncertainty) else uncertainty,
+                "event_probability": probability,
+            })  # fmt: skip
+        return rows

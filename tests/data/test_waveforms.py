@@ -42,7 +42,10 @@ def test_other_formats_and_single_component(tmp_path):
     sac = tmp_path / "z.sac"
     stream.select(channel="HHZ")[0].write(str(sac), format="SAC")
     (record,) = read_waveforms(sac)
-    assert record.single_component and np.array_equal(record.data[0], record.data[2])
+    assert record.single_component and record.missing == "NE" and record.channels == ["HHZ", "", ""]
+    assert np.any(record.data[0] != 0) and not record.data[1:].any()  # missing components are zeros
+    (copied,) = read_waveforms(sac, missing_components="copy")
+    assert np.array_equal(copied.data[0], copied.data[2])
     with pytest.raises(WaveformError, match="1 component"):
         read_waveforms(sac, allow_single_component=False)
     gse = tmp_path / "all.gse2"
@@ -91,8 +94,10 @@ def test_nan_and_inf_samples_name_the_trace():
 
 def test_wrong_channel_count_and_mismatched_rates():
     stream, _ = synthetic_stream(20.0)
+    (two,) = read_waveforms(stream[:2])  # Z and N: E is zero-filled
+    assert two.missing == "E" and not two.data[2].any() and two.data[:2].any()
     with pytest.raises(WaveformError, match="2 component"):
-        read_waveforms(stream[:2])
+        read_waveforms(stream[:2], allow_single_component=False)
     extra = stream.copy()
     extra.append(extra[0].copy())
     extra[-1].stats.channel = "HHX"
@@ -131,3 +136,48 @@ def test_input_stream_is_not_modified_and_array_round_trip():
     (record,) = read_waveforms(stream, sampling_rate=50.0)
     assert stream[0].stats.sampling_rate == 100.0 and record.data.shape == (3, 250)
     np.testing.assert_array_equal(read_waveforms(stream)[0].data, data)
+
+
+@pytest.mark.parametrize("rate", [1.0, 20.0, 40.0, 50.0, 200.0, 2000.0])
+def test_any_rate_from_1_to_2000_hz_is_resampled_to_the_model_rate(rate):
+    """20-50 Hz records used to fail with "cannot convert float NaN to integer" in the anti-alias filter."""
+    stream = obspy.read()  # RJOB, 100 Hz, 30 s
+    for trace in stream:
+        trace.resample(rate, no_filter=True)
+    (record,) = read_waveforms(stream, sampling_rate=100.0)
+    assert record.sampling_rate == 100.0 and abs(record.data.shape[1] - 3000) <= 1
+    assert np.isfinite(record.data).all() and record.data.std() > 0
+
+
+def test_down_sampling_removes_energy_above_the_new_nyquist():
+    t = np.arange(20000) / 1000.0
+    stream = stream_from_array(np.stack([np.sin(2 * np.pi * 5 * t), np.sin(2 * np.pi * 300 * t), 0 * t]), 1000.0)
+    (record,) = read_waveforms(stream, sampling_rate=100.0)
+    middle = slice(200, 1800)
+    assert np.abs(record.data[0, middle]).max() > 0.9  # 5 Hz kept
+    assert np.abs(record.data[1, middle]).max() < 0.05  # 300 Hz would alias to 0 Hz-ish without the filter
+
+
+@pytest.mark.parametrize(("rate", "match"), [(0.0, "rate > 0|positive"), (-5.0, "rate > 0|positive"), (5000.0, "1 to 2000 Hz"),
+                                             (0.5, "1 to 2000 Hz")])  # fmt: skip
+def test_bad_sampling_rates_are_clear_errors(rate, match):
+    stream = obspy.read()
+    for trace in stream:
+        trace.stats.sampling_rate = rate
+    with pytest.raises(WaveformError, match=match):
+        read_waveforms(stream, sampling_rate=100.0)
+    with pytest.raises(WaveformError, match="sampling_rate must be positive"):
+        read_waveforms(obspy.read(), sampling_rate=0)
+
+
+def test_knet_channel_codes_and_empty_stream():
+    stream = obspy.read()
+    for trace, code in zip(stream, ["UD", "NS", "EW"]):
+        trace.stats.channel = code
+    (record,) = read_waveforms(stream, component_order="ENZ")
+    assert record.channels == ["EW", "NS", "UD"] and record.missing == ""
+    np.testing.assert_allclose(record.data[2], stream[0].data, rtol=1e-6)
+    (single,) = read_waveforms(stream.select(channel="UD"))
+    assert single.missing == "NE"
+    with pytest.raises(WaveformError, match="no traces"):
+        read_waveforms(obspy.Stream())

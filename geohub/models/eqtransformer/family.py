@@ -1,6 +1,6 @@
 """The EQTransformer family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, Family
+from ...family import CardDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="eqtransformer",
@@ -10,7 +10,7 @@ FAMILY = Family(
     models={".modeling_eqtransformer:EqTransformerForPhasePicking": "AutoModel"},
     processor=".processing_eqtransformer:EqTransformerFeatureExtractor",
     processor_auto="AutoFeatureExtractor",
-    pipelines=(),
+    pipelines=(PipelineDecl("seismic-phase-picking", "geohub.pipelines.seismic:SeismicPhasePickingPipeline"),),
     task=None,
     task_object=None,
     card=CardDecl(

@@ -1,0 +1,719 @@
+"""One waveform API for every seismic model (in the spirit of SeisBench's `WaveformModel`).
+
+    from geohub.inference.waveform import WaveformModel
+
+    model = WaveformModel.from_pretrained("runs/eqtransformer-original")   # or WaveformModel(model, extractor)
+    annotations = model.annotate(stream)      # obspy.Stream: one probability trace per output and station,
+                                              #   channel "<CODE>_<label>", e.g. "EQT_D", "EQT_P", "EQT_S"
+    result = model.classify(stream)           # ClassifyOutput: picks, detections, magnitudes
+    result.picks[0].to_obspy()                # obspy.core.event.Pick
+    result.to_catalog().write("picks.xml", format="QUAKEML")
+
+Each model declares, through its config and its feature extractor, what the API needs (`WaveformSpec`): sampling
+rate, window length, component order, the kind of output (`"samples"`: per-sample probabilities such as the U-Net
+picker and EQTransformer; `"windows"`: one class vector per window such as GPD; `"regression"`: one value vector
+per window such as the magnitude model), the names of the outputs and the default thresholds. The model files stay
+free of ObsPy and of this module (they export as remote code): what differs between families is a small
+`WaveformAdapter` registered here by `model_type` (how to turn the model output into probabilities, and which
+picking rule the original authors used).
+
+How a record goes through (`prepare` -> `predict_windows` -> `assemble` -> `picks_and_detections`):
+1. `read_waveforms`: one record per station, resampled to the model's rate (up or down, anti-aliased), components
+   in the model's order, missing components zero-filled, gaps filled; a record shorter than one window but at
+   least half of one is zero-padded at its end;
+2. the feature extractor's `filter_waveforms(data, sampling_rate)` when it has one (e.g. EQTransformer's
+   detrend + band-pass on the continuous record, as the originals do), then windows every `stride` samples, normalised by the feature extractor;
+3. the model in batches; a window without signal (all channels constant) gets the adapter's "empty" output
+   (noise, zero probabilities) instead of the model's answer on normalised zeros;
+4. per-sample outputs of overlapping windows are averaged with tapered weights; per-window outputs form a series
+   at `sampling_rate / stride` Hz, time-stamped at the window start + `output_offset` samples.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..data.waveforms import WaveformRecord, read_waveforms
+from ..errors import WaveformError
+
+__all__ = [
+    "WaveformSpec",
+    "WaveformAdapter",
+    "register_waveform_adapter",
+    "waveform_adapter",
+    "Pick",
+    "Detection",
+    "MagnitudeEstimate",
+    "StationAnnotation",
+    "ClassifyOutput",
+    "WaveformModel",
+    "prepare",
+    "window_starts",
+    "predict_windows",
+    "assemble",
+    "annotate_record",
+    "picks_and_detections",
+    "annotation_stream",
+]
+
+OUTPUT_KINDS = ("samples", "windows", "regression")
+
+
+@dataclass(frozen=True)
+class WaveformSpec:
+    """What a seismic model declares (read from its config and feature extractor by its adapter).
+
+    Attributes:
+        code: short model name for channel codes ("EQT" -> traces "EQT_P").
+        sampling_rate: Hz of the model's input.
+        window_length: samples per model window.
+        component_order: channel order of the input, e.g. "ENZ".
+        kind: "samples", "windows" or "regression" (see the module docstring).
+        labels: name of each output row, e.g. ("D", "P", "S").
+        stride: default samples between window starts.
+        output_offset: for per-window outputs, samples from the window start to the time the output describes.
+        taper: samples at each window end whose per-sample outputs get less weight when stacking.
+        thresholds: default thresholds by label ("P", "S", "D").
+        picking: the picking rule: "peaks" (geohub U-Net), "eqt" (EQTransformer), "gpd" (GPD) or None.
+        missing_components: "zeros" or "copy" (see `geohub.data.waveforms.read_waveforms`).
+    """
+
+    code: str
+    sampling_rate: float
+    window_length: int
+    component_order: str
+    kind: str
+    labels: tuple[str, ...]
+    stride: int
+    output_offset: float = 0.0
+    taper: int = 0
+    thresholds: dict = field(default_factory=dict)
+    picking: str | None = None
+    missing_components: str = "zeros"
+
+    def __post_init__(self):
+        if self.kind not in OUTPUT_KINDS:
+            raise ValueError(f"kind must be one of {OUTPUT_KINDS}, got {self.kind!r}")
+
+    @property
+    def output_rate(self) -> float:
+        """Hz of the output series (the sampling rate for per-sample outputs)."""
+        return self.sampling_rate if self.kind == "samples" else self.sampling_rate / self.stride
+
+
+@dataclass(frozen=True)
+class WaveformAdapter:
+    """How the API talks to one model family.
+
+    Attributes:
+        spec: `(model, feature_extractor) -> WaveformSpec`.
+        outputs: `(model output) -> (B, K, T)` or `(B, K)` float32 numpy array, rows in `spec.labels` order.
+        empty: output row values for a window without signal, `(K,)`.
+    """
+
+    spec: Callable
+    outputs: Callable
+    empty: tuple[float, ...]
+
+
+_ADAPTERS: dict[str, WaveformAdapter] = {}
+
+
+def register_waveform_adapter(model_types, adapter: WaveformAdapter) -> None:
+    """Register `adapter` for config `model_type`(s)."""
+    for model_type in [model_types] if isinstance(model_types, str) else model_types:
+        _ADAPTERS[model_type] = adapter
+
+
+def waveform_adapter(model) -> WaveformAdapter:
+    """The adapter of `model` (by `model.config.model_type`); a clear error for models the API does not know."""
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    if model_type not in _ADAPTERS:
+        raise WaveformError(f"model type {model_type!r} has no waveform adapter", field="model",
+                            expected=f"a seismic model ({', '.join(sorted(_ADAPTERS))})")  # fmt: skip
+    return _ADAPTERS[model_type]
+
+
+def _fe(feature_extractor, name, default):
+    return getattr(feature_extractor, name, None) or default
+
+
+def _unet_spec(model, fe) -> WaveformSpec:
+    config = model.config
+    window = int(_fe(fe, "window_length", config.window_length))
+    return WaveformSpec(
+        code="UNET", sampling_rate=float(_fe(fe, "sampling_rate", config.sampling_rate)), window_length=window,
+        component_order=_fe(fe, "component_order", config.component_order), kind="samples",
+        labels=("N", "P", "S", "D"), stride=window // 2, taper=int(0.1 * window),
+        thresholds={"P": config.p_threshold, "S": config.s_threshold, "D": config.detection_threshold},
+        picking="peaks",
+    )  # fmt: skip
+
+
+def _unet_outputs(output) -> np.ndarray:
+    phase = torch.softmax(output.logits.float(), dim=1)
+    detection = torch.sigmoid(output.detection_logits.float())[:, None]
+    return torch.cat([phase, detection], dim=1).cpu().numpy()
+
+
+def _magnitude_spec(model, fe) -> WaveformSpec:
+    config = model.config
+    window = int(_fe(fe, "window_length", config.window_length))
+    return WaveformSpec(
+        code="MAG", sampling_rate=float(_fe(fe, "sampling_rate", config.sampling_rate)), window_length=window,
+        component_order=_fe(fe, "component_order", config.component_order), kind="regression",
+        labels=("M", "U", "E"), stride=window // 2, output_offset=0.0,
+    )  # fmt: skip
+
+
+def _magnitude_outputs(output) -> np.ndarray:
+    rows = [output.magnitude.float(), torch.exp(0.5 * output.log_variance.float()),
+            torch.sigmoid(output.detection_logits.float())]  # fmt: skip
+    return torch.stack(rows, dim=1).cpu().numpy()
+
+
+def _eqt_spec(model, fe) -> WaveformSpec:
+    config = model.config
+    window = int(config.window_length)
+    overlap = float(getattr(fe, "overlap", 0.3))
+    thresholds = {
+        label: float(getattr(fe, name, None) or getattr(config, name))
+        for label, name in (("D", "detection_threshold"), ("P", "p_threshold"), ("S", "s_threshold"))
+    }
+    return WaveformSpec(
+        code="EQT", sampling_rate=float(_fe(fe, "sampling_rate", config.sampling_rate)), window_length=window,
+        component_order=_fe(fe, "component_order", config.component_order), kind="samples",
+        labels=("D", "P", "S"), stride=max(1, int(round(window * (1.0 - overlap)))), taper=500,
+        thresholds=thresholds, picking="eqt",
+    )  # fmt: skip
+
+
+def _eqt_outputs(output) -> np.ndarray:
+    return torch.sigmoid(output.logits.float()).cpu().numpy()
+
+
+def _gpd_spec(model, fe) -> WaveformSpec:
+    config = model.config
+    window = int(_fe(fe, "window_length", getattr(config, "window_length", 400)))
+    labels = tuple(config.id2label[i] for i in range(len(config.id2label)))
+    labels = tuple("N" if label.lower() == "noise" else label[:1].upper() for label in labels)
+    threshold = float(getattr(fe, "trigger_threshold", None) or 0.994)
+    return WaveformSpec(
+        code="GPD", sampling_rate=float(_fe(fe, "sampling_rate", getattr(config, "sampling_rate", 100.0))),
+        window_length=window, component_order=_fe(fe, "component_order", getattr(config, "component_order", "NEZ")),
+        kind="windows", labels=labels, stride=int(_fe(fe, "stride", 10)),
+        output_offset=float(getattr(fe, "pick_offset_samples", window // 2)),
+        thresholds={"P": threshold, "S": threshold, "off": float(getattr(fe, "trigger_off_threshold", 0.1))},
+        picking="gpd",
+    )  # fmt: skip
+
+
+def _gpd_outputs(output) -> np.ndarray:
+    return torch.softmax(output.logits.float(), dim=-1).cpu().numpy()
+
+
+register_waveform_adapter(("geohub_seismic_picker", "seismic_picker"),
+                          WaveformAdapter(_unet_spec, _unet_outputs, (1.0, 0.0, 0.0, 0.0)))  # fmt: skip
+register_waveform_adapter(
+    ("geohub_seismic_magnitude", "seismic_magnitude"),
+    WaveformAdapter(_magnitude_spec, _magnitude_outputs, (float("nan"), float("nan"), 0.0)),
+)
+register_waveform_adapter("geohub_eqtransformer", WaveformAdapter(_eqt_spec, _eqt_outputs, (0.0, 0.0, 0.0)))
+register_waveform_adapter("geohub_gpd", WaveformAdapter(_gpd_spec, _gpd_outputs, (0.0, 0.0, 1.0)))
+
+
+# --- results ---------------------------------------------------------------------------------------------------
+@dataclass
+class Pick:
+    """A phase arrival. `station` is "NET.STA.LOC"; `sample` the index at the model's rate from the record start."""
+
+    time: object
+    phase: str
+    probability: float
+    station: str
+    sample: int
+    model: str = ""
+
+    def to_dict(self) -> dict:
+        return {"time": str(self.time), "phase": self.phase, "probability": self.probability, "station": self.station}
+
+    def to_obspy(self):
+        """This pick as an `obspy.core.event.Pick` (automatic, the probability in a comment)."""
+        from obspy.core.event import Comment, WaveformStreamID
+        from obspy.core.event import Pick as ObsPyPick
+
+        network, station, location = (self.station.split(".") + ["", "", ""])[:3]
+        return ObsPyPick(
+            time=self.time, phase_hint=self.phase, evaluation_mode="automatic",
+            waveform_id=WaveformStreamID(network_code=network, station_code=station, location_code=location),
+            comments=[Comment(text=f"probability={self.probability:.4f}" + (f" model={self.model}" if self.model else ""))],
+        )  # fmt: skip
+
+
+@dataclass
+class Detection:
+    start: object
+    end: object
+    probability: float
+    station: str
+
+    def to_dict(self) -> dict:
+        return {"start": str(self.start), "end": str(self.end), "probability": self.probability,
+                "station": self.station}  # fmt: skip
+
+
+@dataclass
+class MagnitudeEstimate:
+    time: object
+    magnitude: float | None
+    uncertainty: float | None
+    station: str
+    detection: Detection | None = None
+    event_probability: float | None = None
+
+    def to_dict(self) -> dict:
+        return {"time": str(self.time), "magnitude": self.magnitude, "uncertainty": self.uncertainty,
+                "station": self.station}  # fmt: skip
+
+
+@dataclass
+class StationAnnotation:
+    """One station's model outputs.
+
+    Attributes:
+        station: "NET.STA.LOC"; starttime: UTCDateTime of waveform sample 0; sampling_rate: Hz of `waveforms`.
+        waveforms: `(C, T)` input record at the model's rate; probabilities: `(K, N)` output rows named `labels`.
+        output_rate: Hz of the output columns; output_offset: seconds from `starttime` to output column 0.
+    """
+
+    station: str
+    starttime: object
+    sampling_rate: float
+    waveforms: np.ndarray
+    probabilities: np.ndarray
+    component_order: str = "ZNE"
+    labels: tuple[str, ...] = ("N", "P", "S", "D")
+    output_rate: float | None = None
+    output_offset: float = 0.0
+    code: str = ""
+
+    def times(self) -> np.ndarray:
+        """Seconds after `starttime` of each waveform sample."""
+        return np.arange(self.waveforms.shape[-1]) / self.sampling_rate
+
+    def output_times(self) -> np.ndarray:
+        """Seconds after `starttime` of each output column."""
+        rate = self.output_rate or self.sampling_rate
+        return self.output_offset + np.arange(self.probabilities.shape[-1]) / rate
+
+    def row(self, label: str) -> np.ndarray | None:
+        return self.probabilities[self.labels.index(label)] if label in self.labels else None
+
+
+@dataclass
+class ClassifyOutput:
+    picks: list[Pick] = field(default_factory=list)
+    detections: list[Detection] = field(default_factory=list)
+    magnitudes: list[MagnitudeEstimate] = field(default_factory=list)
+    traces: list[StationAnnotation] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "picks": [p.to_dict() for p in self.picks],
+            "detections": [d.to_dict() for d in self.detections],
+            "magnitudes": [m.to_dict() for m in self.magnitudes],
+        }
+
+    def to_catalog(self):
+        """An `obspy.Catalog` with one event holding every pick (unassociated; write with `format="QUAKEML"`)."""
+        from obspy.core.event import Catalog, Comment, Event
+
+        comments = [Comment(text=f"detection {d.station} {d.start} - {d.end} p={d.probability:.3f}")
+                    for d in self.detections]  # fmt: skip
+        return Catalog([Event(picks=[p.to_obspy() for p in self.picks], comments=comments)])
+
+
+# --- core ------------------------------------------------------------------------------------------------------
+def prepare(stream_or_path, spec: WaveformSpec, feature_extractor=None, *, fill_gaps="interpolate"):
+    """Records resampled, ordered, filled and padded for the model (step 1-2 of the module docstring)."""
+    records = read_waveforms(stream_or_path, sampling_rate=spec.sampling_rate, component_order=spec.component_order,
+                             fill_gaps=fill_gaps, min_samples=(spec.window_length + 1) // 2,
+                             missing_components=spec.missing_components)  # fmt: skip
+    hook = getattr(feature_extractor, "filter_waveforms", None)
+    for record in records:
+        if callable(hook):
+            record.data = np.asarray(hook(record.data, record.sampling_rate), dtype=np.float32)
+    return records
+
+
+def window_starts(length: int, window: int, stride: int, *, cover_end: bool = True) -> list[int]:
+    """Window start indices every `stride` samples; with `cover_end` a last window ends at the record end (per-
+    sample outputs); without, the starts stay evenly spaced (per-window outputs form a regular series)."""
+    if length <= window:
+        return [0]
+    starts = list(range(0, length - window + 1, max(1, int(stride))))
+    if cover_end and starts[-1] != length - window:
+        starts.append(length - window)
+    return starts
+
+
+def padded(data: np.ndarray, window: int) -> np.ndarray:
+    """`data` `(C, T)` zero-padded at the end to at least `window` samples."""
+    if data.shape[-1] >= window:
+        return data
+    return np.concatenate([data, np.zeros((data.shape[0], window - data.shape[-1]), data.dtype)], axis=-1)
+
+
+def is_dead(windows: np.ndarray) -> np.ndarray:
+    """`(N,)` True for `(N, C, W)` windows whose every channel is constant (no signal to classify)."""
+    return np.ptp(np.asarray(windows), axis=-1).max(axis=-1) == 0
+
+
+@torch.no_grad()
+def predict_windows(model, feature_extractor, windows: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
+    """Model outputs `(N, K, W)` or `(N, K)` for raw windows `(N, C, W)`; windows without signal get `empty`."""
+    adapter = waveform_adapter(model)
+    dead = is_dead(windows)
+    outputs = []
+    for begin in range(0, len(windows), max(1, int(batch_size))):
+        features = feature_extractor(windows[begin : begin + batch_size], return_tensors="pt")
+        inputs = {k: v.to(model.device) for k, v in features.items() if isinstance(v, torch.Tensor)}
+        outputs.append(adapter.outputs(model(**inputs)))
+    result = np.concatenate(outputs).astype(np.float32)
+    if dead.any():
+        empty = np.asarray(adapter.empty, dtype=np.float32)
+        result[dead] = empty.reshape((-1,) + (1,) * (result.ndim - 2))
+    return result
+
+
+def _taper(window: int, taper: int) -> np.ndarray:
+    if taper <= 0:
+        return np.ones(window)
+    ramp = np.minimum(np.arange(window) + 1, window - np.arange(window)) / float(taper)
+    return np.minimum(1.0, ramp) + 1e-3
+
+
+def assemble(outputs: np.ndarray, starts: list[int], length: int, spec: WaveformSpec) -> tuple[np.ndarray, float]:
+    """Per-window outputs -> one `(K, N)` series and its offset (seconds) from the record start."""
+    if spec.kind != "samples":
+        return np.ascontiguousarray(outputs.T), spec.output_offset / spec.sampling_rate
+    window = outputs.shape[-1]
+    total = np.zeros((outputs.shape[1], max(length, window)))
+    weight = np.zeros(max(length, window))
+    taper = _taper(window, spec.taper)
+    for start, out in zip(starts, outputs):
+        total[:, start : start + window] += out * taper
+        weight[start : start + window] += taper
+    return (total / weight)[:, :length].astype(np.float32), 0.0
+
+
+def annotate_record(record: WaveformRecord, model, feature_extractor, spec: WaveformSpec, *, stride=None,
+                    batch_size: int = 32) -> StationAnnotation:  # fmt: skip
+    """One station's `StationAnnotation` (steps 2-4 of the module docstring)."""
+    data = padded(record.data, spec.window_length)
+    starts = window_starts(data.shape[-1], spec.window_length, stride or spec.stride, cover_end=spec.kind == "samples")
+    windows = np.stack([data[:, s : s + spec.window_length] for s in starts])
+    outputs = predict_windows(model, feature_extractor, windows, batch_size=batch_size)
+    series, offset = assemble(outputs, starts, record.num_samples, spec)
+    rate = spec.output_rate if stride is None else spec.sampling_rate / stride
+    return StationAnnotation(record.station_id, record.starttime, record.sampling_rate, record.data, series,
+                             spec.component_order, spec.labels, rate if spec.kind != "samples" else None, offset,
+                             spec.code)  # fmt: skip
+
+
+# --- picks and detections --------------------------------------------------------------------------------------
+def _triggers(row: np.ndarray, on: float, off: float) -> list[tuple[int, int]]:
+    from obspy.signal.trigger import trigger_onset
+
+    if not np.isfinite(row).all() or row.max(initial=0.0) < on:
+        return []
+    return [(int(a), int(b)) for a, b in trigger_onset(np.asarray(row, dtype=np.float64), on, off)]
+
+
+def _segments(probability: np.ndarray, threshold: float, min_length: int) -> list[tuple[int, int]]:
+    above = np.concatenate([[False], probability >= threshold, [False]])
+    edges = np.flatnonzero(np.diff(above.astype(np.int8)))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_length]
+
+
+def _pick(annotation: StationAnnotation, phase: str, index: float) -> Pick:
+    """The pick at output column `index` (a fractional index is rounded for the probability)."""
+    seconds = annotation.output_offset + index / (annotation.output_rate or annotation.sampling_rate)
+    return Pick(annotation.starttime + seconds, phase, float(annotation.row(phase)[int(round(index))]),
+                annotation.station, int(round(seconds * annotation.sampling_rate)), annotation.code)  # fmt: skip
+
+
+def _detection(annotation: StationAnnotation, a: int, b: int, probability: float) -> Detection:
+    rate = annotation.output_rate or annotation.sampling_rate
+    start = annotation.starttime + annotation.output_offset
+    return Detection(start + a / rate, start + b / rate, float(probability), annotation.station)
+
+
+def _peak_rule(annotation: StationAnnotation, thresholds: dict, fe=None):
+    """geohub U-Net: probability peaks >= threshold at least 0.5 s apart per phase; of a P and an S peak within
+    0.5 s the more probable is kept; detections are stretches >= 1 s with detection probability >= threshold."""
+    from scipy.signal import find_peaks
+
+    rate = annotation.sampling_rate
+    picks = []
+    for phase in ("P", "S"):
+        peaks, _ = find_peaks(annotation.row(phase), height=thresholds[phase], distance=max(1, int(0.5 * rate)))
+        picks += [_pick(annotation, phase, int(i)) for i in peaks]
+    separation = int(0.5 * rate)
+    picks = [
+        p for p in picks
+        if not any(q.phase != p.phase and abs(q.sample - p.sample) <= separation and q.probability > p.probability
+                   for q in picks)
+    ]  # fmt: skip
+    row = annotation.row("D")
+    detections = [_detection(annotation, a, b, row[a : b + 1].max()) for a, b in
+                  _segments(row, thresholds["D"], int(1.0 * rate))]  # fmt: skip
+    return picks, detections
+
+
+def _eqt_rule(annotation: StationAnnotation, thresholds: dict, fe=None):
+    """EQTransformer (Mousavi et al. 2020, `mseed_predictor._picker`): detections are `trigger_onset` stretches of
+    the detection probability (>= 10 samples; probability = their mean); a P or S pick is the maximum of each
+    stretch where its probability exceeds the threshold (every such peak, not only the highest), kept when it lies
+    inside a detection (P from 1 s before its start). The feature extractor's own `picks` rule is used when it
+    declares one (geohub's EQTransformer does: every peak, `find_peaks`, inside a detection)."""
+    if callable(getattr(fe, "picks", None)):
+        found = fe.picks(annotation.row("D"), annotation.row("P"), annotation.row("S"), detection_threshold=
+                         thresholds["D"], p_threshold=thresholds["P"], s_threshold=thresholds["S"])  # fmt: skip
+        picks = [_pick(annotation, phase, index) for phase, index, _ in found["picks"]]
+        return picks, [_detection(annotation, a, b, prob) for a, b, prob in found["detections"]]
+    rate = annotation.sampling_rate
+    row = annotation.row("D")
+    spans = [(a, b) for a, b in _triggers(row, thresholds["D"], thresholds["D"]) if b - a >= 10]
+    detections = [_detection(annotation, a, b, row[a : b + 1].mean()) for a, b in spans]
+    picks = []
+    for phase, lead in (("P", int(1.0 * rate)), ("S", 0)):
+        values = annotation.row(phase)
+        for a, b in _triggers(values, thresholds[phase], thresholds[phase]):
+            index = a + int(np.argmax(values[a : b + 1]))
+            if any(start - lead <= index <= end for start, end in spans):
+                picks.append(_pick(annotation, phase, index))
+    return picks, detections
+
+
+def _gpd_rule(annotation: StationAnnotation, thresholds: dict, fe=None):
+    """GPD (Ross et al. 2018, `gpd_predict.py`): `trigger_onset(probability, threshold, 0.1)` on the per-window
+    class probabilities; the pick is the arg-max inside each trigger, at the window start + half a window. The
+    feature extractor's own `picks` rule is used when it declares one."""
+    declared = callable(getattr(fe, "picks", None)) and annotation.labels == ("P", "S", "N")
+    if declared and thresholds["P"] == thresholds["S"]:
+        rate = annotation.output_rate
+        starts = np.arange(annotation.probabilities.shape[1]) * int(round(annotation.sampling_rate / rate))
+        found = fe.picks(annotation.probabilities.T, window_starts=starts, threshold=thresholds["P"])
+        offset = int(round(annotation.output_offset * annotation.sampling_rate))
+        return [_pick(annotation, phase, (sample - offset) * rate / annotation.sampling_rate)
+                for phase, sample, _ in found], []  # fmt: skip
+    picks = []
+    for phase in ("P", "S"):
+        values = annotation.row(phase)
+        for a, b in _triggers(values, thresholds[phase], thresholds.get("off", 0.1)):
+            if b > a:
+                picks.append(_pick(annotation, phase, a + int(np.argmax(values[a:b]))))
+    return picks, []
+
+
+_RULES = {"peaks": _peak_rule, "eqt": _eqt_rule, "gpd": _gpd_rule}
+
+
+def picks_and_detections(annotation: StationAnnotation, spec: WaveformSpec, thresholds: dict | None = None,
+                         feature_extractor=None):  # fmt: skip
+    """(picks sorted by time, detections) of one station by the model's picking rule; `thresholds` override the
+    model's defaults by label ("P", "S", "D"; None values are ignored)."""
+    if spec.picking is None:
+        return [], []
+    merged = dict(spec.thresholds)
+    merged.update({k: float(v) for k, v in (thresholds or {}).items() if v is not None})
+    picks, detections = _RULES[spec.picking](annotation, merged, feature_extractor)
+    return sorted(picks, key=lambda p: p.sample), detections
+
+
+def annotation_stream(annotations: list[StationAnnotation]):
+    """`obspy.Stream` of the outputs: one trace per station and label, channel "<CODE>_<label>"."""
+    from obspy import Stream, Trace
+
+    traces = []
+    for annotation in annotations:
+        network, station, location = (annotation.station.split(".") + ["", "", ""])[:3]
+        for label, row in zip(annotation.labels, annotation.probabilities):
+            header = {
+                "network": network,
+                "station": station,
+                "location": location,
+                "channel": f"{annotation.code}_{label}",
+                "sampling_rate": annotation.output_rate or annotation.sampling_rate,
+                "starttime": annotation.starttime + annotation.output_offset,
+            }
+            traces.append(Trace(np.ascontiguousarray(row, dtype=np.float32), header=header))  # fmt: skip
+    return Stream(traces)
+
+
+# --- the model wrapper -----------------------------------------------------------------------------------------
+def _family_of(model_type: str):
+    """The `geohub.family.Family` declaring `model_type` (from `geohub/models/*/family.py`), or None."""
+    import importlib
+    import pkgutil
+
+    from .. import models
+
+    for info in pkgutil.iter_modules(models.__path__):
+        try:
+            family = importlib.import_module(f"{models.__name__}.{info.name}.family").FAMILY
+        except (ImportError, AttributeError):
+            continue
+        if model_type in (family.model_type, *family.legacy_model_types):
+            return family
+    return None
+
+
+def load_waveform_model(path):
+    """(model, feature extractor or None) from a model folder or Hub repo id of any seismic family: the model
+    class and processor are the ones the family declares in its `family.py`."""
+    from transformers import AutoConfig
+
+    path = os.fspath(path)
+    config = AutoConfig.from_pretrained(path) if not os.path.isdir(path) else None
+    if config is None:
+        import json
+
+        config_file = os.path.join(path, "config.json")
+        if not os.path.isfile(config_file):
+            raise WaveformError("no config.json in the model folder", path=path, expected="a saved geohub model")
+        with open(config_file, encoding="utf-8") as handle:
+            model_type = json.load(handle).get("model_type")
+    else:
+        model_type = config.model_type
+    family = _family_of(model_type)
+    if family is None or not family.models:
+        raise WaveformError(f"model type {model_type!r} is not a geohub seismic family", path=path,
+                            expected=f"one of {sorted(_ADAPTERS)}")  # fmt: skip
+    model = family.load(next(iter(family.models))).from_pretrained(path)
+    extractor = None
+    if family.processor:
+        try:
+            extractor = family.processor_class().from_pretrained(path)
+        except (OSError, ValueError, KeyError):
+            extractor = None
+    return model.eval(), extractor
+
+
+class WaveformModel:
+    """A seismic model with the waveform API (`annotate`, `classify`); other attributes are the model's.
+
+    Args:
+        model: a loaded geohub seismic model (U-Net picker, magnitude model, EQTransformer, GPD).
+        feature_extractor: its feature extractor (None: `model.name_or_path`'s, or defaults from the config).
+    """
+
+    def __init__(self, model, feature_extractor=None):
+        if isinstance(model, (str, os.PathLike)):
+            model, saved = load_waveform_model(model)
+            feature_extractor = feature_extractor if feature_extractor is not None else saved
+        self.model = model.eval()
+        self.feature_extractor = feature_extractor if feature_extractor is not None else default_extractor(model)
+        self.adapter = waveform_adapter(model)
+        self.spec = self.adapter.spec(model, self.feature_extractor)
+
+    @classmethod
+    def from_pretrained(cls, path) -> WaveformModel:
+        return cls(path)
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["model"], name)
+
+    def annotate_records(self, stream_or_path, *, stride=None, batch_size: int = 32,
+                         fill_gaps: str = "interpolate") -> list[StationAnnotation]:  # fmt: skip
+        records = prepare(stream_or_path, self.spec, self.feature_extractor, fill_gaps=fill_gaps)
+        return [annotate_record(r, self.model, self.feature_extractor, self.spec, stride=stride,
+                                batch_size=batch_size) for r in records]  # fmt: skip
+
+    def annotate(self, stream_or_path, *, stride=None, batch_size: int = 32, fill_gaps: str = "interpolate"):
+        """`obspy.Stream` of output traces (one per station and output, channel "<CODE>_<label>")."""
+        return annotation_stream(self.annotate_records(stream_or_path, stride=stride, batch_size=batch_size,
+                                                       fill_gaps=fill_gaps))  # fmt: skip
+
+    def classify(self, stream_or_path, *, stride=None, batch_size: int = 32, fill_gaps: str = "interpolate",
+                 **thresholds) -> ClassifyOutput:  # fmt: skip
+        """Picks and detections (pickers), or one magnitude per station (magnitude model; window placed with the
+        record's peak amplitude 40% into it). Thresholds as `P=0.2, S=0.2, D=0.5`."""
+        if self.spec.kind == "regression":
+            return ClassifyOutput(magnitudes=station_magnitudes(self, stream_or_path, fill_gaps=fill_gaps))
+        result = ClassifyOutput()
+        for annotation in self.annotate_records(stream_or_path, stride=stride, batch_size=batch_size,
+                                                fill_gaps=fill_gaps):  # fmt: skip
+            picks, detections = picks_and_detections(annotation, self.spec, thresholds, self.feature_extractor)
+            result.picks += picks
+            result.detections += detections
+            result.traces.append(annotation)
+        return result
+
+
+def default_extractor(model):
+    """The feature extractor saved with `model` (its `name_or_path`, the family's processor class), or one built
+    from the config's fields (U-Net picker and magnitude model)."""
+    model_type = model.config.model_type
+    path = getattr(model, "name_or_path", None)
+    family = _family_of(model_type)
+    if path and family is not None and family.processor:
+        try:
+            return family.processor_class().from_pretrained(path)
+        except (OSError, ValueError, KeyError):
+            pass
+    if model_type in ("geohub_seismic_picker", "seismic_picker", "geohub_seismic_magnitude", "seismic_magnitude"):
+        from ..models.seismic_picker import SeismicFeatureExtractor
+
+        config = model.config
+        return SeismicFeatureExtractor(sampling_rate=config.sampling_rate, window_length=config.window_length,
+                                       component_order=config.component_order,
+                                       return_amplitude="magnitude" in model_type)  # fmt: skip
+    if family is not None and family.processor:
+        return family.processor_class()()
+    raise WaveformError(f"no feature extractor saved with the {model_type} model", field="feature_extractor",
+                        expected="a model folder with preprocessor_config.json, or feature_extractor=...")  # fmt: skip
+
+
+def magnitude_window(record: WaveformRecord, window: int, onset: int | None = None) -> int:
+    """Start of the magnitude window: `onset` - 10% of a window when given, else the record's peak amplitude
+    (all components, after demeaning) 40% into the window."""
+    if onset is None:
+        peak = int(np.abs(record.data - record.data.mean(axis=1, keepdims=True)).max(axis=0).argmax())
+        start = peak - int(0.4 * window)
+    else:
+        start = onset - int(0.1 * window)
+    return int(np.clip(start, 0, max(0, record.num_samples - window)))
+
+
+def station_magnitudes(wrapper: WaveformModel, stream_or_path, *, fill_gaps="interpolate", records=None,
+                       onsets=None) -> list[MagnitudeEstimate]:  # fmt: skip
+    """One `MagnitudeEstimate` per station (or per `onsets[i]` sample of `records[i]`); a window without signal
+    gets magnitude None and event probability 0."""
+    spec = wrapper.spec
+    records = records if records is not None else prepare(stream_or_path, spec, wrapper.feature_extractor,
+                                                          fill_gaps=fill_gaps)  # fmt: skip
+    estimates = []
+    for i, record in enumerate(records):
+        onset = None if onsets is None else onsets[i]
+        start = magnitude_window(record, spec.window_length, onset)
+        window = padded(record.data, spec.window_length)[:, start : start + spec.window_length]
+        outputs = predict_windows(wrapper.model, wrapper.feature_extractor, window[None])
+        magnitude, uncertainty, probability = outputs[0]
+        estimates.append(
+            MagnitudeEstimate(
+                record.time_of(start),
+                None if np.isnan(magnitude) else float(magnitude),
+                None if np.isnan(uncertainty) else float(uncertainty),
+                record.station_id,
+                None,
+                float(probability),
+            )
+        )
+    return estimates
