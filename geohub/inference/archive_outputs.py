@@ -65,14 +65,16 @@ def picks_quakeml(picks: list[list[str]]) -> bytes:
         if event is None:
             event = events[model] = Event(resource_id=ResourceIdentifier(f"smi:local/geohub/annotate/{model}"),
                                           event_type="not reported")  # fmt: skip
-            event.comments.append(Comment(text=f"unassociated picks of geohub model {model}"))
+            event.comments.append(Comment(text=f"unassociated picks of geohub model {model}",
+                                          resource_id=ResourceIdentifier(f"smi:local/geohub/annotate/{model}/comment")))  # fmt: skip
         net, sta, loc = (trace_id.split(".") + ["", "", ""])[:3]
+        pick_id = f"smi:local/geohub/pick/{model}/{trace_id}/{phase}/{stamp}"
         event.picks.append(Pick(
-            resource_id=ResourceIdentifier(f"smi:local/geohub/pick/{model}/{trace_id}/{phase}/{stamp}"),
+            resource_id=ResourceIdentifier(pick_id),
             time=UTCDateTime(time), phase_hint=phase, evaluation_mode="automatic",
             waveform_id=WaveformStreamID(network_code=net, station_code=sta, location_code=loc),
             method_id=ResourceIdentifier(f"smi:local/geohub/model/{model}"),
-            comments=[Comment(text=f"probability={probability}")],
+            comments=[Comment(text=f"probability={probability}", resource_id=ResourceIdentifier(pick_id + "/probability"))],
         ))  # fmt: skip
     catalog = Catalog(
         events=[events[m] for m in sorted(events)], resource_id=ResourceIdentifier("smi:local/geohub/annotate")
