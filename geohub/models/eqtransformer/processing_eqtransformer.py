@@ -56,14 +56,29 @@ def obspy_bandpass(data: np.ndarray, freqmin: float, freqmax: float, sampling_ra
     return signal.sosfilt(sos, data, axis=-1)
 
 
-def cosine_taper_edges(data: np.ndarray, sampling_rate: float, max_percentage: float = 0.001,
-                       max_length: float = 2.0) -> np.ndarray:  # fmt: skip
+def _obspy_cosine_taper(npts: int) -> np.ndarray:
+    """`obspy.signal.invsim.cosine_taper(npts, p=1.0)` (half-cosine flanks)."""
+    frac = npts // 2
+    idx2, idx3, idx4 = frac - 1, npts - frac, npts - 1
+    idx2 = idx2 + 1 if idx2 == 0 else idx2
+    idx3 = idx3 - 1 if idx3 == idx4 else idx3
+    window = np.ones(npts)
+    k = np.arange(0, idx2 + 1)
+    window[: idx2 + 1] = 0.5 * (1.0 + np.cos(np.pi * (idx2 - k) / idx2))
+    k = np.arange(idx3, idx4 + 1)
+    window[idx3:] = 0.5 * (1.0 + np.cos(np.pi * (idx3 - k) / (idx4 - idx3)))
+    return window
+
+
+def cosine_taper_edges(
+    data: np.ndarray, sampling_rate: float, max_percentage: float = 0.001, max_length: float = 2.0
+) -> np.ndarray:
     """ObsPy's `Trace.taper(max_percentage, type="cosine", max_length)` along the last axis."""
     npts = data.shape[-1]
     half = min(int(max_percentage * npts), int(max_length * sampling_rate), npts // 2)
     if half < 1:
         return data
-    sides = signal.windows.hann(2 * half + 1 if 2 * half != npts else 2 * half)
+    sides = _obspy_cosine_taper(2 * half if 2 * half == npts else 2 * half + 1)
     taper = np.ones(npts)
     taper[:half] = sides[:half]
     taper[npts - half :] = sides[len(sides) - half :]

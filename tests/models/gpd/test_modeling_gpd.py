@@ -1,0 +1,108 @@
+"""GPDForWindowClassification on tiny configs: shapes, channels-last flatten, loss, save/load, feature extractor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
+
+import geohub  # noqa: F401  (registers the Auto classes)
+from geohub.models.gpd import GPDConfig, GPDFeatureExtractor, GPDForWindowClassification
+
+
+def tiny_config(**overrides) -> GPDConfig:
+    kwargs = dict(window_length=400, conv_filters=[4, 6], conv_kernel_sizes=[5, 3], hidden_sizes=[8])
+    kwargs.update(overrides)
+    return GPDConfig(**kwargs)
+
+
+def test_forward_shapes_and_losses():
+    torch.manual_seed(0)
+    model = GPDForWindowClassification(tiny_config())
+    inputs = torch.randn(4, 3, 400)
+    out = model(inputs, labels=torch.tensor([0, 1, 2, 2]), output_hidden_states=True)
+    assert out.logits.shape == (4, 3) and out.hidden_states.shape == (4, 8)
+    torch.testing.assert_close(out.probabilities.sum(-1), torch.ones(4))
+    torch.testing.assert_close(out.loss, torch.nn.functional.cross_entropy(out.logits, torch.tensor([0, 1, 2, 2])))
+    soft = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [0, 0, 1.0]])
+    torch.testing.assert_close(model(inputs, labels=soft).loss, out.loss)
+    out.loss.backward()
+    assert model.classifier.weight.grad.abs().sum() > 0
+    assert model.config.id2label == {0: "P", 1: "S", 2: "Noise"}
+    with pytest.raises(ValueError, match=r"\(batch, 3, 400\)"):
+        model(torch.randn(1, 3, 300))
+
+
+def test_flatten_is_channels_last():
+    """The first dense layer sees features in Keras' (time, channel) order: feature index t * C + c."""
+    model = GPDForWindowClassification(tiny_config(hidden_sizes=[]))
+    model.eval()
+    captured = {}
+    model.classifier.register_forward_hook(lambda m, args, out: captured.setdefault("x", args[0]))
+    x = torch.randn(1, 3, 400)
+    model(x)
+    hidden = x
+    for block in model.convs:
+        hidden = block(hidden)
+    torch.testing.assert_close(captured["x"][0], hidden[0].T.reshape(-1))
+
+
+def test_save_load_round_trip_through_auto_classes(tmp_path):
+    torch.manual_seed(1)
+    model = GPDForWindowClassification(tiny_config()).eval()
+    model.save_pretrained(tmp_path)
+    GPDFeatureExtractor(trigger_threshold=0.9).save_pretrained(tmp_path)
+    assert AutoConfig.from_pretrained(tmp_path).model_type == "geohub_gpd"
+    loaded = AutoModel.from_pretrained(tmp_path).eval()
+    assert isinstance(loaded, GPDForWindowClassification)
+    x = torch.randn(2, 3, 400)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x).logits, model(x).logits)
+    extractor = AutoFeatureExtractor.from_pretrained(tmp_path)
+    assert isinstance(extractor, GPDFeatureExtractor) and extractor.trigger_threshold == 0.9
+
+
+def test_windows_and_max_abs_normalisation():
+    extractor = GPDFeatureExtractor()
+    record = np.arange(3 * 1000, dtype=float).reshape(3, 1000)
+    windows, starts = extractor.sliding_windows(record)
+    assert windows.shape == (61, 3, 400) and list(starts[:3]) == [0, 10, 20] and starts[-1] == 600
+    np.testing.assert_array_equal(windows[5, 1], record[1, 50:450])
+    inputs = extractor(windows[:2])["inputs"]
+    assert float(inputs.abs().amax(dim=(1, 2)).min()) == pytest.approx(1.0)
+    np.testing.assert_allclose(inputs[0, 2].numpy(), record[2, :400] / record[2, 399], rtol=1e-6)
+    assert float(extractor(np.zeros((3, 400)))["inputs"].abs().max()) == 0.0
+    with pytest.raises(ValueError, match="400 samples"):
+        extractor.sliding_windows(record[:, :100])
+
+
+def test_record_filter_matches_obspy():
+    obspy = pytest.importorskip("obspy")
+    rng = np.random.default_rng(1)
+    data = np.cumsum(rng.normal(size=2000)) + np.linspace(0, 30, 2000)
+    trace = obspy.Trace(data.copy(), header={"sampling_rate": 100.0, "channel": "HHN"})
+    expected = obspy.Stream([trace]).copy()
+    expected.detrend("linear")
+    expected.filter("bandpass", freqmin=3.0, freqmax=20.0)
+    got = GPDFeatureExtractor().filter_stream(obspy.Stream([trace]))[0].data
+    np.testing.assert_allclose(got, expected[0].data, atol=1e-8 * np.abs(expected[0].data).max())
+
+
+def test_stream_to_array_orders_n_e_z_and_zero_fills():
+    obspy = pytest.importorskip("obspy")
+    traces = [obspy.Trace(np.full(50, v), header={"channel": c}) for c, v in (("HHZ", 3.0), ("HH1", 1.0))]
+    array = GPDFeatureExtractor().stream_to_array(obspy.Stream(traces))
+    np.testing.assert_array_equal(array[:, 0], [1.0, 0.0, 3.0])
+
+
+def test_picks_follow_gpd_trigger_rules():
+    extractor = GPDFeatureExtractor()
+    probabilities = np.zeros((100, 3))
+    probabilities[:, 2] = 1.0
+    probabilities[20:26, 0] = [0.995, 0.999, 0.9995, 0.998, 0.5, 0.05]  # trigger 20..24, arg-max at 22
+    probabilities[60:62, 1] = [0.9999, 0.05]  # a one-sample trigger is dropped, as in the original
+    probabilities[70:74, 1] = [0.997, 0.9999, 0.2, 0.01]
+    picks = extractor.picks(probabilities)
+    assert picks == [("P", 22 * 10 + 200, pytest.approx(0.9995)), ("S", 71 * 10 + 200, pytest.approx(0.9999))]
+    assert extractor.picks(probabilities, window_starts=np.arange(100) * 10 + 1000)[0][1] == 1420
