@@ -56,7 +56,6 @@ __all__ = [
     "load_picking_metric",
     "SEISMIC_PICKING",
     "SEISMIC_MAGNITUDE",
-    "QUICKSTART_RECIPES",
 ]
 
 METRIC_PATH = str(Path(__file__).resolve().parents[1] / "metrics" / "seismic_picking")
@@ -309,13 +308,18 @@ def _feature_extractor(path: str | None, data: SeismicDataArguments, *, amplitud
                                    return_amplitude=amplitude)  # fmt: skip
 
 
-def _run(model, feature_extractor, target, data, training_args, compute_metrics, preprocess=None) -> dict:
+def _run(model, feature_extractor, target, data, training_args, compute_metrics, preprocess=None,
+         collators=None) -> dict:  # fmt: skip
+    """Train and evaluate; `collators` = (train, eval) replaces the `SeismicCollator`s (other model families)."""
     splits = load_seismic_splits(data, seed=training_args.seed)
-    collator = SeismicCollator(feature_extractor, target=target, window_length=data.window_length,
-                               augmentation=training_augmentation(data, target), label_sigma=data.label_sigma,
-                               seed=training_args.seed)  # fmt: skip
-    eval_collator = SeismicCollator(feature_extractor, target=target, window_length=data.window_length,
-                                    label_sigma=data.label_sigma)  # fmt: skip
+    if collators is not None:
+        collator, eval_collator = collators
+    else:
+        collator = SeismicCollator(feature_extractor, target=target, window_length=data.window_length,
+                                   augmentation=training_augmentation(data, target), label_sigma=data.label_sigma,
+                                   seed=training_args.seed)  # fmt: skip
+        eval_collator = SeismicCollator(feature_extractor, target=target, window_length=data.window_length,
+                                        label_sigma=data.label_sigma)  # fmt: skip
 
     class _Trainer(GeoTrainer):
         def get_eval_dataloader(self, eval_dataset=None):
@@ -388,34 +392,3 @@ SEISMIC_MAGNITUDE = Task(
     run_seismic_magnitude,
     "magnitude regression with uncertainty and detection (CNN + BiLSTM)",
 )
-
-QUICKSTART_RECIPES: dict[str, dict] = {
-    "seismic_picking": {
-        "dataset": "synthetic",
-        "num_train_windows": 1200,
-        "num_eval_windows": 200,
-        "num_train_epochs": 2,
-        "per_device_train_batch_size": 16,
-        "per_device_eval_batch_size": 32,
-        "learning_rate": 3e-3,
-        "eval_strategy": "no",
-        "save_strategy": "no",
-        "logging_steps": 25,
-        "report_to": "none",
-        "seed": 42,
-    },
-    "seismic_magnitude": {
-        "dataset": "synthetic",
-        "num_train_windows": 1200,
-        "num_eval_windows": 200,
-        "num_train_epochs": 2,
-        "per_device_train_batch_size": 32,
-        "per_device_eval_batch_size": 64,
-        "learning_rate": 3e-3,
-        "eval_strategy": "no",
-        "save_strategy": "no",
-        "logging_steps": 25,
-        "report_to": "none",
-        "seed": 42,
-    },
-}

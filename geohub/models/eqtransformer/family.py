@@ -1,6 +1,6 @@
 """The EQTransformer family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, Family, PipelineDecl
+from ...family import CardDecl, DemoDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="eqtransformer",
@@ -11,8 +11,8 @@ FAMILY = Family(
     processor=".processing_eqtransformer:EqTransformerFeatureExtractor",
     processor_auto="AutoFeatureExtractor",
     pipelines=(PipelineDecl("seismic-phase-picking", "geohub.pipelines.seismic:SeismicPhasePickingPipeline"),),
-    task=None,
-    task_object=None,
+    task="eqtransformer_picking",
+    task_object="geohub.training.seismic_eqtransformer:EQTRANSFORMER_PICKING",
     card=CardDecl(
         task_name="Seismic phase picking",
         architecture="EQTransformer: CNN-BiLSTM encoder with additive self-attention, detection, P and S decoders",
@@ -24,6 +24,8 @@ FAMILY = Family(
         pipeline_tag=None,
         license="mit",
     ),
-    demo=None,
-    quickstart=None,
+    demo=DemoDecl("eqtransformer", "--eqt-model", "GEOHUB_EQT_MODEL", "EQTransformer picker (published weights)"),
+    quickstart={"convert": "eqtransformer-original"},
+    quickstart_order=5,
+    quickstart_replaces=("seismic_picker",),
 )

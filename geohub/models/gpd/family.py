@@ -1,6 +1,6 @@
 """The GPD family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, Family
+from ...family import CardDecl, DemoDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="gpd",
@@ -10,7 +10,7 @@ FAMILY = Family(
     models={".modeling_gpd:GPDForWindowClassification": "AutoModel"},
     processor=".processing_gpd:GPDFeatureExtractor",
     processor_auto="AutoFeatureExtractor",
-    pipelines=(),
+    pipelines=(PipelineDecl("seismic-phase-picking", "geohub.pipelines.seismic:SeismicPhasePickingPipeline"),),
     task=None,
     task_object=None,
     card=CardDecl(
@@ -25,6 +25,7 @@ FAMILY = Family(
         pipeline_tag=None,
         license="mit",
     ),
-    demo=None,
-    quickstart=None,
+    demo=DemoDecl("gpd", "--gpd-model", "GEOHUB_GPD_MODEL", "GPD picker (published weights)"),
+    quickstart={"convert": "gpd-original"},
+    quickstart_order=6,
 )
