@@ -537,11 +537,44 @@ def _endpoint_of(endpoint: str | None) -> str:
     return endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
 
 
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Network failures of the HTTP client huggingface_hub uses (httpx, or its fork httpx2), plus the OS's own."""
+    import contextlib
+
+    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for name in ("httpx", "httpx2"):
+        with contextlib.suppress(ImportError):
+            errors.append(importlib.import_module(name).TransportError)
+    return tuple(errors)
+
+
+def _check_reachable(action: str, endpoint: str | None) -> None:
+    """Fail at once (not after huggingface_hub's five retries, ~25 s) when nothing listens at the endpoint.
+
+    Skipped behind a proxy (only the proxy is reachable) and in offline mode (the client refuses by itself)."""
+    import socket
+    from urllib.parse import urlparse
+
+    proxies = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
+    if any(os.environ.get(k) for k in proxies) or os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true"):
+        return
+    where = _endpoint_of(endpoint)
+    url = urlparse(where)
+    if not url.hostname:
+        raise HubError(f"{action}: the Hub endpoint '{where}' is not a URL", field="HF_ENDPOINT",
+                       expected="e.g. https://huggingface.co or http://hub.local:8765")  # fmt: skip
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=10).close()
+    except OSError as err:
+        raise HubError(f"{action}: cannot reach the Hub at {where} ({err.strerror or err}); check HF_ENDPOINT and "
+                       "the network, or set HF_HUB_OFFLINE=1 to use the local cache only") from err  # fmt: skip
+
+
 def _hub_errors(action: str, repo_id: str | None, endpoint: str | None, repo_type: str = "model"):
     """A context manager turning huggingface_hub/network errors into one-line `HubError`s (what, where, what to do)."""
     import contextlib
 
-    import httpx
     from huggingface_hub.errors import (
         HfHubHTTPError,
         HFValidationError,
@@ -554,6 +587,7 @@ def _hub_errors(action: str, repo_id: str | None, endpoint: str | None, repo_typ
 
     @contextlib.contextmanager
     def guard():
+        _check_reachable(action, endpoint)
         try:
             yield
         except HubError:
@@ -562,6 +596,9 @@ def _hub_errors(action: str, repo_id: str | None, endpoint: str | None, repo_typ
             raise HubError(f"invalid repo id '{repo_id}': {str(err).splitlines()[0]}", field="repo_id",
                            expected="namespace/name with letters, digits, '-', '_', '.'") from err  # fmt: skip
         except (RepositoryNotFoundError, RevisionNotFoundError) as err:
+            if err.response is not None and err.response.status_code == 401 and "credentials" in str(err).lower():
+                raise HubError(f"{action}: {where} refused the token (HTTP 401): set a valid HF_TOKEN (or run "
+                               "`hf auth login`)") from err  # fmt: skip
             raise HubError(f"{action}: {repo_type} repository '{repo_id}' (or its revision) not found on {where}, or "
                            "not visible with this token: check the name, the revision and HF_TOKEN") from err  # fmt: skip
         except HfHubHTTPError as err:
@@ -575,7 +612,7 @@ def _hub_errors(action: str, repo_id: str | None, endpoint: str | None, repo_typ
         except OfflineModeIsEnabled as err:
             raise HubError(f"{action}: HF_HUB_OFFLINE=1 is set, so {where} is not contacted; unset it to use the "
                            "Hub") from err  # fmt: skip
-        except (httpx.TransportError, ConnectionError, TimeoutError) as err:
+        except _transport_errors() as err:
             raise HubError(f"{action}: cannot reach the Hub at {where} ({err.__class__.__name__}: {err}); check "
                            "HF_ENDPOINT and the network") from err  # fmt: skip
 

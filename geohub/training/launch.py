@@ -28,6 +28,28 @@ def run_recipe(recipe: str, overrides: list[str] | None = None) -> dict:
     return task.run(*arguments)
 
 
+def _debug() -> bool:
+    return os.environ.get("GEOHUB_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _report(err: Exception) -> int:
+    """One line on stderr for a failed run (the traceback only with GEOHUB_DEBUG=1 / `geohub --debug train`).
+
+    With several processes each names its rank. Returns the exit status: 2 for bad input (`GeohubError`), 1 for
+    anything else.
+    """
+    if _debug():
+        raise err
+    if isinstance(err, GeohubError):
+        message = str(err)
+    else:
+        message = (f"training failed: {err.__class__.__name__}: {err} (GEOHUB_DEBUG=1 or `geohub --debug train` "
+                   "shows the traceback)")  # fmt: skip
+    rank = f"[rank {os.environ.get('RANK', '0')}] " if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 else ""
+    print(f"geohub: error: {rank}{' '.join(message.split())}", file=sys.stderr, flush=True)
+    return 2 if isinstance(err, GeohubError) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="recipe YAML (keys are dataclass fields)")
@@ -36,9 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         metrics = run_recipe(args.config, overrides)
-    except GeohubError as err:
-        print(f"geohub: error: {err}", file=sys.stderr)
-        return 2
+    except Exception as err:
+        return _report(err)
     if os.environ.get("RANK", "0") == "0" and metrics:
         print("geohub: final metrics " + json.dumps(metrics, sort_keys=True, default=float))
     return 0
