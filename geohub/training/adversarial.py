@@ -42,7 +42,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..errors import ConfigError
-from ..utils import atomic_write_text, fsync_dir, get_logger, set_seed
+from ..utils import atomic_write_text, fsync_dir, get_logger, progress_output, set_seed
 
 logger = get_logger(__name__)
 
@@ -382,11 +382,13 @@ def _train_gan(
     raw_discriminator = accelerator.unwrap_model(discriminator)
     from tqdm.auto import tqdm
 
+    stream, description = progress_output.get() or (None, "terrain_gan")
     progress = tqdm(
         total=args.max_steps,
         initial=state.step,
         disable=args.disable_tqdm or not accelerator.is_main_process,
-        desc="terrain_gan",
+        desc=description,
+        file=stream,
     )
     while state.step < args.max_steps:
         d_logs, g_logs = _train_step(

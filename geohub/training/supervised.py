@@ -17,10 +17,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from transformers import Seq2SeqTrainer, Trainer, TrainingArguments
+from transformers import Seq2SeqTrainer, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
-from ..utils import atomic_write_text, fsync_dir, get_logger
+from ..utils import atomic_write_text, fsync_dir, get_logger, progress_output
 
 logger = get_logger(__name__)
 
@@ -105,6 +105,36 @@ def resolve_resume_checkpoint(args: TrainingArguments) -> str | None:
     return str(value)
 
 
+class _QuietProgress(TrainerCallback):
+    """A training progress bar on `stream` (what `geohub.utils.progress_output` names); the log dictionaries go
+    to stdout, which the caller sends to its log file."""
+
+    def __init__(self, stream, description: str):
+        self.stream = stream
+        self.description = description
+        self.bar = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        from tqdm.auto import tqdm
+
+        if state.is_world_process_zero:
+            self.bar = tqdm(total=state.max_steps, initial=state.global_step, file=self.stream,
+                            desc=self.description, dynamic_ncols=True, leave=True)  # fmt: skip
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            print({k: round(v, 6) if isinstance(v, float) else v for k, v in logs.items()})  # to the run's log
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def train_and_evaluate(
     trainer: Trainer,
     *,
@@ -118,6 +148,12 @@ def train_and_evaluate(
     """
     args = trainer.args
     metrics: dict[str, float] = {}
+    if progress_output.get() is not None:  # one quiet bar instead of Trainer's bar and its printed log dicts
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+        trainer.remove_callback(ProgressCallback)
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(_QuietProgress(*progress_output.get()))
     if args.do_train or args.max_steps > 0 or args.num_train_epochs > 0:
         result = trainer.train(resume_from_checkpoint=resolve_resume_checkpoint(args))
         metrics.update({f"train_{k}" if not k.startswith("train_") else k: v for k, v in result.metrics.items()})

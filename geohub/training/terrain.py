@@ -32,7 +32,6 @@ __all__ = [
     "LandformModelArguments",
     "LandformDataArguments",
     "LANDFORM",
-    "QUICKSTART_RECIPES",
     "classification_metrics",
 ]
 
@@ -271,46 +270,3 @@ TERRAIN_GAN = Task(
     run=run_terrain_gan,
     description="DEM-generating GAN (spectral-norm critic, hinge/WGAN-GP, EMA generator) in the Accelerate loop",
 )
-
-
-# task -> recipe (without output_dir) that trains a useful model on embedded data in about a minute on 2 cores.
-QUICKSTART_RECIPES: dict[str, dict] = {
-    "landform": {
-        "num_train_samples": 3000,
-        "num_eval_samples": 600,
-        "num_train_epochs": 4,
-        "per_device_train_batch_size": 32,
-        "per_device_eval_batch_size": 128,
-        "learning_rate": 3e-3,
-        "weight_decay": 1e-4,
-        "lr_scheduler_type": "cosine",
-        "warmup_steps": 20,
-        "eval_strategy": "epoch",
-        "save_strategy": "epoch",
-        "save_total_limit": 1,
-        "logging_steps": 20,
-        "report_to": "none",
-        "seed": 42,
-        "resume_from_checkpoint": "last",
-    },
-    # 32 x 32 patches of matplotlib's real Jacksboro DEM (ships with matplotlib, no download): ~60 s
-    "terrain_gan": {
-        "dem": "jacksboro",
-        "image_size": 32,
-        "stride": 4,
-        "generator_channels": 64,
-        "discriminator_channels": 32,
-        "min_channels": 8,
-        "max_steps": 600,
-        "per_device_train_batch_size": 32,
-        "generator_learning_rate": 1e-4,
-        "discriminator_learning_rate": 4e-4,
-        "ema_decay": 0.99,
-        "logging_steps": 50,
-        "save_steps": 200,
-        "eval_steps": 0,
-        "report_to": "none",
-        "seed": 42,
-        "resume_from_checkpoint": "last",
-    },
-}

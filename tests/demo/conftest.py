@@ -1,7 +1,7 @@
 """Session fixtures of the demo tests: tiny trained models of every family (once), and the app on 127.0.0.1.
 
-The models come from the quickstart code path (`geohub.quickstart.run_quickstart` with `SMOKE_OVERRIDES`: the
-embedded recipes of every family with seconds-long data and model sizes), so every tab serves a model trained
+The models come from the quickstart code path (`geohub.quickstart.run_quickstart` with `smoke_overrides()`: the
+declared recipes of every family with seconds-long data and model sizes), so every tab serves a model trained
 and saved exactly as `geohub quickstart` does it.
 """
 

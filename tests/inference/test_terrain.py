@@ -10,7 +10,7 @@ from transformers import pipeline
 import geohub  # noqa: F401  (registers the pipelines)
 from geohub.data.dem import read_dem
 from geohub.data.synthetic_terrain import synthetic_landform_patch
-from geohub.errors import RasterError
+from geohub.errors import GeohubError, RasterError
 from geohub.inference.terrain import (
     classify_landform,
     generate_terrain,
@@ -144,9 +144,9 @@ def test_generation_counts_must_be_whole_positive_numbers(gan_dir, bad):
 
 
 def test_top_k_and_seed_are_checked(gan_dir, landform_dir):
-    with pytest.raises(RasterError, match="seed"):
+    with pytest.raises(GeohubError, match="seed"):
         pipeline("terrain-generation", model=str(gan_dir))(1, seed=1.5)
     classify = pipeline("landform-classification", model=str(landform_dir))
-    with pytest.raises(RasterError, match="top_k"):
+    with pytest.raises(GeohubError, match="top_k"):
         classify(np.zeros((16, 16)), spacing_m=50.0, top_k=-1)
     assert len(classify(np.zeros((16, 16)), spacing_m=50.0, top_k=6)) == 6

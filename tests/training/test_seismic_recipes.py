@@ -6,14 +6,14 @@ import json
 import sys
 
 import pytest
-from transformers import AutoModel, HfArgumentParser, pipeline
+from transformers import AutoModel, pipeline
 
 import geohub  # noqa: F401
 from geohub.data.synthetic_seismic import synthetic_stream
 from geohub.errors import ConfigError
 from geohub.training.arguments import parse_recipe
 from geohub.training.launch import run_recipe
-from geohub.training.seismic import QUICKSTART_RECIPES, SEISMIC_MAGNITUDE, SEISMIC_PICKING, SeismicDataArguments
+from geohub.training.seismic import SEISMIC_PICKING, SeismicDataArguments
 from tests.conftest import REPO_ROOT, run_command
 
 CPU = str(REPO_ROOT / "recipes" / "accelerate_configs" / "cpu.yaml")
@@ -88,10 +88,3 @@ def test_bad_recipe_values_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="window_length"):
         parse_recipe(SEISMIC_PICKING.argument_types, REPO_ROOT / "recipes/seismic_picking/config_synthetic.yaml",
                      ["--windw_length", "10"])  # fmt: skip
-
-
-@pytest.mark.parametrize("task", [SEISMIC_PICKING, SEISMIC_MAGNITUDE])
-def test_quickstart_recipes_are_valid(task):
-    recipe = dict(QUICKSTART_RECIPES[task.name], output_dir="unused")
-    arguments = HfArgumentParser(task.argument_types).parse_dict(recipe)
-    assert arguments[1].dataset == "synthetic"

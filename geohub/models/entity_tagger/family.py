@@ -44,4 +44,5 @@ FAMILY = Family(
         "seed": 42,
     },
     quickstart_order=60,
+    quickstart_smoke={"max_train_samples": 16, "max_eval_samples": 8, "num_train_epochs": 1},  # fmt: skip
 )

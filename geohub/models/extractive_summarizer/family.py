@@ -41,4 +41,5 @@ FAMILY = Family(
         "seed": 42,
     },
     quickstart_order=50,
+    quickstart_smoke={"max_train_samples": 8, "max_eval_samples": 4, "num_train_epochs": 1},  # fmt: skip
 )

@@ -40,4 +40,5 @@ FAMILY = Family(
         "seed": 42,
     },
     quickstart_order=15,
+    quickstart_smoke={"num_train_windows": 32, "num_eval_windows": 8, "hidden_sizes": "4,8"},  # fmt: skip
 )
