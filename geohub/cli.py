@@ -314,8 +314,9 @@ def _report(err: BaseException) -> None:
 
     if isinstance(err, GeohubError):
         message, code = str(err), 2
-    elif isinstance(err, OSError) and err.filename is not None:
-        message, code = f"{err.strerror or err}: {err.filename}", 2
+    elif isinstance(err, OSError) and err.filename is not None:  # a file: missing, unreadable, corrupt weights
+        text = str(err)
+        message, code = (text if str(err.filename) in text else f"{err.strerror or err}: {err.filename}"), 2
     elif isinstance(err, UnicodeDecodeError):
         message, code = f"not UTF-8 text ({err})", 2
     else:

@@ -5,7 +5,9 @@ It adds to transformers' `PreTrainedModel`:
   `_no_split_modules` must be declared), so a model that forgets one fails at import, not at save time;
 - one `_init_weights` for the layer types geohub uses (convolutions, linear, LSTM, norms);
 - `save_pretrained` that writes into a temporary folder and publishes it with renames, so an interrupted save
-  never leaves a folder that loads as a valid model (see `geohub.utils.atomic_directory`).
+  never leaves a folder that loads as a valid model (see `geohub.utils.atomic_directory`), with a sha256
+  manifest of the weights (`geohub_checksums.json`) that `from_pretrained` checks, together with the safetensors
+  structure, before loading a local folder: a truncated or corrupt file is an error naming it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 from torch import nn
 from transformers import PreTrainedModel
 
-from .utils import atomic_directory
+from .utils import atomic_directory, check_weights, write_weight_checksums
 
 __all__ = ["GeoPreTrainedModel"]
 
@@ -94,10 +96,20 @@ class GeoPreTrainedModel(PreTrainedModel):
                     hub_kwargs[key] = kwargs.pop(key)
         with atomic_directory(save_directory) as tmp:
             result = super().save_pretrained(tmp, *args, **kwargs)
+            write_weight_checksums(tmp)
         if push_to_hub:
             repo_id = hub_kwargs.pop("repo_id", None) or os.path.basename(os.path.abspath(save_directory))
             return self.push_to_hub(repo_id, **hub_kwargs)
         return result
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`; a local folder's weights are checked first (`geohub.utils.check_weights`:
+        safetensors structure, and the sha256 manifest written at save time), so a truncated or corrupt file raises
+        `CorruptWeightsError` naming it instead of failing inside safetensors or loading silently."""
+        if pretrained_model_name_or_path is not None and os.path.isdir(pretrained_model_name_or_path):
+            check_weights(os.path.join(pretrained_model_name_or_path, kwargs.get("subfolder") or ""))
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
 
 def _declared(cls: type) -> set[str]:
