@@ -90,11 +90,12 @@ def _baseline(models, limits, requests: dict[str, tuple], repeats: int) -> dict[
     return result
 
 
-def _drive(url: str, requests: dict[str, tuple], clients: int, per_client: int, timeout_s: float = 120.0):
+def _drive(url: str, requests: dict[str, tuple], clients: int, per_client: int, timeout_s: float = 300.0):
     """Run the clients; returns {api_name: [latency seconds]}, {api_name: failures}, [error texts], wall seconds.
 
-    Each HTTP call of a client may take `timeout_s` (gradio_client's default of 5 s counts a busy 2-core server's
-    slow queue join or file download as a failure)."""
+    A request that has no answer after `timeout_s` counts as a failure (never a hang); one HTTP call may take 60 s
+    (gradio_client's default of 5 s counts a busy 2-core server's slow queue join or file download as a failure;
+    the server's event stream sends a heartbeat every 15 s)."""
     from gradio_client import Client
 
     names = list(requests)
@@ -105,13 +106,13 @@ def _drive(url: str, requests: dict[str, tuple], clients: int, per_client: int, 
     barrier = threading.Barrier(clients)
 
     def client_loop(index: int) -> None:
-        client = Client(url, verbose=False, httpx_kwargs={"timeout": timeout_s})
+        client = Client(url, verbose=False, httpx_kwargs={"timeout": 60.0})
         barrier.wait()
         for request in range(per_client):
             name = names[(index + request) % len(names)]
             start = time.perf_counter()
             try:
-                client.predict(*requests[name], api_name=f"/{name}")
+                client.submit(*requests[name], api_name=f"/{name}").result(timeout=timeout_s)
                 ok = True
             except Exception as err:  # every failure is counted and reported
                 ok = False

@@ -15,12 +15,14 @@ server keeps serving.
 
 from __future__ import annotations
 
+import atexit
 import os
-import socket
+import shutil
+import tempfile
 from collections.abc import Callable
 
 from ..errors import GeohubError
-from ..utils import get_logger
+from ..utils import free_port, get_logger
 from .examples import DEM_EXAMPLES, EXAMPLE_ABSTRACT, SEISMIC_EXAMPLES
 from .handlers import (
     DETECTION_COLUMNS,
@@ -173,7 +175,12 @@ def build_demo(
     models = models or DemoModels()
     limits = limits or DemoLimits()
     # delete_cache: every 5 minutes Gradio deletes the uploads and result copies of this app older than 15 minutes
-    # (and all of them when the server stops); geohub's own result folders: `handlers.remove_outputs`
+    # (and all of them when the server stops), in a cache folder private to this process (Gradio names cached
+    # files by content hash, so a shared /tmp/gradio would let another server's clean-up delete our files);
+    # geohub's own result folders: `handlers.remove_outputs`
+    if "GRADIO_TEMP_DIR" not in os.environ:
+        os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="geohub-demo-gradio-")
+        atexit.register(shutil.rmtree, os.environ["GRADIO_TEMP_DIR"], True)
     with gr.Blocks(title="geohub demo", delete_cache=(300, 900)) as demo:
         gr.Markdown(_INTRO)
         with gr.Accordion("Models", open=False):
@@ -184,13 +191,6 @@ def build_demo(
             _terrain_tabs(gr, models, limits)
     demo.queue(default_concurrency_limit=concurrency_limit, max_size=max_queue_size)
     return demo
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on `host` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 def launch_demo(

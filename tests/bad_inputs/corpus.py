@@ -56,9 +56,9 @@ def _npy_header(shape, descr: str = "<f8") -> bytes:
 
 
 def npz_bomb(folder: Path) -> BadInput:
-    """A ~260 KB .npz whose one float64 member inflates to 269 MB of zeros (the issue's 1 MB -> 2 GB case)."""
+    """A ~520 KB .npz whose one float64 member inflates to 538 MB of zeros (the issue's 1 MB -> 2 GB case)."""
     path = folder / "bomb.npz"
-    shape = (5800, 5800)
+    shape = (8200, 8200)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         with archive.open("elevation.npy", "w", force_zip64=True) as member:
             member.write(_npy_header(shape))
@@ -293,11 +293,11 @@ def miniseed_gap_30_days(folder: Path) -> BadInput:
 
 
 def miniseed_gzip_bomb(folder: Path) -> BadInput:
-    """200 MB of zeros gzipped to ~200 KB, named like a miniSEED file (ObsPy inflates gzip files by itself)."""
+    """600 MB of zeros gzipped to ~600 KB, named like a miniSEED file (ObsPy inflates gzip files by itself)."""
     path = folder / "bomb.mseed"
     zeros = bytes(1 << 20)
     with gzip.open(path, "wb", compresslevel=9) as handle:
-        for _ in range(200):
+        for _ in range(600):
             handle.write(zeros)
     return BadInput("miniseed_gzip_bomb", path, "annotate_seismic", (FILE, None),
                     r"bomb\.mseed: the gzip file inflates to more than 67,108,864 bytes")  # fmt: skip
@@ -342,6 +342,17 @@ CASES: dict[str, Callable[[Path], BadInput]] = {
 
 # cases that depend on another engineer's reader fix (seismic reading): name -> reason
 PENDING: dict[str, str] = {}
+
+
+_MADE: dict[str, dict[str, BadInput]] = {}
+
+
+def shared_corpus(tmp_path_factory) -> dict[str, BadInput]:
+    """`make_corpus` once per test session (the bad_inputs and demo tests share it)."""
+    key = str(tmp_path_factory.getbasetemp())
+    if key not in _MADE:
+        _MADE[key] = make_corpus(tmp_path_factory.mktemp("bad-inputs"))
+    return _MADE[key]
 
 
 def make_corpus(folder: Path) -> dict[str, BadInput]:

@@ -20,7 +20,7 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from geohub.demo.examples import DEM_EXAMPLES, EXAMPLE_ABSTRACT, SEISMIC_EXAMPLES
-from tests.bad_inputs.corpus import CASES, DEM_EXAMPLE, PENDING, make_corpus, predict_args
+from tests.bad_inputs.corpus import CASES, DEM_EXAMPLE, PENDING, predict_args, shared_corpus
 
 SEISMIC_EXAMPLE = next(iter(SEISMIC_EXAMPLES))
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -105,9 +105,9 @@ def test_upload_over_the_size_limit_is_refused(client, demo_url, tmp_path):
 
 
 # --- the hostile-input corpus through every endpoint ------------------------------------------------------------
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def corpus(tmp_path_factory):
-    return make_corpus(tmp_path_factory.mktemp("bad-inputs-demo"))
+    return shared_corpus(tmp_path_factory)
 
 
 def _answers(client) -> None:
