@@ -5,7 +5,8 @@
   (a learned model) finds the mentions; typed lexical patterns between two mentions of the same sentence decide
   the relation (`located_in`, `age_of`, `hosts`, `measured_by`, `overlies`, `causes`, `part_of`). A relation's
   confidence is the pattern's weight times the smaller of its two mentions' confidences.
-- `KnowledgeGraph`: a `networkx.MultiDiGraph` of entities (node id `LABEL:normalised text`) and relations
+- `KnowledgeGraph`: a `networkx.MultiDiGraph` of entities (node id `LABEL:normalised name`, so mentions of one
+  entity in different documents merge into one node; entity types are whatever the tagger was trained on) and relations
   (edges keyed by relation), where every node keeps its mentions and every edge its evidence: document id,
   sentence, character offsets of head and tail, confidence. Exports JSON-LD, GraphML and CSV triples and reads
   each back (`KnowledgeGraph.read(path)` picks the reader from the suffix).
@@ -75,6 +76,7 @@ _RULES: list[tuple[str, set[str], set[str], str, float, bool]] = [
     ("part_of", {"STRAT"}, {"STRAT"}, r"^\s*(?:,\s*)?(?:is\s+)?(?:a\s+)?(?:part\s+of|member\s+of|of|within|in)\s+(?:the\s+)?$", 0.8, False),
 ]  # fmt: skip
 _MAX_GAP_WORDS = 12
+_LABEL = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
 
 
 def extract_relations(text: str, mentions: list[Mention]) -> list[Relation]:
@@ -110,9 +112,26 @@ def _match_rule(first: Mention, second: Mention, between: str) -> Relation | Non
     return None
 
 
+_DASHES = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2212"} | {"\u2019": "'", "\u2018": "'"})
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
+
+
+def normalise_name(text: str) -> str:
+    """The name under which mentions of one entity merge, across documents: Unicode NFKC, case-folded, dashes
+    and quotes unified, whitespace collapsed (also around hyphens and slashes), a leading article and
+    surrounding punctuation dropped. `"the  Bushveld\u2013Complex"` -> `"bushveld-complex"`."""
+    import unicodedata
+
+    name = unicodedata.normalize("NFKC", text).translate(_DASHES).casefold()
+    name = " ".join(name.split())
+    name = re.sub(r"\s*([-/])\s*", r"\1", name)
+    name = _ARTICLE.sub("", name).strip(" .,;:()[]{}\"'")
+    return name or " ".join(text.split()).casefold()
+
+
 def node_id(label: str, text: str) -> str:
-    """`LABEL:normalised text` (case-folded, whitespace collapsed): mentions of one entity share a node."""
-    return f"{label}:{' '.join(text.split()).casefold()}"
+    """`LABEL:normalised name` (see `normalise_name`): mentions of one entity, in any document, share a node."""
+    return f"{label}:{normalise_name(text)}"
 
 
 class KnowledgeGraph:
@@ -162,8 +181,11 @@ class KnowledgeGraph:
         self.add_entity(key, mention.label, mention.text, [provenance])
 
     def add_entity(self, key: str, label: str, text: str, mentions: list[dict[str, Any]]) -> None:
-        if label not in ENTITY_TYPES:
-            raise DataError(f"unknown entity label {label!r}", field="label", expected=f"one of {ENTITY_TYPES}")
+        if not isinstance(label, str) or not _LABEL.fullmatch(label):
+            raise DataError(
+                f"invalid entity label {label!r}", field="label",
+                expected=f"a type name such as {', '.join(ENTITY_TYPES[:3])} (letters, digits, _ or -)",
+            )  # fmt: skip
         if key not in self.graph:
             self.graph.add_node(key, label=label, text=text, mentions=[])
         known = self.graph.nodes[key]["mentions"]

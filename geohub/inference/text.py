@@ -17,8 +17,9 @@ Public API (what the demo and users call):
   `geohub quickstart` saved one there, else `"centroid"`.
 - `extract(texts, model=None, *, ids=None, batch_size=16, min_confidence=0.0)`: `model` is a token-classification
   folder or model over `geohub.data.corpus.NER_LABELS` (`None`: `$GEOHUB_HOME/knowledge_extraction`).
-  Entities come from the model (confidence = mean probability of the entity's word tags), relations from
-  `geohub.knowledge.extract_relations` (model-plus-rules), all with provenance.
+  Entities come from the model (confidence = mean probability of the entity's word tags; sentences that are
+  byte garbage are skipped), relations from the relation classifier (`relation_model`, see
+  `geohub.inference.relations`) or the typed rules of `geohub.knowledge.extract_relations`, all with provenance.
 - `predict_entities(texts, model, tokenizer)` -> `list[list[Mention]]`, the tagger alone.
 
 Long texts: both work sentence by sentence; the extractive model scores windows of `max_sentences` sentences,
@@ -38,9 +39,9 @@ import numpy as np
 import torch
 
 from ..data.corpus import sentence_spans, word_spans
+from ..data.ner_files import case_token_types
 from ..errors import CorpusError
 from ..knowledge import KnowledgeGraph, Mention, extract_relations
-from ..training.text import case_token_types
 
 __all__ = ["summarize", "extract", "predict_entities", "check_texts", "load_text_model", "MAX_CHARACTERS"]
 
@@ -300,7 +301,25 @@ def _spans_from_tags(
             text[m["start"] : m["end"]], m["label"], m["start"], m["end"], float(np.mean(m["probabilities"])), sentence
         )
         for m in mentions
+        if _plausible(text[m["start"] : m["end"]], m["label"])
     ]
+
+
+def looks_like_text(sentence: str, *, min_printable: float = 0.9) -> bool:
+    """False for byte garbage: too few printable characters (control characters, U+FFFD replacement characters,
+    lone surrogates) among the non-space characters, or no letters at all."""
+    visible = [c for c in sentence if not c.isspace()]
+    if not visible:
+        return False
+    printable = sum(c.isprintable() and c != "\ufffd" for c in visible)
+    return printable >= min_printable * len(visible) and any(c.isalpha() for c in visible)
+
+
+def _plausible(surface: str, label: str) -> bool:
+    """A mention is printable text with a letter or digit; a QUANTITY holds a digit (issue 13: byte garbage)."""
+    if not surface.isprintable() or "\ufffd" in surface or not any(c.isalnum() for c in surface):
+        return False
+    return label != "QUANTITY" or any(c.isdigit() for c in surface)
 
 
 def predict_entities(
@@ -311,6 +330,8 @@ def predict_entities(
     units = []  # (text index, sentence index, word spans)
     for t, text in enumerate(texts):
         for s, (a, b) in enumerate(sentence_spans(text) or [(0, len(text))]):
+            if not looks_like_text(text[a:b]):
+                continue  # byte garbage holds no entities
             spans = [(a + x, a + y) for x, y in word_spans(text[a:b])]
             for window in _word_windows(spans, text, tokenizer, max_length - 2):
                 units.append((t, s, window))
@@ -332,8 +353,14 @@ def extract(
     min_confidence: float = 0.0,
     graph: KnowledgeGraph | None = None,
     max_characters: int = MAX_CHARACTERS,
+    relation_model: Any = None,
+    relation_tokenizer: Any = None,
 ) -> KnowledgeGraph:
-    """Entities and relations of `texts` as a `KnowledgeGraph` (added to `graph` when given)."""
+    """Entities and relations of `texts` as a `KnowledgeGraph` (added to `graph` when given).
+
+    Relations come from `relation_model` (a relation classifier folder or model; `None`:
+    `$GEOHUB_HOME/relation_classification` when `geohub quickstart` saved one there), else from the typed rules
+    (`relation_model="rules"`, or when no classifier is available)."""
     texts = check_texts(texts, max_characters=max_characters)
     if ids is not None and len(ids) != len(texts):
         raise CorpusError(f"{len(ids)} ids for {len(texts)} texts", field="ids", expected="one id per text")
@@ -344,11 +371,24 @@ def extract(
             expected="a folder trained with recipes/knowledge_extraction",
         )  # fmt: skip
     model, tokenizer = load_text_model(model, tokenizer)
+    relate = _relation_function(relation_model, relation_tokenizer)
     graph = graph if graph is not None else KnowledgeGraph()
     for index, (text, mentions) in enumerate(
         zip(texts, predict_entities(texts, model, tokenizer, batch_size=batch_size))
     ):
         mentions = [m for m in mentions if m.confidence >= min_confidence]
         doc_id = ids[index] if ids is not None else f"doc-{index}"
-        graph.add_document(doc_id, text, mentions, extract_relations(text, mentions))
+        graph.add_document(doc_id, text, mentions, relate(text, mentions))
     return graph
+
+
+def _relation_function(relation_model: Any, relation_tokenizer: Any = None):
+    """`(text, mentions) -> relations`: the relation classifier when one is given or saved, else the rules."""
+    from .relations import classify_relations, default_relation_model, load_relation_model
+
+    if relation_model is None:
+        relation_model = default_relation_model()
+    if relation_model is None or (isinstance(relation_model, str) and relation_model == "rules"):
+        return extract_relations
+    classifier, tokenizer = load_relation_model(relation_model, relation_tokenizer)
+    return lambda text, mentions: classify_relations(text, mentions, classifier, tokenizer)

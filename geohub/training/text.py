@@ -3,9 +3,11 @@
     geohub train recipes/knowledge_extraction/config_bgs_full.yaml --config_file recipes/accelerate_configs/cpu.yaml
     geohub train recipes/summarization/config_extractive.yaml --config_file recipes/accelerate_configs/cpu.yaml
 
-- `knowledge_extraction`: token classification over `geohub.data.corpus.NER_LABELS`, fine-tuned from the
-  all-MiniLM-L6-v2 encoder (or any `AutoModelForTokenClassification` checkpoint), on the embedded corpus or the
-  BGS geo-NER set; entity F1 with the offline seqeval module.
+- `knowledge_extraction`: BIO token classification fine-tuned from the all-MiniLM-L6-v2 encoder (or any
+  `AutoModelForTokenClassification` checkpoint) on the embedded corpus or any labelled data read by
+  `geohub.data.ner_files` (CoNLL, JSONL spans, datasets); the entity types come from the data (`label_map`,
+  `labels` rename / restrict them); validation from a file, split or fraction; an optional test set is scored
+  once at the end; entity F1 with the offline seqeval module.
 - `summarization`: any `AutoModelForSeq2SeqLM` checkpoint (`architecture: seq2seq`), an `EncoderDecoderModel`
   warm-started from MiniLM on both sides (`architecture: bert2bert`, Rothe et al. 2020), or geohub's extractive
   summarizer on MiniLM sentence embeddings (`architecture: extractive`); ROUGE with the offline rouge module.
@@ -35,14 +37,15 @@ from transformers import (
 )
 
 from ..data.corpus import (
-    NER_LABELS,
+    BGS_LABEL_MAPPING,
+    ENTITY_TYPES,
     held_out,
-    load_bgs_ner,
     load_geo_corpus,
     load_scitldr,
     load_text_corpus,
     sentence_spans,
 )
+from ..data.ner_files import case_token_types
 from ..environment import offline_minilm_path
 from ..errors import ConfigError
 from ..utils import atomic_directory, get_logger
@@ -126,16 +129,56 @@ class ExtractionModelArguments(LoraArguments):
 class ExtractionDataArguments:
     dataset: str = field(
         default="geo_corpus",
-        metadata={
-            "help": "'geo_corpus' (embedded), 'bgs_ner' (needs dataset_dir) or a corpus JSONL in geohub's schema"
-        },
-    )
+        metadata={"help": "training data: 'geo_corpus' (embedded, one example per sentence), 'bgs_ner' (needs "
+                  "dataset_dir), a CoNLL-style file (token and tag per line), a JSON-lines file with character "
+                  "spans, or a datasets folder / Hub repo id with tokens + ner_tags"},
+    )  # fmt: skip
     dataset_dir: str | None = field(
         default=None, metadata={"help": "folder of the BGS set, e.g. ../shared/data/bgs-geo-ner"}
     )
+    validation_file: str | None = field(default=None, metadata={"help": "validation data (a file like `dataset`)"})
+    validation_split: str | None = field(
+        default=None, metadata={"help": "validation split of a datasets folder / repo `dataset` (e.g. validation)"}
+    )
+    validation_fraction: float = field(
+        default=0.0, metadata={"help": "hold out this fraction of the training data for validation (0: none)"}
+    )
+    validation_seed: int | None = field(
+        default=None,
+        metadata={"help": "with validation_fraction: a seeded random split; unset: the last examples are held out"},
+    )
+    test_file: str | None = field(
+        default=None, metadata={"help": "test data evaluated once at the end (per-type P/R/F1 in all_results.json)"}
+    )
+    test_split: str | None = field(default=None, metadata={"help": "test split of a datasets folder / repo"})
+    label_map: dict | str | None = field(
+        default=None,
+        metadata={"help": "rename entity types, e.g. {LEXICON: STRAT} (a JSON object on the command line); "
+                  "a type mapped to O is dropped"},
+    )  # fmt: skip
+    labels: list[str] | None = field(
+        default=None, metadata={"help": "keep only these entity types (after label_map), in this order"}
+    )
     max_length: int = field(default=128, metadata={"help": "sub-word tokens per sentence (longer ones are truncated)"})
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training examples"})
-    max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N test examples"})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N eval/test examples"})
+
+    def __post_init__(self):
+        if isinstance(self.label_map, str):
+            import json
+
+            try:
+                self.label_map = json.loads(self.label_map)
+            except json.JSONDecodeError:
+                self.label_map = None if not self.label_map.strip() else self.label_map
+        if self.label_map is not None and (
+            not isinstance(self.label_map, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in self.label_map.items())
+        ):
+            raise ConfigError("label_map must map entity types to entity types", field="label_map",
+                              expected="{FROM: TO, ...} with string values (O drops a type)")  # fmt: skip
+        if not 0 <= self.validation_fraction < 1:
+            raise ConfigError("validation_fraction must be in [0, 1)", field="validation_fraction", expected="e.g. 0.1")
 
 
 def use_cpu_without_cuda(args: TrainingArguments) -> TrainingArguments:
@@ -145,33 +188,43 @@ def use_cpu_without_cuda(args: TrainingArguments) -> TrainingArguments:
     return args
 
 
-def load_ner_splits(data_args: ExtractionDataArguments):
-    """(train, test) datasets with `tokens` and `ner_tags` (ids into `NER_LABELS`)."""
-    if data_args.dataset == "bgs_ner":
+def load_ner_splits(data_args: ExtractionDataArguments) -> tuple[dict[str, Any], list[str]]:
+    """{"train", "validation", "test"} -> Dataset (`tokens`, `ner_tags`) or None, and the label names.
+
+    Everything is read and checked here, before any model is loaded (errors name the file and line)."""
+    from ..data.ner_files import ner_splits
+
+    dataset, validation_file, test_file, label_map = (
+        data_args.dataset, data_args.validation_file, data_args.test_file, data_args.label_map,
+    )  # fmt: skip
+    if dataset == "bgs_ner":  # BGS through the generic reader: train.tsv, test.tsv as validation, BGS mapping
         if not data_args.dataset_dir:
             raise ConfigError(
                 "dataset 'bgs_ner' needs dataset_dir", field="dataset_dir", expected="../shared/data/bgs-geo-ner"
             )
-        splits = load_bgs_ner(data_args.dataset_dir)
-    elif data_args.dataset == "geo_corpus":
-        splits = load_geo_corpus()
-    elif Path(data_args.dataset).is_file():
-        splits = load_geo_corpus(data_args.dataset)
-    else:
+        root = Path(data_args.dataset_dir)
+        dataset, label_map = str(root / "train.tsv"), label_map or dict(BGS_LABEL_MAPPING)
+        if not (validation_file or data_args.validation_fraction):
+            validation_file = str(root / "test.tsv")
+    elif dataset != "geo_corpus" and not Path(dataset).exists() and Path(dataset).suffix:
         raise ConfigError(
-            f"unknown dataset {data_args.dataset!r}", field="dataset", expected="geo_corpus, bgs_ner or a JSONL file"
-        )
-    train, test = splits["train"], splits["test"]
-    if data_args.max_train_samples:
-        train = train.select(range(min(data_args.max_train_samples, len(train))))
-    if data_args.max_eval_samples:
-        test = test.select(range(min(data_args.max_eval_samples, len(test))))
-    return train.select_columns(["tokens", "ner_tags"]), test.select_columns(["tokens", "ner_tags"])
-
-
-def case_token_types(word_ids: list[int | None], words: list[str]) -> list[int]:
-    """1 for the sub-words of words that start with an upper-case letter, else 0 (the case feature)."""
-    return [int(word is not None and words[word][:1].isupper()) for word in word_ids]
+            f"training data {dataset!r} not found", field="dataset",
+            expected="geo_corpus, bgs_ner, a CoNLL/JSONL file, a datasets folder or a Hub repo id",
+        )  # fmt: skip
+    splits, names = ner_splits(
+        dataset, validation_file=validation_file, validation_split=data_args.validation_split,
+        validation_fraction=data_args.validation_fraction, validation_seed=data_args.validation_seed,
+        test_file=test_file, test_split=data_args.test_split, label_map=label_map, labels=data_args.labels,
+        default_types=ENTITY_TYPES if data_args.dataset in ("geo_corpus", "bgs_ner") else None,
+    )  # fmt: skip
+    limits = {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples,
+              "test": data_args.max_eval_samples}  # fmt: skip
+    out = {}
+    for key, part in splits.items():
+        if part is not None and limits[key]:
+            part = part.select(range(min(limits[key], len(part))))
+        out[key] = part.select_columns(["tokens", "ner_tags"]) if part is not None else None
+    return out, names
 
 
 def align_word_labels(tokenizer, max_length: int, case_feature: bool = False):
@@ -230,29 +283,80 @@ def export_lora(trainer, output_dir: str | os.PathLike, processors: list[Any]) -
             processor.save_pretrained(tmp)
 
 
+def entity_report(predictions: list[list[str]], references: list[list[str]], prefix: str = "test") -> dict[str, float]:
+    """Entity-level P/R/F1 overall (`<prefix>_f1`, ...) and per type (`<prefix>_<TYPE>_f1`, `_precision`,
+    `_recall`, `_support`), seqeval's default (CoNLL) mode."""
+    from ..metrics.text import load_seqeval
+
+    scores = load_seqeval().compute(predictions=predictions, references=references)
+    out = {f"{prefix}_{k}": float(scores[f"overall_{k}"]) for k in ("precision", "recall", "f1", "accuracy")}
+    for kind, values in scores.items():
+        if isinstance(values, dict):
+            for key in ("precision", "recall", "f1"):
+                out[f"{prefix}_{kind}_{key}"] = float(values[key])
+            out[f"{prefix}_{kind}_support"] = int(values["number"])
+    return out
+
+
+def evaluate_test_set(trainer, test, label_names: list[str]) -> dict[str, float]:
+    """Predict the (tokenized) test set once, log per-type P/R/F1 and add them to `<output_dir>/all_results.json`."""
+    import json
+
+    from ..utils import atomic_write_text
+
+    prediction = trainer.predict(test, metric_key_prefix="test")
+    predicted = np.argmax(prediction.predictions, axis=-1)
+    refs, preds = [], []
+    for pred_row, label_row in zip(predicted, prediction.label_ids):
+        keep = label_row != -100
+        refs.append([label_names[i] for i in label_row[keep]])
+        preds.append([label_names[i] for i in pred_row[keep]])
+    metrics = entity_report(preds, refs)
+    types = sorted(key[len("test_") : -len("_support")] for key in metrics if key.endswith("_support"))
+    lines = [f"test set: entity F1 {metrics['test_f1']:.4f} (P {metrics['test_precision']:.4f}, "
+             f"R {metrics['test_recall']:.4f})"]  # fmt: skip
+    for kind in types:
+        p, r, f, n = (metrics[f"test_{kind}_{k}"] for k in ("precision", "recall", "f1", "support"))
+        lines.append(f"  {kind:<24} P {p:.4f}  R {r:.4f}  F1 {f:.4f}  ({n} entities)")
+    if trainer.is_world_process_zero():
+        print("\n".join(lines), flush=True)
+        path = Path(trainer.args.output_dir) / "all_results.json"
+        previous = json.loads(path.read_text()) if path.is_file() else {}
+        atomic_write_text(path, json.dumps({**previous, **metrics}, indent=2, sort_keys=True, default=float))
+    return metrics
+
+
 def run_knowledge_extraction(
     model_args: ExtractionModelArguments, data_args: ExtractionDataArguments, training_args: TrainingArguments
 ) -> dict[str, float]:
-    """Fine-tune a BIO entity tagger; returns the final metrics (eval_f1 = entity-level micro F1)."""
+    """Fine-tune a BIO entity tagger on labels taken from the data; returns the final metrics (eval_f1 = entity
+    micro F1 on the validation data; test_* when a test set is given)."""
     training_args = use_cpu_without_cuda(training_args)
+    splits, label_names = load_ner_splits(data_args)  # all data checked before any model is loaded
+    if splits["validation"] is None and training_args.eval_strategy != "no":
+        raise ConfigError(
+            "evaluation is on but no validation data is given", field="eval_strategy",
+            expected="validation_file, validation_split or validation_fraction, or eval_strategy: 'no'",
+        )  # fmt: skip
     set_seed(training_args.seed)
     path = resolve_model_path(model_args.model_name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForTokenClassification.from_pretrained(
         path,
-        num_labels=len(NER_LABELS),
-        id2label=dict(enumerate(NER_LABELS)),
-        label2id={label: i for i, label in enumerate(NER_LABELS)},
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={label: i for i, label in enumerate(label_names)},
         ignore_mismatched_sizes=True,
     )
+    model.config.geohub_family = "entity_tagger"  # the model card and the loaders find the family by it
     if model_args.case_feature and getattr(model.config, "type_vocab_size", 0) < 2:
         raise ConfigError("case_feature needs an encoder with token type embeddings", field="case_feature")
     model.config.case_token_types = bool(model_args.case_feature)
-    train, test = load_ner_splits(data_args)
     encode = align_word_labels(tokenizer, data_args.max_length, model_args.case_feature)
+    encoded = {}
     with training_args.main_process_first(desc="tokenize"):
-        train = train.map(encode, batched=True, remove_columns=train.column_names)
-        test = test.map(encode, batched=True, remove_columns=test.column_names)
+        for key, part in splits.items():
+            encoded[key] = part.map(encode, batched=True, remove_columns=part.column_names) if part else None
     if model_args.use_lora:
         from peft import get_peft_model
 
@@ -260,13 +364,16 @@ def run_knowledge_extraction(
     trainer = GeoTrainer(
         model=model,
         args=training_args,
-        train_dataset=train,
-        eval_dataset=test,
+        train_dataset=encoded["train"],
+        eval_dataset=encoded["validation"],
         data_collator=DataCollatorForTokenClassification(tokenizer),
         processing_class=tokenizer,
-        compute_metrics=seqeval_metrics(NER_LABELS),
+        compute_metrics=seqeval_metrics(label_names),
     )
-    return _train_and_export(trainer, tokenizer, use_lora=model_args.use_lora)
+    metrics = _train_and_export(trainer, tokenizer, use_lora=model_args.use_lora)
+    if encoded["test"] is not None:
+        metrics.update(evaluate_test_set(trainer, encoded["test"], label_names))
+    return metrics
 
 
 def _train_and_export(trainer, tokenizer, *, use_lora: bool) -> dict[str, float]:
@@ -283,7 +390,7 @@ KNOWLEDGE_EXTRACTION = Task(
     name="knowledge_extraction",
     argument_types=(ExtractionModelArguments, ExtractionDataArguments, TrainingArguments),
     run=run_knowledge_extraction,
-    description="BIO entity tagger (ROCK, MINERAL, STRAT, TIMESCALE, LOCATION, METHOD, PHENOMENON, QUANTITY)",
+    description="BIO entity tagger, entity types from the data (CoNLL, JSONL spans, datasets) or geohub's corpus",
 )
 
 

@@ -1,0 +1,89 @@
+"""Configuration of geohub's relation classifier (entity markers on a MiniLM/BERT encoder, document level)."""
+
+from __future__ import annotations
+
+from transformers import BertConfig, PretrainedConfig
+
+__all__ = ["RelationClassifierConfig", "NO_RELATION", "NUM_DISTANCE_FEATURES"]
+
+NO_RELATION = "no_relation"
+NUM_DISTANCE_FEATURES = 5  # see processing_relation_classifier.distance_features
+_DEFAULT_RELATIONS = ("located_in", "age_of", "hosts", "measured_by", "overlies", "causes", "part_of")
+_DEFAULT_TYPES = ("ROCK", "MINERAL", "STRAT", "TIMESCALE", "LOCATION", "METHOD", "PHENOMENON", "QUANTITY")
+
+
+class RelationClassifierConfig(PretrainedConfig):
+    """Configuration of `RelationClassifierForPairClassification`.
+
+    Args:
+        encoder (`dict`, *optional*): `BertConfig` arguments of the encoder (all-MiniLM-L6-v2 when built with
+            `from_encoder`); default: a tiny 2-layer BERT (tests).
+        relation_types (`list[str]`): the typed relations; the classes are `["no_relation", *relation_types]`.
+        entity_types (`list[str]`): the entity types the tagger produces (one-hot features of head and tail).
+        type_pairs (`list[list[str]]`, *optional*): the (head type, tail type) pairs that are classified at all
+            (learned from the training relations); other pairs are "no_relation" without scoring. Empty: all.
+        marker (`str`, defaults to "*"): the character inserted before and after every mention of the document
+            (entity markers, as in ATLOP, Zhou et al. 2021); an entity is the pooled state of its opening markers.
+        classifier_dropout (`float`, defaults to 0.1): dropout before the classifier.
+        freeze_encoder (`bool`, defaults to True): keep the encoder fixed (only the classifier trains).
+        max_document_length (`int`, defaults to 512): sub-word tokens per marked document (mentions beyond are unseen).
+        initializer_range (`float`, defaults to 0.02): std of the truncated-normal weight init.
+    """
+
+    model_type = "geohub_relation_classifier"
+
+    def __init__(
+        self,
+        encoder: dict | None = None,
+        relation_types: list[str] | tuple[str, ...] = _DEFAULT_RELATIONS,
+        entity_types: list[str] | tuple[str, ...] = _DEFAULT_TYPES,
+        type_pairs: list[list[str]] | None = None,
+        marker: str = "*",
+        classifier_dropout: float = 0.1,
+        freeze_encoder: bool = True,
+        max_document_length: int = 512,
+        initializer_range: float = 0.02,
+        **kwargs,
+    ):
+        if encoder is None:
+            encoder = BertConfig(
+                vocab_size=1000, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+            ).to_dict()
+        if isinstance(encoder, PretrainedConfig):
+            encoder = encoder.to_dict()
+        relation_types = [str(r) for r in relation_types]
+        if not relation_types or NO_RELATION in relation_types or len(set(relation_types)) != len(relation_types):
+            raise ValueError(f"relation_types must be distinct names other than {NO_RELATION!r}: {relation_types}")
+        if not entity_types:
+            raise ValueError("entity_types must name at least one entity type")
+        if not 0.0 <= classifier_dropout < 1.0:
+            raise ValueError(f"classifier_dropout must be in [0, 1), got {classifier_dropout}")
+        if max_document_length < 8:
+            raise ValueError(f"max_document_length must be >= 8, got {max_document_length}")
+        self.encoder = encoder
+        self.relation_types = relation_types
+        self.entity_types = [str(t) for t in entity_types]
+        self.type_pairs = [list(p) for p in (type_pairs or [])]
+        self.marker = marker
+        self.classifier_dropout = classifier_dropout
+        self.freeze_encoder = freeze_encoder
+        self.max_document_length = max_document_length
+        self.initializer_range = initializer_range
+        labels = [NO_RELATION, *relation_types]
+        kwargs["id2label"] = dict(enumerate(labels))
+        kwargs["label2id"] = {label: i for i, label in enumerate(labels)}
+        super().__init__(**kwargs)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.encoder["hidden_size"])
+
+    @property
+    def num_extra_features(self) -> int:
+        """Width of the non-neural pair features: head and tail type one-hots and the distance features."""
+        return 2 * len(self.entity_types) + NUM_DISTANCE_FEATURES
+
+    @property
+    def feature_size(self) -> int:
+        """Width of a pair's features: head, tail, head * tail entity states and the extra features."""
+        return 3 * self.hidden_size + self.num_extra_features

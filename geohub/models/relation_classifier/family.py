@@ -1,0 +1,40 @@
+"""The relation classifier family's one declaration (see `geohub.family`)."""
+
+from ...family import CardDecl, Family
+
+FAMILY = Family(
+    name="relation_classifier",
+    package=__package__,
+    config=".configuration_relation_classifier:RelationClassifierConfig",
+    model_type="geohub_relation_classifier",
+    models={".modeling_relation_classifier:RelationClassifierForPairClassification": "AutoModel"},
+    processor=None,  # the MiniLM tokenizer, saved beside the model, loads with AutoTokenizer
+    processor_auto="AutoTokenizer",
+    task="relation_classification",
+    task_object="geohub.training.relations:RELATION_CLASSIFICATION",
+    card=CardDecl(
+        task_name="Relation classification",
+        architecture="all-MiniLM-L6-v2 (BERT) encoder reading typed entity markers; MLP over [CLS] and the two "
+        "marker states; classes: no_relation + located_in, age_of, hosts, measured_by, overlies, causes, part_of",
+        citation="Zhou, W. & Chen, M. (2022). An improved baseline for sentence-level relation extraction. "
+        "AACL-IJCNLP. arXiv:2102.01373; Wang, W. et al. (2020). MiniLM. NeurIPS. arXiv:2002.10957",
+        data="geohub geophysics abstracts corpus (geohub/data/corpus, relations annotated between its entities).",
+        tags=("geoscience-literature", "relation-extraction", "knowledge-extraction"),
+        pipeline_tag=None,
+    ),
+    quickstart={
+        "model_name_or_path": "minilm",
+        "dataset": "geo_corpus",
+        "freeze_encoder": True,
+        "num_train_epochs": 15,
+        "per_device_train_batch_size": 32,
+        "learning_rate": 1e-3,
+        "weight_decay": 0.01,
+        "eval_strategy": "no",
+        "save_strategy": "no",
+        "report_to": "none",
+        "seed": 42,
+    },
+    quickstart_order=65,
+    quickstart_smoke={"max_train_samples": 8, "max_eval_samples": 4, "num_train_epochs": 1},  # fmt: skip
+)

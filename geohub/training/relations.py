@@ -1,0 +1,260 @@
+"""Task `relation_classification`: geohub's relation classifier (typed entity markers on all-MiniLM-L6-v2) over
+the mention pairs of each sentence, trained on the relations annotated in the corpus.
+
+    geohub train recipes/knowledge_extraction/config_relations.yaml --config_file recipes/accelerate_configs/cpu.yaml
+
+Each document is read once with entity markers around its gold mentions; every ordered pair of its entities
+(mentions merged by text) whose types can be related (the type pairs of the training relations), in the same
+sentence or not, is one example: its class is the annotated relation, else "no_relation". With
+`freeze_encoder: true` (default) the pair features are computed once and only the classifier trains (a minute
+on a CPU); `freeze_encoder: false` fine-tunes the encoder too (one batch = documents).
+Metrics: micro precision / recall / F1 over the typed relations (pair level).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer, TrainingArguments, set_seed
+
+from ..data.corpus import ENTITY_TYPES, RELATION_TYPES, load_geo_corpus, sentence_spans
+from ..errors import ConfigError
+from ..utils import get_logger
+from .supervised import GeoTrainer, train_and_evaluate
+from .tasks import Task
+from .text import MINILM, resolve_model_path, use_cpu_without_cuda
+
+logger = get_logger(__name__)
+
+__all__ = [
+    "RelationModelArguments",
+    "RelationDataArguments",
+    "RELATION_CLASSIFICATION",
+    "gold_documents",
+    "relation_type_pairs",
+    "collate_pairs",
+]
+
+
+@dataclass
+class RelationModelArguments:
+    model_name_or_path: str = field(
+        default=MINILM, metadata={"help": "'minilm' (offline all-MiniLM-L6-v2), a BERT encoder or a saved classifier"}
+    )
+    freeze_encoder: bool = field(default=True, metadata={"help": "train only the classifier on fixed features"})
+    classifier_dropout: float = field(default=0.1, metadata={"help": "dropout before the classifier layers"})
+    no_relation_weight: float = field(
+        default=1.0, metadata={"help": "loss weight of the no_relation class (< 1 favours recall)"}
+    )
+
+
+@dataclass
+class RelationDataArguments:
+    dataset: str = field(
+        default="geo_corpus", metadata={"help": "'geo_corpus' (embedded) or a corpus JSONL in geohub's schema"}
+    )
+    max_length: int = field(default=512, metadata={"help": "sub-word tokens per marked document"})
+    max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training documents"})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N test documents"})
+
+
+def _mentions(row: dict[str, Any]) -> list[tuple[int, int, str, int]]:
+    """(start, end, label, sentence index) of each entity occurrence of a corpus row."""
+    spans = sentence_spans(row["text"]) or [(0, len(row["text"]))]
+    out = []
+    for entity in row["entities"]:
+        label = entity["label"] if isinstance(entity["label"], str) else ENTITY_TYPES[entity["label"]]
+        sentence = next((i for i, (a, b) in enumerate(spans) if a <= entity["start"] < b), 0)
+        out.append((entity["start"], entity["end"], label, sentence))
+    return out
+
+
+def _gold(row: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(head text, tail text) -> relation name of a corpus row's annotated relations (the first per pair)."""
+    names = {}
+    for relation in row["relations"]:
+        kind = relation["relation"]
+        names.setdefault((relation["head"], relation["tail"]), kind if isinstance(kind, str) else RELATION_TYPES[kind])
+    return names
+
+
+def relation_type_pairs(rows) -> list[list[str]]:
+    """The (head type, tail type) pairs of the annotated relations of `rows`."""
+    pairs = set()
+    for row in rows:
+        labels = {}
+        for start, end, label, _ in _mentions(row):
+            labels.setdefault(row["text"][start:end], label)
+        for head, tail in _gold(row):
+            if head in labels and tail in labels:
+                pairs.add((labels[head], labels[tail]))
+    return [list(p) for p in sorted(pairs)]
+
+
+def gold_documents(rows, config) -> list[dict[str, Any]]:
+    """`prepare_document` of each row on its gold mentions, with `labels` (class id per candidate pair)."""
+    from ..models.relation_classifier.processing_relation_classifier import entity_key, prepare_document
+
+    documents = []
+    for row in rows:
+        prepared = prepare_document(row["text"], _mentions(row), config)
+        gold = {(entity_key(h, ""), entity_key(t, "")): kind for (h, t), kind in _gold(row).items()}
+        labels = []
+        for h, t in prepared["pairs"]:
+            key = ((prepared["entities"][h][0][0], ""), (prepared["entities"][t][0][0], ""))
+            labels.append(config.label2id[gold[key]] if key in gold else 0)
+        documents.append({**prepared, "labels": labels})
+    return documents
+
+
+def collate_pairs(features: list[dict], pad_token_id: int = 0) -> dict[str, torch.Tensor]:
+    """Batch precomputed pairs (`pair_features` `(P, F)`, `labels` `(P,)`), or documents: padded `input_ids` /
+    `attention_mask` `(D, L)`, `mention_index` / `mention_entity` `(D, M)` (-1 padding) and the pairs of all
+    documents flattened (`pair_document`, `pair_head`, `pair_tail` `(P,)`, `pair_extra` `(P, E)`, `labels`)."""
+    if "pair_features" in features[0]:
+        batch = {"pair_features": torch.tensor([f["pair_features"] for f in features], dtype=torch.float)}
+        if "labels" in features[0]:
+            batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)
+        return batch
+    length = max(len(f["input_ids"]) for f in features)
+    mentions = max(1, max(len(f["mention_index"]) for f in features))
+    ids = torch.full((len(features), length), pad_token_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    index = torch.zeros((len(features), mentions), dtype=torch.long)
+    entity = torch.full((len(features), mentions), -1, dtype=torch.long)
+    pairs: dict[str, list] = {"pair_document": [], "pair_head": [], "pair_tail": [], "pair_extra": [], "labels": []}
+    for row, feature in enumerate(features):
+        ids[row, : len(feature["input_ids"])] = torch.tensor(feature["input_ids"])
+        mask[row, : len(feature["input_ids"])] = 1
+        index[row, : len(feature["mention_index"])] = torch.tensor(feature["mention_index"], dtype=torch.long)
+        entity[row, : len(feature["mention_entity"])] = torch.tensor(feature["mention_entity"], dtype=torch.long)
+        for number, (h, t) in enumerate(feature["pairs"]):
+            pairs["pair_document"].append(row), pairs["pair_head"].append(h), pairs["pair_tail"].append(t)
+            pairs["pair_extra"].append(feature["extra"][number])
+            pairs["labels"].append(feature["labels"][number] if "labels" in feature else 0)
+    batch = {"input_ids": ids, "attention_mask": mask, "mention_index": index, "mention_entity": entity}
+    for key, values in pairs.items():
+        if key == "labels" and "labels" not in features[0]:
+            continue
+        batch[key] = torch.tensor(values, dtype=torch.float if key == "pair_extra" else torch.long)
+    return batch
+
+
+def relation_metrics(prediction) -> dict[str, float]:
+    """Micro precision / recall / F1 over the typed relations (class 0, no_relation, is the negative class)."""
+    predicted = np.argmax(prediction.predictions, axis=-1)
+    gold = prediction.label_ids
+    tp = int(((predicted == gold) & (gold > 0)).sum())
+    fp, fn = int((predicted > 0).sum()) - tp, int((gold > 0).sum()) - tp
+    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    return {"precision": precision, "recall": recall, "f1": 2 * precision * recall / max(precision + recall, 1e-9)}
+
+
+def _load_rows(data_args: RelationDataArguments):
+    if data_args.dataset == "geo_corpus":
+        splits = load_geo_corpus()
+    elif Path(data_args.dataset).is_file():
+        splits = load_geo_corpus(data_args.dataset)
+    else:
+        raise ConfigError(f"training data {data_args.dataset!r} not found", field="dataset",
+                          expected="geo_corpus or a corpus JSONL file in geohub's schema")  # fmt: skip
+    train, test = splits["train"], splits["test"]
+    if data_args.max_train_samples:
+        train = train.select(range(min(data_args.max_train_samples, len(train))))
+    if data_args.max_eval_samples:
+        test = test.select(range(min(data_args.max_eval_samples, len(test))))
+    if not any(row["relations"] for row in train):
+        raise ConfigError("the training documents hold no relations", path=data_args.dataset, field="relations")
+    return list(train), list(test)
+
+
+def _build_model(model_args: RelationModelArguments, data_args: RelationDataArguments, type_pairs):
+    from ..models.relation_classifier import RelationClassifierConfig, RelationClassifierForPairClassification
+
+    path = resolve_model_path(model_args.model_name_or_path)
+    config_path = Path(path) / "config.json"
+    if config_path.is_file() and RelationClassifierConfig.model_type in config_path.read_text():
+        return RelationClassifierForPairClassification.from_pretrained(path), path
+    model = RelationClassifierForPairClassification.from_encoder(
+        path, relation_types=list(RELATION_TYPES), entity_types=list(ENTITY_TYPES), type_pairs=type_pairs,
+        classifier_dropout=model_args.classifier_dropout, freeze_encoder=model_args.freeze_encoder,
+        max_document_length=data_args.max_length,
+    )  # fmt: skip
+    return model, path
+
+
+@torch.no_grad()
+def _precompute(model, documents: list[dict], encoded: dict[str, list], pad_token_id: int) -> list[dict]:
+    """One `{"pair_features", "labels"}` example per candidate pair (frozen encoder: each document read once)."""
+    out = []
+    for number, document in enumerate(documents):
+        if not document["pairs"]:
+            continue
+        feature = {k: encoded[k][number] for k in encoded} | {k: document[k] for k in ("pairs", "extra", "labels")}
+        batch = collate_pairs([feature], pad_token_id)
+        states = model.entity_states(batch["input_ids"], batch["attention_mask"], batch["mention_index"],
+                                     batch["mention_entity"])  # fmt: skip
+        features = model.pair_features(states, batch["pair_document"], batch["pair_head"], batch["pair_tail"],
+                                       batch["pair_extra"])  # fmt: skip
+        out += [{"pair_features": v.tolist(), "labels": int(y)} for v, y in zip(features, batch["labels"])]
+    return out
+
+
+class _WeightedTrainer(GeoTrainer):
+    """GeoTrainer with a class-weighted cross-entropy (the no_relation weight)."""
+
+    def __init__(self, *args, class_weights: torch.Tensor | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.class_weights = class_weights
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        weights = self.class_weights.to(outputs.logits.device) if self.class_weights is not None else None
+        loss = torch.nn.functional.cross_entropy(outputs.logits, labels, weight=weights)
+        return (loss, outputs) if return_outputs else loss
+
+
+def run_relation_classification(
+    model_args: RelationModelArguments, data_args: RelationDataArguments, training_args: TrainingArguments
+) -> dict[str, float]:
+    """Train the relation classifier; returns the final metrics (eval_f1 = micro F1 over typed relations)."""
+    training_args = use_cpu_without_cuda(training_args)
+    train_rows, test_rows = _load_rows(data_args)
+    set_seed(training_args.seed)
+    model, path = _build_model(model_args, data_args, relation_type_pairs(train_rows))
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    from ..models.relation_classifier.processing_relation_classifier import encode_documents
+
+    sets = {}
+    for name, rows in (("train", train_rows), ("eval", test_rows)):
+        documents = gold_documents(rows, model.config)
+        encoded = encode_documents(tokenizer, documents, model.config)
+        if model.config.freeze_encoder:
+            features = _precompute(model, documents, encoded, tokenizer.pad_token_id or 0)
+        else:
+            features = [{k: encoded[k][i] for k in encoded} | {k: d[k] for k in ("pairs", "extra", "labels")}
+                        for i, d in enumerate(documents) if d["pairs"]]  # fmt: skip
+        sets[name] = features
+        positives = sum(y > 0 for d in documents for y in d["labels"])
+        logger.info(f"relation {name}: {sum(len(d['pairs']) for d in documents)} candidate pairs, {positives} related")
+    weights = torch.ones(model.config.num_labels)
+    weights[0] = model_args.no_relation_weight
+    trainer = _WeightedTrainer(
+        model=model, args=training_args, train_dataset=sets["train"], eval_dataset=sets["eval"] or None,
+        data_collator=lambda f: collate_pairs(f, tokenizer.pad_token_id or 0), processing_class=tokenizer,
+        compute_metrics=relation_metrics, class_weights=weights,
+    )  # fmt: skip
+    return train_and_evaluate(trainer, processors=[tokenizer])
+
+
+RELATION_CLASSIFICATION = Task(
+    name="relation_classification",
+    argument_types=(RelationModelArguments, RelationDataArguments, TrainingArguments),
+    run=run_relation_classification,
+    description="relation classifier over entity pairs (typed entity markers on MiniLM) + no_relation",
+)

@@ -1,0 +1,121 @@
+"""The relation classifier family: config checks, entity markers, forward shapes and loss, save/load, the
+document path equal to the precomputed path, relations into the knowledge graph with confidences."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoTokenizer, BertConfig
+
+from geohub.environment import offline_minilm_path
+from geohub.inference.relations import classify_relations, load_relation_model
+from geohub.knowledge import KnowledgeGraph, Mention
+from geohub.models.relation_classifier import (
+    NO_RELATION,
+    RelationClassifierConfig,
+    RelationClassifierForPairClassification,
+)
+from geohub.models.relation_classifier.processing_relation_classifier import encode_documents, prepare_document
+from geohub.training.relations import collate_pairs
+
+TEXT = "The Bushveld Complex hosts chromitite. Chromitite of the Bushveld Complex lies in South Africa."
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AutoTokenizer.from_pretrained(offline_minilm_path())
+
+
+@pytest.fixture(scope="module")
+def model(tokenizer):
+    torch.manual_seed(0)
+    encoder = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=128).to_dict()  # fmt: skip
+    config = RelationClassifierConfig(encoder=encoder, type_pairs=[["STRAT", "ROCK"], ["STRAT", "LOCATION"]])
+    model = RelationClassifierForPairClassification(config).eval()
+    with torch.no_grad():  # favour "hosts" so that the random classifier finds relations
+        model.head[-1].bias[config.label2id["hosts"]] = 6.0
+    return model
+
+
+def _mentions(text: str) -> list[tuple[int, int, str, int]]:
+    found = []
+    for surface, label in (("Bushveld Complex", "STRAT"), ("chromitite", "ROCK"), ("Chromitite", "ROCK"),
+                           ("South Africa", "LOCATION")):  # fmt: skip
+        start = text.find(surface)
+        while start >= 0:
+            found.append((start, start + len(surface), label, int(start > text.index("."))))
+            start = text.find(surface, start + 1)
+    return found
+
+
+def test_config_checks_and_classes():
+    config = RelationClassifierConfig(relation_types=["hosts", "overlies"], entity_types=["ROCK", "STRAT"])
+    assert config.id2label == {0: NO_RELATION, 1: "hosts", 2: "overlies"} and config.num_labels == 3
+    assert config.feature_size == 3 * config.hidden_size + 2 * 2 + 5
+    for bad in ({"relation_types": ["hosts", "hosts"]}, {"relation_types": [NO_RELATION]}, {"entity_types": []},
+                {"classifier_dropout": 1.0}):  # fmt: skip
+        with pytest.raises(ValueError):
+            RelationClassifierConfig(**bad)
+
+
+def test_markers_entities_and_candidate_pairs(model, tokenizer):
+    prepared = prepare_document(TEXT, _mentions(TEXT), model.config)
+    assert prepared["marked"].startswith("The * Bushveld Complex * hosts * chromitite * .")
+    keys = [key for key, _, _ in prepared["entities"]]
+    assert keys == [("bushveld complex", "STRAT"), ("chromitite", "ROCK"), ("south africa", "LOCATION")]
+    # only the allowed type pairs: STRAT->ROCK and STRAT->LOCATION
+    assert prepared["pairs"] == [(0, 1), (0, 2)]
+    assert prepared["extra"][0][-5:] == [1.0, 0.0, 0.01, 1.0, 0.0]  # same sentence, 1 word apart, head first
+    encoded = encode_documents(tokenizer, [prepared], model.config)
+    tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"][0])
+    assert all(tokens[i] == "*" for i in encoded["mention_index"][0])
+    assert encoded["mention_entity"][0] == [0, 1, 1, 0, 2]
+
+
+def test_forward_loss_and_the_two_input_paths_agree(model, tokenizer):
+    prepared = prepare_document(TEXT, _mentions(TEXT), model.config)
+    encoded = encode_documents(tokenizer, [prepared], model.config)
+    feature = {k: encoded[k][0] for k in encoded} | {"pairs": prepared["pairs"], "extra": prepared["extra"],
+                                                      "labels": [3, 1]}  # fmt: skip
+    batch = collate_pairs([feature, feature])
+    out = model(**batch)
+    assert out.logits.shape == (4, model.config.num_labels) and out.loss.ndim == 0 and torch.isfinite(out.loss)
+    states = model.entity_states(batch["input_ids"], batch["attention_mask"], batch["mention_index"],
+                                 batch["mention_entity"])  # fmt: skip
+    features = model.pair_features(states, batch["pair_document"], batch["pair_head"], batch["pair_tail"],
+                                   batch["pair_extra"])  # fmt: skip
+    torch.testing.assert_close(model(pair_features=features).logits, out.logits)
+    with pytest.raises(ValueError, match="pair_features"):
+        model(input_ids=batch["input_ids"])
+
+
+def test_save_load_and_relations_into_the_graph(model, tokenizer, tmp_path):
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    loaded, loaded_tokenizer = load_relation_model(tmp_path)
+    assert isinstance(loaded, RelationClassifierForPairClassification)
+    mentions = [Mention(TEXT[s:e], label, s, e, 0.9, sentence) for s, e, label, sentence in _mentions(TEXT)]
+    relations = classify_relations(TEXT, mentions, loaded, loaded_tokenizer)
+    found = {(r.head.text, r.relation, r.tail.text.lower()) for r in relations}
+    assert ("Bushveld Complex", "hosts", "chromitite") in found
+    assert all(0 < r.confidence <= 0.9 for r in relations)
+    graph = KnowledgeGraph()
+    graph.add_document("doc-1", TEXT, mentions, relations)
+    graph.add_document("doc-2", "The bushveld  complex is large.", [Mention("bushveld  complex", "STRAT", 4, 21)], [])
+    node = graph.graph.nodes["STRAT:bushveld complex"]
+    assert {m["doc_id"] for m in node["mentions"]} == {"doc-1", "doc-2"}  # merged across documents
+    confidences = sorted(t["confidence"] for t in graph.triples())
+    assert confidences == pytest.approx(sorted(r.confidence for r in relations))  # the model's confidence in the graph
+
+
+def test_auto_model_loads_the_family(model, tmp_path):
+    from transformers import AutoConfig, AutoModel
+
+    import geohub  # noqa: F401
+    from geohub.auto import families
+
+    assert "relation_classifier" in families()
+    model.save_pretrained(tmp_path)
+    assert AutoConfig.from_pretrained(tmp_path).model_type == "geohub_relation_classifier"
+    assert isinstance(AutoModel.from_pretrained(tmp_path), RelationClassifierForPairClassification)
