@@ -125,7 +125,7 @@ def annotate(
     stations: str | None = typer.Option(None, "--stations", help="comma-separated patterns: NET.STA, STA, GH.*"),
     chunk_seconds: float = typer.Option(86400.0, "--chunk-seconds", help="chunk length (s); default one day"),
     padding_seconds: float | None = typer.Option(None, "--padding-seconds", help="padding (s); >= one window"),
-    overlap: float = typer.Option(0.5, "--overlap", help="fraction of overlap of the model windows"),
+    overlap: float | None = typer.Option(None, "--overlap", help="window overlap fraction (default: the model's)"),
     batch_size: int = typer.Option(32, "--batch-size", help="windows per model call"),
     p_threshold: float | None = typer.Option(None, "--p-threshold", help="P threshold (default: the model's)"),
     s_threshold: float | None = typer.Option(None, "--s-threshold", help="S threshold (default: the model's)"),
@@ -133,6 +133,7 @@ def annotate(
     save_probabilities: bool = typer.Option(False, "--save-probabilities", help="also write probability miniSEED"),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="run failed chunks again when resuming"),
     no_plot: bool = typer.Option(False, "--no-plot", help="skip picks_per_hour.png"),
+    no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
     threads: int | None = typer.Option(None, "--threads", help="torch threads per process"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the accelerate launch line and stop"),
 ) -> None:
@@ -145,7 +146,8 @@ def annotate(
                              chunk_seconds=chunk_seconds, padding_seconds=padding_seconds, overlap=overlap,
                              batch_size=batch_size, p_threshold=p_threshold, s_threshold=s_threshold,
                              detection_threshold=detection_threshold, save_probabilities=save_probabilities,
-                             retry_failed=retry_failed, plot=not no_plot, threads=threads)  # fmt: skip
+                             retry_failed=retry_failed, plot=not no_plot, progress=not no_progress,
+                             threads=threads)  # fmt: skip
     try:  # fail here, before starting processes
         if not source.exists():
             _fail(f"{source}: source not found (an SDS archive, a folder of waveform files or a file)")
@@ -230,6 +232,26 @@ def convert(
     typer.echo(str(path))
 
 
+@app.command("export")
+def export_command(
+    model_dir: Path = typer.Argument(..., help="saved model folder (config.json + weights + processor)"),
+    format: str = typer.Option(..., "--format", help="onnx (onnxruntime, dynamic batch/length) or int8 (dynamic quantisation)"),
+    output: Path = typer.Option(..., "--output", help="folder to write (model + config + processor + export.json)"),
+    opset: int = typer.Option(18, "--opset", help="ONNX opset (onnx only)"),
+) -> None:
+    """Export a model to ONNX or int8 (geohub.export); prints export.json (opset, tolerance, measured error)."""
+    import json
+
+    from .errors import GeohubError
+    from .export import export_model
+
+    try:
+        info = export_model(model_dir, format, output, opset=opset)
+    except GeohubError as err:
+        _fail(str(err))
+    typer.echo(json.dumps(info, indent=2))
+
+
 @app.command()
 def models(
     author: str | None = typer.Option(None, "--author", help="only this user's repositories"),
@@ -242,15 +264,38 @@ def models(
         typer.echo(repo_id)
 
 
-def _demo_sources(**flags: str | None) -> dict[str, str]:
-    return {task: value for task, value in flags.items() if value}
+_MODEL_FLAG_HELP = "{description}: model folder or Hub repo id (default: ${env}, then <models-dir>/{slot})"
 
 
-_MODEL_FLAG_HELP = "model folder or Hub repo id (default: ${env}, then <models-dir>/{task})"
+def _with_model_flags(function):
+    """`function` with one `--<slot>-model` option per demo slot the families declare (`DemoDecl.flag`), passed
+    to it as `sources={slot: value}`: a new family's flag appears here without editing this file."""
+    import functools
+    import inspect
 
+    from .demo.models import model_specs
 
-def _model_option(task: str, flag: str, env: str):
-    return typer.Option(None, flag, help=_MODEL_FLAG_HELP.replace("{env}", env).replace("{task}", task))
+    specs = model_specs()
+    signature = inspect.signature(function)
+    kept = [p for p in signature.parameters.values() if p.name != "sources"]
+    flags = [
+        inspect.Parameter(slot, inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                          default=typer.Option(None, spec.flag, help=_MODEL_FLAG_HELP.format(
+                              description=spec.description, env=spec.env, slot=slot)))
+        for slot, spec in specs.items()
+    ]  # fmt: skip
+
+    @functools.wraps(function)
+    def wrapper(**kwargs):
+        sources = {slot: kwargs.pop(slot) for slot in specs if kwargs.get(slot)}
+        for slot in specs:
+            kwargs.pop(slot, None)
+        return function(sources=sources, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=kept + flags)
+    wrapper.__annotations__ = {p.name: p.annotation for p in kept + flags}
+    del wrapper.__wrapped__  # typer must read the new signature, not the wrapped function's
+    return wrapper
 
 
 @app.command()
@@ -285,26 +330,17 @@ def quickstart(
 
 
 @app.command()
+@_with_model_flags
 def demo(
     models_dir: Path | None = typer.Option(None, "--models-dir", help="quickstart folder (default $GEOHUB_HOME)"),
-    summarization_model: str | None = _model_option(
-        "summarization", "--summarization-model", "GEOHUB_SUMMARIZATION_MODEL"
-    ),
-    knowledge_model: str | None = _model_option("knowledge_extraction", "--knowledge-model", "GEOHUB_KNOWLEDGE_MODEL"),
-    picker_model: str | None = _model_option("seismic_picking", "--picker-model", "GEOHUB_PICKER_MODEL"),
-    magnitude_model: str | None = _model_option("seismic_magnitude", "--magnitude-model", "GEOHUB_MAGNITUDE_MODEL"),
-    terrain_model: str | None = _model_option("terrain_gan", "--terrain-model", "GEOHUB_TERRAIN_MODEL"),
-    landform_model: str | None = _model_option("landform", "--landform-model", "GEOHUB_LANDFORM_MODEL"),
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
     port: int = typer.Option(7860, "--port", help="port (0: a free one)"),
     concurrency: int = typer.Option(2, "--concurrency", help="requests run at once per endpoint"),
+    sources: dict | None = None,
 ) -> None:
     """Serve the Gradio demo of existing models (from `geohub quickstart`, local folders or Hub repo ids)."""
     from .demo import DemoModels, launch_demo
 
-    sources = _demo_sources(summarization=summarization_model, knowledge_extraction=knowledge_model,
-                            seismic_picking=picker_model, seismic_magnitude=magnitude_model,
-                            terrain_gan=terrain_model, landform=landform_model)  # fmt: skip
     launch_demo(DemoModels(sources, models_dir=models_dir), host=host, port=port, concurrency_limit=concurrency)
 
 

@@ -65,7 +65,7 @@ class ArchiveOptions:
     stations: list[str] | None = None
     chunk_seconds: float = 86400.0
     padding_seconds: float | None = None
-    overlap: float = 0.5
+    overlap: float | None = None
     batch_size: int = 32
     p_threshold: float | None = None
     s_threshold: float | None = None
@@ -130,22 +130,27 @@ def parse_argv(argv: list[str]) -> ArchiveOptions:
 
 @dataclass
 class ArchiveModel:
-    """A picker loaded for the archive run, with the magnitude model applied to its detections (if any)."""
+    """A picker (any geohub seismic family, as a `geohub.inference.waveform.WaveformModel`) loaded for the archive
+    run, with the magnitude model applied to its detections (if any)."""
 
     name: str
-    picker: object
-    extractor: object
-    magnitude_model: object = None
-    magnitude_extractor: object = None
+    model: object
+    magnitude: object = None
     magnitude_name: str = ""
 
     @property
     def window_seconds(self) -> float:
-        return self.picker.config.window_length / self.picker.config.sampling_rate
+        return self.model.spec.window_length / self.model.spec.sampling_rate
 
-    def step_seconds(self, overlap: float) -> float:
-        window = int(self.picker.config.window_length)
-        return max(1, int(round(window * (1.0 - overlap)))) / self.picker.config.sampling_rate
+    def stride(self, overlap: float | None) -> int:
+        """Samples between window starts: the model's own, or set by `overlap` for per-sample models."""
+        spec = self.model.spec
+        if overlap is None or spec.kind != "samples":
+            return int(spec.stride)
+        return max(1, int(round(spec.window_length * (1.0 - overlap))))
+
+    def step_seconds(self, overlap: float | None) -> float:
+        return self.stride(overlap) / self.model.spec.sampling_rate
 
 
 @dataclass
@@ -168,41 +173,35 @@ def _model_name(path: str, taken: set[str]) -> str:
 
 
 def load_archive_models(paths: list[str], device=None) -> list[ArchiveModel]:
-    """Load each `--model` (folder or Hub id) by its config: pickers annotate, a magnitude model (at most one)
-    estimates the magnitude of every picker's detections. Raises ConfigError naming the bad model."""
-    from transformers import AutoConfig
-
+    """Load each `--model` (folder or Hub id) with the waveform API: pickers (U-Net, EQTransformer, GPD, ...)
+    annotate; a magnitude model (at most one) estimates the magnitude of every picker's detections. Raises
+    ConfigError naming the bad model."""
     import geohub  # noqa: F401  (registers the Auto classes)
 
-    from ..models.seismic_magnitude import SeismicMagnitudeConfig, SeismicMagnitudeForRegression
-    from ..models.seismic_picker import SeismicPickerConfig, SeismicPickerForPhasePicking
-    from .seismic import load_feature_extractor
+    from .waveform import WaveformModel
 
     pickers, magnitude, taken = [], None, set()
     for path in paths:
         try:
-            config = AutoConfig.from_pretrained(path)
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"cannot load the model config: {err}", path=path, field="--model",
-                              expected="a geohub seismic model folder or Hub repo id") from None  # fmt: skip
-        if isinstance(config, SeismicPickerConfig):
-            picker = SeismicPickerForPhasePicking.from_pretrained(path).eval()
-            picker = picker.to(device) if device is not None else picker
-            pickers.append(ArchiveModel(_model_name(path, taken), picker, load_feature_extractor(picker)))
-        elif isinstance(config, SeismicMagnitudeConfig):
+            wrapper = WaveformModel.from_pretrained(path)
+        except (OSError, ValueError) as err:  # GeohubError is a ValueError
+            raise ConfigError(f"cannot load the model: {err}", field="--model") from None
+        if device is not None:
+            wrapper.model.to(device)
+        if wrapper.spec.kind == "regression":
             if magnitude is not None:
                 raise ConfigError("two magnitude models", path=path, field="--model", expected="at most one")
-            model = SeismicMagnitudeForRegression.from_pretrained(path).eval()
-            model = model.to(device) if device is not None else model
-            magnitude = (model, load_feature_extractor(model, amplitude=True), _model_name(path, taken))
+            magnitude = (wrapper, _model_name(path, taken))
+        elif wrapper.spec.picking is not None:
+            pickers.append(ArchiveModel(_model_name(path, taken), wrapper))
         else:
-            raise ConfigError(f"model type {config.model_type!r} is not a seismic picker or magnitude model",
+            raise ConfigError(f"the {wrapper.spec.code} model neither picks phases nor estimates magnitudes",
                               path=path, field="--model", expected="a seismic picker (and optionally a magnitude model)")  # fmt: skip
     if not pickers:
         raise ConfigError("no picker among the models", field="--model", expected="at least one seismic picker")
     for model in pickers:
         if magnitude is not None:
-            model.magnitude_model, model.magnitude_extractor, model.magnitude_name = magnitude
+            model.magnitude, model.magnitude_name = magnitude
     return pickers
 
 
@@ -210,31 +209,25 @@ def annotate_chunk(stream, model: ArchiveModel, options: ArchiveOptions, *, with
     """THE adapter between the archive runner and the waveform API: annotate one gap-free chunk stream.
 
     `stream`: one station's traces, all starting at the same time with the same length. Everything model-specific
-    is here, so that moving to another waveform API (`annotate(stream) -> probability Stream`,
-    `classify(stream) -> picks`) changes this function only.
+    is here (through `geohub.inference.seismic.annotate`, which runs `geohub.inference.waveform`: windows, the
+    model's picking rule, magnitudes per detection), so another waveform API changes this function only.
     """
-    from obspy import Stream, Trace
-
     from .seismic import annotate
+    from .waveform import annotation_stream
 
-    result = annotate(stream, model.picker, model.magnitude_model, feature_extractor=model.extractor,
-                      magnitude_feature_extractor=model.magnitude_extractor, overlap=options.overlap,
-                      batch_size=options.batch_size, p_threshold=options.p_threshold,
-                      s_threshold=options.s_threshold, detection_threshold=options.detection_threshold)  # fmt: skip
+    result = annotate(stream, model.model, model.magnitude, overlap=options.overlap, batch_size=options.batch_size,
+                      p_threshold=options.p_threshold, s_threshold=options.s_threshold,
+                      detection_threshold=options.detection_threshold)  # fmt: skip
     rows = ChunkRows(
         picks=[(p.station, p.phase, p.time.ns, p.probability) for p in result.picks],
         detections=[(d.station, d.start.ns, d.end.ns, d.probability) for d in result.detections],
         magnitudes=[(m.station, m.time.ns, m.magnitude, m.uncertainty) for m in result.magnitudes],
     )
-    if with_probabilities:
-        traces = []
-        for station in result.traces:
-            net, sta, loc = station.station.split(".")[:3]
-            for row, code in ((1, "P"), (2, "S"), (3, "D")):
-                header = {"network": net, "station": sta, "location": loc, "channel": f"PR{code}",
-                          "sampling_rate": station.sampling_rate, "starttime": station.starttime}  # fmt: skip
-                traces.append(Trace(np.asarray(station.probabilities[row], dtype=np.float32), header=header))
-        rows.probabilities = Stream(traces)
+    if with_probabilities:  # every output but noise, channel "PR<label>" (miniSEED allows 3 letters)
+        probabilities = annotation_stream(result.traces)
+        for trace in probabilities:
+            trace.stats.channel = "PR" + trace.stats.channel.rsplit("_", 1)[-1][:1]
+        rows.probabilities = probabilities.select(channel="PR[!N]")
     return rows
 
 
@@ -264,6 +257,10 @@ def _fmt_time(ns: int) -> str:
     return str(_utc(ns))
 
 
+def _fmt_float(value) -> str:
+    return "" if value is None or not np.isfinite(value) else f"{value:.3f}"
+
+
 def _overlapping_files(source, chunk: Chunk, window: ChunkWindow) -> str:
     spans = source.spans.get(chunk.station, [])
     return " ".join(sorted({s.path for s in spans if s.start_ns < window.end_ns and s.end_ns > window.start_ns}))
@@ -290,7 +287,7 @@ def process_chunk(source, chunk: Chunk, models: list[ArchiveModel], options: Arc
             ]
             part["detections"] += [[tid, _fmt_time(a), _fmt_time(b), f"{p:.5f}", model.name]
                                    for tid, a, b, p in rows.detections if keep(a)]  # fmt: skip
-            part["magnitudes"] += [[tid, _fmt_time(t), f"{m:.3f}", f"{u:.3f}", model.name, model.magnitude_name]
+            part["magnitudes"] += [[tid, _fmt_time(t), _fmt_float(m), _fmt_float(u), model.name, model.magnitude_name]
                                    for tid, t, m, u in rows.magnitudes if keep(t)]  # fmt: skip
             if rows.probabilities is not None:
                 _save_probabilities(rows.probabilities, chunk, model, options)
@@ -352,6 +349,8 @@ def _peak_rss_mb() -> float:
 
 
 def _run_mine(mine, source, models, options, pad_s, grid_s, state, previously: list[str]):
+    """Annotate this process's chunks; after each, its part file, and (at most once a second, and at the end) the
+    rank's manifest: finished chunk ids plus this run's loop wall time, CPU time and peak RSS."""
     from tqdm.auto import tqdm
 
     output = Path(options.output)
@@ -359,16 +358,21 @@ def _run_mine(mine, source, models, options, pad_s, grid_s, state, previously: l
     finished = list(previously)
     bar = tqdm(mine, unit="chunk", desc="annotate", disable=not (options.progress and state.is_main_process),
                file=sys.stderr, dynamic_ncols=True)  # fmt: skip
-    last_write = 0.0
-    for k, chunk in enumerate(bar):
+    wall, cpu, last_write = time.perf_counter(), time.process_time(), 0.0
+
+    def write_manifest():
+        stats = {"loop_seconds": round(time.perf_counter() - wall, 3), "cpu_seconds": round(time.process_time() - cpu, 3),
+                 "peak_rss_mb": round(_peak_rss_mb(), 1)}  # fmt: skip
+        atomic_write_text(manifest, json.dumps({"finished": finished, **stats}) + "\n")
+
+    for chunk in bar:
         part = process_chunk(source, chunk, models, options, pad_s, grid_s)
         atomic_write_text(output / "chunks" / f"{chunk.chunk_id}.json", json.dumps(part) + "\n")
         finished.append(chunk.chunk_id)
-        if time.monotonic() - last_write > 1.0 or k == len(mine) - 1:
-            atomic_write_text(manifest, json.dumps({"finished": finished, "peak_rss_mb": _peak_rss_mb()}) + "\n")
+        if time.monotonic() - last_write > 1.0:
+            write_manifest()
             last_write = time.monotonic()
-    if not mine:
-        atomic_write_text(manifest, json.dumps({"finished": finished, "peak_rss_mb": _peak_rss_mb()}) + "\n")
+    write_manifest()
 
 
 def _set_threads(options: ArchiveOptions, processes: int) -> None:
@@ -420,12 +424,14 @@ def _merge(output, chunks, source, options, state, began, ran: set[str], echo) -
         if path.is_file():
             parts.append(json.loads(path.read_text()))
     counts = write_catalogue(output, parts, source.errors, plot=options.plot)
-    rss = [json.loads(p.read_text()).get("peak_rss_mb", 0.0) for p in _manifest_dir(output).glob("rank-*.json")]
+    ranks = [json.loads((_manifest_dir(output) / f"rank-{r}.json").read_text()) for r in range(state.num_processes)]
     seconds = time.perf_counter() - began
     ran_hours = sum(p["hours"] for p in parts if p["chunk"] in ran)
     summary = {"chunks": len(chunks), "chunks_run": len(ran), "chunks_resumed": len(chunks) - len(ran), **counts,
                "processes": state.num_processes, "seconds": round(seconds, 2),
-               "peak_rss_mb": round(max(rss + [_peak_rss_mb()]), 1)}  # fmt: skip
+               "peak_rss_mb": max(r.get("peak_rss_mb", 0.0) for r in ranks),
+               "loop_seconds": max(r.get("loop_seconds", 0.0) for r in ranks),
+               "cpu_seconds": round(sum(r.get("cpu_seconds", 0.0) for r in ranks), 3)}  # fmt: skip
     summary["hours_run"] = round(ran_hours, 4)
     summary["hours_per_second"] = round(ran_hours / seconds, 3)
     manifest = {"chunks": [p["chunk"] for p in parts], "failed": [p["chunk"] for p in parts if p["status"] != "ok"]}

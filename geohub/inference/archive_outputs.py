@@ -163,6 +163,7 @@ def format_summary(summary: dict) -> str:
         ("processes", str(summary["processes"])),
         ("time taken", f"{summary['seconds']:.1f} s"),
         ("hours of data per second", f"{summary['hours_per_second']:.2f}" if summary["chunks_run"] else "-"),
+        ("CPU time in chunks", f"{summary['cpu_seconds']:.1f} s (all processes)"),
         ("peak RSS per process", f"{summary['peak_rss_mb']:.0f} MB"),
     ]  # fmt: skip
     width = max(len(name) for name, _ in rows)

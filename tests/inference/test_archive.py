@@ -38,21 +38,34 @@ def reference(archive, tmp_path_factory):
     return output, result.output
 
 
-def test_merge_to_grid_is_linear_and_fast_with_500_gaps():
+def _segments(values, gaps, missing=50, rate=100.0):
     from obspy import Trace, UTCDateTime
 
-    rate, day = 100.0, 86400 * 100
+    edges = np.linspace(0, len(values), gaps + 2).astype(int)
+    return [Trace(values[a : b - missing], header={"sampling_rate": rate, "starttime": UTCDateTime(0) + a / rate})
+            for a, b in zip(edges[:-1], edges[1:])]  # fmt: skip
+
+
+def _best_time(function, repeats=3):
+    best = float("inf")
+    for _ in range(repeats):
+        began = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - began)
+    return best, result
+
+
+def test_merge_to_grid_is_linear_and_fast_with_500_gaps():
+    day = 86400 * 100  # one day at 100 Hz
     values = np.arange(day, dtype=np.float64)
-    edges = np.linspace(0, day, 502).astype(int)
-    traces = [Trace(values[a : b - 50], header={"sampling_rate": rate, "starttime": UTCDateTime(0) + a / rate})
-              for a, b in zip(edges[:-1], edges[1:])]  # fmt: skip
-    began = time.perf_counter()
-    data, covered = merge_to_grid(traces, 0, day, rate)
-    elapsed = time.perf_counter() - began
+    traces = _segments(values, 500)
+    elapsed, (data, covered) = _best_time(lambda: merge_to_grid(traces, 0, day, 100.0))
     assert len(traces) - 1 == 500 and covered.sum() == day - 501 * 50
     np.testing.assert_allclose(data[: day - 50], values[: day - 50])  # a ramp interpolates onto itself
     assert (data[day - 50 :] == values[day - 51]).all()  # after the last sample: its value
-    assert elapsed < 3.0, f"a day with 500 gaps took {elapsed:.2f} s to merge"
+    one_gap, _ = _best_time(lambda: merge_to_grid(_segments(values, 1), 0, day, 100.0))
+    # cost does not grow with the number of gaps (timings on a shared machine: generous bounds)
+    assert elapsed < 3 * one_gap + 0.5, f"500 gaps: {elapsed:.2f} s, 1 gap: {one_gap:.2f} s"
 
 
 def test_chunks_cover_the_selection_and_windows_align(archive):
@@ -170,5 +183,5 @@ def test_probabilities_and_magnitudes(archive, tmp_path):
 def test_bad_model_fails_before_work(archive, tmp_path):
     result = CliRunner().invoke(app, ["annotate", str(archive["sds"]), "--model", str(tmp_path), "--output",
                                       str(tmp_path / "out")])  # fmt: skip
-    assert result.exit_code == 2 and "cannot load the model config" in result.output
+    assert result.exit_code == 2 and "cannot load the model" in result.output and "config.json" in result.output
     assert not (tmp_path / "out").exists()
