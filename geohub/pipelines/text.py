@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from transformers import Pipeline
 
 from ..inference.text import _relation_function, check_texts, predict_entities, summarize
@@ -22,27 +23,76 @@ __all__ = ["GeoSummarizationPipeline", "KnowledgeExtractionPipeline"]
 
 
 class GeoSummarizationPipeline(Pipeline):
-    """Abstract -> short summary, for seq2seq models and geohub's extractive summarizer."""
+    """Abstract -> short summary, for seq2seq models and geohub's extractive summarizer.
 
-    def _sanitize_parameters(self, num_sentences=None, max_new_tokens=None, num_beams=None, **kwargs):
-        forward = {}
-        for key, value in (
-            ("num_sentences", num_sentences),
-            ("max_new_tokens", max_new_tokens),
-            ("num_beams", num_beams),
-        ):
-            if value is not None:
-                forward[key] = value
-        return {}, forward, {}
+    An input is a text (split once into sentences), a list of its sentences (kept as given), or a dict with
+    `text` (or `sentences`) and an optional `title`; a list of such inputs gives one result per input, batched
+    with `batch_size`. Options: `num_sentences` (extractive, >= 1), `title` (extractive, for a single input),
+    `max_new_tokens`/`num_beams` (seq2seq). Extractive summaries are exact sentences of the input.
+    """
 
-    def preprocess(self, text: str) -> dict[str, Any]:
-        return {"text": check_texts([text])[0]}
+    max_sentence_length = 64  # sub-word tokens per sentence (as in training)
 
-    def _forward(self, inputs: dict[str, Any], **options) -> dict[str, Any]:
-        return {"summary_text": summarize([inputs["text"]], model=self.model, tokenizer=self.tokenizer, **options)[0]}
+    def _sanitize_parameters(self, num_sentences=None, max_new_tokens=None, num_beams=None, title=None, **kwargs):
+        from ..inference.text import _check_num_sentences
 
-    def postprocess(self, outputs: dict[str, Any]) -> dict[str, str]:
-        return outputs
+        preprocess = {"title": title} if title is not None else {}
+        forward = {k: v for k, v in (("max_new_tokens", max_new_tokens), ("num_beams", num_beams)) if v is not None}
+        postprocess = {}
+        if num_sentences is not None:
+            postprocess["num_sentences"] = _check_num_sentences(num_sentences)
+            forward["num_sentences"] = postprocess["num_sentences"]
+        return preprocess, forward, postprocess
+
+    @property
+    def _extractive(self) -> bool:
+        return getattr(self.model.config, "model_type", "") == "geohub_extractive_summarizer"
+
+    def preprocess(self, inputs: Any, title: str | None = None) -> dict[str, Any]:
+        from ..inference.text import check_documents
+        from ..models.extractive_summarizer.processing_extractive_summarizer import (
+            collate_documents,
+            encode_documents,
+        )
+
+        if isinstance(inputs, dict):
+            title = inputs.get("title", title)
+            inputs = inputs.get("sentences", inputs.get("text"))
+        sentences = check_documents([inputs])[0]
+        meta = {"sentences": sentences}
+        if not self._extractive:
+            return {"meta": meta}
+        encoded = encode_documents(self.tokenizer, [sentences], self.max_sentence_length, titles=[title])
+        batch = collate_documents([dict(zip(encoded, values)) for values in zip(*encoded.values())],
+                                  self.tokenizer.pad_token_id or 0)  # fmt: skip
+        # fixed token width, so that documents are batched by padding the sentence dimension only
+        for key, value in (("input_ids", self.tokenizer.pad_token_id or 0), ("attention_mask", 0)):
+            padded = torch.full((*batch[key].shape[:2], self.max_sentence_length), value, dtype=torch.long)
+            padded[..., : batch[key].shape[-1]] = batch[key]
+            batch[key] = padded
+        for key in ("title_input_ids", "title_attention_mask"):
+            padded = torch.zeros(1, self.max_sentence_length, dtype=torch.long)
+            padded[:, : batch[key].shape[-1]] = batch[key]
+            batch[key] = padded
+        return {**batch, "meta": meta}
+
+    def _forward(self, inputs: dict[str, Any], num_sentences: int = 1, **options) -> dict[str, Any]:
+        meta = inputs.pop("meta")
+        if self._extractive:
+            return {"logits": self.model(**inputs).logits, "meta": meta}
+        metas = meta if isinstance(meta, list) else [meta]  # a list when the pipeline batches
+        summaries = summarize([m["sentences"] for m in metas], model=self.model, tokenizer=self.tokenizer,
+                              num_sentences=num_sentences, **options)  # fmt: skip
+        return {"summary_text": summaries if isinstance(meta, list) else summaries[0]}
+
+    def postprocess(self, outputs: dict[str, Any], num_sentences: int = 1) -> dict[str, str]:
+        from ..models.extractive_summarizer.processing_extractive_summarizer import select_sentences
+
+        if "summary_text" in outputs:
+            return {"summary_text": outputs["summary_text"]}
+        sentences = outputs["meta"]["sentences"]
+        scores = outputs["logits"].reshape(-1)[: len(sentences)].float().cpu().numpy()
+        return {"summary_text": select_sentences(scores, sentences, num_sentences)}
 
 
 class KnowledgeExtractionPipeline(Pipeline):

@@ -48,6 +48,11 @@ from ..data.corpus import (
 from ..data.ner_files import case_token_types
 from ..environment import offline_minilm_path
 from ..errors import ConfigError
+from ..models.extractive_summarizer.processing_extractive_summarizer import (
+    collate_documents,
+    encode_documents,
+    select_sentences,
+)
 from ..utils import atomic_directory, get_logger
 from .supervised import GeoSeq2SeqTrainer, GeoTrainer, train_and_evaluate
 from .tasks import Task
@@ -410,7 +415,19 @@ class SummarizationModelArguments(LoraArguments):
                   "from the encoder on both sides) or seq2seq (model_name_or_path is an AutoModelForSeq2SeqLM)"},
     )  # fmt: skip
     freeze_encoder: bool = field(default=True, metadata={"help": "extractive: keep the sentence encoder fixed"})
-    max_sentences: int = field(default=32, metadata={"help": "extractive: sentences scored per document"})
+    max_sentences: int = field(
+        default=32, metadata={"help": "extractive: learned sentence positions (later sentences share the last)"}
+    )
+    use_features: bool = field(
+        default=True,
+        metadata={"help": "extractive: document features of each sentence (position, similarity to the document "
+                  "and title, TF-IDF centroid similarity, title overlap, length)"},
+    )  # fmt: skip
+    num_sentence_layers: int = field(
+        default=1, metadata={"help": "extractive: self-attention layers across sentences (0: none)"}
+    )
+    extractive_loss: str = field(default="listwise", metadata={"help": "extractive: listwise or bce"})
+    dropout: float = field(default=0.1, metadata={"help": "extractive: dropout in the sentence layers"})
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -440,6 +457,14 @@ class SummarizationDataArguments:
     max_target_length: int = field(default=64, metadata={"help": "seq2seq: summary sub-word tokens"})
     max_sentence_length: int = field(default=64, metadata={"help": "extractive: sub-word tokens per sentence"})
     summary_sentences: int = field(default=1, metadata={"help": "extractive: sentences selected per summary"})
+    label_sharpness: float = field(
+        default=4.0,
+        metadata={"help": "extractive: soft oracle labels (ROUGE-1+2 of each sentence / the best) ** sharpness; "
+                  "0: hard labels (the summary_sentences best sentences)"},
+    )  # fmt: skip
+    title_dropout: float = field(
+        default=0.3, metadata={"help": "extractive: fraction of training documents shown without their title"}
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training documents"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N evaluation documents"})
 
@@ -456,8 +481,10 @@ def load_summarization_splits(data_args: SummarizationDataArguments):
                 "dataset 'scitldr' needs dataset_dir", field="dataset_dir", expected="../shared/data/scitldr-a"
             )
         train, test = (
-            load_scitldr(data_args.dataset_dir, "train"),
-            load_scitldr(data_args.dataset_dir, data_args.eval_split),
+            _with_titles(load_scitldr(data_args.dataset_dir, "train"), data_args.dataset_dir, "train"),
+            _with_titles(
+                load_scitldr(data_args.dataset_dir, data_args.eval_split), data_args.dataset_dir, data_args.eval_split
+            ),
         )
     else:
         if data_args.dataset == "geo_corpus":
@@ -476,14 +503,28 @@ def load_summarization_splits(data_args: SummarizationDataArguments):
             return {
                 "sentences": [row["text"][a:b] for a, b in sentence_spans(row["text"])],
                 "references": [row["summary"]],
+                "title": row.get("title") or "",
             }
 
         train, test = train.map(add), test.map(add)
     return _limit(train, data_args.max_train_samples), _limit(test, data_args.max_eval_samples)
 
 
-def oracle_labels(sentences: list[str], references: list[str], count: int = 1) -> list[int]:
-    """1 for the `count` sentences with the highest ROUGE-1 + ROUGE-2 F against the best reference, else 0."""
+def scitldr_titles(root: str | os.PathLike, split: str) -> list[str]:
+    """The `title` of each record of SciTLDR-A's `<root>/<split>.jsonl`, in `load_scitldr`'s order."""
+    import json
+
+    with (Path(root) / f"{split}.jsonl").open(encoding="utf-8") as handle:
+        return [str(json.loads(line).get("title") or "") for line in handle if line.strip()]
+
+
+def _with_titles(dataset, root, split: str):
+    titles = scitldr_titles(root, split)
+    return dataset.add_column("title", titles) if len(titles) == len(dataset) else dataset
+
+
+def oracle_scores(sentences: list[str], references: list[str]) -> list[float]:
+    """ROUGE-1 + ROUGE-2 F (stemmed) of each sentence against its best reference."""
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2"], use_stemmer=True)
@@ -494,77 +535,39 @@ def oracle_labels(sentences: list[str], references: list[str], count: int = 1) -
             score = scorer.score(reference, sentence)
             best = max(best, score["rouge1"].fmeasure + score["rouge2"].fmeasure)
         scores.append(best)
-    chosen = set(np.argsort(scores)[::-1][:count].tolist())
+    return scores
+
+
+def oracle_labels(sentences: list[str], references: list[str], count: int = 1, sharpness: float = 0.0) -> list[float]:
+    """1 for the `count` sentences with the highest ROUGE-1 + ROUGE-2 F against the best reference, else 0; with
+    `sharpness` > 0 soft labels instead: (score / best score) ** sharpness."""
+    scores = np.asarray(oracle_scores(sentences, references))
+    if sharpness > 0:
+        return ((scores / max(scores.max(), 1e-9)) ** sharpness).round(4).tolist()
+    chosen = set(np.argsort(-scores, kind="stable")[:count].tolist())
     return [int(i in chosen) for i in range(len(sentences))]
 
 
-def encode_documents(tokenizer, documents: list[list[str]], max_sentences: int, max_sentence_length: int) -> dict:
-    """Tokenize each document's sentences: `input_ids`/`attention_mask` as nested lists `[doc][sentence][token]`
-    (first `max_sentences` sentences, `max_sentence_length` tokens each, unpadded)."""
-    input_ids, attention_mask = [], []
-    for sentences in documents:
-        encoded = tokenizer(list(sentences[:max_sentences]) or [""], truncation=True, max_length=max_sentence_length)
-        input_ids.append(encoded["input_ids"])
-        attention_mask.append(encoded["attention_mask"])
-    return {"input_ids": input_ids, "attention_mask": attention_mask}
-
-
-def precomputed_embeddings(model, pad_token_id: int):
-    """Batched map function: `input_ids`/`attention_mask` -> `sentence_embeddings` `[doc][sentence][H]` (no grad)."""
-
-    @torch.no_grad()
-    def embed(batch: dict[str, list]) -> dict[str, list]:
-        features = [{"input_ids": i, "attention_mask": m} for i, m in zip(batch["input_ids"], batch["attention_mask"])]
-        padded = collate_documents(features, pad_token_id)
-        vectors = model.embed_sentences(padded["input_ids"], padded["attention_mask"])
-        counts = [len(ids) for ids in batch["input_ids"]]
-        return {"sentence_embeddings": [v[:n].tolist() for v, n in zip(vectors, counts)]}
-
-    return embed
-
-
-def collate_documents(features: list[dict], pad_token_id: int = 0) -> dict[str, torch.Tensor]:
-    """Pad documents to `(B, S, L)` tensors (+ `labels` `(B, S)` when present); documents given as precomputed
-    `sentence_embeddings` become `(B, S, H)` tensors with a `sentence_mask` `(B, S)`."""
-    if "sentence_embeddings" in features[0]:
-        sentences = max(len(f["sentence_embeddings"]) for f in features)
-        size = len(features[0]["sentence_embeddings"][0])
-        embeddings = torch.zeros(len(features), sentences, size)
-        mask = torch.zeros(len(features), sentences, dtype=torch.long)
-        labels = torch.zeros(len(features), sentences)
-        for b, feature in enumerate(features):
-            count = len(feature["sentence_embeddings"])
-            embeddings[b, :count] = torch.tensor(feature["sentence_embeddings"])
-            mask[b, :count] = 1
-            if "labels" in feature:
-                labels[b, : len(feature["labels"])] = torch.tensor(feature["labels"], dtype=torch.float)
-        batch = {"sentence_embeddings": embeddings, "sentence_mask": mask}
-        if "labels" in features[0]:
-            batch["labels"] = labels
-        return batch
-    sentences = max(len(f["input_ids"]) for f in features)
-    length = max(len(ids) for f in features for ids in f["input_ids"])
-    input_ids = torch.full((len(features), sentences, length), pad_token_id, dtype=torch.long)
-    attention_mask = torch.zeros_like(input_ids)
-    labels = torch.zeros(len(features), sentences, dtype=torch.float)
-    for b, feature in enumerate(features):
-        for s, ids in enumerate(feature["input_ids"]):
-            input_ids[b, s, : len(ids)] = torch.tensor(ids)
-            attention_mask[b, s, : len(ids)] = 1
-        if "labels" in feature:
-            labels[b, : len(feature["labels"])] = torch.tensor(feature["labels"], dtype=torch.float)
-    batch = {"input_ids": input_ids, "attention_mask": attention_mask}
-    if "labels" in features[0]:
-        batch["labels"] = labels
-    return batch
-
-
-def select_sentences(scores: np.ndarray, sentences: list[str], count: int) -> str:
-    """The `count` best-scored sentences of one document, in document order."""
-    scores = np.asarray(scores, dtype=float)[: len(sentences)]
-    scores = np.where(np.isfinite(scores), scores, -np.inf)
-    chosen = sorted(np.argsort(-scores)[:count].tolist())
-    return " ".join(sentences[i] for i in chosen)
+@torch.no_grad()
+def precompute_sentence_embeddings(model, dataset, pad_token_id: int, batch_size: int = 64):
+    """Replace `input_ids`/`attention_mask` (and the title's) by the frozen encoder's `sentence_embeddings`
+    `[doc][sentence][H]` and `title_embeddings` `[doc][H]`: every sentence of the data set is embedded once, in
+    batches of similar length (little padding)."""
+    rows = [(d, s, ids) for d, doc in enumerate(dataset["input_ids"]) for s, ids in enumerate(doc)]
+    rows += [(d, -1, ids) for d, ids in enumerate(dataset["title_input_ids"])]
+    rows.sort(key=lambda row: len(row[2]))
+    vectors: dict[tuple[int, int], list[float]] = {}
+    for begin in range(0, len(rows), batch_size):
+        chunk = rows[begin : begin + batch_size]
+        padded = collate_documents([{"input_ids": [ids]} for _, _, ids in chunk], pad_token_id)
+        embedded = model.embed_sentences(padded["input_ids"].transpose(0, 1), padded["attention_mask"].transpose(0, 1))
+        for (d, s, _), vector in zip(chunk, embedded[0]):
+            vectors[d, s] = vector.tolist()
+    counts = [len(doc) for doc in dataset["input_ids"]]
+    sentences = [[vectors[d, s] for s in range(count)] for d, count in enumerate(counts)]
+    titles = [vectors[d, -1] for d in range(len(counts))]
+    dataset = dataset.remove_columns(["input_ids", "attention_mask", "title_input_ids", "title_attention_mask"])
+    return dataset.add_column("sentence_embeddings", sentences).add_column("title_embeddings", titles)
 
 
 def rouge_metrics(references: list[list[str]]):
@@ -579,37 +582,56 @@ def rouge_metrics(references: list[list[str]]):
     return compute
 
 
-def _build_extractive(model_args, data_args, training_args, train, test):
+def _load_extractive(model_args):
     from ..models.extractive_summarizer import ExtractiveSummarizerConfig, ExtractiveSummarizerForSentenceExtraction
 
     path = resolve_model_path(model_args.model_name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(path)
     config_path = Path(path) / "config.json"
     if config_path.is_file() and ExtractiveSummarizerConfig.model_type in config_path.read_text():
-        model = ExtractiveSummarizerForSentenceExtraction.from_pretrained(path)
-    else:
-        model = ExtractiveSummarizerForSentenceExtraction.from_encoder(
-            path, max_sentences=model_args.max_sentences, freeze_encoder=model_args.freeze_encoder
-        )
+        return ExtractiveSummarizerForSentenceExtraction.from_pretrained(path), tokenizer
+    options = {"max_sentences": model_args.max_sentences, "freeze_encoder": model_args.freeze_encoder,
+               "use_features": model_args.use_features, "num_sentence_layers": model_args.num_sentence_layers,
+               "loss": model_args.extractive_loss, "dropout": model_args.dropout}  # fmt: skip
+    try:
+        return ExtractiveSummarizerForSentenceExtraction.from_encoder(path, **options), tokenizer
+    except ValueError as err:
+        raise ConfigError(str(err), field="extractive_loss / dropout / num_sentence_layers") from None
 
-    def encode(batch):
-        out = encode_documents(
-            tokenizer, batch["sentences"], model.config.max_sentences, data_args.max_sentence_length
-        )
+
+def _extractive_encoder(tokenizer, data_args, seed: int, title_dropout: float):
+    """Batched map function: sentences, title and (soft) oracle labels of each document; a seeded fraction
+    `title_dropout` of the documents is shown without its title (the model must also work on text alone)."""
+
+    def encode(batch, indices):
+        titles = [
+            title if np.random.default_rng([seed, index]).random() >= title_dropout else None
+            for title, index in zip(batch.get("title") or [None] * len(indices), indices)
+        ]
+        out = encode_documents(tokenizer, batch["sentences"], data_args.max_sentence_length, titles=titles)
         out["labels"] = [
-            oracle_labels(s[: model.config.max_sentences], r, data_args.summary_sentences)
+            oracle_labels(s, r, data_args.summary_sentences, data_args.label_sharpness)
             for s, r in zip(batch["sentences"], batch["references"])
         ]
         return out
 
+    return encode
+
+
+def _build_extractive(model_args, data_args, training_args, train, test):
+    if data_args.summary_sentences < 1:
+        raise ConfigError("summary_sentences must be >= 1", field="summary_sentences", expected="an integer >= 1")
+    model, tokenizer = _load_extractive(model_args)
+    seed = training_args.seed
     with training_args.main_process_first(desc="tokenize"):
-        train_set = train.map(encode, batched=True, remove_columns=train.column_names)
-        eval_set = test.map(encode, batched=True, remove_columns=test.column_names)
+        train_set = train.map(_extractive_encoder(tokenizer, data_args, seed, data_args.title_dropout),
+                              batched=True, with_indices=True, remove_columns=train.column_names)  # fmt: skip
+        eval_set = test.map(_extractive_encoder(tokenizer, data_args, seed, 0.0),
+                            batched=True, with_indices=True, remove_columns=test.column_names)  # fmt: skip
     if model.config.freeze_encoder and not model_args.use_lora:
         # the encoder never changes: embed every sentence once instead of at every step of every epoch
-        embed = precomputed_embeddings(model, tokenizer.pad_token_id or 0)
-        train_set = train_set.map(embed, batched=True, batch_size=16, remove_columns=["input_ids", "attention_mask"])
-        eval_set = eval_set.map(embed, batched=True, batch_size=16, remove_columns=["input_ids", "attention_mask"])
+        train_set = precompute_sentence_embeddings(model, train_set, tokenizer.pad_token_id or 0)
+        eval_set = precompute_sentence_embeddings(model, eval_set, tokenizer.pad_token_id or 0)
     rouge = rouge_metrics(list(test["references"]))
     documents = list(test["sentences"])
 
@@ -621,8 +643,9 @@ def _build_extractive(model_args, data_args, training_args, train, test):
     if model_args.use_lora:
         from peft import get_peft_model
 
-        lora = model_args.lora_config(None, modules_to_save=["sentence_position", "layers", "norm", "scorer"])
-        model = get_peft_model(model, lora)
+        trained = ["sentence_position", "layers", "norm", "scorer"]
+        trained += ["feature_projection", "feature_scorer"] if model.config.use_features else []
+        model = get_peft_model(model, model_args.lora_config(None, modules_to_save=trained))
     collator = lambda features: collate_documents(features, tokenizer.pad_token_id or 0)  # noqa: E731
     trainer = GeoTrainer(
         model=model, args=training_args, train_dataset=train_set, eval_dataset=eval_set,

@@ -31,7 +31,9 @@ def _tiny_bert(vocab_size: int) -> dict:
 @pytest.fixture(scope="module")
 def extractive_dir(tmp_path_factory, tokenizer):
     torch.manual_seed(0)
-    config = ExtractiveSummarizerConfig(encoder=_tiny_bert(len(tokenizer)), max_sentences=3, num_attention_heads=2)
+    config = ExtractiveSummarizerConfig(
+        encoder=_tiny_bert(len(tokenizer)), max_sentences=3, num_attention_heads=2, use_features=True
+    )
     path = tmp_path_factory.mktemp("extractive")
     ExtractiveSummarizerForSentenceExtraction(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
@@ -81,6 +83,41 @@ def test_extractive_summaries_of_long_texts_are_sentences_of_the_text(extractive
     assert len(summaries) == 2 and summaries[1] == "One short abstract only."
     pairs = {f"{a} {b}" for i, a in enumerate(SENTENCES) for b in SENTENCES[i + 1 :]}
     assert summaries[0] in pairs  # two whole sentences of the text, in document order
+
+
+def test_summaries_are_exact_source_sentences(extractive_dir):
+    # a text is split once and its own spans come back (odd spacing kept); a list of sentences is kept as given
+    text = "The Chalk Group overlies the Gault Formation.   It was  deposited in the Late Cretaceous.\nFig. 2 shows it."
+    given = ["A sentence that ends without a full stop", "e.g. a second one. With an inner full stop."]
+    (from_text, from_list) = summarize([text, given], model=extractive_dir, titles=["The Chalk", None])
+    assert from_text in {"The Chalk Group overlies the Gault Formation.",
+                         "It was  deposited in the Late Cretaceous.", "Fig. 2 shows it."}  # fmt: skip
+    assert from_list in given
+    pair = summarize([given], model=extractive_dir, num_sentences=2)[0]
+    assert pair == " ".join(given)
+
+
+@pytest.mark.parametrize("count", [0, -1, 1.5, True])
+def test_num_sentences_below_one_is_a_clear_error(count, extractive_dir):
+    with pytest.raises(CorpusError, match="num_sentences must be a whole number >= 1"):
+        summarize([LONG], model=extractive_dir, num_sentences=count)
+    with pytest.raises(CorpusError, match="num_sentences"):
+        summarize([LONG], model="centroid", num_sentences=count)
+    summarizer = pipeline("extractive-summarization", model=str(extractive_dir))
+    with pytest.raises(CorpusError, match="num_sentences"):
+        summarizer(LONG, num_sentences=count)
+
+
+def test_summarization_pipeline_batches_and_matches_summarize(extractive_dir):
+    summarizer = pipeline("extractive-summarization", model=str(extractive_dir), batch_size=2)
+    inputs = [LONG, SENTENCES[:4], {"text": SENTENCES[5], "title": "Chalk"}, {"sentences": SENTENCES[2:9]}, LONG]
+    out = summarizer(inputs, num_sentences=2)
+    assert len(out) == 5 and all(set(o) == {"summary_text"} for o in out)
+    expected = summarize([LONG, SENTENCES[:4], [SENTENCES[5]], SENTENCES[2:9], LONG], model=extractive_dir,
+                         titles=[None, None, "Chalk", None, None], num_sentences=2)  # fmt: skip
+    assert [o["summary_text"] for o in out] == expected
+    one = pipeline("extractive-summarization", model=str(extractive_dir))(inputs, num_sentences=2)
+    assert [o["summary_text"] for o in one] == expected  # batch_size=1 gives the same answers
 
 
 def test_extract_returns_a_graph_with_valid_offsets_on_long_text(tagger_dir):

@@ -13,12 +13,21 @@ class ExtractiveSummarizerConfig(PretrainedConfig):
     Args:
         encoder (`dict`, *optional*): `BertConfig` arguments of the sentence encoder (all-MiniLM-L6-v2 when
             warm-started with `from_encoder`); default: a tiny 2-layer BERT (tests).
-        max_sentences (`int`, defaults to 32): sentences per document the model scores (more are dropped).
+        max_sentences (`int`, defaults to 32): size of the learned sentence-position table; later sentences share
+            the last position (documents of any length are scored whole).
         num_sentence_layers (`int`, defaults to 1): self-attention layers across the sentences of a document.
         num_attention_heads (`int`, defaults to 4): heads of those layers.
         dropout (`float`, defaults to 0.1): dropout in the sentence layers.
         freeze_encoder (`bool`, defaults to True): keep the sentence encoder fixed (only the scorer trains).
         initializer_range (`float`, defaults to 0.02): std of the truncated-normal weight init.
+        use_features (`bool`, defaults to False: configs saved before the features existed): add the document features of each sentence (relative position,
+            first/last, cosine similarity to the document's mean embedding and to the title, ...; see
+            `ExtractiveSummarizerForSentenceExtraction.document_features`) to the sentence layers and as a linear
+            (wide) term of the score.
+        num_lexical_features (`int`, defaults to 5): width of the `sentence_features` input (the lexical features
+            of `processing_extractive_summarizer.lexical_features`); 0 turns them off.
+        loss (`str`, defaults to "listwise"): "listwise" (softmax cross-entropy over the sentences of a document
+            against its oracle sentences) or "bce" (independent binary cross-entropy per sentence).
     """
 
     model_type = "geohub_extractive_summarizer"
@@ -32,6 +41,9 @@ class ExtractiveSummarizerConfig(PretrainedConfig):
         dropout: float = 0.1,
         freeze_encoder: bool = True,
         initializer_range: float = 0.02,
+        use_features: bool = False,
+        num_lexical_features: int = 5,
+        loss: str = "listwise",
         **kwargs,
     ):
         if encoder is None:
@@ -49,6 +61,10 @@ class ExtractiveSummarizerConfig(PretrainedConfig):
             raise ValueError(
                 f"the encoder's hidden_size {hidden} must be divisible by num_attention_heads {num_attention_heads}"
             )
+        if loss not in ("listwise", "bce"):
+            raise ValueError(f"loss must be 'listwise' or 'bce', got {loss!r}")
+        if num_lexical_features < 0:
+            raise ValueError(f"num_lexical_features must be >= 0, got {num_lexical_features}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.encoder = encoder
@@ -58,6 +74,9 @@ class ExtractiveSummarizerConfig(PretrainedConfig):
         self.dropout = dropout
         self.freeze_encoder = freeze_encoder
         self.initializer_range = initializer_range
+        self.use_features = use_features
+        self.num_lexical_features = num_lexical_features if use_features else 0
+        self.loss = loss
         super().__init__(**kwargs)
 
     @property

@@ -1,5 +1,6 @@
-"""Extractive summarizer: a MiniLM (BERT) sentence encoder, mean pooling, self-attention across the sentences
-of a document, and one score per sentence; the top-scored sentences form the summary."""
+"""Extractive summarizer: a MiniLM (BERT) sentence encoder, mean pooling, document features of each sentence
+(position, similarity to the document and to the title, lexical TF-IDF features), self-attention across the
+sentences of a document, and one score per sentence; the top-scored sentences form the summary."""
 
 from __future__ import annotations
 
@@ -47,11 +48,29 @@ class ExtractiveSummarizerPreTrainedModel(GeoPreTrainedModel):
     _no_split_modules = ["BertLayer", "ExtractiveSummarizerSentenceLayer"]
 
 
+# names of the columns of `document_features`, in order
+DOCUMENT_FEATURES = (
+    "relative_position", "first", "last", "log_sentences", "document_similarity", "others_similarity",
+    "document_similarity_z", "document_best", "title_similarity", "title_similarity_z", "has_title",
+)  # fmt: skip
+
+
+def _masked_zscore(values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """`values` `(B, S)` standardised over the present sentences of each document (0 where absent)."""
+    weights = present.to(values.dtype)
+    count = weights.sum(-1, keepdim=True).clamp(min=1.0)
+    mean = (values * weights).sum(-1, keepdim=True) / count
+    std = (((values - mean) ** 2) * weights).sum(-1, keepdim=True).div(count).sqrt()
+    return (values - mean) / (std + 1e-6) * weights
+
+
 class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedModel):
-    """Scores the sentences of each document; trained with BCE against oracle sentence labels.
+    """Scores the sentences of each document; trained against oracle sentence labels.
 
     Inputs are pre-split documents: `input_ids`/`attention_mask` `(B, S, L)` hold the sub-word ids of S
-    sentences of L tokens each (all-padding rows are absent sentences).
+    sentences of L tokens each (all-padding rows are absent sentences), or precomputed `sentence_embeddings`.
+    The score of a sentence is a linear function of its document features (wide part) plus a scorer over the
+    sentence embedding after self-attention across the document (deep part).
     """
 
     def __init__(self, config: ExtractiveSummarizerConfig):
@@ -59,6 +78,10 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
         self.encoder = BertModel(BertConfig(**config.encoder), add_pooling_layer=False)
         hidden = config.hidden_size
         self.sentence_position = nn.Embedding(config.max_sentences, hidden)
+        num_features = self.num_features
+        if num_features:
+            self.feature_projection = nn.Linear(num_features, hidden)
+            self.feature_scorer = nn.Linear(num_features, 1)
         self.layers = nn.ModuleList(
             ExtractiveSummarizerSentenceLayer(hidden, config.num_attention_heads, config.dropout)
             for _ in range(config.num_sentence_layers)
@@ -67,6 +90,12 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
         self.scorer = nn.Linear(hidden, 1)
         self.post_init()
         self._apply_freeze()
+
+    @property
+    def num_features(self) -> int:
+        if not self.config.use_features:
+            return 0
+        return len(DOCUMENT_FEATURES) + self.config.num_lexical_features
 
     def _apply_freeze(self) -> None:
         for parameter in self.encoder.parameters():
@@ -99,6 +128,59 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
             pooled[present] = nn.functional.normalize(mean, dim=-1).to(pooled.dtype)
         return pooled.reshape(batch, sentences, -1)
 
+    def document_features(
+        self, hidden: torch.Tensor, present: torch.Tensor, title: torch.Tensor, title_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Features `(B, S, len(DOCUMENT_FEATURES))` of each sentence within its document, from the L2-normalised
+        sentence embeddings `hidden` `(B, S, H)` (`present` `(B, S)` bool) and title embeddings `title` `(B, H)`
+        (`title_mask` `(B,)`, 0 where a document has no title)."""
+        weights = present.to(hidden.dtype)
+        count = weights.sum(-1, keepdim=True).clamp(min=1.0)  # (B, 1)
+        index = torch.arange(hidden.shape[1], device=hidden.device, dtype=hidden.dtype)[None].expand_as(weights)
+        total = (hidden * weights[..., None]).sum(1, keepdim=True)  # (B, 1, H)
+        centroid = nn.functional.normalize(total, dim=-1)
+        others = nn.functional.normalize(total - hidden, dim=-1)
+        document_similarity = (hidden * centroid).sum(-1) * weights
+        best = document_similarity.masked_fill(~present, -2.0)
+        has_title = title_mask.to(hidden.dtype)[:, None].expand_as(weights) * weights
+        title_similarity = (hidden * nn.functional.normalize(title, dim=-1)[:, None]).sum(-1) * has_title
+        columns = [
+            index / (count - 1).clamp(min=1.0) * weights,
+            (index == 0).to(hidden.dtype) * weights,
+            (index == count - 1).to(hidden.dtype) * weights,
+            torch.log(count).expand_as(weights) / 3.0 * weights,
+            document_similarity,
+            (hidden * others).sum(-1) * weights,
+            _masked_zscore(document_similarity, present),
+            (best == best.max(-1, keepdim=True).values).to(hidden.dtype) * weights,
+            title_similarity,
+            _masked_zscore(title_similarity, present) * has_title,
+            has_title,
+        ]
+        return torch.stack(columns, dim=-1)
+
+    def _title_embeddings(self, batch, device, title_input_ids, title_attention_mask, title_embeddings):
+        if title_embeddings is not None:
+            return title_embeddings.to(self.scorer.weight.dtype)
+        if title_input_ids is not None:
+            mask = title_attention_mask if title_attention_mask is not None else torch.ones_like(title_input_ids)
+            return self.embed_sentences(title_input_ids[:, None], mask[:, None])[:, 0]
+        return torch.zeros(batch, self.config.hidden_size, device=device)
+
+    def loss_function(self, logits: torch.Tensor, labels: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """BCE over present sentences, or listwise: cross-entropy of the softmax over each document's sentences
+        against its labels normalised to sum to 1 (documents without a positive label are skipped)."""
+        labels = labels.to(logits.dtype) * present
+        if self.config.loss == "bce":
+            return nn.functional.binary_cross_entropy_with_logits(logits[present], labels[present])
+        log_probs = logits.masked_fill(~present, float("-inf")).log_softmax(-1)
+        total = labels.sum(-1)
+        keep = total > 0
+        if not keep.any():
+            return logits.sum() * 0.0
+        target = labels[keep] / total[keep, None]
+        return -(target * log_probs[keep].masked_fill(~present[keep], 0.0)).sum(-1).mean()
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -106,13 +188,20 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
         labels: torch.Tensor | None = None,
         sentence_embeddings: torch.Tensor | None = None,
         sentence_mask: torch.Tensor | None = None,
+        sentence_features: torch.Tensor | None = None,
+        title_input_ids: torch.Tensor | None = None,
+        title_attention_mask: torch.Tensor | None = None,
+        title_embeddings: torch.Tensor | None = None,
+        title_mask: torch.Tensor | None = None,
         **kwargs,
     ) -> SentenceExtractionOutput:
         """input_ids, attention_mask `(B, S, L)`, or precomputed `sentence_embeddings` `(B, S, H)` (from
-        `embed_sentences`, for training with a frozen encoder) with `sentence_mask` `(B, S)`; labels `(B, S)` in
-        {0, 1} (padding sentences ignored).
+        `embed_sentences`, for training with a frozen encoder) with `sentence_mask` `(B, S)`; `sentence_features`
+        `(B, S, num_lexical_features)` (lexical features; zeros when absent); the title as `title_input_ids`/
+        `title_attention_mask` `(B, Lt)` or `title_embeddings` `(B, H)`, with `title_mask` `(B,)` (1 where a
+        document has a title; default: 1 when a title is given); labels `(B, S)` in {0, 1} (padding ignored).
 
-        Returns `SentenceExtractionOutput` with logits `(B, S)` (`-inf` on padding sentences) and the BCE loss.
+        Returns `SentenceExtractionOutput` with logits `(B, S)` (`-inf` on padding sentences) and the loss.
         """
         if sentence_embeddings is None:
             if input_ids is None or input_ids.dim() != 3:
@@ -120,22 +209,36 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
                 raise ValueError(f"input_ids must be (batch, sentences, tokens), got shape {shape}")
             if attention_mask is None:
                 attention_mask = (input_ids != self.encoder.config.pad_token_id).long()
-            sentences = min(input_ids.shape[1], self.config.max_sentences)
-            attention_mask = attention_mask[:, :sentences]
             present = attention_mask.any(dim=-1)
-            hidden = self.embed_sentences(input_ids[:, :sentences], attention_mask)
+            hidden = self.embed_sentences(input_ids, attention_mask)
         else:
-            sentences = min(sentence_embeddings.shape[1], self.config.max_sentences)
-            hidden = sentence_embeddings[:, :sentences].to(self.scorer.weight.dtype)
-            present = sentence_mask[:, :sentences].bool() if sentence_mask is not None else hidden.abs().sum(-1) > 0
-        positions = torch.arange(sentences, device=hidden.device)
-        hidden = hidden + self.sentence_position(positions)[None]
+            hidden = sentence_embeddings.to(self.scorer.weight.dtype)
+            present = sentence_mask.bool() if sentence_mask is not None else hidden.abs().sum(-1) > 0
+        batch, sentences = present.shape
+        positions = torch.arange(sentences, device=hidden.device).clamp(max=self.config.max_sentences - 1)
+        features = None
+        if self.num_features:
+            title = self._title_embeddings(batch, hidden.device, title_input_ids, title_attention_mask,
+                                           title_embeddings)  # fmt: skip
+            if title_mask is None:
+                has_title = title_input_ids is not None or title_embeddings is not None
+                title_mask = torch.full((batch,), int(has_title), device=hidden.device)
+            features = self.document_features(hidden, present, title, title_mask)
+            if self.config.num_lexical_features:
+                lexical = torch.zeros(batch, sentences, self.config.num_lexical_features, device=hidden.device)
+                if sentence_features is not None:
+                    lexical = sentence_features[:, :sentences].to(lexical.dtype)
+                features = torch.cat([features, lexical], dim=-1) * present[..., None]
+        deep = hidden + self.sentence_position(positions)[None]
+        if features is not None:
+            deep = deep + self.feature_projection(features)
         for layer in self.layers:
-            hidden = layer(hidden, padding_mask=~present)
-        logits = self.scorer(self.norm(hidden)).squeeze(-1)
+            deep = layer(deep, padding_mask=~present)
+        logits = self.scorer(self.norm(deep)).squeeze(-1)
+        if features is not None:
+            logits = logits + self.feature_scorer(features).squeeze(-1)
         loss = None
         if labels is not None:
-            labels = labels[:, :sentences].to(logits.dtype)
-            loss = nn.functional.binary_cross_entropy_with_logits(logits[present], labels[present])
+            loss = self.loss_function(logits, labels[:, :sentences], present)
         logits = logits.masked_fill(~present, float("-inf"))
         return SentenceExtractionOutput(loss=loss, logits=logits)

@@ -90,3 +90,39 @@ def test_warm_start_copies_minilm_weights():
     torch.testing.assert_close(
         model.encoder.embeddings.word_embeddings.weight, reference.embeddings.word_embeddings.weight
     )
+
+
+def test_document_features_and_titles_change_the_scores(tester):
+    torch.manual_seed(0)
+    model = ExtractiveSummarizerForSentenceExtraction(tester.config(use_features=True, num_lexical_features=2)).eval()
+    input_ids, attention_mask, labels = tester.inputs()
+    plain = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    assert plain.logits.shape == (2, 4) and torch.isneginf(plain.logits[1, 3]) and plain.loss > 0
+    title = torch.randint(5, 1000, (2, 5))
+    titled = model(input_ids=input_ids, attention_mask=attention_mask, title_input_ids=title,
+                   sentence_features=torch.rand(2, 4, 2))  # fmt: skip
+    assert not torch.allclose(titled.logits[0], plain.logits[0])
+    # precomputed embeddings give the same scores as token ids
+    embeddings = model.embed_sentences(input_ids, attention_mask)
+    title_embeddings = model.embed_sentences(title[:, None], torch.ones_like(title)[:, None])[:, 0]
+    again = model(sentence_embeddings=embeddings, sentence_mask=attention_mask.any(-1).long(),
+                  title_embeddings=title_embeddings, title_mask=torch.ones(2, dtype=torch.long),
+                  sentence_features=torch.zeros(2, 4, 2))  # fmt: skip
+    titled_zero = model(input_ids=input_ids, attention_mask=attention_mask, title_input_ids=title)
+    torch.testing.assert_close(again.logits[:, :3], titled_zero.logits[:, :3], atol=1e-5, rtol=1e-5)
+    features = model.document_features(embeddings, attention_mask.any(-1), title_embeddings, torch.tensor([1, 0]))
+    assert features.shape == (2, 4, 11)
+    assert features[1, 3].abs().sum() == 0  # an absent sentence has no features
+    assert features[0, 0, 1] == 1 and features[0, 3, 2] == 1 and features[1, 2, 2] == 1  # first / last
+    assert features[1, :, -1].sum() == 0  # the second document has no title
+
+
+def test_listwise_loss_prefers_the_labelled_sentence(tester):
+    model = ExtractiveSummarizerForSentenceExtraction(tester.config(use_features=True, loss="listwise"))
+    present = torch.ones(1, 3, dtype=torch.bool)
+    labels = torch.tensor([[0.0, 1.0, 0.0]])
+    good = model.loss_function(torch.tensor([[0.0, 5.0, 0.0]]), labels, present)
+    bad = model.loss_function(torch.tensor([[5.0, 0.0, 0.0]]), labels, present)
+    assert good < 0.02 < bad
+    with pytest.raises(ValueError, match="loss"):
+        ExtractiveSummarizerConfig(loss="hinge")

@@ -1,0 +1,192 @@
+"""Text side of the extractive summarizer: sentence tokenization into `(documents, sentences, tokens)` batches,
+the lexical sentence features (TF-IDF similarity to the document, word overlap with the title, length), and the
+choice of sentences from scores (with trigram blocking).
+
+The text is never rewritten: a document is a list of sentences (pre-split by the caller, or cut once from the
+text by the caller's splitter), and every summary is made of those exact sentences.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+__all__ = [
+    "LEXICAL_FEATURES",
+    "lexical_features",
+    "tfidf_centroid_scores",
+    "encode_documents",
+    "collate_documents",
+    "select_sentence_indices",
+    "select_sentences",
+]
+
+# names of the columns of `lexical_features`, in order (saved in the config as `lexical_features`)
+LEXICAL_FEATURES = ("tfidf_centroid", "tfidf_centroid_z", "tfidf_centroid_best", "title_overlap", "log_words")
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_STOP = frozenset(
+    "a an the of and or in on for to with by from is are was were be been being this that these those we our it its "
+    "as at which can than into using use used also has have had not but such their there then thus here".split()
+)
+
+
+def _content_words(sentence: str) -> list[str]:
+    return [w for w in _WORD.findall(sentence.lower()) if w not in _STOP]
+
+
+def tfidf_centroid_scores(sentences: Sequence[str]) -> np.ndarray:
+    """Cosine of each sentence's TF-IDF vector with the document's mean TF-IDF vector `(S,)` (IDF over the
+    document's own sentences, smoothed: log((1 + S) / (1 + df)) + 1; stop words dropped). The TF-IDF centroid
+    baseline picks the highest."""
+    words = [_content_words(s) for s in sentences]
+    vocabulary: dict[str, int] = {}
+    for row in words:
+        for word in row:
+            vocabulary.setdefault(word, len(vocabulary))
+    matrix = np.zeros((len(sentences), max(len(vocabulary), 1)))
+    for i, row in enumerate(words):
+        for word in row:
+            matrix[i, vocabulary[word]] += 1.0
+    document_frequency = (matrix > 0).sum(0)
+    matrix *= np.log((1.0 + len(sentences)) / (1.0 + document_frequency)) + 1.0
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-9
+    centroid = matrix.mean(0)
+    return matrix @ (centroid / (np.linalg.norm(centroid) + 1e-9))
+
+
+def lexical_features(sentences: Sequence[str], title: str | None = None) -> list[list[float]]:
+    """Per-sentence lexical features `[S][len(LEXICAL_FEATURES)]`: TF-IDF centroid similarity (raw, z-scored in
+    the document, 1 for the best sentence), the fraction of the title's content words in the sentence (0 without
+    a title) and log(1 + content words) / 3."""
+    tfidf = tfidf_centroid_scores(sentences)
+    z = (tfidf - tfidf.mean()) / (tfidf.std() + 1e-6)
+    best = np.zeros(len(sentences))
+    best[int(np.argmax(tfidf))] = 1.0
+    title_words = set(_content_words(title)) if title else set()
+    rows = []
+    for i, sentence in enumerate(sentences):
+        words = _content_words(sentence)
+        overlap = len(title_words & set(words)) / len(title_words) if title_words else 0.0
+        rows.append([float(tfidf[i]), float(z[i]), float(best[i]), overlap, math.log1p(len(words)) / 3.0])
+    return rows
+
+
+def encode_documents(
+    tokenizer,
+    documents: Sequence[Sequence[str]],
+    max_sentence_length: int,
+    titles: Sequence[str | None] | None = None,
+    max_sentences: int | None = None,
+) -> dict[str, list]:
+    """Tokenize each document's sentences (unpadded nested lists `[doc][sentence][token]`) and compute its
+    lexical features; `title_input_ids`/`title_attention_mask` hold the tokenized title (`[CLS] [SEP]` and
+    `title_mask` 0 when there is none). `max_sentences` keeps only the first sentences of each document."""
+    titles = list(titles) if titles is not None else [None] * len(documents)
+    out: dict[str, list] = {key: [] for key in ("input_ids", "attention_mask", "sentence_features")}
+    out.update({"title_input_ids": [], "title_attention_mask": [], "title_mask": []})
+    for sentences, title in zip(documents, titles):
+        sentences = list(sentences[:max_sentences] if max_sentences else sentences) or [""]
+        encoded = tokenizer(sentences, truncation=True, max_length=max_sentence_length)
+        out["input_ids"].append(encoded["input_ids"])
+        out["attention_mask"].append(encoded["attention_mask"])
+        out["sentence_features"].append(lexical_features(sentences, title))
+        title_encoded = tokenizer(title or "", truncation=True, max_length=max_sentence_length)
+        out["title_input_ids"].append(title_encoded["input_ids"])
+        out["title_attention_mask"].append(title_encoded["attention_mask"])
+        out["title_mask"].append(int(bool(title and title.strip())))
+    return out
+
+
+def _pad_rows(rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
+    length = max(len(row) for row in rows)
+    tensor = torch.full((len(rows), length), value, dtype=torch.long)
+    for i, row in enumerate(rows):
+        tensor[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return tensor
+
+
+def collate_documents(features: list[dict], pad_token_id: int = 0) -> dict[str, torch.Tensor]:
+    """Pad documents into a batch: `input_ids`/`attention_mask` `(B, S, L)` (or precomputed
+    `sentence_embeddings` `(B, S, H)` with `sentence_mask` `(B, S)`), `sentence_features` `(B, S, F)`, titles as
+    `title_input_ids`/`title_attention_mask` `(B, Lt)` or `title_embeddings` `(B, H)`, `title_mask` `(B,)`, and
+    `labels` `(B, S)` when present. Keys absent from the features are absent from the batch."""
+    first = features[0]
+    key = "sentence_embeddings" if "sentence_embeddings" in first else "input_ids"
+    counts = [len(f[key]) for f in features]
+    batch, sentences = len(features), max(counts)
+    out: dict[str, torch.Tensor] = {}
+    if key == "sentence_embeddings":
+        size = len(first["sentence_embeddings"][0])
+        out["sentence_embeddings"] = torch.zeros(batch, sentences, size)
+        out["sentence_mask"] = torch.zeros(batch, sentences, dtype=torch.long)
+        for b, feature in enumerate(features):
+            out["sentence_embeddings"][b, : counts[b]] = torch.as_tensor(feature["sentence_embeddings"])
+            out["sentence_mask"][b, : counts[b]] = 1
+    else:
+        length = max(len(ids) for f in features for ids in f["input_ids"])
+        out["input_ids"] = torch.full((batch, sentences, length), pad_token_id, dtype=torch.long)
+        out["attention_mask"] = torch.zeros(batch, sentences, length, dtype=torch.long)
+        for b, feature in enumerate(features):
+            for s, ids in enumerate(feature["input_ids"]):
+                out["input_ids"][b, s, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+                out["attention_mask"][b, s, : len(ids)] = 1
+    if "sentence_features" in first:
+        size = len(first["sentence_features"][0])
+        out["sentence_features"] = torch.zeros(batch, sentences, size)
+        for b, feature in enumerate(features):
+            out["sentence_features"][b, : counts[b]] = torch.as_tensor(feature["sentence_features"], dtype=torch.float)
+    if "title_embeddings" in first:
+        out["title_embeddings"] = torch.stack([torch.as_tensor(f["title_embeddings"]) for f in features]).float()
+    elif "title_input_ids" in first:
+        out["title_input_ids"] = _pad_rows([f["title_input_ids"] for f in features], pad_token_id)
+        out["title_attention_mask"] = _pad_rows([f["title_attention_mask"] for f in features], 0)
+    if "title_mask" in first:
+        out["title_mask"] = torch.tensor([int(f["title_mask"]) for f in features], dtype=torch.long)
+    if "labels" in first:
+        out["labels"] = torch.zeros(batch, sentences)
+        for b, feature in enumerate(features):
+            out["labels"][b, : len(feature["labels"])] = torch.as_tensor(feature["labels"], dtype=torch.float)
+    return out
+
+
+def _trigrams(sentence: str) -> set[tuple[str, ...]]:
+    words = _WORD.findall(sentence.lower())
+    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
+
+
+def select_sentence_indices(
+    scores: Sequence[float], sentences: Sequence[str], count: int, *, block_trigrams: bool = True
+) -> list[int]:
+    """Indices (in document order) of the `count` best-scored sentences; with `block_trigrams`, a sentence that
+    shares a word trigram with one already chosen is skipped (Paulus et al. 2018) unless nothing else is left."""
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    scores = np.asarray(scores, dtype=float)[: len(sentences)]
+    scores = np.where(np.isfinite(scores), scores, -np.inf)
+    order = np.argsort(-scores, kind="stable").tolist()
+    chosen, seen, skipped = [], set(), []
+    for index in order:
+        if len(chosen) == count:
+            break
+        grams = _trigrams(sentences[index]) if block_trigrams else set()
+        if grams & seen:
+            skipped.append(index)
+            continue
+        chosen.append(index)
+        seen |= grams
+    chosen += skipped[: count - len(chosen)]
+    return sorted(chosen)
+
+
+def select_sentences(
+    scores: Sequence[float], sentences: Sequence[str], count: int, block_trigrams: bool = True
+) -> str:
+    """The chosen sentences (see `select_sentence_indices`) joined by a space."""
+    return " ".join(
+        sentences[i] for i in select_sentence_indices(scores, sentences, count, block_trigrams=block_trigrams)
+    )

@@ -1,0 +1,55 @@
+"""The summarizer's text side: lexical features, TF-IDF centroid, collation and trigram-blocked selection."""
+
+from __future__ import annotations
+
+import pytest
+
+from geohub.models.extractive_summarizer.processing_extractive_summarizer import (
+    LEXICAL_FEATURES,
+    collate_documents,
+    lexical_features,
+    select_sentence_indices,
+    select_sentences,
+    tfidf_centroid_scores,
+)
+
+DOCUMENT = [
+    "Seismic tomography images a mantle plume beneath Iceland.",
+    "The plume beneath Iceland rises from the core-mantle boundary.",
+    "We thank the reviewers.",
+]
+
+
+def test_lexical_features_and_tfidf_centroid():
+    features = lexical_features(DOCUMENT, title="A mantle plume beneath Iceland")
+    assert len(features) == 3 and all(len(row) == len(LEXICAL_FEATURES) for row in features)
+    scores = tfidf_centroid_scores(DOCUMENT)
+    assert scores.argmin() == 2  # the acknowledgement shares no word with the rest
+    assert features[0][3] == 1.0 and features[2][3] == 0.0  # all title words / none
+    assert [row[2] for row in features].count(1.0) == 1  # exactly one "best" sentence
+    assert all(row[3] == 0.0 for row in lexical_features(DOCUMENT))  # no title: no overlap
+
+
+def test_trigram_blocking_skips_repeated_content():
+    sentences = ["a b c d", "a b c e", "x y z"]
+    assert select_sentence_indices([3, 2, 1], sentences, 2) == [0, 2]  # "a b c" is shared by the first two
+    assert select_sentence_indices([3, 2, 1], sentences, 2, block_trigrams=False) == [0, 1]
+    assert select_sentence_indices([3, 2, 1], sentences, 3) == [0, 1, 2]  # nothing else left: blocked ones fill
+    assert select_sentences([0.1, float("-inf"), 0.9], sentences, 1) == "x y z"
+    with pytest.raises(ValueError, match="count"):
+        select_sentence_indices([1.0], ["a"], 0)
+
+
+def test_collate_pads_documents_and_titles():
+    features = [
+        {"input_ids": [[101, 5, 102], [101, 102]], "attention_mask": [[1, 1, 1], [1, 1]],
+         "sentence_features": [[0.5] * 5, [0.1] * 5], "title_input_ids": [101, 7, 8, 102],
+         "title_attention_mask": [1, 1, 1, 1], "title_mask": 1, "labels": [0.0, 1.0]},
+        {"input_ids": [[101, 9, 102]], "attention_mask": [[1, 1, 1]], "sentence_features": [[0.2] * 5],
+         "title_input_ids": [101, 102], "title_attention_mask": [1, 1], "title_mask": 0, "labels": [1.0]},
+    ]  # fmt: skip
+    batch = collate_documents(features, pad_token_id=0)
+    assert batch["input_ids"].shape == (2, 2, 3) and batch["attention_mask"][1, 1].sum() == 0
+    assert batch["sentence_features"].shape == (2, 2, 5) and batch["sentence_features"][1, 1].sum() == 0
+    assert batch["title_input_ids"].shape == (2, 4) and batch["title_mask"].tolist() == [1, 0]
+    assert batch["labels"].tolist() == [[0.0, 1.0], [1.0, 0.0]]
