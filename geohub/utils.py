@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
+import hashlib
+import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
+import socket
+import struct
 from pathlib import Path
 
 from transformers import set_seed
 from transformers.utils import logging
 
+from .atomic import atomic_directory, atomic_path, atomic_write_bytes, atomic_write_text, fsync_dir
+
 __all__ = [
     "get_logger",
     "set_seed",
     "atomic_directory",
+    "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
     "fsync_dir",
     "progress_output",
+    "free_port",
 ]
 
 # (stream, description) of the one progress bar a training run draws when the caller wants it apart from everything
@@ -34,82 +38,6 @@ def get_logger(name: str):
     return logging.get_logger(name)
 
 
-def fsync_dir(path: str | os.PathLike) -> None:
-    """Flush a directory entry to disk so that a rename into it survives a crash (POSIX only)."""
-    try:
-        fd = os.open(os.fspath(path), os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and `os.replace`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
-    atomic_write_bytes(path, text.encode(encoding))
-
-
-@contextlib.contextmanager
-def atomic_directory(target: str | os.PathLike, *, last: tuple[str, ...] = ("config.json",)) -> Iterator[Path]:
-    """Yield a temporary sibling folder to write into; on success, publish it at `target`.
-
-    - If `target` does not exist, the temporary folder is renamed onto it in one `os.replace`, so a crash leaves
-      either nothing or the complete folder.
-    - If `target` exists (it may hold a tokenizer saved earlier, or be a checkpoint folder that other processes
-      are writing their own files into), each new file is moved in with
-      `os.replace`, files named in `last` at the very end, so the folder never holds a new `config.json`
-      beside missing or half-written weights.
-    On any exception the temporary folder is removed and `target` is left as it was.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        yield tmp
-        for root, _, files in os.walk(tmp):
-            for name in files:
-                with open(os.path.join(root, name), "rb") as handle:
-                    os.fsync(handle.fileno())
-        if not target.exists():
-            os.replace(tmp, target)
-        else:
-            entries = sorted(tmp.rglob("*"), key=lambda p: (p.name in last, len(p.parts)))
-            for src in entries:
-                if src.is_dir():
-                    continue
-                dst = target / src.relative_to(tmp)
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(src, dst)
-            shutil.rmtree(tmp, ignore_errors=True)
-        fsync_dir(target.parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-# --- weights integrity ---------------------------------------------------------------------------------------------
-# Standard library only: this module is bundled with exported remote code (as geohub_utils.py).
 WEIGHT_CHECKSUMS_FILE = "geohub_checksums.json"
 _SAFETENSORS_DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1, "U16": 2, "I16": 2,
                             "F16": 2, "BF16": 2, "U32": 4, "I32": 4, "F32": 4, "U64": 8, "I64": 8, "F64": 8,
@@ -136,8 +64,6 @@ def check_safetensors(path: str | os.PathLike) -> None:
     Catches truncated and cut-short files (and headers that were overwritten); a byte flipped inside the tensor
     data keeps the structure intact, which is what `verify_weight_checksums` is for. Raises `CorruptWeightsError`.
     """
-    import json
-    import struct
 
     path = Path(path)
     size = path.stat().st_size
@@ -177,7 +103,6 @@ def check_safetensors(path: str | os.PathLike) -> None:
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
 
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -191,7 +116,6 @@ def write_weight_checksums(folder: str | os.PathLike) -> Path:
 
     safetensors stores no checksum, so a flipped byte in tensor data would load silently; `save_pretrained`
     writes this manifest and loading checks it."""
-    import json
 
     folder = Path(folder)
     digests = {p.relative_to(folder).as_posix(): _sha256(p) for p in sorted(folder.rglob("*.safetensors"))}
@@ -203,7 +127,6 @@ def write_weight_checksums(folder: str | os.PathLike) -> Path:
 def check_weights(folder: str | os.PathLike) -> None:
     """Before loading a model folder: `check_safetensors` every `*.safetensors` file, then compare each with the
     sha256 that `geohub_checksums.json` recorded at save time (folders without the manifest: structure only)."""
-    import json
 
     folder = Path(folder)
     files = sorted(folder.glob("*.safetensors"))
@@ -224,3 +147,10 @@ def check_weights(folder: str | os.PathLike) -> None:
             raise CorruptWeightsError(path, f"sha256 differs from the one {WEIGHT_CHECKSUMS_FILE} recorded at save time"
                                             " (the file is corrupt)", "re-download or re-save the model (delete "
                                             f"{WEIGHT_CHECKSUMS_FILE} if you changed the weights on purpose)")  # fmt: skip
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that nothing listens on at `host` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])

@@ -154,18 +154,19 @@ def thermal_erosion(elevation: np.ndarray, iterations: int = 20, talus: float | 
 
 
 def slope_degrees(elevation: np.ndarray, spacing_m: float) -> np.ndarray:
-    """Slope of each cell in degrees from central differences. `elevation` `(rows, cols)` in metres."""
-    dz_dy, dz_dx = np.gradient(np.asarray(elevation, dtype=np.float64), spacing_m)
+    """Slope of each cell in degrees from central differences; `elevation` `(..., rows, cols)` in metres."""
+    dz_dy, dz_dx = np.gradient(np.asarray(elevation, dtype=np.float64), spacing_m, axis=(-2, -1))
     return np.degrees(np.arctan(np.hypot(dz_dx, dz_dy)))
 
 
 def laplacian_curvature(elevation: np.ndarray, spacing_m: float) -> np.ndarray:
-    """Laplacian curvature ``d2z/dx2 + d2z/dy2`` in 1/m on interior cells, `(rows - 2, cols - 2)`.
+    """Laplacian curvature ``d2z/dx2 + d2z/dy2`` in 1/m on interior cells, `(..., rows - 2, cols - 2)`.
 
     Positive = concave (valley bottoms), negative = convex (crests).
     """
     z = np.asarray(elevation, dtype=np.float64)
-    lap = z[:-2, 1:-1] + z[2:, 1:-1] + z[1:-1, :-2] + z[1:-1, 2:] - 4.0 * z[1:-1, 1:-1]
+    centre = z[..., 1:-1, 1:-1]
+    lap = z[..., :-2, 1:-1] + z[..., 2:, 1:-1] + z[..., 1:-1, :-2] + z[..., 1:-1, 2:] - 4.0 * centre
     return lap / spacing_m**2
 
 

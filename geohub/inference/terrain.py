@@ -19,7 +19,6 @@ Public API (elevations are float32 metres, grids `(rows, cols)`, spacing in metr
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ import torch
 from ..data.dem import DEM
 from ..data.limits import check_count, check_seed
 from ..errors import RasterError
-from ..utils import fsync_dir
+from ..utils import atomic_path
 
 __all__ = [
     "load_terrain_model",
@@ -203,16 +202,11 @@ def save_hillshade_png(dem, spacing_m: float, path: str | os.PathLike, title: st
     if title:
         axis.set_title(title, fontsize=8)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        figure.savefig(tmp, bbox_inches="tight")
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".png") as tmp:
+            figure.savefig(tmp, bbox_inches="tight")
     finally:
         plt.close(figure)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -225,19 +219,11 @@ def save_dem(dem, path: str | os.PathLike, spacing_m: float | None = None) -> Pa
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".tif", ".tiff"):
         raise RasterError(f"unknown DEM format '{suffix}'", path=path, expected=".npy, .tif or .tiff")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if suffix == ".npy":
             np.save(tmp, z)
         else:
-            _write_geotiff(tmp, z, spacing_m if spacing_m is not None else _spacing_of(dem, path))
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+            _write_geotiff(str(tmp), z, spacing_m if spacing_m is not None else _spacing_of(dem, path))
     return path
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +18,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ..utils import free_port
+
 __all__ = ["HubServer", "free_port"]
 
 _SERVER_SCRIPT = Path(__file__).with_name("hub_server.py")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class HubServer:

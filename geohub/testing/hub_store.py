@@ -39,6 +39,16 @@ from typing import Any
 
 import yaml
 
+try:  # imported as part of the geohub package
+    from ..atomic import atomic_write_bytes
+except ImportError:  # the server runs as a script without geohub's dependencies: load the stdlib-only module by path
+    import importlib.util as _importlib_util
+
+    _spec = _importlib_util.spec_from_file_location("geohub_atomic", Path(__file__).resolve().parents[1] / "atomic.py")
+    _atomic = _importlib_util.module_from_spec(_spec)
+    _spec.loader.exec_module(_atomic)
+    atomic_write_bytes = _atomic.atomic_write_bytes
+
 __all__ = ["HubStore", "HubHTTPError", "Limits", "card_metadata", "check_repo_path", "parse_size", "REPO_TYPES"]
 
 REPO_TYPES = ("model", "dataset")
@@ -131,23 +141,8 @@ def _lfs_pointer(sha256: str, size: int) -> bytes:
     return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _write_json(path: Path, obj: Any) -> None:
-    _atomic_write(path, json.dumps(obj, indent=1, sort_keys=True).encode())
+    atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True).encode())
 
 
 def card_metadata(text: str) -> dict:
@@ -361,7 +356,7 @@ class HubStore:
         sha256 = hashlib.sha256(data).hexdigest()
         path = self.blob_path(sha256)
         if not path.is_file():
-            _atomic_write(path, data)
+            atomic_write_bytes(path, data)
         return self._entry(sha256, len(data), data if not lfs else None)
 
     @staticmethod

@@ -36,6 +36,7 @@ from ..data.seismic_datasets import (
     synthetic_dataset,
 )
 from ..errors import ConfigError
+from ..metrics.scores import precision_recall_f1, residual_stats
 from ..models.seismic_magnitude import SeismicMagnitudeConfig, SeismicMagnitudeForRegression
 from ..models.seismic_picker import SeismicFeatureExtractor, SeismicPickerConfig, SeismicPickerForPhasePicking
 from ..models.seismic_picker.processing_seismic_picker import make_picker_labels
@@ -281,16 +282,15 @@ def magnitude_metrics(prediction: EvalPrediction) -> dict[str, float]:
     labels = np.asarray(prediction.label_ids)
     events = labels[:, 1] > 0.5
     known = events & np.isfinite(labels[:, 0])
-    residual = magnitude[known] - labels[known, 0]
+    residual = residual_stats(magnitude[known] - labels[known, 0])
     detected = detection_logits > 0.0
     tp, fp, fn = (detected & events).sum(), (detected & ~events).sum(), (~detected & events).sum()
-    f1 = 2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) else 0.0
     return {
-        "magnitude_mae": float(np.abs(residual).mean()) if residual.size else float("nan"),
-        "magnitude_residual_std": float(residual.std()) if residual.size else float("nan"),
-        "magnitude_mean_residual": float(residual.mean()) if residual.size else float("nan"),
-        "magnitude_predicted_std": float(np.exp(0.5 * log_variance[known]).mean()) if residual.size else float("nan"),
-        "detection_f1": float(f1),
+        "magnitude_mae": residual["mae"],
+        "magnitude_residual_std": residual["std"],
+        "magnitude_mean_residual": residual["mean"],
+        "magnitude_predicted_std": float(np.exp(0.5 * log_variance[known]).mean()) if known.any() else float("nan"),
+        "detection_f1": precision_recall_f1(tp, fp, fn)[2],
     }
 
 

@@ -20,6 +20,7 @@ from transformers import TrainingArguments, set_seed
 
 from ..data.synthetic_terrain import LANDFORM_LABELS, make_landform_dataset
 from ..errors import ConfigError
+from ..metrics.scores import macro_f1
 from ..models.landform import LandformCNNForImageClassification, LandformConfig
 from ..models.terrain_gan.processing_terrain_gan import TerrainProcessor
 from ..utils import get_logger
@@ -73,14 +74,8 @@ def classification_metrics(prediction) -> dict[str, float]:
     logits, labels = prediction.predictions, prediction.label_ids
     if isinstance(logits, tuple):
         logits = logits[0]
-    predicted = np.argmax(logits, axis=-1)
-    f1s = []
-    for cls in np.union1d(np.unique(labels), np.unique(predicted)):
-        tp = np.sum((predicted == cls) & (labels == cls))
-        fp = np.sum((predicted == cls) & (labels != cls))
-        fn = np.sum((predicted != cls) & (labels == cls))
-        f1s.append(2 * tp / max(2 * tp + fp + fn, 1))
-    return {"accuracy": float(np.mean(predicted == labels)), "macro_f1": float(np.mean(f1s))}
+    accuracy, f1 = macro_f1(np.argmax(logits, axis=-1), labels)
+    return {"accuracy": accuracy, "macro_f1": f1}
 
 
 def augment_patches(dataset, seed: int):

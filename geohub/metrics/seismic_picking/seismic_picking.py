@@ -17,16 +17,11 @@ import datasets
 import evaluate
 import numpy as np
 
+from geohub.metrics.scores import precision_recall_f1, residual_stats
+
 _CITATION = """@article{zhu2019phasenet, title={PhaseNet: a deep-neural-network-based seismic arrival-time picking
 method}, author={Zhu, Weiqiang and Beroza, Gregory C}, journal={Geophysical Journal International}, volume={216},
 number={1}, pages={261--273}, year={2019}}"""
-
-
-def _prf(tp: float, fp: float, fn: float) -> tuple[float, float, float]:
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
 
 
 def pick_scores(predicted, reference, sampling_rate: float, tolerance_s: float, prefix: str) -> dict[str, float]:
@@ -39,16 +34,15 @@ def pick_scores(predicted, reference, sampling_rate: float, tolerance_s: float, 
     tp = float(hit.sum())
     fp = float((has_pred & ~hit).sum())
     fn = float((has_ref & ~hit).sum())
-    precision, recall, f1 = _prf(tp, fp, fn)
-    good = residual[hit]
-    nan = float("nan")
+    precision, recall, f1 = precision_recall_f1(tp, fp, fn)
+    good = residual_stats(residual[hit])
     return {
         f"{prefix}_precision": precision,
         f"{prefix}_recall": recall,
         f"{prefix}_f1": f1,
-        f"{prefix}_mae_s": float(np.abs(good).mean()) if good.size else nan,
-        f"{prefix}_rmse_s": float(np.sqrt((good**2).mean())) if good.size else nan,
-        f"{prefix}_mean_residual_s": float(good.mean()) if good.size else nan,
+        f"{prefix}_mae_s": good["mae"],
+        f"{prefix}_rmse_s": good["rmse"],
+        f"{prefix}_mean_residual_s": good["mean"],
         f"{prefix}_count": int(tp),
     }
 
@@ -77,7 +71,7 @@ class SeismicPicking(evaluate.Metric):
                  reference_s, sampling_rate: float = 100.0, tolerance_s: float = 0.5):  # fmt: skip
         pred = np.asarray(predicted_detection) > 0
         ref = np.asarray(reference_detection) > 0
-        precision, recall, f1 = _prf(float((pred & ref).sum()), float((pred & ~ref).sum()), float((~pred & ref).sum()))
+        precision, recall, f1 = precision_recall_f1((pred & ref).sum(), (pred & ~ref).sum(), (~pred & ref).sum())
         scores = {"detection_precision": precision, "detection_recall": recall, "detection_f1": f1}
         scores.update(pick_scores(predicted_p, reference_p, sampling_rate, tolerance_s, "p"))
         scores.update(pick_scores(predicted_s, reference_s, sampling_rate, tolerance_s, "s"))

@@ -21,6 +21,8 @@ import evaluate
 import numpy as np
 from scipy import linalg, stats
 
+from geohub.data.synthetic_terrain import laplacian_curvature, slope_degrees
+
 _CITATION = """@article{huang1989fractal, title={Fractal mapping of digitized images: application to the topography
 of Arizona and comparisons with synthetic images}, author={Huang, J. and Turcotte, D. L.}, journal={JGR}, year={1989}}"""
 
@@ -63,15 +65,8 @@ def spectral_slope(patch: np.ndarray, window: bool = True, band: tuple[float, fl
     return float(-slope)
 
 
-def _slope_deg(patches: np.ndarray, spacing_m: float) -> np.ndarray:
-    dz_dy, dz_dx = np.gradient(patches, spacing_m, axis=(1, 2))
-    return np.degrees(np.arctan(np.hypot(dz_dx, dz_dy)))
-
-
 def _curvature_per_km(patches: np.ndarray, spacing_m: float) -> np.ndarray:
-    z = patches
-    lap = z[:, :-2, 1:-1] + z[:, 2:, 1:-1] + z[:, 1:-1, :-2] + z[:, 1:-1, 2:] - 4.0 * z[:, 1:-1, 1:-1]
-    return lap / spacing_m**2 * 1000.0
+    return laplacian_curvature(patches, spacing_m) * 1000.0
 
 
 def _thin(values: np.ndarray) -> np.ndarray:
@@ -116,7 +111,7 @@ def realism_scores(generated: np.ndarray, reference: np.ndarray, spacing_m: floa
         "spectral_slope_difference": abs(beta_gen - beta_ref),
         "wasserstein_elevation_m": float(stats.wasserstein_distance(_thin(gen), _thin(ref))),
         "wasserstein_slope_deg": float(
-            stats.wasserstein_distance(_thin(_slope_deg(gen, spacing_m)), _thin(_slope_deg(ref, spacing_m)))
+            stats.wasserstein_distance(_thin(slope_degrees(gen, spacing_m)), _thin(slope_degrees(ref, spacing_m)))
         ),
         "wasserstein_curvature_per_km": float(
             stats.wasserstein_distance(
