@@ -272,12 +272,11 @@ def process_chunk(source, chunk: Chunk, models: list[ArchiveModel], options: Arc
     part = {"chunk": chunk.chunk_id, "status": "ok", "hours": 0.0, "picks": [], "detections": [], "magnitudes": [],
             "errors": []}  # fmt: skip
     try:
-        stream, covered, read_errors = read_chunk(source, chunk, window)
+        stream, covered, read_errors, window = read_chunk(source, chunk, window)
         part["errors"] += [list(e) for e in read_errors]
         rate = stream[0].stats.sampling_rate
-        own = slice(
-            int((chunk.start_ns - window.start_ns) * rate // NS), int((chunk.end_ns - window.start_ns) * rate // NS)
-        )
+        own = slice(max(0, int((chunk.start_ns - window.start_ns) * rate // NS)),
+                    max(0, int((chunk.end_ns - window.start_ns) * rate // NS)))  # fmt: skip
         part["hours"] = round(float(covered[own].sum()) / rate / 3600.0, 6)
         for model in models:
             rows = annotate_chunk(stream, model, options, with_probabilities=options.save_probabilities)

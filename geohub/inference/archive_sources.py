@@ -6,7 +6,7 @@
                          stations=["GH.*"])          # an SDS archive, a folder of ObsPy-readable files, or one file
     chunks = make_chunks(source, chunk_seconds=86400)             # sorted list[Chunk], one per station x day
     window = ChunkWindow.around(chunks[0], pad_s=45.0, grid_s=15.0)  # padded span aligned to the window grid
-    stream, covered, errors = read_chunk(source, chunks[0], window)  # gap-free obspy.Stream of the padded span
+    stream, covered, errors, window = read_chunk(source, chunks[0], window)  # gap-free Stream of the padded span
 
 - `SDSSource` discovers station-days from the SDS file names (`obspy.clients.filesystem.sds.Client.FMTSTR`) and
   reads spans with ObsPy's SDS `Client.get_waveforms` (only the records inside the span are unpacked).
@@ -112,6 +112,8 @@ class ChunkWindow:
 
     start_ns: int
     end_ns: int
+    pad_ns: int = 0
+    grid_ns: int = 1
 
     @classmethod
     def around(cls, chunk: Chunk, pad_s: float, grid_s: float) -> ChunkWindow:
@@ -119,7 +121,14 @@ class ChunkWindow:
         pad = int(math.ceil(pad_s * NS))
         start = ((chunk.start_ns - pad) // grid) * grid
         end = start + -(-(chunk.end_ns + pad - start) // grid) * grid
-        return cls(start, end)
+        return cls(start, end, pad, grid)
+
+    def shrink(self, data_start_ns: int, data_end_ns: int) -> ChunkWindow:
+        """This window cut to the data it holds plus the padding (still on the grid): a chunk with one hour of
+        data costs one hour, whatever its length."""
+        start = max(self.start_ns, ((data_start_ns - self.pad_ns) // self.grid_ns) * self.grid_ns)
+        end = min(self.end_ns, -(-(data_end_ns + self.pad_ns) // self.grid_ns) * self.grid_ns)
+        return ChunkWindow(start, max(end, start + self.grid_ns), self.pad_ns, self.grid_ns)
 
 
 @dataclass
@@ -316,9 +325,9 @@ def _component(channel: str) -> str:
 def read_chunk(source, chunk: Chunk, window: ChunkWindow):
     """Read `window` (padded span) of `chunk.station` and merge each channel onto one sample grid.
 
-    Returns `(stream, covered, errors)`: an `obspy.Stream` with one gap-free trace per channel starting at
-    `window.start_ns` (float32 samples), `covered` the boolean mask `(T,)` of samples where any channel has data,
-    and the (path, reason) list of files that could not be read. Raises `WaveformError` when the span holds no data
+    Returns `(stream, covered, errors, window)`: an `obspy.Stream` with one gap-free trace per channel (float32
+    samples) over the returned `window` (`window.shrink` to the data read), `covered` the boolean mask `(T,)` of
+    samples where any channel has data, and the (path, reason) list of files that could not be read. Raises `WaveformError` when the span holds no data
     or its channels disagree on the sampling rate.
     """
     import obspy
@@ -331,6 +340,7 @@ def read_chunk(source, chunk: Chunk, window: ChunkWindow):
         raise WaveformError(f"sampling rates {rates} Hz in one chunk", field=chunk.chunk_id,
                             expected="one sampling rate per station")  # fmt: skip
     rate = rates[0]
+    window = window.shrink(min(tr.stats.starttime.ns for tr in raw), max(tr.stats.endtime.ns for tr in raw))
     num_samples = int(round((window.end_ns - window.start_ns) * rate / NS))
     by_channel: dict[str, list] = {}
     for trace in raw:
@@ -343,7 +353,7 @@ def read_chunk(source, chunk: Chunk, window: ChunkWindow):
         stream.append(obspy.Trace(data.astype(np.float32), header={
             "network": header.network, "station": header.station, "location": header.location,
             "channel": channel, "sampling_rate": rate, "starttime": _utc(window.start_ns)}))  # fmt: skip
-    return stream, covered, errors
+    return stream, covered, errors, window
 
 
 def source_files(source) -> list[str]:

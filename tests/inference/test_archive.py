@@ -23,9 +23,9 @@ def archive(tmp_path_factory):
     return {"sds": write_sds(root / "sds"), "picker": save_tiny_picker(root / "picker"), "root": root}
 
 
-def _annotate(archive, output, *extra, source=None):
+def _annotate(archive, output, *extra, source=None, select=True):
     args = ["annotate", str(source or archive["sds"]), "--model", str(archive["picker"]), "--output", str(output),
-            "--start", START, "--end", END, "--chunk-seconds", "3600", *THRESHOLDS, *extra]  # fmt: skip
+            *(["--start", START, "--end", END] if select else []), "--chunk-seconds", "3600", *THRESHOLDS, *extra]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output + repr(result.exception)
     return result
@@ -106,10 +106,12 @@ def test_outputs(reference):
 
 
 def test_boundary_picks_neither_lost_nor_doubled(archive, reference, tmp_path):
-    """One-hour chunks give exactly the picks of one two-hour chunk (the boundary at 01:00 has an event)."""
-    output = tmp_path / "long"
-    _annotate(archive, output, "--chunk-seconds", "7200")
-    assert (output / "picks.csv").read_bytes() == (reference[0] / "picks.csv").read_bytes()
+    """One-hour chunks give exactly the picks of one two-hour chunk (the boundary at 01:00 has an event), and of a
+    one-day chunk (cut to the two hours of data it holds)."""
+    for seconds in ("7200", "86400"):
+        output = tmp_path / seconds
+        _annotate(archive, output, "--chunk-seconds", seconds, select=seconds == "7200")
+        assert (output / "picks.csv").read_bytes() == (reference[0] / "picks.csv").read_bytes(), seconds
     with open(output / "picks.csv", newline="") as handle:
         near = [r for r in csv.DictReader(handle) if "T00:59:5" in r["time"] or "T01:00:0" in r["time"]]
     assert near, "no pick near the chunk boundary: the test would not test the boundary"
