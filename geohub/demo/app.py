@@ -24,11 +24,13 @@ from collections.abc import Callable
 
 from ..errors import GeohubError
 from ..utils import get_logger
-from .examples import DEM_EXAMPLES, EXAMPLE_ABSTRACT, SEISMIC_EXAMPLES
+from .examples import DEM_EXAMPLES, EXAMPLE_ABSTRACT, REAL_SEISMIC_EXAMPLE, SEISMIC_EXAMPLES
 from .handlers import (
+    BEST_AVAILABLE_PICKER,
     DETECTION_COLUMNS,
     PICK_COLUMNS,
     RELATION_COLUMNS,
+    SEISMIC_PICKERS,
     DemoLimits,
     annotate_seismic,
     classify_dem,
@@ -112,8 +114,10 @@ def _seismic_tab(gr, models: DemoModels, limits: DemoLimits) -> None:
             upload = gr.File(label="miniSEED / SAC record", type="filepath",
                              file_types=[".mseed", ".miniseed", ".ms", ".sac", ".SAC", ".gse2", ".seed"])  # fmt: skip
             with gr.Column():
-                example = gr.Dropdown(list(SEISMIC_EXAMPLES), value=next(iter(SEISMIC_EXAMPLES)),
+                example = gr.Dropdown(list(SEISMIC_EXAMPLES), value=REAL_SEISMIC_EXAMPLE,
                                       label="...or a bundled example (used when nothing is uploaded)")  # fmt: skip
+                picker = gr.Dropdown([BEST_AVAILABLE_PICKER, *SEISMIC_PICKERS], value=BEST_AVAILABLE_PICKER,
+                                     label="Picker")  # fmt: skip
                 gr.Markdown(f"At most {limits.max_waveform_seconds:.0f} s per station, {limits.max_stations} "
                             f"stations, {limits.max_upload_bytes / 1e6:.0f} MB.")  # fmt: skip
                 button = gr.Button("Pick phases", variant="primary")
@@ -122,7 +126,7 @@ def _seismic_tab(gr, models: DemoModels, limits: DemoLimits) -> None:
         with gr.Row():
             picks = gr.Dataframe(label="Picks", headers=list(PICK_COLUMNS))
             detections = gr.Dataframe(label="Detections and magnitudes", headers=list(DETECTION_COLUMNS))
-        button.click(_user_facing(annotate_seismic, models, limits), [upload, example],
+        button.click(_user_facing(annotate_seismic, models, limits), [upload, example, picker],
                      [picture, picks, detections, summary], api_name="annotate_seismic")  # fmt: skip
 
 

@@ -45,6 +45,8 @@ __all__ = [
     "summarize_text",
     "extract_knowledge",
     "annotate_seismic",
+    "SEISMIC_PICKERS",
+    "BEST_AVAILABLE_PICKER",
     "generate_dem",
     "classify_dem",
     "output_root",
@@ -223,8 +225,29 @@ def _check_waveform(path: Path, limits: DemoLimits) -> None:
             )
 
 
-def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | None, example: str | None = None):
-    """(waveform picture `(H, W, 3)`, pick rows, detection rows, Markdown summary) of an upload or example."""
+# the Seismic tab's model choice -> demo slot; "best available" is EQTransformer when it is there, else the U-Net
+SEISMIC_PICKERS = {"EQTransformer (published weights)": "eqtransformer", "GPD (published weights)": "gpd",
+                   "geohub U-Net": "seismic_picking"}  # fmt: skip
+BEST_AVAILABLE_PICKER = "best available (EQTransformer, else geohub U-Net)"
+
+
+def _seismic_picker(models: DemoModels, choice: str | None):
+    """(model, feature extractor, label) of the chosen picker; the default tries EQTransformer, then the U-Net."""
+    if choice and choice != BEST_AVAILABLE_PICKER:
+        if choice not in SEISMIC_PICKERS:
+            raise WaveformError(f"unknown picker {choice!r}", field="model",
+                                expected=" / ".join([BEST_AVAILABLE_PICKER, *SEISMIC_PICKERS]))  # fmt: skip
+        return (*models.get(SEISMIC_PICKERS[choice]), choice)
+    try:
+        return (*models.get("eqtransformer"), "EQTransformer (published weights)")
+    except GeohubError:
+        return (*models.get("seismic_picking"), "geohub U-Net")
+
+
+def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | None, example: str | None = None,
+                     model: str | None = None):  # fmt: skip
+    """(waveform picture `(H, W, 3)`, pick rows, detection rows, Markdown summary) of an upload or example, picked
+    by `model` (a key of `SEISMIC_PICKERS`; default: EQTransformer when available, else the geohub U-Net)."""
     import pandas as pd
 
     from ..inference.seismic import annotate, plot_annotation
@@ -241,7 +264,7 @@ def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | No
     check_waveform_span(path, limits.max_waveform_seconds, max_stations=limits.max_stations,
                         limit_name="the demo's limit")  # headers only, before merging fills gaps  # fmt: skip
     _check_waveform(path, limits)
-    picker, extractor = models.get("seismic_picking")
+    picker, extractor, label = _seismic_picker(models, model)
     try:
         magnitude_model, magnitude_extractor = models.get("seismic_magnitude")
     except GeohubError:
@@ -258,14 +281,17 @@ def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | No
     for d in result.detections:
         m = magnitude_of.get((d.station, str(d.start)))
         rows.append([d.station, str(d.start), str(d.end), round(d.probability, 3),
-                     round(m.magnitude, 2) if m else None, round(m.uncertainty, 2) if m else None])  # fmt: skip
+                     round(m.magnitude, 2) if m and m.magnitude is not None else None,
+                     round(m.uncertainty, 2) if m and m.uncertainty is not None else None])  # fmt: skip
     detections = pd.DataFrame(rows, columns=list(DETECTION_COLUMNS))
     lines = [f"**{sum(p.phase == 'P' for p in result.picks)} P** and **{sum(p.phase == 'S' for p in result.picks)} S** "
-             f"picks, **{len(result.detections)}** detection(s) on {len(result.traces)} station(s)."]  # fmt: skip
+             f"picks, **{len(result.detections)}** detection(s) on {len(result.traces)} station(s), "
+             f"picked by **{label}**."]  # fmt: skip
     if magnitude_model is None:
         lines.append("No magnitude model is loaded, so no magnitudes.")
     for m in result.magnitudes:
-        lines.append(f"- {m.station} at {m.time}: **M {m.magnitude:.2f} ± {m.uncertainty:.2f}**")
+        if m.magnitude is not None:
+            lines.append(f"- {m.station} at {m.time}: **M {m.magnitude:.2f} ± {m.uncertainty:.2f}**")
     return picture, picks, detections, "\n".join(lines)
 
 

@@ -30,7 +30,8 @@ from ..data.augmentations import RandomWindow
 from ..errors import ConfigError
 from ..models.seismic_picker.processing_seismic_picker import make_picker_labels
 from ..utils import get_logger
-from .seismic import SeismicDataArguments, _prepare_training_args, _run, load_picking_metric
+from .seismic import SeismicDataArguments, _run, load_picking_metric
+from .supervised import with_device_defaults
 from .tasks import Task
 
 logger = get_logger(__name__)
@@ -55,11 +56,16 @@ class EqTransformerModelArguments:
 class EqTransformerCollator:
     """Rows -> `{"inputs": (B, 3, 6000), "labels": (B, 3, 6000)}` (detection, P, S).
 
-    Full records get the model's record-level filter, then a random window (`window` set, training); rows that
-    already have the window length are filtered as they are (validation/test windows)."""
+    Rows (`source_order`, the data sets' ZNE) are put in the model's component order; a single-component record
+    (stored as three copies of Z) keeps only Z, the others zero, as `read_waveforms` gives it at inference. Full
+    records get the model's record-level filter, then a random window (`window` set, training); rows that already
+    have the window length are filtered as they are (validation/test windows)."""
 
-    def __init__(self, feature_extractor, *, window: RandomWindow | None, label_sigma: float = 10.0, seed: int = 0):
+    def __init__(self, feature_extractor, *, window: RandomWindow | None, label_sigma: float = 10.0, seed: int = 0,
+                 source_order: str = "ZNE"):  # fmt: skip
         self.feature_extractor = feature_extractor
+        self.rows = [source_order.index(c) for c in feature_extractor.component_order]
+        self.vertical = feature_extractor.component_order.index("Z")
         self.window = window
         self.label_sigma = label_sigma
         self.rng = np.random.default_rng(seed)
@@ -68,8 +74,10 @@ class EqTransformerCollator:
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         windows, p, s = [], [], []
         for row in rows:
-            data = self.feature_extractor.filter_waveforms(np.asarray(row["waveforms"], dtype=np.float64),
-                                                           self.feature_extractor.sampling_rate)  # fmt: skip
+            data = np.asarray(row["waveforms"], dtype=np.float64)[self.rows]
+            if all(np.array_equal(data[0], other) for other in data[1:]):  # a single-component record copied
+                data = np.where(np.arange(len(data))[:, None] == self.vertical, data, 0.0)  # -> Z only, as inference
+            data = self.feature_extractor.filter_waveforms(data, self.feature_extractor.sampling_rate)
             sample = {"waveforms": data, "p_arrival_sample": int(row["p_arrival_sample"]),
                       "s_arrival_sample": int(row["s_arrival_sample"]), "label": int(row["label"])}  # fmt: skip
             if self.window is not None or data.shape[-1] != self.length:
@@ -153,7 +161,7 @@ def run_eqtransformer_picking(
     from ..models.eqtransformer import EqTransformerForPhasePicking
     from ..models.eqtransformer.processing_eqtransformer import EqTransformerFeatureExtractor
 
-    training_args = _prepare_training_args(training_args)
+    training_args = with_device_defaults(training_args, remove_unused_columns=False)
     set_seed(training_args.seed)
     path = _load_base(model_args, training_args.output_dir)
     model = EqTransformerForPhasePicking.from_pretrained(path)
