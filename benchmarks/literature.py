@@ -1,5 +1,7 @@
-"""Literature models: ROUGE on SciTLDR-A test and the corpus' held-out split, entity F1 per class on BGS test,
-relation-rule P/R/F1 on the corpus' held-out gold, and CPU speed, with baselines and published reference points.
+"""Literature models: ROUGE on SciTLDR-A test and the corpus' held-out split; entity F1 per class with a gazetteer
+baseline on BGS test, the corpus' held-out split and any `--conll-test` file; relation P/R/F1 on the corpus'
+held-out split (rules vs the relation classifier, on gold and on predicted entities); CPU speed; with baselines
+and published reference points.
 
     python benchmarks/literature.py \
         --summarizer runs/summarization/extractive --tagger runs/knowledge_extraction/bgs_full
@@ -109,76 +111,126 @@ def entity_scores(predictions, references) -> dict:
     return out
 
 
-def ner_rows(args) -> tuple[list[dict], dict]:
-    from geohub.data.corpus import load_bgs_ner, load_geo_corpus
+def _model_dir(path) -> bool:
+    return bool(path) and (Path(path) / "config.json").is_file()
+
+
+def entity_set_rows(data: str, train, test, taggers: list[tuple[str, str]]) -> list[dict]:
+    """Gazetteer of `train`'s entities and each tagger (label, folder) on `test` (sentence rows, IOB2 ClassLabel
+    tags), entity F1 per type, all in this run."""
     from geohub.inference.text import load_text_model, predict_word_tags
 
-    rows, speed = [], {}
-    bgs = load_bgs_ner(Path(args.shared_data) / "bgs-geo-ner")
-    names = bgs["train"].features["ner_tags"].feature.names
-    references = [[names[t] for t in row["ner_tags"]] for row in bgs["test"]]
-    gazetteer = gazetteer_tags(bgs["train"], bgs["test"], names)
-    rows.append(
-        {"data": "BGS test", "system": "gazetteer of BGS train entities", **entity_scores(gazetteer, references)}
-    )
-    if args.tagger and (Path(args.tagger) / "config.json").is_file():
-        model, tokenizer = load_text_model(args.tagger)
-        words = [list(row["tokens"]) for row in bgs["test"]]
+    names = test.features["ner_tags"].feature.names
+    references = [[names[t] for t in row["ner_tags"]] for row in test]
+    rows = [{"data": data, "system": "gazetteer of the training entities (baseline)",
+             **entity_scores(gazetteer_tags(train, test, train.features["ner_tags"].feature.names), references)}]  # fmt: skip
+    words = [list(row["tokens"]) for row in test]
+    for label, path in taggers:
+        if not _model_dir(path):
+            rows.append({"data": data, "system": label, "note": f"model not found at {path}"})
+            continue
+        model, tokenizer = load_text_model(path)
         predicted = [[tag for tag, _ in row] for row in predict_word_tags(words, model, tokenizer, batch_size=32)]
-        rows.append(
-            {"data": "BGS test", "system": f"MiniLM tagger ({args.tagger})", **entity_scores(predicted, references)}
-        )
-        sample = words[: args.speed_sentences]
-        tokens = sum(len(tokenizer(w, is_split_into_words=True)["input_ids"]) for w in sample)
-        times = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            predict_word_tags(sample, model, tokenizer, batch_size=32)
-            times.append(time.perf_counter() - start)
-        speed["tagger_tokens_per_s"] = round(tokens / statistics.median(times), 1)
-        speed["tagger_sentences_per_s"] = round(len(sample) / statistics.median(times), 2)
-        if args.corpus_tagger and (Path(args.corpus_tagger) / "config.json").is_file():
-            corpus_model, corpus_tokenizer = load_text_model(args.corpus_tagger)
-            held = load_geo_corpus()["test"]
-            corpus_names = held.features["ner_tags"].feature.names
-            refs = [[corpus_names[t] for t in row["ner_tags"]] for row in held]
-            pred = [
-                [t for t, _ in r]
-                for r in predict_word_tags([list(r["tokens"]) for r in held], corpus_model, corpus_tokenizer)
-            ]
-            rows.append(
-                {
-                    "data": "corpus held-out",
-                    "system": f"MiniLM tagger ({args.corpus_tagger})",
-                    **entity_scores(pred, refs),
-                }
-            )
-    else:
-        rows.append({"data": "BGS test", "system": "MiniLM tagger", "note": f"model not found at {args.tagger}"})
+        rows.append({"data": data, "system": f"{label} ({path})", **entity_scores(predicted, references)})
+    return rows
+
+
+def tagger_speed(path: str, words: list[list[str]], repeats: int) -> dict:
+    from geohub.inference.text import load_text_model, predict_word_tags
+
+    model, tokenizer = load_text_model(path)
+    tokens = sum(len(tokenizer(w, is_split_into_words=True)["input_ids"]) for w in words)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predict_word_tags(words, model, tokenizer, batch_size=32)
+        times.append(time.perf_counter() - start)
+    return {"tagger_tokens_per_s": round(tokens / statistics.median(times), 1),
+            "tagger_sentences_per_s": round(len(words) / statistics.median(times), 2)}  # fmt: skip
+
+
+def ner_rows(args) -> tuple[list[dict], dict]:
+    """Entity F1 per type with the gazetteer baseline: BGS test, the corpus' held-out split (sentences) and each
+    `--conll-test` file (gazetteer from `--conll-train`)."""
+    from geohub.data.corpus import BGS_LABEL_MAPPING, ENTITY_TYPES
+    from geohub.data.ner_files import geo_corpus_sentences, ner_dataset, ner_label_names, ner_splits
+
+    rows, speed = [], {}
+    root = Path(args.shared_data) / "bgs-geo-ner"
+    bgs, _ = ner_splits(str(root / "train.tsv"), test_file=str(root / "test.tsv"), label_map=BGS_LABEL_MAPPING)
+    rows += entity_set_rows("BGS test", bgs["train"], bgs["test"], [("MiniLM tagger", args.tagger)])
+    if _model_dir(args.tagger):
+        speed.update(tagger_speed(args.tagger, [list(r["tokens"]) for r in bgs["test"]][: args.speed_sentences],
+                                  args.repeats))  # fmt: skip
+    names = ner_label_names(ENTITY_TYPES)
+    train, test = ner_dataset(geo_corpus_sentences("train"), names), ner_dataset(geo_corpus_sentences("test"), names)
+    rows += entity_set_rows("corpus held-out", train, test, [("MiniLM tagger", args.corpus_tagger)])
+    for conll_test in args.conll_test:
+        if not args.conll_train:
+            rows.append({"data": conll_test, "system": "gazetteer", "note": "--conll-train is needed"})
+            continue
+        splits, _ = ner_splits(args.conll_train, test_file=conll_test, label_map=_label_map(args.conll_label_map))
+        rows += entity_set_rows(f"{Path(conll_test).name}", splits["train"], splits["test"],
+                                [("tagger", args.conll_tagger)])  # fmt: skip
     return rows, speed
 
 
-def relation_row() -> dict:
-    """The relation rules on the held-out split's gold entities, against its gold relations."""
+def _label_map(text: str | None) -> dict | None:
+    return json.loads(text) if text else None
+
+
+def _triples(relations) -> set[tuple[str, str, str]]:
+    from geohub.knowledge import normalise_name
+
+    return {(normalise_name(r.head.text), r.relation, normalise_name(r.tail.text)) for r in relations}
+
+
+def _scores(found: list[set], gold: list[set]) -> dict:
+    tp = sum(len(f & g) for f, g in zip(found, gold))
+    fp, fn = sum(len(f) for f in found) - tp, sum(len(g) for g in gold) - tp
+    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    return {"precision": round(precision, 4), "recall": round(recall, 4),
+            "f1": round(2 * precision * recall / max(precision + recall, 1e-9), 4), "gold_relations": tp + fn}  # fmt: skip
+
+
+def relation_rows(args) -> list[dict]:
+    """Relation P/R/F1 on the corpus' held-out split, document level ((head, relation, tail) with normalised
+    names): the rules and the relation classifier, on gold entities and on the corpus tagger's entities."""
     from geohub.data.corpus import ENTITY_TYPES, RELATION_TYPES, load_geo_corpus, sentence_spans
-    from geohub.knowledge import Mention, extract_relations
+    from geohub.inference.relations import classify_relations, load_relation_model
+    from geohub.inference.text import load_text_model, predict_entities
+    from geohub.knowledge import Mention, extract_relations, normalise_name
 
     held = load_geo_corpus()["test"]
-    tp = fp = fn = 0
+    texts = list(held["text"])
+    gold_mentions = []
     for row in held:
         spans = sentence_spans(row["text"])
-        mentions = [
+        gold_mentions.append([
             Mention(e["text"], ENTITY_TYPES[e["label"]], e["start"], e["end"], 1.0,
                     next((i for i, (a, b) in enumerate(spans) if a <= e["start"] < b), 0))
             for e in row["entities"]
-        ]  # fmt: skip
-        found = {(r.head.text, r.relation, r.tail.text) for r in extract_relations(row["text"], mentions)}
-        gold = {(r["head"], RELATION_TYPES[r["relation"]], r["tail"]) for r in row["relations"]}
-        tp, fp, fn = tp + len(found & gold), fp + len(found - gold), fn + len(gold - found)
-    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-    f1 = 2 * precision * recall / max(precision + recall, 1e-9)
-    return {"data": "corpus held-out (gold entities)", "system": "relation rules",
-            "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "gold_relations": tp + fn}  # fmt: skip
+        ])  # fmt: skip
+    gold = [{(normalise_name(r["head"]), RELATION_TYPES[r["relation"]], normalise_name(r["tail"])) for r in row["relations"]}
+            for row in held]  # fmt: skip
+    entity_sets = [("gold entities", gold_mentions)]
+    if _model_dir(args.corpus_tagger):
+        model, tokenizer = load_text_model(args.corpus_tagger)
+        entity_sets.append(("predicted entities", predict_entities(texts, model, tokenizer)))
+    systems = [("relation rules", extract_relations)]
+    if _model_dir(args.relation_model):
+        classifier, relation_tokenizer = load_relation_model(args.relation_model)
+        systems.append((f"relation classifier ({args.relation_model})",
+                        lambda text, mentions: classify_relations(text, mentions, classifier, relation_tokenizer)))  # fmt: skip
+    rows = []
+    for entities, mentions in entity_sets:
+        for name, relate in systems:
+            found = [_triples(relate(text, m)) for text, m in zip(texts, mentions)]
+            rows.append({"data": f"corpus held-out ({entities})", "system": name, **_scores(found, gold)})
+    if not _model_dir(args.relation_model):
+        rows.append({"data": "corpus held-out", "system": "relation classifier",
+                     "note": f"model not found at {args.relation_model}"})  # fmt: skip
+    return rows
 
 
 def summary_speed(args, texts: list[str]) -> dict:
@@ -202,6 +254,11 @@ def main() -> int:
     parser.add_argument("--bert2bert", default="runs/summarization/bert2bert")
     parser.add_argument("--tagger", default="runs/knowledge_extraction/bgs_full")
     parser.add_argument("--corpus-tagger", default="runs/knowledge_extraction/corpus_full")
+    parser.add_argument("--relation-model", default="runs/knowledge_extraction/relations")
+    parser.add_argument("--conll-test", action="append", default=[], help="a CoNLL-style test file (repeatable)")
+    parser.add_argument("--conll-train", default=None, help="training file of --conll-test (gazetteer baseline)")
+    parser.add_argument("--conll-tagger", default=None, help="tagger trained on --conll-train")
+    parser.add_argument("--conll-label-map", default=None, help='JSON label map, e.g. {"LEXICON": "STRAT"}')
     parser.add_argument("--max-scitldr", type=int, default=618, help="SciTLDR-A test documents (618 = all)")
     parser.add_argument("--speed-documents", type=int, default=32)
     parser.add_argument("--speed-sentences", type=int, default=128)
@@ -227,7 +284,7 @@ def main() -> int:
         rows += summarization_rows("corpus held-out", corpus_docs, [[s] for s in held["summary"]], args)
         rows += summarization_rows("SciTLDR-A test", list(scitldr["sentences"]), list(scitldr["references"]), args)
     ner, speed = ner_rows(args)
-    rows += ner + [relation_row()]
+    rows += ner + relation_rows(args)
     if not args.skip_summarization:
         speed.update(summary_speed(args, [" ".join(d) for d in scitldr["sentences"]]))
     settings = {"threads": args.threads, "repeats": args.repeats, "scitldr_documents": len(scitldr),

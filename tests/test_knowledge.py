@@ -104,3 +104,44 @@ def test_bad_graph_files_are_reported(tmp_path, graph):
     (tmp_path / "broken.jsonld").write_text("{")
     with pytest.raises(DataError, match="invalid JSON-LD"):
         KnowledgeGraph.read(tmp_path / "broken.jsonld")
+
+
+def test_mentions_of_one_entity_merge_across_documents_with_any_label():
+    graph = KnowledgeGraph()
+    graph.add_document("a", "The Chalk Group is white.", [Mention("Chalk Group", "ROCK_UNIT", 4, 15)], [])
+    graph.add_document("b", "the chalk  group.", [Mention("chalk  group", "ROCK_UNIT", 4, 16)], [])
+    [node] = graph.entities("ROCK_UNIT")
+    assert node["id"] == "ROCK_UNIT:chalk group" and {m["doc_id"] for m in node["mentions"]} == {"a", "b"}
+    with pytest.raises(DataError, match="invalid entity label"):
+        graph.add_entity("x", "", "x", [])
+
+
+def test_byte_garbage_is_not_tagged_as_quantity(tmp_path):
+    """Issue 13: text made of random bytes gave QUANTITY entities; a tagger that says QUANTITY everywhere must
+    find none in garbage, and still find them in text."""
+    import os
+    import random
+
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+
+    from geohub.environment import offline_minilm_path
+    from geohub.inference.text import extract
+
+    tokenizer = AutoTokenizer.from_pretrained(offline_minilm_path())
+    labels = ["O", "B-QUANTITY", "I-QUANTITY"]
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=3, id2label=dict(enumerate(labels)),
+                        label2id={k: i for i, k in enumerate(labels)})  # fmt: skip
+    model = BertForTokenClassification(config)
+    with torch.no_grad():
+        model.classifier.bias[1] = 8.0
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    random.seed(0)
+    garbage = [os.urandom(400).decode("latin-1"), os.urandom(400).decode("utf-8", errors="replace"),
+               "".join(chr(random.randrange(0, 0x2FF)) for _ in range(400))]  # fmt: skip
+    graph = extract(garbage, model=str(tmp_path), relation_model="rules")
+    assert graph.entities("QUANTITY") == []
+    graph = extract(["The slab dips 45 degrees at 120 km depth."], model=str(tmp_path), relation_model="rules")
+    assert {e["text"] for e in graph.entities("QUANTITY")} >= {"45", "120"}

@@ -363,11 +363,17 @@ def looks_like_text(sentence: str, *, min_printable: float = 0.9) -> bool:
     return printable >= min_printable * len(visible) and any(c.isalpha() for c in visible)
 
 
+_UNIT_SYMBOLS = set("°µμΩ±×·−–—‰σρλΔδ²³¹½¼¾′″")
+
+
 def _plausible(surface: str, label: str) -> bool:
-    """A mention is printable text with a letter or digit; a QUANTITY holds a digit (issue 13: byte garbage)."""
+    """A mention is printable text with a letter or digit; a QUANTITY is a number with its unit: a digit and
+    otherwise ASCII or unit symbols (issue 13: byte garbage was tagged QUANTITY)."""
     if not surface.isprintable() or "\ufffd" in surface or not any(c.isalnum() for c in surface):
         return False
-    return label != "QUANTITY" or any(c.isdigit() for c in surface)
+    if label != "QUANTITY":
+        return True
+    return any(c.isdigit() for c in surface) and all(c.isascii() or c in _UNIT_SYMBOLS for c in surface)
 
 
 def predict_entities(
