@@ -154,8 +154,17 @@ print("RESULT " + json.dumps(out))
 
 def test_pickles_are_recognised_by_name_case_compression_and_content(hub_client):
     out, proc = hub_client(PICKLES)
-    assert out["pushed"] == [".gitattributes", "README.md", "config.json", "model.safetensors", "notes.txt"]
-    assert out["pulled"] == [".gitattributes", "config.json", "model.safetensors", "sub/notes.txt"], proc.stderr[-2000:]
+    assert out["pushed"] == [
+        ".gitattributes",
+        "README.md",
+        "config.json",
+        "geohub_checksums.json",
+        "model.safetensors",
+        "notes.txt",
+    ]
+    assert out["pulled"] == [".gitattributes", "config.json", "model.safetensors", "sub/notes.txt"], proc.stderr[
+        -2000:
+    ]
     assert len(out["opted"]) == 9
 
 
