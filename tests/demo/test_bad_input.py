@@ -128,7 +128,7 @@ def test_hostile_input_gets_its_clear_error_and_the_server_answers_afterwards(cl
 
 
 def test_non_integer_sizes_and_bad_spacings_are_refused_with_the_field(client, corpus):
-    with pytest.raises(AppError, match=r"field 'size': 2.5 is not a whole number|Value 2.5 .*step"):
+    with pytest.raises(AppError, match=r"field 'size': 2.5 is not a whole number \(expected a whole number >= 1"):
         client.predict(0, 2.5, ".npy", api_name="/generate_terrain")
     upload = handle_file(str(corpus["dem_1e30"].path))
     with pytest.raises(AppError, match=r"less than minimum value 0"):  # the Number's own bound
