@@ -515,6 +515,22 @@ def _hub_errors(action: str, repo_id: str | None, endpoint: str | None, repo_typ
     return guard()
 
 
+def _check_repo_id(repo_id: str, *, namespaced: bool) -> None:
+    """A repo id the Hub accepts (`namespace/name`; a push always names its namespace), before any request."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    expected = "namespace/name with letters, digits, '-', '_', '.'"
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        raise HubError(f"invalid repo id '{repo_id}': {str(err).splitlines()[0]}", field="repo_id",
+                       expected=expected) from None  # fmt: skip
+    if namespaced and repo_id.count("/") != 1:
+        raise HubError(f"invalid repo id '{repo_id}': name the namespace (your user or organisation)",
+                       field="repo_id", expected=expected)  # fmt: skip
+
+
 def _ignored(relative: str) -> bool:
     parts = relative.split("/")
     return any(fnmatch.fnmatch(part, pattern) for part in parts for pattern in _PUSH_IGNORE)
@@ -587,6 +603,7 @@ def push(
     folder = Path(folder)
     if not folder.is_dir():
         raise HubError("folder not found", path=folder)
+    _check_repo_id(repo_id, namespaced=True)
     api = _api(token, endpoint)
     with tempfile.TemporaryDirectory(prefix="geohub-push-") as tmp:
         staging = Path(tmp)
@@ -616,7 +633,7 @@ def push(
 
 
 # --- pull ----------------------------------------------------------------------------------------------------------
-def _file_digest(path: Path, algorithm: str, size: int | None = None) -> str:
+def _file_digest(path: Path, algorithm: str) -> str:
     if algorithm == "git-sha1":
         digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
     else:
@@ -725,6 +742,7 @@ def pull(
     folder are refused before anything is downloaded. Pickled files (by name in any case and compression, or
     by content) are skipped unless `allow_pickle=True`; a model repository with only pickled weights raises.
     """
+    _check_repo_id(repo_id, namespaced=False)
     api = _api(token, endpoint)
     with _hub_errors(f"pull {repo_id}", repo_id, endpoint, repo_type):
         commit = api.repo_info(repo_id, repo_type=repo_type, revision=revision).sha

@@ -108,10 +108,19 @@ def test_a_dead_endpoint_is_one_line_and_fast(capsys, monkeypatch, tmp_path, arg
     assert not (tmp_path / "x").exists()
 
 
-def test_invalid_repo_id(capsys):
+def test_invalid_repo_id(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_ENDPOINT", _dead_endpoint())  # checked before any request: the endpoint is not reached
     code, _, err = _run(capsys, "pull", "not a/valid id!!")
     message = _one_error_line(err)
     assert code == 2 and "invalid repo id 'not a/valid id!!'" in message and "expected namespace/name" in message
+    for repo_id, reason in (
+        ("no-namespace", "name the namespace"),
+        ("a/b/c", "in the form"),
+        ("a/-b", "cannot start"),
+    ):
+        code, _, err = _run(capsys, "push", str(tmp_path), repo_id)
+        message = _one_error_line(err)
+        assert code == 2 and f"invalid repo id '{repo_id}'" in message and reason in message, message
 
 
 def test_debug_shows_the_traceback(capsys, monkeypatch, recipe):
