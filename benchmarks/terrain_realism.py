@@ -77,7 +77,7 @@ def landform_features(model, processor, patches: np.ndarray, spacing_m: float) -
         top, left = (resampled.shape[0] - size) // 2, (resampled.shape[1] - size) // 2
         windows.append(resampled[top : top + size, left : left + size])
     with torch.no_grad():
-        return model(pixel_values=processor(np.stack(windows))["pixel_values"]).hidden_states.numpy()
+        return model(pixel_values=processor(np.stack(windows))["pixel_values"]).pooler_output.numpy()
 
 
 def geotiff_reference(path: str, spacing_m: float, size: int) -> np.ndarray:

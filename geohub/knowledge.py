@@ -19,7 +19,7 @@ import io
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -385,7 +385,3 @@ def _read_json(path: str | os.PathLike) -> dict[str, Any]:
             return json.load(handle)
     except json.JSONDecodeError as err:
         raise DataError(f"invalid JSON-LD: {err.msg}", path=path, line=err.lineno) from None
-
-
-def mention_dicts(mentions: list[Mention]) -> list[dict[str, Any]]:
-    return [asdict(m) for m in mentions]

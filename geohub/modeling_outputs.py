@@ -29,13 +29,13 @@ class PhasePickingOutput(ModelOutput):
         loss: scalar, phase cross-entropy plus detection loss, when `labels` are given.
         logits: `(B, 3, T)` per-sample scores for (noise, P, S).
         detection_logits: `(B, T)` per-sample event-presence scores (sigmoid gives the probability).
-        hidden_states: `(B, F, T')` bottleneck features, when asked for.
+        last_hidden_state: `(B, F, T')` bottleneck features of the U-Net, with `output_hidden_states=True`.
     """
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     detection_logits: torch.Tensor | None = None
-    hidden_states: torch.Tensor | None = None
+    last_hidden_state: torch.Tensor | None = None
 
 
 @dataclass
@@ -76,12 +76,12 @@ class LandformClassificationOutput(ModelOutput):
     Args:
         loss: scalar cross-entropy when `labels` are given.
         logits: `(B, num_labels)`.
-        hidden_states: `(B, F)` pooled features (used by the Frechet terrain distance).
+        pooler_output: `(B, F)` pooled features (used by the Frechet terrain distance).
     """
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
-    hidden_states: torch.Tensor | None = None
+    pooler_output: torch.Tensor | None = None
 
 
 # --- text ----------------------------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ __all__ = [
     "SAMPLE_DEMS",
     "read_dem",
     "tile_dem",
-    "random_flip_rotate",
+    "flip_rotate",
+    "resample_bilinear",
     "patch_dataset",
     "patch_features",
     "split_dem",
@@ -75,12 +76,18 @@ class DEM:
         if abs(dx - dy) / dy < 1e-3:
             return self
         rows, cols = self.elevation.shape
-        new_cols = max(2, round(cols * dx / dy))
-        positions = np.linspace(0, cols - 1, new_cols)
-        out = np.empty((rows, new_cols), dtype=np.float32)
-        for r in range(rows):  # NaN propagates to neighbours of nodata cells, as it should
-            out[r] = np.interp(positions, np.arange(cols), self.elevation[r])
+        out = resample_bilinear(self.elevation, (rows, max(2, round(cols * dx / dy))))
         return replace(self, elevation=out, spacing_m=(dy, dy))
+
+
+def resample_bilinear(elevation: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resampling of a `(rows, cols)` grid onto `shape`, corner cells kept in place (align_corners); float32.
+    NaN (nodata) spreads to the cells interpolated from it, as it should."""
+    import torch
+
+    tensor = torch.as_tensor(np.asarray(elevation, dtype=np.float32))[None, None]
+    out = torch.nn.functional.interpolate(tensor, size=tuple(int(n) for n in shape), mode="bilinear", align_corners=True)
+    return out[0, 0].numpy()
 
 
 def _check_elevation(array: np.ndarray, source: str, nodata: float | None = None) -> np.ndarray:
@@ -268,13 +275,11 @@ def split_dem(dem: DEM, held_out_fraction: float = 0.25, axis: str = "rows") -> 
     return replace(dem, elevation=train), replace(dem, elevation=held)
 
 
-def random_flip_rotate(patches: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A random 90-degree rotation and horizontal flip per patch of `(N, H, H)`; returns a new array."""
-    out = np.empty_like(patches)
-    for index, patch in enumerate(patches):
-        patch = np.rot90(patch, k=int(rng.integers(4)))
-        out[index] = patch[:, ::-1] if rng.random() < 0.5 else patch
-    return out
+def flip_rotate(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One of the 8 symmetries of a square patch `(H, H)`: a random 90-degree rotation, then a horizontal flip with
+    probability 1/2 (two draws from `rng`, in that order). Returns a view; copy it if it must be contiguous."""
+    patch = np.rot90(patch, k=int(rng.integers(4)))
+    return patch[:, ::-1] if rng.random() < 0.5 else patch
 
 
 def patch_features(size: int):

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import DataError, WaveformError
 from .synthetic_seismic import generate_synthetic_windows
-from .waveforms import read_waveforms
+from .waveforms import component_of, read_waveforms
 
 __all__ = [
     "seismic_features",
@@ -147,8 +147,7 @@ def _reorder(data: np.ndarray, channels: str, component_order: str, source: Path
     codes = [code for code in channels.split("_") if code]
     if len(codes) == 1:
         return np.repeat(data[:, :1].T, len(component_order), axis=0)
-    components = [code[-1].upper() for code in codes]
-    components = [{"1": "N", "2": "E", "3": "Z"}.get(c, c) for c in components]
+    components = [component_of(code) for code in codes]
     if sorted(components) != sorted(component_order) or data.shape[1] != len(codes):
         raise WaveformError(f"channels {channels!r} with data shape {data.shape}", path=source,
                             field="channels", expected=f"the components {component_order}")  # fmt: skip

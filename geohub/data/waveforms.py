@@ -34,7 +34,7 @@ from ..utils import get_logger
 
 logger = get_logger(__name__)
 
-__all__ = ["WaveformRecord", "read_waveforms", "stream_from_array", "resample_trace", "FILL_GAPS",
+__all__ = ["WaveformRecord", "read_waveforms", "component_of", "stream_from_array", "resample_trace", "FILL_GAPS",
            "MIN_SAMPLING_RATE", "MAX_SAMPLING_RATE"]  # fmt: skip
 
 FILL_GAPS = ("interpolate", "zeros", "raise")
@@ -113,7 +113,7 @@ def _load_stream(path_or_stream, source: str):
     return stream
 
 
-def _component(channel: str) -> str:
+def component_of(channel: str) -> str:
     """The component letter (Z/N/E, or the code's last letter) of a channel code (SEED, bare or K-NET)."""
     code = channel.strip().upper()
     if code in _KNET_COMPONENTS:
@@ -206,7 +206,7 @@ def _station_record(
                             expected="one sampling rate per station")  # fmt: skip
     by_component: dict[str, object] = {}
     for trace in stream:
-        by_component.setdefault(_component(trace.stats.channel), []).append(trace)
+        by_component.setdefault(component_of(trace.stats.channel), []).append(trace)
     present = sorted(by_component)
     unknown = [c for c in present if c not in component_order]
     missing = "".join(c for c in component_order if c not in by_component)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.waveforms import component_of
 from ..errors import WaveformError
 
 __all__ = [
@@ -46,8 +47,6 @@ __all__ = [
 ]
 
 NS = 1_000_000_000
-_ALTERNATIVE_COMPONENTS = {"1": "N", "2": "E", "3": "Z"}
-
 
 _CORRUPT_WORDS = ("corrupt", "end of file", "truncat", "not enough", "error")
 
@@ -124,8 +123,8 @@ class ChunkWindow:
         return cls(start, end, pad, grid)
 
     def shrink(self, data_start_ns: int, data_end_ns: int) -> ChunkWindow:
-        """This window cut to the data it holds plus the padding (still on the grid): a chunk with one hour of
-        data costs one hour, whatever its length."""
+        """This window cut to `[data_start_ns, data_end_ns]` (the chunk's own data) plus the padding, still on the
+        grid: a chunk with one hour of data costs one hour, whatever its length."""
         start = max(self.start_ns, ((data_start_ns - self.pad_ns) // self.grid_ns) * self.grid_ns)
         end = min(self.end_ns, -(-(data_end_ns + self.pad_ns) // self.grid_ns) * self.grid_ns)
         return ChunkWindow(start, max(end, start + self.grid_ns), self.pad_ns, self.grid_ns)
@@ -317,11 +316,6 @@ def merge_to_grid(traces, start_ns: int, num_samples: int, sampling_rate: float)
     return data, covered
 
 
-def _component(channel: str) -> str:
-    code = channel[-1:].upper() if channel else "?"
-    return _ALTERNATIVE_COMPONENTS.get(code, code)
-
-
 def read_chunk(source, chunk: Chunk, window: ChunkWindow):
     """Read `window` (padded span) of `chunk.station` and merge each channel onto one sample grid.
 
@@ -340,13 +334,17 @@ def read_chunk(source, chunk: Chunk, window: ChunkWindow):
         raise WaveformError(f"sampling rates {rates} Hz in one chunk", field=chunk.chunk_id,
                             expected="one sampling rate per station")  # fmt: skip
     rate = rates[0]
-    window = window.shrink(min(tr.stats.starttime.ns for tr in raw), max(tr.stats.endtime.ns for tr in raw))
+    own = [(tr.stats.starttime.ns, tr.stats.endtime.ns) for tr in raw
+           if tr.stats.starttime.ns < chunk.end_ns and tr.stats.endtime.ns >= chunk.start_ns]  # fmt: skip
+    if not own:  # data only in the padding: nothing of this chunk's own to pick
+        raise WaveformError("no data in the chunk's span", field=chunk.chunk_id)
+    window = window.shrink(max(chunk.start_ns, min(a for a, _ in own)), min(chunk.end_ns, max(b for _, b in own)))
     num_samples = int(round((window.end_ns - window.start_ns) * rate / NS))
     by_channel: dict[str, list] = {}
     for trace in raw:
         by_channel.setdefault(trace.stats.channel, []).append(trace)
     stream, covered = obspy.Stream(), np.zeros(num_samples, dtype=bool)
-    for channel in sorted(by_channel, key=_component):
+    for channel in sorted(by_channel, key=component_of):
         data, mask = merge_to_grid(by_channel[channel], window.start_ns, num_samples, rate)
         covered |= mask
         header = by_channel[channel][0].stats

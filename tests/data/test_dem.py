@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geohub.data.dem import DEM, patch_dataset, random_flip_rotate, read_dem, split_dem, tile_dem
+from geohub.data.dem import DEM, flip_rotate, patch_dataset, read_dem, split_dem, tile_dem
 from geohub.errors import RasterError
 from geohub.inference.terrain import save_dem
 
@@ -50,9 +50,10 @@ def test_tiling_drops_nodata_patches_and_augments():
     patches = tile_dem(dem, 8, 4)  # 4 x 4 corners, the one at (0, 0) holds nodata
     assert patches.shape == (15, 8, 8) and np.isfinite(patches).all()
     assert np.array_equal(patches[0], z[0:8, 4:12])
-    flipped = random_flip_rotate(patches, np.random.default_rng(0))
-    assert flipped.shape == patches.shape
-    assert sorted(flipped[3].ravel()) == sorted(patches[3].ravel())
+    rng = np.random.default_rng(0)
+    symmetries = {flip_rotate(patches[3], rng).tobytes() for _ in range(64)}
+    assert len(symmetries) == 8  # all 8 symmetries of the square, each a permutation of the same cells
+    assert sorted(flip_rotate(patches[3], rng).ravel()) == sorted(patches[3].ravel())
     train, held = split_dem(dem, 0.25)
     assert train.elevation.shape == (15, 20) and held.elevation.shape == (5, 20)
     ds = patch_dataset(patches, 30.0)
@@ -97,3 +98,15 @@ def test_tiling_errors():
     holes = DEM(np.where(np.eye(10) > 0, np.nan, 1.0).astype(np.float32), (30.0, 30.0), "holes")
     with pytest.raises(RasterError, match="holds nodata"):
         tile_dem(holes, 6, 2)
+
+
+def test_the_processor_resamples_exactly_as_the_dem_module():
+    """The terrain processor carries a copy of `resample_bilinear` (family files are self-contained for remote
+    code): the two must agree."""
+    from geohub.data.dem import resample_bilinear
+    from geohub.models.terrain_gan import TerrainImageProcessor
+
+    z = np.random.default_rng(0).normal(300, 50, (13, 17)).astype(np.float32)
+    processor = TerrainImageProcessor(spacing_m=30.0)
+    resampled = processor.resample(z, 45.0)
+    assert np.array_equal(resampled, resample_bilinear(z, resampled.shape))

@@ -76,4 +76,4 @@ class LandformCNNForImageClassification(LandformPreTrainedModel):
         pooled = hidden.mean(dim=(-2, -1))
         logits = self.classifier(self.dropout(pooled))
         loss = nn.functional.cross_entropy(logits, labels.long()) if labels is not None else None
-        return LandformClassificationOutput(loss=loss, logits=logits, hidden_states=pooled)
+        return LandformClassificationOutput(loss=loss, logits=logits, pooler_output=pooled)

@@ -127,9 +127,9 @@ class SeismicPickerForPhasePicking(SeismicPickerPreTrainedModel):
             phase_loss = -(labels[:, :-1] * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
             detection_loss = F.binary_cross_entropy_with_logits(detection_logits, labels[:, -1])
             loss = phase_loss + self.config.detection_loss_weight * detection_loss
-        hidden_states = bottleneck if output_hidden_states else None
+        last_hidden_state = bottleneck if output_hidden_states else None
         if return_dict is False:
-            return tuple(v for v in (loss, logits, detection_logits, hidden_states) if v is not None)
+            return tuple(v for v in (loss, logits, detection_logits, last_hidden_state) if v is not None)
         return PhasePickingOutput(
-            loss=loss, logits=logits, detection_logits=detection_logits, hidden_states=hidden_states
+            loss=loss, logits=logits, detection_logits=detection_logits, last_hidden_state=last_hidden_state
         )

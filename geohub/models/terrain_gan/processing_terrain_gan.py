@@ -108,6 +108,8 @@ class TerrainImageProcessor(BaseImageProcessor):
         """Bilinear resampling of a `(H, W)` DEM with grid spacing `spacing_m` onto this processor's spacing."""
         if abs(spacing_m - self.spacing_m) / self.spacing_m < 1e-3:
             return np.asarray(elevation, dtype=np.float32)
+        # Copied from geohub.data.dem.resample_bilinear: family files stay self-contained for the remote-code
+        # export (tests/data/test_dem.py checks that the two agree).
         tensor = torch.as_tensor(np.asarray(elevation, dtype=np.float32))[None, None]
         factor = spacing_m / self.spacing_m
         size = [max(2, round(s * factor)) for s in tensor.shape[-2:]]

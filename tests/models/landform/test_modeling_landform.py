@@ -41,7 +41,7 @@ def test_forward_shapes_and_loss(tester):
     inputs = tester.prepare_inputs()
     out = model(**inputs)
     assert out.logits.shape == (3, 6)
-    assert out.hidden_states.shape == (3, 8)
+    assert out.pooler_output.shape == (3, 8)
     expected = torch.nn.functional.cross_entropy(out.logits, inputs["labels"])
     assert torch.allclose(out.loss, expected)
     assert model(pixel_values=inputs["pixel_values"]).loss is None

@@ -47,7 +47,7 @@ def test_shapes_for_any_length(tester, length):
     output = model(torch.randn(2, 3, length), output_hidden_states=True)
     assert output.logits.shape == (2, 3, length)
     assert output.detection_logits.shape == (2, length)
-    assert output.hidden_states.shape[:2] == (2, 12)
+    assert output.last_hidden_state.shape[:2] == (2, 12)
     assert output.loss is None
 
 
