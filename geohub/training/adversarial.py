@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ..data.dem import flip_rotate
 from ..errors import ConfigError
 from ..utils import atomic_write_text, fsync_dir, get_logger, progress_output, set_seed
 
@@ -56,7 +57,6 @@ __all__ = [
 
 CHECKPOINT_PREFIX = "checkpoint-"
 STAGING_DIR = ".checkpoint-staging"
-STATE_FILE = "loop_state.json"
 
 
 @dataclass
@@ -124,9 +124,7 @@ class PatchDataset(Dataset):
         patch = self.patches[index]
         if self.augment:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            patch = torch.rot90(patch, int(rng.integers(4)), dims=(0, 1))
-            if rng.random() < 0.5:
-                patch = patch.flip(1)
+            patch = torch.from_numpy(np.ascontiguousarray(flip_rotate(patch.numpy(), rng)))
         return patch.unsqueeze(0).contiguous()
 
 

@@ -24,7 +24,7 @@ from ..utils import atomic_write_text, fsync_dir, get_logger, progress_output
 
 logger = get_logger(__name__)
 
-__all__ = ["GeoTrainer", "GeoSeq2SeqTrainer", "resolve_resume_checkpoint", "train_and_evaluate"]
+__all__ = ["GeoTrainer", "GeoSeq2SeqTrainer", "resolve_resume_checkpoint", "train_and_evaluate", "with_device_defaults"]
 
 STAGING_DIR = ".checkpoint-staging"
 _RESUME_LAST = {"last", "auto", "true", "latest"}
@@ -103,6 +103,18 @@ def resolve_resume_checkpoint(args: TrainingArguments) -> str | None:
 
         raise ConfigError("checkpoint folder not found", path=value, field="resume_from_checkpoint")
     return str(value)
+
+
+def with_device_defaults(args: TrainingArguments, **changes) -> TrainingArguments:
+    """`args` with `changes`, and `use_cpu=True` where CUDA is absent (so that N CPU processes under accelerate form
+    a gloo group instead of failing to find a GPU)."""
+    import dataclasses
+
+    import torch
+
+    if not torch.cuda.is_available() and not args.use_cpu:
+        changes["use_cpu"] = True
+    return dataclasses.replace(args, **changes) if changes else args
 
 
 class _QuietProgress(TrainerCallback):

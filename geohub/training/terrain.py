@@ -11,20 +11,20 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from transformers import TrainingArguments, set_seed
 
+from ..data.dem import flip_rotate
 from ..data.synthetic_terrain import LANDFORM_LABELS, make_landform_dataset
 from ..errors import ConfigError
 from ..metrics.scores import macro_f1
 from ..models.landform import LandformCNNForImageClassification, LandformConfig
 from ..models.terrain_gan.processing_terrain_gan import TerrainProcessor
 from ..utils import get_logger
-from .supervised import GeoTrainer, train_and_evaluate
+from .supervised import GeoTrainer, train_and_evaluate, with_device_defaults
 from .tasks import Task
 
 logger = get_logger(__name__)
@@ -86,9 +86,7 @@ def augment_patches(dataset, seed: int):
 
     def augment(example: dict, index: int) -> dict:
         rng = np.random.default_rng([seed, index])
-        patch = np.rot90(np.asarray(example["elevation"], dtype=np.float32), k=int(rng.integers(4)))
-        if rng.random() < 0.5:
-            patch = patch[:, ::-1]
+        patch = flip_rotate(np.asarray(example["elevation"], dtype=np.float32), rng)
         return {"elevation": np.ascontiguousarray(patch)}
 
     return dataset.map(augment, with_indices=True, features=dataset.features)
@@ -105,18 +103,11 @@ def _landform_transform(processor: TerrainProcessor):
     return transform
 
 
-def _use_cpu_without_cuda(args: TrainingArguments) -> TrainingArguments:
-    changes = {"remove_unused_columns": False}
-    if not torch.cuda.is_available() and not args.use_cpu:
-        changes["use_cpu"] = True
-    return dataclasses.replace(args, **changes)
-
-
 def run_landform(
     model_args: LandformModelArguments, data_args: LandformDataArguments, training_args: TrainingArguments
 ) -> dict[str, float]:
     """Train the landform CNN with the Trainer; returns final metrics (eval_accuracy, eval_macro_f1)."""
-    training_args = _use_cpu_without_cuda(training_args)
+    training_args = with_device_defaults(training_args, remove_unused_columns=False)
     set_seed(training_args.seed)
     seed = training_args.seed + data_args.data_seed_offset
     with training_args.main_process_first(desc="synthesise landform patches"):
