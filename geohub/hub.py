@@ -231,6 +231,7 @@ _BUNDLED = {
     "modeling_utils": "geohub_modeling_utils",
     "modeling_outputs": "geohub_modeling_outputs",
     "utils": "geohub_utils",
+    "atomic": "geohub_atomic",  # imported by utils (atomic writes, stdlib only)
 }
 _ALLOWED_TOP_LEVEL = {"torch", "transformers", "numpy", "scipy", "__future__", "safetensors", "huggingface_hub"}
 
