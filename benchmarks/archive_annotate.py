@@ -4,6 +4,9 @@ same day files, with the same architecture (PhaseNet-style U-Net, random weights
     python benchmarks/archive_annotate.py [--stations 4] [--days 2] [--hours-per-day 24] [--gaps-per-day 500]
                                           [--workdir DIR] [--skip-seisbench] [--threads 1]
 
+The geohub picker's random noise logit gets `--noise-bias` (a random picker otherwise puts a pick every second,
+and its P/S de-duplication is quadratic in the picks of a chunk); pick counts of both are reported.
+
 1. Writes a synthetic SDS archive with the project's seismogram generator (`geohub.data.synthetic_seismic`):
    `--stations` x `--days` day files per component at 100 Hz (`--hours-per-day` of data each), events every ~10 min,
    `--gaps-per-day` gaps of 0.5-3 s in every channel.
@@ -28,6 +31,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -143,6 +147,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--skip-seisbench", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="reuse the archive already in --workdir")
+    parser.add_argument("--noise-bias", type=float, default=4.0, help="added to the random picker's noise logit")
     args = parser.parse_args()
     import torch
 
@@ -150,9 +156,19 @@ def main() -> None:
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="geohub-archive-bench-"))
     sds, picker = work / "sds", work / "picker"
-    groups = write_archive(sds, args.stations, args.days, args.hours_per_day, args.gaps_per_day)
+    if args.reuse and sds.is_dir():  # the archive of an earlier run with the same --workdir
+        files = sorted(sds.rglob("GH.*.D.*"))
+        keys = sorted({(f.name.split(".")[1], f.name.rsplit(".", 1)[-1]) for f in files})
+        groups = [[f for f in files if (f.name.split(".")[1], f.name.rsplit(".", 1)[-1]) == key] for key in keys]
+    else:
+        groups = write_archive(sds, args.stations, args.days, args.hours_per_day, args.gaps_per_day)
+    for old in ("out-1", "out-2"):
+        shutil.rmtree(work / old, ignore_errors=True)
     torch.manual_seed(0)
     model = SeismicPickerForPhasePicking(SeismicPickerConfig(window_length=3001))
+    with torch.no_grad():  # random weights pick everywhere; favour noise so picks are sparse, as with a trained model
+        model.phase_head.bias[0] += args.noise_bias
+        model.detection_head.bias -= args.noise_bias
     model.save_pretrained(picker)
     SeismicFeatureExtractor(window_length=3001).save_pretrained(picker)
     config = REPO / "recipes" / "accelerate_configs" / "multi_cpu.yaml"

@@ -46,26 +46,22 @@ def _segments(values, gaps, missing=50, rate=100.0):
             for a, b in zip(edges[:-1], edges[1:])]  # fmt: skip
 
 
-def _best_time(function, repeats=3):
-    best = float("inf")
-    for _ in range(repeats):
-        began = time.perf_counter()
-        result = function()
-        best = min(best, time.perf_counter() - began)
-    return best, result
-
-
 def test_merge_to_grid_is_linear_and_fast_with_500_gaps():
     day = 86400 * 100  # one day at 100 Hz
     values = np.arange(day, dtype=np.float64)
-    traces = _segments(values, 500)
-    elapsed, (data, covered) = _best_time(lambda: merge_to_grid(traces, 0, day, 100.0))
-    assert len(traces) - 1 == 500 and covered.sum() == day - 501 * 50
-    np.testing.assert_allclose(data[: day - 50], values[: day - 50])  # a ramp interpolates onto itself
-    assert (data[day - 50 :] == values[day - 51]).all()  # after the last sample: its value
-    one_gap, _ = _best_time(lambda: merge_to_grid(_segments(values, 1), 0, day, 100.0))
-    # cost does not grow with the number of gaps (timings on a shared machine: generous bounds)
-    assert elapsed < 3 * one_gap + 0.5, f"500 gaps: {elapsed:.2f} s, 1 gap: {one_gap:.2f} s"
+    many, one = _segments(values, 500), _segments(values, 1)
+    times = {500: [], 1: []}
+    for _ in range(4):  # interleaved, best of 4: the machine is shared
+        for gaps, traces in ((500, many), (1, one)):
+            began = time.perf_counter()
+            data, covered = merge_to_grid(traces, 0, day, 100.0)
+            times[gaps].append(time.perf_counter() - began)
+            if gaps == 500:
+                assert len(traces) - 1 == 500 and covered.sum() == day - 501 * 50
+                np.testing.assert_allclose(data[: day - 50], values[: day - 50])  # a ramp interpolates onto itself
+                assert (data[day - 50 :] == values[day - 51]).all()  # after the last sample: its value
+    # the cost does not grow with the number of gaps
+    assert min(times[500]) < 4 * min(times[1]) + 1.0, times
 
 
 def test_chunks_cover_the_selection_and_windows_align(archive):
