@@ -24,9 +24,9 @@ from transformers import AutoTokenizer, TrainingArguments, set_seed
 from ..data.corpus import ENTITY_TYPES, RELATION_TYPES, load_geo_corpus, sentence_spans
 from ..errors import ConfigError
 from ..utils import get_logger
-from .supervised import GeoTrainer, train_and_evaluate
+from .supervised import GeoTrainer, train_and_evaluate, with_device_defaults
 from .tasks import Task
-from .text import MINILM, resolve_model_path, use_cpu_without_cuda
+from .text import MINILM, resolve_model_path
 
 logger = get_logger(__name__)
 
@@ -223,7 +223,7 @@ def run_relation_classification(
     model_args: RelationModelArguments, data_args: RelationDataArguments, training_args: TrainingArguments
 ) -> dict[str, float]:
     """Train the relation classifier; returns the final metrics (eval_f1 = micro F1 over typed relations)."""
-    training_args = use_cpu_without_cuda(training_args)
+    training_args = with_device_defaults(training_args)
     train_rows, test_rows = _load_rows(data_args)
     set_seed(training_args.seed)
     model, path = _build_model(model_args, data_args, relation_type_pairs(train_rows))

@@ -14,10 +14,12 @@ FAMILY = Family(
     task_object="geohub.training.relations:RELATION_CLASSIFICATION",
     card=CardDecl(
         task_name="Relation classification",
-        architecture="all-MiniLM-L6-v2 (BERT) encoder reading typed entity markers; MLP over [CLS] and the two "
-        "marker states; classes: no_relation + located_in, age_of, hosts, measured_by, overlies, causes, part_of",
-        citation="Zhou, W. & Chen, M. (2022). An improved baseline for sentence-level relation extraction. "
-        "AACL-IJCNLP. arXiv:2102.01373; Wang, W. et al. (2020). MiniLM. NeurIPS. arXiv:2002.10957",
+        architecture="all-MiniLM-L6-v2 (BERT) encoder reading the abstract with entity markers around every mention "
+        "(ATLOP-style); MLP over head/tail entity states, type and distance features; classes: no_relation + "
+        "located_in, age_of, hosts, measured_by, overlies, causes, part_of",
+        citation="Zhou, W., Huang, K., Ma, T. & Huang, J. (2021). Document-level relation extraction with adaptive "
+        "thresholding and localized context pooling (ATLOP). AAAI. arXiv:2010.11304; Wang, W. et al. (2020). MiniLM. "
+        "NeurIPS. arXiv:2002.10957",
         data="geohub geophysics abstracts corpus (geohub/data/corpus, relations annotated between its entities).",
         tags=("geoscience-literature", "relation-extraction", "knowledge-extraction"),
         pipeline_tag=None,
@@ -26,6 +28,7 @@ FAMILY = Family(
         "model_name_or_path": "minilm",
         "dataset": "geo_corpus",
         "freeze_encoder": True,
+        "no_relation_weight": 0.3,
         "num_train_epochs": 15,
         "per_device_train_batch_size": 32,
         "learning_rate": 1e-3,
