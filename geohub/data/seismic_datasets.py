@@ -145,8 +145,9 @@ def from_obspy_folder(
 def _reorder(data: np.ndarray, channels: str, component_order: str, source: Path) -> np.ndarray:
     """`(T, 3)` PhaseNet array with channel codes like "EHE_EHN_EHZ" (or one "EHZ") -> `(C, T)` in order."""
     codes = [code for code in channels.split("_") if code]
-    if len(codes) == 1:
-        return np.repeat(data[:, :1].T, len(component_order), axis=0)
+    if len(codes) == 1:  # the one channel sits in the column that holds data (the last one in PhaseNet's files)
+        column = int(np.abs(data).max(axis=0).argmax())
+        return np.repeat(data[:, column : column + 1].T, len(component_order), axis=0)
     components = [component_of(code) for code in codes]
     if sorted(components) != sorted(component_order) or data.shape[1] != len(codes):
         raise WaveformError(f"channels {channels!r} with data shape {data.shape}", path=source,

@@ -181,3 +181,13 @@ def test_knet_channel_codes_and_empty_stream():
     assert single.missing == "NE"
     with pytest.raises(WaveformError, match="no traces"):
         read_waveforms(obspy.Stream())
+
+
+@pytest.mark.shared_data
+def test_phasenet_single_component_records_keep_their_data(shared_data):
+    """PhaseNet stores a single channel in the last column of `data`; it used to be read from the (zero) first."""
+    from geohub.data.seismic_datasets import from_phasenet_npz
+
+    records = from_phasenet_npz(shared_data / "phasenet-ncedc", limit=2).with_format("numpy")
+    single = np.asarray(records[1]["waveforms"])  # NC_MTU_2014071807051236_02.npz, channels "EHZ"
+    assert single.std(axis=1).min() > 0 and np.array_equal(single[0], single[2])
