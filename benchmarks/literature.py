@@ -41,31 +41,98 @@ def rouge(predictions: list[str], references: list[list[str]]) -> dict[str, floa
     return {k: round(100 * scores[k], 2) for k in ("rouge1", "rouge2", "rougeL")}
 
 
-def summarization_rows(name: str, documents: list[list[str]], references: list[list[str]], args) -> list[dict]:
-    from geohub.inference.text import summarize
-    from geohub.training.text import oracle_labels
+SUMMARIZER_ROW = "extractive on MiniLM (geohub)"
 
-    texts = [" ".join(d) for d in documents]
+
+@torch.no_grad()
+def embedded_documents(model, tokenizer, documents: list[list[str]], titles: list[str], cache: dict):
+    """The documents encoded for the extractive model with their MiniLM sentence and title embeddings, computed
+    once per data set and shared by every model whose (frozen) encoder has the same weights (and kept in the
+    training recipes' embedding cache, `--embedding-cache`)."""
+    from datasets import Dataset
+
+    from geohub.models.extractive_summarizer.processing_extractive_summarizer import encode_documents
+    from geohub.training.text import precompute_sentence_embeddings
+
+    fingerprint = (id(documents), round(float(sum(p.double().sum() for p in model.encoder.parameters())), 3))
+    if fingerprint not in cache:
+        encoded = Dataset.from_dict(encode_documents(tokenizer, documents, 64, titles=titles))
+        cache[fingerprint] = precompute_sentence_embeddings(
+            model, encoded, tokenizer.pad_token_id or 0, cache_dir=cache.get("dir")
+        ).to_list()
+    return cache[fingerprint]
+
+
+@torch.no_grad()
+def extractive_rows_summaries(path, documents, titles, with_titles: bool, cache: dict) -> list[str]:
+    """`summarize(documents, model=path, titles=...)` from cached embeddings (checked against summarize itself on
+    the first documents)."""
+    from geohub.inference.text import load_text_model, summarize
+    from geohub.models.extractive_summarizer.processing_extractive_summarizer import (
+        collate_documents,
+        select_sentences,
+    )
+
+    model, tokenizer = load_text_model(path)
+    features = []
+    for row in embedded_documents(model, tokenizer, documents, titles, cache):
+        row = dict(row)
+        if not with_titles:  # exactly what summarize(..., titles=None) computes
+            row["title_mask"] = 0
+            row["sentence_features"] = [values[:3] + [0.0] + values[4:] for values in row["sentence_features"]]
+        features.append(row)
+    summaries = []
+    for begin in range(0, len(features), 32):
+        logits = model(**collate_documents(features[begin : begin + 32])).logits.numpy()
+        summaries += [select_sentences(r, d, 1) for r, d in zip(logits, documents[begin : begin + 32])]
+    check = summarize(documents[:8], model=model, tokenizer=tokenizer, titles=titles[:8] if with_titles else None)
+    assert check == summaries[:8], "cached embeddings disagree with summarize()"
+    return summaries
+
+
+def summarization_rows(name: str, documents: list[list[str]], references: list[list[str]], titles, args) -> list[dict]:
+    """Baselines and models on one data set. Documents go in as their lists of sentences (no re-splitting), so
+    every system picks among the same sentences; `titles` feed the extractive model's title features."""
+    from transformers import AutoTokenizer
+
+    from geohub.inference.text import summarize
+    from geohub.models.extractive_summarizer import ExtractiveSummarizerForSentenceExtraction
+    from geohub.models.extractive_summarizer.processing_extractive_summarizer import tfidf_centroid_scores
+    from geohub.training.text import oracle_labels, resolve_model_path
+
+    cache: dict = {"dir": args.embedding_cache or None}
     rows = [{"data": name, "system": "Lead-1 (first sentence)", **rouge([d[0] for d in documents], references)}]
+    tfidf = [d[int(tfidf_centroid_scores(d).argmax())] for d in documents]
+    rows.append({"data": name, "system": "TF-IDF centroid (unsupervised)", **rouge(tfidf, references)})
+    minilm = ExtractiveSummarizerForSentenceExtraction.from_encoder(resolve_model_path("minilm")).eval()
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("minilm"))
+    embedded = embedded_documents(minilm, tokenizer, documents, titles, cache)
+    centroid = []
+    for row, document in zip(embedded, documents):
+        vectors = torch.tensor(row["sentence_embeddings"])
+        centroid.append(document[int((vectors @ torch.nn.functional.normalize(vectors.mean(0), dim=0)).argmax())])
+    rows.append({"data": name, "system": "MiniLM centroid (unsupervised)", **rouge(centroid, references)})
     oracle = [" ".join(s for s, keep in zip(d, oracle_labels(d, r)) if keep) for d, r in zip(documents, references)]
     rows.append({"data": name, "system": "oracle sentence (upper bound)", **rouge(oracle, references)})
-    rows.append(
-        {
-            "data": name,
-            "system": "MiniLM centroid (unsupervised)",
-            **rouge(summarize(texts, model="centroid"), references),
-        }
-    )
-    for label, path in (
-        ("extractive on MiniLM (geohub)", args.summarizer),
-        ("bert2bert warm-started MiniLM", args.bert2bert),
+    for label, path, with_titles in (
+        (SUMMARIZER_ROW + ", with titles", args.summarizer, True),
+        (SUMMARIZER_ROW + ", text only", args.summarizer, False),
+        ("extractive (SciTLDR-A recipe), with titles", args.scitldr_summarizer, True),
+        ("extractive (SciTLDR-A recipe), text only", args.scitldr_summarizer, False),
     ):
-        if path and (Path(path) / "config.json").is_file():
-            rows.append(
-                {"data": name, "system": label, **rouge(summarize(texts, model=path, batch_size=16), references)}
-            )
-        else:
+        if _model_dir(path):
+            summaries = extractive_rows_summaries(path, documents, titles, with_titles, cache)
+            assert all(s in d for s, d in zip(summaries, documents))  # exact source sentences
+            rows.append({"data": name, "system": label, "model": str(path), **rouge(summaries, references)})
+        elif "text only" not in label:
             rows.append({"data": name, "system": label, "note": f"model not found at {path}"})
+    if _model_dir(args.bert2bert):
+        summaries = summarize(documents, model=args.bert2bert, batch_size=16)
+        rows.append({"data": name, "system": "bert2bert warm-started MiniLM", **rouge(summaries, references)})
+    baselines = [r["rouge1"] for r in rows[:3]]
+    for row in rows[4:]:
+        if "rouge1" in row and "bert2bert" not in row["system"]:
+            row["beats_lead1_and_centroids"] = bool(row["rouge1"] > max(baselines))
     return rows
 
 
@@ -233,18 +300,20 @@ def relation_rows(args) -> list[dict]:
     return rows
 
 
-def summary_speed(args, texts: list[str]) -> dict:
-    from geohub.inference.text import summarize
+def summary_speed(args, documents: list[list[str]], titles: list[str]) -> dict:
+    """Documents per second of the extractive summarizer (pre-split SciTLDR-A abstracts with titles)."""
+    from geohub.inference.text import load_text_model, summarize
 
     if not (args.summarizer and (Path(args.summarizer) / "config.json").is_file()):
         return {}
-    sample = texts[: args.speed_documents]
+    model, tokenizer = load_text_model(args.summarizer)
+    sample, sample_titles = documents[: args.speed_documents], titles[: args.speed_documents]
     times = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        summarize(sample, model=args.summarizer, batch_size=16)
+        summarize(sample, model=model, tokenizer=tokenizer, titles=sample_titles, batch_size=16)
         times.append(time.perf_counter() - start)
-    return {"extractive_summaries_per_s": round(len(sample) / statistics.median(times), 2)}
+    return {"extractive_documents_per_s": round(len(sample) / statistics.median(times), 2)}
 
 
 def main() -> int:
@@ -252,6 +321,9 @@ def main() -> int:
     parser.add_argument("--shared-data", default=str(REPO.parent / "shared" / "data"))
     parser.add_argument("--summarizer", default="runs/summarization/extractive")
     parser.add_argument("--bert2bert", default="runs/summarization/bert2bert")
+    parser.add_argument("--scitldr-summarizer", default="runs/summarization/scitldr_extractive")
+    parser.add_argument("--embedding-cache", default="runs/summarization/.embedding_cache",
+                        help="MiniLM sentence embeddings kept between runs ('' for none)")  # fmt: skip
     parser.add_argument("--tagger", default="runs/knowledge_extraction/bgs_full")
     parser.add_argument("--corpus-tagger", default="runs/knowledge_extraction/corpus_full")
     parser.add_argument("--relation-model", default="runs/knowledge_extraction/relations")
@@ -265,6 +337,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-summarization", action="store_true", help="only the entity and relation rows")
+    parser.add_argument("--only-summarization", action="store_true", help="only the summarization rows and speed")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -280,13 +353,20 @@ def main() -> int:
     corpus_docs = [[row["text"][a:b] for a, b in sentence_spans(row["text"])] for row in held]
     scitldr = load_scitldr(Path(args.shared_data) / "scitldr-a", "test").select(range(args.max_scitldr))
     rows = []
+    speed = {}
     if not args.skip_summarization:
-        rows += summarization_rows("corpus held-out", corpus_docs, [[s] for s in held["summary"]], args)
-        rows += summarization_rows("SciTLDR-A test", list(scitldr["sentences"]), list(scitldr["references"]), args)
-    ner, speed = ner_rows(args)
-    rows += ner + relation_rows(args)
+        from geohub.training.text import scitldr_titles
+
+        sci_titles = scitldr_titles(Path(args.shared_data) / "scitldr-a", "test")[: len(scitldr)]
+        rows += summarization_rows("corpus held-out", corpus_docs, [[s] for s in held["summary"]],
+                                   list(held["title"]), args)  # fmt: skip
+        rows += summarization_rows("SciTLDR-A test", list(scitldr["sentences"]), list(scitldr["references"]),
+                                   sci_titles, args)  # fmt: skip
+    if not args.only_summarization:
+        ner, speed = ner_rows(args)
+        rows += ner + relation_rows(args)
     if not args.skip_summarization:
-        speed.update(summary_speed(args, [" ".join(d) for d in scitldr["sentences"]]))
+        speed.update(summary_speed(args, list(scitldr["sentences"]), sci_titles))
     settings = {"threads": args.threads, "repeats": args.repeats, "scitldr_documents": len(scitldr),
                 "corpus_held_out": len(held), "machine": platform.processor() or platform.machine()}  # fmt: skip
     print(

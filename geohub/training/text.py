@@ -427,6 +427,11 @@ class SummarizationModelArguments(LoraArguments):
         default=1, metadata={"help": "extractive: self-attention layers across sentences (0: none)"}
     )
     extractive_loss: str = field(default="listwise", metadata={"help": "extractive: listwise or bce"})
+    embedding_scorer: bool = field(
+        default=True,
+        metadata={"help": "extractive: score the sentence embeddings after the sentence layers (deep part); false: "
+                  "only the linear score of the features (transfers better from few training documents)"},
+    )  # fmt: skip
     dropout: float = field(default=0.1, metadata={"help": "extractive: dropout in the sentence layers"})
 
     def __post_init__(self):
@@ -464,6 +469,10 @@ class SummarizationDataArguments:
     )  # fmt: skip
     title_dropout: float = field(
         default=0.3, metadata={"help": "extractive: fraction of training documents shown without their title"}
+    )
+    embedding_cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "extractive: folder keeping the frozen encoder's sentence embeddings between runs"},
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training documents"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N evaluation documents"})
@@ -548,24 +557,65 @@ def oracle_labels(sentences: list[str], references: list[str], count: int = 1, s
     return [int(i in chosen) for i in range(len(sentences))]
 
 
+def encoder_fingerprint(model) -> str:
+    """SHA-1 of the encoder's weights: names the embedding cache of one frozen encoder."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for name, tensor in sorted(model.encoder.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_key(ids: list[int]) -> str:
+    import hashlib
+
+    return hashlib.sha1(np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()
+
+
+def _load_cache(path: Path | None) -> dict[str, np.ndarray]:
+    if path is None or not path.is_file():
+        return {}
+    with np.load(path) as stored:
+        return dict(zip(stored["keys"].tolist(), stored["vectors"]))
+
+
+def _save_cache(path: Path, cache: dict[str, np.ndarray]) -> None:
+    import io
+
+    from ..utils import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    np.savez(buffer, keys=np.array(list(cache)), vectors=np.stack(list(cache.values())).astype(np.float32))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 @torch.no_grad()
-def precompute_sentence_embeddings(model, dataset, pad_token_id: int, batch_size: int = 64):
+def precompute_sentence_embeddings(model, dataset, pad_token_id: int, batch_size: int = 64, cache_dir=None):
     """Replace `input_ids`/`attention_mask` (and the title's) by the frozen encoder's `sentence_embeddings`
-    `[doc][sentence][H]` and `title_embeddings` `[doc][H]`: every sentence of the data set is embedded once, in
-    batches of similar length (little padding)."""
-    rows = [(d, s, ids) for d, doc in enumerate(dataset["input_ids"]) for s, ids in enumerate(doc)]
-    rows += [(d, -1, ids) for d, ids in enumerate(dataset["title_input_ids"])]
-    rows.sort(key=lambda row: len(row[2]))
-    vectors: dict[tuple[int, int], list[float]] = {}
+    `[doc][sentence][H]` and `title_embeddings` `[doc][H]`: every distinct sentence is embedded once, in batches
+    of similar length (little padding). With `cache_dir`, embeddings are kept in
+    `<cache_dir>/<encoder fingerprint>.npz` (keyed by the sentence's token ids) and reused by later runs."""
+    path = Path(cache_dir) / f"{encoder_fingerprint(model)}.npz" if cache_dir else None
+    cache = _load_cache(path)
+    known = len(cache)
+    every = [ids for doc in dataset["input_ids"] for ids in doc] + list(dataset["title_input_ids"])
+    needed = {_cache_key(ids): ids for ids in every}
+    pending = {key: ids for key, ids in needed.items() if key not in cache}
+    rows = sorted(pending.items(), key=lambda row: len(row[1]))
     for begin in range(0, len(rows), batch_size):
         chunk = rows[begin : begin + batch_size]
-        padded = collate_documents([{"input_ids": [ids]} for _, _, ids in chunk], pad_token_id)
+        padded = collate_documents([{"input_ids": [ids]} for _, ids in chunk], pad_token_id)
         embedded = model.embed_sentences(padded["input_ids"].transpose(0, 1), padded["attention_mask"].transpose(0, 1))
-        for (d, s, _), vector in zip(chunk, embedded[0]):
-            vectors[d, s] = vector.tolist()
-    counts = [len(doc) for doc in dataset["input_ids"]]
-    sentences = [[vectors[d, s] for s in range(count)] for d, count in enumerate(counts)]
-    titles = [vectors[d, -1] for d in range(len(counts))]
+        for (key, _), vector in zip(chunk, embedded[0].numpy()):
+            cache[key] = vector
+    if path is not None and len(cache) > known:
+        _save_cache(path, cache)
+    logger.info("sentence embeddings: %d computed, %d from the cache", len(rows), len(needed) - len(rows))
+    sentences = [[cache[_cache_key(ids)].tolist() for ids in doc] for doc in dataset["input_ids"]]
+    titles = [cache[_cache_key(ids)].tolist() for ids in dataset["title_input_ids"]]
     dataset = dataset.remove_columns(["input_ids", "attention_mask", "title_input_ids", "title_attention_mask"])
     return dataset.add_column("sentence_embeddings", sentences).add_column("title_embeddings", titles)
 
@@ -592,7 +642,8 @@ def _load_extractive(model_args):
         return ExtractiveSummarizerForSentenceExtraction.from_pretrained(path), tokenizer
     options = {"max_sentences": model_args.max_sentences, "freeze_encoder": model_args.freeze_encoder,
                "use_features": model_args.use_features, "num_sentence_layers": model_args.num_sentence_layers,
-               "loss": model_args.extractive_loss, "dropout": model_args.dropout}  # fmt: skip
+               "loss": model_args.extractive_loss, "dropout": model_args.dropout,
+               "embedding_scorer": model_args.embedding_scorer}  # fmt: skip
     try:
         return ExtractiveSummarizerForSentenceExtraction.from_encoder(path, **options), tokenizer
     except ValueError as err:
@@ -630,8 +681,9 @@ def _build_extractive(model_args, data_args, training_args, train, test):
                             batched=True, with_indices=True, remove_columns=test.column_names)  # fmt: skip
     if model.config.freeze_encoder and not model_args.use_lora:
         # the encoder never changes: embed every sentence once instead of at every step of every epoch
-        train_set = precompute_sentence_embeddings(model, train_set, tokenizer.pad_token_id or 0)
-        eval_set = precompute_sentence_embeddings(model, eval_set, tokenizer.pad_token_id or 0)
+        pad, cache = tokenizer.pad_token_id or 0, data_args.embedding_cache_dir
+        train_set = precompute_sentence_embeddings(model, train_set, pad, cache_dir=cache)
+        eval_set = precompute_sentence_embeddings(model, eval_set, pad, cache_dir=cache)
     rouge = rouge_metrics(list(test["references"]))
     documents = list(test["sentences"])
 
@@ -643,8 +695,9 @@ def _build_extractive(model_args, data_args, training_args, train, test):
     if model_args.use_lora:
         from peft import get_peft_model
 
-        trained = ["sentence_position", "layers", "norm", "scorer"]
-        trained += ["feature_projection", "feature_scorer"] if model.config.use_features else []
+        trained = ["sentence_position", "layers", "norm", "scorer"] if model.config.embedding_scorer else []
+        trained += ["feature_scorer"] if model.config.use_features else []
+        trained += ["feature_projection"] if model.config.use_features and model.config.embedding_scorer else []
         model = get_peft_model(model, model_args.lora_config(None, modules_to_save=trained))
     collator = lambda features: collate_documents(features, tokenizer.pad_token_id or 0)  # noqa: E731
     trainer = GeoTrainer(
@@ -737,13 +790,18 @@ SUMMARIZATION = Task(
 
 # task name -> recipe (without output_dir) that trains a useful model on the embedded corpus in about a minute
 QUICKSTART_RECIPES: dict[str, dict] = {
-    "summarization": {
+    "summarization": {  # = recipes/summarization/config_extractive.yaml without evaluation and checkpoints
         "model_name_or_path": MINILM,
         "architecture": "extractive",
         "dataset": "geo_corpus",
-        "num_train_epochs": 4,
-        "per_device_train_batch_size": 8,
-        "learning_rate": 1e-3,
+        "use_features": True,
+        "embedding_scorer": False,
+        "extractive_loss": "listwise",
+        "label_sharpness": 4.0,
+        "title_dropout": 0.3,
+        "num_train_epochs": 20,
+        "per_device_train_batch_size": 16,
+        "learning_rate": 1e-2,
         "eval_strategy": "no",
         "save_strategy": "no",
         "report_to": "none",

@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 from transformers import (
+    AutoModel,
     AutoModelForSeq2SeqLM,
     AutoModelForTokenClassification,
     AutoTokenizer,
@@ -20,9 +21,10 @@ from transformers import (
 )
 
 import geohub  # noqa: F401
-from geohub.data.corpus import NER_LABELS
+from geohub.data.corpus import NER_LABELS, sentence_spans
 from geohub.data.tokenization import corpus_texts, train_domain_tokenizer
 from geohub.environment import offline_minilm_path
+from geohub.errors import ConfigError
 from geohub.inference.text import summarize
 from geohub.training.launch import run_recipe
 from geohub.training.tasks import get_task
@@ -119,6 +121,23 @@ def test_extractive_summarization_trains_and_resumes(tmp_path):
     # the same recipe resumes from checkpoint-2 and trains to step 3 only
     metrics = run_recipe(str(_recipe(tmp_path, "ext", values | {"max_steps": 3, "save_steps": 3})))
     assert (out / "checkpoint-3").is_dir() and metrics["train_epoch"] > 0
+
+
+def test_extractive_quickstart_recipe_trains_the_features_scorer(tmp_path):
+    # the quickstart's summarization recipe (features-only scorer, soft oracle labels) through the real task path
+    out = tmp_path / "quick"
+    values = {"task": "summarization"} | QUICKSTART_RECIPES["summarization"]
+    values |= {"dataset": str(FIXTURE), "output_dir": str(out), "max_steps": 2, "per_device_train_batch_size": 2}
+    metrics = run_recipe(str(_recipe(tmp_path, "quick", values)))
+    assert 0 < metrics["eval_rouge1"] <= 100
+    model = AutoModel.from_pretrained(out)
+    assert model.config.use_features and not model.config.embedding_scorer and model.config.loss == "listwise"
+    texts = [json.loads(line)["text"] for line in FIXTURE.read_text().splitlines()[:3]]
+    for text, summary in zip(texts, summarize(texts, model=out, num_sentences=2)):
+        sentences = [text[a:b] for a, b in sentence_spans(text)]
+        assert summary in {f"{a} {b}" for i, a in enumerate(sentences) for b in sentences[i + 1 :]}
+    with pytest.raises(ConfigError, match="summary_sentences"):
+        run_recipe(str(_recipe(tmp_path, "bad", values | {"summary_sentences": 0})))
 
 
 def test_warm_started_encoder_decoder_computes_a_loss_and_generates():

@@ -26,6 +26,9 @@ class ExtractiveSummarizerConfig(PretrainedConfig):
             (wide) term of the score.
         num_lexical_features (`int`, defaults to 5): width of the `sentence_features` input (the lexical features
             of `processing_extractive_summarizer.lexical_features`); 0 turns them off.
+        embedding_scorer (`bool`, defaults to True): score the sentence embeddings after the sentence layers (deep
+            part); False keeps only the linear score of the features (needs `use_features`), which transfers
+            better across domains when there are few training documents.
         loss (`str`, defaults to "listwise"): "listwise" (softmax cross-entropy over the sentences of a document
             against its oracle sentences) or "bce" (independent binary cross-entropy per sentence).
     """
@@ -44,6 +47,7 @@ class ExtractiveSummarizerConfig(PretrainedConfig):
         use_features: bool = False,
         num_lexical_features: int = 5,
         loss: str = "listwise",
+        embedding_scorer: bool = True,
         **kwargs,
     ):
         if encoder is None:
@@ -63,6 +67,8 @@ class ExtractiveSummarizerConfig(PretrainedConfig):
             )
         if loss not in ("listwise", "bce"):
             raise ValueError(f"loss must be 'listwise' or 'bce', got {loss!r}")
+        if not embedding_scorer and not use_features:
+            raise ValueError("embedding_scorer=False needs use_features=True (nothing would be scored)")
         if num_lexical_features < 0:
             raise ValueError(f"num_lexical_features must be >= 0, got {num_lexical_features}")
         if not 0.0 <= dropout < 1.0:
@@ -77,6 +83,7 @@ class ExtractiveSummarizerConfig(PretrainedConfig):
         self.use_features = use_features
         self.num_lexical_features = num_lexical_features if use_features else 0
         self.loss = loss
+        self.embedding_scorer = embedding_scorer
         super().__init__(**kwargs)
 
     @property

@@ -77,17 +77,19 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
         super().__init__(config)
         self.encoder = BertModel(BertConfig(**config.encoder), add_pooling_layer=False)
         hidden = config.hidden_size
-        self.sentence_position = nn.Embedding(config.max_sentences, hidden)
         num_features = self.num_features
         if num_features:
-            self.feature_projection = nn.Linear(num_features, hidden)
             self.feature_scorer = nn.Linear(num_features, 1)
-        self.layers = nn.ModuleList(
-            ExtractiveSummarizerSentenceLayer(hidden, config.num_attention_heads, config.dropout)
-            for _ in range(config.num_sentence_layers)
-        )
-        self.norm = nn.LayerNorm(hidden)
-        self.scorer = nn.Linear(hidden, 1)
+        if config.embedding_scorer:  # the deep part (absent when only the features are scored)
+            self.sentence_position = nn.Embedding(config.max_sentences, hidden)
+            if num_features:
+                self.feature_projection = nn.Linear(num_features, hidden)
+            self.layers = nn.ModuleList(
+                ExtractiveSummarizerSentenceLayer(hidden, config.num_attention_heads, config.dropout)
+                for _ in range(config.num_sentence_layers)
+            )
+            self.norm = nn.LayerNorm(hidden)
+            self.scorer = nn.Linear(hidden, 1)
         self.post_init()
         self._apply_freeze()
 
@@ -161,7 +163,7 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
 
     def _title_embeddings(self, batch, device, title_input_ids, title_attention_mask, title_embeddings):
         if title_embeddings is not None:
-            return title_embeddings.to(self.scorer.weight.dtype)
+            return title_embeddings.to(self.encoder.embeddings.word_embeddings.weight.dtype)
         if title_input_ids is not None:
             mask = title_attention_mask if title_attention_mask is not None else torch.ones_like(title_input_ids)
             return self.embed_sentences(title_input_ids[:, None], mask[:, None])[:, 0]
@@ -212,7 +214,7 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
             present = attention_mask.any(dim=-1)
             hidden = self.embed_sentences(input_ids, attention_mask)
         else:
-            hidden = sentence_embeddings.to(self.scorer.weight.dtype)
+            hidden = sentence_embeddings.to(self.encoder.embeddings.word_embeddings.weight.dtype)
             present = sentence_mask.bool() if sentence_mask is not None else hidden.abs().sum(-1) > 0
         batch, sentences = present.shape
         positions = torch.arange(sentences, device=hidden.device).clamp(max=self.config.max_sentences - 1)
@@ -229,12 +231,14 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
                 if sentence_features is not None:
                     lexical = sentence_features[:, :sentences].to(lexical.dtype)
                 features = torch.cat([features, lexical], dim=-1) * present[..., None]
-        deep = hidden + self.sentence_position(positions)[None]
-        if features is not None:
-            deep = deep + self.feature_projection(features)
-        for layer in self.layers:
-            deep = layer(deep, padding_mask=~present)
-        logits = self.scorer(self.norm(deep)).squeeze(-1)
+        logits = torch.zeros(batch, sentences, device=hidden.device, dtype=hidden.dtype)
+        if self.config.embedding_scorer:
+            deep = hidden + self.sentence_position(positions)[None]
+            if features is not None:
+                deep = deep + self.feature_projection(features)
+            for layer in self.layers:
+                deep = layer(deep, padding_mask=~present)
+            logits = logits + self.scorer(self.norm(deep)).squeeze(-1)
         if features is not None:
             logits = logits + self.feature_scorer(features).squeeze(-1)
         loss = None

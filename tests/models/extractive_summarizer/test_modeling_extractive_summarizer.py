@@ -126,3 +126,14 @@ def test_listwise_loss_prefers_the_labelled_sentence(tester):
     assert good < 0.02 < bad
     with pytest.raises(ValueError, match="loss"):
         ExtractiveSummarizerConfig(loss="hinge")
+
+
+def test_features_only_scorer_has_no_deep_part(tester):
+    model = ExtractiveSummarizerForSentenceExtraction(tester.config(use_features=True, embedding_scorer=False)).eval()
+    assert not hasattr(model, "scorer") and not hasattr(model, "layers")
+    assert {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad} == {"feature_scorer"}
+    input_ids, attention_mask, labels = tester.inputs()
+    output = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    assert output.logits.shape == (2, 4) and torch.isneginf(output.logits[1, 3]) and output.loss > 0
+    with pytest.raises(ValueError, match="embedding_scorer=False needs use_features"):
+        ExtractiveSummarizerConfig(embedding_scorer=False)
