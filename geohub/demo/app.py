@@ -18,12 +18,11 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import Callable
 
 from ..errors import GeohubError
-from ..utils import get_logger
+from ..utils import free_port, get_logger
 from .examples import DEM_EXAMPLES, EXAMPLE_ABSTRACT, REAL_SEISMIC_EXAMPLE, SEISMIC_EXAMPLES
 from .handlers import (
     BEST_AVAILABLE_PICKER,
@@ -196,13 +195,6 @@ def build_demo(
             _terrain_tabs(gr, models, limits)
     demo.queue(default_concurrency_limit=concurrency_limit, max_size=max_queue_size)
     return demo
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on `host` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 def launch_demo(

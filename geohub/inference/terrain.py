@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.dem import DEM
-from ..data.limits import check_count, check_seed
+from ..data.dem import DEFAULT_MAX_DEM_CELLS, DEM, MAX_ABS_ELEVATION_M
+from ..data.limits import check_count, check_finite_array, check_resampled_cells, check_seed
 from ..errors import RasterError
 from ..utils import atomic_path
 
@@ -118,18 +118,21 @@ def _as_grid(dem, spacing_m: float | None) -> tuple[np.ndarray, float]:
         raise RasterError(f"spacing_m is {spacing_m!r}", field="spacing_m", expected="a positive number of metres")
     if elevation.ndim != 2:
         raise RasterError(f"expected one (rows, cols) grid, got shape {elevation.shape}")
+    check_finite_array(elevation, "elevation", MAX_ABS_ELEVATION_M, allow_nan=True, error=RasterError, unit=" m")
     return elevation.astype(np.float32), spacing
 
 
-def landform_patches(dem, processor, patch_size: int, *, spacing_m: float | None = None,
-                     max_patches: int = 64) -> np.ndarray:  # fmt: skip
+def landform_patches(dem, processor, patch_size: int, *, spacing_m: float | None = None, max_patches: int = 64,
+                     max_cells: int = DEFAULT_MAX_DEM_CELLS) -> np.ndarray:  # fmt: skip
     """The model-sized patches `(N, S, S)` (metres, at the processor's spacing) a DEM is classified from.
 
     The DEM is resampled to the processor's grid spacing and cut into `patch_size` patches (a DEM of exactly one
-    patch gives one); at most `max_patches`, evenly spread. Nodata cells are not allowed in a patch."""
+    patch gives one); at most `max_patches`, evenly spread. Nodata cells are not allowed in a patch. Absurd values
+    and a grid that would exceed `max_cells` once resampled are refused before any resampling."""
     from ..data.dem import tile_dem
 
     elevation, spacing = _as_grid(dem, spacing_m)
+    check_resampled_cells(elevation.shape, spacing, processor.spacing_m, max_cells)  # before resampling allocates
     elevation = processor.resample(elevation, spacing)
     if min(elevation.shape) < patch_size:
         raise RasterError(

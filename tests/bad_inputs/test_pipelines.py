@@ -72,10 +72,7 @@ def test_picking_pipeline_refuses_the_hostile_record(picker, bad_inputs, name):
     assert set(picker(stream)) >= {"picks", "detections"}
 
 
-LEAD_WIRING = "inference/terrain.py (lead's) does not yet call geohub.data.limits on bare arrays"
 
-
-@pytest.mark.xfail(strict=False, reason=LEAD_WIRING)
 def test_landform_pipeline_refuses_absurd_values_in_a_bare_array(landform):
     array = np.full((32, 32), 100.0, dtype=np.float32)
     array[3, 3] = 1e30  # gave NaN scores labelled "plain"
@@ -83,7 +80,6 @@ def test_landform_pipeline_refuses_absurd_values_in_a_bare_array(landform):
         landform(array, spacing_m=50.0)
 
 
-@pytest.mark.xfail(strict=False, reason=LEAD_WIRING)
 def test_landform_pipeline_checks_cells_after_resampling_before_resampling(landform):
     import resource
 
