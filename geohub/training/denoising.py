@@ -14,7 +14,6 @@ drawn once with a fixed seed. SNR here is the power ratio over the whole window,
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 
@@ -32,7 +31,7 @@ from ..models.seismic_denoiser import (
     SeismicDenoiserForDenoising,
 )
 from ..utils import get_logger
-from .supervised import GeoTrainer, train_and_evaluate
+from .supervised import GeoTrainer, train_and_evaluate, with_device_defaults
 from .tasks import Task
 
 logger = get_logger(__name__)
@@ -110,8 +109,11 @@ def mix_at_snr(signal: np.ndarray, noise: np.ndarray, snr: np.ndarray) -> tuple[
     return (signal + scaled).astype(np.float32), scaled.astype(np.float32)
 
 
-def pre_p_noise(records: datasets.Dataset, margin: int = 50) -> np.ndarray:
-    """The samples before P (minus `margin`) of each record, cropped to the shortest: `(N, C, L)` float32."""
+def pre_p_noise(records: datasets.Dataset, margin: int = 50, max_zero_fraction: float = 0.01) -> np.ndarray:
+    """The samples before P (minus `margin`) of each record, cropped to the shortest: `(N, C, L)` float32.
+
+    Records whose noise has a dead channel or more than `max_zero_fraction` exact zeros on a channel (zero-padded
+    starts: 39 of the 154 PhaseNet-NCEDC records) are left out: mixed "at an SNR" they would add no noise."""
     rows = records.with_format("numpy")[:]
     ends = [int(p) - margin for p in rows["p_arrival_sample"]]
     if not ends or min(ends) < 64:
@@ -119,7 +121,11 @@ def pre_p_noise(records: datasets.Dataset, margin: int = 50) -> np.ndarray:
                           field="p_arrival_sample")  # fmt: skip
     length = min(ends)
     waveforms = rows["waveforms"]
-    return np.stack([waveforms[i, :, end - length : end] for i, end in enumerate(ends)]).astype(np.float32)
+    windows = np.stack([waveforms[i, :, end - length : end] for i, end in enumerate(ends)]).astype(np.float32)
+    live = ((windows == 0).mean(axis=-1).max(axis=-1) <= max_zero_fraction) & (windows.std(axis=-1).min(axis=-1) > 0)
+    if not live.any():
+        raise ConfigError("no record has live noise before P", field="waveforms", expected="non-zero pre-P samples")
+    return windows[live]
 
 
 def load_noise_banks(data: DenoisingDataArguments) -> dict[str, np.ndarray]:
@@ -255,10 +261,7 @@ def _model(model_args: DenoiserModelArguments, data: DenoisingDataArguments) -> 
 def run_seismic_denoising(model_args: DenoiserModelArguments, data: DenoisingDataArguments,
                           training_args: TrainingArguments) -> dict:  # fmt: skip
     """Train the denoiser; returns the final metrics (eval_snr_gain_db, eval_correlation, ...)."""
-    changes = {"remove_unused_columns": False, "label_names": ["labels"]}
-    if not torch.cuda.is_available() and not training_args.use_cpu:
-        changes["use_cpu"] = True
-    training_args = dataclasses.replace(training_args, **changes)
+    training_args = with_device_defaults(training_args, remove_unused_columns=False, label_names=["labels"])
     set_seed(training_args.seed)
     model = _model(model_args, data)
     extractor = SeismicDenoiserFeatureExtractor.from_config(model.config)

@@ -1,0 +1,599 @@
+"""Export geohub models to ONNX and to int8 (dynamic quantisation), and load the exports back.
+
+    geohub export runs/seismic_picking/phasenet --format onnx --output exports/picker-onnx
+    geohub export runs/knowledge_extraction --format int8 --output exports/tagger-int8
+
+    from geohub.export import export_model, load_exported
+    model = load_exported("exports/picker-onnx")       # same forward outputs as the PyTorch model
+    model(inputs=batch["inputs"]).logits
+
+Both formats write a folder with the model's `config.json`, its processor files (feature extractor, image processor
+or tokenizer: the pipelines and the waveform API read them from the folder) and `export.json` (format, opset, input
+and output names, dynamic axes, the tolerance and the measured largest difference from PyTorch on a check input
+of another batch size and length than the traced one).
+
+- `onnx`: `torch.onnx.export` (the torch.export-based exporter, opset 18; the TorchScript exporter as a fallback)
+  with dynamic batch and length axes, then run with onnxruntime on a second input shape; an export whose outputs
+  differ from PyTorch by more than `atol + rtol * |reference|` is an error, never a silently wrong file.
+- `int8`: `torch.ao.quantization.quantize_dynamic` on the `nn.Linear` and `nn.LSTM` layers (weights int8, per
+  tensor; activations quantised on the fly). The folder stores those weights as int8 plus one fp32 scale per output
+  row (`model.int8.safetensors`, safetensors only), the other weights in fp32; `load_exported` rebuilds the model
+  from its config and quantises it again. Models with no Linear/LSTM layer (the convolutional U-Nets) are refused:
+  dynamic quantisation would not change them.
+
+What each model family exports (inputs -> outputs; "T" dynamic means any length works):
+
+| family | inputs | outputs |
+|---|---|---|
+| seismic picker, magnitude, denoiser | `inputs` (B, C, T dynamic) [+ `log_amplitude` (B, C)] | the ModelOutput tensors |
+| EQTransformer, GPD | `inputs` (B, C, window_length) | the ModelOutput tensors |
+| landform CNN | `pixel_values` (B, 1, H, W) | `logits`, `hidden_states` |
+| terrain GAN | `latents` (B, latent_dim) (the generator only) | `samples` |
+| extractive summarizer | `input_ids`, `attention_mask` (B, sentences, tokens) | `logits` |
+| stock BERT token / sequence classifiers | `input_ids`, `attention_mask`, `token_type_ids` (B, L) | `logits` |
+
+Encoder-decoder (generation) models and models that need more inputs (the relation classifier) raise
+`ExportError` naming the model type.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import GeohubError
+from .utils import atomic_directory, atomic_write_text, get_logger
+
+logger = get_logger(__name__)
+
+__all__ = ["FORMATS", "DEFAULT_OPSET", "ExportError", "ExportSpec", "export_model", "export_spec",
+           "load_exported", "OnnxModel", "quantize_int8"]  # fmt: skip
+
+FORMATS = ("onnx", "int8")
+DEFAULT_OPSET = 18
+ONNX_TOLERANCE = {"atol": 1e-4, "rtol": 1e-3}
+_WAVEFORM_ANY_LENGTH = {"geohub_seismic_picker", "geohub_seismic_magnitude", "geohub_seismic_denoiser"}
+_WAVEFORM_FIXED_LENGTH = {"geohub_eqtransformer", "geohub_gpd"}
+_PROCESSOR_FILES = ("preprocessor_config.json", "tokenizer_config.json", "tokenizer.json", "vocab.txt",
+                    "special_tokens_map.json", "generation_config.json", "README.md")  # fmt: skip
+
+
+class ExportError(GeohubError):
+    """A model, layer or shape that cannot be exported in the asked format (the message says why and what works)."""
+
+
+@dataclass
+class ExportSpec:
+    """What to trace: the module, named example inputs, a check input of other sizes, and the dynamic axes.
+
+    Args:
+        module: the `nn.Module` to export; called as `module(**inputs)` and returning a ModelOutput or a tensor.
+        inputs: example inputs by name (traced).
+        check_inputs: inputs of another batch size (and length where dynamic) to verify the export on.
+        dynamic_axes: input name -> {axis: name} of the axes that may change.
+        kind: "waveform", "image", "latent" or "text".
+    """
+
+    module: nn.Module
+    inputs: dict[str, torch.Tensor]
+    check_inputs: dict[str, torch.Tensor]
+    dynamic_axes: dict[str, dict[int, str]] = field(default_factory=dict)
+    kind: str = "waveform"
+
+
+class _GeneratorModule(nn.Module):
+    """The terrain GAN's generator path only (`latents -> samples`), so the critic is not exported."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, latents: torch.Tensor):
+        return self.model(latents=latents)
+
+
+def _waveform_spec(model, config, any_length: bool) -> ExportSpec:
+    channels, length = int(config.in_channels), int(config.window_length)
+    generator = torch.Generator().manual_seed(0)
+    check_length = max(int(length * 0.75), 64) if any_length else length
+    inputs = {"inputs": torch.randn(2, channels, length, generator=generator)}
+    check = {"inputs": torch.randn(3, channels, check_length, generator=generator)}
+    axes = {"inputs": {0: "batch", 2: "samples"} if any_length else {0: "batch"}}
+    if config.model_type == "geohub_seismic_magnitude":
+        inputs["log_amplitude"] = torch.randn(2, channels, generator=generator)
+        check["log_amplitude"] = torch.randn(3, channels, generator=generator)
+        axes["log_amplitude"] = {0: "batch"}
+    return ExportSpec(model, inputs, check, axes, "waveform")
+
+
+def _text_spec(model, config) -> ExportSpec:
+    vocab = int(getattr(config, "vocab_size", 100))
+    generator = torch.Generator().manual_seed(0)
+    names = inspect.signature(model.forward).parameters
+    shape, check_shape = (2, 16), (3, 11)
+    inputs, check = {}, {}
+    for target, size in ((inputs, shape), (check, check_shape)):
+        target["input_ids"] = torch.randint(5, vocab, size, generator=generator)
+        mask = torch.ones(size, dtype=torch.long)
+        mask[0, size[1] // 2 :] = 0  # one padded row: the attention mask must be honoured
+        target["attention_mask"] = mask
+        if "token_type_ids" in names and getattr(config, "type_vocab_size", 0):
+            target["token_type_ids"] = torch.zeros(size, dtype=torch.long)
+    axes = {name: {0: "batch", 1: "sequence"} for name in inputs}
+    return ExportSpec(model, inputs, check, axes, "text")
+
+
+def _summarizer_spec(model, config) -> ExportSpec:
+    vocab = int(getattr(getattr(model, "encoder", None), "config", config).vocab_size)
+    generator = torch.Generator().manual_seed(0)
+    inputs, check = {}, {}
+    for target, size in ((inputs, (2, 4, 12)), (check, (3, 5, 9))):
+        target["input_ids"] = torch.randint(5, vocab, size, generator=generator)
+        mask = torch.ones(size, dtype=torch.long)
+        mask[0, -1] = 0  # an absent sentence
+        mask[1, 0, size[2] // 2 :] = 0  # a short sentence
+        target["attention_mask"] = mask
+    axes = {name: {0: "batch", 1: "sentences", 2: "tokens"} for name in inputs}
+    return ExportSpec(model, inputs, check, axes, "text")
+
+
+def export_spec(model: nn.Module) -> ExportSpec:
+    """The `ExportSpec` of a geohub model (see the module docstring's table); `ExportError` when unsupported."""
+    config = getattr(model, "config", None)
+    model_type = getattr(config, "model_type", None)
+    if model_type in _WAVEFORM_ANY_LENGTH or model_type in _WAVEFORM_FIXED_LENGTH:
+        return _waveform_spec(model, config, model_type in _WAVEFORM_ANY_LENGTH)
+    if model_type == "geohub_landform":
+        size, channels = int(config.image_size), int(config.num_channels)
+        generator = torch.Generator().manual_seed(0)
+        inputs = {"pixel_values": torch.randn(2, channels, size, size, generator=generator)}
+        check = {"pixel_values": torch.randn(3, channels, size, size, generator=generator)}
+        return ExportSpec(model, inputs, check, {"pixel_values": {0: "batch", 2: "height", 3: "width"}}, "image")
+    if model_type == "geohub_terrain_gan":
+        generator = torch.Generator().manual_seed(0)
+        inputs = {"latents": torch.randn(2, config.latent_dim, generator=generator)}
+        check = {"latents": torch.randn(3, config.latent_dim, generator=generator)}
+        return ExportSpec(_GeneratorModule(model), inputs, check, {"latents": {0: "batch"}}, "latent")
+    if model_type == "geohub_extractive_summarizer":
+        return _summarizer_spec(model, config)
+    if getattr(config, "is_encoder_decoder", False) or model_type in {
+        "encoder-decoder",
+        "geohub_abstractive_summarizer",
+    }:
+        raise ExportError(f"model type {model_type!r} generates text (encoder-decoder)", field="model",
+                          expected="an encoder-only or waveform/raster model; export generation models with "
+                          "optimum's seq2seq exporter")  # fmt: skip
+    architecture = (getattr(config, "architectures", None) or [type(model).__name__])[0]
+    if getattr(model, "main_input_name", None) == "input_ids" and architecture.endswith(
+        ("ForTokenClassification", "ForSequenceClassification")
+    ):
+        return _text_spec(model, config)
+    raise ExportError(f"no export recipe for model type {model_type!r} ({architecture})", field="model",
+                      expected="a geohub seismic, terrain or text family model, or a stock BERT token/sequence "
+                      "classifier")  # fmt: skip
+
+
+def _output_names(outputs) -> list[str]:
+    """Tensor fields of a ModelOutput (loss left out), or ["output"] for a bare tensor."""
+    if isinstance(outputs, torch.Tensor):
+        return ["output"]
+    return [k for k, v in outputs.items() if isinstance(v, torch.Tensor) and k != "loss"]
+
+
+class _TupleOutputs(nn.Module):
+    """Calls `module(**named inputs)` and returns its output tensors as a tuple (what ONNX graphs return)."""
+
+    def __init__(self, module: nn.Module, input_names: list[str], output_names: list[str]):
+        super().__init__()
+        self.module, self.input_names, self.output_names = module, input_names, output_names
+
+    def forward(self, *args):
+        outputs = self.module(**dict(zip(self.input_names, args)))
+        if isinstance(outputs, torch.Tensor):
+            return (outputs,)
+        return tuple(outputs[name] for name in self.output_names)
+
+
+def _reference(spec: ExportSpec, inputs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    with torch.no_grad():
+        outputs = spec.module(**inputs)
+    if isinstance(outputs, torch.Tensor):
+        return {"output": outputs.numpy()}
+    return {k: v.detach().float().numpy() for k, v in outputs.items() if isinstance(v, torch.Tensor) and k != "loss"}
+
+
+def _largest_error(reference: dict[str, np.ndarray], actual: dict[str, np.ndarray]) -> dict[str, float]:
+    """Largest |difference| per output over finite entries (-inf padding logits must match as -inf)."""
+    errors = {}
+    for name, ref in reference.items():
+        got = np.asarray(actual[name], dtype=np.float64)
+        if got.shape != ref.shape:
+            raise ExportError(f"output {name!r} has shape {got.shape}, PyTorch gives {ref.shape}", field=name)
+        finite = np.isfinite(ref)
+        if not np.array_equal(finite, np.isfinite(got)):
+            raise ExportError(f"output {name!r}: non-finite entries differ from PyTorch", field=name)
+        errors[name] = float(np.abs(got[finite] - ref[finite]).max()) if finite.any() else 0.0
+    return errors
+
+
+def _within(reference, actual, atol: float, rtol: float) -> bool:
+    for name, ref in reference.items():
+        finite = np.isfinite(ref)
+        if np.any(np.abs(actual[name][finite] - ref[finite]) > atol + rtol * np.abs(ref[finite])):
+            return False
+    return True
+
+
+def _torch_onnx_export(spec: ExportSpec, path: Path, opset: int, output_names: list[str], exporter: str) -> None:
+    """Write the ONNX file with the TorchScript exporter or the torch.export-based ("dynamo") one."""
+    names = list(spec.inputs)
+    wrapper = _TupleOutputs(spec.module, names, output_names).eval()
+    args = tuple(spec.inputs[n] for n in names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if exporter == "dynamo":
+            from torch.export import Dim
+
+            dims: dict[str, Any] = {}
+            shapes = {n: {axis: dims.setdefault(label, Dim(label, min=1 if label == "batch" else 2))
+                          for axis, label in spec.dynamic_axes.get(n, {}).items()} for n in names}  # fmt: skip
+            torch.onnx.export(wrapper, args, str(path), dynamo=True, opset_version=opset, input_names=names,
+                              output_names=output_names, dynamic_shapes=(tuple(shapes.values()),), verbose=False)  # fmt: skip
+        else:
+            torch.onnx.export(wrapper, args, str(path), dynamo=False, opset_version=min(opset, 17), input_names=names,
+                              output_names=output_names, dynamic_axes=dict(spec.dynamic_axes))  # fmt: skip
+
+
+def _export_and_verify(spec, path: Path, opset: int, output_names, atol: float, rtol: float) -> tuple[str, dict]:
+    """Try the TorchScript exporter, then the torch.export one; keep the first whose graph runs on inputs of other
+    sizes with outputs within tolerance. Returns (exporter, largest error per output)."""
+    reference = _reference(spec, spec.check_inputs)
+    failures = []
+    for exporter in ("torchscript", "dynamo"):
+        try:
+            _torch_onnx_export(spec, path, opset, output_names, exporter)
+            actual = _run_onnx(path, spec.check_inputs)
+        except Exception as err:  # refused by the exporter, or a graph with shapes fixed at trace time
+            failures.append(f"{exporter}: {type(err).__name__}: {str(err)[:240]}")
+            continue
+        errors = _largest_error(reference, actual)
+        if _within(reference, actual, atol, rtol):
+            return exporter, errors
+        failures.append(f"{exporter}: outputs differ from PyTorch (largest |difference| {errors})")
+    raise ExportError("no ONNX exporter gave a graph that runs on other input sizes within tolerance ("
+                      + " | ".join(failures) + ")", field="model",
+                      expected=f"layers whose shapes follow the inputs, outputs within atol={atol} + rtol={rtol} * "
+                      "|reference| (no data-dependent Python branches)")  # fmt: skip
+
+
+def _run_onnx(path: Path, inputs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    values = session.run(names, {k: v.numpy() for k, v in inputs.items()})
+    return dict(zip(names, values))
+
+
+def _copy_support_files(source: Path | None, target: Path, model) -> None:
+    model.config.save_pretrained(target)
+    if source is None:
+        return
+    for name in _PROCESSOR_FILES:
+        if (source / name).is_file():
+            shutil.copy2(source / name, target / name)
+
+
+def export_onnx(model: nn.Module, output_dir, *, source: Path | None = None, opset: int = DEFAULT_OPSET,
+                atol: float = ONNX_TOLERANCE["atol"], rtol: float = ONNX_TOLERANCE["rtol"]) -> dict:  # fmt: skip
+    """Export `model` to `output_dir/model.onnx`, verify it with onnxruntime, write `export.json`; returns it."""
+    model = model.eval()
+    spec = export_spec(model)
+    output_names = _output_names(_reference_raw(spec))
+    with atomic_directory(output_dir, last=("export.json",)) as tmp:
+        tmp = Path(tmp)
+        exporter, errors = _export_and_verify(spec, tmp / "model.onnx", opset, output_names, atol, rtol)
+        _copy_support_files(source, tmp, model)
+        import onnx
+
+        info = _info(model, spec, "onnx", output_names, atol=atol, rtol=rtol, max_abs_error=errors,
+                     opset=int(onnx.load(str(tmp / "model.onnx")).opset_import[0].version), exporter=exporter,
+                     files=["model.onnx"])  # fmt: skip
+        atomic_write_text(tmp / "export.json", json.dumps(info, indent=2))
+    return info
+
+
+def _reference_raw(spec: ExportSpec):
+    with torch.no_grad():
+        return spec.module(**spec.inputs)
+
+
+def _info(model, spec: ExportSpec, fmt: str, output_names, **extra) -> dict:
+    return {
+        "format": fmt,
+        "model_type": model.config.model_type,
+        "architecture": type(model).__name__,
+        "kind": spec.kind,
+        "inputs": {
+            n: {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")} for n, t in spec.inputs.items()
+        },
+        "dynamic_axes": {n: {str(a): label for a, label in axes.items()} for n, axes in spec.dynamic_axes.items()},
+        "outputs": list(output_names),
+        "torch_version": torch.__version__,
+        **extra,
+    }
+
+
+# --- int8 ------------------------------------------------------------------------------------------------------
+_QUANTIZABLE = (nn.Linear, nn.LSTM)
+
+
+def _quantizable_modules(model: nn.Module, types: tuple[type, ...] = _QUANTIZABLE) -> list[str]:
+    """Names of the plain (not parametrized, e.g. spectral-normed) Linear/LSTM modules of the model."""
+    return [name for name, module in model.named_modules() if type(module) in types and name]
+
+
+def _quantizable_weights(model: nn.Module, modules: list[str] | None = None) -> list[str]:
+    """State-dict names of the 2-D weights of the given (default: all quantisable) modules."""
+    names = []
+    for prefix in _quantizable_modules(model) if modules is None else modules:
+        for name, param in model.get_submodule(prefix).named_parameters(recurse=False):
+            if name.startswith("weight") and param.dim() == 2:
+                names.append(f"{prefix}.{name}")
+    return names
+
+
+def quantize_int8(model: nn.Module, modules: list[str] | None = None) -> nn.Module:
+    """`torch.ao.quantization.quantize_dynamic` (int8 weights) of the named Linear/LSTM modules (default: all)."""
+    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+
+    modules = _quantizable_modules(model) if modules is None else modules
+    if not modules:
+        raise ExportError(f"{type(model).__name__} has no Linear or LSTM layer to quantise", field="model",
+                          expected="a model with Linear/LSTM layers (text models, the magnitude CNN-LSTM, EQTransformer); "
+                          "export convolutional models with --format onnx")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model.eval(), {name: default_dynamic_qconfig for name in modules}, dtype=torch.qint8)
+
+
+def _working_modules(model: nn.Module, spec: ExportSpec) -> list[str]:
+    """The Linear/LSTM modules to quantise: all of them, or only the Linear ones when the model reads its LSTM
+    weights itself (EQTransformer's hard-sigmoid LSTM), checked by running the quantised model once."""
+    errors = []
+    for types in (_QUANTIZABLE, (nn.Linear,)):
+        modules = _quantizable_modules(model, types)
+        if not modules:
+            continue
+        try:
+            _reference(_respec(spec, quantize_int8(_clone(model), modules)), spec.inputs)
+            return modules
+        except ExportError:
+            raise
+        except Exception as err:  # a layer the model uses in a way dynamic quantisation does not support
+            errors.append(f"{'/'.join(t.__name__ for t in types)}: {type(err).__name__}: {str(err)[:200]}")
+    if not errors:
+        quantize_int8(model, [])  # raises the "no Linear or LSTM layer" error
+    raise ExportError("the dynamically quantised model does not run (" + " | ".join(errors) + ")", field="model",
+                      expected="Linear/LSTM layers called through their forward")  # fmt: skip
+
+
+def _int8_state(model: nn.Module, modules: list[str]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """State dict with the modules' weights as int8 + per-row fp32 scales (symmetric), the rest unchanged."""
+    quantized = set(_quantizable_weights(model, modules))
+    state = {}
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        if name in quantized:
+            scale = tensor.abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / 127.0
+            state[name + ".int8"] = torch.round(tensor / scale).clamp(-127, 127).to(torch.int8)
+            state[name + ".scale"] = scale.float()
+        else:
+            state[name] = tensor
+    return state, sorted(quantized)
+
+
+def export_int8(model: nn.Module, output_dir, *, source: Path | None = None) -> dict:
+    """Write the int8 folder (see the module docstring) and verify the reloaded model; returns `export.json`."""
+    from safetensors.torch import save_file
+
+    model = model.eval()
+    spec = export_spec(model)
+    modules = _working_modules(model, spec)  # refuses models without usable Linear/LSTM layers, writes nothing
+    state, quantized = _int8_state(model, modules)
+    output_names = _output_names(_reference_raw(spec))
+    with atomic_directory(output_dir, last=("export.json",)) as tmp:
+        tmp = Path(tmp)
+        save_file(state, str(tmp / "model.int8.safetensors"), metadata={"format": "pt", "geohub": "int8"})
+        _copy_support_files(source, tmp, model)
+        info = _info(model, spec, "int8", output_names, quantized_modules=modules, quantized_weights=quantized, files=["model.int8.safetensors"],
+                     quantization="torch.ao.quantization.quantize_dynamic (qint8 per-tensor weights, dynamic "
+                     "activations) of nn.Linear and nn.LSTM; stored int8 with per-row scales")  # fmt: skip
+        atomic_write_text(tmp / "export.json", json.dumps(info, indent=2))
+        loaded = _load_int8(tmp, info)
+        check = spec.check_inputs
+        reloaded = _reference(_respec(spec, loaded), check)
+        info["max_abs_difference_from_fp32"] = _largest_error(_reference(spec, check), reloaded)
+        atomic_write_text(tmp / "export.json", json.dumps(info, indent=2))
+    return info
+
+
+def _respec(spec: ExportSpec, model: nn.Module) -> ExportSpec:
+    module = _GeneratorModule(model) if isinstance(spec.module, _GeneratorModule) else model
+    return ExportSpec(module, spec.inputs, spec.check_inputs, spec.dynamic_axes, spec.kind)
+
+
+def _clone(model: nn.Module) -> nn.Module:
+    import copy
+
+    return copy.deepcopy(model)
+
+
+def _model_class(config, architecture: str | None = None) -> type:
+    """The model class named `architecture` (default: `config.architectures[0]`), from geohub or transformers."""
+    import transformers
+
+    architecture = architecture or (config.architectures or [""])[0]
+    if hasattr(transformers, architecture):
+        return getattr(transformers, architecture)
+    from . import auto  # noqa: F401  (registers geohub's families)
+
+    for family_model in _geohub_model_classes():
+        if family_model.__name__ == architecture:
+            return family_model
+    raise ExportError(f"unknown architecture {architecture!r}", field="architectures",
+                      expected="a transformers or geohub model class")  # fmt: skip
+
+
+def _geohub_model_classes() -> list[type]:
+    import importlib
+    import pkgutil
+
+    from . import models
+
+    classes = []
+    for info in pkgutil.iter_modules(models.__path__):
+        try:
+            family = importlib.import_module(f"{models.__name__}.{info.name}.family").FAMILY
+        except (ImportError, AttributeError):
+            continue
+        classes += [family.load(path) for path in family.models]
+    return classes
+
+
+def _load_config(folder: Path):
+    from transformers import AutoConfig
+
+    from . import auto  # noqa: F401  (registers geohub's config classes)
+
+    return AutoConfig.from_pretrained(os.fspath(folder))
+
+
+def _load_int8(folder: Path, info: dict) -> nn.Module:
+    from safetensors.torch import load_file
+
+    config = _load_config(folder)
+    model = _model_class(config, info.get("architecture"))(config)
+    stored = load_file(str(folder / "model.int8.safetensors"))
+    state = {}
+    for name, tensor in stored.items():
+        if name.endswith(".int8"):
+            base = name[: -len(".int8")]
+            state[base] = tensor.float() * stored[base + ".scale"]
+        elif not name.endswith(".scale"):
+            state[name] = tensor
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or [m for m in missing if not m.endswith(("position_ids", "num_batches_tracked"))]:
+        raise ExportError(f"int8 weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})",
+                          path=folder / "model.int8.safetensors")  # fmt: skip
+    return quantize_int8(model, info["quantized_modules"])
+
+
+# --- loading ---------------------------------------------------------------------------------------------------
+class ExportedOutput(OrderedDict):
+    """The outputs of an exported model by name, also as attributes and by position (like a ModelOutput)."""
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            return list(self.values())[key]
+        return super().__getitem__(key)
+
+    def to_tuple(self) -> tuple:
+        return tuple(self.values())
+
+
+class OnnxModel:
+    """An ONNX export run with onnxruntime: `model(**inputs)` -> `ExportedOutput` of torch tensors.
+
+    Has the `config`, `main_input_name`, `eval()`, `to()` and `device` that geohub's inference code uses.
+    """
+
+    def __init__(self, folder: str | os.PathLike, info: dict | None = None, *, threads: int | None = None):
+        import onnxruntime
+
+        self.folder = Path(folder)
+        self.info = info or json.loads((self.folder / "export.json").read_text(encoding="utf-8"))
+        self.config = _load_config(self.folder)
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = onnxruntime.InferenceSession(str(self.folder / "model.onnx"), options,
+                                                    providers=["CPUExecutionProvider"])  # fmt: skip
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.main_input_name = self.input_names[0]
+        self.device = torch.device("cpu")
+        self.dtype = torch.float32
+
+    def eval(self) -> OnnxModel:
+        return self
+
+    def to(self, *args, **kwargs) -> OnnxModel:
+        return self
+
+    def __call__(self, *args, **inputs) -> ExportedOutput:
+        if args:
+            inputs.update(zip(self.input_names, args))
+        inputs.pop("return_dict", None)
+        missing = [n for n in self.input_names if n not in inputs]
+        if missing:
+            raise ExportError(f"missing input(s) {missing}", field=missing[0], expected=f"inputs {self.input_names}")
+        feed = {n: np.asarray(inputs[n].detach().cpu() if isinstance(inputs[n], torch.Tensor) else inputs[n])
+                for n in self.input_names}  # fmt: skip
+        values = self.session.run(self.output_names, feed)
+        return ExportedOutput((n, torch.from_numpy(np.asarray(v))) for n, v in zip(self.output_names, values))
+
+    forward = __call__
+
+
+def load_exported(folder: str | os.PathLike):
+    """The model of an export folder: `OnnxModel` for `onnx`, the int8-quantised PyTorch model for `int8`."""
+    folder = Path(folder)
+    path = folder / "export.json"
+    if not path.is_file():
+        raise ExportError("not an export folder (no export.json)", path=folder,
+                          expected="a folder written by `geohub export`")  # fmt: skip
+    info = json.loads(path.read_text(encoding="utf-8"))
+    if info.get("format") == "onnx":
+        return OnnxModel(folder, info)
+    if info.get("format") == "int8":
+        return _load_int8(folder, info)
+    raise ExportError(f"unknown export format {info.get('format')!r}", path=path, field="format",
+                      expected=" or ".join(FORMATS))  # fmt: skip
+
+
+def export_model(model_dir: str | os.PathLike, fmt: str, output_dir: str | os.PathLike, *,
+                 opset: int = DEFAULT_OPSET) -> dict:  # fmt: skip
+    """Export the saved model in `model_dir` (a folder or Hub repo id) to `fmt` in `output_dir`; returns export.json."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}", field="format", expected=" or ".join(FORMATS))
+    source = Path(model_dir)
+    if not (source / "config.json").is_file():
+        raise ExportError("not a model folder (no config.json)", path=source, expected="a folder saved by geohub")
+    config = _load_config(source)
+    model = _model_class(config).from_pretrained(os.fspath(source)).eval()
+    if hasattr(model.config, "_attn_implementation"):
+        try:
+            model.set_attn_implementation("eager")
+        except Exception:  # models without the switch keep their attention
+            pass
+    if fmt == "onnx":
+        return export_onnx(model, output_dir, source=source, opset=opset)
+    return export_int8(model, output_dir, source=source)

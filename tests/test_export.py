@@ -1,0 +1,173 @@
+"""geohub.export: ONNX exports match PyTorch within the stated tolerance, int8 exports reload and stay close,
+unsupported models and layers are clear errors, and `geohub export` writes loadable folders."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import BertConfig, BertForTokenClassification
+from typer.testing import CliRunner
+
+from geohub.export import ONNX_TOLERANCE, ExportError, export_int8, export_onnx, export_spec, load_exported
+
+
+def _picker():
+    from geohub.models.seismic_picker import SeismicPickerConfig, SeismicPickerForPhasePicking
+
+    return SeismicPickerForPhasePicking(
+        SeismicPickerConfig(hidden_sizes=[4, 8, 12], kernel_size=5, window_length=1000)
+    )
+
+
+def _magnitude():
+    from geohub.models.seismic_magnitude import SeismicMagnitudeConfig, SeismicMagnitudeForRegression
+
+    return SeismicMagnitudeForRegression(
+        SeismicMagnitudeConfig(conv_channels=[4, 8], lstm_hidden_size=6, window_length=1000)
+    )
+
+
+def _denoiser():
+    from geohub.models.seismic_denoiser import SeismicDenoiserConfig, SeismicDenoiserForDenoising
+
+    return SeismicDenoiserForDenoising(SeismicDenoiserConfig(hidden_sizes=[4, 8], window_length=600))
+
+
+def _landform():
+    from geohub.models.landform import LandformCNNForImageClassification, LandformConfig
+
+    return LandformCNNForImageClassification(LandformConfig(image_size=16, hidden_sizes=[4, 8], layers_per_stage=1))
+
+
+def _terrain_gan():
+    from geohub.models.terrain_gan import TerrainGANConfig
+    from geohub.models.terrain_gan.modeling_terrain_gan import TerrainGAN
+
+    return TerrainGAN(TerrainGANConfig(image_size=16, latent_dim=8, generator_channels=16, discriminator_channels=4,
+                                       min_channels=4))  # fmt: skip
+
+
+def _gpd():
+    from geohub.models.gpd import GPDConfig, GPDForWindowClassification
+
+    return GPDForWindowClassification(GPDConfig(window_length=400, conv_filters=[4, 6], conv_kernel_sizes=[5, 3],
+                                                hidden_sizes=[8]))  # fmt: skip
+
+
+def _tagger():
+    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, num_labels=5)  # fmt: skip
+    return BertForTokenClassification(config)
+
+
+def _summarizer():
+    from geohub.models.extractive_summarizer import (
+        ExtractiveSummarizerConfig,
+        ExtractiveSummarizerForSentenceExtraction,
+    )
+
+    return ExtractiveSummarizerForSentenceExtraction(
+        ExtractiveSummarizerConfig(max_sentences=8, num_attention_heads=2)
+    )
+
+
+ONNX_FAMILIES = {"seismic_picker": _picker, "seismic_magnitude": _magnitude, "seismic_denoiser": _denoiser,
+                 "landform": _landform, "terrain_gan": _terrain_gan, "gpd": _gpd, "bert_tagger": _tagger}  # fmt: skip
+INT8_FAMILIES = {"seismic_magnitude": _magnitude, "landform": _landform, "terrain_gan": _terrain_gan, "gpd": _gpd,
+                 "bert_tagger": _tagger, "extractive_summarizer": _summarizer}  # fmt: skip
+
+
+def _outputs(model, inputs) -> dict[str, np.ndarray]:
+    with torch.no_grad():
+        out = model(**inputs)
+    return {k: v.float().numpy() for k, v in out.items() if isinstance(v, torch.Tensor) and k != "loss"}
+
+
+@pytest.mark.parametrize("family", sorted(ONNX_FAMILIES))
+def test_onnx_matches_pytorch_on_other_shapes(family, tmp_path):
+    torch.manual_seed(0)
+    model = ONNX_FAMILIES[family]().eval()
+    info = export_onnx(model, tmp_path / "onnx")
+    assert info["format"] == "onnx" and info["opset"] >= 17
+    assert "batch" in json.dumps(info["dynamic_axes"])
+    assert (tmp_path / "onnx" / "model.onnx").is_file() and (tmp_path / "onnx" / "config.json").is_file()
+    exported = load_exported(tmp_path / "onnx")
+    spec = export_spec(model)
+    check = {k: v[:1] if v.shape[0] > 1 else v for k, v in spec.check_inputs.items()}  # a third batch size
+    reference = _outputs(spec.module, check)
+    actual = {k: v.numpy() for k, v in exported(**check).items()}
+    assert set(actual) == set(reference)
+    for name, ref in reference.items():
+        finite = np.isfinite(ref)
+        tolerance = ONNX_TOLERANCE["atol"] + ONNX_TOLERANCE["rtol"] * np.abs(ref[finite])
+        assert np.all(np.abs(actual[name][finite] - ref[finite]) <= tolerance), name
+
+
+@pytest.mark.parametrize("family", sorted(INT8_FAMILIES))
+def test_int8_reloads_close_to_fp32_and_smaller(family, tmp_path):
+    torch.manual_seed(0)
+    model = INT8_FAMILIES[family]().eval()
+    info = export_int8(model, tmp_path / "int8")
+    assert info["quantized_modules"]
+    loaded = load_exported(tmp_path / "int8")
+    assert any("quantized" in type(m).__module__ for m in loaded.modules())
+    spec = export_spec(model)
+    loaded_spec = export_spec(loaded)
+    reference = _outputs(spec.module, spec.check_inputs)
+    actual = _outputs(loaded_spec.module, spec.check_inputs)
+    for name, ref in reference.items():
+        finite = np.isfinite(ref)
+        scale = np.abs(ref[finite]).max() + 1e-6
+        assert np.abs(actual[name][finite] - ref[finite]).max() <= 0.1 * scale, name  # int8: ~1 % of the range
+    from safetensors.torch import load_file
+
+    stored = load_file(str(tmp_path / "int8" / "model.int8.safetensors"))
+    assert all(stored[name + ".int8"].dtype == torch.int8 for name in info["quantized_weights"])
+    if family in {"bert_tagger", "extractive_summarizer"}:  # mostly Linear weights: about 4x smaller
+        fp32_bytes = sum(p.numel() * 4 for p in model.parameters())
+        assert (tmp_path / "int8" / "model.int8.safetensors").stat().st_size < 0.5 * fp32_bytes
+
+
+def test_unsupported_models_and_layers_are_clear_errors(tmp_path):
+    with pytest.raises(ExportError, match="no Linear or LSTM layer"):
+        export_int8(_picker().eval(), tmp_path / "picker-int8")
+    assert not (tmp_path / "picker-int8").exists()
+    with pytest.raises(ExportError, match="no export recipe"):
+        export_spec(torch.nn.Linear(2, 2))
+    with pytest.raises(ExportError, match="no ONNX exporter"):
+        export_onnx(_summarizer().eval(), tmp_path / "summarizer-onnx")  # data-dependent branch in the model
+    assert not (tmp_path / "summarizer-onnx").exists()
+    with pytest.raises(ExportError, match="not an export folder"):
+        load_exported(tmp_path)
+
+
+def test_cli_export_and_denoise_with_the_onnx_export(tmp_path):
+    from geohub.cli import app
+    from geohub.data.synthetic_seismic import synthetic_stream
+    from geohub.inference.denoise import denoise
+    from geohub.models.seismic_denoiser import SeismicDenoiserFeatureExtractor
+
+    model = _denoiser().eval()
+    model.save_pretrained(tmp_path / "model")
+    SeismicDenoiserFeatureExtractor.from_config(model.config).save_pretrained(tmp_path / "model")
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["export", str(tmp_path / "model"), "--format", "onnx", "--output", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out" / "export.json").read_text())["model_type"] == "geohub_seismic_denoiser"
+    assert (tmp_path / "out" / "preprocessor_config.json").is_file()
+    stream, _ = synthetic_stream(30.0, seed=2)
+    with_onnx = denoise(stream, str(tmp_path / "out"))
+    with_torch = denoise(stream, str(tmp_path / "model"))
+    for a, b in zip(with_onnx, with_torch):
+        assert np.allclose(a.data, b.data, atol=1e-3 * np.abs(b.data).max())
+    bad = runner.invoke(app, ["export", str(tmp_path / "model"), "--format", "int8", "--output", str(tmp_path / "q")])
+    assert bad.exit_code != 0 and "no Linear or LSTM layer" in bad.output
+    unknown = runner.invoke(
+        app, ["export", str(tmp_path / "model"), "--format", "tflite", "--output", str(tmp_path / "x")]
+    )
+    assert unknown.exit_code != 0 and "unknown format" in unknown.output
