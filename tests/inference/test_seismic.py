@@ -193,3 +193,48 @@ def test_converted_eqtransformer_picks_real_records_within_half_a_second(eqtrans
     assert len(result.detections) >= 1
     annotations = eqtransformer.annotate(_real_records()[name])
     assert sorted(tr.stats.channel for tr in annotations) == ["EQT_D", "EQT_P", "EQT_S"]
+
+
+# --- the originals' picking rules on hand-made output series ----------------------------------------------------
+def _annotation(labels, rows, rate, output_rate=None, offset=0.0, code="X"):
+    from geohub.inference.waveform import StationAnnotation
+
+    rows = np.asarray(rows, dtype=np.float32)
+    length = rows.shape[1] if output_rate is None else int(rows.shape[1] * rate / output_rate)
+    return StationAnnotation("XX.STA.", obspy.UTCDateTime(0), rate, np.zeros((3, length), np.float32), rows, "ZNE",
+                             labels, output_rate, offset, code)  # fmt: skip
+
+
+def test_gpd_rule_picks_the_trigger_maximum_at_window_start_plus_two_seconds():
+    from geohub.inference.waveform import WaveformSpec, picks_and_detections
+    from geohub.models.gpd.processing_gpd import GPDFeatureExtractor
+
+    p = np.zeros(100)
+    p[40:46] = [0.995, 0.997, 0.999, 0.998, 0.996, 0.2]  # one trigger above 0.994, maximum at index 42
+    s = np.zeros(100)
+    s[70] = 0.99  # below the trigger threshold: no S
+    spec = WaveformSpec("GPD", 100.0, 400, "NEZ", "windows", ("P", "S", "N"), 10, 200.0,
+                        thresholds={"P": 0.994, "S": 0.994, "off": 0.1}, picking="gpd")  # fmt: skip
+    annotation = _annotation(("P", "S", "N"), [p, s, 1 - p - s], 100.0, output_rate=10.0, offset=2.0, code="GPD")
+    for extractor in (None, GPDFeatureExtractor()):
+        picks, detections = picks_and_detections(annotation, spec, None, extractor)
+        assert [(q.phase, q.sample) for q in picks] == [("P", 42 * 10 + 200)] and detections == []
+        assert picks[0].time == obspy.UTCDateTime(0) + 4.2 + 2.0
+
+
+def test_eqtransformer_rule_keeps_every_peak_inside_detections():
+    from geohub.inference.waveform import WaveformSpec, picks_and_detections
+    from geohub.models.eqtransformer.processing_eqtransformer import EqTransformerFeatureExtractor
+
+    t = np.arange(3000)
+    detection = ((t > 1000) & (t < 1600)).astype(float) * 0.9
+    p = 0.8 * np.exp(-0.5 * ((t - 1010) / 10) ** 2) + 0.5 * np.exp(-0.5 * ((t - 1300) / 10) ** 2)
+    p += 0.9 * np.exp(-0.5 * ((t - 2500) / 10) ** 2)  # outside any detection: dropped
+    s = 0.6 * np.exp(-0.5 * ((t - 1400) / 10) ** 2)
+    spec = WaveformSpec("EQT", 100.0, 6000, "ENZ", "samples", ("D", "P", "S"), 4200,
+                        thresholds={"D": 0.3, "P": 0.1, "S": 0.1}, picking="eqt")  # fmt: skip
+    annotation = _annotation(("D", "P", "S"), [detection, p, s], 100.0)
+    for extractor in (None, EqTransformerFeatureExtractor()):
+        picks, detections = picks_and_detections(annotation, spec, None, extractor)
+        assert [(q.phase, q.sample) for q in picks] == [("P", 1010), ("P", 1300), ("S", 1400)]
+        assert len(detections) == 1 and detections[0].start == obspy.UTCDateTime(0) + 10.01
