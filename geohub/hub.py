@@ -626,6 +626,10 @@ def push(
                                       message=commit_message or f"Upload {folder.name} with geohub")  # fmt: skip
         except HubError as err:
             raise _in_user_terms(err, staging, folder) from err.__cause__
+        except OSError as err:  # e.g. a corrupt weights file found while building the card: name the user's file
+            if str(staging) not in str(err):
+                raise
+            raise HubError(str(err).replace(str(staging), str(folder))) from err
     if tag:
         with _hub_errors(f"tag {repo_id}", repo_id, endpoint, repo_type):
             api.create_tag(repo_id, tag=tag, revision=info.oid, repo_type=repo_type)

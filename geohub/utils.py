@@ -124,12 +124,25 @@ def write_weight_checksums(folder: str | os.PathLike) -> Path:
     return path
 
 
+def _weight_files(folder: Path) -> list[Path]:
+    """The safetensors files `from_pretrained` reads: the shards of `model.safetensors.index.json`, else
+    `model.safetensors` (other `*.safetensors` files in the folder are not the model's business)."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            names = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise CorruptWeightsError(index, "unreadable safetensors index") from None
+        return [folder / name for name in sorted(names) if (folder / name).is_file()]
+    return [folder / "model.safetensors"] if (folder / "model.safetensors").is_file() else []
+
+
 def check_weights(folder: str | os.PathLike) -> None:
     """Before loading a model folder: `check_safetensors` every `*.safetensors` file, then compare each with the
     sha256 that `geohub_checksums.json` recorded at save time (folders without the manifest: structure only)."""
 
     folder = Path(folder)
-    files = sorted(folder.glob("*.safetensors"))
+    files = _weight_files(folder)
     for path in files:
         check_safetensors(path)
     manifest = folder / WEIGHT_CHECKSUMS_FILE
@@ -141,9 +154,10 @@ def check_weights(folder: str | os.PathLike) -> None:
         digests = None
     if not isinstance(digests, dict):
         raise CorruptWeightsError(manifest, "unreadable checksum manifest", "delete it to load without it")
+    loaded = {p.name for p in files}
     for name, expected in digests.items():
         path = folder / name
-        if path.is_file() and _sha256(path) != expected:
+        if name in loaded and path.is_file() and _sha256(path) != expected:
             raise CorruptWeightsError(path, f"sha256 differs from the one {WEIGHT_CHECKSUMS_FILE} recorded at save time"
                                             " (the file is corrupt)", "re-download or re-save the model (delete "
                                             f"{WEIGHT_CHECKSUMS_FILE} if you changed the weights on purpose)")  # fmt: skip

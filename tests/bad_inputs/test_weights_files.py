@@ -90,3 +90,10 @@ def test_cli_names_the_file_in_one_line(saved, capsys):
     assert exit_.value.code == 2
     line = capsys.readouterr().err.strip()
     assert line.startswith(f"geohub: error: {weights}: truncated") and "\n" not in line
+
+
+def test_only_the_files_the_model_reads_are_checked(saved):
+    """A stray `*.safetensors` beside the model (not in the index, not model.safetensors) does not block loading."""
+    (saved / "extra_weights.safetensors").write_bytes(b"\xff" * 64)
+    check_weights(saved)
+    assert SeismicPickerForPhasePicking.from_pretrained(saved) is not None
