@@ -80,6 +80,8 @@ def test_graph_walk_reads_the_published_layout(eqt_original):
 
 @needs_wheel
 def test_layer_by_layer_shapes(eqt_original):
+    from geohub.models.eqtransformer.modeling_eqtransformer import upsample_conv1d
+
     model, _ = eqt_original
     shapes = {}
 
@@ -92,17 +94,32 @@ def test_layer_by_layer_shapes(eqt_original):
     hooks = [
         module.register_forward_hook(record(name))
         for name, module in model.named_modules()
-        if name.startswith(("eqtransformer.convs.", "detection_decoder.convs.")) or name == "eqtransformer"
+        if name.startswith("eqtransformer.convs.") or name == "eqtransformer"
     ]
     with torch.no_grad():
-        model(torch.randn(1, 3, 6000))
+        encoded = model.eqtransformer(torch.randn(1, 3, 6000))
     for hook in hooks:
         hook.remove()
-    # encoder convs run before each max-pool: 6000, 3000, ..., 94 samples
+    # encoder convs run before each max-pool: 6000, 3000, ..., 94 samples; odd 375 pools to 188
     assert [shapes[f"eqtransformer.convs.{i}"][-1] for i in range(7)] == [6000, 3000, 1500, 750, 375, 188, 94]
-    assert shapes["eqtransformer"] == (1, 47, 16)
-    # decoder: 94, 188, 376, 752 -> cropped to 750, 1500, 3000, 6000
-    assert [shapes[f"detection_decoder.convs.{i}"][-1] for i in range(7)] == [94, 188, 376, 750, 1500, 3000, 6000]
+    assert shapes["eqtransformer"] == encoded.shape == (1, 47, 16)
+    # decoder, step by step with explicit up-sampling (the model's polyphase form must agree):
+    # 94, 188, 376, 752 -> cropped to 750, 1500, 3000, 6000
+    decoder, hidden, lengths = model.detection_decoder, encoded.transpose(1, 2), []
+    with torch.no_grad():
+        for level, conv in enumerate(decoder.convs):
+            upsampled = hidden.repeat_interleave(2, dim=-1)
+            if level == decoder.crop_level:
+                upsampled = upsampled[..., 1:-1]
+            expected = torch.relu(conv(upsampled))
+            if level != decoder.crop_level:
+                torch.testing.assert_close(torch.relu(upsample_conv1d(hidden, conv)), expected, atol=1e-5, rtol=1e-5)
+            hidden = expected
+            lengths.append(hidden.shape[-1])
+        torch.testing.assert_close(
+            decoder.output(hidden).squeeze(1), decoder(encoded.transpose(1, 2)), atol=1e-5, rtol=1e-5
+        )
+    assert lengths == [94, 188, 376, 750, 1500, 3000, 6000]
 
 
 @needs_wheel

@@ -168,12 +168,13 @@ class EqTransformerAttention(nn.Module):
 
     def forward(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """hidden `(B, T, D)` -> (attended `(B, T, D)`, attention `(B, T, T)`)."""
-        q = self.query(hidden).unsqueeze(2)
-        k = self.key(hidden).unsqueeze(1)
-        scores = self.score(torch.tanh(q + k + self.additive_bias)).squeeze(-1)
-        scores = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
+        batch, length = hidden.shape[0], hidden.shape[1]
+        # (B, T, 1, U) + (B, 1, T, U): the bias folded into the query, tanh in place on the one (B, T, T, U) tensor
+        q = torch.addmm(self.additive_bias, hidden.flatten(0, 1), self.query.weight.t()).view(batch, length, 1, -1)
+        h = torch.tanh_(q + self.key(hidden).unsqueeze(1))
+        scores = torch.matmul(h, self.score.weight.t()).squeeze(-1) + self.score.bias
+        scores = torch.exp_(scores - scores.amax(dim=-1, keepdim=True))
         if self.width is not None:
-            length = hidden.shape[1]
             steps = torch.arange(length, device=hidden.device)
             lower = (steps - self.width // 2).unsqueeze(-1)
             band = (lower <= steps.unsqueeze(0)) & (steps.unsqueeze(0) < lower + self.width)
@@ -229,6 +230,60 @@ class EqTransformerBiLSTMBlock(nn.Module):
         return self.norm(self.conv(self.lstm(hidden.transpose(1, 2)).transpose(1, 2)))
 
 
+_POLYPHASE_CACHE: dict[tuple[int, int], tuple[torch.Tensor, int, int]] = {}
+
+
+def _polyphase_matrix(kernel_size: int, pad_left: int) -> tuple[torch.Tensor, int, int]:
+    """(S `(2, taps, k)`, first offset, last offset): phase r of "up-sample x2, then convolve" taps x[j + d]."""
+    key = (kernel_size, pad_left)
+    if key not in _POLYPHASE_CACHE:
+        offsets = [[(r + m - pad_left) // 2 for m in range(kernel_size)] for r in (0, 1)]
+        low, high = min(min(o) for o in offsets), max(max(o) for o in offsets)
+        matrix = torch.zeros(2, high - low + 1, kernel_size)
+        for r, row in enumerate(offsets):
+            for m, d in enumerate(row):
+                matrix[r, d - low, m] = 1.0
+        _POLYPHASE_CACHE[key] = (matrix, low, high)
+    return _POLYPHASE_CACHE[key]
+
+
+def upsample_conv1d(hidden: torch.Tensor, conv: KerasSameConv1d) -> torch.Tensor:
+    """`conv(hidden.repeat_interleave(2, -1))` without building the up-sampled signal (polyphase form).
+
+    Each output phase r in {0, 1} is a convolution of `hidden` itself with the taps of `conv` that fall on the
+    same input sample summed, so both phases are one convolution with twice the output channels (about half the
+    multiply-adds, and far faster for the few-channel, long layers at the end of the decoder); exact up to float
+    rounding, including Keras' zero padding at both ends.
+    """
+    matrix, low, high = _polyphase_matrix(conv.kernel_size[0], conv.pad_left)
+    weight = torch.einsum("rtm,oim->roit", matrix.to(conv.weight), conv.weight).flatten(0, 1)
+    bias = torch.cat([conv.bias, conv.bias])
+    if -low == high:
+        out = F.conv1d(hidden, weight, bias, padding=high)
+    else:
+        out = F.conv1d(F.pad(hidden, (-low, high)), weight, bias)
+    batch, channels, length = out.shape[0], conv.out_channels, hidden.shape[-1]
+    return out.view(batch, 2, channels, length).permute(0, 2, 3, 1).reshape(batch, channels, 2 * length)
+
+
+def single_output_conv1d(hidden: torch.Tensor, conv: KerasSameConv1d) -> torch.Tensor:
+    """`conv(hidden).squeeze(1)` for a one-output-channel convolution as one matrix product and k shifted adds.
+
+    `(B, C, T)` -> `(B, T)`. One output channel leaves the direct convolution with little to vectorise; the product
+    `(k, C) @ (B, C, T)` is an efficient GEMM and the k shifted sums are cheap. Same zero padding as `conv`.
+    """
+    length = hidden.shape[-1]
+    taps = torch.matmul(conv.weight[0].t(), hidden)  # (B, k, T): tap m applied at every sample
+    out = conv.bias[0].expand(hidden.shape[0], length).clone()
+    for m in range(conv.kernel_size[0]):
+        shift = m - conv.pad_left  # out[t] += taps[m, t + shift] where 0 <= t + shift < T
+        if shift >= 0:
+            out[:, : length - shift] += taps[:, m, shift:]
+        else:
+            out[:, -shift:] += taps[:, m, : length + shift]
+    return out
+
+
 class EqTransformerDecoder(nn.Module):
     """Up-sampling decoder `(B, C, T')` -> `(B, T)` logits (one output, pre-sigmoid)."""
 
@@ -243,11 +298,11 @@ class EqTransformerDecoder(nn.Module):
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         for level, conv in enumerate(self.convs):
-            hidden = hidden.repeat_interleave(2, dim=-1)
-            if level == self.crop_level:
-                hidden = hidden[..., 1:-1]
-            hidden = F.relu(conv(hidden))
-        return self.output(hidden).squeeze(1)
+            if level == self.crop_level:  # up-sample, drop one sample at each end, convolve
+                hidden = F.relu(conv(hidden.repeat_interleave(2, dim=-1)[..., 1:-1]))
+            else:
+                hidden = F.relu(upsample_conv1d(hidden, conv))
+        return single_output_conv1d(hidden, self.output)
 
 
 class EqTransformerPreTrainedModel(GeoPreTrainedModel):
