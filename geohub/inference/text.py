@@ -10,7 +10,9 @@ Public API (what the demo and users call):
     graph = extract(["abstract ..."], model="runs/knowledge_extraction/bgs_full", ids=["paper-1"])
     # -> geohub.knowledge.KnowledgeGraph; graph.entities(), graph.triples(), graph.write("kg.jsonld")
 
-- `summarize(texts, model=None, *, num_sentences=1, batch_size=8, max_new_tokens=64, num_beams=2)`:
+- `summarize(texts, model=None, *, titles=None, num_sentences=1, batch_size=8, max_new_tokens=64, num_beams=2)`:
+  a text is a string (split once into sentences; extractive summaries are exact spans of it) or a list of
+  sentences (kept as given); `num_sentences` < 1 is an error.
   `model` is a folder or a loaded model: geohub's extractive summarizer (picks `num_sentences` sentences), any
   `AutoModelForSeq2SeqLM` (generates), or the string `"centroid"`: the unsupervised baseline that picks the
   sentences closest to the mean MiniLM embedding of the text. `None` means `$GEOHUB_HOME/summarization` when
@@ -22,7 +24,7 @@ Public API (what the demo and users call):
   `geohub.inference.relations`) or the typed rules of `geohub.knowledge.extract_relations`, all with provenance.
 - `predict_entities(texts, model, tokenizer)` -> `list[list[Mention]]`, the tagger alone.
 
-Long texts: both work sentence by sentence; the extractive model scores windows of `max_sentences` sentences,
+Long texts: both work sentence by sentence; the extractive model scores all sentences of a document at once,
 seq2seq models summarise windows of whole sentences that fit their input length and then, if there was more
 than one window, summarise the joined window summaries once more; the tagger splits over-long sentences into
 word windows. Bad input (not a list of strings, an empty text, a text over `MAX_CHARACTERS`) raises
