@@ -46,7 +46,8 @@ def test_knowledge_extraction_lora_from_the_cli_merges_for_export(tmp_path, repo
     out = tmp_path / "ke"
     recipe = _recipe(tmp_path, "ke", {
         "task": "knowledge_extraction", "model_name_or_path": "minilm", "use_lora": True, "lora_r": 4,
-        "dataset": str(FIXTURE), "output_dir": str(out), "max_steps": 2, "per_device_train_batch_size": 4,
+        "dataset": str(FIXTURE), "validation_fraction": 0.25, "output_dir": str(out), "max_steps": 2,
+        "per_device_train_batch_size": 4,
         "learning_rate": 1e-2, **FAST,
     })  # fmt: skip
     result = run_command(
