@@ -151,8 +151,9 @@ def main() -> None:
     sets = {}
     for name in ("validation", "test"):
         clean, stations = clean_windows(splits[name], args.min_record_snr)
-        noise_stations = [str(v) for v in splits[name]["station_id"]]
-        sets[name] = mixtures(clean, stations, pre_p_noise(splits[name]), noise_stations, args.seed)
+        noise, kept = pre_p_noise(splits[name], return_kept=True)
+        noise_stations = [str(splits[name]["station_id"][int(i)]) for i in kept]
+        sets[name] = mixtures(clean, stations, noise, noise_stations, args.seed)
     band = tune_band(*sets["validation"][:2])
     noisy, clean, levels = sets["test"]
     start = time.perf_counter()

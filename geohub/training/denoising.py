@@ -109,11 +109,13 @@ def mix_at_snr(signal: np.ndarray, noise: np.ndarray, snr: np.ndarray) -> tuple[
     return (signal + scaled).astype(np.float32), scaled.astype(np.float32)
 
 
-def pre_p_noise(records: datasets.Dataset, margin: int = 50, max_zero_fraction: float = 0.01) -> np.ndarray:
+def pre_p_noise(records: datasets.Dataset, margin: int = 50, max_zero_fraction: float = 0.01,
+                return_kept: bool = False):  # fmt: skip
     """The samples before P (minus `margin`) of each record, cropped to the shortest: `(N, C, L)` float32.
 
     Records whose noise has a dead channel or more than `max_zero_fraction` exact zeros on a channel (zero-padded
-    starts: 39 of the 154 PhaseNet-NCEDC records) are left out: mixed "at an SNR" they would add no noise."""
+    starts: 39 of the 154 PhaseNet-NCEDC records) are left out: mixed "at an SNR" they would add no noise. With
+    `return_kept`, also returns the indices of the records kept."""
     rows = records.with_format("numpy")[:]
     ends = [int(p) - margin for p in rows["p_arrival_sample"]]
     if not ends or min(ends) < 64:
@@ -125,7 +127,7 @@ def pre_p_noise(records: datasets.Dataset, margin: int = 50, max_zero_fraction: 
     live = ((windows == 0).mean(axis=-1).max(axis=-1) <= max_zero_fraction) & (windows.std(axis=-1).min(axis=-1) > 0)
     if not live.any():
         raise ConfigError("no record has live noise before P", field="waveforms", expected="non-zero pre-P samples")
-    return windows[live]
+    return (windows[live], np.flatnonzero(live)) if return_kept else windows[live]
 
 
 def load_noise_banks(data: DenoisingDataArguments) -> dict[str, np.ndarray]:
