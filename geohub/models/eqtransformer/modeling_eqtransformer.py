@@ -250,42 +250,72 @@ def _polyphase_matrix(kernel_size: int, pad_left: int) -> tuple[torch.Tensor, in
 def upsample_conv1d(hidden: torch.Tensor, conv: KerasSameConv1d) -> torch.Tensor:
     """`conv(hidden.repeat_interleave(2, -1))` without building the up-sampled signal (polyphase form).
 
-    Each output phase r in {0, 1} is a convolution of `hidden` itself with the taps of `conv` that fall on the
-    same input sample summed, so both phases are one convolution with twice the output channels (about half the
-    multiply-adds, and far faster for the few-channel, long layers at the end of the decoder); exact up to float
-    rounding, including Keras' zero padding at both ends.
+    `hidden` `(B, C, T)` -> `(B, C', 2T)`. Each output phase r in {0, 1} is a convolution of `hidden` itself with
+    the taps of `conv` that fall on the same input sample summed, so both phases are one convolution with twice the
+    output channels (about half the multiply-adds); exact up to float rounding, including Keras' zero padding.
+    """
+    return _channels_last_upsample_conv(_to_channels_last(hidden), conv).squeeze(2)
+
+
+def _to_channels_last(hidden: torch.Tensor) -> torch.Tensor:
+    """`(B, C, T)` -> `(B, C, 1, T)` in channels-last memory (samples outer, channels inner)."""
+    return hidden.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
+
+def _channels_last_upsample_conv(hidden: torch.Tensor, conv: KerasSameConv1d) -> torch.Tensor:
+    """Polyphase up-sample + convolution on channels-last `(B, C, 1, T)` -> `(B, C', 1, 2T)` channels-last.
+
+    In channels-last memory the two phases' outputs `(B, T, 2, C')` already sit in the interleaved order, so the
+    interleaving is a view, not a copy.
     """
     matrix, low, high = _polyphase_matrix(conv.kernel_size[0], conv.pad_left)
-    weight = torch.einsum("rtm,oim->roit", matrix.to(conv.weight), conv.weight).flatten(0, 1)
+    weight = torch.einsum("rtm,oim->roit", matrix.to(conv.weight), conv.weight).flatten(0, 1).unsqueeze(2)
+    weight = weight.contiguous(memory_format=torch.channels_last)
     bias = torch.cat([conv.bias, conv.bias])
-    if -low == high:
-        out = F.conv1d(hidden, weight, bias, padding=high)
-    else:
-        out = F.conv1d(F.pad(hidden, (-low, high)), weight, bias)
-    batch, channels, length = out.shape[0], conv.out_channels, hidden.shape[-1]
-    return out.view(batch, 2, channels, length).permute(0, 2, 3, 1).reshape(batch, channels, 2 * length)
+    if -low != high:
+        hidden = F.pad(hidden, (-low, high))
+        low = high = 0
+    out = F.conv2d(hidden, weight, bias, padding=(0, high))  # (B, 2C', 1, T), memory (B, T, 2, C')
+    batch, channels, length = out.shape[0], conv.out_channels, out.shape[-1]
+    out = out.permute(0, 2, 3, 1).reshape(batch, 1, 2 * length, channels)
+    return out.permute(0, 3, 1, 2)
 
 
-def single_output_conv1d(hidden: torch.Tensor, conv: KerasSameConv1d) -> torch.Tensor:
-    """`conv(hidden).squeeze(1)` for a one-output-channel convolution as one matrix product and k shifted adds.
+def _channels_last_conv(hidden: torch.Tensor, conv: KerasSameConv1d) -> torch.Tensor:
+    """`conv` on channels-last `(B, C, 1, T)` -> channels-last `(B, C', 1, T)`."""
+    weight = conv.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+    if conv.pad_left == conv.pad_right:
+        return F.conv2d(hidden, weight, conv.bias, padding=(0, conv.pad_left))
+    return F.conv2d(F.pad(hidden, (conv.pad_left, conv.pad_right)), weight, conv.bias)
 
-    `(B, C, T)` -> `(B, T)`. One output channel leaves the direct convolution with little to vectorise; the product
-    `(k, C) @ (B, C, T)` is an efficient GEMM and the k shifted sums are cheap. Same zero padding as `conv`.
-    """
-    length = hidden.shape[-1]
-    taps = torch.matmul(conv.weight[0].t(), hidden)  # (B, k, T): tap m applied at every sample
-    out = conv.bias[0].expand(hidden.shape[0], length).clone()
+
+def _channels_last_single_output(hidden: torch.Tensor, conv: KerasSameConv1d) -> torch.Tensor:
+    """One-output-channel `conv` on channels-last `(B, C, 1, T)` -> `(B, T)`: one GEMM `(B, T, C) @ (C, k)` and k
+    shifted adds (a direct convolution with one output channel has little to vectorise). Same zero padding."""
+    samples = hidden.permute(0, 2, 3, 1).flatten(1, 2)  # (B, T, C), contiguous in channels-last memory
+    length = samples.shape[1]
+    taps = torch.matmul(samples, conv.weight[0])  # (B, T, k): tap m applied at every sample
+    out = conv.bias[0].expand(samples.shape[0], length).clone()
     for m in range(conv.kernel_size[0]):
-        shift = m - conv.pad_left  # out[t] += taps[m, t + shift] where 0 <= t + shift < T
+        shift = m - conv.pad_left  # out[t] += taps[t + shift, m] where 0 <= t + shift < T
         if shift >= 0:
-            out[:, : length - shift] += taps[:, m, shift:]
+            out[:, : length - shift] += taps[:, shift:, m]
         else:
-            out[:, -shift:] += taps[:, m, : length + shift]
+            out[:, -shift:] += taps[:, : length + shift, m]
     return out
 
 
+def single_output_conv1d(hidden: torch.Tensor, conv: KerasSameConv1d) -> torch.Tensor:
+    """`conv(hidden).squeeze(1)` for a one-output-channel convolution, `(B, C, T)` -> `(B, T)` (see above)."""
+    return _channels_last_single_output(_to_channels_last(hidden), conv)
+
+
 class EqTransformerDecoder(nn.Module):
-    """Up-sampling decoder `(B, C, T')` -> `(B, T)` logits (one output, pre-sigmoid)."""
+    """Up-sampling decoder `(B, C, T')` -> `(B, T)` logits (one output, pre-sigmoid).
+
+    Runs in channels-last memory (samples outer, channels inner), where oneDNN's convolutions of these few-channel,
+    long signals are several times faster and the polyphase interleaving is free.
+    """
 
     def __init__(self, config: EqTransformerConfig):
         super().__init__()
@@ -297,12 +327,14 @@ class EqTransformerDecoder(nn.Module):
         self.output = KerasSameConv1d(channels[-1], 1, config.output_kernel_size)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        hidden = _to_channels_last(hidden)
         for level, conv in enumerate(self.convs):
             if level == self.crop_level:  # up-sample, drop one sample at each end, convolve
-                hidden = F.relu(conv(hidden.repeat_interleave(2, dim=-1)[..., 1:-1]))
+                samples = hidden.permute(0, 2, 3, 1).repeat_interleave(2, dim=2)[:, :, 1:-1]  # (B, 1, 2T - 2, C)
+                hidden = F.relu(_channels_last_conv(samples.permute(0, 3, 1, 2), conv))
             else:
-                hidden = F.relu(upsample_conv1d(hidden, conv))
-        return single_output_conv1d(hidden, self.output)
+                hidden = F.relu(_channels_last_upsample_conv(hidden, conv))
+        return _channels_last_single_output(hidden, self.output)
 
 
 class EqTransformerPreTrainedModel(GeoPreTrainedModel):
