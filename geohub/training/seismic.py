@@ -16,7 +16,6 @@ model as `preprocessor_config.json`. Picker metrics come from the offline evalua
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from ..models.seismic_magnitude import SeismicMagnitudeConfig, SeismicMagnitudeF
 from ..models.seismic_picker import SeismicFeatureExtractor, SeismicPickerConfig, SeismicPickerForPhasePicking
 from ..models.seismic_picker.processing_seismic_picker import make_picker_labels
 from ..utils import atomic_write_text, get_logger
-from .supervised import GeoTrainer, train_and_evaluate
+from .supervised import GeoTrainer, train_and_evaluate, with_device_defaults
 from .tasks import Task
 
 logger = get_logger(__name__)
@@ -294,13 +293,6 @@ def magnitude_metrics(prediction: EvalPrediction) -> dict[str, float]:
     }
 
 
-def _prepare_training_args(args: TrainingArguments) -> TrainingArguments:
-    changes = {"remove_unused_columns": False}
-    if not torch.cuda.is_available() and not args.use_cpu:
-        changes["use_cpu"] = True
-    return dataclasses.replace(args, **changes)
-
-
 def _feature_extractor(path: str | None, data: SeismicDataArguments, *, amplitude: bool) -> SeismicFeatureExtractor:
     if path and (Path(path) / "preprocessor_config.json").is_file():
         return SeismicFeatureExtractor.from_pretrained(path)
@@ -348,7 +340,7 @@ def run_seismic_picking(
     model_args: PickerModelArguments, data: SeismicDataArguments, training_args: TrainingArguments
 ) -> dict:
     """Train the phase picker; returns the final metrics (eval_detection_f1, eval_p_mae_s, ...)."""
-    training_args = _prepare_training_args(training_args)
+    training_args = with_device_defaults(training_args, remove_unused_columns=False)
     set_seed(training_args.seed)
     if model_args.model_name_or_path:
         model = SeismicPickerForPhasePicking.from_pretrained(model_args.model_name_or_path)
@@ -366,7 +358,7 @@ def run_seismic_magnitude(
     model_args: MagnitudeModelArguments, data: SeismicDataArguments, training_args: TrainingArguments
 ) -> dict:
     """Train the magnitude model; returns the final metrics (eval_magnitude_mae, eval_magnitude_residual_std)."""
-    training_args = _prepare_training_args(training_args)
+    training_args = with_device_defaults(training_args, remove_unused_columns=False)
     set_seed(training_args.seed)
     if model_args.model_name_or_path:
         model = SeismicMagnitudeForRegression.from_pretrained(model_args.model_name_or_path)

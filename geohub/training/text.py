@@ -54,7 +54,7 @@ from ..models.extractive_summarizer.processing_extractive_summarizer import (
     select_sentences,
 )
 from ..utils import atomic_directory, get_logger
-from .supervised import GeoSeq2SeqTrainer, GeoTrainer, train_and_evaluate
+from .supervised import GeoSeq2SeqTrainer, GeoTrainer, train_and_evaluate, with_device_defaults
 from .tasks import Task
 
 logger = get_logger(__name__)
@@ -184,13 +184,6 @@ class ExtractionDataArguments:
                               expected="{FROM: TO, ...} with string values (O drops a type)")  # fmt: skip
         if not 0 <= self.validation_fraction < 1:
             raise ConfigError("validation_fraction must be in [0, 1)", field="validation_fraction", expected="e.g. 0.1")
-
-
-def use_cpu_without_cuda(args: TrainingArguments) -> TrainingArguments:
-    """Set `use_cpu` when CUDA is absent, so that 2 CPU processes form a gloo group under accelerate."""
-    if not torch.cuda.is_available() and not args.use_cpu:
-        return dataclasses.replace(args, use_cpu=True)
-    return args
 
 
 def load_ner_splits(data_args: ExtractionDataArguments) -> tuple[dict[str, Any], list[str]]:
@@ -336,7 +329,7 @@ def run_knowledge_extraction(
 ) -> dict[str, float]:
     """Fine-tune a BIO entity tagger on labels taken from the data; returns the final metrics (eval_f1 = entity
     micro F1 on the validation data; test_* when a test set is given)."""
-    training_args = use_cpu_without_cuda(training_args)
+    training_args = with_device_defaults(training_args)
     splits, label_names = load_ner_splits(data_args)  # all data checked before any model is loaded
     if splits["validation"] is None and training_args.eval_strategy != "no":
         raise ConfigError(
@@ -716,6 +709,7 @@ def warm_started_encoder_decoder(path: str, tokenizer):
     model.config.eos_token_id = tokenizer.sep_token_id
     model.config.pad_token_id = tokenizer.pad_token_id
     model.config.vocab_size = model.config.decoder.vocab_size
+    model.config.geohub_family = "abstractive_summarizer"  # the model card and the loaders find the family by it
     generation = model.generation_config
     generation.decoder_start_token_id = tokenizer.cls_token_id
     generation.bos_token_id = tokenizer.cls_token_id
@@ -772,7 +766,7 @@ def run_summarization(
     training_args: Seq2SeqTrainingArguments,
 ) -> dict[str, float]:
     """Train a summarizer; returns the final metrics (`eval_rouge1/2/L` in percent)."""
-    training_args = use_cpu_without_cuda(training_args)
+    training_args = with_device_defaults(training_args)
     set_seed(training_args.seed)
     train, test = load_summarization_splits(data_args)
     build = _build_extractive if model_args.architecture == "extractive" else _build_seq2seq
