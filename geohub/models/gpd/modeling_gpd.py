@@ -43,7 +43,11 @@ class GPDOutput(ModelOutput):
 
 
 class GPDConvBlock(nn.Module):
-    """Conv1d ('same'), BatchNorm, ReLU, max-pool 2 on `(B, C, T)`."""
+    """Conv1d ('same'), BatchNorm, ReLU, max-pool 2, run on channels-last `(B, C, 1, T)` tensors.
+
+    Channels-last memory (samples outer, channels inner) makes oneDNN's convolutions 1.3-4x faster here, and it is
+    the order Keras flattens in. The parameters are ordinary `Conv1d` / `BatchNorm1d` ones.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
         super().__init__()
@@ -51,7 +55,18 @@ class GPDConvBlock(nn.Module):
         self.norm = nn.BatchNorm1d(out_channels, eps=_BN_EPS)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return F.max_pool1d(F.relu(self.norm(self.conv(hidden))), 2)
+        """`(B, C, 1, T)` channels-last -> `(B, C', 1, T // 2)` channels-last."""
+        kernel_size = self.conv.kernel_size[0]
+        left = (kernel_size - 1) // 2
+        if kernel_size - 1 - left != left:  # even kernel: 'same' pads one more on the right
+            hidden = F.pad(hidden, (left, kernel_size - 1 - left))
+            left = 0
+        weight = self.conv.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        hidden = F.conv2d(hidden, weight, self.conv.bias, padding=(0, left))
+        norm = self.norm
+        hidden = F.batch_norm(hidden, norm.running_mean, norm.running_var, norm.weight, norm.bias,
+                              norm.training, norm.momentum, norm.eps)  # fmt: skip
+        return F.max_pool2d(F.relu(hidden), (1, 2))
 
 
 class GPDDenseBlock(nn.Module):
@@ -103,10 +118,10 @@ class GPDForWindowClassification(GPDPreTrainedModel):
             raise ValueError(
                 f"inputs must be (batch, {config.in_channels}, {config.window_length}), got {tuple(inputs.shape)}"
             )
-        hidden = inputs
+        hidden = inputs.unsqueeze(2).contiguous(memory_format=torch.channels_last)
         for block in self.convs:
             hidden = block(hidden)
-        hidden = hidden.transpose(1, 2).flatten(1)  # Keras flattens channels-last
+        hidden = hidden.permute(0, 2, 3, 1).flatten(1)  # Keras flattens channels-last: feature t * C + c
         for block in self.dense:
             hidden = block(hidden)
         logits = self.classifier(hidden)
