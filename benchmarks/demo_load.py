@@ -64,7 +64,7 @@ def _prepare_models(args) -> Path:
     run_quickstart(folder, overrides=smoke_overrides(), echo=lambda *_: None)
     missing = [t for t in _TASKS if not model_is_saved(folder / t)]
     if missing:
-        sys.exit(f"demo_load: the quickstart recipes do not cover {missing} (a family without QUICKSTART_RECIPES)")
+        sys.exit(f"demo_load: the quickstart recipes do not cover {missing} (a family without a quickstart recipe)")
     return folder
 
 

@@ -71,7 +71,6 @@ __all__ = [
     "case_token_types",
     "oracle_labels",
     "resolve_model_path",
-    "QUICKSTART_RECIPES",
 ]
 
 MINILM = "minilm"
@@ -780,37 +779,3 @@ SUMMARIZATION = Task(
     run=run_summarization,
     description="abstract -> one-sentence summary: extractive on MiniLM, warm-started bert2bert, or any seq2seq model",
 )
-
-
-# task name -> recipe (without output_dir) that trains a useful model on the embedded corpus in about a minute
-QUICKSTART_RECIPES: dict[str, dict] = {
-    "summarization": {  # = recipes/summarization/config_extractive.yaml without evaluation and checkpoints
-        "model_name_or_path": MINILM,
-        "architecture": "extractive",
-        "dataset": "geo_corpus",
-        "use_features": True,
-        "embedding_scorer": False,
-        "extractive_loss": "listwise",
-        "label_sharpness": 4.0,
-        "title_dropout": 0.3,
-        "num_train_epochs": 20,
-        "per_device_train_batch_size": 16,
-        "learning_rate": 1e-2,
-        "eval_strategy": "no",
-        "save_strategy": "no",
-        "report_to": "none",
-        "seed": 42,
-    },
-    "knowledge_extraction": {
-        "model_name_or_path": MINILM,
-        "dataset": "geo_corpus",
-        "max_length": 128,
-        "num_train_epochs": 6,
-        "per_device_train_batch_size": 16,
-        "learning_rate": 2e-4,
-        "eval_strategy": "no",
-        "save_strategy": "no",
-        "report_to": "none",
-        "seed": 42,
-    },
-}

@@ -15,7 +15,6 @@ from transformers import (
     AutoModelForSeq2SeqLM,
     AutoModelForTokenClassification,
     AutoTokenizer,
-    HfArgumentParser,
     T5Config,
     T5ForConditionalGeneration,
 )
@@ -26,9 +25,9 @@ from geohub.data.tokenization import corpus_texts, train_domain_tokenizer
 from geohub.environment import offline_minilm_path
 from geohub.errors import ConfigError
 from geohub.inference.text import summarize
+from geohub.quickstart import quickstart_recipes
 from geohub.training.launch import run_recipe
-from geohub.training.tasks import get_task
-from geohub.training.text import QUICKSTART_RECIPES, warm_started_encoder_decoder
+from geohub.training.text import warm_started_encoder_decoder
 from tests.conftest import run_command
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "fixtures" / "geo_corpus_sample.jsonl"
@@ -127,7 +126,7 @@ def test_extractive_summarization_trains_and_resumes(tmp_path):
 def test_extractive_quickstart_recipe_trains_the_features_scorer(tmp_path):
     # the quickstart's summarization recipe (features-only scorer, soft oracle labels) through the real task path
     out = tmp_path / "quick"
-    values = {"task": "summarization"} | QUICKSTART_RECIPES["summarization"]
+    values = {"task": "summarization"} | quickstart_recipes()["summarization"]
     values |= {"dataset": str(FIXTURE), "output_dir": str(out), "max_steps": 2, "per_device_train_batch_size": 2}
     metrics = run_recipe(str(_recipe(tmp_path, "quick", values)))
     assert 0 < metrics["eval_rouge1"] <= 100
@@ -154,11 +153,3 @@ def test_warm_started_encoder_decoder_computes_a_loss_and_generates():
     )
     generated = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], max_new_tokens=3)
     assert generated[0, 0].item() == tokenizer.cls_token_id
-
-
-@pytest.mark.parametrize("name", sorted(QUICKSTART_RECIPES))
-def test_quickstart_recipes_are_valid_task_arguments(name, tmp_path):
-    task = get_task(name)
-    values = QUICKSTART_RECIPES[name] | {"output_dir": str(tmp_path)}
-    arguments = HfArgumentParser(task.argument_types).parse_dict(values)
-    assert arguments[0].model_name_or_path == "minilm" and arguments[1].dataset == "geo_corpus"

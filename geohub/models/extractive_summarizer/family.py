@@ -19,7 +19,9 @@ FAMILY = Family(
     task_object="geohub.training.text:SUMMARIZATION",
     card=CardDecl(
         task_name="Summarization",
-        architecture="MiniLM sentence encoder with cross-sentence attention scoring sentences (BertSum-style)",
+        architecture="MiniLM sentence embeddings with document features (position, similarity to the document and "
+        "the title, TF-IDF centroid similarity, title overlap): a linear scorer over the features plus an optional "
+        "cross-sentence-attention scorer over the embeddings (BertSum-style), trained on soft oracle labels",
         citation="Liu, Y. & Lapata, M. (2019). Text summarization with pretrained encoders. EMNLP. "
         "arXiv:1908.08345; Wang, W. et al. (2020). MiniLM. NeurIPS. arXiv:2002.10957",
         data="geohub geophysics abstracts corpus (geohub/data/corpus, original abstracts with summaries).",
@@ -28,13 +30,18 @@ FAMILY = Family(
         pipeline_tag=None,
     ),
     demo=DemoDecl("summarization", "--summarization-model", "GEOHUB_SUMMARIZATION_MODEL", "abstract summarizer"),
-    quickstart={
+    quickstart={  # = recipes/summarization/config_extractive.yaml without evaluation and checkpoints
         "model_name_or_path": "minilm",
         "architecture": "extractive",
         "dataset": "geo_corpus",
-        "num_train_epochs": 4,
-        "per_device_train_batch_size": 8,
-        "learning_rate": 1e-3,
+        "use_features": True,
+        "embedding_scorer": False,
+        "extractive_loss": "listwise",
+        "label_sharpness": 4.0,
+        "title_dropout": 0.3,
+        "num_train_epochs": 20,
+        "per_device_train_batch_size": 16,
+        "learning_rate": 1e-2,
         "eval_strategy": "no",
         "save_strategy": "no",
         "report_to": "none",
