@@ -56,10 +56,15 @@ def write_archive(root: Path, stations: int, days: int, hours: float, gaps: int,
         for d in range(days):
             start = UTCDateTime("2024-03-01") + 86400 * d
             duration = hours * 3600.0
-            events = [{"time_s": float(t), "magnitude": float(rng.uniform(1.5, 3.5)),
-                       "distance_km": float(rng.uniform(10, 120))} for t in np.arange(120.0, duration - 120, 600.0)]  # fmt: skip
-            stream, _ = synthetic_stream(duration, events=events, seed=seed + 100 * s + d, station=f"S{s:02d}",
-                                         starttime=str(start))  # fmt: skip
+            stream = Stream()
+            for h in range(int(np.ceil(hours))):  # hour by hour: the generator renders each event over the record
+                length = min(3600.0, duration - 3600.0 * h)
+                events = [{"time_s": float(t), "magnitude": float(rng.uniform(1.5, 3.5)),
+                           "distance_km": float(rng.uniform(10, 120))} for t in np.arange(120.0, length - 120, 600.0)]  # fmt: skip
+                part, _ = synthetic_stream(length, events=events, seed=seed + 10000 * s + 100 * d + h,
+                                           station=f"S{s:02d}", starttime=str(start + 3600.0 * h))  # fmt: skip
+                stream += part
+            stream.merge()
             paths = []
             for trace in stream:
                 cuts = np.sort(rng.uniform(0, duration - 5, gaps))

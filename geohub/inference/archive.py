@@ -266,6 +266,55 @@ def _overlapping_files(source, chunk: Chunk, window: ChunkWindow) -> str:
     return " ".join(sorted({s.path for s in spans if s.start_ns < window.end_ns and s.end_ns > window.start_ns}))
 
 
+BLOCK_SECONDS = 10800.0  # a chunk is annotated in blocks of 3 h on the same window grid: memory ~ one block
+
+
+def _block_stream(stream, window: ChunkWindow, sub: ChunkWindow, rate: float):
+    """The samples of `stream` (starting at `window.start_ns`) inside `sub`, as a new Stream, and their slice."""
+    from obspy import Stream, Trace
+
+    from .archive_sources import _utc
+
+    i0 = int(round((sub.start_ns - window.start_ns) * rate / NS))
+    i1 = int(round((sub.end_ns - window.start_ns) * rate / NS))
+    traces = [Trace(tr.data[i0:i1], header={"network": tr.stats.network, "station": tr.stats.station,
+                                           "location": tr.stats.location, "channel": tr.stats.channel,
+                                           "sampling_rate": rate, "starttime": _utc(sub.start_ns)})
+              for tr in stream]  # fmt: skip
+    return Stream(traces), slice(i0, i1)
+
+
+def _annotate_blocks(stream, covered, chunk: Chunk, window: ChunkWindow, models, options, part) -> dict:
+    """Annotate `chunk` block by block (each block padded like a chunk, cut to the read `window`); append the kept
+    rows to `part`; returns the probability streams per model name (when saved)."""
+    rate = stream[0].stats.sampling_rate
+    block_ns = int(BLOCK_SECONDS * NS)
+    probabilities = {}
+    for begin in range(chunk.start_ns, chunk.end_ns, block_ns):
+        own = Chunk(chunk.station, begin, min(begin + block_ns, chunk.end_ns))
+        padded = ChunkWindow.around(own, window.pad_ns / NS, window.grid_ns / NS)
+        sub = ChunkWindow(max(padded.start_ns, window.start_ns), min(padded.end_ns, window.end_ns), window.pad_ns,
+                          window.grid_ns)  # fmt: skip
+        if sub.end_ns <= max(own.start_ns, sub.start_ns) or sub.start_ns >= own.end_ns:
+            continue
+        block, index = _block_stream(stream, window, sub, rate)
+        if not covered[index].any():
+            continue
+        for model in models:
+            rows = annotate_chunk(block, model, options, with_probabilities=options.save_probabilities)
+            keep = lambda t, own=own, sub=sub, mask=covered[index]: _keep(t, own, sub, mask, rate)  # noqa: E731
+            part["picks"] += [[tid, phase, _fmt_time(t), f"{p:.5f}", model.name]
+                              for tid, phase, t, p in rows.picks if keep(t)]  # fmt: skip
+            part["detections"] += [[tid, _fmt_time(a), _fmt_time(b), f"{p:.5f}", model.name]
+                                   for tid, a, b, p in rows.detections if keep(a)]  # fmt: skip
+            part["magnitudes"] += [[tid, _fmt_time(t), _fmt_float(m), _fmt_float(u), model.name, model.magnitude_name]
+                                   for tid, t, m, u in rows.magnitudes if keep(t)]  # fmt: skip
+            if rows.probabilities is not None:
+                trimmed = rows.probabilities.trim(own.start, own.end - 1e-6, nearest_sample=False)
+                probabilities.setdefault(model.name, []).append(trimmed)
+    return probabilities
+
+
 def process_chunk(source, chunk: Chunk, models: list[ArchiveModel], options: ArchiveOptions, pad_s, grid_s):
     """Read, merge and annotate one chunk; returns its part dict (rows as formatted strings)."""
     window = ChunkWindow.around(chunk, pad_s, grid_s)
@@ -278,18 +327,10 @@ def process_chunk(source, chunk: Chunk, models: list[ArchiveModel], options: Arc
         own = slice(max(0, int((chunk.start_ns - window.start_ns) * rate // NS)),
                     max(0, int((chunk.end_ns - window.start_ns) * rate // NS)))  # fmt: skip
         part["hours"] = round(float(covered[own].sum()) / rate / 3600.0, 6)
+        probabilities = _annotate_blocks(stream, covered, chunk, window, models, options, part)
         for model in models:
-            rows = annotate_chunk(stream, model, options, with_probabilities=options.save_probabilities)
-            keep = lambda t: _keep(t, chunk, window, covered, rate)  # noqa: E731
-            part["picks"] += [
-                [tid, phase, _fmt_time(t), f"{p:.5f}", model.name] for tid, phase, t, p in rows.picks if keep(t)
-            ]
-            part["detections"] += [[tid, _fmt_time(a), _fmt_time(b), f"{p:.5f}", model.name]
-                                   for tid, a, b, p in rows.detections if keep(a)]  # fmt: skip
-            part["magnitudes"] += [[tid, _fmt_time(t), _fmt_float(m), _fmt_float(u), model.name, model.magnitude_name]
-                                   for tid, t, m, u in rows.magnitudes if keep(t)]  # fmt: skip
-            if rows.probabilities is not None:
-                _save_probabilities(rows.probabilities, chunk, model, options)
+            if model.name in probabilities:
+                _save_probabilities(probabilities[model.name], chunk, model, options)
     except (WaveformError, ValueError) as err:  # bad data: reported, the run goes on
         empty = "no data in the chunk's span" in str(err)
         if not empty:
@@ -298,10 +339,13 @@ def process_chunk(source, chunk: Chunk, models: list[ArchiveModel], options: Arc
     return part
 
 
-def _save_probabilities(stream, chunk: Chunk, model: ArchiveModel, options: ArchiveOptions) -> None:
+def _save_probabilities(streams: list, chunk: Chunk, model: ArchiveModel, options: ArchiveOptions) -> None:
     import io
 
-    stream = stream.copy().trim(chunk.start, chunk.end - 1e-6, nearest_sample=False)
+    from obspy import Stream
+
+    stream = Stream([tr for block in streams for tr in block])
+    stream.merge(method=0)
     buffer = io.BytesIO()
     stream.write(buffer, format="MSEED", encoding="FLOAT32")
     path = Path(options.output) / "probabilities" / model.name / chunk.station / f"{chunk.chunk_id}.mseed"

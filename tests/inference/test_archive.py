@@ -113,6 +113,17 @@ def test_boundary_picks_neither_lost_nor_doubled(archive, reference, tmp_path):
     assert near, "no pick near the chunk boundary: the test would not test the boundary"
 
 
+def test_blocks_inside_a_chunk_give_the_same_picks(archive, reference, tmp_path, monkeypatch):
+    """A chunk is annotated in blocks (3 h by default); 20-minute blocks give the bytes of whole 1-hour chunks."""
+    import geohub.inference.archive as archive_module
+
+    monkeypatch.setattr(archive_module, "BLOCK_SECONDS", 1200.0)
+    output = tmp_path / "blocks"
+    _annotate(archive, output)
+    for name in ("picks.csv", "detections.csv"):
+        assert (output / name).read_bytes() == (reference[0] / name).read_bytes(), name
+
+
 def test_resume_runs_only_missing_chunks(archive, reference, tmp_path):
     output = tmp_path / "resumed"
     shutil.copytree(reference[0], output)
