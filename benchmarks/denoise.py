@@ -91,11 +91,9 @@ def denoised(windows: np.ndarray, model, extractor) -> np.ndarray:
 
 def unet_p_picks(windows: np.ndarray, picker_dir: str) -> np.ndarray:
     """P pick sample per window by geohub's U-Net (highest P probability >= the config's threshold, else -1)."""
-    from geohub.inference.seismic import load_feature_extractor
-    from geohub.models.seismic_picker import SeismicPickerForPhasePicking
+    from geohub.inference.loading import load_model_and_processor
 
-    model = SeismicPickerForPhasePicking.from_pretrained(picker_dir).eval()
-    extractor = load_feature_extractor(picker_dir)
+    model, extractor = load_model_and_processor(picker_dir)
     picks = []
     for start in range(0, len(windows), 64):
         inputs = extractor(windows[start : start + 64])["inputs"]

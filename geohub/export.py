@@ -174,7 +174,7 @@ def export_spec(model: nn.Module) -> ExportSpec:
         raise ExportError(f"model type {model_type!r} generates text (encoder-decoder)", field="model",
                           expected="an encoder-only or waveform/raster model; export generation models with "
                           "optimum's seq2seq exporter")  # fmt: skip
-    architecture = (getattr(config, "architectures", None) or [type(model).__name__])[0]
+    architecture = type(model).__name__
     if getattr(model, "main_input_name", None) == "input_ids" and architecture.endswith(
         ("ForTokenClassification", "ForSequenceClassification")
     ):
