@@ -112,6 +112,8 @@ def bench_model(name: str, model, extractor, source: Path | None, args, work: Pa
              sum(p.numel() * 4 for p in model.parameters())}  # fmt: skip
     notes = {}
     for fmt, export in (("int8", export_int8), ("onnx", export_onnx)):
+        if fmt not in args.formats.split(","):
+            continue
         try:
             export(model, work / f"{name}-{fmt}", source=source)
             variants[fmt] = load_exported(work / f"{name}-{fmt}")
@@ -159,6 +161,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--formats", default="int8,onnx", help="comma-separated subset of int8,onnx")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from geohub.inference.loading import load_model_and_processor
