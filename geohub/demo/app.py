@@ -178,14 +178,16 @@ def build_demo(
 
     models = models or DemoModels()
     limits = limits or DemoLimits()
-    # delete_cache: every 5 minutes Gradio deletes the uploads and result copies of this app older than 15 minutes
+    # delete_cache: every 10 minutes Gradio deletes the uploads and result copies of this app older than an hour
+    # (an hour, not less: Gradio reuses a cached copy for identical bytes, e.g. the same terrain seed, and a copy
+    # swept while it is being served again drops that download)
     # (and all of them when the server stops), in a cache folder private to this process (Gradio names cached
     # files by content hash, so a shared /tmp/gradio would let another server's clean-up delete our files);
     # geohub's own result folders: `handlers.remove_outputs`
     if "GRADIO_TEMP_DIR" not in os.environ:
         os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="geohub-demo-gradio-")
         atexit.register(shutil.rmtree, os.environ["GRADIO_TEMP_DIR"], True)
-    with gr.Blocks(title="geohub demo", delete_cache=(300, 900)) as demo:
+    with gr.Blocks(title="geohub demo", delete_cache=(600, 3600)) as demo:
         gr.Markdown(_INTRO)
         with gr.Accordion("Models", open=False):
             gr.Markdown(models.status_markdown())

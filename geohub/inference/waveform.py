@@ -454,6 +454,23 @@ def _detection(annotation: StationAnnotation, a: int, b: int, probability: float
     return Detection(start + a / rate, start + b / rate, float(probability), annotation.station)
 
 
+def _drop_weaker_coincident(picks: list, separation: int) -> list:
+    """Of a P and an S pick within `separation` samples of each other, keep only the more probable.
+
+    Sorted neighbour search, O(n log n): a day of picks from a noisy record must not cost n^2 comparisons."""
+    import bisect
+
+    others = {phase: sorted((q.sample, q.probability) for q in picks if q.phase == phase) for phase in ("P", "S")}
+    kept = []
+    for pick in picks:
+        rivals = others["S" if pick.phase == "P" else "P"]
+        lo = bisect.bisect_left(rivals, (pick.sample - separation, float("-inf")))
+        hi = bisect.bisect_right(rivals, (pick.sample + separation, float("inf")))
+        if not any(probability > pick.probability for _, probability in rivals[lo:hi]):
+            kept.append(pick)
+    return kept
+
+
 def _peak_rule(annotation: StationAnnotation, thresholds: dict, fe=None):
     """geohub U-Net: probability peaks >= threshold at least 0.5 s apart per phase; of a P and an S peak within
     0.5 s the more probable is kept; detections are stretches >= 1 s with detection probability >= threshold."""
@@ -464,12 +481,7 @@ def _peak_rule(annotation: StationAnnotation, thresholds: dict, fe=None):
     for phase in ("P", "S"):
         peaks, _ = find_peaks(annotation.row(phase), height=thresholds[phase], distance=max(1, int(0.5 * rate)))
         picks += [_pick(annotation, phase, int(i)) for i in peaks]
-    separation = int(0.5 * rate)
-    picks = [
-        p for p in picks
-        if not any(q.phase != p.phase and abs(q.sample - p.sample) <= separation and q.probability > p.probability
-                   for q in picks)
-    ]  # fmt: skip
+    picks = _drop_weaker_coincident(picks, int(0.5 * rate))
     row = annotation.row("D")
     detections = [_detection(annotation, a, b, row[a : b + 1].max()) for a, b in
                   _segments(row, thresholds["D"], int(1.0 * rate))]  # fmt: skip

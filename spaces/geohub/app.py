@@ -8,6 +8,8 @@ import os
 
 os.environ.setdefault("GEOHUB_SUMMARIZATION_MODEL", "geohub/geo-summarizer-minilm")
 os.environ.setdefault("GEOHUB_KNOWLEDGE_MODEL", "geohub/geo-ner-minilm")
+os.environ.setdefault("GEOHUB_EQT_MODEL", "geohub/eqtransformer-original")
+os.environ.setdefault("GEOHUB_GPD_MODEL", "geohub/gpd-original")
 os.environ.setdefault("GEOHUB_PICKER_MODEL", "geohub/seismic-picker-synthetic")
 os.environ.setdefault("GEOHUB_MAGNITUDE_MODEL", "geohub/seismic-magnitude-synthetic")
 os.environ.setdefault("GEOHUB_TERRAIN_MODEL", "geohub/terrain-gan-jacksboro")
