@@ -95,10 +95,11 @@ def _p_quality(model, extractor, windows, p_true, rate: float, threshold: float,
         picks += list(np.where(prob.max(-1) >= threshold, prob.argmax(-1), -1))
     picks = np.asarray(picks)
     hit = (picks >= 0) & (np.abs(picks - p_true) <= 0.5 * rate)
-    precision = hit.sum() / max((picks >= 0).sum(), 1)
-    recall = hit.sum() / len(p_true)
-    mae = float(np.abs(picks[hit] - p_true[hit]).mean() / rate) if hit.any() else float("nan")
-    return {"p_mae_s": mae, "p_f1": float(2 * precision * recall / max(precision + recall, 1e-12))}
+    from geohub.metrics.scores import precision_recall_f1, residual_stats
+
+    tp = int(hit.sum())
+    f1 = precision_recall_f1(tp, int((picks >= 0).sum()) - tp, len(p_true) - tp)[2]
+    return {"p_mae_s": residual_stats((picks[hit] - p_true[hit]) / rate)["mae"], "p_f1": f1}
 
 
 def bench_model(name: str, model, extractor, source: Path | None, args, work: Path) -> dict:

@@ -255,9 +255,10 @@ def _triples(relations) -> set[tuple[str, str, str]]:
 def _scores(found: list[set], gold: list[set]) -> dict:
     tp = sum(len(f & g) for f, g in zip(found, gold))
     fp, fn = sum(len(f) for f in found) - tp, sum(len(g) for g in gold) - tp
-    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-    return {"precision": round(precision, 4), "recall": round(recall, 4),
-            "f1": round(2 * precision * recall / max(precision + recall, 1e-9), 4), "gold_relations": tp + fn}  # fmt: skip
+    from geohub.metrics.scores import precision_recall_f1
+
+    precision, recall, f1 = precision_recall_f1(tp, fp, fn)
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "gold_relations": tp + fn}
 
 
 def relation_rows(args) -> list[dict]:

@@ -44,6 +44,7 @@ import torch  # noqa: E402
 from geohub.data.seismic_datasets import from_phasenet_npz, split_by_group  # noqa: E402
 from geohub.data.waveforms import stream_from_array  # noqa: E402
 from geohub.inference.waveform import WaveformModel  # noqa: E402
+from geohub.metrics.scores import precision_recall_f1  # noqa: E402
 from geohub.training.seismic import load_picking_metric  # noqa: E402
 
 RATE = 100.0
@@ -80,8 +81,7 @@ def tune_threshold(cfts, labels) -> float:
     best, best_f1 = 3.0, -1.0
     for threshold in (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0):
         detected = sta_lta_picks(cfts, threshold) >= 0
-        tp, fp, fn = (detected & labels).sum(), (detected & ~labels).sum(), (~detected & labels).sum()
-        f1 = 2 * tp / max(1, 2 * tp + fp + fn)
+        f1 = precision_recall_f1((detected & labels).sum(), (detected & ~labels).sum(), (~detected & labels).sum())[2]
         if f1 > best_f1:
             best, best_f1 = threshold, f1
     return best

@@ -110,7 +110,11 @@ class KnowledgeExtractionPipeline(Pipeline):
         return {"text": check_texts([text])[0]}
 
     def _forward(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        return {"text": inputs["text"], "mentions": predict_entities([inputs["text"]], self.model, self.tokenizer)[0]}
+        # with `batch_size` > 1 transformers hands over a list of texts (and unrolls the lists it gets back)
+        batched = isinstance(inputs["text"], list)
+        texts = inputs["text"] if batched else [inputs["text"]]
+        mentions = predict_entities(texts, self.model, self.tokenizer)
+        return {"text": texts if batched else texts[0], "mentions": mentions if batched else mentions[0]}
 
     def _relations(self, relation_model: Any):
         cache = self.__dict__.setdefault("_geohub_relation_functions", {})

@@ -23,6 +23,7 @@ from transformers import AutoTokenizer, TrainingArguments, set_seed
 
 from ..data.corpus import ENTITY_TYPES, RELATION_TYPES, load_geo_corpus, sentence_spans
 from ..errors import ConfigError
+from ..metrics.scores import precision_recall_f1
 from ..utils import get_logger
 from .supervised import GeoTrainer, train_and_evaluate, with_device_defaults
 from .tasks import Task
@@ -150,8 +151,8 @@ def relation_metrics(prediction) -> dict[str, float]:
     gold = prediction.label_ids
     tp = int(((predicted == gold) & (gold > 0)).sum())
     fp, fn = int((predicted > 0).sum()) - tp, int((gold > 0).sum()) - tp
-    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-    return {"precision": precision, "recall": recall, "f1": 2 * precision * recall / max(precision + recall, 1e-9)}
+    precision, recall, f1 = precision_recall_f1(tp, fp, fn)
+    return {"precision": precision, "recall": recall, "f1": f1}
 
 
 def _load_rows(data_args: RelationDataArguments):

@@ -142,3 +142,12 @@ def test_pipelines(extractive_dir, tagger_dir):
     assert set(result) == {"entities", "relations"} and result["entities"]
     assert all(e["label"] in {lbl[2:] for lbl in NER_LABELS[1:]} for e in result["entities"])
     assert tagger("The Chalk Group.", min_confidence=1.01)["entities"] == []
+
+
+def test_knowledge_pipeline_batches_lists_and_workers(tagger_dir):
+    """batch_size, lists of inputs and num_workers give the same entities as one text at a time."""
+    tagger = pipeline("knowledge-extraction", model=str(tagger_dir))
+    texts = ["The Chalk Group overlies the Gault Formation in Kent.", LONG, "Basalt erupted in 1991 near Hekla."]
+    one_by_one = [tagger(text) for text in texts]
+    assert tagger(texts, batch_size=2) == one_by_one
+    assert tagger(texts, batch_size=2, num_workers=1) == one_by_one
