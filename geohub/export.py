@@ -27,7 +27,7 @@ What each model family exports (inputs -> outputs; "T" dynamic means any length 
 |---|---|---|
 | seismic picker, magnitude, denoiser | `inputs` (B, C, T dynamic) [+ `log_amplitude` (B, C)] | the ModelOutput tensors |
 | EQTransformer, GPD | `inputs` (B, C, window_length) | the ModelOutput tensors |
-| landform CNN | `pixel_values` (B, 1, H, W) | `logits`, `hidden_states` |
+| landform CNN | `pixel_values` (B, 1, H, W) | `logits`, `pooler_output` |
 | terrain GAN | `latents` (B, latent_dim) (the generator only) | `samples` |
 | extractive summarizer | `input_ids`, `attention_mask` (B, sentences, tokens) | `logits` |
 | stock BERT token / sequence classifiers | `input_ids`, `attention_mask`, `token_type_ids` (B, L) | `logits` |

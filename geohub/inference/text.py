@@ -259,6 +259,7 @@ def centroid_summaries(texts: list[str] | list[list[str]], *, num_sentences: int
     from transformers import AutoModel, AutoTokenizer
 
     from ..environment import offline_minilm_path
+    from ..models.extractive_summarizer.modeling_extractive_summarizer import mean_pool
     from ..models.extractive_summarizer.processing_extractive_summarizer import select_sentences
 
     path = offline_minilm_path()
@@ -277,9 +278,7 @@ def centroid_summaries(texts: list[str] | list[list[str]], *, num_sentences: int
                 truncation=True,
                 max_length=128,
             )
-            hidden = encoder(**encoded).last_hidden_state
-            mask = encoded["attention_mask"].unsqueeze(-1).float()
-            vectors.append(torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1))
+            vectors.append(mean_pool(encoder(**encoded).last_hidden_state, encoded["attention_mask"]))
         embeddings = torch.cat(vectors)
         centroid = torch.nn.functional.normalize(embeddings.mean(0), dim=0)
         out.append(select_sentences((embeddings @ centroid).numpy(), sentences, num_sentences))

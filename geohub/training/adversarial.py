@@ -43,7 +43,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..data.dem import flip_rotate
 from ..errors import ConfigError
-from ..utils import atomic_write_text, fsync_dir, get_logger, progress_output, set_seed
+from ..utils import atomic_write_text, get_logger, progress_output, set_seed
+from .supervised import staged_checkpoint
 
 logger = get_logger(__name__)
 
@@ -56,7 +57,6 @@ __all__ = [
 ]
 
 CHECKPOINT_PREFIX = "checkpoint-"
-STAGING_DIR = ".checkpoint-staging"
 
 
 @dataclass
@@ -255,24 +255,10 @@ def _update_ema(ema: torch.nn.Module, generator: torch.nn.Module, decay: float) 
 
 def _save_checkpoint(accelerator, args: AdversarialTrainingArguments, step: int) -> None:
     """`save_state` into a staging folder, then rename it to `checkpoint-<step>` (all processes take part)."""
-    staging = os.path.join(args.output_dir, STAGING_DIR, f"{CHECKPOINT_PREFIX}{step}")
-    final = os.path.join(args.output_dir, f"{CHECKPOINT_PREFIX}{step}")
+    with staged_checkpoint(accelerator, args.output_dir, f"{CHECKPOINT_PREFIX}{step}",
+                           main=accelerator.is_main_process) as staging:  # fmt: skip
+        accelerator.save_state(staging)
     if accelerator.is_main_process:
-        shutil.rmtree(staging, ignore_errors=True)
-        os.makedirs(staging, exist_ok=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(staging)
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        for root, _, files in os.walk(staging):
-            for name in files:
-                with open(os.path.join(root, name), "rb") as handle:
-                    os.fsync(handle.fileno())
-        if os.path.exists(final):
-            shutil.rmtree(final)
-        os.replace(staging, final)
-        fsync_dir(args.output_dir)
-        shutil.rmtree(os.path.join(args.output_dir, STAGING_DIR), ignore_errors=True)
         steps = sorted(
             int(m.group(1)) for n in os.listdir(args.output_dir) if (m := re.fullmatch(r"checkpoint-(\d+)", n))
         )

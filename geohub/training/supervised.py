@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,40 @@ from ..utils import atomic_write_text, fsync_dir, get_logger, progress_output
 
 logger = get_logger(__name__)
 
-__all__ = ["GeoTrainer", "GeoSeq2SeqTrainer", "resolve_resume_checkpoint", "train_and_evaluate", "with_device_defaults"]
+__all__ = ["GeoTrainer", "GeoSeq2SeqTrainer", "resolve_resume_checkpoint", "train_and_evaluate", "with_device_defaults",
+           "staged_checkpoint"]
 
 STAGING_DIR = ".checkpoint-staging"
 _RESUME_LAST = {"last", "auto", "true", "latest"}
+
+
+@contextlib.contextmanager
+def staged_checkpoint(accelerator, run_dir: str, name: str, *, main: bool) -> Iterator[str]:
+    """Yield `<run_dir>/.checkpoint-staging/<name>` for every process to write a checkpoint into; afterwards the
+    main process flushes it and renames it to `<run_dir>/<name>` in one `os.replace`, so a run killed mid-save never
+    leaves a `checkpoint-N` that resumes from half-written state. Used by the Trainer tasks and the GAN loop.
+
+    The folder is created before a barrier: other ranks write their RNG states into it while the main process
+    saves the model, so the model's own atomic save must move files into this folder, never replace it."""
+    staging_root = os.path.join(run_dir, STAGING_DIR)
+    staging = os.path.join(staging_root, name)
+    if main:
+        shutil.rmtree(staging, ignore_errors=True)
+        os.makedirs(staging)
+    accelerator.wait_for_everyone()
+    yield staging
+    accelerator.wait_for_everyone()
+    if main:
+        for root, _, files in os.walk(staging):
+            for file_name in files:
+                with open(os.path.join(root, file_name), "rb") as handle:
+                    os.fsync(handle.fileno())
+        final = os.path.join(run_dir, name)
+        if os.path.exists(final):
+            shutil.rmtree(final)
+        os.replace(staging, final)
+        fsync_dir(run_dir)
+        shutil.rmtree(staging_root, ignore_errors=True)
 
 
 class AtomicCheckpointMixin:
@@ -42,27 +74,15 @@ class AtomicCheckpointMixin:
 
     def _save_checkpoint(self, model, trial) -> None:
         run_dir = super()._get_output_dir(trial)
-        staging_root = os.path.join(run_dir, STAGING_DIR)
         name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        with staged_checkpoint(self.accelerator, run_dir, name, main=self.args.should_save):
+            self._staging_root = os.path.join(run_dir, STAGING_DIR)
+            try:
+                super()._save_checkpoint(model, trial)
+            finally:
+                self._staging_root = None
         if self.args.should_save:
-            shutil.rmtree(os.path.join(staging_root, name), ignore_errors=True)
-            # Created before the barrier: other ranks write their RNG states into it while rank 0 saves the model,
-            # so rank 0's atomic save must move files into this folder, never replace the folder itself.
-            os.makedirs(os.path.join(staging_root, name))
-        self.accelerator.wait_for_everyone()
-        self._staging_root = staging_root
-        try:
-            super()._save_checkpoint(model, trial)
-        finally:
-            self._staging_root = None
-        self.accelerator.wait_for_everyone()
-        if self.args.should_save:
-            final = os.path.join(run_dir, name)
-            if os.path.exists(final):
-                shutil.rmtree(final)
-            os.replace(os.path.join(staging_root, name), final)
-            fsync_dir(run_dir)
-            shutil.rmtree(staging_root, ignore_errors=True)
+            staging_root = os.path.join(run_dir, STAGING_DIR)
             best = self.state.best_model_checkpoint
             if best and best.startswith(staging_root):
                 self.state.best_model_checkpoint = os.path.join(run_dir, os.path.basename(best))

@@ -53,7 +53,7 @@ class EqTransformerOutput(ModelOutput):
         detection_probabilities: `(B, T)` probability that sample t lies inside an earthquake signal.
         p_probabilities: `(B, T)` P-arrival probability per sample.
         s_probabilities: `(B, T)` S-arrival probability per sample.
-        hidden_states: `(B, T', lstm_units)` encoder output (T' = T / 128), when asked for.
+        last_hidden_state: `(B, T', lstm_units)` encoder output (T' = T / 128), with `output_hidden_states=True`.
     """
 
     loss: torch.Tensor | None = None
@@ -61,7 +61,7 @@ class EqTransformerOutput(ModelOutput):
     detection_probabilities: torch.Tensor | None = None
     p_probabilities: torch.Tensor | None = None
     s_probabilities: torch.Tensor | None = None
-    hidden_states: torch.Tensor | None = None
+    last_hidden_state: torch.Tensor | None = None
 
 
 class KerasSameConv1d(nn.Conv1d):
@@ -441,16 +441,16 @@ class EqTransformerForPhasePicking(EqTransformerPreTrainedModel):
         if labels is not None:
             loss = self.loss(logits, labels)
         probabilities = torch.sigmoid(logits)
-        hidden_states = encoded if output_hidden_states else None
+        last_hidden_state = encoded if output_hidden_states else None
         if return_dict is False:
-            return tuple(v for v in (loss, logits, hidden_states) if v is not None)
+            return tuple(v for v in (loss, logits, last_hidden_state) if v is not None)
         return EqTransformerOutput(
             loss=loss,
             logits=logits,
             detection_probabilities=probabilities[:, 0],
             p_probabilities=probabilities[:, 1],
             s_probabilities=probabilities[:, 2],
-            hidden_states=hidden_states,
+            last_hidden_state=last_hidden_state,
         )
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

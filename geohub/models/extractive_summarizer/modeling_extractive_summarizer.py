@@ -14,7 +14,7 @@ from ...modeling_outputs import SentenceExtractionOutput
 from ...modeling_utils import GeoPreTrainedModel
 from .configuration_extractive_summarizer import ExtractiveSummarizerConfig
 
-__all__ = ["ExtractiveSummarizerPreTrainedModel", "ExtractiveSummarizerForSentenceExtraction"]
+__all__ = ["ExtractiveSummarizerPreTrainedModel", "ExtractiveSummarizerForSentenceExtraction", "mean_pool"]
 
 
 class ExtractiveSummarizerSentenceLayer(nn.Module):
@@ -53,6 +53,14 @@ DOCUMENT_FEATURES = (
     "relative_position", "first", "last", "log_sentences", "document_similarity", "others_similarity",
     "document_similarity_z", "document_best", "title_similarity", "title_similarity_z", "has_title",
 )  # fmt: skip
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """all-MiniLM-L6-v2's sentence embedding: token states `(N, L, H)` averaged over the attention mask `(N, L)`,
+    L2-normalised -> `(N, H)`."""
+    weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+    return nn.functional.normalize(mean, dim=-1)
 
 
 def _masked_zscore(values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
@@ -125,9 +133,7 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
             if self.config.freeze_encoder:
                 self.encoder.eval()  # a frozen encoder gives deterministic embeddings (no dropout)
             hidden = self.encoder(input_ids=flat_ids[present], attention_mask=flat_mask[present]).last_hidden_state
-            weights = flat_mask[present].unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-            pooled[present] = nn.functional.normalize(mean, dim=-1).to(pooled.dtype)
+            pooled[present] = mean_pool(hidden, flat_mask[present]).to(pooled.dtype)
         return pooled.reshape(batch, sentences, -1)
 
     def document_features(

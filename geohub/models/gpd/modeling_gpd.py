@@ -33,13 +33,13 @@ class GPDOutput(ModelOutput):
         loss: scalar cross-entropy, when `labels` are given.
         logits: `(B, 3)` pre-softmax scores for (P, S, Noise).
         probabilities: `(B, 3)` softmax probabilities for (P, S, Noise).
-        hidden_states: `(B, hidden_sizes[-1])` features before the classifier, when asked for.
+        pooler_output: `(B, hidden_sizes[-1])` features before the classifier, with `output_hidden_states=True`.
     """
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     probabilities: torch.Tensor | None = None
-    hidden_states: torch.Tensor | None = None
+    pooler_output: torch.Tensor | None = None
 
 
 class GPDConvBlock(nn.Module):
@@ -131,7 +131,7 @@ class GPDForWindowClassification(GPDPreTrainedModel):
                 loss = -(labels.to(logits.dtype) * F.log_softmax(logits, dim=-1)).sum(-1).mean()
             else:
                 loss = F.cross_entropy(logits, labels.long())
-        hidden_states = hidden if output_hidden_states else None
+        pooler_output = hidden if output_hidden_states else None
         if return_dict is False:
-            return tuple(v for v in (loss, logits, hidden_states) if v is not None)
-        return GPDOutput(loss=loss, logits=logits, probabilities=logits.softmax(-1), hidden_states=hidden_states)
+            return tuple(v for v in (loss, logits, pooler_output) if v is not None)
+        return GPDOutput(loss=loss, logits=logits, probabilities=logits.softmax(-1), pooler_output=pooler_output)

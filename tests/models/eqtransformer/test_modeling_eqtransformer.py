@@ -48,7 +48,7 @@ def test_forward_shapes_loss_and_gradients(gate):
     assert out.logits.shape == (2, 3, 6000)
     for probs in (out.detection_probabilities, out.p_probabilities, out.s_probabilities):
         assert probs.shape == (2, 6000) and float(probs.detach().min()) >= 0.0 and float(probs.detach().max()) <= 1.0
-    assert out.hidden_states.shape == (2, 47, 4)
+    assert out.last_hidden_state.shape == (2, 47, 4)
     expected = sum(
         w * F.binary_cross_entropy_with_logits(out.logits[:, i], labels[:, i])
         for i, w in enumerate(model.config.loss_weights)

@@ -22,7 +22,7 @@ def test_forward_shapes_and_losses():
     model = GPDForWindowClassification(tiny_config())
     inputs = torch.randn(4, 3, 400)
     out = model(inputs, labels=torch.tensor([0, 1, 2, 2]), output_hidden_states=True)
-    assert out.logits.shape == (4, 3) and out.hidden_states.shape == (4, 8)
+    assert out.logits.shape == (4, 3) and out.pooler_output.shape == (4, 8)
     torch.testing.assert_close(out.probabilities.sum(-1), torch.ones(4))
     torch.testing.assert_close(out.loss, torch.nn.functional.cross_entropy(out.logits, torch.tensor([0, 1, 2, 2])))
     soft = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [0, 0, 1.0]])
