@@ -557,10 +557,29 @@ class OnnxModel:
             raise ExportError(f"missing input(s) {missing}", field=missing[0], expected=f"inputs {self.input_names}")
         feed = {n: np.asarray(inputs[n].detach().cpu() if isinstance(inputs[n], torch.Tensor) else inputs[n])
                 for n in self.input_names}  # fmt: skip
+        self._check_feed(feed)
         values = self.session.run(self.output_names, feed)
         return ExportedOutput((n, torch.from_numpy(np.asarray(v))) for n, v in zip(self.output_names, values))
 
     forward = __call__
+
+    def _check_feed(self, feed: dict[str, np.ndarray]) -> None:
+        """`ExportError` naming the input when its rank, a fixed (traced) axis or its dtype does not fit the graph."""
+        dtypes = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(double)": np.float64}
+        for spec in self.session.get_inputs():
+            value, expected = feed[spec.name], list(spec.shape)
+            described = "(" + ", ".join(str(d) for d in expected) + ")"
+            fixed_ok = all(not isinstance(d, int) or d == g for d, g in zip(expected, value.shape))
+            if value.ndim != len(expected) or not fixed_ok:
+                raise ExportError(f"input {spec.name!r} has shape {tuple(value.shape)}", path=self.folder,
+                                  field=spec.name, expected=f"shape {described} (names are free axes; "
+                                  "numbers are fixed by the exported model)")  # fmt: skip
+            want = dtypes.get(spec.type)
+            if want is not None and value.dtype != want:
+                if not np.can_cast(value.dtype, want, casting="same_kind"):
+                    raise ExportError(f"input {spec.name!r} has dtype {value.dtype}", path=self.folder,
+                                      field=spec.name, expected=f"{np.dtype(want).name} values")  # fmt: skip
+                feed[spec.name] = value.astype(want)
 
 
 def load_exported(folder: str | os.PathLike):

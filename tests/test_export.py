@@ -75,7 +75,8 @@ def _summarizer():
 
 
 ONNX_FAMILIES = {"seismic_picker": _picker, "seismic_magnitude": _magnitude, "seismic_denoiser": _denoiser,
-                 "landform": _landform, "terrain_gan": _terrain_gan, "gpd": _gpd, "bert_tagger": _tagger}  # fmt: skip
+                 "landform": _landform, "terrain_gan": _terrain_gan, "gpd": _gpd, "bert_tagger": _tagger,
+                 "extractive_summarizer": _summarizer}  # fmt: skip
 INT8_FAMILIES = {"seismic_magnitude": _magnitude, "landform": _landform, "terrain_gan": _terrain_gan, "gpd": _gpd,
                  "bert_tagger": _tagger, "extractive_summarizer": _summarizer}  # fmt: skip
 
@@ -133,15 +134,69 @@ def test_int8_reloads_close_to_fp32_and_smaller(family, tmp_path):
     assert size < fp32_bytes - 0.6 * linear_bytes + 4096  # the Linear/LSTM weights take ~1/4 of their fp32 bytes
 
 
+def _branching_picker():
+    from geohub.models.seismic_picker import SeismicPickerForPhasePicking
+
+    class BranchingPicker(SeismicPickerForPhasePicking):
+        def forward(self, inputs, **kwargs):
+            out = super().forward(inputs=inputs, **kwargs)
+            if inputs.shape[0] == 2:  # a Python branch: traced as a constant, refused by torch.export's batch axis
+                out.logits = out.logits * 2.0
+            return out
+
+    model = _picker()
+    branching = BranchingPicker(model.config)
+    branching.load_state_dict(model.state_dict())
+    return branching
+
+
+def test_summarizer_branch_free_embeddings_match_the_eager_ones(monkeypatch):
+    from geohub.models.extractive_summarizer import modeling_extractive_summarizer as module
+
+    torch.manual_seed(0)
+    model = _summarizer().eval()
+    check = export_spec(model).check_inputs  # an absent sentence and a short one
+    with torch.no_grad():
+        eager = model(**check).logits
+        monkeypatch.setattr(module, "_tracing", lambda: True)
+        traced_path = model(**check).logits
+    assert torch.isneginf(eager[0, -1]) and torch.isneginf(traced_path[0, -1])
+    torch.testing.assert_close(traced_path, eager, atol=1e-5, rtol=1e-5)
+
+
+def test_onnx_model_names_a_wrong_input_shape_or_dtype(tmp_path):
+    torch.manual_seed(0)
+    export_onnx(_gpd().eval(), tmp_path / "gpd")  # GPD's window length is fixed by the export
+    exported = load_exported(tmp_path / "gpd")
+    with pytest.raises(ExportError, match=r"input 'inputs' has shape \(1, 3, 500\).*\(batch, 3, 400\)"):
+        exported(inputs=torch.randn(1, 3, 500))
+    with pytest.raises(ExportError, match=r"input 'inputs' has shape \(3, 400\)"):
+        exported(inputs=torch.randn(3, 400))
+    with pytest.raises(ExportError, match="input 'inputs' has dtype complex64"):
+        exported(inputs=np.zeros((1, 3, 400), dtype=np.complex64))
+    assert exported(inputs=torch.randn(2, 3, 400, dtype=torch.float64)).logits.shape == (2, 3)  # cast, not refused
+
+
+def test_generation_and_multi_input_models_are_refused_by_name():
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    t5 = T5ForConditionalGeneration(T5Config(vocab_size=32, d_model=8, d_kv=4, d_ff=8, num_layers=1, num_heads=2))
+    with pytest.raises(ExportError, match="generates text.*seq2seq exporter"):
+        export_spec(t5)
+    with pytest.raises(ExportError, match="no export recipe.*BertModel"):
+        export_spec(BertForTokenClassification(BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
+                                                          num_attention_heads=2, intermediate_size=8)).bert)  # fmt: skip
+
+
 def test_unsupported_models_and_layers_are_clear_errors(tmp_path):
     with pytest.raises(ExportError, match="no Linear or LSTM layer"):
         export_int8(_picker().eval(), tmp_path / "picker-int8")
     assert not (tmp_path / "picker-int8").exists()
     with pytest.raises(ExportError, match="no export recipe"):
         export_spec(torch.nn.Linear(2, 2))
-    with pytest.raises(ExportError, match="no ONNX exporter"):
-        export_onnx(_summarizer().eval(), tmp_path / "summarizer-onnx")  # data-dependent branch in the model
-    assert not (tmp_path / "summarizer-onnx").exists()
+    with pytest.raises(ExportError, match="(?s)no ONNX exporter.*no data-dependent Python branches"):
+        export_onnx(_branching_picker().eval(), tmp_path / "branching-onnx")  # a branch on the batch size
+    assert not (tmp_path / "branching-onnx").exists()
     with pytest.raises(ExportError, match="not an export folder"):
         load_exported(tmp_path)
 

@@ -5,16 +5,42 @@ sentences of a document, and one score per sentence; the top-scored sentences fo
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from transformers import BertConfig, BertModel
+from transformers.utils import ModelOutput
 
-from ...modeling_outputs import SentenceExtractionOutput
-from ...modeling_utils import GeoPreTrainedModel
 from .configuration_extractive_summarizer import ExtractiveSummarizerConfig
 
-__all__ = ["ExtractiveSummarizerPreTrainedModel", "ExtractiveSummarizerForSentenceExtraction", "mean_pool"]
+try:  # inside geohub: atomic saves, checksum-verified loading and the model contract (geohub/modeling_utils.py)
+    from geohub.modeling_utils import GeoPreTrainedModel
+except ModuleNotFoundError as err:  # this file shipped alone as remote code, where geohub is not installed
+    if err.name != "geohub":
+        raise
+    from transformers import PreTrainedModel as GeoPreTrainedModel
+
+
+@dataclass
+class SentenceExtractionOutput(ModelOutput):
+    """Output of the extractive summarizer (sentence scoring on sentence embeddings).
+
+    Args:
+        loss: scalar BCE over sentences when `labels` are given.
+        logits: `(B, S)` per-sentence scores; padded sentences get `-inf`.
+    """
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+
+
+__all__ = [
+    "SentenceExtractionOutput",
+    "ExtractiveSummarizerPreTrainedModel",
+    "ExtractiveSummarizerForSentenceExtraction",
+    "mean_pool",
+]
 
 
 class ExtractiveSummarizerSentenceLayer(nn.Module):
@@ -61,6 +87,13 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
     weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
     mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
     return nn.functional.normalize(mean, dim=-1)
+
+
+def _tracing() -> bool:
+    """True while the forward is traced or exported (TorchScript, torch.export / dynamo ONNX, TorchScript ONNX)."""
+    compiler = getattr(torch, "compiler", None)
+    return bool(torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+                or (compiler is not None and hasattr(compiler, "is_exporting") and compiler.is_exporting()))  # fmt: skip
 
 
 def _masked_zscore(values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
@@ -124,14 +157,25 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
         return model
 
     def embed_sentences(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Mean-pooled, L2-normalised sentence embeddings `(B, S, H)` (all-MiniLM-L6-v2's pooling)."""
+        """Mean-pooled, L2-normalised sentence embeddings `(B, S, H)` (all-MiniLM-L6-v2's pooling); zeros for
+        absent (all-padding) sentences.
+
+        Eager PyTorch encodes only the present sentences; under tracing/export (`torch.onnx.export`, `torch.jit`,
+        `torch.export`) the same embeddings come branch-free: every row is encoded, an absent row with its first
+        token unmasked (so no attention row is fully masked) and its embedding zeroed afterwards."""
         batch, sentences, length = input_ids.shape
         flat_ids, flat_mask = input_ids.reshape(-1, length), attention_mask.reshape(-1, length)
         present = flat_mask.any(dim=-1)
+        if self.config.freeze_encoder:
+            self.encoder.eval()  # a frozen encoder gives deterministic embeddings (no dropout)
+        if _tracing():
+            first = torch.arange(length, device=flat_mask.device)[None] == 0
+            safe_mask = torch.where(present[:, None], flat_mask, first.to(flat_mask.dtype))
+            hidden = self.encoder(input_ids=flat_ids, attention_mask=safe_mask).last_hidden_state
+            pooled = mean_pool(hidden, flat_mask) * present[:, None].to(hidden.dtype)
+            return pooled.reshape(batch, sentences, -1)
         pooled = torch.zeros(flat_ids.shape[0], self.config.hidden_size, device=input_ids.device)
         if present.any():
-            if self.config.freeze_encoder:
-                self.encoder.eval()  # a frozen encoder gives deterministic embeddings (no dropout)
             hidden = self.encoder(input_ids=flat_ids[present], attention_mask=flat_mask[present]).last_hidden_state
             pooled[present] = mean_pool(hidden, flat_mask[present]).to(pooled.dtype)
         return pooled.reshape(batch, sentences, -1)
