@@ -1,10 +1,11 @@
 """The remote-code export: a saved geohub model folder made loadable with `trust_remote_code=True` where geohub
 is not installed.
 
-`export_remote_code(folder)` copies the family's configuration/modeling/processing code, with
-`geohub.modeling_utils`, `geohub.modeling_outputs`, `geohub.utils` and `geohub.atomic` bundled beside it (their
-`from ...x import` lines pointed at the bundled copies), and writes `auto_map` through transformers' own
-`register_for_auto_class` + `save_pretrained`. `geohub.hub.push` calls it on the staged folder.
+`export_remote_code(folder)` ships the family folder's configuration/modeling/processing files as they are: each
+imports only torch/transformers/numpy/scipy/stdlib and its own folder's modules, and takes geohub's model base
+class (`geohub.modeling_utils.GeoPreTrainedModel`: atomic saves, checksum-verified loading) inside a `try`, falling
+back to transformers' `PreTrainedModel` where geohub is not installed. `auto_map` is written through transformers'
+own `register_for_auto_class` + `save_pretrained`. `geohub.hub.push` calls it on the staged folder.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import ast
 import importlib
 import json
 import os
-import re
 import secrets
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -33,39 +34,32 @@ def read_json(path: Path) -> dict:
         raise HubError(f"not valid JSON: {err}", path=path) from err
 
 
-_BUNDLED = {
-    "modeling_utils": "geohub_modeling_utils",
-    "modeling_outputs": "geohub_modeling_outputs",
-    "utils": "geohub_utils",
-    "atomic": "geohub_atomic",  # imported by utils (atomic writes, stdlib only)
-}
 _ALLOWED_TOP_LEVEL = {"torch", "transformers", "numpy", "scipy", "__future__", "safetensors", "huggingface_hub"}
 
 
-def _rewrite_family_source(source: str, path: Path) -> str:
-    """`from ...modeling_utils import X` -> `from .geohub_modeling_utils import X` (and the same for the others)."""
-
-    def replace(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in _BUNDLED:
-            raise HubError(f"imports geohub.{name}, which remote code cannot bundle (remote-code rule)", path=path)
-        return f"from .{_BUNDLED[name]} import"
-
-    return re.sub(r"from \.\.\.(\w+) import", replace, source)
-
-
 def _check_imports(source: str, path: Path, local_modules: set[str]) -> None:
-    for node in ast.walk(ast.parse(source)):
+    """The rule that lets a family folder ship as it is: outside `try` blocks (optional imports, which transformers'
+    own remote-code check skips too), a file imports only torch/transformers/numpy/scipy/stdlib and same-folder
+    modules (`from .configuration_x import ...`)."""
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Try):
+            return
         if isinstance(node, ast.ImportFrom) and node.level:
             if node.level != 1 or (node.module or "") not in local_modules:
-                raise HubError(f"line {node.lineno}: relative import not bundled with the remote code", path=path)
+                raise HubError(f"line {node.lineno}: relative import outside the family folder (remote code ships "
+                               "the folder as it is)", path=path)  # fmt: skip
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
             for name in names:
                 top = name.split(".")[0]
                 if top not in _ALLOWED_TOP_LEVEL and top not in sys.stdlib_module_names:
                     raise HubError(f"line {node.lineno}: imports '{name}' (remote code allows torch/transformers/"
-                                   "numpy/scipy/stdlib only)", path=path)  # fmt: skip
+                                   "numpy/scipy/stdlib only, other imports inside try/except)", path=path)  # fmt: skip
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(source))
 
 
 def _processor_source(family, folder: Path) -> tuple[str, Path, str] | None:
@@ -84,34 +78,25 @@ def _processor_source(family, folder: Path) -> tuple[str, Path, str] | None:
 
 
 def _write_remote_package(family, target: Path, extra: list[Path] = ()) -> None:
-    """Write the family's code files (and `extra` ones), rewritten, plus the bundled geohub modules, into `target`."""
-    import geohub
-
+    """Copy the family's code files (and `extra` ones) into `target` byte for byte, after checking their imports."""
     family_dir = Path(importlib.import_module(family.package).__file__).parent
     target.mkdir(parents=True)
     (target / "__init__.py").write_text("")
-    sources: dict[str, str] = {}
     files = [src for pattern in ("configuration_*.py", "modeling_*.py", "processing_*.py")
              for src in sorted(family_dir.glob(pattern))]  # fmt: skip
-    for src in files + [p for p in extra if p not in files]:
-        sources[src.stem] = _rewrite_family_source(src.read_text(encoding="utf-8"), src)
-    package_dir = Path(geohub.__file__).parent
-    for name, new_name in _BUNDLED.items():
-        text = (package_dir / f"{name}.py").read_text(encoding="utf-8")
-        sources[new_name] = re.sub(
-            r"from \.(\w+) import", lambda m: f"from .{_BUNDLED.get(m.group(1), m.group(1))} import", text
-        )
-    for stem, text in sources.items():
-        _check_imports(text, family_dir / f"{stem}.py", set(sources))
-        (target / f"{stem}.py").write_text(text, encoding="utf-8")
+    files += [p for p in extra if p not in files]
+    local = {src.stem for src in files}
+    for src in files:
+        text = src.read_text(encoding="utf-8")
+        _check_imports(text, src, local)
+        shutil.copyfile(src, target / src.name)
 
 
 def export_remote_code(folder: str | os.PathLike) -> dict[str, str]:
     """Make the saved model in `folder` loadable with `trust_remote_code=True` where geohub is not installed.
 
-    The family's code is rewritten into a throw-away package, imported, registered with
+    The family's code files are copied into a throw-away package, imported, registered with
     `register_for_auto_class`, and the model is re-saved from it, so transformers itself copies the code files
-    (and the bundled `geohub_modeling_utils.py` / `geohub_modeling_outputs.py` / `geohub_utils.py` they import)
     and writes `auto_map` into config.json; a geohub feature extractor saved beside the model
     (preprocessor_config.json) gets the same treatment (`AutoFeatureExtractor`). Returns the model's `auto_map`;
     `{}` for stock transformers models.

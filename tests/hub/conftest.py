@@ -54,7 +54,7 @@ def hub_client(hub_server, tmp_path):
                 "class _NoGeohub:\n"
                 "    def find_spec(self, name, path=None, target=None):\n"
                 "        if name == 'geohub' or name.startswith('geohub.'):\n"
-                "            raise ModuleNotFoundError(\"No module named 'geohub' (hidden for this test)\")\n"
+                "            raise ModuleNotFoundError(\"No module named 'geohub' (hidden for this test)\", name='geohub')\n"
                 "sys.meta_path.insert(0, _NoGeohub())\n"
             )
             argv = [sys.executable, "-I", "-S", "-c", prologue + code]

@@ -11,6 +11,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+import geohub.models.seismic_picker
 from geohub.models.seismic_picker import SeismicPickerConfig, SeismicPickerForPhasePicking
 
 from .conftest import USERS
@@ -49,7 +50,11 @@ def test_cli_push_pull_revisions_and_card(geohub_cli_at, tmp_path):
     assert all(torch.equal(weights[k], first_weights[k]) for k in weights), "tag v1 must give the first run's weights"
     names = {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file() and ".cache" not in p.parts}
     assert "training_args.bin" not in names and not any(n.startswith("checkpoint-") for n in names)
-    assert {"config.json", "README.md", "modeling_seismic_picker.py", "geohub_modeling_utils.py"} <= names
+    assert {"config.json", "README.md", "modeling_seismic_picker.py", "configuration_seismic_picker.py"} <= names
+    # the family folder ships as it is: no bundled or rewritten geohub modules beside it
+    assert not any(n.startswith("geohub_") and n.endswith(".py") for n in names), names
+    shipped = Path(geohub.models.seismic_picker.__file__).parent / "modeling_seismic_picker.py"
+    assert (local / "modeling_seismic_picker.py").read_bytes() == shipped.read_bytes()
     card = (local / "README.md").read_text()
     metadata = yaml.safe_load(card.split("---")[1])
     assert (
@@ -76,6 +81,7 @@ import httpx, torch
 from huggingface_hub import HfApi
 from geohub import hub
 from geohub.errors import HubError
+import geohub.models.seismic_picker
 from geohub.models.seismic_picker import SeismicPickerConfig, SeismicPickerForPhasePicking
 
 endpoint = os.environ["HF_ENDPOINT"]

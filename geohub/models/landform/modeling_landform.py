@@ -6,14 +6,43 @@ so a 2-process data-parallel run computes exactly what a 1-process run with the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
+from transformers.utils import ModelOutput
 
-from ...modeling_outputs import LandformClassificationOutput
-from ...modeling_utils import GeoPreTrainedModel
 from .configuration_landform import LandformConfig
 
-__all__ = ["LandformCNNForImageClassification", "LandformPreTrainedModel", "LandformStage"]
+try:  # inside geohub: atomic saves, checksum-verified loading and the model contract (geohub/modeling_utils.py)
+    from geohub.modeling_utils import GeoPreTrainedModel
+except ModuleNotFoundError as err:  # this file shipped alone as remote code, where geohub is not installed
+    if err.name != "geohub":
+        raise
+    from transformers import PreTrainedModel as GeoPreTrainedModel
+
+
+@dataclass
+class LandformClassificationOutput(ModelOutput):
+    """Output of the landform classifier.
+
+    Args:
+        loss: scalar cross-entropy when `labels` are given.
+        logits: `(B, num_labels)`.
+        pooler_output: `(B, F)` pooled features (used by the Frechet terrain distance).
+    """
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    pooler_output: torch.Tensor | None = None
+
+
+__all__ = [
+    "LandformClassificationOutput",
+    "LandformCNNForImageClassification",
+    "LandformPreTrainedModel",
+    "LandformStage",
+]
 
 
 class LandformStage(nn.Module):

@@ -12,8 +12,14 @@ from torch import nn
 from transformers import BertConfig, BertModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from ...modeling_utils import GeoPreTrainedModel
 from .configuration_relation_classifier import RelationClassifierConfig
+
+try:  # inside geohub: atomic saves, checksum-verified loading and the model contract (geohub/modeling_utils.py)
+    from geohub.modeling_utils import GeoPreTrainedModel
+except ModuleNotFoundError as err:  # this file shipped alone as remote code, where geohub is not installed
+    if err.name != "geohub":
+        raise
+    from transformers import PreTrainedModel as GeoPreTrainedModel
 
 __all__ = ["RelationClassifierPreTrainedModel", "RelationClassifierForPairClassification"]
 

@@ -25,8 +25,14 @@ import torch.nn.functional as F
 from torch import nn
 from transformers.utils import ModelOutput
 
-from ...modeling_utils import GeoPreTrainedModel
 from .configuration_seismic_denoiser import SeismicDenoiserConfig
+
+try:  # inside geohub: atomic saves, checksum-verified loading and the model contract (geohub/modeling_utils.py)
+    from geohub.modeling_utils import GeoPreTrainedModel
+except ModuleNotFoundError as err:  # this file shipped alone as remote code, where geohub is not installed
+    if err.name != "geohub":
+        raise
+    from transformers import PreTrainedModel as GeoPreTrainedModel
 
 __all__ = [
     "SeismicDenoisingOutput",

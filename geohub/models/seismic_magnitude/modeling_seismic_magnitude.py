@@ -9,15 +9,46 @@ A `(B,)` labels tensor means "all windows are events with these magnitudes".
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers.utils import ModelOutput
 
-from ...modeling_outputs import MagnitudeEstimationOutput
-from ...modeling_utils import GeoPreTrainedModel
 from .configuration_seismic_magnitude import SeismicMagnitudeConfig
 
-__all__ = ["SeismicMagnitudePreTrainedModel", "SeismicMagnitudeModel", "SeismicMagnitudeForRegression"]
+try:  # inside geohub: atomic saves, checksum-verified loading and the model contract (geohub/modeling_utils.py)
+    from geohub.modeling_utils import GeoPreTrainedModel
+except ModuleNotFoundError as err:  # this file shipped alone as remote code, where geohub is not installed
+    if err.name != "geohub":
+        raise
+    from transformers import PreTrainedModel as GeoPreTrainedModel
+
+
+@dataclass
+class MagnitudeEstimationOutput(ModelOutput):
+    """Output of the magnitude CNN-BiLSTM.
+
+    Args:
+        loss: scalar, Gaussian negative log-likelihood of the magnitude (plus detection BCE), with `labels`.
+        magnitude: `(B,)` predicted magnitude.
+        log_variance: `(B,)` predicted log variance of the magnitude (aleatoric uncertainty).
+        detection_logits: `(B,)` window-level event-vs-noise score.
+    """
+
+    loss: torch.Tensor | None = None
+    magnitude: torch.Tensor | None = None
+    log_variance: torch.Tensor | None = None
+    detection_logits: torch.Tensor | None = None
+
+
+__all__ = [
+    "MagnitudeEstimationOutput",
+    "SeismicMagnitudePreTrainedModel",
+    "SeismicMagnitudeModel",
+    "SeismicMagnitudeForRegression",
+]
 
 
 class SeismicMagnitudeConvBlock(nn.Module):

@@ -10,15 +10,41 @@ picks, see `processing_seismic_picker.make_picker_labels`), row 3 the 0/1 detect
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers.utils import ModelOutput
 
-from ...modeling_outputs import PhasePickingOutput
-from ...modeling_utils import GeoPreTrainedModel
 from .configuration_seismic_picker import SeismicPickerConfig
 
-__all__ = ["SeismicPickerPreTrainedModel", "SeismicPickerModel", "SeismicPickerForPhasePicking"]
+try:  # inside geohub: atomic saves, checksum-verified loading and the model contract (geohub/modeling_utils.py)
+    from geohub.modeling_utils import GeoPreTrainedModel
+except ModuleNotFoundError as err:  # this file shipped alone as remote code, where geohub is not installed
+    if err.name != "geohub":
+        raise
+    from transformers import PreTrainedModel as GeoPreTrainedModel
+
+
+@dataclass
+class PhasePickingOutput(ModelOutput):
+    """Output of the phase picker.
+
+    Args:
+        loss: scalar, phase cross-entropy plus detection loss, when `labels` are given.
+        logits: `(B, 3, T)` per-sample scores for (noise, P, S).
+        detection_logits: `(B, T)` per-sample event-presence scores (sigmoid gives the probability).
+        last_hidden_state: `(B, F, T')` bottleneck features of the U-Net, with `output_hidden_states=True`.
+    """
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    detection_logits: torch.Tensor | None = None
+    last_hidden_state: torch.Tensor | None = None
+
+
+__all__ = ["PhasePickingOutput", "SeismicPickerPreTrainedModel", "SeismicPickerModel", "SeismicPickerForPhasePicking"]
 
 
 class SeismicPickerConvLayer(nn.Module):

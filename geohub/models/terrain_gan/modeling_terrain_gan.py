@@ -13,17 +13,40 @@ Training lives in `geohub/training/adversarial.py` (Accelerate, two optimisers, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
+from transformers.utils import ModelOutput
 
-from ...modeling_outputs import TerrainGANOutput
-from ...modeling_utils import GeoPreTrainedModel
 from .configuration_terrain_gan import TerrainGANConfig
 from .processing_terrain_gan import TerrainProcessor
 
+try:  # inside geohub: atomic saves, checksum-verified loading and the model contract (geohub/modeling_utils.py)
+    from geohub.modeling_utils import GeoPreTrainedModel
+except ModuleNotFoundError as err:  # this file shipped alone as remote code, where geohub is not installed
+    if err.name != "geohub":
+        raise
+    from transformers import PreTrainedModel as GeoPreTrainedModel
+
+
+@dataclass
+class TerrainGANOutput(ModelOutput):
+    """Output of the terrain GAN's `forward` (generation from latent vectors).
+
+    Args:
+        samples: `(B, 1, H, W)` generated patches in the normalised space of the processor.
+        critic_scores: `(B,)` discriminator scores of `samples`, when asked for.
+    """
+
+    samples: torch.Tensor | None = None
+    critic_scores: torch.Tensor | None = None
+
+
 __all__ = [
+    "TerrainGANOutput",
     "TerrainGAN",
     "TerrainGenerator",
     "TerrainDiscriminator",

@@ -8,7 +8,7 @@ from transformers import AutoConfig, AutoModel
 
 import geohub  # noqa: F401  (registers the Auto classes)
 from geohub.environment import offline_minilm_path
-from geohub.modeling_outputs import SentenceExtractionOutput
+from geohub.models.extractive_summarizer.modeling_extractive_summarizer import SentenceExtractionOutput
 from geohub.models.extractive_summarizer import ExtractiveSummarizerConfig, ExtractiveSummarizerForSentenceExtraction
 
 
