@@ -23,8 +23,9 @@ class SeismicDenoiserConfig(PretrainedConfig):
             has `len(hidden_sizes) - 1` levels, each halving frequency and time.
         kernel_size (`int`, 3): odd 2-D convolution kernel.
         dropout (`float`, 0.0): dropout before the mask head.
-        waveform_loss_weight (`float`, 1.0): weight of the waveform mean-squared error added to the mask
-            cross-entropy in the loss.
+        waveform_loss_weight (`float`, 1.0): weight of the waveform mean-squared error added to the mask loss.
+        mask_loss (`str`, "mse"): the mask term of the loss against the ideal ratio mask `|S| / (|S| + |N|)`:
+            "mse" (soft-mask mean-squared error) or "cross_entropy" (DeepDenoiser's).
         sampling_rate (`float`, 100.0): Hz the model was trained at (records are resampled to it).
         window_length (`int`, 3000): samples per window for training and for sliding-window inference.
         component_order (`str`, "ZNE"): component of each input channel.
@@ -43,6 +44,7 @@ class SeismicDenoiserConfig(PretrainedConfig):
         kernel_size: int = 3,
         dropout: float = 0.0,
         waveform_loss_weight: float = 1.0,
+        mask_loss: str = "mse",
         sampling_rate: float = 100.0,
         window_length: int = 3000,
         component_order: str = "ZNE",
@@ -65,6 +67,8 @@ class SeismicDenoiserConfig(PretrainedConfig):
             raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if mask_loss not in {"mse", "cross_entropy"}:
+            raise ValueError(f"mask_loss must be 'mse' or 'cross_entropy', got {mask_loss!r}")
         if sampling_rate <= 0 or window_length < n_fft:
             raise ValueError(f"sampling_rate must be > 0 and window_length >= n_fft ({n_fft}), got {window_length}")
         self.in_channels = int(in_channels)
@@ -75,6 +79,7 @@ class SeismicDenoiserConfig(PretrainedConfig):
         self.kernel_size = int(kernel_size)
         self.dropout = float(dropout)
         self.waveform_loss_weight = float(waveform_loss_weight)
+        self.mask_loss = mask_loss
         self.sampling_rate = float(sampling_rate)
         self.window_length = int(window_length)
         self.component_order = component_order

@@ -10,9 +10,9 @@ The STFT and its inverse are written as fixed 1-D (transposed) convolutions with
 equal `torch.stft` / `torch.istft` (Hann window, `center=True`, reflect padding) to float precision, and unlike
 them export to ONNX (no complex tensors).
 
-Labels: `(B, C, T)` the clean signal in the units of `inputs`. The loss is DeepDenoiser's cross-entropy between
-the predicted masks and the ideal ratio mask `|S| / (|S| + |X - S|)`, plus `waveform_loss_weight` times the
-mean-squared error of the denoised waveform.
+Labels: `(B, C, T)` the clean signal in the units of `inputs`. The loss compares the predicted signal mask with
+the ideal ratio mask `|S| / (|S| + |X - S|)` (soft-mask MSE by default, DeepDenoiser's cross-entropy with
+`mask_loss="cross_entropy"`) and adds `waveform_loss_weight` times the mean-squared error of the denoised waveform.
 """
 
 from __future__ import annotations
@@ -220,7 +220,8 @@ class SeismicDenoiserForDenoising(SeismicDenoiserPreTrainedModel):
         return SeismicDenoisingOutput(loss=loss, denoised=denoised, noise=noise, masks=masks)
 
     def _loss(self, logits, real, imag, labels, denoised) -> torch.Tensor:
-        """Mask cross-entropy against the ideal ratio mask plus weighted waveform MSE."""
+        """Mask loss (soft-mask MSE or cross-entropy, `config.mask_loss`) against the ideal ratio mask plus
+        `waveform_loss_weight` times the waveform MSE."""
         labels = labels.to(denoised.dtype)
         if labels.shape != denoised.shape:
             raise ValueError(
@@ -230,6 +231,9 @@ class SeismicDenoiserForDenoising(SeismicDenoiserPreTrainedModel):
         signal_abs = torch.sqrt(signal_real**2 + signal_imag**2 + _EPS)
         noise_abs = torch.sqrt((real - signal_real) ** 2 + (imag - signal_imag) ** 2 + _EPS)
         target = signal_abs / (signal_abs + noise_abs)
-        log_probs = F.log_softmax(logits, dim=1)
-        mask_loss = -(target * log_probs[:, 0] + (1 - target) * log_probs[:, 1]).mean()
+        if getattr(self.config, "mask_loss", "cross_entropy") == "mse":
+            mask_loss = F.mse_loss(torch.softmax(logits, dim=1)[:, 0], target)
+        else:
+            log_probs = F.log_softmax(logits, dim=1)
+            mask_loss = -(target * log_probs[:, 0] + (1 - target) * log_probs[:, 1]).mean()
         return mask_loss + self.config.waveform_loss_weight * F.mse_loss(denoised, labels)
