@@ -49,6 +49,8 @@ class EqTransformerModelArguments:
         "help": "`geohub convert` name used when model_name_or_path is empty or absent"})  # fmt: skip
     trainable: str = field(default="p_decoder,s_decoder", metadata={
         "help": "comma-separated parameter-name prefixes to train (the rest is frozen), or 'all'"})  # fmt: skip
+    freeze_batchnorm: bool = field(default=True, metadata={
+        "help": "keep every BatchNorm layer in eval mode with its published statistics, trained parts too"})  # fmt: skip
     p_position_min: float = field(default=0.05, metadata={"help": "earliest P position in a training window"})
     p_position_max: float = field(default=0.85, metadata={"help": "latest P position in a training window"})
 
@@ -119,22 +121,37 @@ def eqtransformer_metrics(config):
     return compute
 
 
-def freeze_except(model, trainable: str) -> list[torch.nn.Module]:
-    """Freeze every parameter not under one of the `trainable` prefixes; returns the fully frozen top modules
-    (kept in eval mode during training by a forward pre-hook)."""
-    if trainable.strip() == "all":
-        return []
-    prefixes = [p.strip() for p in trainable.split(",") if p.strip()]
+def freeze_except(model, trainable: str, *, freeze_batchnorm: bool = True) -> list[torch.nn.Module]:
+    """Freeze every parameter not under one of the `trainable` prefixes (parameter-name prefixes such as
+    `p_decoder` or `eqtransformer.transformers.1`, or 'all'). Returns the largest fully frozen submodules; a forward
+    pre-hook keeps them in eval mode during training (published BatchNorm statistics, no dropout), and with
+    `freeze_batchnorm` every BatchNorm layer too (its running statistics stay as published, even in trained parts:
+    the batches here are a few windows of one small data set)."""
+    prefixes = ["" if trainable.strip() == "all" else p.strip() for p in trainable.split(",") if p.strip()]
     names = dict(model.named_children())
-    unknown = [p for p in prefixes if p.split(".")[0] not in names]
+    unknown = [p for p in prefixes if p and p.split(".")[0] not in names]
     if unknown:
         raise ConfigError(f"unknown module(s) {unknown}", field="trainable", expected=f"prefixes of {sorted(names)}")
     for name, parameter in model.named_parameters():
-        parameter.requires_grad_(any(name == p or name.startswith(p + ".") for p in prefixes))
-    frozen = [m for n, m in names.items() if not any(p.split(".")[0] == n for p in prefixes)]
+        parameter.requires_grad_(any(not p or name == p or name.startswith(p + ".") for p in prefixes))
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ConfigError(f"{trainable!r} names no parameter", field="trainable", expected="a module with weights")
+    frozen, covered = [], set()
+    for name, module in model.named_modules():
+        if any(name.startswith(c + ".") for c in covered):
+            continue
+        parameters = list(module.parameters())
+        if name and parameters and not any(p.requires_grad for p in parameters):
+            frozen.append(module)
+            covered.add(name)
+    norms = (
+        [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        if freeze_batchnorm
+        else []
+    )
 
     def keep_frozen_in_eval(module, args):
-        for frozen_module in frozen:
+        for frozen_module in (*frozen, *norms):
             frozen_module.eval()
 
     model.register_forward_pre_hook(keep_frozen_in_eval)
@@ -169,7 +186,7 @@ def run_eqtransformer_picking(
     if data.window_length != model.config.window_length:
         raise ConfigError(f"window_length {data.window_length}", field="window_length",
                           expected=f"{model.config.window_length} (the model's window)")  # fmt: skip
-    frozen = freeze_except(model, model_args.trainable)
+    frozen = freeze_except(model, model_args.trainable, freeze_batchnorm=model_args.freeze_batchnorm)
     count = sum(p.numel() for p in model.parameters() if p.requires_grad)
     logger.info("training %d of %d parameters (%d frozen modules)", count, model.num_parameters(), len(frozen))
     window = RandomWindow(data.window_length, p_position_range=(model_args.p_position_min, model_args.p_position_max))

@@ -22,6 +22,9 @@ class GPDConfig(PretrainedConfig):
         dropout (`float`, 0.0): dropout before each dense layer (the published model has none).
         trigger_threshold (`float`, 0.994): probability that opens a trigger (picks, see the feature extractor).
         initializer_range (`float`, 0.02): std of the truncated-normal init of linear layers.
+        inference_dtype (`str`, "float32"): dtype of the no-grad eval path (BatchNorm folded, TorchScript-frozen):
+            "float32" (the published model up to float rounding) or "bfloat16" (about 2x faster on CPUs with
+            AVX512-BF16; probabilities move by up to about 1e-3).
     """
 
     model_type = "geohub_gpd"
@@ -38,6 +41,7 @@ class GPDConfig(PretrainedConfig):
         dropout: float = 0.0,
         trigger_threshold: float = 0.994,
         initializer_range: float = 0.02,
+        inference_dtype: str = "float32",
         **kwargs,
     ):
         conv_filters = [int(v) for v in conv_filters]
@@ -57,6 +61,8 @@ class GPDConfig(PretrainedConfig):
             raise ValueError(f"component_order {component_order!r} must have in_channels={in_channels} letters")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if inference_dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"inference_dtype must be 'float32' or 'bfloat16', got {inference_dtype!r}")
         kwargs.setdefault("id2label", dict(enumerate(GPD_LABELS)))
         kwargs.setdefault("label2id", {label: i for i, label in enumerate(GPD_LABELS)})
         self.in_channels = int(in_channels)
@@ -69,6 +75,7 @@ class GPDConfig(PretrainedConfig):
         self.dropout = float(dropout)
         self.trigger_threshold = float(trigger_threshold)
         self.initializer_range = initializer_range
+        self.inference_dtype = inference_dtype
         super().__init__(**kwargs)
 
     @property

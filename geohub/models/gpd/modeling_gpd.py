@@ -6,10 +6,16 @@ flatten (`(B, C, T)` is permuted to `(B, T, C)` first, as Keras flattens), 2 x (
 softmax. BatchNorm eps 1e-3 (Keras).
 
 Labels: `(B,)` class indices (0 P, 1 S, 2 Noise) or `(B, 3)` target probabilities; the loss is cross-entropy.
+
+Inference (eval mode, gradients off, no labels) runs `GPDInference`: every BatchNorm folded into the convolution or
+dense layer before it, traced and frozen with TorchScript (no per-layer Python), in `config.inference_dtype`; it is
+rebuilt whenever a parameter changes. With float32 the logits equal the layer-by-layer path up to float rounding.
 """
 
 from __future__ import annotations
 
+import itertools
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -26,7 +32,7 @@ except ModuleNotFoundError as err:  # this file shipped alone as remote code, wh
         raise
     from transformers import PreTrainedModel as GeoPreTrainedModel
 
-__all__ = ["GPDOutput", "GPDPreTrainedModel", "GPDForWindowClassification"]
+__all__ = ["GPDOutput", "GPDPreTrainedModel", "GPDForWindowClassification", "GPDInference"]
 
 _BN_EPS = 1e-3
 
@@ -88,6 +94,72 @@ class GPDDenseBlock(nn.Module):
         return F.relu(self.norm(self.linear(self.dropout(hidden))))
 
 
+def _folded(weight: torch.Tensor, bias: torch.Tensor, norm: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
+    """`weight` `(out, ...)` and `bias` `(out,)` of a layer followed by eval-mode `norm`, as one affine layer."""
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    folded_weight = weight * scale.reshape(-1, *([1] * (weight.dim() - 1)))
+    return folded_weight.detach().clone(), ((bias - norm.running_mean) * scale + norm.bias).detach().clone()
+
+
+class GPDInference(nn.Module):
+    """Eval-time GPD: `(B, 3, T)` -> `(B, 3)` float32 logits, BatchNorm folded into the conv / dense weights, in
+    `dtype` (float32, or bfloat16 computed in bfloat16 and returned as float32). Weights are copies: rebuild after
+    training."""
+
+    def __init__(self, model: GPDForWindowClassification, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.dtype = dtype
+        self.paddings = []
+        for i, block in enumerate(model.convs):
+            kernel_size = block.conv.kernel_size[0]
+            left = (kernel_size - 1) // 2
+            self.paddings.append((left, kernel_size - 1 - left))
+            weight, bias = _folded(block.conv.weight, block.conv.bias, block.norm)
+            weight = weight.unsqueeze(2).to(dtype).contiguous(memory_format=torch.channels_last)
+            self.register_buffer(f"conv_weight_{i}", weight)
+            self.register_buffer(f"conv_bias_{i}", bias.to(dtype))
+        for i, block in enumerate(model.dense):
+            weight, bias = _folded(block.linear.weight, block.linear.bias, block.norm)
+            self.register_buffer(f"dense_weight_{i}", weight.to(dtype))
+            self.register_buffer(f"dense_bias_{i}", bias.to(dtype))
+        self.num_dense = len(model.dense)
+        self.register_buffer("classifier_weight", model.classifier.weight.detach().clone().to(dtype))
+        self.register_buffer("classifier_bias", model.classifier.bias.detach().clone().to(dtype))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        hidden = inputs.to(self.dtype).unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        for i, (left, right) in enumerate(self.paddings):
+            if left != right:
+                hidden, left = F.pad(hidden, (left, right)), 0
+            weight, bias = getattr(self, f"conv_weight_{i}"), getattr(self, f"conv_bias_{i}")
+            hidden = F.max_pool2d(F.relu(F.conv2d(hidden, weight, bias, padding=(0, left))), (1, 2))
+        hidden = hidden.permute(0, 2, 3, 1).flatten(1)
+        for i in range(self.num_dense):
+            hidden = F.relu(F.linear(hidden, getattr(self, f"dense_weight_{i}"), getattr(self, f"dense_bias_{i}")))
+        return F.linear(hidden, self.classifier_weight, self.classifier_bias).float()
+
+
+_INFERENCE: weakref.WeakKeyDictionary[nn.Module, tuple] = weakref.WeakKeyDictionary()
+
+
+def inference_runner(model: GPDForWindowClassification, example: torch.Tensor):
+    """The cached `GPDInference` of `model` (TorchScript-traced and frozen when TorchScript works here), rebuilt
+    when a parameter or buffer changed (version counter, storage or dtype) or `config.inference_dtype` did."""
+    dtype = torch.bfloat16 if getattr(model.config, "inference_dtype", "float32") == "bfloat16" else torch.float32
+    tensors = itertools.chain(model.parameters(), model.buffers())
+    key = (dtype, example.device.type, *((t.data_ptr(), t._version, t.dtype) for t in tensors))
+    cached = _INFERENCE.get(model)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    runner = GPDInference(model, dtype).eval()
+    try:
+        runner = torch.jit.freeze(torch.jit.trace(runner, example[:1], check_trace=False))
+    except Exception:  # TorchScript unavailable: the folded eager module gives the same logits
+        pass
+    _INFERENCE[model] = (key, runner)
+    return runner
+
+
 class GPDPreTrainedModel(GeoPreTrainedModel):
     config_class = GPDConfig
     base_model_prefix = "gpd"
@@ -124,6 +196,11 @@ class GPDForWindowClassification(GPDPreTrainedModel):
             raise ValueError(
                 f"inputs must be (batch, {config.in_channels}, {config.window_length}), got {tuple(inputs.shape)}"
             )
+        if labels is None and not output_hidden_states and not self.training and not torch.is_grad_enabled():
+            logits = inference_runner(self, inputs)(inputs)
+            if return_dict is False:
+                return (logits,)
+            return GPDOutput(logits=logits, probabilities=logits.softmax(-1))
         hidden = inputs.unsqueeze(2).contiguous(memory_format=torch.channels_last)
         for block in self.convs:
             hidden = block(hidden)
