@@ -227,7 +227,8 @@ def _problem(model, batch, target, phase: str, tokenizer) -> _Problem:
                        expected="a geohub seismic, terrain or text family model, or a token classifier")  # fmt: skip
 
 
-def _integrated_gradients(problem: _Problem, n_steps: int, max_steps: int, tolerance: float):
+def _integrated_gradients(problem: _Problem, n_steps: int, max_steps: int, tolerance: float,
+                          internal_batch_size: int | None = None):
     from captum.attr import IntegratedGradients
 
     method = IntegratedGradients(problem.forward)
@@ -238,7 +239,7 @@ def _integrated_gradients(problem: _Problem, n_steps: int, max_steps: int, toler
     while True:
         attributions, delta = method.attribute(problem.inputs, baselines=problem.baseline, n_steps=steps,
                                                method="gausslegendre", return_convergence_delta=True,
-                                               internal_batch_size=min(steps, 128))  # fmt: skip
+                                               internal_batch_size=min(steps, internal_batch_size or 128))  # fmt: skip
         gap = abs(float(delta[0]))
         if gap <= tolerance * max(abs(output - baseline_output), 1e-12) or steps * 2 > max_steps:
             return attributions, output, baseline_output, gap, steps
@@ -247,7 +248,7 @@ def _integrated_gradients(problem: _Problem, n_steps: int, max_steps: int, toler
 
 def explain(model: nn.Module, inputs: dict[str, Any], *, method: str = "integrated_gradients", target: Any = None,
             phase: str = "P", tokenizer: Any = None, n_steps: int = 32, max_steps: int = 4096,
-            completeness_tolerance: float = 0.01) -> Explanation:  # fmt: skip
+            completeness_tolerance: float = 0.01, internal_batch_size: int | None = None) -> Explanation:  # fmt: skip
     """Attribute one model output to the input (see the module docstring for targets and shapes).
 
     Args:
@@ -257,6 +258,10 @@ def explain(model: nn.Module, inputs: dict[str, Any], *, method: str = "integrat
         target: the output to explain (family-specific, see the table); None picks the most salient one.
         phase: "P", "S" (or "D" for EQTransformer's detection) for waveform pickers.
         tokenizer: for token classifiers: keeps special tokens in the baseline and names the tokens.
+        n_steps, max_steps, completeness_tolerance: integrated gradients' first and largest step counts and the
+            relative completeness gap at which doubling stops.
+        internal_batch_size: interpolated inputs run through the model at once (default: up to 128); bounds the
+            memory of one explanation (a server passes a small value).
     """
     if method not in METHODS:
         raise ExplainError(f"unknown method {method!r}", field="method", expected=", ".join(METHODS))
@@ -266,8 +271,9 @@ def explain(model: nn.Module, inputs: dict[str, Any], *, method: str = "integrat
     problem = _problem(model, inputs, target, phase, tokenizer)
     result = {"baseline_output": float("nan"), "completeness_gap": float("nan"), "n_steps": 0}
     if method == "integrated_gradients":
-        attributions, output, baseline_output, gap, steps = _integrated_gradients(problem, n_steps, max_steps,
-                                                                                  completeness_tolerance)  # fmt: skip
+        attributions, output, baseline_output, gap, steps = _integrated_gradients(
+            problem, n_steps, max_steps, completeness_tolerance, internal_batch_size
+        )
         result.update(baseline_output=baseline_output, completeness_gap=gap, n_steps=steps)
     else:
         from captum.attr import InputXGradient, Saliency
@@ -286,7 +292,8 @@ def explain(model: nn.Module, inputs: dict[str, Any], *, method: str = "integrat
 def explain_stream(stream_or_path, model: nn.Module, feature_extractor: Any, *, start_sample: int = 0,
                    method: str = "integrated_gradients", **kwargs) -> Explanation:  # fmt: skip
     """Explain one model window of the first station of an ObsPy stream (resampled to the model's rate), starting
-    `start_sample` samples into the record; `extra["starttime"]` is the window's UTCDateTime."""
+    `start_sample` samples into the record; `extra["starttime"]` is the window's UTCDateTime, `extra["inputs"]` the
+    model input `(C, T)` that was explained (after the feature extractor's normalisation)."""
     from .data.waveforms import read_waveforms
 
     records = read_waveforms(stream_or_path, sampling_rate=feature_extractor.sampling_rate,
@@ -300,5 +307,6 @@ def explain_stream(stream_or_path, model: nn.Module, feature_extractor: Any, *, 
     batch = {k: v for k, v in features.items() if k in {"inputs", "log_amplitude"}}
     explanation = explain(model, batch, method=method, **kwargs)
     explanation.extra.update(starttime=record.starttime + start_sample / record.sampling_rate,
-                             station_id=record.station_id, sampling_rate=record.sampling_rate)  # fmt: skip
+                             station_id=record.station_id, sampling_rate=record.sampling_rate,
+                             inputs=batch["inputs"][0].detach().float().numpy())  # fmt: skip
     return explanation

@@ -12,7 +12,8 @@ or tokenizer: the pipelines and the waveform API read them from the folder) and 
 and output names, dynamic axes, the tolerance and the measured largest difference from PyTorch on a check input
 of another batch size and length than the traced one).
 
-- `onnx`: `torch.onnx.export` (the torch.export-based exporter, opset 18; the TorchScript exporter as a fallback)
+- `onnx`: `torch.onnx.export` (the TorchScript exporter, else the torch.export-based one, opset 18; the summarizer
+  tries torch.export first)
   with dynamic batch and length axes, then run with onnxruntime on a second input shape; an export whose outputs
   differ from PyTorch by more than `atol + rtol * |reference|` is an error, never a silently wrong file.
 - `int8`: `torch.ao.quantization.quantize_dynamic` on the `nn.Linear` and `nn.LSTM` layers (weights int8, per
@@ -29,7 +30,7 @@ What each model family exports (inputs -> outputs; "T" dynamic means any length 
 | EQTransformer, GPD | `inputs` (B, C, window_length) | the ModelOutput tensors |
 | landform CNN | `pixel_values` (B, 1, H, W) | `logits`, `pooler_output` |
 | terrain GAN | `latents` (B, latent_dim) (the generator only) | `samples` |
-| extractive summarizer | `input_ids`, `attention_mask` (B, sentences, tokens) | `logits` |
+| extractive summarizer | `input_ids`, `attention_mask` (B, sentences, tokens) [+ `sentence_features` (B, sentences, F), `title_input_ids`, `title_attention_mask` (B, title tokens), `title_mask` (B,) with document features] | `logits` |
 | stock BERT token / sequence classifiers | `input_ids`, `attention_mask`, `token_type_ids` (B, L) | `logits` |
 
 Encoder-decoder (generation) models and models that need more inputs (the relation classifier) raise
@@ -83,6 +84,7 @@ class ExportSpec:
         check_inputs: inputs of another batch size (and length where dynamic) to verify the export on.
         dynamic_axes: input name -> {axis: name} of the axes that may change.
         kind: "waveform", "image", "latent" or "text".
+        exporters: the ONNX exporters to try, in order ("torchscript", "dynamo": torch.export-based).
     """
 
     module: nn.Module
@@ -90,6 +92,7 @@ class ExportSpec:
     check_inputs: dict[str, torch.Tensor]
     dynamic_axes: dict[str, dict[int, str]] = field(default_factory=dict)
     kind: str = "waveform"
+    exporters: tuple[str, ...] = ("torchscript", "dynamo")
 
 
 class _GeneratorModule(nn.Module):
@@ -135,8 +138,12 @@ def _text_spec(model, config) -> ExportSpec:
 
 
 def _summarizer_spec(model, config) -> ExportSpec:
+    """The sentences `(B, S, L)`; with document features also the lexical `sentence_features` `(B, S, F)` and the
+    title (`title_input_ids`/`title_attention_mask` `(B, Lt)`, `title_mask` `(B,)`), as `summarize` passes them."""
     vocab = int(getattr(getattr(model, "encoder", None), "config", config).vocab_size)
     generator = torch.Generator().manual_seed(0)
+    use_features = bool(getattr(config, "use_features", False))
+    lexical = int(getattr(config, "num_lexical_features", 0)) if use_features else 0
     inputs, check = {}, {}
     for target, size in ((inputs, (2, 4, 12)), (check, (3, 5, 9))):
         target["input_ids"] = torch.randint(5, vocab, size, generator=generator)
@@ -144,8 +151,21 @@ def _summarizer_spec(model, config) -> ExportSpec:
         mask[0, -1] = 0  # an absent sentence
         mask[1, 0, size[2] // 2 :] = 0  # a short sentence
         target["attention_mask"] = mask
-    axes = {name: {0: "batch", 1: "sentences", 2: "tokens"} for name in inputs}
-    return ExportSpec(model, inputs, check, axes, "text")
+        if lexical:
+            target["sentence_features"] = torch.rand(size[0], size[1], lexical, generator=generator)
+        if use_features:
+            target["title_input_ids"] = torch.randint(5, vocab, (size[0], size[2] - 2), generator=generator)
+            target["title_attention_mask"] = torch.ones(size[0], size[2] - 2, dtype=torch.long)
+            target["title_mask"] = torch.ones(size[0], dtype=torch.long)
+            target["title_mask"][-1] = 0  # a document without a title
+    axes = {name: {0: "batch", 1: "sentences", 2: "tokens"} for name in ("input_ids", "attention_mask")}
+    if lexical:
+        axes["sentence_features"] = {0: "batch", 1: "sentences"}
+    if use_features:
+        axes.update({name: {0: "batch", 1: "title_tokens"} for name in ("title_input_ids", "title_attention_mask")})
+        axes["title_mask"] = {0: "batch"}
+    # torch.export first: TorchScript tracing bakes nn.MultiheadAttention's reshapes to the traced sizes
+    return ExportSpec(model, inputs, check, axes, "text", exporters=("dynamo", "torchscript"))
 
 
 def export_spec(model: nn.Module) -> ExportSpec:
@@ -256,11 +276,12 @@ def _torch_onnx_export(spec: ExportSpec, path: Path, opset: int, output_names: l
 
 
 def _export_and_verify(spec, path: Path, opset: int, output_names, atol: float, rtol: float) -> tuple[str, dict]:
-    """Try the TorchScript exporter, then the torch.export one; keep the first whose graph runs on inputs of other
-    sizes with outputs within tolerance. Returns (exporter, largest error per output)."""
+    """Try the spec's exporters in order (TorchScript, then torch.export, unless the family prefers otherwise); keep
+    the first whose graph runs on inputs of other sizes with outputs within tolerance. Returns (exporter, largest
+    error per output)."""
     reference = _reference(spec, spec.check_inputs)
     failures = []
-    for exporter in ("torchscript", "dynamo"):
+    for exporter in spec.exporters:
         try:
             _torch_onnx_export(spec, path, opset, output_names, exporter)
             actual = _run_onnx(path, spec.check_inputs)
@@ -431,7 +452,7 @@ def export_int8(model: nn.Module, output_dir, *, source: Path | None = None) -> 
 
 def _respec(spec: ExportSpec, model: nn.Module) -> ExportSpec:
     module = _GeneratorModule(model) if isinstance(spec.module, _GeneratorModule) else model
-    return ExportSpec(module, spec.inputs, spec.check_inputs, spec.dynamic_axes, spec.kind)
+    return ExportSpec(module, spec.inputs, spec.check_inputs, spec.dynamic_axes, spec.kind, spec.exporters)
 
 
 def _clone(model: nn.Module) -> nn.Module:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from ..errors import GeohubError
 from ..utils import free_port, get_logger
 from .examples import DEM_EXAMPLES, EXAMPLE_ABSTRACT, REAL_SEISMIC_EXAMPLE, SEISMIC_EXAMPLES
+from .explanations import explain_knowledge, explain_landform, explain_seismic
 from .handlers import (
     BEST_AVAILABLE_PICKER,
     DETECTION_COLUMNS,
@@ -50,6 +51,9 @@ API_NAMES: dict[str, str] = {
     "annotate_seismic": "miniSEED/SAC file or example name -> waveform picture, picks, detections, magnitude text",
     "generate_terrain": "seed, size (tiles per side), format -> hillshade, elevation map, .npy/GeoTIFF file, text",
     "classify_landform": "DEM tile (.npy/.npz/GeoTIFF) or example name -> landform class probabilities",
+    "explain_knowledge": "text (or .txt file), entity number -> per-token attributions of that entity, text",
+    "explain_seismic": "miniSEED/SAC file or example name, picker -> P-pick attributions under the waveform, text",
+    "explain_landform": "DEM tile or example name, grid spacing -> per-pixel attributions over the patch, text",
 }
 
 _INTRO = """# geohub demo
@@ -105,6 +109,14 @@ def _text_tabs(gr, models: DemoModels, limits: DemoLimits) -> None:
         picture = gr.Image(label="Knowledge graph", type="numpy", format="png")
         button.click(_user_facing(extract_knowledge, models, limits), [text, upload],
                      [entities, relations, picture, jsonld], api_name="extract_knowledge")  # fmt: skip
+        with gr.Row():
+            entity = gr.Number(1, precision=0, minimum=1, label="entity to explain (1 = the first in the text)")
+            explain_button = gr.Button("Explain", elem_id="knowledge-explain")
+        explanation_text = gr.Markdown(elem_id="knowledge-explanation")
+        attributions = gr.HighlightedText(label="Which tokens drove the tagger (integrated gradients)",
+                                          show_legend=False, combine_adjacent=False)  # fmt: skip
+        explain_button.click(_user_facing(explain_knowledge, models, limits), [text, upload, entity],
+                             [attributions, explanation_text], api_name="explain_knowledge")  # fmt: skip
 
 
 def _seismic_tab(gr, models: DemoModels, limits: DemoLimits) -> None:
@@ -120,6 +132,7 @@ def _seismic_tab(gr, models: DemoModels, limits: DemoLimits) -> None:
                 gr.Markdown(f"At most {limits.max_waveform_seconds:.0f} s per station, {limits.max_stations} "
                             f"stations, {limits.max_upload_bytes / 1e6:.0f} MB.")  # fmt: skip
                 button = gr.Button("Pick phases", variant="primary")
+                explain_button = gr.Button("Explain the P pick", elem_id="seismic-explain")
         summary = gr.Markdown()
         picture = gr.Image(label="Waveform, P/S picks and probabilities", type="numpy", format="png")
         with gr.Row():
@@ -127,6 +140,11 @@ def _seismic_tab(gr, models: DemoModels, limits: DemoLimits) -> None:
             detections = gr.Dataframe(label="Detections and magnitudes", headers=list(DETECTION_COLUMNS))
         button.click(_user_facing(annotate_seismic, models, limits), [upload, example, picker],
                      [picture, picks, detections, summary], api_name="annotate_seismic")  # fmt: skip
+        explanation_text = gr.Markdown(elem_id="seismic-explanation")
+        explanation = gr.Image(label="Which samples drove the P pick (integrated gradients)", type="numpy",
+                               format="png")  # fmt: skip
+        explain_button.click(_user_facing(explain_seismic, models, limits), [upload, example, picker],
+                             [explanation, explanation_text], api_name="explain_seismic")  # fmt: skip
 
 
 def _terrain_tabs(gr, models: DemoModels, limits: DemoLimits) -> None:
@@ -154,9 +172,15 @@ def _terrain_tabs(gr, models: DemoModels, limits: DemoLimits) -> None:
                     0, label="grid spacing of a .npy tile (m)", info="0: the model's spacing", minimum=0
                 )
                 button = gr.Button("Classify", variant="primary")
+                explain_button = gr.Button("Explain", elem_id="landform-explain")
         label = gr.Label(label="Landform probabilities", num_top_classes=6, elem_id="landform-probabilities")
         button.click(_user_facing(classify_dem, models, limits), [upload, example, spacing], label,
                      api_name="classify_landform")  # fmt: skip
+        explanation_text = gr.Markdown(elem_id="landform-explanation")
+        explanation = gr.Image(label="Which pixels drove the class (integrated gradients)", type="numpy",
+                               format="png")  # fmt: skip
+        explain_button.click(_user_facing(explain_landform, models, limits), [upload, example, spacing],
+                             [explanation, explanation_text], api_name="explain_landform")  # fmt: skip
 
 
 def build_demo(

@@ -83,6 +83,10 @@ class DemoLimits:
         max_terrain_tiles: largest mosaic side (tiles) of the terrain generator.
         max_decompressed_bytes: largest size a compressed upload (gzip, bzip2, xz, zip/.npz) may inflate to.
         max_request_memory_mb: the documented per-request memory ceiling these limits keep (MB of RSS growth).
+        max_explain_steps: most integrated-gradients steps of one "Explain" request (starts at 16, doubles
+            until the completeness gap is within 1 % or this cap is reached).
+        explain_batch_size: interpolated inputs run through the model at once while explaining (memory bound).
+        max_explain_tokens: most sub-word tokens of a text that the Knowledge tab explains (the text's start).
     """
 
     max_text_characters: int = 20_000
@@ -93,6 +97,9 @@ class DemoLimits:
     max_terrain_tiles: int = 4
     max_decompressed_bytes: int = 64 * 1024 * 1024
     max_request_memory_mb: int = 512
+    max_explain_steps: int = 128
+    explain_batch_size: int = 8
+    max_explain_tokens: int = 128
 
 
 def _check_upload(path: str | os.PathLike, limits: DemoLimits, what: str) -> Path:
@@ -244,14 +251,8 @@ def _seismic_picker(models: DemoModels, choice: str | None):
         return (*models.get("seismic_picking"), "geohub U-Net")
 
 
-def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | None, example: str | None = None,
-                     model: str | None = None):  # fmt: skip
-    """(waveform picture `(H, W, 3)`, pick rows, detection rows, Markdown summary) of an upload or example, picked
-    by `model` (a key of `SEISMIC_PICKERS`; default: EQTransformer when available, else the geohub U-Net)."""
-    import pandas as pd
-
-    from ..inference.seismic import annotate, plot_annotation
-
+def seismic_input(limits: DemoLimits, file_path: str | None, example: str | None) -> Path:
+    """The checked path of the uploaded record (or the bundled example): span, stations and size within limits."""
     if file_path:
         path = _check_upload(file_path, limits, "waveform file")
     elif example:
@@ -264,6 +265,18 @@ def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | No
     check_waveform_span(path, limits.max_waveform_seconds, max_stations=limits.max_stations,
                         limit_name="the demo's limit")  # headers only, before merging fills gaps  # fmt: skip
     _check_waveform(path, limits)
+    return path
+
+
+def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | None, example: str | None = None,
+                     model: str | None = None):  # fmt: skip
+    """(waveform picture `(H, W, 3)`, pick rows, detection rows, Markdown summary) of an upload or example, picked
+    by `model` (a key of `SEISMIC_PICKERS`; default: EQTransformer when available, else the geohub U-Net)."""
+    import pandas as pd
+
+    from ..inference.seismic import annotate, plot_annotation
+
+    path = seismic_input(limits, file_path, example)
     picker, extractor, label = _seismic_picker(models, model)
     try:
         magnitude_model, magnitude_extractor = models.get("seismic_magnitude")
@@ -334,8 +347,20 @@ def classify_dem(models: DemoModels, limits: DemoLimits, file_path: str | None, 
     `geohub.inference.terrain.classify_landform` (what the pipeline computes too): the tile is resampled to the
     model's grid spacing and cut into model-sized patches (at most `MAX_LANDFORM_PATCHES`, evenly spread) whose
     probabilities are averaged. `spacing_m` is needed for .npy tiles (None or 0: the model's spacing)."""
-    from ..data.dem import read_dem
     from ..inference.terrain import classify_landform
+
+    path, dem, model, processor = landform_input(models, limits, file_path, example, spacing_m)
+    try:
+        return classify_landform(model, dem, processor=processor, max_patches=MAX_LANDFORM_PATCHES)
+    except RasterError as err:
+        raise RasterError(err.message, path=path.name, field=err.field, expected=err.expected) from None
+
+
+def landform_input(models: DemoModels, limits: DemoLimits, file_path: str | None, example: str | None,
+                   spacing_m: float | None):  # fmt: skip
+    """(path, DEM, landform model, processor) of an upload or bundled tile, checked against the limits (the
+    resampled size before resampling)."""
+    from ..data.dem import read_dem
 
     if file_path:
         path = _check_upload(file_path, limits, "DEM tile")
@@ -356,7 +381,4 @@ def classify_dem(models: DemoModels, limits: DemoLimits, file_path: str | None, 
     )
     check_resampled_cells(dem.elevation.shape, dem.spacing_m, model_spacing, limits.max_dem_cells, path=path.name,
                           limit_name="the demo's limit")  # before square_cells and resample allocate  # fmt: skip
-    try:
-        return classify_landform(model, dem, processor=processor, max_patches=MAX_LANDFORM_PATCHES)
-    except RasterError as err:
-        raise RasterError(err.message, path=path.name, field=err.field, expected=err.expected) from None
+    return path, dem, model, processor

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["figure_to_array", "graph_picture", "elevation_picture", "hillshade_picture", "ENTITY_COLOURS"]
+__all__ = ["figure_to_array", "graph_picture", "elevation_picture", "hillshade_picture", "ENTITY_COLOURS",
+           "attribution_waveform_picture", "attribution_overlay_picture"]  # fmt: skip
 
 ENTITY_COLOURS = {
     "ROCK": "#8c564b", "MINERAL": "#e377c2", "STRAT": "#bcbd22", "LOCATION": "#1f77b4", "TIMESCALE": "#ff7f0e",
@@ -85,5 +86,61 @@ def _map_picture(values, spacing_m: float, *, cmap: str, title: str, colour_labe
     axis.set_xlabel("km")
     axis.set_ylabel("km")
     axis.set_title(title)
+    figure.tight_layout()
+    return figure_to_array(figure)
+
+
+def attribution_waveform_picture(waveforms: np.ndarray, attributions: np.ndarray, sampling_rate: float, *,
+                                 marker: int | None = None, component_order: str | None = None,
+                                 title: str = "", xlabel: str = "seconds") -> np.ndarray:  # fmt: skip
+    """The explained window `(C, T)` (one row per component) above its per-sample attributions `(C, T)` (one line
+    per component, same time axis); `marker`: the explained sample (a dashed line). `(H, W, 3)` uint8."""
+    from matplotlib.figure import Figure
+
+    channels, length = waveforms.shape
+    times = np.arange(length) / sampling_rate
+    figure = Figure(figsize=(10, 1.3 * channels + 2.4))
+    axes = figure.subplots(channels + 1, 1, sharex=True, gridspec_kw={"height_ratios": [1] * channels + [1.6]})
+    names = list(component_order or "")[:channels] + [str(i) for i in range(len(component_order or ""), channels)]
+    colours = ("tab:blue", "tab:orange", "tab:green", "tab:purple")
+    for i, axis in enumerate(axes[:-1]):
+        axis.plot(times, waveforms[i], color="k", linewidth=0.5)
+        axis.set_ylabel(names[i])
+    for i in range(channels):
+        axes[-1].plot(times, attributions[i], color=colours[i % len(colours)], linewidth=0.8, label=names[i])
+    axes[-1].axhline(0.0, color="0.6", linewidth=0.5)
+    axes[-1].set_ylabel("attribution")
+    axes[-1].legend(loc="upper right", fontsize="small")
+    if marker is not None:
+        for axis in axes:
+            axis.axvline(marker / sampling_rate, color="tab:red", linestyle="--", linewidth=0.9)
+    axes[-1].set_xlabel(xlabel)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure_to_array(figure)
+
+
+def attribution_overlay_picture(elevation: np.ndarray, attributions: np.ndarray, spacing_m: float, *,
+                                title: str = "attribution") -> np.ndarray:  # fmt: skip
+    """A DEM patch `(H, W)` in grey (hillshade-like elevation) with its per-pixel attributions `(H, W)` overlaid
+    (red raises the explained class, blue lowers it; symmetric colour scale); `(H, W, 3)` uint8."""
+    from matplotlib.figure import Figure
+
+    rows, cols = elevation.shape
+    extent = (0, cols * spacing_m / 1000.0, 0, rows * spacing_m / 1000.0)
+    limit = float(np.abs(attributions).max()) or 1.0
+    figure = Figure(figsize=(9.6, 4.4))
+    left, right = figure.subplots(1, 2)
+    image = left.imshow(elevation, cmap="terrain", extent=extent, origin="upper")
+    figure.colorbar(image, ax=left, label="elevation (m)")
+    left.set_title("patch")
+    right.imshow(elevation, cmap="gray", extent=extent, origin="upper")
+    overlay = right.imshow(attributions, cmap="RdBu_r", vmin=-limit, vmax=limit, alpha=0.65, extent=extent,
+                           origin="upper")  # fmt: skip
+    figure.colorbar(overlay, ax=right, label="attribution")
+    right.set_title(title, fontsize=9)
+    for axis in (left, right):
+        axis.set_xlabel("km")
+        axis.set_ylabel("km")
     figure.tight_layout()
     return figure_to_array(figure)

@@ -1,5 +1,5 @@
 """A real headless browser (Debian's chromium driven by playwright) opens the demo, visits every tab, runs the
-Seismic, Terrain and Landform tabs, and saves a screenshot of each (under a tmp dir, or `GEOHUB_DEMO_SCREENSHOTS`)."""
+Seismic, Terrain and Landform tabs and the Landform tab's "Explain", and saves a screenshot of each (under a tmp dir, or `GEOHUB_DEMO_SCREENSHOTS`)."""
 
 from __future__ import annotations
 
@@ -68,12 +68,18 @@ def test_browser_visits_every_tab_and_runs_three_of_them(demo_url, screenshot_di
             page.get_by_role("button", name="Classify").click()
             expect(page.locator("#landform-probabilities").get_by_text("escarpment")).to_be_visible()
             page.screenshot(path=str(screenshot_dir / "run-landform.png"), full_page=True)
+            page.locator("#landform-explain").click()
+            expect(
+                page.locator("#landform-explanation").get_by_text("the tile's class is", exact=False)
+            ).to_be_visible()
+            page.screenshot(path=str(screenshot_dir / "explain-landform.png"), full_page=True)
         finally:
             browser.close()
     shutil.rmtree(profile, ignore_errors=True)
     names = sorted(p.name for p in screenshot_dir.glob("*.png"))
     assert names == sorted(
-        [f"tab-{t.lower()}.png" for t in TABS] + ["run-seismic.png", "run-terrain.png", "run-landform.png"]
+        [f"tab-{t.lower()}.png" for t in TABS]
+        + ["run-seismic.png", "run-terrain.png", "run-landform.png", "explain-landform.png"]
     )
     for name in names:
         width, height = _png_size(screenshot_dir / name)
