@@ -1,6 +1,7 @@
 """Inference speed of geohub's EQTransformer and GPD next to SeisBench's implementations of the same architectures.
 
     python benchmarks/pretrained_speed.py [--threads 1] [--repeats 7] [--batch-sizes 1 32] [--skip-annotate]
+                                          [--annotate-repeats 3] [--annotate-batch-size 256]
 
 Same input, same thread count, same process, `torch.inference_mode()`, random weights (speed does not depend on
 them): windows per CPU-second (median over `--repeats` timed calls after warm-up, geohub and SeisBench calls
@@ -10,17 +11,23 @@ alternating; CPU time because the benchmark machine is shared) at each batch siz
   `EQTransformer(original_compatible="conservative")`, the closest SeisBench model (hard-sigmoid cells);
 - EqT v2 (sigmoid gates, 2 BiLSTM blocks): geohub `lstm_gate="sigmoid"` vs SeisBench
   `EQTransformer(lstm_blocks=2, original_compatible="non-conservative")`;
-- GPD: geohub vs SeisBench `GPD(original_compatible=True)` (400-sample windows).
+- GPD: geohub vs SeisBench `GPD(original_compatible=True)` (400-sample windows); geohub in its default float32
+  eval path (BatchNorm folded, TorchScript-frozen) and with `config.inference_dtype="bfloat16"` (a separate row).
 
 Both sides get already-normalised windows (SeisBench's GPD divides by the max-abs inside `forward`; geohub's
-feature extractor does it before). `annotate` on one hour of data (hours of data per CPU-second) is not measured yet: it needs geohub's shared
-waveform API wired to these models. Target: geohub >= 1.5x SeisBench on the same model.
+feature extractor does it before). `annotate` on one hour of 3-component 100 Hz data (random noise, one
+`obspy.Stream`), whole calls, hours of data per CPU-second (median of `--annotate-repeats`, alternating):
+geohub `WaveformModel(model, feature_extractor).annotate(stream)` (record filter, windows, normalisation, model,
+merging into probability traces) vs SeisBench `model.annotate(stream)`, the same windows on both sides (EqT:
+6000 samples every 4200, SeisBench `overlap=1800`; GPD: 400 samples every 10), the same batch size.
+Target: geohub >= 1.5x SeisBench on the same model.
 Prints one JSON line (prefix `BENCHMARK_JSON `), then a table.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -67,16 +74,60 @@ def contestants():
          EqTransformerForPhasePicking(EqTransformerConfig(lstm_gate="sigmoid", num_lstm_blocks=2, dropout=0.2)).eval(),
          sbm.EQTransformer(lstm_blocks=2, drop_rate=0.2, original_compatible="non-conservative").eval()),
         ("GPD", 400, GPDForWindowClassification(GPDConfig()).eval(), sbm.GPD(original_compatible=True).eval()),
+        ("GPD (geohub bfloat16)", 400, GPDForWindowClassification(GPDConfig(inference_dtype="bfloat16")).eval(),
+         sbm.GPD(original_compatible=True).eval()),
     ]  # fmt: skip
 
 
-def annotate_hour(threads: int) -> dict | None:
-    """`annotate` on one hour of 3-C 100 Hz data: not measured yet.
+def hour_stream(seed: int = 0):
+    """One hour of 3-component 100 Hz noise as an `obspy.Stream` (Z, N, E traces of 360,000 samples)."""
+    import numpy as np
+    from obspy import Stream, Trace, UTCDateTime
 
-    It needs geohub's shared waveform API to serve EqT/GPD (`annotate(stream)`), which is being wired separately;
-    until then this returns None and the table says so, rather than reporting a figure that was not measured.
-    """
-    return None
+    rng = np.random.default_rng(seed)
+    header = {"network": "XX", "station": "BENCH", "sampling_rate": 100.0, "starttime": UTCDateTime(2026, 1, 1)}
+    return Stream([Trace(rng.standard_normal(360_000).astype(np.float32), header={**header, "channel": f"HH{c}"})
+                   for c in "ZNE"])  # fmt: skip
+
+
+def annotate_hour(threads: int, repeats: int, batch_size: int) -> list[dict]:
+    """`annotate` of one hour of 3-C 100 Hz data: hours of data per CPU-second, geohub and SeisBench alternating
+    call by call (median of `repeats` after one warm-up call each), same windows and batch size on both sides."""
+    import seisbench.models as sbm
+
+    from geohub.inference.waveform import WaveformModel
+    from geohub.models.eqtransformer import EqTransformerConfig, EqTransformerForPhasePicking
+    from geohub.models.eqtransformer.processing_eqtransformer import EqTransformerFeatureExtractor
+    from geohub.models.gpd import GPDConfig, GPDFeatureExtractor, GPDForWindowClassification
+
+    torch.manual_seed(0)
+    eqt = EqTransformerForPhasePicking(EqTransformerConfig(lstm_gate="hard_sigmoid", num_lstm_blocks=3)).eval()
+    cases = [
+        ("EqT original (hard sigmoid)", WaveformModel(eqt, EqTransformerFeatureExtractor()),
+         sbm.EQTransformer(lstm_blocks=3, original_compatible="conservative").eval(), {"overlap": 1800}),
+        ("GPD", WaveformModel(GPDForWindowClassification(GPDConfig()).eval(), GPDFeatureExtractor()),
+         sbm.GPD(original_compatible=True).eval(), {"stride": 10}),
+        ("GPD (geohub bfloat16)",
+         WaveformModel(GPDForWindowClassification(GPDConfig(inference_dtype="bfloat16")).eval(), GPDFeatureExtractor()),
+         sbm.GPD(original_compatible=True).eval(), {"stride": 10}),
+    ]  # fmt: skip
+    stream, rows = hour_stream(), []
+    for name, ours, theirs, seisbench_args in cases:
+        calls = [functools.partial(ours.annotate, stream, batch_size=batch_size),
+                 functools.partial(theirs.annotate, stream, batch_size=batch_size, **seisbench_args)]  # fmt: skip
+        timings = [[], []]
+        for call in calls:
+            call()
+        for _ in range(repeats):
+            for i, call in enumerate(calls):
+                start = time.process_time()
+                call()
+                timings[i].append(time.process_time() - start)
+        ours_rate, theirs_rate = (1.0 / statistics.median(t) for t in timings)
+        rows.append({"model": name, "batch_size": batch_size, "geohub_hours_per_cpu_s": ours_rate,
+                     "seisbench_hours_per_cpu_s": theirs_rate, "speedup": ours_rate / theirs_rate,
+                     "geohub_cpu_s": statistics.median(timings[0]), "seisbench_cpu_s": statistics.median(timings[1])})  # fmt: skip
+    return rows
 
 
 def main() -> None:
@@ -85,6 +136,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--skip-annotate", action="store_true")
+    parser.add_argument("--annotate-repeats", type=int, default=3)
+    parser.add_argument("--annotate-batch-size", type=int, default=256)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
@@ -95,7 +148,9 @@ def main() -> None:
             geohub_rate, seisbench_rate = windows_per_cpu_second([ours, theirs], inputs, args.repeats)
             rows.append({"model": name, "batch_size": batch, "geohub_windows_per_cpu_s": geohub_rate,
                          "seisbench_windows_per_cpu_s": seisbench_rate, "speedup": geohub_rate / seisbench_rate})  # fmt: skip
-    annotate = None if args.skip_annotate else annotate_hour(args.threads)
+    annotate = (
+        None if args.skip_annotate else annotate_hour(args.threads, args.annotate_repeats, args.annotate_batch_size)
+    )
     import seisbench
 
     report = {"threads": args.threads, "repeats": args.repeats, "torch": torch.__version__,
@@ -109,9 +164,17 @@ def main() -> None:
     for row in rows:
         print(f"{row['model']:28s} {row['batch_size']:5d} {row['geohub_windows_per_cpu_s']:10.1f} "
               f"{row['seisbench_windows_per_cpu_s']:10.1f} {row['speedup']:8.2f}x")  # fmt: skip
+    if annotate:
+        print(
+            f"\nannotate, one hour of 3-C 100 Hz data, hours of data per CPU-second, median of {args.annotate_repeats}"
+        )
+        header = f"{'model':28s} {'batch':>5s} {'geohub':>10s} {'SeisBench':>10s} {'speed-up':>9s}"
+        print(header)
+        print("-" * len(header))
+        for row in annotate:
+            print(f"{row['model']:28s} {row['batch_size']:5d} {row['geohub_hours_per_cpu_s']:10.3f} "
+                  f"{row['seisbench_hours_per_cpu_s']:10.3f} {row['speedup']:8.2f}x")  # fmt: skip
     print("target: >= 1.50x SeisBench on the same model")
-    if annotate is None and not args.skip_annotate:
-        print("annotate (one hour of 3-C 100 Hz data): not measured; needs the shared waveform API wired to EqT/GPD")
 
 
 if __name__ == "__main__":

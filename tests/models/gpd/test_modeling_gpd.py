@@ -106,3 +106,51 @@ def test_picks_follow_gpd_trigger_rules():
     picks = extractor.picks(probabilities)
     assert picks == [("P", 22 * 10 + 200, pytest.approx(0.9995)), ("S", 71 * 10 + 200, pytest.approx(0.9999))]
     assert extractor.picks(probabilities, window_starts=np.arange(100) * 10 + 1000)[0][1] == 1420
+
+
+def _randomise_batchnorm(model):
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            torch.nn.init.uniform_(module.weight, 0.5, 1.5)
+            torch.nn.init.uniform_(module.bias, -0.2, 0.2)
+
+
+def test_inference_path_folds_batchnorm_and_matches_the_layer_path():
+    """Eval + no grad runs the folded, TorchScript-frozen `GPDInference`: same logits as the layer-by-layer path
+    (float32 rounding), any batch size, rebuilt when a weight changes; bfloat16 stays close."""
+    torch.manual_seed(2)
+    model = GPDForWindowClassification(tiny_config(conv_kernel_sizes=[5, 4])).eval()  # an even kernel pads right
+    _randomise_batchnorm(model)
+    x = torch.randn(5, 3, 400)
+    reference = model(x).logits.detach()  # gradients on: the layer path
+    with torch.no_grad():
+        torch.testing.assert_close(model(x).logits, reference, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(model(x[:2]).logits, reference[:2], atol=1e-5, rtol=1e-5)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x).probabilities, reference.softmax(-1), atol=1e-6, rtol=1e-5)
+        model.classifier.bias.add_(1.0)  # a changed parameter rebuilds the cached inference module
+        torch.testing.assert_close(model(x).logits, reference + 1.0, atol=1e-5, rtol=1e-5)
+    model.config.inference_dtype = "bfloat16"
+    with torch.no_grad():
+        fast = model(x)
+    assert fast.logits.dtype == torch.float32
+    torch.testing.assert_close(fast.probabilities, (reference + 1.0).softmax(-1), atol=2e-2, rtol=0)
+    with pytest.raises(ValueError, match="inference_dtype"):
+        tiny_config(inference_dtype="float16")
+
+
+def test_training_and_gradients_keep_the_layer_path():
+    torch.manual_seed(3)
+    model = GPDForWindowClassification(tiny_config())
+    model.train()
+    x = torch.randn(4, 3, 400)
+    with torch.no_grad():
+        train_logits = model(x).logits  # training mode: batch statistics, not the folded eval weights
+    model.eval()
+    with torch.no_grad():
+        eval_logits = model(x).logits
+    assert not torch.allclose(train_logits, eval_logits, atol=1e-3)
+    out = model(x)
+    assert out.logits.requires_grad
