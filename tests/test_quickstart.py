@@ -29,7 +29,7 @@ def _set_flags(tasks) -> list[str]:
 def test_every_family_has_quickstart_recipes_that_parse():
     """Each declared quickstart recipe parses into its task's dataclasses, or names a convertible model."""
     from geohub.auto import quickstart_families
-    from geohub.convert import CONVERTIBLE
+    from geohub.convert import convertible
 
     recipes = quickstart_recipes()
     expected = {"seismic_picking", "seismic_magnitude", "terrain_gan", "landform", "summarization",
@@ -38,7 +38,7 @@ def test_every_family_has_quickstart_recipes_that_parse():
     for family in quickstart_families():
         recipe = dict(family.quickstart)
         if "convert" in recipe:
-            assert recipe["convert"] in CONVERTIBLE, family.name
+            assert recipe["convert"] in convertible(), family.name
             continue
         task = get_task(family.task)
         arguments = build_task_arguments(task, recipe, "/tmp/unused-quickstart-dir")

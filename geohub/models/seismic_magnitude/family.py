@@ -39,6 +39,13 @@ FAMILY = Family(
         "seed": 42,
     },
     quickstart_order=20,
-    quickstart_smoke={"num_train_windows": 32, "num_eval_windows": 16, "num_train_epochs": 1, "conv_channels": "8,8",
-                      "lstm_hidden_size": 8, "per_device_train_batch_size": 16},  # fmt: skip
+    quickstart_smoke={
+        "num_train_windows": 32,
+        "num_eval_windows": 16,
+        "num_train_epochs": 1,
+        "conv_channels": "8,8",
+        "lstm_hidden_size": 8,
+        "per_device_train_batch_size": 16,
+    },  # fmt: skip
+    waveform=".waveform_seismic_magnitude",
 )

@@ -45,7 +45,18 @@ FAMILY = Family(
         "resume_from_checkpoint": "last",
     },
     quickstart_order=40,
-    quickstart_smoke={"dem": "synthetic", "num_synthetic_patches": 16, "image_size": 16, "latent_dim": 16,
-                      "generator_channels": 16, "discriminator_channels": 8, "min_channels": 4, "max_steps": 2,
-                      "per_device_train_batch_size": 8, "save_steps": 0, "report_to": "none", "disable_tqdm": True},  # fmt: skip
+    quickstart_smoke={
+        "dem": "synthetic",
+        "num_synthetic_patches": 16,
+        "image_size": 16,
+        "latent_dim": 16,
+        "generator_channels": 16,
+        "discriminator_channels": 8,
+        "min_channels": 4,
+        "max_steps": 2,
+        "per_device_train_batch_size": 8,
+        "save_steps": 0,
+        "report_to": "none",
+        "disable_tqdm": True,
+    },  # fmt: skip
 )
