@@ -89,6 +89,38 @@ def test_registries_are_derived_from_the_declarations():
     assert set(model_specs()) == set(slots)
 
 
+@pytest.mark.parametrize("family", [f for f in WITH_CODE if f.waveform], ids=lambda f: f.name)
+def test_waveform_api_reads_the_familys_own_adapter(family: Family):
+    """The waveform API knows a seismic family only through its `waveform=` declaration."""
+    from geohub.inference.waveform import WaveformModel, waveform_model_types
+
+    model = family.load(next(iter(family.models)))(family.config_class()())
+    api = WaveformModel(model)  # feature extractor: saved one, else the family's default
+    module = family.module(family.waveform)
+    assert api.spec.code == module.spec(model, lambda name, default: default)["code"]
+    assert len(api.adapter.empty) == len(api.spec.labels)
+    assert family.model_type in waveform_model_types()
+
+
+def test_a_model_without_a_waveform_declaration_is_refused_by_the_waveform_api():
+    from geohub.errors import WaveformError
+    from geohub.inference.waveform import WaveformModel
+
+    landform = families()["landform"]
+    model = landform.load(next(iter(landform.models)))(landform.config_class()())
+    with pytest.raises(WaveformError, match="no waveform adapter"):
+        WaveformModel(model)
+
+
+def test_conversions_are_the_families_declarations():
+    from geohub.convert import convertible
+
+    declared = {d.name: f for f in FAMILIES for d in f.conversions}
+    assert set(convertible()) == set(declared) and {"eqtransformer-original", "gpd-original"} <= set(declared)
+    for name, family in declared.items():
+        assert callable(family.load(convertible()[name].converter)), name
+
+
 def test_cards_come_from_the_family_and_stock_models_stay_generic(tmp_path):
     from geohub.hub import build_model_card
 
