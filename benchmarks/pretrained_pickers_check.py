@@ -35,6 +35,10 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from geohub.inference.waveform import eqt_picks, gpd_picks  # noqa: E402
+
+EQT_THRESHOLDS = {"D": 0.3, "P": 0.1, "S": 0.1}  # the original's defaults
+
 
 def load_records(folder: Path, limit: int | None) -> list[dict]:
     rows = list(csv.DictReader(open(folder / "waveform.csv")))[:limit]
@@ -81,7 +85,8 @@ def eqt_p_picks(model, extractor, records, starts, batch_size: int = 16) -> list
         with torch.no_grad():
             out = model(extractor(np.stack(windows[i : i + batch_size]))["inputs"])
         for b in range(out.logits.shape[0]):
-            picks = extractor.picks(out.detection_probabilities[b], out.p_probabilities[b], out.s_probabilities[b])
+            picks = eqt_picks(out.detection_probabilities[b], out.p_probabilities[b], out.s_probabilities[b],
+                              EQT_THRESHOLDS)  # fmt: skip
             p_picks = [(sample, prob) for phase, sample, prob in picks["picks"] if phase == "P"]
             results.append({"detected": bool(picks["detections"]), "p": p_picks})
     return results
@@ -94,8 +99,8 @@ def gpd_p_picks(model, extractor, records, starts) -> list[dict]:
         sub, sub_starts = extractor.sliding_windows(window)
         with torch.no_grad():
             probs = model(extractor(sub)["inputs"]).probabilities.numpy()
-        picks = extractor.picks(probs, sub_starts)
-        p_picks = [(sample, prob) for phase, sample, prob in picks if phase == "P"]
+        picks = gpd_picks({"P": probs[:, 0]}, extractor.trigger_threshold, extractor.trigger_off_threshold)
+        p_picks = [(int(sub_starts[i]) + extractor.pick_offset_samples, prob) for _, i, prob in picks]
         results.append({"detected": bool(p_picks), "p": p_picks})
     return results
 

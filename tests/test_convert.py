@@ -25,6 +25,7 @@ import geohub  # noqa: F401  (registers the Auto classes)
 from geohub import convert as convert_module
 from geohub.cli import app
 from geohub.errors import ConfigError, DataError
+from geohub.inference.waveform import eqt_picks, gpd_picks
 from geohub.models.eqtransformer import EqTransformerFeatureExtractor, EqTransformerForPhasePicking
 from geohub.models.eqtransformer.convert_eqtransformer import eqtransformer_from_keras
 from geohub.models.gpd import GPDFeatureExtractor, GPDForWindowClassification
@@ -130,7 +131,7 @@ def test_pinned_outputs_on_a_synthetic_record(eqt_original):
     np.testing.assert_allclose([float(p.max()) for p in probs], [0.99987, 0.82948, 0.77496], atol=2e-4)
     logits = [float(out.logits[0, i, j]) for i, j in ((0, 2500), (1, 2000), (2, 2600))]
     np.testing.assert_allclose(logits, [8.6672, 1.0813, 0.434], atol=2e-3)
-    picks = EqTransformerFeatureExtractor().picks(*probs)["picks"]
+    picks = eqt_picks(*probs, {"D": 0.3, "P": 0.1, "S": 0.1})["picks"]
     assert [(phase, sample) for phase, sample, _ in picks] == [("P", 1997), ("S", 2594)]
 
 
@@ -205,8 +206,9 @@ def test_gpd_conversion_matches_seisbench_and_picks_the_synthetic_s():
         ours = model(inputs).probabilities
         torch.testing.assert_close(ours, reference(inputs), atol=1e-5, rtol=0)
     assert int(ours[:, 1].argmax()) == 239 and float(ours[239, 1]) == pytest.approx(0.99997, abs=1e-4)
-    picks = extractor.picks(ours.numpy(), starts)
-    assert [(phase, sample) for phase, sample, _ in picks] == [("S", 2590)]  # S at 2600
+    probabilities = ours.numpy()
+    picks = gpd_picks({"P": probabilities[:, 0], "S": probabilities[:, 1]}, 0.994, 0.1)
+    assert [(phase, int(starts[i]) + 200) for phase, i, _ in picks] == [("S", 2590)]  # S at 2600
 
 
 @needs_wheel
@@ -269,7 +271,8 @@ def test_p_picks_on_real_phasenet_records(eqt_original, shared_data):
     with torch.no_grad():
         out = eqt_original[0](extractor(np.stack(windows))["inputs"])
     for i in range(len(rows)):
-        picks = extractor.picks(out.detection_probabilities[i], out.p_probabilities[i], out.s_probabilities[i])
+        picks = eqt_picks(out.detection_probabilities[i], out.p_probabilities[i], out.s_probabilities[i],
+                          {"D": 0.3, "P": 0.1, "S": 0.1})  # fmt: skip
         p_picks = [pick for pick in picks["picks"] if pick[0] == "P"]
         errors.append(abs(max(p_picks, key=lambda p: p[2])[1] - 2000) / 100.0 if p_picks else np.inf)
     errors = np.array(errors)

@@ -58,6 +58,8 @@ __all__ = [
     "assemble",
     "annotate_record",
     "picks_and_detections",
+    "eqt_picks",
+    "gpd_picks",
     "annotation_stream",
 ]
 
@@ -407,50 +409,57 @@ def _peak_rule(annotation: StationAnnotation, thresholds: dict, fe=None):
     return picks, detections
 
 
-def _eqt_rule(annotation: StationAnnotation, thresholds: dict, fe=None):
-    """EQTransformer (Mousavi et al. 2020, `mseed_predictor._picker`): detections are `trigger_onset` stretches of
-    the detection probability (>= 10 samples; probability = their mean); a P or S pick is the maximum of each
-    stretch where its probability exceeds the threshold (every such peak, not only the highest), kept when it lies
-    inside a detection (P from 1 s before its start). The feature extractor's own `picks` rule is used when it
-    declares one (geohub's EQTransformer does: every peak, `find_peaks`, inside a detection)."""
-    if callable(getattr(fe, "picks", None)):
-        found = fe.picks(annotation.row("D"), annotation.row("P"), annotation.row("S"), detection_threshold=
-                         thresholds["D"], p_threshold=thresholds["P"], s_threshold=thresholds["S"])  # fmt: skip
-        picks = [_pick(annotation, phase, index) for phase, index, _ in found["picks"]]
-        return picks, [_detection(annotation, a, b, prob) for a, b, prob in found["detections"]]
-    rate = annotation.sampling_rate
-    row = annotation.row("D")
-    spans = [(a, b) for a, b in _triggers(row, thresholds["D"], thresholds["D"]) if b - a >= 10]
-    detections = [_detection(annotation, a, b, row[a : b + 1].mean()) for a, b in spans]
+def eqt_picks(detection, p, s, thresholds: dict, *, min_detection_samples: int = 10,
+              p_lead_samples: int = 100) -> dict:  # fmt: skip
+    """EQTransformer's pick rule (Mousavi et al. 2020, `mseed_predictor._picker`) on `(T,)` probability rows.
+
+    Detections are ObsPy `trigger_onset(detection, D, D)` runs of at least `min_detection_samples` samples
+    (probability: their mean); every P or S probability peak above its threshold (`scipy.signal.find_peaks`) inside
+    a detection is a pick (a P peak may lead its detection by `p_lead_samples`). Returns {"detections": [(start, end,
+    probability)], "picks": [(phase, sample, probability)]}, picks sorted by sample.
+    """
+    from scipy.signal import find_peaks
+
+    detection = np.asarray(detection, dtype=np.float64)
+    triggers = _triggers(detection, thresholds["D"], thresholds["D"])
+    spans = [(a, b) for a, b in triggers if b - a >= min_detection_samples]
     picks = []
-    for phase, lead in (("P", int(1.0 * rate)), ("S", 0)):
-        values = annotation.row(phase)
-        for a, b in _triggers(values, thresholds[phase], thresholds[phase]):
-            index = a + int(np.argmax(values[a : b + 1]))
-            if any(start - lead <= index <= end for start, end in spans):
-                picks.append(_pick(annotation, phase, index))
-    return picks, detections
+    for phase, trace, lead in (("P", p, p_lead_samples), ("S", s, 0)):
+        trace = np.asarray(trace, dtype=np.float64)
+        peaks, _ = find_peaks(np.nan_to_num(trace), height=thresholds[phase])
+        picks += [(phase, int(k), float(trace[k])) for k in peaks if any(a - lead < k < b for a, b in spans)]
+    return {"detections": [(a, b, float(detection[a : b + 1].mean())) for a, b in spans],
+            "picks": sorted(picks, key=lambda pick: pick[1])}  # fmt: skip
+
+
+def gpd_picks(probabilities: dict, on: float, off: float) -> list[tuple[str, int, float]]:
+    """GPD's pick rule (Ross et al. 2018, `gpd_predict.py`) on per-window class probabilities `{phase: (N,)}`:
+    ObsPy `trigger_onset(probability, on, off)` per phase; a one-window trigger is dropped, as in the original; the
+    pick is the arg-max inside each trigger. Returns [(phase, window index, probability)] sorted by index."""
+    picks = []
+    for phase, values in probabilities.items():
+        values = np.asarray(values, dtype=np.float64)
+        for a, b in _triggers(values, on[phase] if isinstance(on, dict) else on, off):
+            if b > a:
+                best = a + int(np.argmax(values[a:b]))
+                picks.append((phase, best, float(values[best])))
+    return sorted(picks, key=lambda pick: pick[1])
+
+
+def _eqt_rule(annotation: StationAnnotation, thresholds: dict, fe=None):
+    """`eqt_picks` with the feature extractor's `min_detection_samples` / `p_lead_samples` (saved with the model)."""
+    found = eqt_picks(annotation.row("D"), annotation.row("P"), annotation.row("S"), thresholds,
+                      min_detection_samples=int(getattr(fe, "min_detection_samples", 10)),
+                      p_lead_samples=int(getattr(fe, "p_lead_samples", 100)))  # fmt: skip
+    picks = [_pick(annotation, phase, index) for phase, index, _ in found["picks"]]
+    return picks, [_detection(annotation, a, b, prob) for a, b, prob in found["detections"]]
 
 
 def _gpd_rule(annotation: StationAnnotation, thresholds: dict, fe=None):
-    """GPD (Ross et al. 2018, `gpd_predict.py`): `trigger_onset(probability, threshold, 0.1)` on the per-window
-    class probabilities; the pick is the arg-max inside each trigger, at the window start + half a window. The
-    feature extractor's own `picks` rule is used when it declares one."""
-    declared = callable(getattr(fe, "picks", None)) and annotation.labels == ("P", "S", "N")
-    if declared and thresholds["P"] == thresholds["S"]:
-        rate = annotation.output_rate
-        starts = np.arange(annotation.probabilities.shape[1]) * int(round(annotation.sampling_rate / rate))
-        found = fe.picks(annotation.probabilities.T, window_starts=starts, threshold=thresholds["P"])
-        offset = int(round(annotation.output_offset * annotation.sampling_rate))
-        return [_pick(annotation, phase, (sample - offset) * rate / annotation.sampling_rate)
-                for phase, sample, _ in found], []  # fmt: skip
-    picks = []
-    for phase in ("P", "S"):
-        values = annotation.row(phase)
-        for a, b in _triggers(values, thresholds[phase], thresholds.get("off", 0.1)):
-            if b > a:
-                picks.append(_pick(annotation, phase, a + int(np.argmax(values[a:b]))))
-    return picks, []
+    """`gpd_picks` on the P and S rows; picks at the window centre (`output_offset`)."""
+    rows = {phase: annotation.row(phase) for phase in ("P", "S")}
+    found = gpd_picks(rows, {phase: thresholds[phase] for phase in rows}, thresholds.get("off", 0.1))
+    return [_pick(annotation, phase, index) for phase, index, _ in found], []
 
 
 _RULES = {"peaks": _peak_rule, "eqt": _eqt_rule, "gpd": _gpd_rule}

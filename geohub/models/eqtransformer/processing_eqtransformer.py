@@ -1,13 +1,12 @@
-"""EQTransformer's preprocessing and pick rules, exactly as the original `mseed_predictor`, saved with the model.
+"""EQTransformer's preprocessing and pick settings, exactly as the original `mseed_predictor`, saved with the model.
 
 Record level (before windowing; `filter_waveforms` on arrays, `filter_stream` on an ObsPy `Stream`):
 linear detrend, Butterworth band-pass 1-45 Hz (2 corners, zero-phase; ObsPy's `bandpass`, which falls back to a
 high-pass when 45 Hz is at or above Nyquist), a 0.1 % cosine taper (at most 2 s) at each end.
 Window level (`__call__` / `normalize`): 6000 samples at 100 Hz, components E, N, Z (`1`, `2` count as E, N;
 missing ones are zero), per window and per channel: remove the mean, divide by the standard deviation (0 -> 1).
-Picks (`picks`): detections are `trigger_onset(detection, 0.3, 0.3)` runs of at least 10 samples; every P or S
-probability peak above its threshold (0.1) inside a detection is a pick (P peaks may lead the detection by up
-to `p_lead_samples` = 100 samples, as in the original).
+The pick rule's settings (thresholds, `min_detection_samples`, `p_lead_samples`) are saved here with the model;
+the rule itself runs in the waveform API (`geohub.inference.waveform.eqt_picks`, on ObsPy's `trigger_onset`).
 
 Only numpy/scipy are imported here (the file is exported as remote code); ObsPy streams are handled by duck typing.
 """
@@ -24,7 +23,6 @@ __all__ = [
     "obspy_bandpass",
     "detrend_linear",
     "cosine_taper_edges",
-    "trigger_onset",
     "stream_to_array",
 ]
 
@@ -83,26 +81,6 @@ def cosine_taper_edges(
     taper[:half] = sides[:half]
     taper[npts - half :] = sides[len(sides) - half :]
     return data * taper
-
-
-def trigger_onset(probability: np.ndarray, on: float, off: float) -> list[tuple[int, int]]:
-    """(start, end) sample pairs where `probability` rises above `on` until it falls below `off` (inclusive end),
-    as `obspy.signal.trigger.trigger_onset` (a run still open at the end closes at the last sample)."""
-    probability = np.asarray(probability, dtype=np.float64)
-    triggers, start, i, n = [], None, 0, len(probability)
-    while i < n:
-        if start is None:
-            above = np.flatnonzero(probability[i:] > on)
-            if not len(above):
-                break
-            start = i + int(above[0])
-            i = start
-        else:
-            below = np.flatnonzero(probability[i:] < off)
-            end = n - 1 if not len(below) else i + int(below[0]) - 1
-            triggers.append((start, end))
-            start, i = None, end + 1
-    return triggers
 
 
 def stream_to_array(stream, component_order: str, aliases: dict[str, str] | None = None) -> np.ndarray:
@@ -208,25 +186,3 @@ class EqTransformerFeatureExtractor(FeatureExtractionMixin):
         if isinstance(waveforms, torch.Tensor):
             waveforms = waveforms.detach().cpu().numpy()
         return BatchFeature(data={"inputs": self.normalize(waveforms)}, tensor_type=return_tensors)
-
-    # --- picks --------------------------------------------------------------------------------------------
-    def picks(self, detection, p, s, detection_threshold=None, p_threshold=None, s_threshold=None) -> dict:
-        """Detections and picks of one window's `(T,)` probability traces (samples are window indices).
-
-        Returns {"detections": [(start, end, mean probability)], "picks": [(phase, sample, probability)]},
-        picks sorted by sample.
-        """
-        detection, p, s = (np.asarray(x, dtype=np.float64).reshape(-1) for x in (detection, p, s))
-        d_thr = self.detection_threshold if detection_threshold is None else detection_threshold
-        thresholds = {"P": self.p_threshold if p_threshold is None else p_threshold,
-                      "S": self.s_threshold if s_threshold is None else s_threshold}  # fmt: skip
-        detections = [(a, b, float(detection[a : b + 1].mean())) for a, b in trigger_onset(detection, d_thr, d_thr)
-                      if b - a >= self.min_detection_samples]  # fmt: skip
-        picks = []
-        for phase, trace in (("P", p), ("S", s)):
-            lead = self.p_lead_samples if phase == "P" else 0
-            peaks, _ = signal.find_peaks(trace, height=thresholds[phase])
-            for peak in peaks:
-                if any(a - lead < peak < b for a, b, _ in detections):
-                    picks.append((phase, int(peak), float(trace[peak])))
-        return {"detections": detections, "picks": sorted(picks, key=lambda pick: pick[1])}

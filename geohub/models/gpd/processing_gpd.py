@@ -1,11 +1,12 @@
-"""GPD's preprocessing and pick rules, exactly as the original `gpd_predict.py`, saved with the model.
+"""GPD's preprocessing and pick settings, exactly as the original `gpd_predict.py`, saved with the model.
 
 Record level (`filter_waveforms` on arrays, `filter_stream` on an ObsPy `Stream`): linear detrend, Butterworth
 band-pass 3-20 Hz with ObsPy's defaults (4 corners, causal). Windows (`sliding_windows`): 400 samples (4 s at
 100 Hz) every 10 samples, components N, E, Z (`1`, `2` count as N, E; missing ones are zero). Normalisation
-(`__call__` / `normalize`): each window divided by its max-abs over all channels. Picks (`picks`): ObsPy
-`trigger_onset(probability, 0.994, 0.1)` per phase over the window sequence, the pick at the arg-max inside each
-trigger, its time = window start + 2 s (`pick_offset_samples` = 200, the window centre).
+(`__call__` / `normalize`): each window divided by its max-abs over all channels. The pick rule's
+settings (`trigger_threshold` 0.994, `trigger_off_threshold` 0.1, `pick_offset_samples` 200: the window centre)
+are saved here with the model; the rule itself runs in the waveform API (`geohub.inference.waveform.gpd_picks`:
+ObsPy's `trigger_onset` per phase, the pick at the arg-max inside each trigger).
 
 Only numpy/scipy are imported here (the file is exported as remote code); ObsPy streams are handled by duck typing.
 """
@@ -17,7 +18,7 @@ import torch
 from scipy import signal
 from transformers.feature_extraction_utils import BatchFeature, FeatureExtractionMixin
 
-__all__ = ["GPDFeatureExtractor", "obspy_bandpass", "trigger_onset"]
+__all__ = ["GPDFeatureExtractor", "obspy_bandpass"]
 
 
 def obspy_bandpass(data: np.ndarray, freqmin: float, freqmax: float, sampling_rate: float, corners: int = 4,
@@ -37,26 +38,6 @@ def obspy_bandpass(data: np.ndarray, freqmin: float, freqmax: float, sampling_ra
         first = signal.sosfilt(sos, data, axis=-1)
         return signal.sosfilt(sos, first[..., ::-1], axis=-1)[..., ::-1].copy()
     return signal.sosfilt(sos, data, axis=-1)
-
-
-def trigger_onset(probability: np.ndarray, on: float, off: float) -> list[tuple[int, int]]:
-    """(start, end) index pairs where `probability` rises above `on` until it falls below `off` (inclusive end),
-    as `obspy.signal.trigger.trigger_onset` (a run still open at the end closes at the last index)."""
-    probability = np.asarray(probability, dtype=np.float64)
-    triggers, start, i, n = [], None, 0, len(probability)
-    while i < n:
-        if start is None:
-            above = np.flatnonzero(probability[i:] > on)
-            if not len(above):
-                break
-            start = i + int(above[0])
-            i = start
-        else:
-            below = np.flatnonzero(probability[i:] < off)
-            end = n - 1 if not len(below) else i + int(below[0]) - 1
-            triggers.append((start, end))
-            start, i = None, end + 1
-    return triggers
 
 
 class GPDFeatureExtractor(FeatureExtractionMixin):
@@ -150,24 +131,3 @@ class GPDFeatureExtractor(FeatureExtractionMixin):
         if isinstance(waveforms, torch.Tensor):
             waveforms = waveforms.detach().cpu().numpy()
         return BatchFeature(data={"inputs": self.normalize(waveforms)}, tensor_type=return_tensors)
-
-    # --- picks --------------------------------------------------------------------------------------------
-    def picks(self, probabilities, window_starts=None, threshold: float | None = None) -> list[tuple[str, int, float]]:
-        """Picks from the `(N, 3)` (P, S, Noise) probabilities of consecutive windows.
-
-        `window_starts` `(N,)`: start sample of each window (default `arange(N) * stride`). Returns
-        [(phase, sample, probability)] sorted by sample, sample = window start + `pick_offset_samples`.
-        """
-        probabilities = np.asarray(probabilities, dtype=np.float64)
-        if probabilities.ndim != 2 or probabilities.shape[1] != 3:
-            raise ValueError(f"probabilities must be (windows, 3) for (P, S, Noise), got {probabilities.shape}")
-        starts = np.arange(len(probabilities)) * self.stride if window_starts is None else np.asarray(window_starts)
-        on = self.trigger_threshold if threshold is None else threshold
-        picks = []
-        for column, phase in ((0, "P"), (1, "S")):
-            for a, b in trigger_onset(probabilities[:, column], on, self.trigger_off_threshold):
-                if b == a:
-                    continue
-                best = a + int(np.argmax(probabilities[a:b, column]))
-                picks.append((phase, int(starts[best]) + self.pick_offset_samples, float(probabilities[best, column])))
-        return sorted(picks, key=lambda pick: pick[1])

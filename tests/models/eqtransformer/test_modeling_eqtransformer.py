@@ -13,7 +13,6 @@ from geohub.models.eqtransformer import (
     EqTransformerConfig,
     EqTransformerFeatureExtractor,
     EqTransformerForPhasePicking,
-    trigger_onset,
 )
 from geohub.models.eqtransformer.modeling_eqtransformer import (
     EqTransformerAttention,
@@ -169,23 +168,20 @@ def test_record_filter_matches_obspy():
     assert np.isfinite(extractor.filter_waveforms(data, 80.0)).all()
 
 
-def test_trigger_onset_matches_obspy():
-    from obspy.signal.trigger import trigger_onset as obspy_trigger_onset
-
-    rng = np.random.default_rng(2)
-    probability = np.convolve(rng.random(500), np.ones(9) / 9, mode="same")
-    expected = [tuple(int(v) for v in pair) for pair in obspy_trigger_onset(probability, 0.55, 0.5)]
-    assert trigger_onset(probability, 0.55, 0.5) == expected and expected
-
-
 def test_picks_are_every_peak_inside_detections():
-    extractor = EqTransformerFeatureExtractor()
+    from geohub.inference.waveform import eqt_picks
+
+    thresholds = {"D": 0.3, "P": 0.1, "S": 0.1}
     t = np.arange(6000)
     detection = ((t >= 1000) & (t < 2500)).astype(float) * 0.9
     p = 0.8 * np.exp(-0.5 * ((t - 1005) / 10) ** 2) + 0.5 * np.exp(-0.5 * ((t - 2000) / 10) ** 2)
     p += 0.9 * np.exp(-0.5 * ((t - 4000) / 10) ** 2)  # outside every detection: no pick
     s = 0.6 * np.exp(-0.5 * ((t - 1400) / 10) ** 2) + 0.05 * np.exp(-0.5 * ((t - 1800) / 10) ** 2)
-    result = extractor.picks(detection, p, s)
+    result = eqt_picks(detection, p, s, thresholds)
     assert [(a, b) for a, b, _ in result["detections"]] == [(1000, 2499)]
     assert [(phase, sample) for phase, sample, _ in result["picks"]] == [("P", 1005), ("S", 1400), ("P", 2000)]
-    assert extractor.picks(detection, p, s, p_threshold=0.6)["picks"][0][:2] == ("P", 1005)
+    assert eqt_picks(detection, p, s, {**thresholds, "P": 0.6})["picks"][0][:2] == ("P", 1005)
+    # a P peak may lead its detection by p_lead_samples, an S peak may not
+    early = 0.8 * np.exp(-0.5 * ((t - 950) / 10) ** 2)
+    assert [pick[:2] for pick in eqt_picks(detection, early, early, thresholds)["picks"]] == [("P", 950)]
+    assert eqt_picks(detection, early, early, thresholds, p_lead_samples=10)["picks"] == []

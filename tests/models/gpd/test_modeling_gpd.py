@@ -97,15 +97,16 @@ def test_stream_to_array_orders_n_e_z_and_zero_fills():
 
 
 def test_picks_follow_gpd_trigger_rules():
-    extractor = GPDFeatureExtractor()
+    from geohub.inference.waveform import gpd_picks
+
     probabilities = np.zeros((100, 3))
     probabilities[:, 2] = 1.0
     probabilities[20:26, 0] = [0.995, 0.999, 0.9995, 0.998, 0.5, 0.05]  # trigger 20..24, arg-max at 22
     probabilities[60:62, 1] = [0.9999, 0.05]  # a one-sample trigger is dropped, as in the original
     probabilities[70:74, 1] = [0.997, 0.9999, 0.2, 0.01]
-    picks = extractor.picks(probabilities)
-    assert picks == [("P", 22 * 10 + 200, pytest.approx(0.9995)), ("S", 71 * 10 + 200, pytest.approx(0.9999))]
-    assert extractor.picks(probabilities, window_starts=np.arange(100) * 10 + 1000)[0][1] == 1420
+    picks = gpd_picks({"P": probabilities[:, 0], "S": probabilities[:, 1]}, 0.994, 0.1)
+    assert picks == [("P", 22, pytest.approx(0.9995)), ("S", 71, pytest.approx(0.9999))]
+    assert gpd_picks({"P": probabilities[:, 0]}, 0.99999, 0.1) == []
 
 
 def _randomise_batchnorm(model):
