@@ -326,14 +326,30 @@ def split_off(records: list[dict[str, Any]], fraction: float, seed: int | None =
 
 
 # --- the splits of a training run ----------------------------------------------------------------------------
-def geo_corpus_sentences(split: str) -> list[dict[str, Any]]:
-    """The embedded corpus' `train` or `test` (held-out) split as one record per sentence (IOB2 string tags)."""
-    from .corpus import load_geo_corpus, sentence_spans
+def geo_corpus_sentences(split: str, summaries: bool = False) -> list[dict[str, Any]]:
+    """The embedded corpus' `train` or `test` (held-out) split as one record per sentence (IOB2 string tags).
+
+    With `summaries`, each record's one-sentence summary is added too (id `<id>-summary`), weakly labelled: every
+    occurrence (on word boundaries, longer spans first) of the record's own entity strings and of the split's other
+    entity strings whose type is unambiguous. More training text in the same annotation, for the training split."""
+    from .corpus import ENTITY_TYPES as types
+    from .corpus import bio_tags, entity_spans, load_geo_corpus, sentence_spans
 
     dataset = load_geo_corpus()[split]
     names = dataset.features["ner_tags"].feature.names
+    lexicon: dict[str, str | None] = {}  # surface -> type over the whole split; None where the type is ambiguous
+    for row in dataset if summaries else ():
+        for entity in row["entities"]:
+            label = types[entity["label"]]
+            lexicon[entity["text"]] = label if lexicon.get(entity["text"], label) == label else None
     out = []
     for row in dataset:
+        if summaries:
+            entities = {e["text"]: types[e["label"]] for e in row["entities"]}
+            entities.update({t: k for t, k in lexicon.items() if k and t not in entities and t in row["summary"]})
+            spans = entity_spans(row["summary"], [{"text": t, "label": k} for t, k in entities.items()])
+            tokens, _, tags = bio_tags(row["summary"], spans)
+            out.append({"id": f"{row['id']}-summary", "tokens": tokens, "tags": tags})
         starts = row["token_starts"]
         for number, (a, b) in enumerate(sentence_spans(row["text"])):
             keep = [i for i, s in enumerate(starts) if a <= s < b]
@@ -364,12 +380,14 @@ def ner_splits(
     label_map: dict[str, str] | None = None,
     labels: Sequence[str] | None = None,
     default_types: Sequence[str] | None = None,
+    corpus_summaries: bool = False,
 ) -> tuple[dict[str, Dataset | None], list[str]]:
     """Read the training data and its validation and test data; returns ({"train", "validation", "test"} -> Dataset
     or None, label names). The entity types come from the data (sorted), from `labels` (in that order, others
-    dropped), or `default_types` (in that order) when the data's types are all among them."""
+    dropped), or `default_types` (in that order) when the data's types are all among them. With `corpus_summaries`
+    the embedded corpus' training split also holds its weakly labelled summaries (`geo_corpus_sentences`)."""
     if dataset == "geo_corpus":
-        train = geo_corpus_sentences("train")
+        train = geo_corpus_sentences("train", summaries=corpus_summaries)
         validation = geo_corpus_sentences("test") if not (validation_file or validation_fraction) else None
     else:
         train, validation = read_ner_source(dataset), None

@@ -163,6 +163,11 @@ class ExtractionDataArguments:
     labels: list[str] | None = field(
         default=None, metadata={"help": "keep only these entity types (after label_map), in this order"}
     )
+    corpus_summaries: bool = field(
+        default=False,
+        metadata={"help": "geo_corpus: also train on each record's summary, weakly labelled with the corpus' entity "
+                  "strings (geohub.data.ner_files.geo_corpus_sentences)"},
+    )  # fmt: skip
     max_length: int = field(default=128, metadata={"help": "sub-word tokens per sentence (longer ones are truncated)"})
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training examples"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N eval/test examples"})
@@ -213,6 +218,7 @@ def load_ner_splits(data_args: ExtractionDataArguments) -> tuple[dict[str, Any],
         validation_fraction=data_args.validation_fraction, validation_seed=data_args.validation_seed,
         test_file=test_file, test_split=data_args.test_split, label_map=label_map, labels=data_args.labels,
         default_types=ENTITY_TYPES if data_args.dataset in ("geo_corpus", "bgs_ner") else None,
+        corpus_summaries=data_args.corpus_summaries,
     )  # fmt: skip
     limits = {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples,
               "test": data_args.max_eval_samples}  # fmt: skip
