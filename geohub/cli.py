@@ -137,6 +137,7 @@ def annotate(
     no_plot: bool = typer.Option(False, "--no-plot", help="skip picks_per_hour.png"),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
     threads: int | None = typer.Option(None, "--threads", help="torch threads per process"),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, or bf16 (autocast; ~2x faster on bf16 CPUs/GPUs)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the accelerate launch line and stop"),
 ) -> None:
     """Pick phases over a continuous archive in station x time chunks, on N processes, resumable."""
@@ -149,7 +150,7 @@ def annotate(
                              batch_size=batch_size, p_threshold=p_threshold, s_threshold=s_threshold,
                              detection_threshold=detection_threshold, save_probabilities=save_probabilities,
                              retry_failed=retry_failed, plot=not no_plot, progress=not no_progress,
-                             threads=threads)  # fmt: skip
+                             threads=threads, precision=precision)  # fmt: skip
     try:  # fail here, before starting processes
         if not source.exists():
             _fail(f"{source}: source not found (an SDS archive, a folder of waveform files or a file)")

@@ -49,7 +49,9 @@ __all__ = ["ArchiveOptions", "ArchiveModel", "ChunkRows", "annotate_chunk", "loa
            "main"]  # fmt: skip
 
 _RUN_KEYS = ("source", "models", "source_format", "start", "end", "stations", "chunk_seconds", "padding_seconds",
-             "overlap", "p_threshold", "s_threshold", "detection_threshold", "save_probabilities")  # fmt: skip
+             "overlap", "p_threshold", "s_threshold", "detection_threshold", "save_probabilities",
+             "precision")  # fmt: skip
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -75,13 +77,14 @@ class ArchiveOptions:
     plot: bool = True
     progress: bool = True
     threads: int | None = None
+    precision: str = "fp32"
 
     def to_argv(self) -> list[str]:
         argv = [self.source, "--output", self.output, "--format", self.source_format]
         for model in self.models:
             argv += ["--model", model]
         for name in ("start", "end", "chunk_seconds", "padding_seconds", "overlap", "batch_size", "p_threshold",
-                     "s_threshold", "detection_threshold", "threads"):  # fmt: skip
+                     "s_threshold", "detection_threshold", "threads", "precision"):  # fmt: skip
             value = getattr(self, name)
             if value is not None:
                 argv += [f"--{name.replace('_', '-')}", str(value)]
@@ -109,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--start")
     parser.add_argument("--end")
     parser.add_argument("--stations", type=lambda s: [p for p in s.split(",") if p])
+    parser.add_argument("--precision", choices=PRECISIONS)
     for name, kind in (("chunk-seconds", float), ("padding-seconds", float), ("overlap", float), ("batch-size", int),
                        ("p-threshold", float), ("s-threshold", float), ("detection-threshold", float),
                        ("threads", int)):  # fmt: skip
@@ -211,13 +215,20 @@ def annotate_chunk(stream, model: ArchiveModel, options: ArchiveOptions, *, with
     `stream`: one station's traces, all starting at the same time with the same length. Everything model-specific
     is here (through `geohub.inference.seismic.annotate`, which runs `geohub.inference.waveform`: windows, the
     model's picking rule, magnitudes per detection), so another waveform API changes this function only.
+    `options.precision == "bf16"` runs the models under `torch.autocast` in bfloat16 (outputs cast back to
+    float32 by the adapters): ~2.5x faster convolutions on CPUs with native bf16 (AVX512-BF16/AMX) and on GPUs;
+    picks equal the float32 ones within 0.1 s for ~97% of them (benchmarks/archive_annotate.py).
     """
+    import torch
+
     from .seismic import annotate
     from .waveform import annotation_stream
 
-    result = annotate(stream, model.model, model.magnitude, overlap=options.overlap, batch_size=options.batch_size,
-                      p_threshold=options.p_threshold, s_threshold=options.s_threshold,
-                      detection_threshold=options.detection_threshold)  # fmt: skip
+    device = getattr(model.model.model, "device", torch.device("cpu"))
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.precision == "bf16"):
+        result = annotate(stream, model.model, model.magnitude, overlap=options.overlap,
+                          batch_size=options.batch_size, p_threshold=options.p_threshold,
+                          s_threshold=options.s_threshold, detection_threshold=options.detection_threshold)  # fmt: skip
     rows = ChunkRows(
         picks=[(p.station, p.phase, p.time.ns, p.probability) for p in result.picks],
         detections=[(d.station, d.start.ns, d.end.ns, d.probability) for d in result.detections],
@@ -374,7 +385,11 @@ def finished_chunks(output: Path, *, retry_failed: bool = False) -> set[str]:
 
 
 def check_run_settings(options: ArchiveOptions, *, write: bool) -> None:
-    """Refuse to mix two different commands in one output folder; record the settings on first use."""
+    """Refuse to mix two different commands in one output folder (or an unknown `--precision`); record the
+    settings on first use."""
+    if options.precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {options.precision!r}", field="--precision",
+                          expected=" or ".join(PRECISIONS))  # fmt: skip
     path = Path(options.output) / "run.json"
     settings = options.run_settings()
     if path.is_file():

@@ -291,29 +291,46 @@ def make_chunks(source, chunk_seconds: float = 86400.0) -> list[Chunk]:
     return sorted(chunks)
 
 
-def merge_to_grid(traces, start_ns: int, num_samples: int, sampling_rate: float) -> tuple[np.ndarray, np.ndarray]:
+def merge_to_grid(traces, start_ns: int, num_samples: int, sampling_rate: float,
+                  dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """One channel's segments on the grid `start + k / sampling_rate`, k < `num_samples`.
 
-    Returns `(data, covered)`: float64 `(num_samples,)` samples with gaps filled by linear interpolation between
-    the samples on either side (before the first / after the last sample: that sample's value), and a boolean
-    mask of the samples that hold recorded data. Overlaps keep the later segment's samples. Cost: O(samples +
-    segments), whatever the number of gaps. All-missing: zeros and an all-False mask.
+    Returns `(data, covered)`: `dtype` `(num_samples,)` samples with gaps filled by linear interpolation between
+    the samples on either side (before the first / after the last sample: that sample's value; computed in
+    float64), and a boolean mask of the samples that hold recorded data. Overlaps keep the later segment's
+    samples. Cost: O(samples) copies plus O(missing samples) for the fill, whatever the number of gaps.
+    All-missing: zeros and an all-False mask.
     """
-    data = np.zeros(num_samples, dtype=np.float64)
+    data = np.zeros(num_samples, dtype=dtype)
     covered = np.zeros(num_samples, dtype=bool)
     period_ns = NS / sampling_rate
     for trace in sorted(traces, key=lambda tr: tr.stats.starttime.ns):
-        values = np.asarray(trace.data, dtype=np.float64)
+        values = np.asarray(trace.data)
         offset = int(round((trace.stats.starttime.ns - start_ns) / period_ns))
         lo, hi = max(0, offset), min(num_samples, offset + len(values))
         if hi > lo:
             data[lo:hi] = values[lo - offset : hi - offset]
             covered[lo:hi] = True
     if covered.any() and not covered.all():
-        known = np.flatnonzero(covered)
-        missing = np.flatnonzero(~covered)
-        data[missing] = np.interp(missing, known, data[known])
+        _fill_gaps(data, covered)
     return data, covered
+
+
+def _fill_gaps(data: np.ndarray, covered: np.ndarray) -> None:
+    """Fill `data[~covered]` in place, each run of missing samples linearly between its neighbours (an edge run
+    takes its one neighbour's value); O(missing samples)."""
+    flips = np.flatnonzero(covered[1:] != covered[:-1]) + 1
+    first, stop = flips[~covered[flips]], flips[covered[flips]]  # each missing run is [first, stop)
+    first = first if covered[0] else np.concatenate([[0], first])
+    stop = stop if covered[-1] else np.concatenate([stop, [len(data)]])
+    left = np.where(first > 0, first - 1, stop)  # a run at the start / end takes the value of its other side
+    right = np.where(stop < len(data), stop, first - 1)
+    lengths = stop - first
+    run = np.repeat(np.arange(len(first)), lengths)
+    index = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths) + first[run]
+    a, b = data[left].astype(np.float64), data[right].astype(np.float64)
+    fraction = (index - left[run]) / np.maximum(right - left, 1)[run]
+    data[index] = a[run] + (b - a)[run] * fraction
 
 
 def read_chunk(source, chunk: Chunk, window: ChunkWindow):
@@ -345,10 +362,10 @@ def read_chunk(source, chunk: Chunk, window: ChunkWindow):
         by_channel.setdefault(trace.stats.channel, []).append(trace)
     stream, covered = obspy.Stream(), np.zeros(num_samples, dtype=bool)
     for channel in sorted(by_channel, key=component_of):
-        data, mask = merge_to_grid(by_channel[channel], window.start_ns, num_samples, rate)
+        data, mask = merge_to_grid(by_channel[channel], window.start_ns, num_samples, rate, dtype=np.float32)
         covered |= mask
         header = by_channel[channel][0].stats
-        stream.append(obspy.Trace(data.astype(np.float32), header={
+        stream.append(obspy.Trace(data, header={
             "network": header.network, "station": header.station, "location": header.location,
             "channel": channel, "sampling_rate": rate, "starttime": _utc(window.start_ns)}))  # fmt: skip
     return stream, covered, errors, window

@@ -283,6 +283,12 @@ def window_starts(length: int, window: int, stride: int, *, cover_end: bool = Tr
     return starts
 
 
+def sliding_windows(data: np.ndarray, starts: list[int], window: int) -> np.ndarray:
+    """`(N, C, window)` copies of `data[:, s : s + window]` for each start `s`, gathered from a strided view."""
+    view = np.lib.stride_tricks.sliding_window_view(data, window, axis=-1)  # (C, T - window + 1, window), no copy
+    return view.transpose(1, 0, 2)[np.asarray(starts, dtype=np.intp)]
+
+
 def padded(data: np.ndarray, window: int) -> np.ndarray:
     """`data` `(C, T)` zero-padded at the end to at least `window` samples."""
     if data.shape[-1] >= window:
@@ -295,7 +301,7 @@ def is_dead(windows: np.ndarray) -> np.ndarray:
     return np.ptp(np.asarray(windows), axis=-1).max(axis=-1) == 0
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_windows(model, feature_extractor, windows: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
     """Model outputs `(N, K, W)` or `(N, K)` for raw windows `(N, C, W)`; windows without signal get `empty`."""
     adapter = waveform_adapter(model)
@@ -338,7 +344,7 @@ def annotate_record(record: WaveformRecord, model, feature_extractor, spec: Wave
     """One station's `StationAnnotation` (steps 2-4 of the module docstring)."""
     data = padded(record.data, spec.window_length)
     starts = window_starts(data.shape[-1], spec.window_length, stride or spec.stride, cover_end=spec.kind == "samples")
-    windows = np.stack([data[:, s : s + spec.window_length] for s in starts])
+    windows = sliding_windows(data, starts, spec.window_length)
     outputs = predict_windows(model, feature_extractor, windows, batch_size=batch_size)
     series, offset = assemble(outputs, starts, record.num_samples, spec)
     rate = spec.output_rate if stride is None else spec.sampling_rate / stride

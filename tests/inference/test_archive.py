@@ -194,3 +194,69 @@ def test_bad_model_fails_before_work(archive, tmp_path):
                                       str(tmp_path / "out")])  # fmt: skip
     assert result.exit_code == 2 and "cannot load the model" in result.output and "config.json" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_gap_fill_matches_numpy_interp_at_edges_and_in_float32():
+    from obspy import Trace, UTCDateTime
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):  # random coverage, including runs missing at the start and at the end
+        n = int(rng.integers(5, 80))
+        values = rng.standard_normal(n).astype(np.float32)
+        kept = rng.random(n) < 0.6
+        runs = np.split(np.arange(n), np.flatnonzero(np.diff(kept.astype(int))) + 1)
+        traces = [Trace(values[r].copy(), header={"sampling_rate": 100.0, "starttime": UTCDateTime(0) + r[0] / 100})
+                  for r in runs if kept[r[0]]]  # fmt: skip
+        if not traces:
+            continue
+        for dtype in (np.float64, np.float32):
+            data, covered = merge_to_grid(traces, 0, n, 100.0, dtype=dtype)
+            assert data.dtype == dtype and (covered == kept).all()
+            expected = np.interp(np.arange(n), np.flatnonzero(kept), values[kept].astype(np.float64))
+            np.testing.assert_allclose(data, expected.astype(dtype), rtol=1e-6, atol=1e-6)
+
+
+def test_vectorised_windows_and_blending_equal_the_per_window_loop():
+    from geohub.inference.waveform import WaveformSpec, _taper, assemble, sliding_windows, window_starts
+
+    rng = np.random.default_rng(1)
+    spec = WaveformSpec("UNET", 100.0, 301, "ZNE", "samples", ("N", "P", "S", "D"), stride=150, taper=30)
+    for length in (301, 1000, 4321):
+        data = rng.standard_normal((3, length)).astype(np.float32)
+        starts = window_starts(length, 301, 150)
+        windows = sliding_windows(data, starts, 301)
+        np.testing.assert_array_equal(windows, np.stack([data[:, s : s + 301] for s in starts]))
+        outputs = rng.random((len(starts), 4, 301)).astype(np.float32)
+        total, weight, taper = np.zeros((4, length)), np.zeros(length), _taper(301, 30)
+        for start, out in zip(starts, outputs):  # the reference: float64, one window at a time
+            total[:, start : start + 301] += out * taper
+            weight[start : start + 301] += taper
+        series, offset = assemble(outputs, starts, length, spec)
+        assert series.dtype == np.float32 and series.shape == (4, length) and offset == 0.0
+        np.testing.assert_allclose(series, total / weight, rtol=1e-5, atol=1e-6)
+
+
+def test_bf16_precision_picks_agree_with_fp32(archive, reference, tmp_path):
+    output = tmp_path / "bf16"
+    _annotate(archive, output, "--precision", "bf16")
+    assert json.loads((output / "run.json").read_text())["precision"] == "bf16"
+
+    def picks(folder):
+        with open(folder / "picks.csv", newline="") as handle:
+            return [(r["trace_id"], r["phase"], np.datetime64(r["time"].rstrip("Z"))) for r in csv.DictReader(handle)]
+
+    fp32, bf16 = picks(reference[0]), picks(output)
+    assert len(fp32) > 5
+
+    def found(pick, others):
+        return any(o[:2] == pick[:2] and abs((o[2] - pick[2]) / np.timedelta64(1, "ms")) <= 100 for o in others)
+
+    assert sum(found(p, bf16) for p in fp32) >= 0.9 * len(fp32)
+    assert sum(found(p, fp32) for p in bf16) >= 0.9 * len(bf16)
+
+
+def test_unknown_precision_is_refused_before_work(archive, tmp_path):
+    result = CliRunner().invoke(app, ["annotate", str(archive["sds"]), "--model", str(archive["picker"]), "--output",
+                                      str(tmp_path / "out"), "--precision", "fp8"])  # fmt: skip
+    assert result.exit_code == 2 and "--precision" in result.output and "fp32 or bf16" in result.output
+    assert not (tmp_path / "out").exists()
