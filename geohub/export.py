@@ -328,9 +328,10 @@ def export_onnx(model: nn.Module, output_dir, *, source: Path | None = None, ops
         _copy_support_files(source, tmp, model)
         import onnx
 
-        info = _info(model, spec, "onnx", output_names, atol=atol, rtol=rtol, max_abs_error=errors,
-                     opset=int(onnx.load(str(tmp / "model.onnx")).opset_import[0].version), exporter=exporter,
-                     files=["model.onnx"])  # fmt: skip
+        opset = int(onnx.load(str(tmp / "model.onnx"), load_external_data=False).opset_import[0].version)
+        files = sorted(f.name for f in tmp.iterdir() if f.name.startswith("model.onnx"))  # + model.onnx.data
+        info = _info(model, spec, "onnx", output_names, atol=atol, rtol=rtol, max_abs_error=errors, opset=opset,
+                     exporter=exporter, files=files)  # fmt: skip
         atomic_write_text(tmp / "export.json", json.dumps(info, indent=2))
     return info
 

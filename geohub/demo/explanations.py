@@ -5,8 +5,8 @@ calls `geohub.explain` (integrated gradients, 16 steps doubling up to `DemoLimit
 completeness gap is within 1 %, `DemoLimits.explain_batch_size` interpolated inputs at a time, so one request's
 memory stays bounded):
 
-- Seismic (`explain_seismic`): the P probability at the strongest P pick of the first station, over the model
-  window centred on it; per-sample attributions drawn under the waveform.
+- Seismic (`explain_seismic`): the P probability at the strongest P pick of the first station (without a pick:
+  at its highest P probability), over the model window centred on it; per-sample attributions under the waveform.
 - Landform (`explain_landform`): the logit of the tile's predicted class on its most typical patch; per-pixel
   attributions over the patch's elevation.
 - Knowledge (`explain_knowledge`): the tagger's logit of the label of the chosen entity (1 = first) at its first
@@ -39,12 +39,18 @@ def _completeness(explanation) -> str:
 
 
 # --- seismic ---------------------------------------------------------------------------------------------------
-def _best_p(trace) -> float:
-    """Seconds after the trace start of the highest P probability (a per-window model: that window's centre)."""
+def _best_p(annotation) -> tuple[float, str]:
+    """(seconds after the first station's start, what it is) of its strongest P pick; without one, of its highest
+    P probability (a per-window model: that window's centre)."""
+    trace = annotation.traces[0]
+    picks = [p for p in annotation.picks if p.phase == "P" and p.station == trace.station]
+    if picks:
+        best = max(picks, key=lambda p: p.probability)
+        return float(best.time - trace.starttime), f"the strongest of {len(picks)} P pick(s)"
     row = trace.row("P")
     if row is None:
         raise WaveformError("the picker gives no P probability", field="model", expected="a P/S phase picker")
-    return float(trace.output_times()[int(np.argmax(row))])
+    return float(trace.output_times()[int(np.argmax(row))]), "no P pick above the threshold: the highest P probability"
 
 
 def explain_seismic(models: DemoModels, limits: DemoLimits, file_path: str | None, example: str | None = None,
@@ -55,9 +61,11 @@ def explain_seismic(models: DemoModels, limits: DemoLimits, file_path: str | Non
 
     path = seismic_input(limits, file_path, example)
     picker, extractor, label = _seismic_picker(models, model)
-    trace = annotate(str(path), picker, feature_extractor=extractor).traces[0]
+    annotation = annotate(str(path), picker, feature_extractor=extractor)
+    trace = annotation.traces[0]
     rate, window = float(extractor.sampling_rate), int(extractor.window_length)
-    pick_sample = int(round(_best_p(trace) * rate))
+    seconds, which = _best_p(annotation)
+    pick_sample = int(round(seconds * rate))
     start = int(np.clip(pick_sample - window // 2, 0, max(trace.waveforms.shape[-1] - window, 0)))
     per_window = picker.config.model_type == "geohub_gpd"
     target = int(picker.config.label2id["P"]) if per_window else int(np.clip(pick_sample - start, 0, window - 1))
@@ -72,7 +80,7 @@ def explain_seismic(models: DemoModels, limits: DemoLimits, file_path: str | Non
         title=f"{explanation.extra['station_id']}: integrated gradients of the {explanation.target} ({label})",
         xlabel=f"seconds after {explanation.extra['starttime']}",
     )  # fmt: skip
-    text = (f"**{explanation.target}** = {explanation.output:.3f} on the {window / rate:g} s window of "
+    text = (f"Explained: {which}. **{explanation.target}** = {explanation.output:.3f} on the {window / rate:g} s window of "
             f"{explanation.extra['station_id']} starting {explanation.extra['starttime']} (picked by **{label}**); "
             f"{_completeness(explanation)}. **{100 * share:.0f} %** of the total |attribution| lies within 1 s of "
             f"the pick. Positive (above zero): samples that raise the P probability.")  # fmt: skip
