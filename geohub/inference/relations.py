@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from ..errors import CorpusError
-from ..knowledge import Mention, Relation
+from ..knowledge import Mention, Relation, extract_relations
 
 __all__ = ["load_relation_model", "classify_relations", "default_relation_model"]
 
@@ -69,20 +69,25 @@ def classify_relations(
         return []
     tuples = [(m.start, m.end, m.label, m.sentence) for m in mentions]
     by_tuple = {t: m for t, m in zip(tuples, mentions)}
-    prepared = prepare_document(text, tuples, model.config)
+    rules = None
+    if getattr(model.config, "rule_features", False):
+        as_tuple = lambda m: (m.start, m.end, m.label, m.sentence)  # noqa: E731
+        rules = [(as_tuple(r.head), r.relation, as_tuple(r.tail)) for r in extract_relations(text, mentions)]
+    prepared = prepare_document(text, tuples, model.config, rules=rules)
     if not prepared["pairs"]:
         return []
     encoded = encode_documents(tokenizer, [prepared], model.config)
     as_tensor = lambda key: torch.tensor(encoded[key], dtype=torch.long)  # noqa: E731
-    states = model.entity_states(as_tensor("input_ids"), as_tensor("attention_mask"), as_tensor("mention_index"),
-                                 as_tensor("mention_entity"))  # fmt: skip
     heads = torch.tensor([h for h, _ in prepared["pairs"]])
     tails = torch.tensor([t for _, t in prepared["pairs"]])
-    features = model.pair_features(states, torch.zeros_like(heads), heads, tails, torch.tensor(prepared["extra"]))
-    probabilities = model(pair_features=features).logits.softmax(-1)
+    features = model.document_pair_features(
+        as_tensor("input_ids"), as_tensor("attention_mask"), as_tensor("mention_index"), as_tensor("mention_entity"),
+        torch.zeros_like(heads), heads, tails, torch.tensor(prepared["extra"]),
+        torch.tensor(encoded["pair_context"][0], dtype=torch.long).reshape(-1, 2),
+    )  # fmt: skip
+    best_classes, probabilities = model.predict(model(pair_features=features).logits)
     relations, id2label = [], model.config.id2label
-    for (h, t), row in zip(prepared["pairs"], probabilities):
-        best = int(row.argmax())
+    for (h, t), row, best in zip(prepared["pairs"], probabilities, best_classes.tolist()):
         if best == 0 or float(row[best]) < min_probability:
             continue
         head, tail = _closest(

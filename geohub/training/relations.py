@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from transformers import AutoTokenizer, TrainingArguments, set_seed
 
@@ -51,6 +50,17 @@ class RelationModelArguments:
     no_relation_weight: float = field(
         default=1.0, metadata={"help": "loss weight of the no_relation class (< 1 favours recall)"}
     )
+    no_relation_scale: float = field(
+        default=1.0,
+        metadata={"help": "decision threshold: no_relation's probability is multiplied by it (< 1: recall)"},
+    )
+    rule_features: bool = field(
+        default=False, metadata={"help": "add which typed rule (geohub.knowledge) relates each pair, both directions"}
+    )
+    context_features: bool = field(
+        default=False, metadata={"help": "add the mean encoder state between the closest head and tail mentions"}
+    )
+    num_heads: int = field(default=1, metadata={"help": "classifier heads trained side by side (an ensemble)"})
 
 
 @dataclass
@@ -59,6 +69,11 @@ class RelationDataArguments:
         default="geo_corpus", metadata={"help": "'geo_corpus' (embedded) or a corpus JSONL in geohub's schema"}
     )
     max_length: int = field(default=512, metadata={"help": "sub-word tokens per marked document"})
+    scale_validation_fraction: float = field(
+        default=0.0,
+        metadata={"help": "> 0: hold out this last fraction of the training documents, train on the rest, choose "
+                  "no_relation_scale by validation F1, then train on all documents with it (frozen encoder)"},
+    )  # fmt: skip
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training documents"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N test documents"})
 
@@ -96,13 +111,24 @@ def relation_type_pairs(rows) -> list[list[str]]:
     return [list(p) for p in sorted(pairs)]
 
 
+def rule_relations(text: str, mentions: list[tuple[int, int, str, int]]) -> list[tuple]:
+    """(head mention, relation, tail mention) tuples that the typed rules of `geohub.knowledge` find."""
+    from ..knowledge import Mention, extract_relations
+
+    objects = [Mention(text[s:e], label, s, e, 1.0, sentence) for s, e, label, sentence in mentions]
+    as_tuple = lambda m: (m.start, m.end, m.label, m.sentence)  # noqa: E731
+    return [(as_tuple(r.head), r.relation, as_tuple(r.tail)) for r in extract_relations(text, objects)]
+
+
 def gold_documents(rows, config) -> list[dict[str, Any]]:
     """`prepare_document` of each row on its gold mentions, with `labels` (class id per candidate pair)."""
     from ..models.relation_classifier.processing_relation_classifier import entity_key, prepare_document
 
     documents = []
     for row in rows:
-        prepared = prepare_document(row["text"], _mentions(row), config)
+        mentions = _mentions(row)
+        rules = rule_relations(row["text"], mentions) if config.rule_features else None
+        prepared = prepare_document(row["text"], mentions, config, rules=rules)
         gold = {(entity_key(h, ""), entity_key(t, "")): kind for (h, t), kind in _gold(row).items()}
         labels = []
         for h, t in prepared["pairs"]:
@@ -127,7 +153,8 @@ def collate_pairs(features: list[dict], pad_token_id: int = 0) -> dict[str, torc
     mask = torch.zeros_like(ids)
     index = torch.zeros((len(features), mentions), dtype=torch.long)
     entity = torch.full((len(features), mentions), -1, dtype=torch.long)
-    pairs: dict[str, list] = {"pair_document": [], "pair_head": [], "pair_tail": [], "pair_extra": [], "labels": []}
+    pairs: dict[str, list] = {"pair_document": [], "pair_head": [], "pair_tail": [], "pair_extra": [], "labels": [],
+                              "pair_context": []}  # fmt: skip
     for row, feature in enumerate(features):
         ids[row, : len(feature["input_ids"])] = torch.tensor(feature["input_ids"])
         mask[row, : len(feature["input_ids"])] = 1
@@ -136,6 +163,7 @@ def collate_pairs(features: list[dict], pad_token_id: int = 0) -> dict[str, torc
         for number, (h, t) in enumerate(feature["pairs"]):
             pairs["pair_document"].append(row), pairs["pair_head"].append(h), pairs["pair_tail"].append(t)
             pairs["pair_extra"].append(feature["extra"][number])
+            pairs["pair_context"].append(feature["pair_context"][number] if "pair_context" in feature else [0, 0])
             pairs["labels"].append(feature["labels"][number] if "labels" in feature else 0)
     batch = {"input_ids": ids, "attention_mask": mask, "mention_index": index, "mention_entity": entity}
     for key, values in pairs.items():
@@ -145,9 +173,12 @@ def collate_pairs(features: list[dict], pad_token_id: int = 0) -> dict[str, torc
     return batch
 
 
-def relation_metrics(prediction) -> dict[str, float]:
-    """Micro precision / recall / F1 over the typed relations (class 0, no_relation, is the negative class)."""
-    predicted = np.argmax(prediction.predictions, axis=-1)
+def relation_metrics(prediction, no_relation_scale: float = 1.0) -> dict[str, float]:
+    """Micro precision / recall / F1 over the typed relations (class 0, no_relation, is the negative class);
+    the no_relation probability is multiplied by `no_relation_scale` before the best class is taken."""
+    probabilities = torch.tensor(prediction.predictions).softmax(-1)
+    probabilities[:, 0] *= no_relation_scale
+    predicted = probabilities.argmax(-1).numpy()
     gold = prediction.label_ids
     tp = int(((predicted == gold) & (gold > 0)).sum())
     fp, fn = int((predicted > 0).sum()) - tp, int((gold > 0).sum()) - tp
@@ -183,7 +214,9 @@ def _build_model(model_args: RelationModelArguments, data_args: RelationDataArgu
     model = RelationClassifierForPairClassification.from_encoder(
         path, relation_types=list(RELATION_TYPES), entity_types=list(ENTITY_TYPES), type_pairs=type_pairs,
         classifier_dropout=model_args.classifier_dropout, freeze_encoder=model_args.freeze_encoder,
-        max_document_length=data_args.max_length,
+        max_document_length=data_args.max_length, rule_features=model_args.rule_features,
+        context_features=model_args.context_features, num_heads=model_args.num_heads,
+        no_relation_weight=model_args.no_relation_weight, no_relation_scale=model_args.no_relation_scale,
     )  # fmt: skip
     return model, path
 
@@ -197,27 +230,12 @@ def _precompute(model, documents: list[dict], encoded: dict[str, list], pad_toke
             continue
         feature = {k: encoded[k][number] for k in encoded} | {k: document[k] for k in ("pairs", "extra", "labels")}
         batch = collate_pairs([feature], pad_token_id)
-        states = model.entity_states(batch["input_ids"], batch["attention_mask"], batch["mention_index"],
-                                     batch["mention_entity"])  # fmt: skip
-        features = model.pair_features(states, batch["pair_document"], batch["pair_head"], batch["pair_tail"],
-                                       batch["pair_extra"])  # fmt: skip
+        features = model.document_pair_features(
+            batch["input_ids"], batch["attention_mask"], batch["mention_index"], batch["mention_entity"],
+            batch["pair_document"], batch["pair_head"], batch["pair_tail"], batch["pair_extra"], batch["pair_context"],
+        )  # fmt: skip
         out += [{"pair_features": v.tolist(), "labels": int(y)} for v, y in zip(features, batch["labels"])]
     return out
-
-
-class _WeightedTrainer(GeoTrainer):
-    """GeoTrainer with a class-weighted cross-entropy (the no_relation weight)."""
-
-    def __init__(self, *args, class_weights: torch.Tensor | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.class_weights = class_weights
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        labels = inputs.pop("labels")
-        outputs = model(**inputs)
-        weights = self.class_weights.to(outputs.logits.device) if self.class_weights is not None else None
-        loss = torch.nn.functional.cross_entropy(outputs.logits, labels, weight=weights)
-        return (loss, outputs) if return_outputs else loss
 
 
 def run_relation_classification(
@@ -231,8 +249,13 @@ def run_relation_classification(
     tokenizer = AutoTokenizer.from_pretrained(path)
     from ..models.relation_classifier.processing_relation_classifier import encode_documents
 
+    fraction = data_args.scale_validation_fraction
+    if not 0.0 <= fraction < 1.0 or (fraction > 0 and not model.config.freeze_encoder):
+        raise ConfigError(f"scale_validation_fraction must be in [0, 1) with a frozen encoder, got {fraction}",
+                          field="scale_validation_fraction", expected="0 (off) or e.g. 0.25, freeze_encoder: true")  # fmt: skip
+    cut = len(train_rows) - int(round(fraction * len(train_rows)))
     sets = {}
-    for name, rows in (("train", train_rows), ("eval", test_rows)):
+    for name, rows in (("train", train_rows[:cut]), ("validation", train_rows[cut:]), ("eval", test_rows)):
         documents = gold_documents(rows, model.config)
         encoded = encode_documents(tokenizer, documents, model.config)
         if model.config.freeze_encoder:
@@ -243,14 +266,37 @@ def run_relation_classification(
         sets[name] = features
         positives = sum(y > 0 for d in documents for y in d["labels"])
         logger.info(f"relation {name}: {sum(len(d['pairs']) for d in documents)} candidate pairs, {positives} related")
-    weights = torch.ones(model.config.num_labels)
-    weights[0] = model_args.no_relation_weight
-    trainer = _WeightedTrainer(
+    collator = lambda f: collate_pairs(f, tokenizer.pad_token_id or 0)  # noqa: E731
+    if sets["validation"]:
+        model.config.no_relation_scale = _tune_scale(model, training_args, sets, collator)
+        sets["train"] = sets["train"] + sets["validation"]  # the final model trains on every training document
+    scale = model.config.no_relation_scale
+    trainer = GeoTrainer(
         model=model, args=training_args, train_dataset=sets["train"], eval_dataset=sets["eval"] or None,
-        data_collator=lambda f: collate_pairs(f, tokenizer.pad_token_id or 0), processing_class=tokenizer,
-        compute_metrics=relation_metrics, class_weights=weights,
+        data_collator=collator, processing_class=tokenizer,
+        compute_metrics=lambda prediction: relation_metrics(prediction, scale),
     )  # fmt: skip
-    return train_and_evaluate(trainer, processors=[tokenizer])
+    return train_and_evaluate(trainer, processors=[tokenizer]) | {"no_relation_scale": scale}
+
+
+SCALE_GRID = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0)
+
+
+def _tune_scale(model, training_args: TrainingArguments, sets: dict[str, list], collator) -> float:
+    """Train a copy of `model` on `sets["train"]` and return the `SCALE_GRID` value with the best pair-level F1
+    on `sets["validation"]` (ties: the larger scale, i.e. fewer relations)."""
+    import copy
+    import dataclasses
+
+    args = dataclasses.replace(training_args, output_dir=str(Path(training_args.output_dir) / "scale_tuning"),
+                               eval_strategy="no", save_strategy="no", load_best_model_at_end=False)  # fmt: skip
+    trainer = GeoTrainer(model=copy.deepcopy(model), args=args, train_dataset=sets["train"], data_collator=collator)
+    trainer.train()
+    prediction = trainer.predict(sets["validation"])
+    scores = {scale: relation_metrics(prediction, scale)["f1"] for scale in SCALE_GRID}
+    best = max(SCALE_GRID, key=lambda scale: (scores[scale], scale))
+    logger.info(f"no_relation_scale on {len(sets['validation'])} validation pairs: F1 {scores} -> {best}")
+    return best
 
 
 RELATION_CLASSIFICATION = Task(

@@ -28,6 +28,16 @@ class RelationClassifierConfig(PretrainedConfig):
         freeze_encoder (`bool`, defaults to True): keep the encoder fixed (only the classifier trains).
         max_document_length (`int`, defaults to 512): sub-word tokens per marked document (mentions beyond are unseen).
         initializer_range (`float`, defaults to 0.02): std of the truncated-normal weight init.
+        rule_features (`bool`, defaults to False): add, per pair, which typed rule of `geohub.knowledge` relates
+            head to tail and tail to head (two one-hots over `relation_types`; computed by the caller and given
+            to `prepare_document(..., rules=...)`).
+        context_features (`bool`, defaults to False): add the mean encoder state of the tokens between the
+            closest head and tail mentions (zeros when adjacent).
+        num_heads (`int`, defaults to 1): independently initialised classifier heads trained side by side; the
+            prediction is the mean of their class probabilities (an ensemble at the cost of one encoder pass).
+        no_relation_weight (`float`, defaults to 1.0): loss weight of `no_relation` (< 1 favours recall).
+        no_relation_scale (`float`, defaults to 1.0): decision threshold: the `no_relation` probability is
+            multiplied by it before the best class is taken (< 1 favours recall; chosen on validation data).
     """
 
     model_type = "geohub_relation_classifier"
@@ -43,6 +53,11 @@ class RelationClassifierConfig(PretrainedConfig):
         freeze_encoder: bool = True,
         max_document_length: int = 512,
         initializer_range: float = 0.02,
+        rule_features: bool = False,
+        context_features: bool = False,
+        num_heads: int = 1,
+        no_relation_weight: float = 1.0,
+        no_relation_scale: float = 1.0,
         **kwargs,
     ):
         if encoder is None:
@@ -60,6 +75,11 @@ class RelationClassifierConfig(PretrainedConfig):
             raise ValueError(f"classifier_dropout must be in [0, 1), got {classifier_dropout}")
         if max_document_length < 8:
             raise ValueError(f"max_document_length must be >= 8, got {max_document_length}")
+        if num_heads < 1:
+            raise ValueError(f"num_heads must be >= 1, got {num_heads}")
+        if no_relation_weight <= 0 or no_relation_scale <= 0:
+            raise ValueError(f"no_relation_weight and no_relation_scale must be > 0, got {no_relation_weight}, "
+                             f"{no_relation_scale}")  # fmt: skip
         self.encoder = encoder
         self.relation_types = relation_types
         self.entity_types = [str(t) for t in entity_types]
@@ -69,6 +89,11 @@ class RelationClassifierConfig(PretrainedConfig):
         self.freeze_encoder = freeze_encoder
         self.max_document_length = max_document_length
         self.initializer_range = initializer_range
+        self.rule_features = bool(rule_features)
+        self.context_features = bool(context_features)
+        self.num_heads = int(num_heads)
+        self.no_relation_weight = float(no_relation_weight)
+        self.no_relation_scale = float(no_relation_scale)
         labels = [NO_RELATION, *relation_types]
         kwargs["id2label"] = dict(enumerate(labels))
         kwargs["label2id"] = {label: i for i, label in enumerate(labels)}
@@ -80,10 +105,13 @@ class RelationClassifierConfig(PretrainedConfig):
 
     @property
     def num_extra_features(self) -> int:
-        """Width of the non-neural pair features: head and tail type one-hots and the distance features."""
-        return 2 * len(self.entity_types) + NUM_DISTANCE_FEATURES
+        """Width of the non-neural pair features: head and tail type one-hots, the distance features and (with
+        `rule_features`) the rule one-hots in both directions."""
+        rules = 2 * len(self.relation_types) if self.rule_features else 0
+        return 2 * len(self.entity_types) + NUM_DISTANCE_FEATURES + rules
 
     @property
     def feature_size(self) -> int:
-        """Width of a pair's features: head, tail, head * tail entity states and the extra features."""
-        return 3 * self.hidden_size + self.num_extra_features
+        """Width of a pair's features: head, tail, head * tail entity states, (with `context_features`) the
+        context between them and the extra features."""
+        return (4 if self.context_features else 3) * self.hidden_size + self.num_extra_features

@@ -37,26 +37,33 @@ class RelationClassifierForPairClassification(RelationClassifierPreTrainedModel)
     Two ways in:
     - documents: `input_ids`, `attention_mask` `(D, L)` of marked documents, `mention_index` `(D, M)` token
       positions of each mention's opening marker and `mention_entity` `(D, M)` its entity number (-1: padding),
-      `pair_document`, `pair_head`, `pair_tail` `(P,)` (document and entity numbers of each pair) and
-      `pair_extra` `(P, num_extra_features)`;
+      `pair_document`, `pair_head`, `pair_tail` `(P,)` (document and entity numbers of each pair),
+      `pair_extra` `(P, num_extra_features)` and (with `config.context_features`) `pair_context` `(P, 2)` token
+      range between the pair's closest mentions;
     - precomputed `pair_features` `(P, feature_size)` (see `pair_features`; training with a frozen encoder).
-    `labels` `(P,)` class ids (0 = no_relation). Output logits `(P, 1 + len(relation_types))`.
+    `labels` `(P,)` class ids (0 = no_relation; the loss weights it by `config.no_relation_weight` and averages
+    over the `config.num_heads` heads). Output logits `(P, 1 + len(relation_types))`: the log of the heads'
+    mean class probabilities (one head: its logits); `predict` applies `config.no_relation_scale`.
     """
 
     def __init__(self, config: RelationClassifierConfig):
         super().__init__(config)
         self.encoder = BertModel(BertConfig(**config.encoder), add_pooling_layer=False)
-        hidden = config.hidden_size
-        self.head = nn.Sequential(
-            nn.LayerNorm(config.feature_size),
-            nn.Dropout(config.classifier_dropout),
-            nn.Linear(config.feature_size, hidden),
-            nn.GELU(),
-            nn.Dropout(config.classifier_dropout),
-            nn.Linear(hidden, config.num_labels),
-        )
+        self.head = self._new_head(config)
+        self.extra_heads = nn.ModuleList([self._new_head(config) for _ in range(config.num_heads - 1)])
         self.post_init()
         self._apply_freeze()
+
+    @staticmethod
+    def _new_head(config: RelationClassifierConfig) -> nn.Sequential:
+        return nn.Sequential(
+            nn.LayerNorm(config.feature_size),
+            nn.Dropout(config.classifier_dropout),
+            nn.Linear(config.feature_size, config.hidden_size),
+            nn.GELU(),
+            nn.Dropout(config.classifier_dropout),
+            nn.Linear(config.hidden_size, config.num_labels),
+        )
 
     def _apply_freeze(self) -> None:
         for parameter in self.encoder.parameters():
@@ -76,9 +83,17 @@ class RelationClassifierForPairClassification(RelationClassifierPreTrainedModel)
         mention_entity: torch.Tensor,
     ) -> torch.Tensor:  # fmt: skip
         """`(D, N, H)`: each entity's log-sum-exp over its mentions' opening-marker states (N = most entities)."""
+        return self.pool_entities(self.encode(input_ids, attention_mask), mention_index, mention_entity)
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """`(D, L, H)` encoder states of the marked documents."""
         if self.config.freeze_encoder:
             self.encoder.eval()  # a frozen encoder gives deterministic features (no dropout)
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    @staticmethod
+    def pool_entities(hidden: torch.Tensor, mention_index: torch.Tensor, mention_entity: torch.Tensor) -> torch.Tensor:
+        """`(D, N, H)` entity states from encoder states `(D, L, H)` (see `entity_states`)."""
         documents, size = hidden.shape[0], hidden.shape[-1]
         count = int(mention_entity.max().item()) + 1 if mention_entity.numel() else 0
         states = hidden.new_full((documents, max(count, 1), size), float("-inf"))
@@ -90,13 +105,45 @@ class RelationClassifierForPairClassification(RelationClassifierPreTrainedModel)
         return torch.where(torch.isfinite(states), states, torch.zeros_like(states))
 
     @staticmethod
+    def pool_context(hidden: torch.Tensor, pair_document: torch.Tensor, pair_context: torch.Tensor) -> torch.Tensor:
+        """`(P, H)`: mean encoder state over each pair's token range `pair_context` `(P, 2)` (zeros if empty)."""
+        positions = torch.arange(hidden.shape[1], device=hidden.device)
+        inside = (positions >= pair_context[:, :1]) & (positions < pair_context[:, 1:])  # (P, L)
+        total = torch.einsum("pl,plh->ph", inside.to(hidden.dtype), hidden[pair_document])
+        return total / inside.sum(-1, keepdim=True).clamp(min=1).to(hidden.dtype)
+
+    @staticmethod
     def pair_features(
         states: torch.Tensor, pair_document: torch.Tensor, pair_head: torch.Tensor, pair_tail: torch.Tensor,
-        pair_extra: torch.Tensor,
+        pair_extra: torch.Tensor, context: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
-        """`(P, feature_size)` = [head, tail, head * tail, extra] from entity states `(D, N, H)`."""
+        """`(P, feature_size)` = [head, tail, head * tail, (context,) extra] from entity states `(D, N, H)`."""
         head, tail = states[pair_document, pair_head], states[pair_document, pair_tail]
-        return torch.cat([head, tail, head * tail, pair_extra.to(head.dtype)], dim=-1)
+        parts = [head, tail, head * tail] + ([context] if context is not None else [])
+        return torch.cat([*parts, pair_extra.to(head.dtype)], dim=-1)
+
+    def document_pair_features(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, mention_index: torch.Tensor,
+        mention_entity: torch.Tensor, pair_document: torch.Tensor, pair_head: torch.Tensor, pair_tail: torch.Tensor,
+        pair_extra: torch.Tensor, pair_context: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """`(P, feature_size)` pair features of marked documents (one encoder pass)."""
+        hidden = self.encode(input_ids, attention_mask)
+        states = self.pool_entities(hidden, mention_index, mention_entity)
+        context = None
+        if self.config.context_features:
+            if pair_context is None:
+                raise ValueError("config.context_features needs pair_context (see encode_documents)")
+            context = self.pool_context(hidden, pair_document, pair_context)
+        return self.pair_features(states, pair_document, pair_head, pair_tail, pair_extra, context)
+
+    def predict(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(class ids `(P,)`, class probabilities `(P, C)`) of `logits`: the best class after the `no_relation`
+        probability is multiplied by `config.no_relation_scale` (the probabilities are returned unscaled)."""
+        probabilities = logits.softmax(-1)
+        scaled = probabilities.clone()
+        scaled[:, 0] *= self.config.no_relation_scale
+        return scaled.argmax(-1), probabilities
 
     def forward(
         self,
@@ -109,6 +156,7 @@ class RelationClassifierForPairClassification(RelationClassifierPreTrainedModel)
         pair_tail: torch.Tensor | None = None,
         pair_extra: torch.Tensor | None = None,
         pair_features: torch.Tensor | None = None,
+        pair_context: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
@@ -118,8 +166,17 @@ class RelationClassifierForPairClassification(RelationClassifierPreTrainedModel)
                 raise ValueError("give marked documents with mention and pair tensors, or pair_features")
             if attention_mask is None:
                 attention_mask = torch.ones_like(input_ids)
-            states = self.entity_states(input_ids, attention_mask, mention_index, mention_entity)
-            pair_features = self.pair_features(states, pair_document, pair_head, pair_tail, pair_extra)
-        logits = self.head(pair_features.to(self.head[0].weight.dtype))
-        loss = nn.functional.cross_entropy(logits, labels.long()) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+            pair_features = self.document_pair_features(input_ids, attention_mask, mention_index, mention_entity,
+                                                        pair_document, pair_head, pair_tail, pair_extra, pair_context)  # fmt: skip
+        features = pair_features.to(self.head[0].weight.dtype)
+        all_logits = [head(features) for head in (self.head, *self.extra_heads)]
+        loss = None
+        if labels is not None:
+            weight = torch.ones(self.config.num_labels, device=features.device, dtype=features.dtype)
+            weight[0] = self.config.no_relation_weight
+            losses = [nn.functional.cross_entropy(z, labels.long(), weight=weight) for z in all_logits]
+            loss = torch.stack(losses).mean()
+        if len(all_logits) == 1:
+            return SequenceClassifierOutput(loss=loss, logits=all_logits[0])
+        mean = torch.stack([z.softmax(-1) for z in all_logits]).mean(0)
+        return SequenceClassifierOutput(loss=loss, logits=mean.clamp(min=1e-12).log())

@@ -4,6 +4,9 @@ non-neural features.
     prepared = prepare_document(text, mentions, config)   # mentions: (start, end, label, sentence) tuples
     encoded = encode_documents(tokenizer, [prepared], config)
 
+With `config.rule_features` the caller passes the typed rules' relations among the same mentions
+(`rules=[(head mention, relation, tail mention), ...]`, e.g. from `geohub.knowledge.extract_relations`).
+
 An entity is the set of mentions with the same case-folded text and label. The marked text puts
 `config.marker` before and after every mention (`... the * Bushveld Complex * hosts * chromitite * ...`).
 """
@@ -49,19 +52,42 @@ def distance_features(text: str, heads: list[Mention], tails: list[Mention]) -> 
     return features
 
 
-def prepare_document(text: str, mentions: list[Mention], config) -> dict[str, Any]:
+def _closest(heads: list[int], tails: list[int], kept: list[Mention]) -> tuple[int, int]:
+    """The (head, tail) mention numbers nearest in the text (same sentence first)."""
+    return min(((h, t) for h in heads for t in tails),
+               key=lambda p: (kept[p[0]][3] != kept[p[1]][3], abs(kept[p[0]][0] - kept[p[1]][0])))  # fmt: skip
+
+
+def _rule_one_hots(rules, head: list[Mention], tail: list[Mention], relations: list[str]) -> list[float]:
+    """Two one-hots over `relations`: a rule relates a head mention to a tail mention / a tail one to a head one."""
+    out = [0.0] * (2 * len(relations))
+    head_set, tail_set = set(head), set(tail)
+    for first, relation, second in rules:
+        if relation not in relations:
+            continue
+        if first in head_set and second in tail_set:
+            out[relations.index(relation)] = 1.0
+        elif first in tail_set and second in head_set:
+            out[len(relations) + relations.index(relation)] = 1.0
+    return out
+
+
+def prepare_document(text: str, mentions: list[Mention], config, rules=None) -> dict[str, Any]:
     """Marked text, entities and candidate pairs of one document.
 
-    Returns `marked`, `marker_chars` (per kept mention), `mention_entity` (entity number per kept mention),
-    `entities` (list of (key, label, [mention numbers])), `pairs` ((head, tail) entity numbers) and `extra`
-    (per pair: head type one-hot, tail type one-hot, distance features). Overlapping mentions keep the first
-    (longest first) one; mentions of types outside `config.entity_types` are ignored.
+    Returns `marked`, `marker_chars` / `closer_chars` (opening / closing marker per kept mention),
+    `mention_entity` (entity number per kept mention), `entities` (list of (key, label, [mention numbers])),
+    `pairs` ((head, tail) entity numbers), `pair_mentions` (the closest (head, tail) mention numbers of each
+    pair) and `extra` (per pair: head type one-hot, tail type one-hot, distance features and, with
+    `config.rule_features`, the one-hots of `rules`: (head mention, relation, tail mention) tuples). Overlapping
+    mentions keep the first (longest first) one; mentions of types outside `config.entity_types` are ignored.
     """
     kept: list[Mention] = []
     for mention in sorted(mentions, key=lambda m: (m[0], -(m[1] - m[0]))):
         if mention[2] in config.entity_types and not any(mention[0] < k[1] and k[0] < mention[1] for k in kept):
             kept.append(mention)
     marked, marker_chars = _mark(text, kept, config.marker)
+    closer_chars = [c + len(config.marker) + 1 + (m[1] - m[0]) + 1 for c, m in zip(marker_chars, kept)]
     index: dict[tuple[str, str], int] = {}
     entities: list[tuple[tuple[str, str], str, list[int]]] = []
     mention_entity = []
@@ -74,7 +100,8 @@ def prepare_document(text: str, mentions: list[Mention], config) -> dict[str, An
         mention_entity.append(index[key])
     allowed = {tuple(p) for p in config.type_pairs}
     types = {t: i for i, t in enumerate(config.entity_types)}
-    pairs, extra = [], []
+    pairs, extra, pair_mentions = [], [], []
+    use_rules, relations = getattr(config, "rule_features", False), list(config.relation_types)
     for h, (_, head_label, head_mentions) in enumerate(entities):
         for t, (_, tail_label, tail_mentions) in enumerate(entities):
             if h == t or (allowed and (head_label, tail_label) not in allowed):
@@ -83,22 +110,33 @@ def prepare_document(text: str, mentions: list[Mention], config) -> dict[str, An
             one_hot[types[head_label]] = one_hot[len(types) + types[tail_label]] = 1.0
             heads, tails = [kept[i] for i in head_mentions], [kept[i] for i in tail_mentions]
             pairs.append((h, t))
-            extra.append(one_hot + distance_features(text, heads, tails))
-    return {"marked": marked, "marker_chars": marker_chars, "mention_entity": mention_entity, "kept": kept,
-            "entities": entities, "pairs": pairs, "extra": extra}  # fmt: skip
+            pair_mentions.append(_closest(head_mentions, tail_mentions, kept))
+            rule_part = _rule_one_hots(rules or [], heads, tails, relations) if use_rules else []
+            extra.append(one_hot + distance_features(text, heads, tails) + rule_part)
+    return {"marked": marked, "marker_chars": marker_chars, "closer_chars": closer_chars, "kept": kept,
+            "mention_entity": mention_entity, "entities": entities, "pairs": pairs, "pair_mentions": pair_mentions,
+            "extra": extra}  # fmt: skip
 
 
 def encode_documents(tokenizer, prepared: list[dict[str, Any]], config) -> dict[str, list]:
-    """Tokenize marked documents: `input_ids`, `attention_mask` and `mention_index` (token position of each
-    kept mention's opening marker; mentions cut off by `config.max_document_length` get entity -1 in `mention_entity`)."""
+    """Tokenize marked documents: `input_ids`, `attention_mask`, `mention_index` (token position of each
+    kept mention's opening marker; mentions cut off by `config.max_document_length` get entity -1 in
+    `mention_entity`) and `pair_context` (per pair, the token range [start, end) strictly between the closest
+    head and tail mentions' markers; empty when adjacent or cut off)."""
     encoded = tokenizer([p["marked"] for p in prepared], truncation=True, max_length=config.max_document_length,
                         return_offsets_mapping=True)  # fmt: skip
-    positions, entities = [], []
+    positions, entities, contexts = [], [], []
     for offsets, document in zip(encoded.pop("offset_mapping"), prepared):
         starts = {start: position for position, (start, end) in enumerate(offsets) if end > start}
         positions.append([starts.get(c, 0) for c in document["marker_chars"]])
+        context = []
+        for a, b in document.get("pair_mentions", []):
+            first, second = sorted((a, b), key=lambda m: document["marker_chars"][m])
+            close, opening = starts.get(document["closer_chars"][first]), starts.get(document["marker_chars"][second])
+            context.append([close + 1, opening] if close is not None and opening is not None else [0, 0])
+        contexts.append(context)
         entities.append(
             [e if c in starts else -1 for e, c in zip(document["mention_entity"], document["marker_chars"])]
         )
     return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"],
-            "mention_index": positions, "mention_entity": entities}  # fmt: skip
+            "mention_index": positions, "mention_entity": entities, "pair_context": contexts}  # fmt: skip
