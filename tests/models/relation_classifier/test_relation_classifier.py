@@ -119,3 +119,39 @@ def test_auto_model_loads_the_family(model, tmp_path):
     model.save_pretrained(tmp_path)
     assert AutoConfig.from_pretrained(tmp_path).model_type == "geohub_relation_classifier"
     assert isinstance(AutoModel.from_pretrained(tmp_path), RelationClassifierForPairClassification)
+
+
+def test_rule_and_context_features_heads_and_threshold(tokenizer):
+    torch.manual_seed(0)
+    encoder = BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32, max_position_embeddings=128).to_dict()  # fmt: skip
+    config = RelationClassifierConfig(encoder=encoder, type_pairs=[["STRAT", "ROCK"], ["STRAT", "LOCATION"]],
+                                      rule_features=True, context_features=True, num_heads=3)  # fmt: skip
+    model = RelationClassifierForPairClassification(config).eval()
+    mentions = _mentions(TEXT)
+    bushveld, chromitite = mentions[0], mentions[2]  # "The Bushveld Complex hosts chromitite."
+    prepared = prepare_document(TEXT, mentions, config, rules=[(bushveld, "hosts", chromitite)])
+    relations, width = config.relation_types, len(config.relation_types)
+    rule_part = prepared["extra"][0][-2 * width :]  # pair (Bushveld Complex -> chromitite)
+    assert rule_part[relations.index("hosts")] == 1.0 and sum(rule_part) == 1.0
+    assert sum(prepared["extra"][1][-2 * width :]) == 0.0  # (Bushveld Complex -> South Africa): no rule
+    encoded = encode_documents(tokenizer, [prepared], config)
+    tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"][0])
+    start, end = encoded["pair_context"][0][0]
+    # the closest mentions: "* Chromitite * of the * Bushveld Complex *" (18 characters apart; sentence 0 has 23)
+    assert tokens[start:end] == ["of", "the"]
+    feature = {k: encoded[k][0] for k in encoded} | {"pairs": prepared["pairs"], "extra": prepared["extra"],
+                                                      "labels": [3, 0]}  # fmt: skip
+    batch = collate_pairs([feature])
+    out = model(**batch)
+    assert out.logits.shape == (2, config.num_labels) and torch.isfinite(out.loss)
+    probabilities = out.logits.softmax(-1)
+    heads = [head(model.document_pair_features(**{k: v for k, v in batch.items() if k != "labels"}))
+             for head in (model.head, *model.extra_heads)]  # fmt: skip
+    torch.testing.assert_close(probabilities, torch.stack([z.softmax(-1) for z in heads]).mean(0))
+    config.no_relation_scale = 1e-9
+    assert (model.predict(out.logits)[0] > 0).all()  # no_relation practically never wins
+    config.no_relation_scale = 1e9
+    assert (model.predict(out.logits)[0] == 0).all()
+    with pytest.raises(ValueError, match="num_heads"):
+        RelationClassifierConfig(num_heads=0)
