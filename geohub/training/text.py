@@ -468,6 +468,12 @@ class SummarizationDataArguments:
     title_dropout: float = field(
         default=0.3, metadata={"help": "extractive: fraction of training documents shown without their title"}
     )
+    extra_train_dataset: str | None = field(
+        default=None,
+        metadata={"help": "a second training set mixed in ('geo_corpus', 'scitldr' or a file; its training split), "
+                  "e.g. the geophysics corpus beside SciTLDR-A so that the scorer also fits geophysics abstracts"},
+    )  # fmt: skip
+    extra_train_repeats: int = field(default=1, metadata={"help": "times the extra training set is repeated"})
     embedding_cache_dir: str | None = field(
         default=None,
         metadata={"help": "extractive: folder keeping the frozen encoder's sentence embeddings between runs"},
@@ -514,7 +520,28 @@ def load_summarization_splits(data_args: SummarizationDataArguments):
             }
 
         train, test = train.map(add), test.map(add)
-    return _limit(train, data_args.max_train_samples), _limit(test, data_args.max_eval_samples)
+    train = _limit(train, data_args.max_train_samples)
+    if data_args.extra_train_dataset:
+        train = _with_extra_training(train, data_args)
+    return train, _limit(test, data_args.max_eval_samples)
+
+
+def _with_extra_training(train, data_args: SummarizationDataArguments):
+    """`train` followed by `extra_train_repeats` copies of the training split of `extra_train_dataset` (the
+    `sentences`, `references` and `title` columns of both)."""
+    from datasets import concatenate_datasets
+
+    if data_args.extra_train_repeats < 1:
+        raise ConfigError("extra_train_repeats must be >= 1", field="extra_train_repeats", expected="an integer >= 1")
+    extra_args = dataclasses.replace(data_args, dataset=data_args.extra_train_dataset, extra_train_dataset=None,
+                                     max_train_samples=None, max_eval_samples=1)  # fmt: skip
+    extra, _ = load_summarization_splits(extra_args)
+    parts = []
+    for part in [train] + [extra] * data_args.extra_train_repeats:
+        if "title" not in part.column_names:
+            part = part.add_column("title", [""] * len(part))
+        parts.append(part.select_columns(["sentences", "references", "title"]))
+    return concatenate_datasets(parts)
 
 
 def scitldr_titles(root: str | os.PathLike, split: str) -> list[str]:
