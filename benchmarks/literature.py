@@ -231,7 +231,8 @@ def ner_rows(args) -> tuple[list[dict], dict]:
                                   args.repeats))  # fmt: skip
     names = ner_label_names(ENTITY_TYPES)
     train, test = ner_dataset(geo_corpus_sentences("train"), names), ner_dataset(geo_corpus_sentences("test"), names)
-    rows += entity_set_rows("corpus held-out", train, test, [("MiniLM tagger", args.corpus_tagger)])
+    taggers = [("MiniLM tagger", path) for path in [args.corpus_tagger, *args.more_corpus_taggers]]
+    rows += entity_set_rows("corpus held-out", train, test, taggers)
     for conll_test in args.conll_test:
         if not args.conll_train:
             rows.append({"data": conll_test, "system": "gazetteer", "note": "--conll-train is needed"})
@@ -327,6 +328,8 @@ def main() -> int:
                         help="MiniLM sentence embeddings kept between runs ('' for none)")  # fmt: skip
     parser.add_argument("--tagger", default="runs/knowledge_extraction/bgs_full")
     parser.add_argument("--corpus-tagger", default="runs/knowledge_extraction/corpus_full")
+    parser.add_argument("--more-corpus-taggers", default=[], nargs="*",
+                        help="further taggers scored on the corpus' held-out split in the same run")  # fmt: skip
     parser.add_argument("--relation-model", default="runs/knowledge_extraction/relations")
     parser.add_argument("--conll-test", action="append", default=[], help="a CoNLL-style test file (repeatable)")
     parser.add_argument("--conll-train", default=None, help="training file of --conll-test (gazetteer baseline)")
