@@ -13,6 +13,7 @@ Metrics: micro precision / recall / F1 over the typed relations (pair level).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from transformers import AutoTokenizer, TrainingArguments, set_seed
 from ..data.corpus import ENTITY_TYPES, RELATION_TYPES, load_geo_corpus, sentence_spans
 from ..errors import ConfigError
 from ..metrics.scores import precision_recall_f1
-from ..utils import get_logger
+from ..utils import atomic_write_text, get_logger
 from .supervised import GeoTrainer, train_and_evaluate, with_device_defaults
 from .tasks import Task
 from .text import MINILM, resolve_model_path
@@ -267,8 +268,9 @@ def run_relation_classification(
         positives = sum(y > 0 for d in documents for y in d["labels"])
         logger.info(f"relation {name}: {sum(len(d['pairs']) for d in documents)} candidate pairs, {positives} related")
     collator = lambda f: collate_pairs(f, tokenizer.pad_token_id or 0)  # noqa: E731
+    tuning = {}
     if sets["validation"]:
-        model.config.no_relation_scale = _tune_scale(model, training_args, sets, collator)
+        model.config.no_relation_scale, tuning["validation_f1"] = _tune_scale(model, training_args, sets, collator)
         sets["train"] = sets["train"] + sets["validation"]  # the final model trains on every training document
     scale = model.config.no_relation_scale
     trainer = GeoTrainer(
@@ -276,15 +278,19 @@ def run_relation_classification(
         data_collator=collator, processing_class=tokenizer,
         compute_metrics=lambda prediction: relation_metrics(prediction, scale),
     )  # fmt: skip
-    return train_and_evaluate(trainer, processors=[tokenizer]) | {"no_relation_scale": scale}
+    metrics = train_and_evaluate(trainer, processors=[tokenizer]) | {"no_relation_scale": scale, **tuning}
+    results = Path(training_args.output_dir) / "all_results.json"
+    if trainer.is_world_process_zero() and results.is_file():
+        atomic_write_text(results, json.dumps(metrics, indent=2, sort_keys=True, default=float))
+    return metrics
 
 
 SCALE_GRID = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0)
 
 
-def _tune_scale(model, training_args: TrainingArguments, sets: dict[str, list], collator) -> float:
-    """Train a copy of `model` on `sets["train"]` and return the `SCALE_GRID` value with the best pair-level F1
-    on `sets["validation"]` (ties: the larger scale, i.e. fewer relations)."""
+def _tune_scale(model, training_args: TrainingArguments, sets: dict[str, list], collator) -> tuple[float, float]:
+    """Train a copy of `model` on `sets["train"]`; return the `SCALE_GRID` value with the best pair-level F1 on
+    `sets["validation"]` (ties: the larger scale, i.e. fewer relations) and that F1."""
     import copy
     import dataclasses
 
@@ -296,7 +302,7 @@ def _tune_scale(model, training_args: TrainingArguments, sets: dict[str, list], 
     scores = {scale: relation_metrics(prediction, scale)["f1"] for scale in SCALE_GRID}
     best = max(SCALE_GRID, key=lambda scale: (scores[scale], scale))
     logger.info(f"no_relation_scale on {len(sets['validation'])} validation pairs: F1 {scores} -> {best}")
-    return best
+    return best, scores[best]
 
 
 RELATION_CLASSIFICATION = Task(

@@ -3,6 +3,7 @@ threshold chosen on a validation share of the training documents, then the saved
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,9 @@ def _recipe(tmp_path: Path, encoder: Path, **values) -> Path:
 def test_recipe_trains_tunes_the_threshold_and_the_model_classifies(tmp_path, tiny_encoder):
     metrics = run_recipe(str(_recipe(tmp_path, tiny_encoder)))
     assert metrics["no_relation_scale"] in SCALE_GRID and 0.0 <= metrics["eval_f1"] <= 1.0
+    assert 0.0 <= metrics["validation_f1"] <= 1.0
+    saved = json.loads((tmp_path / "relations" / "all_results.json").read_text())
+    assert saved["no_relation_scale"] == metrics["no_relation_scale"] and "validation_f1" in saved
     assert not (tmp_path / "relations" / "scale_tuning" / "model.safetensors").exists()  # only the final model
     model, tokenizer = load_relation_model(tmp_path / "relations")
     config = model.config
