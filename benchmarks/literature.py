@@ -287,10 +287,11 @@ def relation_rows(args) -> list[dict]:
         model, tokenizer = load_text_model(args.corpus_tagger)
         entity_sets.append(("predicted entities", predict_entities(texts, model, tokenizer)))
     systems = [("relation rules", extract_relations)]
-    if _model_dir(args.relation_model):
-        classifier, relation_tokenizer = load_relation_model(args.relation_model)
-        systems.append((f"relation classifier ({args.relation_model})",
-                        lambda text, mentions: classify_relations(text, mentions, classifier, relation_tokenizer)))  # fmt: skip
+    relation_models = [args.relation_model, *args.more_relation_models]
+    for path in filter(_model_dir, relation_models):
+        classifier, relation_tokenizer = load_relation_model(path)
+        systems.append((f"relation classifier ({path})", lambda text, mentions, c=classifier, t=relation_tokenizer:
+                        classify_relations(text, mentions, c, t)))  # fmt: skip
     rows = []
     for entities, mentions in entity_sets:
         for name, relate in systems:
@@ -331,6 +332,8 @@ def main() -> int:
     parser.add_argument("--more-corpus-taggers", default=[], nargs="*",
                         help="further taggers scored on the corpus' held-out split in the same run")  # fmt: skip
     parser.add_argument("--relation-model", default="runs/knowledge_extraction/relations")
+    parser.add_argument("--more-relation-models", nargs="*", default=[],
+                        help="further relation classifiers scored in the same run (ablations)")  # fmt: skip
     parser.add_argument("--conll-test", action="append", default=[], help="a CoNLL-style test file (repeatable)")
     parser.add_argument("--conll-train", default=None, help="training file of --conll-test (gazetteer baseline)")
     parser.add_argument("--conll-tagger", default=None, help="tagger trained on --conll-train")
