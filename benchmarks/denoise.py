@@ -204,6 +204,8 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/phasenet-ncedc")
     parser.add_argument("--min-record-snr", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=123)
+    parser.add_argument("--split", default="test", choices=("test", "validation"),
+                        help="stations to score (validation: for choosing models; the band is tuned there too)")  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     splits = split_by_group(from_phasenet_npz(args.data), by="station_id", validation_fraction=0.15,
@@ -216,7 +218,7 @@ def main() -> None:
         noise_stations = [str(splits[name]["station_id"][int(i)]) for i in kept]
         sets[name] = mixtures(clean, stations, noise, noise_stations, args.seed)
     band = tune_band(*sets["validation"][:2])
-    noisy, clean, levels = sets["test"]
+    noisy, clean, levels = sets[args.split]
     outputs = {"noisy": noisy, "bandpass": bandpass(noisy, band)}
     start = time.perf_counter()
     outputs["geohub"] = denoised(noisy, model, extractor)
@@ -230,8 +232,8 @@ def main() -> None:
                for name, fn in pickers.items()}  # fmt: skip
     table, per_mixture = score_table(outputs, clean, noisy, levels, pickers)
     record = {
-        "benchmark": "denoise", "model": args.model, "picker": args.picker, "eqt": args.eqt,
-        "test_clean_windows": int((levels == SNR_LEVELS[0]).sum() // 2), "test_mixtures": len(noisy),
+        "benchmark": "denoise", "model": args.model, "picker": args.picker, "eqt": args.eqt, "split": args.split,
+        "clean_windows": int((levels == SNR_LEVELS[0]).sum() // 2), "mixtures": len(noisy),
         "bandpass_hz": band, "p_recovery_clean_ceiling": ceiling, "rows": table,
         "geohub_vs_bandpass": margins(per_mixture, levels),
         "geohub_mixtures_per_second": len(noisy) / max(seconds, 1e-9), "torch_threads": torch.get_num_threads(),
