@@ -158,6 +158,27 @@ def test_int8_reloads_close_to_fp32_and_smaller(family, tmp_path):
     assert size < fp32_bytes - 0.6 * linear_bytes + 4096  # the Linear/LSTM weights take ~1/4 of their fp32 bytes
 
 
+def test_int8_keeps_layers_whose_weights_the_model_reads_in_fp32(tmp_path):
+    from geohub.models.eqtransformer import EqTransformerConfig, EqTransformerForPhasePicking
+
+    torch.manual_seed(0)
+    config = EqTransformerConfig(encoder_filters=[2, 2, 2, 2, 2, 4, 4], res_kernel_sizes=[3, 2],
+                                 num_lstm_blocks=1, lstm_units=4, attention_units=4, feed_forward_units=4,
+                                 decoder_filters=[2] * 7)  # fmt: skip
+    model = EqTransformerForPhasePicking(config).eval()
+    info = export_int8(model, tmp_path / "eqt-int8")
+    kept = info["kept_fp32_modules"]
+    assert any(name.endswith("lstm.lstm") for name in kept)  # the hard-sigmoid LSTM reads its own weights
+    assert any(name.endswith("attention.query") for name in kept)
+    assert any("feed_forward" in name for name in info["quantized_modules"])
+    assert not set(kept) & set(info["quantized_modules"])
+    loaded = load_exported(tmp_path / "eqt-int8")
+    check = export_spec(model).check_inputs
+    reference, actual = _outputs(model, check), _outputs(loaded, check)
+    for name in ("p_probabilities", "s_probabilities", "detection_probabilities"):
+        assert np.abs(actual[name] - reference[name]).max() <= 0.02, name
+
+
 def _branching_picker():
     from geohub.models.seismic_picker import SeismicPickerForPhasePicking
 
