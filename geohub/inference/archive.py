@@ -403,6 +403,15 @@ def check_run_settings(options: ArchiveOptions, *, write: bool) -> None:
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory (MB): Linux's `VmHWM` (ru_maxrss keeps the parent's peak across
+    fork + exec, so a process started by a big one would report its parent's), else ru_maxrss."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
