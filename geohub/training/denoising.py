@@ -238,7 +238,7 @@ def local_earthquake_signals(n: int, length: int, sampling_rate: float = 100.0, 
     """Noise-free local earthquakes as short-period velocity records: `(n, 3, length)` float32 (ZNE, peak 1-10).
 
     Matched to the PhaseNet-NCEDC records (measured on the training stations: band power peaks at 4-8 Hz, 8-15 Hz
-    2 dB and 25-40 Hz 28 dB below it, S-P 0.6-7 s for 90 %, energy 10-20 s after P ~0.6 % of the first 10 s):
+    2 dB and 25-40 Hz 19 dB below it, S-P 0.6-7 s for 90 %, energy 10-20 s after P ~0.6 % of the first 10 s):
     P onset at a uniform fraction `p_position_range` of the window (negative: the window starts in the coda),
     S-P log-uniform 0.4-12 s, corner frequencies log-uniform 2.5-30 Hz (P 1.3x higher), kappa 0.005-0.04 s,
     coda decay times 0.3-3 s (S 1.6x longer), S/P amplitude ratio 0.7-8, P mostly on Z and S on the horizontals.
