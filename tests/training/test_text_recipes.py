@@ -153,3 +153,22 @@ def test_warm_started_encoder_decoder_computes_a_loss_and_generates():
     )
     generated = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], max_new_tokens=3)
     assert generated[0, 0].item() == tokenizer.cls_token_id
+
+
+def test_corpus_recipe_field_adds_weakly_labelled_summaries(tmp_path):
+    """`corpus_summaries: true` in a recipe reaches the data loader: the training split gains one row per
+    training record (its summary), the held-out validation split is unchanged."""
+    from geohub.training.arguments import parse_recipe
+    from geohub.training.text import KNOWLEDGE_EXTRACTION, load_ner_splits
+
+    values = {"task": "knowledge_extraction", "dataset": "geo_corpus", "output_dir": str(tmp_path / "o"), **FAST}
+    plain = parse_recipe(KNOWLEDGE_EXTRACTION.argument_types, _recipe(tmp_path, "plain", values))[1]
+    weak = parse_recipe(
+        KNOWLEDGE_EXTRACTION.argument_types, _recipe(tmp_path, "weak", {**values, "corpus_summaries": True})
+    )[1]
+    assert weak.corpus_summaries and not plain.corpus_summaries
+    (plain_splits, names), (weak_splits, weak_names) = load_ner_splits(plain), load_ner_splits(weak)
+    assert names == weak_names
+    added = len(weak_splits["train"]) - len(plain_splits["train"])
+    assert added > 150  # one summary per training record
+    assert len(weak_splits["validation"]) == len(plain_splits["validation"])
