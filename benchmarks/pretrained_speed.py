@@ -90,7 +90,7 @@ def hour_stream(seed: int = 0):
                    for c in "ZNE"])  # fmt: skip
 
 
-def annotate_hour(threads: int, repeats: int, batch_size: int) -> list[dict]:
+def annotate_hour(repeats: int, batch_size: int, only: list[str] | None = None) -> list[dict]:
     """`annotate` of one hour of 3-C 100 Hz data: hours of data per CPU-second, geohub and SeisBench alternating
     call by call (median of `repeats` after a warm-up call on 10 minutes), same windows and batch size on both sides."""
     import seisbench.models as sbm
@@ -113,6 +113,8 @@ def annotate_hour(threads: int, repeats: int, batch_size: int) -> list[dict]:
     ]  # fmt: skip
     stream, rows = hour_stream(), []
     for name, ours, theirs, seisbench_args in cases:
+        if only and not any(word in name for word in only):
+            continue
         calls = [functools.partial(ours.annotate, stream, batch_size=batch_size),
                  functools.partial(theirs.annotate, stream, batch_size=batch_size, **seisbench_args)]  # fmt: skip
         timings = [[], []]
@@ -138,11 +140,14 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--skip-annotate", action="store_true")
     parser.add_argument("--annotate-repeats", type=int, default=3)
+    parser.add_argument("--only", nargs="+", default=None, help="rows whose model name contains one of these")
     parser.add_argument("--annotate-batch-size", type=int, default=256)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
     for name, length, ours, theirs in contestants():
+        if args.only and not any(word in name for word in args.only):
+            continue
         for batch in args.batch_sizes:
             inputs = torch.randn(batch, 3, length)
             inputs = inputs / inputs.abs().amax(dim=(1, 2), keepdim=True)
@@ -150,7 +155,7 @@ def main() -> None:
             rows.append({"model": name, "batch_size": batch, "geohub_windows_per_cpu_s": geohub_rate,
                          "seisbench_windows_per_cpu_s": seisbench_rate, "speedup": geohub_rate / seisbench_rate})  # fmt: skip
     annotate = (
-        None if args.skip_annotate else annotate_hour(args.threads, args.annotate_repeats, args.annotate_batch_size)
+        None if args.skip_annotate else annotate_hour(args.annotate_repeats, args.annotate_batch_size, args.only)
     )
     import seisbench
 

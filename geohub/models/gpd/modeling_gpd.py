@@ -14,7 +14,6 @@ rebuilt whenever a parameter changes. With float32 the logits equal the layer-by
 
 from __future__ import annotations
 
-import itertools
 import weakref
 from dataclasses import dataclass
 
@@ -144,19 +143,22 @@ _INFERENCE: weakref.WeakKeyDictionary[nn.Module, tuple] = weakref.WeakKeyDiction
 
 def inference_runner(model: GPDForWindowClassification, example: torch.Tensor):
     """The cached `GPDInference` of `model` (TorchScript-traced and frozen when TorchScript works here), rebuilt
-    when a parameter or buffer changed (version counter, storage or dtype) or `config.inference_dtype` did."""
+    when a parameter or buffer changed in place or moved (version counter, storage), or `config.inference_dtype`
+    changed. (Replacing a parameter object by another is not tracked: call `model.train()` then `eval()`.)"""
     dtype = torch.bfloat16 if getattr(model.config, "inference_dtype", "float32") == "bfloat16" else torch.float32
-    tensors = itertools.chain(model.parameters(), model.buffers())
-    key = (dtype, example.device.type, *((t.data_ptr(), t._version, t.dtype) for t in tensors))
     cached = _INFERENCE.get(model)
-    if cached is not None and cached[0] == key:
-        return cached[1]
+    if cached is not None:
+        key, tensors, runner = cached
+        if key == (dtype, example.device, *[t._version for t in tensors], *[t.data_ptr() for t in tensors]):
+            return runner
+    tensors = [*model.parameters(), *model.buffers()]
     runner = GPDInference(model, dtype).eval()
     try:
         runner = torch.jit.freeze(torch.jit.trace(runner, example[:1], check_trace=False))
     except Exception:  # TorchScript unavailable: the folded eager module gives the same logits
         pass
-    _INFERENCE[model] = (key, runner)
+    key = (dtype, example.device, *[t._version for t in tensors], *[t.data_ptr() for t in tensors])
+    _INFERENCE[model] = (key, tensors, runner)
     return runner
 
 
@@ -182,6 +184,10 @@ class GPDForWindowClassification(GPDPreTrainedModel):
         )
         self.classifier = nn.Linear(sizes[-1], len(config.id2label))
         self.post_init()
+
+    def train(self, mode: bool = True):
+        _INFERENCE.pop(self, None)  # the eval path is rebuilt from the current weights
+        return super().train(mode)
 
     def forward(
         self,
