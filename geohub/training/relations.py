@@ -257,6 +257,9 @@ def run_relation_classification(
     cut = len(train_rows) - int(round(fraction * len(train_rows)))
     sets = {}
     for name, rows in (("train", train_rows[:cut]), ("validation", train_rows[cut:]), ("eval", test_rows)):
+        if not rows:  # no validation share (scale_validation_fraction 0)
+            sets[name] = []
+            continue
         documents = gold_documents(rows, model.config)
         encoded = encode_documents(tokenizer, documents, model.config)
         if model.config.freeze_encoder:

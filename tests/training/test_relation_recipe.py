@@ -67,6 +67,14 @@ def test_recipe_trains_tunes_the_threshold_and_the_model_classifies(tmp_path, ti
     assert relations and all(r.relation != "no_relation" and 0 < r.confidence <= 0.9 for r in relations)
 
 
+def test_recipe_without_threshold_tuning_keeps_the_given_scale(tmp_path, tiny_encoder):
+    metrics = run_recipe(str(_recipe(tmp_path, tiny_encoder, scale_validation_fraction=0.0, no_relation_scale=0.5,
+                                     rule_features=False, context_features=False, num_heads=1)))  # fmt: skip
+    assert metrics["no_relation_scale"] == 0.5 and "validation_f1" not in metrics and 0.0 <= metrics["eval_f1"] <= 1.0
+    model, _ = load_relation_model(tmp_path / "relations")
+    assert model.config.no_relation_scale == 0.5 and not model.extra_heads
+
+
 def test_bad_validation_fraction_is_a_config_error(tmp_path, tiny_encoder):
     with pytest.raises(ConfigError, match="scale_validation_fraction"):
         run_recipe(str(_recipe(tmp_path, tiny_encoder, scale_validation_fraction=1.5)))
