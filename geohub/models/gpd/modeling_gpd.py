@@ -141,24 +141,33 @@ class GPDInference(nn.Module):
 _INFERENCE: weakref.WeakKeyDictionary[nn.Module, tuple] = weakref.WeakKeyDictionary()
 
 
+def _state_key(model: GPDForWindowClassification, dtype: torch.dtype, device: torch.device, tensors: list) -> tuple:
+    """What the cached eval path depends on: dtype, device, the layer objects, their tensors' versions and storages."""
+    layers = [m for block in (*model.convs, *model.dense) for m in block.children()]
+    return (dtype, device, *map(id, layers), id(model.classifier), *[t._version for t in tensors],
+            *[t.data_ptr() for t in tensors])  # fmt: skip
+
+
 def inference_runner(model: GPDForWindowClassification, example: torch.Tensor):
-    """The cached `GPDInference` of `model` (TorchScript-traced and frozen when TorchScript works here), rebuilt
-    when a parameter or buffer changed in place or moved (version counter, storage), or `config.inference_dtype`
-    changed. (Replacing a parameter object by another is not tracked: call `model.train()` then `eval()`.)"""
+    """The cached `GPDInference` of `model`, TorchScript-traced and frozen when TorchScript works here; None when a
+    layer is not a plain Conv1d / Linear / BatchNorm1d (e.g. dynamically quantised: the layer path runs then).
+    Rebuilt when a layer is replaced, a parameter or buffer changed in place or moved (version counter, storage), or
+    `config.inference_dtype` changed."""
     dtype = torch.bfloat16 if getattr(model.config, "inference_dtype", "float32") == "bfloat16" else torch.float32
     cached = _INFERENCE.get(model)
-    if cached is not None:
-        key, tensors, runner = cached
-        if key == (dtype, example.device, *[t._version for t in tensors], *[t.data_ptr() for t in tensors]):
-            return runner
+    if cached is not None and cached[0] == _state_key(model, dtype, example.device, cached[1]):
+        return cached[2]
     tensors = [*model.parameters(), *model.buffers()]
-    runner = GPDInference(model, dtype).eval()
-    try:
-        runner = torch.jit.freeze(torch.jit.trace(runner, example[:1], check_trace=False))
-    except Exception:  # TorchScript unavailable: the folded eager module gives the same logits
-        pass
-    key = (dtype, example.device, *[t._version for t in tensors], *[t.data_ptr() for t in tensors])
-    _INFERENCE[model] = (key, tensors, runner)
+    plain = [type(b.conv) is nn.Conv1d and type(b.norm) is nn.BatchNorm1d for b in model.convs]
+    plain += [type(b.linear) is nn.Linear and type(b.norm) is nn.BatchNorm1d for b in model.dense]
+    runner = None  # quantised or other non-plain layers: the layer-by-layer path runs the modules themselves
+    if all(plain) and type(model.classifier) is nn.Linear:
+        runner = GPDInference(model, dtype).eval()
+        try:
+            runner = torch.jit.freeze(torch.jit.trace(runner, example[:1], check_trace=False))
+        except Exception:  # TorchScript unavailable: the folded eager module gives the same logits
+            pass
+    _INFERENCE[model] = (_state_key(model, dtype, example.device, tensors), tensors, runner)
     return runner
 
 
@@ -203,10 +212,12 @@ class GPDForWindowClassification(GPDPreTrainedModel):
                 f"inputs must be (batch, {config.in_channels}, {config.window_length}), got {tuple(inputs.shape)}"
             )
         if labels is None and not output_hidden_states and not self.training and not torch.is_grad_enabled():
-            logits = inference_runner(self, inputs)(inputs)
-            if return_dict is False:
-                return (logits,)
-            return GPDOutput(logits=logits, probabilities=logits.softmax(-1))
+            runner = inference_runner(self, inputs)
+            if runner is not None:
+                logits = runner(inputs)
+                if return_dict is False:
+                    return (logits,)
+                return GPDOutput(logits=logits, probabilities=logits.softmax(-1))
         hidden = inputs.unsqueeze(2).contiguous(memory_format=torch.channels_last)
         for block in self.convs:
             hidden = block(hidden)

@@ -155,3 +155,16 @@ def test_training_and_gradients_keep_the_layer_path():
     assert not torch.allclose(train_logits, eval_logits, atol=1e-3)
     out = model(x)
     assert out.logits.requires_grad
+
+
+def test_quantised_layers_fall_back_to_the_layer_path():
+    torch.manual_seed(4)
+    model = GPDForWindowClassification(tiny_config()).eval()
+    x = torch.randn(3, 3, 400)
+    with torch.no_grad():
+        fast = model(x).logits  # builds the folded path
+        quantised = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+        out = quantised(x).logits  # layers replaced: no stale folded path, the quantised modules run
+    assert type(quantised.classifier) is not torch.nn.Linear
+    torch.testing.assert_close(out, fast, atol=0.1, rtol=0.1)
+    assert not torch.equal(out, fast)
