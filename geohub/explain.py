@@ -227,8 +227,9 @@ def _problem(model, batch, target, phase: str, tokenizer) -> _Problem:
                        expected="a geohub seismic, terrain or text family model, or a token classifier")  # fmt: skip
 
 
-def _integrated_gradients(problem: _Problem, n_steps: int, max_steps: int, tolerance: float,
-                          internal_batch_size: int | None = None):
+def _integrated_gradients(
+    problem: _Problem, n_steps: int, max_steps: int, tolerance: float, internal_batch_size: int | None = None
+):
     from captum.attr import IntegratedGradients
 
     method = IntegratedGradients(problem.forward)
