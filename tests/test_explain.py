@@ -124,3 +124,22 @@ def test_randomised_weights_change_the_attributions():
         near = np.abs(np.arange(600) - p) <= 50  # +-0.5 s around the P onset
         assert magnitude[near].sum() / magnitude.sum() > 2 * near.mean()  # the trained picker looks near P
         assert abs(ours.relative_completeness_gap) <= 0.01
+
+
+def test_internal_batch_size_bounds_memory_not_the_result():
+    """A server's small `internal_batch_size` runs the same integration in more, smaller model calls."""
+    torch.manual_seed(0)
+    model = _picker().eval()
+    inputs = _inputs("seismic_picker", model)
+    calls: list[int] = []
+    hook = model.register_forward_pre_hook(lambda _m, args, kwargs: calls.append(kwargs["inputs"].shape[0]),
+                                           with_kwargs=True)  # fmt: skip
+    try:
+        small = explain(model, inputs, n_steps=16, max_steps=16, internal_batch_size=4)
+        small_calls = list(calls)
+        calls.clear()
+        large = explain(model, inputs, n_steps=16, max_steps=16)
+    finally:
+        hook.remove()
+    assert max(small_calls) <= 4 < max(calls)
+    np.testing.assert_allclose(small.attributions, large.attributions, rtol=1e-4, atol=1e-7)
