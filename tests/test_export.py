@@ -123,15 +123,7 @@ def test_onnx_matches_pytorch_on_other_shapes(family, tmp_path):
         assert np.all(np.abs(actual[name][finite] - ref[finite]) <= tolerance), name
 
 
-# GPD's eval fast path (modeling_gpd.inference_runner, since ce62e4b) reads `linear.weight` as a tensor, which a
-# dynamically quantised Linear does not have: int8 export of GPD is refused with a clear ExportError until that
-# path falls back to the modules' forward for quantised layers
-GPD_INT8 = pytest.mark.xfail(reason="GPD's folded eval path reads Linear weights directly", raises=ExportError)
-
-
-@pytest.mark.parametrize(
-    "family", [pytest.param(f, marks=GPD_INT8) if f == "gpd" else f for f in sorted(INT8_FAMILIES)]
-)
+@pytest.mark.parametrize("family", sorted(INT8_FAMILIES))
 def test_int8_reloads_close_to_fp32_and_smaller(family, tmp_path):
     torch.manual_seed(0)
     model = INT8_FAMILIES[family]().eval()
