@@ -164,9 +164,9 @@ class ExtractionDataArguments:
         default=None, metadata={"help": "keep only these entity types (after label_map), in this order"}
     )
     corpus_summaries: bool = field(
-        default=False,
+        default=True,
         metadata={"help": "geo_corpus: also train on each record's summary, weakly labelled with the corpus' entity "
-                  "strings (geohub.data.ner_files.geo_corpus_sentences)"},
+                  "strings (geohub.data.ner_files.geo_corpus_sentences; held-out entity F1 0.777 vs 0.759 without)"},
     )  # fmt: skip
     max_length: int = field(default=128, metadata={"help": "sub-word tokens per sentence (longer ones are truncated)"})
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training examples"})

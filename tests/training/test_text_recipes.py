@@ -162,11 +162,11 @@ def test_corpus_recipe_field_adds_weakly_labelled_summaries(tmp_path):
     from geohub.training.text import KNOWLEDGE_EXTRACTION, load_ner_splits
 
     values = {"task": "knowledge_extraction", "dataset": "geo_corpus", "output_dir": str(tmp_path / "o"), **FAST}
-    plain = parse_recipe(KNOWLEDGE_EXTRACTION.argument_types, _recipe(tmp_path, "plain", values))[1]
-    weak = parse_recipe(
-        KNOWLEDGE_EXTRACTION.argument_types, _recipe(tmp_path, "weak", {**values, "corpus_summaries": True})
+    plain = parse_recipe(
+        KNOWLEDGE_EXTRACTION.argument_types, _recipe(tmp_path, "plain", {**values, "corpus_summaries": False})
     )[1]
-    assert weak.corpus_summaries and not plain.corpus_summaries
+    weak = parse_recipe(KNOWLEDGE_EXTRACTION.argument_types, _recipe(tmp_path, "weak", values))[1]
+    assert weak.corpus_summaries and not plain.corpus_summaries  # on by default
     (plain_splits, names), (weak_splits, weak_names) = load_ner_splits(plain), load_ner_splits(weak)
     assert names == weak_names
     added = len(weak_splits["train"]) - len(plain_splits["train"])
