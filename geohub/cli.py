@@ -6,6 +6,7 @@
     geohub push FOLDER NAMESPACE/NAME [--private] [--branch B] [--tag T]   publish a model or data set
     geohub pull NAMESPACE/NAME [--revision R] [--local-dir D]              download and verify
     geohub convert NAME OUTPUT_DIR                                        published EqT / GPD weights -> model folder
+    geohub denoise INPUT --model M --output OUT.mseed [--overlap 0.5] [--batch-size 16]  seismic denoising
     geohub models [--author A] [--datasets]                               list geohub repositories
     geohub quickstart [--tasks T1,T2] [--retrain] [--no-serve]             train the default models, serve the demo
     geohub demo [--models-dir D] [--picker-model ID ...] [--port P]        serve the demo of existing models
@@ -253,6 +254,37 @@ def export_command(
     except GeohubError as err:
         _fail(str(err))
     typer.echo(json.dumps(info, indent=2))
+
+
+@app.command("denoise")
+def denoise_command(
+    input: Path = typer.Argument(..., help="waveform file ObsPy reads (miniSEED, SAC, ...)"),
+    model: Path = typer.Option(..., "--model", help="seismic denoiser folder (save_pretrained or geohub export)"),
+    output: Path = typer.Option(..., "--output", help="miniSEED file to write (the denoised stream)"),
+    overlap: float = typer.Option(0.5, "--overlap", help="window overlap fraction in [0, 1)"),
+    batch_size: int = typer.Option(16, "--batch-size", help="windows per model call"),
+) -> None:
+    """Denoise a seismic record with a seismic denoiser; writes miniSEED (atomically) and prints its path."""
+    from .errors import GeohubError
+    from .inference.denoise import check_denoiser_folder, denoise, write_stream
+
+    if not input.is_file():
+        _fail(f"{input}: input file not found (a waveform file ObsPy reads)")
+    if not 0.0 <= overlap < 1.0 or batch_size < 1:
+        _fail(f"--overlap {overlap} / --batch-size {batch_size}: expected an overlap in [0, 1) and a batch size >= 1")
+    try:
+        check_denoiser_folder(model)
+        import obspy
+
+        try:
+            stream = obspy.read(os.fspath(input))
+        except Exception as err:  # ObsPy raises TypeError, ValueError, ... for files it cannot read
+            _fail(f"{input}: not a waveform file ObsPy can read ({err})")
+        clean = denoise(stream, model, overlap=overlap, batch_size=batch_size)
+        path = write_stream(clean, output)
+    except GeohubError as err:
+        _fail(str(err))
+    typer.echo(str(path))
 
 
 @app.command()

@@ -27,7 +27,7 @@ import torch
 from ..data.waveforms import read_waveforms, resample_trace
 from ..errors import WaveformError
 
-__all__ = ["denoise", "denoise_array", "load_denoiser"]
+__all__ = ["denoise", "denoise_array", "load_denoiser", "check_denoiser_folder", "write_stream"]
 
 
 def load_denoiser(model: Any, feature_extractor: Any = None) -> tuple[Any, Any]:
@@ -55,6 +55,36 @@ def load_denoiser(model: Any, feature_extractor: Any = None) -> tuple[Any, Any]:
     if hasattr(model, "eval"):
         model.eval()
     return model, feature_extractor
+
+
+def check_denoiser_folder(folder: str | os.PathLike) -> None:
+    """Raise a `WaveformError` naming `folder` unless it holds a saved seismic denoiser (cheap: reads config.json)."""
+    import json
+
+    folder = Path(folder)
+    config = folder / "config.json"
+    if not folder.is_dir() or not config.is_file():
+        raise WaveformError("model folder not found (no config.json)", path=folder,
+                            expected="a folder saved by save_pretrained (config.json + model.safetensors)")  # fmt: skip
+    try:
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError) as err:
+        raise WaveformError(f"unreadable config ({err})", path=config, expected="a JSON object") from err
+    if model_type != "geohub_seismic_denoiser":
+        raise WaveformError(f"the model is not a seismic denoiser (model_type {model_type!r})", path=config,
+                            field="model_type", expected="'geohub_seismic_denoiser'")  # fmt: skip
+
+
+def write_stream(stream, path: str | os.PathLike, format: str = "MSEED") -> Path:
+    """Write an `obspy.Stream` to `path` in one atomic step (nothing half-written on failure) -> `path`."""
+    import io
+
+    from ..atomic import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    stream.write(buffer, format=format)
+    atomic_write_bytes(path, buffer.getvalue())
+    return Path(path)
 
 
 def _window_starts(length: int, window: int, step: int) -> list[int]:
