@@ -38,7 +38,18 @@ from torch import nn
 
 from .errors import GeohubError
 
-__all__ = ["METHODS", "Explanation", "ExplainError", "explain", "explain_stream"]
+__all__ = [
+    "METHODS",
+    "Explanation",
+    "ExplainError",
+    "explain",
+    "explain_stream",
+    "explain_strongest_p",
+    "explain_landform_patch",
+    "explain_entity",
+    "token_entities",
+    "explain_file",
+]
 
 METHODS = ("integrated_gradients", "saliency", "input_x_gradient")
 _WAVEFORM = {"geohub_seismic_picker", "geohub_eqtransformer", "geohub_gpd", "geohub_seismic_magnitude",
@@ -311,3 +322,203 @@ def explain_stream(stream_or_path, model: nn.Module, feature_extractor: Any, *, 
                              station_id=record.station_id, sampling_rate=record.sampling_rate,
                              inputs=batch["inputs"][0].detach().float().numpy())  # fmt: skip
     return explanation
+
+
+# --- explanations of whole inputs (a record, a DEM tile, a text): shared by the demo and `geohub explain` ----------
+_PICKERS = {"geohub_seismic_picker", "geohub_eqtransformer", "geohub_gpd"}
+
+
+def _best_p(annotation) -> tuple[float, str]:
+    """(seconds after the first station's start, what it is) of its strongest P pick; without one, of its highest
+    P probability (a per-window model: that window's centre)."""
+    from .errors import WaveformError
+
+    trace = annotation.traces[0]
+    picks = [p for p in annotation.picks if p.phase == "P" and p.station == trace.station]
+    if picks:
+        best = max(picks, key=lambda p: p.probability)
+        return float(best.time - trace.starttime), f"the strongest of {len(picks)} P pick(s)"
+    row = trace.row("P")
+    if row is None:
+        raise WaveformError("the picker gives no P probability", field="model", expected="a P/S phase picker")
+    return float(trace.output_times()[int(np.argmax(row))]), "no P pick above the threshold: the highest P probability"
+
+
+def explain_strongest_p(stream_or_path, picker: nn.Module, feature_extractor: Any, **kwargs) -> Explanation:
+    """The P probability at the strongest P pick of the first station (without a pick: at its highest P probability),
+    attributed over the model window centred on it (clamped to the record). Besides `explain_stream`'s `extra`:
+    `which` (in words), `pick_sample` (the pick's sample within the window) and `share_near_pick` (the share of the
+    total |attribution| within 1 s of the pick)."""
+    from .inference.seismic import annotate
+
+    if getattr(picker.config, "model_type", None) not in _PICKERS:
+        raise ExplainError(f"model type {picker.config.model_type!r} does not pick phases", field="model",
+                           expected="a seismic picker (U-Net, EQTransformer or GPD)")  # fmt: skip
+    annotation = annotate(stream_or_path, picker, feature_extractor=feature_extractor)
+    trace = annotation.traces[0]
+    rate, window = float(feature_extractor.sampling_rate), int(feature_extractor.window_length)
+    seconds, which = _best_p(annotation)
+    pick_sample = int(round(seconds * rate))
+    start = int(np.clip(pick_sample - window // 2, 0, max(trace.waveforms.shape[-1] - window, 0)))
+    per_window = picker.config.model_type == "geohub_gpd"
+    target = int(picker.config.label2id["P"]) if per_window else int(np.clip(pick_sample - start, 0, window - 1))
+    explanation = explain_stream(stream_or_path, picker, feature_extractor, start_sample=start, target=target,
+                                 phase="P", **kwargs)  # fmt: skip
+    attributions = explanation.attributions
+    near = np.abs(np.arange(attributions.shape[-1]) - (pick_sample - start)) <= rate  # within 1 s of the pick
+    share = float(np.abs(attributions[:, near]).sum() / max(np.abs(attributions).sum(), 1e-30))
+    explanation.extra.update(which=which, pick_sample=pick_sample - start, share_near_pick=share)
+    return explanation
+
+
+def explain_landform_patch(model: nn.Module, processor: Any, dem, *, spacing_m: float | None = None,
+                           max_patches: int = 64, **kwargs) -> Explanation:  # fmt: skip
+    """Per-pixel attribution of a DEM's predicted class (the mean over its patches, as `classify_landform`) on the
+    patch that shows it most clearly. `extra`: `patch` `(S, S)` metres, `patch_index`, `num_patches`, `label`,
+    `probability` (of the label on that patch), `spacing_m` (the patch's grid spacing)."""
+    from .inference.terrain import landform_patches
+
+    patches = landform_patches(dem, processor, int(model.config.image_size), spacing_m=spacing_m,
+                               max_patches=max_patches)  # fmt: skip
+    pixel_values = processor(patches)["pixel_values"].to(model.device)
+    with torch.no_grad():
+        probabilities = model(pixel_values=pixel_values).logits.float().softmax(-1)
+    label = int(probabilities.mean(0).argmax())
+    best = int(probabilities[:, label].argmax())
+    explanation = explain(model, {"pixel_values": pixel_values[best : best + 1]}, target=label, **kwargs)
+    explanation.extra.update(patch=patches[best], patch_index=best, num_patches=len(patches),
+                             label=model.config.id2label[label], probability=float(probabilities[best, label]),
+                             spacing_m=float(processor.spacing_m))  # fmt: skip
+    return explanation
+
+
+def token_entities(labels: list[str], special: list[bool]) -> list[tuple[int, int, str]]:
+    """Entity spans `(first token, last token, type)` of BIO(-like) token labels (special tokens skipped)."""
+    spans: list[list] = []
+    for i, (tag, skip) in enumerate(zip(labels, special)):
+        if skip or tag == "O":
+            continue
+        kind = tag.split("-", 1)[-1]
+        continuing = spans and spans[-1][1] == i - 1 and spans[-1][2] == kind and not tag.startswith("B-")
+        if continuing:
+            spans[-1][1] = i
+        else:
+            spans.append([i, i, kind])
+    return [tuple(span) for span in spans]
+
+
+def explain_entity(model: nn.Module, tokenizer: Any, text: str, *, entity: int = 1, max_tokens: int = 128,
+                   **kwargs) -> Explanation:  # fmt: skip
+    """The tagger's logit of the label of entity number `entity` (1-based, in text order) at its first token, per
+    token of the text's first `max_tokens` tokens. `extra`: `offsets` (character span per token), `special` (per
+    token), `entity`, `num_entities`, `phrase`, `kind`, `first_token`, `last_token`."""
+    from .errors import CorpusError
+
+    encoded = tokenizer(text, truncation=True, max_length=max_tokens, return_offsets_mapping=True,
+                        return_special_tokens_mask=True, return_tensors="pt")  # fmt: skip
+    offsets = encoded.pop("offset_mapping")[0].tolist()
+    special = encoded.pop("special_tokens_mask")[0].bool().tolist()
+    batch = {k: v.to(model.device) for k, v in encoded.items()}
+    with torch.no_grad():
+        predicted = model(**batch).logits[0].argmax(-1).tolist()
+    spans = token_entities([model.config.id2label[i] for i in predicted], special)
+    if not spans:
+        raise CorpusError(f"the tagger finds no entity in the text's first {max_tokens} tokens, so there is nothing "
+                          "to explain", field="text",
+                          expected="a text naming rocks, minerals, places, periods, methods...")  # fmt: skip
+    number = int(entity or 1)
+    if not 1 <= number <= len(spans):
+        raise CorpusError(f"entity {number} asked, the tagger finds {len(spans)}", field="entity",
+                          expected=f"a number from 1 to {len(spans)}")  # fmt: skip
+    first, last, kind = spans[number - 1]
+    explanation = explain(model, batch, target=(first, predicted[first]), tokenizer=tokenizer, **kwargs)
+    explanation.extra.update(offsets=[tuple(o) for o in offsets], special=special, entity=number,
+                             num_entities=len(spans), phrase=text[offsets[first][0] : offsets[last][1]], kind=kind,
+                             first_token=first, last_token=last)  # fmt: skip
+    return explanation
+
+
+def _read_text_file(path) -> str:
+    from .errors import CorpusError
+
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise CorpusError(
+            f"not UTF-8 text (byte {err.start})", path=path, expected="a plain UTF-8 .txt file"
+        ) from None
+    if not text.strip():
+        raise CorpusError("the text file is empty", path=path, expected="a text naming geological entities")
+    return text
+
+
+def _json_number(value):
+    return None if value is None or (isinstance(value, float) and not np.isfinite(value)) else value
+
+
+def _explain_input(model, processor, path, *, entity: int, spacing_m: float | None, max_tokens: int, settings: dict):
+    """(Explanation, JSON-ready context) of one input file, by the model's kind."""
+    from .data.dem import read_dem
+
+    model_type = getattr(model.config, "model_type", None)
+    if model_type in _PICKERS:
+        e = explain_strongest_p(str(path), model, processor, **settings)
+        return e, {"kind": "seismic", "explained": e.extra["which"], "station_id": e.extra["station_id"],
+                   "window_start": str(e.extra["starttime"]), "sampling_rate": e.extra["sampling_rate"],
+                   "pick_sample": e.extra["pick_sample"], "share_near_pick": e.extra["share_near_pick"],
+                   "component_order": getattr(processor, "component_order", None)}  # fmt: skip
+    if model_type in _WAVEFORM:  # magnitude, denoiser: the first window, the family's default target
+        e = explain_stream(str(path), model, processor, **settings)
+        return e, {"kind": "seismic", "station_id": e.extra["station_id"], "window_start": str(e.extra["starttime"]),
+                   "sampling_rate": e.extra["sampling_rate"]}  # fmt: skip
+    if model_type == "geohub_landform":
+        bare = path.suffix.lower() in (".npy", ".npz")
+        dem = read_dem(path, spacing_m=(spacing_m or float(processor.spacing_m)) if bare else spacing_m)
+        e = explain_landform_patch(model, processor, dem, **settings)
+        return e, {"kind": "landform", "label": e.extra["label"], "probability": e.extra["probability"],
+                   "patch_index": e.extra["patch_index"], "num_patches": e.extra["num_patches"],
+                   "spacing_m": e.extra["spacing_m"]}  # fmt: skip
+    if type(model).__name__.endswith("ForTokenClassification"):
+        text = _read_text_file(path)
+        e = explain_entity(model, processor, text, entity=entity, max_tokens=max_tokens, **settings)
+        return e, {"kind": "text", "entity": e.extra["entity"], "num_entities": e.extra["num_entities"],
+                   "phrase": e.extra["phrase"], "entity_type": e.extra["kind"], "offsets": e.extra["offsets"],
+                   "special_tokens": e.extra["special"]}  # fmt: skip
+    raise ExplainError(f"`geohub explain` has no input reader for model type {model_type!r}", field="model",
+                       expected="a seismic model (waveform file), the landform model (DEM) or a tagger (text file)")  # fmt: skip
+
+
+def explain_file(model_dir, input_path, *, method: str = "integrated_gradients", n_steps: int = 32,
+                 max_steps: int = 4096, entity: int = 1, spacing_m: float | None = None,
+                 max_tokens: int = 512) -> dict:  # fmt: skip
+    """What `geohub explain` writes: the explanation of one input file by a saved model, as a JSON-ready dict.
+
+    The input is read by the model's kind: an ObsPy-readable waveform file for seismic models (a picker: the P
+    probability at the strongest P pick of the first station; magnitude/denoiser: the first window), a DEM tile
+    (.npy/.npz at `spacing_m`, default the model's, or GeoTIFF) for the landform model, a UTF-8 text file for a
+    token classifier (entity number `entity`). Arguments are checked before the model is loaded."""
+    from pathlib import Path
+
+    from .errors import DataError
+    from .inference.loading import load_model_and_processor
+
+    if method not in METHODS:
+        raise ExplainError(f"unknown method {method!r}", field="method", expected=", ".join(METHODS))
+    if not 1 <= int(n_steps) <= int(max_steps):
+        raise ExplainError(f"steps {n_steps} (max {max_steps})", field="steps", expected="1 <= steps <= max steps")
+    path = Path(input_path)
+    if not path.is_file():
+        raise DataError("input file not found", path=path, expected="a waveform file, a DEM tile or a text file")
+    model, processor = load_model_and_processor(model_dir)
+    settings = {"method": method, "n_steps": int(n_steps), "max_steps": int(max_steps)}
+    e, context = _explain_input(model, processor, path, entity=entity, spacing_m=spacing_m, max_tokens=max_tokens,
+                                settings=settings)  # fmt: skip
+    target_index = e.target_index
+    return {"model": str(model_dir), "input": str(path), "model_type": getattr(model.config, "model_type", None),
+            "method": e.method, "steps": e.n_steps, "target": e.target,
+            "target_index": list(target_index) if isinstance(target_index, tuple) else target_index,
+            "output": e.output, "baseline_output": _json_number(e.baseline_output),
+            "completeness_gap": _json_number(e.completeness_gap),
+            "relative_completeness_gap": _json_number(e.relative_completeness_gap if e.n_steps else None),
+            "shape": list(e.attributions.shape), "attributions": e.attributions.tolist(), "tokens": e.tokens,
+            **context}  # fmt: skip

@@ -16,9 +16,8 @@ memory stays bounded):
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..errors import CorpusError, WaveformError
+from ..explain import token_entities
 from .handlers import MAX_LANDFORM_PATCHES, DemoLimits, _seismic_picker, landform_input, read_text_input, seismic_input
 from .models import DemoModels
 from .render import attribution_overlay_picture, attribution_waveform_picture
@@ -39,51 +38,27 @@ def _completeness(explanation) -> str:
 
 
 # --- seismic ---------------------------------------------------------------------------------------------------
-def _best_p(annotation) -> tuple[float, str]:
-    """(seconds after the first station's start, what it is) of its strongest P pick; without one, of its highest
-    P probability (a per-window model: that window's centre)."""
-    trace = annotation.traces[0]
-    picks = [p for p in annotation.picks if p.phase == "P" and p.station == trace.station]
-    if picks:
-        best = max(picks, key=lambda p: p.probability)
-        return float(best.time - trace.starttime), f"the strongest of {len(picks)} P pick(s)"
-    row = trace.row("P")
-    if row is None:
-        raise WaveformError("the picker gives no P probability", field="model", expected="a P/S phase picker")
-    return float(trace.output_times()[int(np.argmax(row))]), "no P pick above the threshold: the highest P probability"
-
-
 def explain_seismic(models: DemoModels, limits: DemoLimits, file_path: str | None, example: str | None = None,
                     model: str | None = None):  # fmt: skip
-    """(picture `(H, W, 3)`, Markdown) of the attribution of the strongest P pick of the first station."""
-    from ..explain import explain_stream
-    from ..inference.seismic import annotate
+    """(picture `(H, W, 3)`, Markdown) of the attribution of the strongest P pick of the first station
+    (`geohub.explain.explain_strongest_p`, what `geohub explain` computes too)."""
+    from ..explain import explain_strongest_p
 
     path = seismic_input(limits, file_path, example)
     picker, extractor, label = _seismic_picker(models, model)
-    annotation = annotate(str(path), picker, feature_extractor=extractor)
-    trace = annotation.traces[0]
+    explanation = explain_strongest_p(str(path), picker, extractor, **_settings(limits))
+    extra = explanation.extra
     rate, window = float(extractor.sampling_rate), int(extractor.window_length)
-    seconds, which = _best_p(annotation)
-    pick_sample = int(round(seconds * rate))
-    start = int(np.clip(pick_sample - window // 2, 0, max(trace.waveforms.shape[-1] - window, 0)))
-    per_window = picker.config.model_type == "geohub_gpd"
-    target = int(picker.config.label2id["P"]) if per_window else int(np.clip(pick_sample - start, 0, window - 1))
-    explanation = explain_stream(str(path), picker, extractor, start_sample=start, target=target, phase="P",
-                                 **_settings(limits))  # fmt: skip
-    attributions = explanation.attributions
-    near = np.abs(np.arange(attributions.shape[-1]) - (pick_sample - start)) <= rate  # within 1 s of the pick
-    share = float(np.abs(attributions[:, near]).sum() / max(np.abs(attributions).sum(), 1e-30))
     picture = attribution_waveform_picture(
-        explanation.extra["inputs"], attributions, rate, marker=pick_sample - start,
+        extra["inputs"], explanation.attributions, rate, marker=extra["pick_sample"],
         component_order=getattr(extractor, "component_order", None),
-        title=f"{explanation.extra['station_id']}: integrated gradients of the {explanation.target} ({label})",
-        xlabel=f"seconds after {explanation.extra['starttime']}",
+        title=f"{extra['station_id']}: integrated gradients of the {explanation.target} ({label})",
+        xlabel=f"seconds after {extra['starttime']}",
     )  # fmt: skip
-    text = (f"Explained: {which}. **{explanation.target}** = {explanation.output:.3f} on the {window / rate:g} s window of "
-            f"{explanation.extra['station_id']} starting {explanation.extra['starttime']} (picked by **{label}**); "
-            f"{_completeness(explanation)}. **{100 * share:.0f} %** of the total |attribution| lies within 1 s of "
-            f"the pick. Positive (above zero): samples that raise the P probability.")  # fmt: skip
+    text = (f"Explained: {extra['which']}. **{explanation.target}** = {explanation.output:.3f} on the {window / rate:g} s "
+            f"window of {extra['station_id']} starting {extra['starttime']} (picked by **{label}**); "
+            f"{_completeness(explanation)}. **{100 * extra['share_near_pick']:.0f} %** of the total |attribution| lies "
+            f"within 1 s of the pick. Positive (above zero): samples that raise the P probability.")  # fmt: skip
     return picture, text
 
 
@@ -91,82 +66,45 @@ def explain_seismic(models: DemoModels, limits: DemoLimits, file_path: str | Non
 def explain_landform(models: DemoModels, limits: DemoLimits, file_path: str | None, example: str | None = None,
                      spacing_m: float | None = None):  # fmt: skip
     """(picture `(H, W, 3)`, Markdown) of the per-pixel attribution of the tile's predicted class on the patch
-    that shows it most clearly."""
-    from ..explain import explain
-    from ..inference.terrain import landform_patches
+    that shows it most clearly (`geohub.explain.explain_landform_patch`)."""
+    from ..explain import explain_landform_patch
 
     _, dem, model, processor = landform_input(models, limits, file_path, example, spacing_m)
-    patches = landform_patches(dem, processor, int(model.config.image_size), max_patches=MAX_LANDFORM_PATCHES)
-    pixel_values = processor(patches)["pixel_values"].to(model.device)
-    with torch.no_grad():
-        probabilities = model(pixel_values=pixel_values).logits.float().softmax(-1)
-    label = int(probabilities.mean(0).argmax())
-    best = int(probabilities[:, label].argmax())
-    explanation = explain(model, {"pixel_values": pixel_values[best : best + 1]}, target=label, **_settings(limits))
-    name = model.config.id2label[label]
-    picture = attribution_overlay_picture(patches[best], explanation.attributions, float(processor.spacing_m),
+    explanation = explain_landform_patch(model, processor, dem, max_patches=MAX_LANDFORM_PATCHES, **_settings(limits))
+    extra, name = explanation.extra, explanation.extra["label"]
+    picture = attribution_overlay_picture(extra["patch"], explanation.attributions, extra["spacing_m"],
                                           title=f"why '{name}': integrated gradients per pixel")  # fmt: skip
-    text = (f"Patch {best + 1} of {len(patches)} (P({name}) = {float(probabilities[best, label]):.2f}; the tile's "
-            f"class is **{name}**): red pixels raise the **{explanation.target}**, blue ones lower it, relative to "
-            f"a flat patch; {_completeness(explanation)}.")  # fmt: skip
+    text = (f"Patch {extra['patch_index'] + 1} of {extra['num_patches']} (P({name}) = {extra['probability']:.2f}; the "
+            f"tile's class is **{name}**): red pixels raise the **{explanation.target}**, blue ones lower it, relative "
+            f"to a flat patch; {_completeness(explanation)}.")  # fmt: skip
     return picture, text
 
 
 # --- knowledge -------------------------------------------------------------------------------------------------
-def token_entities(labels: list[str], special: list[bool]) -> list[tuple[int, int, str]]:
-    """Entity spans `(first token, last token, type)` of BIO(-like) token labels (special tokens skipped)."""
-    spans: list[list] = []
-    for i, (tag, skip) in enumerate(zip(labels, special)):
-        if skip or tag == "O":
-            continue
-        kind = tag.split("-", 1)[-1]
-        continuing = spans and spans[-1][1] == i - 1 and spans[-1][2] == kind and not tag.startswith("B-")
-        if continuing:
-            spans[-1][1] = i
-        else:
-            spans.append([i, i, kind])
-    return [tuple(span) for span in spans]
-
-
 def explain_knowledge(models: DemoModels, limits: DemoLimits, text: str | None, file_path: str | None = None,
                       entity: int | None = 1):  # fmt: skip
     """(highlighted text `{"text", "entities"}` with one score in [-1, 1] per token, Markdown) of the tagger's
-    entity number `entity` (1-based, in text order) within the text's first `max_explain_tokens` tokens."""
-    from ..explain import explain
+    entity number `entity` (1-based, in text order) within the text's first `max_explain_tokens` tokens
+    (`geohub.explain.explain_entity`)."""
+    from ..explain import explain_entity
 
     text = read_text_input(text, file_path, limits)
     model, tokenizer = models.get("knowledge_extraction")
-    encoded = tokenizer(text, truncation=True, max_length=limits.max_explain_tokens, return_offsets_mapping=True,
-                        return_special_tokens_mask=True, return_tensors="pt")  # fmt: skip
-    offsets = encoded.pop("offset_mapping")[0].tolist()
-    special = encoded.pop("special_tokens_mask")[0].bool().tolist()
-    batch = {k: v.to(model.device) for k, v in encoded.items()}
-    with torch.no_grad():
-        predicted = model(**batch).logits[0].argmax(-1).tolist()
-    spans = token_entities([model.config.id2label[i] for i in predicted], special)
-    if not spans:
-        raise CorpusError("the tagger finds no entity in the text's first "
-                          f"{limits.max_explain_tokens} tokens, so there is nothing to explain", field="text",
-                          expected="a text naming rocks, minerals, places, periods, methods...")  # fmt: skip
-    number = int(entity or 1)
-    if not 1 <= number <= len(spans):
-        raise CorpusError(f"entity {number} asked, the tagger finds {len(spans)}", field="entity",
-                          expected=f"a number from 1 to {len(spans)}")  # fmt: skip
-    first, last, kind = spans[number - 1]
-    explanation = explain(model, batch, target=(first, predicted[first]), tokenizer=tokenizer, **_settings(limits))
+    explanation = explain_entity(model, tokenizer, text, entity=int(entity or 1), max_tokens=limits.max_explain_tokens,
+                                 **_settings(limits))  # fmt: skip
+    extra = explanation.extra
     scores = explanation.attributions / max(float(np.abs(explanation.attributions).max()), 1e-30)
     pieces, end = [], 0
-    for (a, b), score, skip in zip(offsets, scores, special):
+    for (a, b), score, skip in zip(extra["offsets"], scores, extra["special"]):
         if skip or b <= a:
             continue
         pieces.append({"entity": round(float(score), 3), "start": a, "end": b})
         end = b
     shown = text[:end]
-    phrase = text[offsets[first][0] : offsets[last][1]]
     note = f" (the explanation covers the first {len(shown):,} characters)" if len(shown) < len(text.rstrip()) else ""
-    markdown = (f"Entity {number} of {len(spans)}: **{phrase}** ({kind}); explained: the **{explanation.target}**. "
-                f"Red tokens raise it, blue ones lower it (scaled to the largest |attribution|), relative to "
-                f"[PAD] tokens; {_completeness(explanation)}{note}.")  # fmt: skip
+    markdown = (f"Entity {extra['entity']} of {extra['num_entities']}: **{extra['phrase']}** ({extra['kind']}); "
+                f"explained: the **{explanation.target}**. Red tokens raise it, blue ones lower it (scaled to the "
+                f"largest |attribution|), relative to [PAD] tokens; {_completeness(explanation)}{note}.")  # fmt: skip
     return _highlights(shown, pieces), markdown
 
 

@@ -1,0 +1,120 @@
+"""`geohub explain MODEL_DIR INPUT --output OUT.json`: a seismic picker on a waveform file and a tagger on a text file
+(tiny models saved with their processors), and one-line errors before any model is loaded."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from geohub.cli import app
+
+WORDS = ["basalt", "granite", "of", "the", "mull", "lava", "group", "is", "in", "scotland", "quartz", "and"]
+
+
+@pytest.fixture(scope="module")
+def picker_dir(tmp_path_factory):
+    from geohub.models.seismic_picker import SeismicFeatureExtractor, SeismicPickerConfig, SeismicPickerForPhasePicking
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("picker")
+    model = SeismicPickerForPhasePicking(SeismicPickerConfig(hidden_sizes=[4, 8], kernel_size=5, window_length=600))
+    model.save_pretrained(folder)
+    SeismicFeatureExtractor(window_length=600).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def waveform_file(tmp_path_factory):
+    from geohub.data.synthetic_seismic import synthetic_stream
+
+    stream, _ = synthetic_stream(20.0, seed=3)
+    path = tmp_path_factory.mktemp("wave") / "record.mseed"
+    stream.write(str(path), format="MSEED")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tagger_dir(tmp_path_factory):
+    """A tiny BERT tagger whose B-ROCK bias is raised so that every word piece is an entity."""
+    from transformers import BertConfig, BertForTokenClassification, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tagger")
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab))
+    labels = ["O", "B-ROCK", "I-ROCK"]
+    config = BertConfig(vocab_size=len(WORDS) + 5, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, id2label=dict(enumerate(labels)),
+                        label2id={name: i for i, name in enumerate(labels)})  # fmt: skip
+    torch.manual_seed(0)
+    model = BertForTokenClassification(config)
+    with torch.no_grad():
+        model.classifier.bias[1] += 100.0
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_explain_seismic_record_writes_complete_integrated_gradients(picker_dir, waveform_file, tmp_path):
+    out = tmp_path / "explanation.json"
+    result = _invoke("explain", picker_dir, waveform_file, "--output", out, "--steps", "8")
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["kind"] == "seismic" and data["method"] == "integrated_gradients"
+    assert data["model_type"] == "geohub_seismic_picker" and data["station_id"].startswith("GH.SYN")
+    attributions = np.array(data["attributions"])
+    assert attributions.shape == (3, 600) == tuple(data["shape"]) and np.isfinite(attributions).all()
+    assert data["steps"] >= 8 and data["target"].startswith("P probability at sample")
+    assert data["target_index"] == data["pick_sample"]
+    difference = data["output"] - data["baseline_output"]
+    assert abs(attributions.sum() - difference) == pytest.approx(data["completeness_gap"], abs=1e-6)
+    assert data["relative_completeness_gap"] <= 0.01 or data["steps"] * 2 > 4096
+    assert 0.0 <= data["share_near_pick"] <= 1.0
+    assert str(out) in result.output
+
+
+def test_explain_text_with_saliency_scores_every_token(tagger_dir, tmp_path):
+    text = tmp_path / "abstract.txt"
+    text.write_text("Basalt of the Mull Lava Group is in Scotland.")
+    out = tmp_path / "text.json"
+    result = _invoke("explain", tagger_dir, text, "--output", out, "--method", "saliency", "--entity", "2")
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["kind"] == "text" and data["method"] == "saliency" and data["steps"] == 0
+    assert data["completeness_gap"] is None and data["baseline_output"] is None  # one-pass method: no gap
+    assert data["tokens"][0] == "[CLS]" and len(data["tokens"]) == len(data["attributions"]) == data["shape"][0]
+    assert data["entity"] == 2 and data["entity_type"] == "ROCK" and data["phrase"] == "of"
+    assert data["target_index"] == [2, 1] and "logit of B-ROCK at token 2" == data["target"]
+    assert np.abs(data["attributions"]).sum() > 0
+    # integrated gradients on the same text add up within 1 %
+    result = _invoke("explain", tagger_dir, text, "--output", out)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["relative_completeness_gap"] <= 0.01
+
+
+def test_explain_errors_are_one_line_and_write_nothing(picker_dir, tagger_dir, waveform_file, tmp_path):
+    out = tmp_path / "never.json"
+    cases = [
+        (("explain", picker_dir, tmp_path / "missing.mseed", "--output", out), "input file not found"),
+        (("explain", picker_dir, waveform_file, "--output", out, "--method", "shap"), "unknown method 'shap'"),
+        (("explain", picker_dir, waveform_file, "--output", out, "--steps", "0"), "steps 0"),
+        (("explain", tmp_path / "no-model", waveform_file, "--output", out), "no-model"),
+    ]
+    for args, message in cases:
+        result = _invoke(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output and result.output.count("geohub: error:") == 1, result.output
+    text = tmp_path / "abstract.txt"
+    text.write_text("granite and quartz")
+    result = _invoke("explain", tagger_dir, text, "--output", out, "--entity", "99")
+    assert result.exit_code == 2 and "entity 99 asked" in result.output, result.output
+    assert not out.exists()
