@@ -101,6 +101,27 @@ def test_explain_text_with_saliency_scores_every_token(tagger_dir, tmp_path):
     assert data["relative_completeness_gap"] <= 0.01
 
 
+def test_explain_landform_dem_attributes_each_pixel_of_the_predicted_class(tmp_path):
+    from geohub.models.landform import LandformCNNForImageClassification, LandformConfig
+    from geohub.models.terrain_gan import TerrainImageProcessor
+
+    torch.manual_seed(0)
+    folder = tmp_path / "landform"
+    model = LandformCNNForImageClassification(LandformConfig(image_size=16, hidden_sizes=[4, 8], layers_per_stage=1))
+    model.save_pretrained(folder)
+    TerrainImageProcessor(normalization="patch", spacing_m=50.0, patch_size=16).save_pretrained(folder)
+    rows, cols = np.mgrid[0:40, 0:40]
+    dem = tmp_path / "tile.npy"
+    np.save(dem, (300.0 + 5.0 * rows + 20.0 * np.sin(cols / 4.0)).astype(np.float32))
+    out = tmp_path / "landform.json"
+    result = _invoke("explain", folder, dem, "--output", out, "--spacing-m", "50", "--steps", "16")
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["kind"] == "landform" and data["shape"] == [16, 16] and data["num_patches"] >= 4
+    assert data["label"] in model.config.label2id and data["target"] == f"logit of {data['label']}"
+    assert data["relative_completeness_gap"] <= 0.01 or data["steps"] * 2 > 4096
+
+
 def test_explain_errors_are_one_line_and_write_nothing(picker_dir, tagger_dir, waveform_file, tmp_path):
     out = tmp_path / "never.json"
     cases = [
