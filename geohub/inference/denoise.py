@@ -27,7 +27,18 @@ import torch
 from ..data.waveforms import read_waveforms, resample_trace
 from ..errors import WaveformError
 
-__all__ = ["denoise", "denoise_array", "load_denoiser", "check_denoiser_folder", "write_stream"]
+__all__ = [
+    "denoise",
+    "denoise_array",
+    "load_denoiser",
+    "check_denoiser_folder",
+    "write_stream",
+    "denoise_windows",
+    "overlap_add",
+    "record_traces",
+    "read_records",
+    "window_plan",
+]
 
 
 def load_denoiser(model: Any, feature_extractor: Any = None) -> tuple[Any, Any]:
@@ -103,24 +114,80 @@ def denoise_array(data: np.ndarray, model: Any, feature_extractor: Any, *, overl
     if data.ndim != 2 or data.shape[-1] < feature_extractor.n_fft:
         raise WaveformError(f"record of shape {data.shape}", field="data",
                             expected=f"(channels, samples >= {feature_extractor.n_fft})")  # fmt: skip
-    if not 0.0 <= overlap < 1.0:
-        raise WaveformError(f"overlap {overlap}", field="overlap", expected="in [0, 1)")
-    length, window = data.shape[-1], min(feature_extractor.window_length, data.shape[-1])
-    starts = _window_starts(length, window, max(1, int(round(window * (1.0 - overlap)))))
-    weight = np.hanning(window + 2)[1:-1].astype(np.float32) if len(starts) > 1 else np.ones(window, np.float32)
-    total = np.zeros_like(data)
-    norm = np.zeros(length, dtype=np.float32)
+    length = data.shape[-1]
+    starts, window = window_plan(length, feature_extractor.window_length, overlap)
+    batches = []
     for first in range(0, len(starts), batch_size):
         chunk = starts[first : first + batch_size]
-        features = feature_extractor(np.stack([data[:, s : s + window] for s in chunk]), return_tensors="pt")
-        with torch.no_grad():
-            output = model(inputs=features["inputs"])
-        denoised = output["denoised"] if isinstance(output, dict) or hasattr(output, "keys") else output[0]
-        denoised = np.asarray(torch.as_tensor(denoised).float()) * features["scale"].numpy()
-        for start, values in zip(chunk, denoised):
-            total[:, start : start + window] += values * weight
-            norm[start : start + window] += weight
+        batches.extend(denoise_windows(np.stack([data[:, s : s + window] for s in chunk]), model, feature_extractor))
+    return overlap_add(batches, starts, length)
+
+
+def window_plan(length: int, window_length: int, overlap: float) -> tuple[list[int], int]:
+    """(window starts, window samples) covering a record of `length` samples; the last window ends at its end."""
+    if not 0.0 <= overlap < 1.0:
+        raise WaveformError(f"overlap {overlap}", field="overlap", expected="in [0, 1)")
+    window = min(window_length, length)
+    return _window_starts(length, window, max(1, int(round(window * (1.0 - overlap))))), window
+
+
+def read_records(stream_or_path, feature_extractor: Any, fill_gaps: str = "interpolate") -> tuple[list, dict]:
+    """(records at the model's rate and component order, {trace id: input sampling rate}) of a Stream/Trace/path."""
+    import obspy
+
+    original = (
+        obspy.read(os.fspath(stream_or_path)) if isinstance(stream_or_path, (str, os.PathLike)) else stream_or_path
+    )
+    if isinstance(original, obspy.Trace):
+        original = obspy.Stream([original])
+    records = read_waveforms(original, sampling_rate=feature_extractor.sampling_rate,
+                             component_order=feature_extractor.component_order, fill_gaps=fill_gaps,
+                             min_samples=feature_extractor.n_fft)  # fmt: skip
+    return records, {trace.id: float(trace.stats.sampling_rate) for trace in original}
+
+
+def denoise_windows(windows: np.ndarray, model: Any, feature_extractor: Any) -> np.ndarray:
+    """Windows `(B, C, W)` in data units -> denoised windows `(B, C, W)` float32 in data units (one model call)."""
+    features = feature_extractor(np.asarray(windows, dtype=np.float32), return_tensors="pt")
+    inputs = features["inputs"]
+    device = getattr(model, "device", None)
+    with torch.no_grad():
+        output = model(inputs=inputs.to(device) if isinstance(device, torch.device) else inputs)
+    denoised = output["denoised"] if isinstance(output, dict) or hasattr(output, "keys") else output[0]
+    return np.asarray(torch.as_tensor(denoised).float().cpu()) * features["scale"].numpy()
+
+
+def overlap_add(windows, starts: list[int], length: int) -> np.ndarray:
+    """Denoised windows `(C, W)` starting at `starts` -> one record `(C, length)`, Hann-weighted where they overlap."""
+    window = windows[0].shape[-1]
+    weight = np.hanning(window + 2)[1:-1].astype(np.float32) if len(starts) > 1 else np.ones(window, np.float32)
+    total = np.zeros((windows[0].shape[0], length), dtype=np.float32)
+    norm = np.zeros(length, dtype=np.float32)
+    for start, values in zip(starts, windows):
+        total[:, start : start + window] += values * weight
+        norm[start : start + window] += weight
     return total / np.maximum(norm, 1e-6)
+
+
+def record_traces(record, values: np.ndarray, rates: dict[str, float], model_type: str) -> list:
+    """`obspy.Trace`s of `values` `(C, T)` for each recorded channel of `record` (same id and start), resampled
+    back to the input trace's rate in `rates` (by trace id) when it differs from the model's."""
+    import obspy
+
+    network, station, location = (record.station_id.split(".") + ["", "", ""])[:3]
+    traces = []
+    for row, channel in enumerate(record.channels):
+        if not channel:
+            continue
+        trace = obspy.Trace(values[row].astype(np.float64))
+        trace.stats.update({"network": network, "station": station, "location": location, "channel": channel,
+                            "starttime": record.starttime, "sampling_rate": record.sampling_rate})  # fmt: skip
+        rate = rates.get(trace.id, record.sampling_rate)
+        if abs(rate - record.sampling_rate) > 1e-9:
+            resample_trace(trace, rate)
+        trace.stats.processing = [f"geohub: denoised ({model_type})"]
+        traces.append(trace)
+    return traces
 
 
 def denoise(stream_or_path, model: Any, feature_extractor: Any = None, *, overlap: float = 0.5,
@@ -133,30 +200,11 @@ def denoise(stream_or_path, model: Any, feature_extractor: Any = None, *, overla
     import obspy
 
     model, feature_extractor = load_denoiser(model, feature_extractor)
-    original = (
-        obspy.read(os.fspath(stream_or_path)) if isinstance(stream_or_path, (str, os.PathLike)) else stream_or_path
-    )
-    if isinstance(original, obspy.Trace):
-        original = obspy.Stream([original])
-    records = read_waveforms(original, sampling_rate=feature_extractor.sampling_rate,
-                             component_order=feature_extractor.component_order, fill_gaps=fill_gaps,
-                             min_samples=feature_extractor.n_fft)  # fmt: skip
-    rates = {trace.id: float(trace.stats.sampling_rate) for trace in original}
+    records, rates = read_records(stream_or_path, feature_extractor, fill_gaps)
     denoised, noise = obspy.Stream(), obspy.Stream()
     for record in records:
         clean = denoise_array(record.data, model, feature_extractor, overlap=overlap, batch_size=batch_size)
-        network, station, location = (record.station_id.split(".") + ["", "", ""])[:3]
-        for row, channel in enumerate(record.channels):
-            if not channel:
-                continue
-            for target, values in ((denoised, clean[row]), (noise, record.data[row] - clean[row])):
-                trace = obspy.Trace(values.astype(np.float64))
-                trace.stats.update({"network": network, "station": station, "location": location,
-                                    "channel": channel, "starttime": record.starttime,
-                                    "sampling_rate": record.sampling_rate})  # fmt: skip
-                rate = rates.get(trace.id, record.sampling_rate)
-                if abs(rate - record.sampling_rate) > 1e-9:
-                    resample_trace(trace, rate)
-                trace.stats.processing = [f"geohub: denoised ({model.config.model_type})"]
-                target.append(trace)
+        denoised.extend(record_traces(record, clean, rates, model.config.model_type))
+        if return_noise:
+            noise.extend(record_traces(record, record.data - clean, rates, model.config.model_type))
     return (denoised, noise) if return_noise else denoised
