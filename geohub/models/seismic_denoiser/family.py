@@ -1,6 +1,6 @@
 """The seismic denoiser family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, Family
+from ...family import CardDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="seismic_denoiser",
@@ -10,6 +10,7 @@ FAMILY = Family(
     models={".modeling_seismic_denoiser:SeismicDenoiserForDenoising": "AutoModel"},
     processor=".processing_seismic_denoiser:SeismicDenoiserFeatureExtractor",
     processor_auto="AutoFeatureExtractor",
+    pipelines=(PipelineDecl("seismic-denoising", "geohub.pipelines.denoise:SeismicDenoisingPipeline"),),
     task="seismic_denoising",
     task_object="geohub.training.denoising:SEISMIC_DENOISING",
     card=CardDecl(
