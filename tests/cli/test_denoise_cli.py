@@ -100,3 +100,19 @@ def test_unreadable_input_and_bad_overlap(denoiser_dir, record, tmp_path):
                                       str(tmp_path / "o.mseed"), "--overlap", "1.5"]))  # fmt: skip
     assert "--overlap" in line
     assert not (tmp_path / "o.mseed").exists()
+
+
+def test_denoise_with_an_onnx_export(denoiser_dir, record, tmp_path):
+    pytest.importorskip("onnxruntime")
+    exported = tmp_path / "onnx"
+    result = runner.invoke(app, ["export", str(denoiser_dir), "--format", "onnx", "--output", str(exported)])
+    assert result.exit_code == 0, result.output
+    output = tmp_path / "clean_onnx.mseed"
+    result = runner.invoke(app, ["denoise", str(record), "--model", str(exported), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    expected = denoise(obspy.read(str(record)), denoiser_dir)
+    written = obspy.read(str(output))
+    assert len(written) == len(expected) == 3
+    for trace in expected:
+        got = written.select(id=trace.id)[0].data
+        assert np.abs(got - trace.data).max() <= 1e-3 * np.abs(trace.data).max()  # export.json's rtol
