@@ -48,7 +48,8 @@ __all__ = ["API_NAMES", "build_demo", "launch_demo", "free_port"]
 API_NAMES: dict[str, str] = {
     "summarize": "text (or .txt file), number of sentences -> summary",
     "extract_knowledge": "text (or .txt file) -> highlighted entities, relation table, graph picture, JSON-LD file",
-    "annotate_seismic": "miniSEED/SAC file or example name -> waveform picture, picks, detections, magnitude text",
+    "annotate_seismic": "miniSEED/SAC file or example name, picker, denoise first? -> waveform picture, picks, "
+    "detections, magnitude text",
     "generate_terrain": "seed, size (tiles per side), format -> hillshade, elevation map, .npy/GeoTIFF file, text",
     "classify_landform": "DEM tile (.npy/.npz/GeoTIFF) or example name -> landform class probabilities",
     "explain_knowledge": "text (or .txt file), entity number -> per-token attributions of that entity, text",
@@ -131,14 +132,17 @@ def _seismic_tab(gr, models: DemoModels, limits: DemoLimits) -> None:
                                      label="Picker")  # fmt: skip
                 gr.Markdown(f"At most {limits.max_waveform_seconds:.0f} s per station, {limits.max_stations} "
                             f"stations, {limits.max_upload_bytes / 1e6:.0f} MB.")  # fmt: skip
+                denoise = gr.Checkbox(False, label="Denoise first (seismic denoiser), then pick",
+                                      elem_id="seismic-denoise")  # fmt: skip
                 button = gr.Button("Pick phases", variant="primary")
                 explain_button = gr.Button("Explain the P pick", elem_id="seismic-explain")
         summary = gr.Markdown()
-        picture = gr.Image(label="Waveform, P/S picks and probabilities", type="numpy", format="png")
+        picture = gr.Image(label="Waveform (denoised when asked), P/S picks and probabilities", type="numpy",
+                           format="png")  # fmt: skip
         with gr.Row():
             picks = gr.Dataframe(label="Picks", headers=list(PICK_COLUMNS))
             detections = gr.Dataframe(label="Detections and magnitudes", headers=list(DETECTION_COLUMNS))
-        button.click(_user_facing(annotate_seismic, models, limits), [upload, example, picker],
+        button.click(_user_facing(annotate_seismic, models, limits), [upload, example, picker, denoise],
                      [picture, picks, detections, summary], api_name="annotate_seismic")  # fmt: skip
         explanation_text = gr.Markdown(elem_id="seismic-explanation")
         explanation = gr.Image(label="Which samples drove the P pick (integrated gradients)", type="numpy",

@@ -268,21 +268,48 @@ def seismic_input(limits: DemoLimits, file_path: str | None, example: str | None
     return path
 
 
+DENOISER_SLOT = "seismic_denoising"  # the demo slot (and quickstart folder) of the seismic denoiser
+
+
+def _denoised(models: DemoModels, path: Path):
+    """(denoised `obspy.Stream`, Markdown line) of a checked record, by the demo's seismic denoiser
+    (`geohub.inference.denoise.denoise`; raises `HubError` naming how to provide one when it is unavailable)."""
+    import obspy
+
+    from ..inference.denoise import denoise
+
+    denoiser, denoiser_extractor = models.get(DENOISER_SLOT)
+    raw = obspy.read(str(path))
+    clean = denoise(raw, denoiser, denoiser_extractor)
+    energy = {tr.id: float(np.sum(np.asarray(tr.data, dtype=np.float64) ** 2)) for tr in raw}
+    kept = [float(np.sum(np.asarray(tr.data, dtype=np.float64) ** 2)) / energy[tr.id] for tr in clean
+            if energy.get(tr.id, 0.0) > 0]  # fmt: skip
+    share = (
+        f"; it keeps **{100 * np.sqrt(np.median(kept)):.0f} %** of the RMS amplitude (median over channels)"
+        if kept
+        else ""
+    )
+    return clean, (f"Denoised first by the **seismic denoiser** (STFT masks): the waveform and the picks are those of "
+                   f"the denoised record{share}.")  # fmt: skip
+
+
 def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | None, example: str | None = None,
-                     model: str | None = None):  # fmt: skip
+                     model: str | None = None, denoise: bool = False):  # fmt: skip
     """(waveform picture `(H, W, 3)`, pick rows, detection rows, Markdown summary) of an upload or example, picked
-    by `model` (a key of `SEISMIC_PICKERS`; default: EQTransformer when available, else the geohub U-Net)."""
+    by `model` (a key of `SEISMIC_PICKERS`; default: EQTransformer when available, else the geohub U-Net); with
+    `denoise`, the record is first denoised by the seismic denoiser (the picture shows the denoised waveform)."""
     import pandas as pd
 
     from ..inference.seismic import annotate, plot_annotation
 
     path = seismic_input(limits, file_path, example)
     picker, extractor, label = _seismic_picker(models, model)
+    source, denoise_note = _denoised(models, path) if denoise else (str(path), None)
     try:
         magnitude_model, magnitude_extractor = models.get("seismic_magnitude")
     except GeohubError:
         magnitude_model = magnitude_extractor = None
-    result = annotate(str(path), picker, magnitude_model, feature_extractor=extractor,
+    result = annotate(source, picker, magnitude_model, feature_extractor=extractor,
                       magnitude_feature_extractor=magnitude_extractor)  # fmt: skip
     picture = figure_to_array(plot_annotation(result))
     picks = pd.DataFrame(
@@ -300,6 +327,8 @@ def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | No
     lines = [f"**{sum(p.phase == 'P' for p in result.picks)} P** and **{sum(p.phase == 'S' for p in result.picks)} S** "
              f"picks, **{len(result.detections)}** detection(s) on {len(result.traces)} station(s), "
              f"picked by **{label}**."]  # fmt: skip
+    if denoise_note:
+        lines.append(denoise_note)
     if magnitude_model is None:
         lines.append("No magnitude model is loaded, so no magnitudes.")
     for m in result.magnitudes:
