@@ -245,10 +245,11 @@ def _polyphase_matrix(kernel_size: int, pad_left: int) -> tuple[torch.Tensor, in
     if key not in _POLYPHASE_CACHE:
         offsets = [[(r + m - pad_left) // 2 for m in range(kernel_size)] for r in (0, 1)]
         low, high = min(min(o) for o in offsets), max(max(o) for o in offsets)
-        matrix = torch.zeros(2, high - low + 1, kernel_size)
-        for r, row in enumerate(offsets):
-            for m, d in enumerate(row):
-                matrix[r, d - low, m] = 1.0
+        with torch.inference_mode(False):  # cached: a normal tensor even when first built under inference_mode
+            matrix = torch.zeros(2, high - low + 1, kernel_size)
+            for r, row in enumerate(offsets):
+                for m, d in enumerate(row):
+                    matrix[r, d - low, m] = 1.0
         _POLYPHASE_CACHE[key] = (matrix, low, high)
     return _POLYPHASE_CACHE[key]
 
