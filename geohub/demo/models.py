@@ -52,19 +52,6 @@ def model_specs() -> dict[str, ModelSpec]:
 
 MODEL_SPECS: dict[str, ModelSpec] = model_specs()
 
-# Slots a tab uses as a helper although their family declares no demo slot (yet): the Seismic tab's "denoise first"
-# option. Found like the others (explicit source, environment variable, `<models_dir>/<slot>` = the quickstart's
-# folder); a family that declares the same slot takes over (no `geohub demo` flag until it does).
-HELPER_SPECS: dict[str, ModelSpec] = {
-    "seismic_denoising": ModelSpec("seismic_denoising", "GEOHUB_DENOISER_MODEL", "--denoiser-model", "seismic denoiser",
-                                   "seismic_denoiser"),
-}  # fmt: skip
-
-
-def _all_specs() -> dict[str, ModelSpec]:
-    return {**HELPER_SPECS, **MODEL_SPECS}
-
-
 def default_models_dir() -> Path:
     """`GEOHUB_MODELS_DIR`, else the quickstart's output folder."""
     from ..environment import default_output_dir
@@ -89,7 +76,7 @@ class DemoModels:
     """
 
     def __init__(self, sources: dict[str, str | None] | None = None, models_dir: str | os.PathLike | None = None):
-        specs = _all_specs()
+        specs = MODEL_SPECS
         unknown = set(sources or {}) - set(specs)
         if unknown:
             raise ValueError(f"unknown demo model(s) {sorted(unknown)}; known: {sorted(specs)}")
@@ -108,7 +95,7 @@ class DemoModels:
             if task not in self._loaded and task not in self._errors:
                 self._load(task)
             if task in self._errors:
-                spec = _all_specs()[task]
+                spec = MODEL_SPECS[task]
                 how = spec.env if task not in MODEL_SPECS else f"{spec.env} / {spec.flag}"  # helpers have no flag
                 raise HubError(
                     f"the {spec.description} is not available: {self._errors[task]}",

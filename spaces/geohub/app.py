@@ -12,6 +12,7 @@ os.environ.setdefault("GEOHUB_EQT_MODEL", "geohub/eqtransformer-original")
 os.environ.setdefault("GEOHUB_GPD_MODEL", "geohub/gpd-original")
 os.environ.setdefault("GEOHUB_PICKER_MODEL", "geohub/seismic-picker-synthetic")
 os.environ.setdefault("GEOHUB_MAGNITUDE_MODEL", "geohub/seismic-magnitude-synthetic")
+os.environ.setdefault("GEOHUB_DENOISER_MODEL", "geohub/seismic-denoiser-phasenet-noise")
 os.environ.setdefault("GEOHUB_TERRAIN_MODEL", "geohub/terrain-gan-jacksboro")
 os.environ.setdefault("GEOHUB_LANDFORM_MODEL", "geohub/landform-cnn-synthetic")
 

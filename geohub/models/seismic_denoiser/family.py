@@ -1,6 +1,6 @@
 """The seismic denoiser family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, Family, PipelineDecl
+from ...family import CardDecl, DemoDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="seismic_denoiser",
@@ -40,6 +40,7 @@ FAMILY = Family(
         "report_to": "none",
         "seed": 42,
     },
+    demo=DemoDecl("seismic_denoising", "--denoiser-model", "GEOHUB_DENOISER_MODEL", "seismic denoiser"),
     quickstart_order=15,
     quickstart_smoke={"num_train_windows": 32, "num_eval_windows": 8, "hidden_sizes": "4,8"},  # fmt: skip
 )
