@@ -269,13 +269,15 @@ def _headline(metrics: dict[str, float]) -> list[tuple[str, float]]:
 
 
 def format_metrics_table(results: list[QuickstartResult]) -> str:
-    """A plain-text table: task, status, training time, and the headline metrics of each task."""
-    lines = [f"{'task':<22}{'status':<9}{'time':>7}  {'metric':<32}{'value':>10}", "-" * 82]
+    """A plain-text table: task, status, training time, and the headline metrics of each task (the task column as
+    wide as the longest task name)."""
+    width = max([len("task"), *(len(r.task) for r in results)]) + 2
+    lines = [f"{'task':<{width}}{'status':<11}{'time':>7}  {'metric':<32}{'value':>10}", "-" * (width + 62)]
     for result in results:
         rows = _headline(result.metrics) or [("(no metrics)", float("nan"))]
         seconds = f"{result.seconds:.0f} s" if result.status != "reused" else "-"
         for i, (key, value) in enumerate(rows):
-            prefix = f"{result.task:<22}{result.status:<9}{seconds:>7}" if i == 0 else " " * 38
+            prefix = f"{result.task:<{width}}{result.status:<11}{seconds:>7}" if i == 0 else " " * (width + 18)
             lines.append(f"{prefix}  {key:<32}{value:>10.4g}")
     return "\n".join(lines)
 

@@ -101,3 +101,15 @@ def test_quickstart_names_a_misspelt_override_field(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown key 'num_train_sample'; did you mean 'num_train_samples'\?"):
         run_quickstart(tmp_path, tasks=["landform"], overrides=parse_overrides(["landform.num_train_sample=8"]))
     assert not model_is_saved(tmp_path / "landform")
+
+
+def test_metrics_table_keeps_columns_apart_for_long_task_names():
+    from pathlib import Path
+
+    from geohub.quickstart import QuickstartResult, format_metrics_table
+
+    results = [QuickstartResult("relation_classification", Path("."), "trained", {"eval_f1": 0.37}, 82.0),
+               QuickstartResult("gpd", Path("."), "converted", {}, 0.0)]  # fmt: skip
+    lines = format_metrics_table(results).splitlines()
+    assert lines[2].split()[:2] == ["relation_classification", "trained"]
+    assert lines[0].index("status") == lines[2].index("trained") == lines[3].index("converted")
