@@ -259,7 +259,12 @@ def _scores(found: list[set], gold: list[set]) -> dict:
     from geohub.metrics.scores import precision_recall_f1
 
     precision, recall, f1 = precision_recall_f1(tp, fp, fn)
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "gold_relations": tp + fn}
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "gold_relations": tp + fn,
+    }
 
 
 def relation_rows(args) -> list[dict]:

@@ -220,7 +220,9 @@ def main() -> None:
         splits = {k: v.select(range(min(len(v), args.max_records))) for k, v in splits.items()}
     test = splits["test"].with_format("numpy")
     windows, ref_p, ref_s, ref_det = make_windows(test, args.repeats, args.seed)
-    val_windows, _, _, val_events = make_windows(splits["validation"].with_format("numpy"), args.repeats, args.seed + 1)
+    val_windows, _, _, val_events = make_windows(
+        splits["validation"].with_format("numpy"), args.repeats, args.seed + 1
+    )
     metric = load_picking_metric()
 
     def score(det, p, s):
@@ -277,7 +279,9 @@ def report(args, splits, windows, ref_det, threshold, timings, results, skipped,
         **extra,
     }
     print("BENCHMARK_JSON " + json.dumps(record, default=float))
-    print(f"{len(windows)} windows of 60 s ({int(ref_det.sum())} with events) from {len(splits['test'])} held-out records")
+    print(
+        f"{len(windows)} windows of 60 s ({int(ref_det.sum())} with events) from {len(splits['test'])} held-out records"
+    )
     print("| method | det F1 | P recall | P MAE s | P RMSE s | P <=0.1 s | P <=0.5 s | S recall | S MAE s | S RMSE s "
           "| S <=0.1 s | S <=0.5 s |")  # fmt: skip
     print("|---|" + "---|" * 11)
@@ -289,8 +293,10 @@ def report(args, splits, windows, ref_det, threshold, timings, results, skipped,
         print(f"(left out: {name}: {reason})")
     if "eqt_original_all_154_records" in extra:
         e = extra["eqt_original_all_154_records"]
-        print(f"EQTransformer original, all {e['records']} records (one window each): P within 0.1 s "
-              f"{e['p_within_0.1s']:.3f}, within 0.5 s {e['p_within_0.5s']:.3f}, MAE {e['p_mae_s_within_0.5s']:.3f} s")
+        print(
+            f"EQTransformer original, all {e['records']} records (one window each): P within 0.1 s "
+            f"{e['p_within_0.1s']:.3f}, within 0.5 s {e['p_within_0.5s']:.3f}, MAE {e['p_mae_s_within_0.5s']:.3f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -86,7 +86,9 @@ def resample_bilinear(elevation: np.ndarray, shape: tuple[int, int]) -> np.ndarr
     import torch
 
     tensor = torch.as_tensor(np.asarray(elevation, dtype=np.float32))[None, None]
-    out = torch.nn.functional.interpolate(tensor, size=tuple(int(n) for n in shape), mode="bilinear", align_corners=True)
+    out = torch.nn.functional.interpolate(
+        tensor, size=tuple(int(n) for n in shape), mode="bilinear", align_corners=True
+    )
     return out[0, 0].numpy()
 
 

@@ -14,7 +14,15 @@ import numpy as np
 
 from ..utils import atomic_write_bytes
 
-__all__ = ["EXAMPLE_ABSTRACT", "SEISMIC_EXAMPLES", "REAL_SEISMIC_EXAMPLE", "DEM_EXAMPLES", "examples_dir", "seismic_example", "dem_example"]
+__all__ = [
+    "EXAMPLE_ABSTRACT",
+    "SEISMIC_EXAMPLES",
+    "REAL_SEISMIC_EXAMPLE",
+    "DEM_EXAMPLES",
+    "examples_dir",
+    "seismic_example",
+    "dem_example",
+]
 
 EXAMPLE_ABSTRACT = (
     "We relocated 1,240 earthquakes beneath the Hikurangi margin using a 3-D velocity model and double-difference "

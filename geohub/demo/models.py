@@ -52,6 +52,7 @@ def model_specs() -> dict[str, ModelSpec]:
 
 MODEL_SPECS: dict[str, ModelSpec] = model_specs()
 
+
 def default_models_dir() -> Path:
     """`GEOHUB_MODELS_DIR`, else the quickstart's output folder."""
     from ..environment import default_output_dir

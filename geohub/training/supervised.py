@@ -26,8 +26,14 @@ from ..utils import atomic_write_text, fsync_dir, get_logger, progress_output
 
 logger = get_logger(__name__)
 
-__all__ = ["GeoTrainer", "GeoSeq2SeqTrainer", "resolve_resume_checkpoint", "train_and_evaluate", "with_device_defaults",
-           "staged_checkpoint"]
+__all__ = [
+    "GeoTrainer",
+    "GeoSeq2SeqTrainer",
+    "resolve_resume_checkpoint",
+    "train_and_evaluate",
+    "with_device_defaults",
+    "staged_checkpoint",
+]
 
 STAGING_DIR = ".checkpoint-staging"
 _RESUME_LAST = {"last", "auto", "true", "latest"}

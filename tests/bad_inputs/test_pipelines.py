@@ -72,7 +72,6 @@ def test_picking_pipeline_refuses_the_hostile_record(picker, bad_inputs, name):
     assert set(picker(stream)) >= {"picks", "detections"}
 
 
-
 def test_landform_pipeline_refuses_absurd_values_in_a_bare_array(landform):
     array = np.full((32, 32), 100.0, dtype=np.float32)
     array[3, 3] = 1e30  # gave NaN scores labelled "plain"

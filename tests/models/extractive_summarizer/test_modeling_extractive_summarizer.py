@@ -8,8 +8,8 @@ from transformers import AutoConfig, AutoModel
 
 import geohub  # noqa: F401  (registers the Auto classes)
 from geohub.environment import offline_minilm_path
-from geohub.models.extractive_summarizer.modeling_extractive_summarizer import SentenceExtractionOutput
 from geohub.models.extractive_summarizer import ExtractiveSummarizerConfig, ExtractiveSummarizerForSentenceExtraction
+from geohub.models.extractive_summarizer.modeling_extractive_summarizer import SentenceExtractionOutput
 
 
 class ExtractiveSummarizerModelTester:
