@@ -65,3 +65,22 @@ def geohub_cli():
         return run_command([sys.executable, "-m", "geohub.cli", *args], **kwargs)
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def denoiser_dir(tmp_path_factory) -> Path:
+    """A tiny randomly initialised seismic denoiser saved with its feature extractor (CLI and pipeline tests)."""
+    import torch
+
+    from geohub.models.seismic_denoiser import (
+        SeismicDenoiserConfig,
+        SeismicDenoiserFeatureExtractor,
+        SeismicDenoiserForDenoising,
+    )
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("denoiser")
+    model = SeismicDenoiserForDenoising(SeismicDenoiserConfig(hidden_sizes=[4, 8], window_length=600))
+    model.save_pretrained(folder)
+    SeismicDenoiserFeatureExtractor.from_config(model.config).save_pretrained(folder)
+    return folder

@@ -7,29 +7,13 @@ import json
 import numpy as np
 import obspy
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from geohub.cli import app
 from geohub.data.synthetic_seismic import synthetic_stream
 from geohub.inference.denoise import denoise
-from geohub.models.seismic_denoiser import (
-    SeismicDenoiserConfig,
-    SeismicDenoiserFeatureExtractor,
-    SeismicDenoiserForDenoising,
-)
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def denoiser_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("denoiser")
-    model = SeismicDenoiserForDenoising(SeismicDenoiserConfig(hidden_sizes=[4, 8], window_length=600))
-    model.save_pretrained(folder)
-    SeismicDenoiserFeatureExtractor.from_config(model.config).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")

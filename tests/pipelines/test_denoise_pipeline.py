@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import obspy
 import pytest
-import torch
 from transformers import pipeline
 
 import geohub  # noqa: F401  (registers the task)
@@ -13,21 +12,9 @@ from geohub.data.synthetic_seismic import synthetic_stream
 from geohub.errors import WaveformError
 from geohub.inference.denoise import denoise
 from geohub.models.seismic_denoiser import (
-    SeismicDenoiserConfig,
     SeismicDenoiserFeatureExtractor,
-    SeismicDenoiserForDenoising,
 )
 from geohub.pipelines.denoise import SeismicDenoisingPipeline
-
-
-@pytest.fixture(scope="module")
-def denoiser_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("denoiser")
-    model = SeismicDenoiserForDenoising(SeismicDenoiserConfig(hidden_sizes=[4, 8], window_length=600))
-    model.save_pretrained(folder)
-    SeismicDenoiserFeatureExtractor.from_config(model.config).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
