@@ -47,6 +47,14 @@ __all__ = [
     "explain_strongest_p",
     "explain_landform_patch",
     "explain_entity",
+    "explain_mention",
+    "explain_window",
+    "explain_station_p",
+    "explain_denoised_peak",
+    "explain_patches",
+    "pipeline_settings",
+    "explanation_entry",
+    "attribution_stream",
     "token_entities",
     "explain_file",
 ]
@@ -107,7 +115,7 @@ class _Problem:
 def _first(batch: dict[str, Any], name: str) -> torch.Tensor:
     if name not in batch:
         raise ExplainError(f"missing input {name!r}", field=name, expected=f"inputs with {name!r}")
-    return torch.as_tensor(batch[name])[:1]
+    return torch.as_tensor(batch[name])[:1].clone()  # a copy: inference-mode tensors cannot enter autograd
 
 
 def _waveform_problem(model, batch, target, phase: str) -> _Problem:
@@ -173,18 +181,23 @@ def _latent_problem(model, batch) -> _Problem:
                     "mean of the generated patch (relative to the seed-0 reference latent)", None)  # fmt: skip
 
 
+_SUMMARIZER_EXTRAS = ("sentence_features", "title_input_ids", "title_attention_mask", "title_embeddings", "title_mask")
+
+
 def _summarizer_problem(model, batch, target) -> _Problem:
     input_ids, mask = _first(batch, "input_ids"), _first(batch, "attention_mask")
+    extra = {k: _first(batch, k) for k in _SUMMARIZER_EXTRAS if batch.get(k) is not None}  # title, lexical features
     with torch.no_grad():
         embeddings = model.embed_sentences(input_ids, mask).float()
         present = mask.any(dim=-1)
-        logits = model(sentence_embeddings=embeddings, sentence_mask=present).logits
+        logits = model(sentence_embeddings=embeddings, sentence_mask=present, **extra).logits
     sentence = int(logits[0].argmax()) if target is None else int(target)
     if not bool(present[0, sentence]):
         raise ExplainError(f"sentence {sentence} is padding", field="target", expected="a present sentence")
 
     def score(v):
-        return model(sentence_embeddings=v, sentence_mask=present.expand(v.shape[0], -1)).logits[:, sentence]
+        expanded = {k: t.expand(v.shape[0], *t.shape[1:]) for k, t in extra.items()}
+        return model(sentence_embeddings=v, sentence_mask=present.expand(v.shape[0], -1), **expanded).logits[:, sentence]
 
     return _Problem(score, embeddings, torch.zeros_like(embeddings), f"score of sentence {sentence}", sentence,
                     reduce=lambda a: a.sum(axis=-1)[0])  # fmt: skip
@@ -194,8 +207,9 @@ def _token_problem(model, batch, target, tokenizer) -> _Problem:
     input_ids = _first(batch, "input_ids")
     mask = _first(batch, "attention_mask") if "attention_mask" in batch else torch.ones_like(input_ids)
     embedding_layer = model.get_input_embeddings()
+    types = {"token_type_ids": _first(batch, "token_type_ids")} if "token_type_ids" in batch else {}
     with torch.no_grad():
-        logits = model(input_ids=input_ids, attention_mask=mask).logits
+        logits = model(input_ids=input_ids, attention_mask=mask, **types).logits
     if target is None:
         probabilities = logits[0].softmax(-1)
         token = int(probabilities.max(-1).values[1:].argmax()) + 1
@@ -212,7 +226,8 @@ def _token_problem(model, batch, target, tokenizer) -> _Problem:
         embeddings, baseline = embedding_layer(input_ids), embedding_layer(baseline_ids)
 
     def logit(v):
-        return model(inputs_embeds=v, attention_mask=mask.expand(v.shape[0], -1)).logits[:, token, label]
+        expanded = {k: t.expand(v.shape[0], -1) for k, t in types.items()}
+        return model(inputs_embeds=v, attention_mask=mask.expand(v.shape[0], -1), **expanded).logits[:, token, label]
 
     tokens = tokenizer.convert_ids_to_tokens(input_ids[0].tolist()) if tokenizer is not None else None
     name = model.config.id2label.get(label, label)
@@ -279,7 +294,17 @@ def explain(model: nn.Module, inputs: dict[str, Any], *, method: str = "integrat
         raise ExplainError(f"unknown method {method!r}", field="method", expected=", ".join(METHODS))
     if phase not in {"P", "S", "D"}:
         raise ExplainError(f"unknown phase {phase!r}", field="phase", expected="P, S or D")
+    if not isinstance(model, nn.Module):
+        raise ExplainError(f"{type(model).__name__} is not a PyTorch model (an ONNX export has no gradients)",
+                           field="model", expected="a PyTorch model, e.g. a save_pretrained folder")  # fmt: skip
     model.eval()
+    with torch.inference_mode(False), torch.enable_grad():  # also inside a pipeline's or caller's no_grad
+        return _explain(model, inputs, method, target, phase, tokenizer, n_steps, max_steps, completeness_tolerance,
+                        internal_batch_size)  # fmt: skip
+
+
+def _explain(model, inputs, method, target, phase, tokenizer, n_steps, max_steps, completeness_tolerance,
+             internal_batch_size) -> Explanation:  # fmt: skip
     problem = _problem(model, inputs, target, phase, tokenizer)
     result = {"baseline_output": float("nan"), "completeness_gap": float("nan"), "n_steps": 0}
     if method == "integrated_gradients":
@@ -301,40 +326,12 @@ def explain(model: nn.Module, inputs: dict[str, Any], *, method: str = "integrat
                        tokens=problem.tokens, target_index=problem.target_index, **result)  # fmt: skip
 
 
-def explain_stream(stream_or_path, model: nn.Module, feature_extractor: Any, *, start_sample: int = 0,
-                   method: str = "integrated_gradients", **kwargs) -> Explanation:  # fmt: skip
-    """Explain one model window of the first station of an ObsPy stream (resampled to the model's rate), starting
-    `start_sample` samples into the record; `extra["starttime"]` is the window's UTCDateTime, `extra["inputs"]` the
-    model input `(C, T)` that was explained (after the feature extractor's normalisation)."""
-    from .data.waveforms import read_waveforms
-
-    records = read_waveforms(stream_or_path, sampling_rate=feature_extractor.sampling_rate,
-                             component_order=feature_extractor.component_order)  # fmt: skip
-    record = records[0]
-    window = int(feature_extractor.window_length)
-    data = record.data[:, start_sample : start_sample + window]
-    if data.shape[-1] < window:
-        data = np.pad(data, ((0, 0), (0, window - data.shape[-1])))
-    features = feature_extractor(data[None], return_tensors="pt")
-    batch = {k: v for k, v in features.items() if k in {"inputs", "log_amplitude"}}
-    explanation = explain(model, batch, method=method, **kwargs)
-    explanation.extra.update(starttime=record.starttime + start_sample / record.sampling_rate,
-                             station_id=record.station_id, sampling_rate=record.sampling_rate,
-                             inputs=batch["inputs"][0].detach().float().numpy())  # fmt: skip
-    return explanation
-
-
-# --- explanations of whole inputs (a record, a DEM tile, a text): shared by the demo and `geohub explain` ----------
-_PICKERS = {"geohub_seismic_picker", "geohub_eqtransformer", "geohub_gpd"}
-
-
-def _best_p(annotation) -> tuple[float, str]:
-    """(seconds after the first station's start, what it is) of its strongest P pick; without one, of its highest
-    P probability (a per-window model: that window's centre)."""
+def _best_p(trace, picks) -> tuple[float, str]:
+    """(seconds after the station's start, what it is) of its strongest P pick; without one, of its highest P
+    probability (a per-window model: that window's centre)."""
     from .errors import WaveformError
 
-    trace = annotation.traces[0]
-    picks = [p for p in annotation.picks if p.phase == "P" and p.station == trace.station]
+    picks = [p for p in picks if p.phase == "P" and p.station == trace.station]
     if picks:
         best = max(picks, key=lambda p: p.probability)
         return float(best.time - trace.starttime), f"the strongest of {len(picks)} P pick(s)"
@@ -344,30 +341,101 @@ def _best_p(annotation) -> tuple[float, str]:
     return float(trace.output_times()[int(np.argmax(row))]), "no P pick above the threshold: the highest P probability"
 
 
+def _window_batch(data: np.ndarray, start: int, feature_extractor: Any, window: int | None = None) -> dict:
+    """The model inputs (`inputs` `(1, C, W)`, the magnitude model's `log_amplitude`) of the window of `data`
+    `(C, T)` starting at sample `start` (`window` samples, default the extractor's; zero-padded past the end), as
+    the feature extractor prepares them."""
+    window = int(window or feature_extractor.window_length)
+    part = np.asarray(data, dtype=np.float32)[:, start : start + window]
+    if part.shape[-1] < window:
+        part = np.pad(part, ((0, 0), (0, window - part.shape[-1])))
+    features = feature_extractor(part[None], return_tensors="pt")
+    return {k: v for k, v in features.items() if k in {"inputs", "log_amplitude"}}
+
+
+def explain_window(model: nn.Module, feature_extractor: Any, data: np.ndarray, start: int, *, starttime=None,
+                   sampling_rate: float | None = None, station_id: str = "", window: int | None = None,
+                   **kwargs) -> Explanation:  # fmt: skip
+    """Explain the model window of a station record `data` `(C, T)` (at the model's rate and component order)
+    starting at sample `start` (`window` samples, default the feature extractor's). `extra`: `starttime` (of the
+    window, when the record's is given), `station_id`, `sampling_rate`, `inputs` (the explained model input
+    `(C, W)`, after the feature extractor's normalisation)."""
+    batch = _window_batch(data, start, feature_extractor, window)
+    explanation = explain(model, batch, **kwargs)
+    rate = float(sampling_rate or feature_extractor.sampling_rate)
+    explanation.extra.update(starttime=None if starttime is None else starttime + start / rate,
+                             station_id=station_id, sampling_rate=rate,
+                             inputs=batch["inputs"][0].detach().float().numpy())  # fmt: skip
+    return explanation
+
+
+def explain_stream(stream_or_path, model: nn.Module, feature_extractor: Any, *, start_sample: int = 0,
+                   method: str = "integrated_gradients", **kwargs) -> Explanation:  # fmt: skip
+    """Explain one model window of the first station of an ObsPy stream (resampled to the model's rate), starting
+    `start_sample` samples into the record (`extra` as `explain_window`'s)."""
+    from .data.waveforms import read_waveforms
+
+    records = read_waveforms(stream_or_path, sampling_rate=feature_extractor.sampling_rate,
+                             component_order=feature_extractor.component_order)  # fmt: skip
+    record = records[0]
+    return explain_window(model, feature_extractor, record.data, start_sample, starttime=record.starttime,
+                          sampling_rate=record.sampling_rate, station_id=record.station_id, method=method,
+                          **kwargs)  # fmt: skip
+
+
+# --- explanations of whole inputs (a record, a DEM tile, a text): shared by the pipelines, the demo and the CLI ----
+_PICKERS = {"geohub_seismic_picker", "geohub_eqtransformer", "geohub_gpd"}
+
+
+def explain_station_p(trace, picks, picker: nn.Module, feature_extractor: Any, **kwargs) -> Explanation:
+    """The P probability at the strongest P pick of one station's annotation `trace` (a `StationAnnotation`;
+    `picks` may hold other stations' picks too; without a pick: at its highest P probability), attributed over the
+    model window centred on it (clamped to the record). Besides `explain_window`'s `extra`: `which` (in words),
+    `pick_sample` (the pick's sample within the window), `pick_time` and `share_near_pick` (the share of the total
+    |attribution| within 1 s of the pick)."""
+    if getattr(picker.config, "model_type", None) not in _PICKERS:
+        raise ExplainError(f"model type {picker.config.model_type!r} does not pick phases", field="model",
+                           expected="a seismic picker (U-Net, EQTransformer or GPD)")  # fmt: skip
+    rate, window = float(trace.sampling_rate), int(feature_extractor.window_length)
+    seconds, which = _best_p(trace, picks)
+    pick_sample = int(round(seconds * rate))
+    start = int(np.clip(pick_sample - window // 2, 0, max(trace.waveforms.shape[-1] - window, 0)))
+    per_window = picker.config.model_type == "geohub_gpd"
+    target = int(picker.config.label2id["P"]) if per_window else int(np.clip(pick_sample - start, 0, window - 1))
+    explanation = explain_window(picker, feature_extractor, trace.waveforms, start, starttime=trace.starttime,
+                                 sampling_rate=rate, station_id=trace.station, target=target, phase="P",
+                                 **kwargs)  # fmt: skip
+    attributions = explanation.attributions
+    near = np.abs(np.arange(attributions.shape[-1]) - (pick_sample - start)) <= rate  # within 1 s of the pick
+    share = float(np.abs(attributions[:, near]).sum() / max(np.abs(attributions).sum(), 1e-30))
+    explanation.extra.update(which=which, pick_sample=pick_sample - start, share_near_pick=share,
+                             pick_time=trace.starttime + seconds)  # fmt: skip
+    return explanation
+
+
 def explain_strongest_p(stream_or_path, picker: nn.Module, feature_extractor: Any, **kwargs) -> Explanation:
-    """The P probability at the strongest P pick of the first station (without a pick: at its highest P probability),
-    attributed over the model window centred on it (clamped to the record). Besides `explain_stream`'s `extra`:
-    `which` (in words), `pick_sample` (the pick's sample within the window) and `share_near_pick` (the share of the
-    total |attribution| within 1 s of the pick)."""
+    """`explain_station_p` of the first station of a record (annotated with `geohub.inference.seismic.annotate`)."""
     from .inference.seismic import annotate
 
     if getattr(picker.config, "model_type", None) not in _PICKERS:
         raise ExplainError(f"model type {picker.config.model_type!r} does not pick phases", field="model",
                            expected="a seismic picker (U-Net, EQTransformer or GPD)")  # fmt: skip
     annotation = annotate(stream_or_path, picker, feature_extractor=feature_extractor)
-    trace = annotation.traces[0]
-    rate, window = float(feature_extractor.sampling_rate), int(feature_extractor.window_length)
-    seconds, which = _best_p(annotation)
-    pick_sample = int(round(seconds * rate))
-    start = int(np.clip(pick_sample - window // 2, 0, max(trace.waveforms.shape[-1] - window, 0)))
-    per_window = picker.config.model_type == "geohub_gpd"
-    target = int(picker.config.label2id["P"]) if per_window else int(np.clip(pick_sample - start, 0, window - 1))
-    explanation = explain_stream(stream_or_path, picker, feature_extractor, start_sample=start, target=target,
-                                 phase="P", **kwargs)  # fmt: skip
-    attributions = explanation.attributions
-    near = np.abs(np.arange(attributions.shape[-1]) - (pick_sample - start)) <= rate  # within 1 s of the pick
-    share = float(np.abs(attributions[:, near]).sum() / max(np.abs(attributions).sum(), 1e-30))
-    explanation.extra.update(which=which, pick_sample=pick_sample - start, share_near_pick=share)
+    return explain_station_p(annotation.traces[0], annotation.picks, picker, feature_extractor, **kwargs)
+
+
+def explain_denoised_peak(record, denoised: np.ndarray, starts: list[int], model: nn.Module, feature_extractor: Any,
+                          **kwargs) -> Explanation:  # fmt: skip
+    """The denoiser's output at the record's largest denoised sample (`denoised` `(C, T)`, the overlap-added
+    output), attributed over the window (of those starting at `starts`) that holds it most centrally. `extra` as
+    `explain_window`'s, plus `peak_time`."""
+    channel, sample = np.unravel_index(int(np.abs(denoised).argmax()), denoised.shape)
+    window = min(int(feature_extractor.window_length), denoised.shape[-1])  # a short record is one shorter window
+    start = min(starts, key=lambda s: abs(sample - (s + window / 2)))
+    explanation = explain_window(model, feature_extractor, record.data, int(start), starttime=record.starttime,
+                                 sampling_rate=record.sampling_rate, station_id=record.station_id, window=window,
+                                 target=(int(channel), int(np.clip(sample - start, 0, window - 1))), **kwargs)  # fmt: skip
+    explanation.extra["peak_time"] = record.starttime + int(sample) / float(record.sampling_rate)
     return explanation
 
 
@@ -381,14 +449,25 @@ def explain_landform_patch(model: nn.Module, processor: Any, dem, *, spacing_m: 
     patches = landform_patches(dem, processor, int(model.config.image_size), spacing_m=spacing_m,
                                max_patches=max_patches)  # fmt: skip
     pixel_values = processor(patches)["pixel_values"].to(model.device)
-    with torch.no_grad():
-        probabilities = model(pixel_values=pixel_values).logits.float().softmax(-1)
+    explanation = explain_patches(model, pixel_values, **kwargs)
+    explanation.extra.update(patch=patches[explanation.extra["patch_index"]], spacing_m=float(processor.spacing_m))
+    return explanation
+
+
+def explain_patches(model: nn.Module, pixel_values: torch.Tensor, logits: torch.Tensor | None = None,
+                    **kwargs) -> Explanation:  # fmt: skip
+    """Per-pixel attribution of the class predicted for a DEM's patches `pixel_values` `(N, 1, S, S)` (the mean of
+    their probabilities; `logits` `(N, K)` when already computed) on the patch that shows it most clearly. `extra`:
+    `patch_index`, `num_patches`, `label`, `probability` (of the label on that patch)."""
+    if logits is None:
+        with torch.no_grad():
+            logits = model(pixel_values=pixel_values).logits
+    probabilities = logits.detach().float().softmax(-1)
     label = int(probabilities.mean(0).argmax())
     best = int(probabilities[:, label].argmax())
     explanation = explain(model, {"pixel_values": pixel_values[best : best + 1]}, target=label, **kwargs)
-    explanation.extra.update(patch=patches[best], patch_index=best, num_patches=len(patches),
-                             label=model.config.id2label[label], probability=float(probabilities[best, label]),
-                             spacing_m=float(processor.spacing_m))  # fmt: skip
+    explanation.extra.update(patch_index=best, num_patches=len(pixel_values), label=model.config.id2label[label],
+                             probability=float(probabilities[best, label]))  # fmt: skip
     return explanation
 
 
@@ -436,6 +515,90 @@ def explain_entity(model: nn.Module, tokenizer: Any, text: str, *, entity: int =
                              num_entities=len(spans), phrase=text[offsets[first][0] : offsets[last][1]], kind=kind,
                              first_token=first, last_token=last)  # fmt: skip
     return explanation
+
+
+def explain_mention(model: nn.Module, tokenizer: Any, text: str, mention, *, max_length: int = 256,
+                    **kwargs) -> Explanation:  # fmt: skip
+    """The tagger's logit of its label at the first sub-word of an entity `mention` (a `geohub.knowledge.Mention`
+    of `extract`/the knowledge-extraction pipeline), per token of the mention's sentence, tokenized as
+    `geohub.inference.text.predict_entities` does (words of that sentence window, case token types when the model
+    uses them). `extra`: `offsets` (character span in `text` of each token's word, None for special tokens)."""
+    from .data.corpus import sentence_spans, word_spans
+    from .data.ner_files import case_token_types
+    from .inference.text import _word_windows
+
+    max_length = min(max_length, getattr(model.config, "max_position_embeddings", max_length) or max_length)
+    sentences = sentence_spans(text) or [(0, len(text))]
+    begin, end = sentences[min(int(mention.sentence), len(sentences) - 1)]
+    spans = [(begin + x, begin + y) for x, y in word_spans(text[begin:end])]
+    windows = _word_windows(spans, text, tokenizer, max_length - 2) or [[(mention.start, mention.end)]]
+    window = next((w for w in windows if any(a <= mention.start < b for a, b in w)), windows[0])
+    word = next((i for i, (a, b) in enumerate(window) if a <= mention.start < b), 0)
+    words = [text[a:b] for a, b in window]
+    encoded = tokenizer([words], is_split_into_words=True, truncation=True, max_length=max_length,
+                        return_tensors="pt")  # fmt: skip
+    word_ids = encoded.word_ids(0)
+    batch = {k: v for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    if getattr(model.config, "case_token_types", False):
+        batch["token_type_ids"] = torch.tensor([case_token_types(word_ids, words)], dtype=torch.long)
+    token = word_ids.index(word) if word in word_ids else 1
+    with torch.no_grad():
+        label = int(model(**batch).logits[0, token].argmax())
+    explanation = explain(model, batch, target=(token, label), tokenizer=tokenizer, **kwargs)
+    explanation.extra["offsets"] = [None if w is None else window[w] for w in word_ids]
+    return explanation
+
+
+# --- the `explain=` call parameter of the geohub pipelines --------------------------------------------------------
+def pipeline_settings(explain_value: Any, steps: Any = None, max_steps: Any = None, model: Any = None) -> dict | None:
+    """Check a pipeline's `explain=` (False/None: off; True: integrated gradients; or a name from `METHODS`),
+    `explain_steps=` and `explain_max_steps=` before any model work; -> keyword arguments of `explain`, or None."""
+    if explain_value is None or explain_value is False:
+        return None
+    method = "integrated_gradients" if explain_value is True else explain_value
+    if not isinstance(method, str) or method not in METHODS:
+        raise ExplainError(f"explain={explain_value!r}", field="explain",
+                           expected="False, True (integrated gradients) or one of " + ", ".join(METHODS))  # fmt: skip
+    n_steps, largest = 32 if steps is None else steps, 4096 if max_steps is None else max_steps
+    numbers = isinstance(n_steps, (int, np.integer)) and isinstance(largest, (int, np.integer))
+    if not numbers or isinstance(n_steps, bool) or not 1 <= n_steps <= largest:
+        raise ExplainError(f"explain_steps={steps!r}, explain_max_steps={max_steps!r}", field="explain_steps",
+                           expected="integers with 1 <= explain_steps <= explain_max_steps")  # fmt: skip
+    if model is not None and not isinstance(model, nn.Module):
+        raise ExplainError(f"{type(model).__name__} is not a PyTorch model (an ONNX export has no gradients)",
+                           field="model", expected="a PyTorch model, e.g. a save_pretrained folder")  # fmt: skip
+    return {"method": method, "n_steps": int(n_steps), "max_steps": int(largest)}
+
+
+def attribution_stream(e: Explanation, component_order: str):
+    """The `(C, W)` attributions of a waveform explanation (`extra` from `explain_window`) as an `obspy.Stream`: one
+    trace per component (channel `ATTR_<component>`, the window's start time and rate)."""
+    import obspy
+
+    network, station, location = (e.extra.get("station_id", "") or "..").split(".")[:3]
+    traces = []
+    for component, values in zip(component_order, e.attributions):
+        header = {"network": network, "station": station, "location": location, "channel": f"ATTR_{component}",
+                  "sampling_rate": float(e.extra["sampling_rate"])}  # fmt: skip
+        if e.extra.get("starttime") is not None:
+            header["starttime"] = e.extra["starttime"]
+        traces.append(obspy.Trace(np.asarray(values, dtype=np.float64), header=header))
+    return obspy.Stream(traces)
+
+
+def explanation_entry(e: Explanation, attributions: Any = None, **context) -> dict:
+    """What a pipeline result's `explanation` holds: `attributions` (the array, or `attributions` when given, e.g.
+    an `obspy.Stream`), `method`, `target` (in words), `target_index`, `output` (f(x)), `baseline_output`,
+    `completeness_gap`, `relative_completeness_gap` (NaN for one-pass methods), `n_steps`, `tokens` (text models),
+    and `context`."""
+    entry = {"attributions": e.attributions if attributions is None else attributions, "method": e.method,
+             "target": e.target, "target_index": e.target_index, "output": e.output,
+             "baseline_output": e.baseline_output, "completeness_gap": e.completeness_gap,
+             "relative_completeness_gap": e.relative_completeness_gap if e.n_steps else float("nan"),
+             "n_steps": e.n_steps}  # fmt: skip
+    if e.tokens is not None:
+        entry["tokens"] = e.tokens
+    return {**entry, **context}
 
 
 def _read_text_file(path) -> str:
