@@ -7,12 +7,15 @@ Each document is read once with entity markers around its gold mentions; every o
 (mentions merged by text) whose types can be related (the type pairs of the training relations), in the same
 sentence or not, is one example: its class is the annotated relation, else "no_relation". With
 `freeze_encoder: true` (default) the pair features are computed once and only the classifier trains (a minute
-on a CPU); `freeze_encoder: false` fine-tunes the encoder too (one batch = documents).
+on a CPU); adding `trainable_layers: k` trains the top k encoder layers too, over the states of the bottom layers
+computed once per document (one batch item = one document), with `encoder_learning_rate` for those layers;
+`freeze_encoder: false` fine-tunes the whole encoder (one batch = documents).
 Metrics: micro precision / recall / F1 over the typed relations (pair level).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +50,14 @@ class RelationModelArguments:
         default=MINILM, metadata={"help": "'minilm' (offline all-MiniLM-L6-v2), a BERT encoder or a saved classifier"}
     )
     freeze_encoder: bool = field(default=True, metadata={"help": "train only the classifier on fixed features"})
+    trainable_layers: int = field(
+        default=0,
+        metadata={"help": "with freeze_encoder: the top encoder layers that still train (bottom layers' states are "
+                  "computed once per document and cached; one batch item = one document)"},
+    )  # fmt: skip
+    encoder_learning_rate: float | None = field(
+        default=None, metadata={"help": "learning rate of the trainable encoder layers (default: learning_rate)"}
+    )
     classifier_dropout: float = field(default=0.1, metadata={"help": "dropout before the classifier layers"})
     no_relation_weight: float = field(
         default=1.0, metadata={"help": "loss weight of the no_relation class (< 1 favours recall)"}
@@ -142,7 +153,8 @@ def gold_documents(rows, config) -> list[dict[str, Any]]:
 def collate_pairs(features: list[dict], pad_token_id: int = 0) -> dict[str, torch.Tensor]:
     """Batch precomputed pairs (`pair_features` `(P, F)`, `labels` `(P,)`), or documents: padded `input_ids` /
     `attention_mask` `(D, L)`, `mention_index` / `mention_entity` `(D, M)` (-1 padding) and the pairs of all
-    documents flattened (`pair_document`, `pair_head`, `pair_tail` `(P,)`, `pair_extra` `(P, E)`, `labels`)."""
+    documents flattened (`pair_document`, `pair_head`, `pair_tail` `(P,)`, `pair_extra` `(P, E)`, `labels`) and,
+    when the documents carry them, their cached `bottom_states` `(D, L, H)` (zero padding)."""
     if "pair_features" in features[0]:
         batch = {"pair_features": torch.tensor([f["pair_features"] for f in features], dtype=torch.float)}
         if "labels" in features[0]:
@@ -167,6 +179,11 @@ def collate_pairs(features: list[dict], pad_token_id: int = 0) -> dict[str, torc
             pairs["pair_context"].append(feature["pair_context"][number] if "pair_context" in feature else [0, 0])
             pairs["labels"].append(feature["labels"][number] if "labels" in feature else 0)
     batch = {"input_ids": ids, "attention_mask": mask, "mention_index": index, "mention_entity": entity}
+    if "bottom_states" in features[0]:  # cached states entering the trainable top layers, (D, L, H)
+        states = features[0]["bottom_states"]
+        batch["bottom_states"] = states.new_zeros((len(features), length, states.shape[-1]))
+        for row, feature in enumerate(features):
+            batch["bottom_states"][row, : feature["bottom_states"].shape[0]] = feature["bottom_states"]
     for key, values in pairs.items():
         if key == "labels" and "labels" not in features[0]:
             continue
@@ -215,6 +232,7 @@ def _build_model(model_args: RelationModelArguments, data_args: RelationDataArgu
     model = RelationClassifierForPairClassification.from_encoder(
         path, relation_types=list(RELATION_TYPES), entity_types=list(ENTITY_TYPES), type_pairs=type_pairs,
         classifier_dropout=model_args.classifier_dropout, freeze_encoder=model_args.freeze_encoder,
+        trainable_layers=model_args.trainable_layers,
         max_document_length=data_args.max_length, rule_features=model_args.rule_features,
         context_features=model_args.context_features, num_heads=model_args.num_heads,
         no_relation_weight=model_args.no_relation_weight, no_relation_scale=model_args.no_relation_scale,
@@ -239,6 +257,50 @@ def _precompute(model, documents: list[dict], encoded: dict[str, list], pad_toke
     return out
 
 
+@torch.no_grad()
+def _cache_bottom(model, documents: list[dict], encoded: dict[str, list], pad_token_id: int) -> list[dict]:
+    """One example per document with pairs: its token, mention and pair fields plus `bottom_states` `(L, H)`,
+    the states entering the trainable top layers (read once here; training runs only the top layers)."""
+    out = []
+    for number, document in enumerate(documents):
+        if not document["pairs"]:
+            continue
+        feature = {k: encoded[k][number] for k in encoded} | {k: document[k] for k in ("pairs", "extra", "labels")}
+        ids = torch.tensor([feature["input_ids"]])
+        feature["bottom_states"] = model.encode_bottom(ids, torch.ones_like(ids))[0]
+        out.append(feature)
+    return out
+
+
+def _features(model, documents: list[dict], encoded: dict[str, list], pad_token_id: int) -> list[dict]:
+    """Training examples of `documents`: pairs of cached features (frozen encoder), documents with cached bottom
+    states (`trainable_layers`) or whole documents (encoder fine-tuned)."""
+    if model.config.freeze_encoder and model.config.trainable_layers:
+        return _cache_bottom(model, documents, encoded, pad_token_id)
+    if model.config.freeze_encoder:
+        return _precompute(model, documents, encoded, pad_token_id)
+    return [{k: encoded[k][i] for k in encoded} | {k: d[k] for k in ("pairs", "extra", "labels")}
+            for i, d in enumerate(documents) if d["pairs"]]  # fmt: skip
+
+
+def _trainer(model, args: TrainingArguments, encoder_learning_rate: float | None, **kwargs) -> GeoTrainer:
+    """A `GeoTrainer` whose AdamW gives the trainable encoder parameters `encoder_learning_rate` (default: the
+    heads' `learning_rate`); no weight decay on biases and LayerNorm weights."""
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            key = (name.startswith("encoder."), parameter.ndim < 2)
+            groups.setdefault(key, []).append(parameter)
+    encoder_lr = encoder_learning_rate or args.learning_rate
+    optimizer = torch.optim.AdamW(
+        [{"params": params, "lr": encoder_lr if in_encoder else args.learning_rate,
+          "weight_decay": 0.0 if no_decay else args.weight_decay} for (in_encoder, no_decay), params in groups.items()],
+        lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon,
+    )  # fmt: skip
+    args = dataclasses.replace(args, remove_unused_columns=False)  # documents carry `pairs`, `extra` to the collator
+    return GeoTrainer(model=model, args=args, optimizers=(optimizer, None), **kwargs)
+
+
 def run_relation_classification(
     model_args: RelationModelArguments, data_args: RelationDataArguments, training_args: TrainingArguments
 ) -> dict[str, float]:
@@ -252,8 +314,9 @@ def run_relation_classification(
 
     fraction = data_args.scale_validation_fraction
     if not 0.0 <= fraction < 1.0 or (fraction > 0 and not model.config.freeze_encoder):
-        raise ConfigError(f"scale_validation_fraction must be in [0, 1) with a frozen encoder, got {fraction}",
-                          field="scale_validation_fraction", expected="0 (off) or e.g. 0.25, freeze_encoder: true")  # fmt: skip
+        raise ConfigError(f"scale_validation_fraction must be in [0, 1) with freeze_encoder: true (trainable_layers "
+                          f"allowed), got {fraction}", field="scale_validation_fraction",
+                          expected="0 (off) or e.g. 0.25, freeze_encoder: true")  # fmt: skip
     cut = len(train_rows) - int(round(fraction * len(train_rows)))
     sets = {}
     for name, rows in (("train", train_rows[:cut]), ("validation", train_rows[cut:]), ("eval", test_rows)):
@@ -262,22 +325,20 @@ def run_relation_classification(
             continue
         documents = gold_documents(rows, model.config)
         encoded = encode_documents(tokenizer, documents, model.config)
-        if model.config.freeze_encoder:
-            features = _precompute(model, documents, encoded, tokenizer.pad_token_id or 0)
-        else:
-            features = [{k: encoded[k][i] for k in encoded} | {k: d[k] for k in ("pairs", "extra", "labels")}
-                        for i, d in enumerate(documents) if d["pairs"]]  # fmt: skip
-        sets[name] = features
+        sets[name] = _features(model, documents, encoded, tokenizer.pad_token_id or 0)
         positives = sum(y > 0 for d in documents for y in d["labels"])
         logger.info(f"relation {name}: {sum(len(d['pairs']) for d in documents)} candidate pairs, {positives} related")
     collator = lambda f: collate_pairs(f, tokenizer.pad_token_id or 0)  # noqa: E731
     tuning = {}
     if sets["validation"]:
-        model.config.no_relation_scale, tuning["validation_f1"] = _tune_scale(model, training_args, sets, collator)
+        model.config.no_relation_scale, tuning["validation_f1"] = _tune_scale(
+            model, training_args, sets, collator, model_args.encoder_learning_rate
+        )
         sets["train"] = sets["train"] + sets["validation"]  # the final model trains on every training document
     scale = model.config.no_relation_scale
-    trainer = GeoTrainer(
-        model=model, args=training_args, train_dataset=sets["train"], eval_dataset=sets["eval"] or None,
+    trainer = _trainer(
+        model, training_args, model_args.encoder_learning_rate, train_dataset=sets["train"],
+        eval_dataset=sets["eval"] or None,
         data_collator=collator, processing_class=tokenizer,
         compute_metrics=lambda prediction: relation_metrics(prediction, scale),
     )  # fmt: skip
@@ -291,15 +352,21 @@ def run_relation_classification(
 SCALE_GRID = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0)
 
 
-def _tune_scale(model, training_args: TrainingArguments, sets: dict[str, list], collator) -> tuple[float, float]:
+def _tune_scale(
+    model,
+    training_args: TrainingArguments,
+    sets: dict[str, list],
+    collator,
+    encoder_learning_rate: float | None = None,
+) -> tuple[float, float]:
     """Train a copy of `model` on `sets["train"]`; return the `SCALE_GRID` value with the best pair-level F1 on
     `sets["validation"]` (ties: the larger scale, i.e. fewer relations) and that F1."""
     import copy
-    import dataclasses
 
     args = dataclasses.replace(training_args, output_dir=str(Path(training_args.output_dir) / "scale_tuning"),
                                eval_strategy="no", save_strategy="no", load_best_model_at_end=False)  # fmt: skip
-    trainer = GeoTrainer(model=copy.deepcopy(model), args=args, train_dataset=sets["train"], data_collator=collator)
+    trainer = _trainer(copy.deepcopy(model), args, encoder_learning_rate, train_dataset=sets["train"],
+                       data_collator=collator)  # fmt: skip
     trainer.train()
     prediction = trainer.predict(sets["validation"])
     scores = {scale: relation_metrics(prediction, scale)["f1"] for scale in SCALE_GRID}

@@ -78,3 +78,17 @@ def test_recipe_without_threshold_tuning_keeps_the_given_scale(tmp_path, tiny_en
 def test_bad_validation_fraction_is_a_config_error(tmp_path, tiny_encoder):
     with pytest.raises(ConfigError, match="scale_validation_fraction"):
         run_recipe(str(_recipe(tmp_path, tiny_encoder, scale_validation_fraction=1.5)))
+
+
+def test_recipe_trains_the_top_encoder_layer_over_cached_states(tmp_path, tiny_encoder):
+    metrics = run_recipe(str(_recipe(tmp_path, tiny_encoder, trainable_layers=1, encoder_learning_rate=1e-3,
+                                     per_device_train_batch_size=2)))  # fmt: skip
+    assert metrics["no_relation_scale"] in SCALE_GRID and 0.0 <= metrics["validation_f1"] <= 1.0
+    model, _ = load_relation_model(tmp_path / "relations")
+    assert model.config.trainable_layers == 1 and model.config.freeze_encoder
+    before = BertModel.from_pretrained(tiny_encoder)
+    layer, trained = before.encoder.layer[0].output.dense.weight, model.encoder.encoder.layer[0].output.dense.weight
+    assert not torch.allclose(layer, trained)  # the top (only) layer trained and was saved
+    torch.testing.assert_close(
+        before.embeddings.word_embeddings.weight, model.encoder.embeddings.word_embeddings.weight
+    )

@@ -25,7 +25,11 @@ class RelationClassifierConfig(PretrainedConfig):
         marker (`str`, defaults to "*"): the character inserted before and after every mention of the document
             (entity markers, as in ATLOP, Zhou et al. 2021); an entity is the pooled state of its opening markers.
         classifier_dropout (`float`, defaults to 0.1): dropout before the classifier.
-        freeze_encoder (`bool`, defaults to True): keep the encoder fixed (only the classifier trains).
+        freeze_encoder (`bool`, defaults to True): keep the encoder fixed (only the classifier trains), except
+            its top `trainable_layers` layers.
+        trainable_layers (`int`, defaults to 0): with `freeze_encoder`, the number of top encoder layers that
+            still train (0: the whole encoder is fixed). Training then reads each document once through the
+            bottom layers (no gradient, states cached) and runs only the top layers per step.
         max_document_length (`int`, defaults to 512): sub-word tokens per marked document (mentions beyond are unseen).
         initializer_range (`float`, defaults to 0.02): std of the truncated-normal weight init.
         rule_features (`bool`, defaults to False): add, per pair, which typed rule of `geohub.knowledge` relates
@@ -51,6 +55,7 @@ class RelationClassifierConfig(PretrainedConfig):
         marker: str = "*",
         classifier_dropout: float = 0.1,
         freeze_encoder: bool = True,
+        trainable_layers: int = 0,
         max_document_length: int = 512,
         initializer_range: float = 0.02,
         rule_features: bool = False,
@@ -75,6 +80,11 @@ class RelationClassifierConfig(PretrainedConfig):
             raise ValueError(f"classifier_dropout must be in [0, 1), got {classifier_dropout}")
         if max_document_length < 8:
             raise ValueError(f"max_document_length must be >= 8, got {max_document_length}")
+        layers = int(encoder.get("num_hidden_layers", 0))
+        if not 0 <= int(trainable_layers) <= layers:
+            raise ValueError(
+                f"trainable_layers must be in [0, {layers}] (the encoder's layers), got {trainable_layers}"
+            )
         if num_heads < 1:
             raise ValueError(f"num_heads must be >= 1, got {num_heads}")
         if no_relation_weight <= 0 or no_relation_scale <= 0:
@@ -87,6 +97,7 @@ class RelationClassifierConfig(PretrainedConfig):
         self.marker = marker
         self.classifier_dropout = classifier_dropout
         self.freeze_encoder = freeze_encoder
+        self.trainable_layers = int(trainable_layers)
         self.max_document_length = max_document_length
         self.initializer_range = initializer_range
         self.rule_features = bool(rule_features)

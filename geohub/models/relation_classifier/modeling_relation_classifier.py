@@ -40,7 +40,9 @@ class RelationClassifierForPairClassification(RelationClassifierPreTrainedModel)
       `pair_document`, `pair_head`, `pair_tail` `(P,)` (document and entity numbers of each pair),
       `pair_extra` `(P, num_extra_features)` and (with `config.context_features`) `pair_context` `(P, 2)` token
       range between the pair's closest mentions;
-    - precomputed `pair_features` `(P, feature_size)` (see `pair_features`; training with a frozen encoder).
+    - precomputed `pair_features` `(P, feature_size)` (see `pair_features`; training with a frozen encoder);
+    - with `config.trainable_layers`, the document tensors plus `bottom_states` `(D, L, H)` (from `encode_bottom`,
+      cached): only the top layers run.
     `labels` `(P,)` class ids (0 = no_relation; the loss weights it by `config.no_relation_weight` and averages
     over the `config.num_heads` heads). Output logits `(P, 1 + len(relation_types))`: the log of the heads'
     mean class probabilities (one head: its logits); `predict` applies `config.no_relation_scale`.
@@ -68,6 +70,15 @@ class RelationClassifierForPairClassification(RelationClassifierPreTrainedModel)
     def _apply_freeze(self) -> None:
         for parameter in self.encoder.parameters():
             parameter.requires_grad = not self.config.freeze_encoder
+        for parameter in self.top_layers().parameters():
+            parameter.requires_grad = True
+
+    def top_layers(self) -> nn.ModuleList:
+        """The encoder layers that train under `freeze_encoder` (the top `config.trainable_layers`; may be none)."""
+        layers = self.encoder.encoder.layer
+        return (
+            layers[len(layers) - self.config.trainable_layers :] if self.config.trainable_layers else nn.ModuleList()
+        )
 
     @classmethod
     def from_encoder(cls, encoder_path: str | os.PathLike, **config_kwargs) -> RelationClassifierForPairClassification:
@@ -87,9 +98,27 @@ class RelationClassifierForPairClassification(RelationClassifierPreTrainedModel)
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """`(D, L, H)` encoder states of the marked documents."""
-        if self.config.freeze_encoder:
+        if self.config.freeze_encoder and not self.config.trainable_layers:
             self.encoder.eval()  # a frozen encoder gives deterministic features (no dropout)
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    @torch.no_grad()
+    def encode_bottom(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """`(D, L, H)` states entering the top `config.trainable_layers` layers (the frozen part, read without
+        dropout or gradient; cached once per document when training the top layers)."""
+        was_training = self.encoder.training
+        self.encoder.eval()
+        outputs = self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        self.encoder.train(was_training)
+        return outputs.hidden_states[len(outputs.hidden_states) - 1 - self.config.trainable_layers]
+
+    def encode_top(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """`(D, L, H)` final encoder states from `encode_bottom`'s states `(D, L, H)` (runs the top layers)."""
+        mask = self.encoder._create_attention_masks(attention_mask=attention_mask, encoder_attention_mask=None,
+                                                    embedding_output=hidden, encoder_hidden_states=None, cache=None)[0]  # fmt: skip
+        for layer in self.top_layers():
+            hidden = layer(hidden, attention_mask=mask)
+        return hidden
 
     @staticmethod
     def pool_entities(hidden: torch.Tensor, mention_index: torch.Tensor, mention_entity: torch.Tensor) -> torch.Tensor:
@@ -125,10 +154,14 @@ class RelationClassifierForPairClassification(RelationClassifierPreTrainedModel)
     def document_pair_features(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, mention_index: torch.Tensor,
         mention_entity: torch.Tensor, pair_document: torch.Tensor, pair_head: torch.Tensor, pair_tail: torch.Tensor,
-        pair_extra: torch.Tensor, pair_context: torch.Tensor | None = None,
+        pair_extra: torch.Tensor, pair_context: torch.Tensor | None = None, bottom_states: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
-        """`(P, feature_size)` pair features of marked documents (one encoder pass)."""
-        hidden = self.encode(input_ids, attention_mask)
+        """`(P, feature_size)` pair features of marked documents (one encoder pass, or only the top layers over
+        cached `bottom_states` `(D, L, H)` from `encode_bottom`)."""
+        if bottom_states is not None:
+            hidden = self.encode_top(bottom_states.to(self.head[0].weight.dtype), attention_mask)
+        else:
+            hidden = self.encode(input_ids, attention_mask)
         states = self.pool_entities(hidden, mention_index, mention_entity)
         context = None
         if self.config.context_features:
@@ -157,6 +190,7 @@ class RelationClassifierForPairClassification(RelationClassifierPreTrainedModel)
         pair_extra: torch.Tensor | None = None,
         pair_features: torch.Tensor | None = None,
         pair_context: torch.Tensor | None = None,
+        bottom_states: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
@@ -167,7 +201,8 @@ class RelationClassifierForPairClassification(RelationClassifierPreTrainedModel)
             if attention_mask is None:
                 attention_mask = torch.ones_like(input_ids)
             pair_features = self.document_pair_features(input_ids, attention_mask, mention_index, mention_entity,
-                                                        pair_document, pair_head, pair_tail, pair_extra, pair_context)  # fmt: skip
+                                                        pair_document, pair_head, pair_tail, pair_extra, pair_context,
+                                                        bottom_states)  # fmt: skip
         features = pair_features.to(self.head[0].weight.dtype)
         all_logits = [head(features) for head in (self.head, *self.extra_heads)]
         loss = None

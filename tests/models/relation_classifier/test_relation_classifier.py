@@ -155,3 +155,33 @@ def test_rule_and_context_features_heads_and_threshold(tokenizer):
     assert (model.predict(out.logits)[0] == 0).all()
     with pytest.raises(ValueError, match="num_heads"):
         RelationClassifierConfig(num_heads=0)
+
+
+def test_trainable_top_layers_over_cached_bottom_states(tokenizer):
+    torch.manual_seed(0)
+    encoder = BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
+                         intermediate_size=32, max_position_embeddings=128).to_dict()  # fmt: skip
+    config = RelationClassifierConfig(encoder=encoder, type_pairs=[["STRAT", "ROCK"], ["STRAT", "LOCATION"]],
+                                      context_features=True, trainable_layers=1)  # fmt: skip
+    model = RelationClassifierForPairClassification(config)
+    trainable = {name for name, p in model.encoder.named_parameters() if p.requires_grad}
+    assert trainable and all(name.startswith("encoder.layer.2.") for name in trainable)  # only the top layer
+    model.eval()
+    short = "The Bushveld Complex hosts chromitite."
+    documents = [prepare_document(text, _mentions(text), config) for text in (TEXT, short)]
+    encoded = encode_documents(tokenizer, documents, config)
+    features = []
+    for number, (document, labels) in enumerate(zip(documents, ([3, 1], [3]))):
+        ids = torch.tensor([encoded["input_ids"][number]])
+        feature = {k: encoded[k][number] for k in encoded} | {"pairs": document["pairs"], "labels": labels}
+        features.append(feature | {"extra": document["extra"], "bottom_states": model.encode_bottom(ids, ids > -1)[0]})
+    batch = collate_pairs(features)  # two documents of different lengths: padded states and mask
+    assert batch["bottom_states"].shape == (*batch["input_ids"].shape, 16)
+    cached = model(**batch)
+    full = model(**{k: v for k, v in batch.items() if k != "bottom_states"})  # the whole encoder, same weights
+    torch.testing.assert_close(cached.logits, full.logits)
+    cached.loss.backward()  # gradients reach the top layer and the head, never the cached bottom
+    assert model.encoder.encoder.layer[2].output.dense.weight.grad.abs().sum() > 0
+    assert model.encoder.encoder.layer[1].output.dense.weight.grad is None and model.head[-1].weight.grad is not None
+    with pytest.raises(ValueError, match="trainable_layers"):
+        RelationClassifierConfig(encoder=encoder, trainable_layers=4)
