@@ -174,13 +174,17 @@ def register_all() -> None:
     import transformers
     from transformers.pipelines import PIPELINE_REGISTRY
 
+    from .export import ExportedModelLoader
+
     for family in _discovered():
         _register_family(family)
     for task, (family, decl) in pipeline_tasks().items():
+        # an export folder (`geohub export`, with export.json) loads as its ONNX / int8 model, any other folder
+        # falls through to the task's Auto class
         PIPELINE_REGISTRY.register_pipeline(
             task,
             pipeline_class=family.load(decl.pipeline_class),
-            pt_model=getattr(transformers, decl.auto_model),
+            pt_model=(ExportedModelLoader, getattr(transformers, decl.auto_model)),
             type=decl.type,
         )
     _registered = True

@@ -61,7 +61,7 @@ from .utils import atomic_directory, atomic_write_text, get_logger
 logger = get_logger(__name__)
 
 __all__ = ["FORMATS", "DEFAULT_OPSET", "ExportError", "ExportSpec", "export_model", "export_spec",
-           "load_exported", "OnnxModel", "quantize_int8"]  # fmt: skip
+           "load_exported", "OnnxModel", "ExportedModelLoader", "quantize_int8"]  # fmt: skip
 
 FORMATS = ("onnx", "int8")
 DEFAULT_OPSET = 18
@@ -580,8 +580,28 @@ class OnnxModel:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.main_input_name = self.input_names[0]
+        self.name_or_path = os.fspath(self.folder)
         self.device = torch.device("cpu")
         self.dtype = torch.float32
+
+    def can_generate(self) -> bool:
+        return False
+
+    # the terrain GAN's export is its generator (`latents` -> `samples`): what the terrain-generation pipeline calls
+    def sample_latents(self, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Standard-normal latents `(num_samples, latent_dim)`, as `TerrainGAN.sample_latents` draws them."""
+        self._need_input("latents")
+        return torch.randn(num_samples, int(self.config.latent_dim), generator=generator)
+
+    def generator(self, latents: torch.Tensor) -> torch.Tensor:
+        """The generated samples `(B, 1, H, W)` of latents `(B, latent_dim)` (the exported generator)."""
+        self._need_input("latents")
+        return self(latents=latents)["samples"]
+
+    def _need_input(self, name: str) -> None:
+        if name not in self.input_names:
+            raise ExportError(f"this export takes {self.input_names}, not {name!r}", path=self.folder, field=name,
+                              expected="a terrain GAN export (its generator)")  # fmt: skip
 
     def eval(self) -> OnnxModel:
         return self
@@ -637,6 +657,23 @@ def load_exported(folder: str | os.PathLike):
         return _load_int8(folder, info)
     raise ExportError(f"unknown export format {info.get('format')!r}", path=path, field="format",
                       expected=" or ".join(FORMATS))  # fmt: skip
+
+
+class ExportedModelLoader:
+    """The first model class of every geohub pipeline task (`geohub.auto.register_all`), so that
+    `transformers.pipeline(task, model=FOLDER)` takes an export folder like a model folder.
+
+    `from_pretrained(folder)` returns `load_exported(folder)` when the folder holds `export.json`; otherwise it
+    raises `OSError`, which transformers' `load_model` catches before trying the task's Auto class (one file
+    check, nothing loaded). The processor files the export copied beside the model load as from a model folder.
+    """
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        folder = Path(os.fspath(pretrained_model_name_or_path))
+        if not (folder / "export.json").is_file():
+            raise OSError(f"{folder} is not a geohub export folder (no export.json); the task's Auto class loads it")
+        return load_exported(folder)
 
 
 def export_model(model_dir: str | os.PathLike, fmt: str, output_dir: str | os.PathLike, *,
