@@ -197,7 +197,8 @@ def _summarizer_problem(model, batch, target) -> _Problem:
 
     def score(v):
         expanded = {k: t.expand(v.shape[0], *t.shape[1:]) for k, t in extra.items()}
-        return model(sentence_embeddings=v, sentence_mask=present.expand(v.shape[0], -1), **expanded).logits[:, sentence]
+        mask = present.expand(v.shape[0], -1)
+        return model(sentence_embeddings=v, sentence_mask=mask, **expanded).logits[:, sentence]
 
     return _Problem(score, embeddings, torch.zeros_like(embeddings), f"score of sentence {sentence}", sentence,
                     reduce=lambda a: a.sum(axis=-1)[0])  # fmt: skip

@@ -15,6 +15,13 @@ window `(1, C, W)` per item (`ChunkPipeline`), so `batch_size` batches windows, 
 data's units; `postprocess` overlap-adds each station's windows (Hann weights) and returns one `obspy.Stream` with a
 trace per recorded input trace (same id and start time, resampled back to the input's rate). `return_noise=True`
 returns `{"denoised": Stream, "noise": Stream}` instead. `fill_gaps` is passed to the reader.
+
+`explain=True` (integrated gradients; or `"saliency"` / `"input_x_gradient"`, with `explain_steps=` /
+`explain_max_steps=`) returns `{"denoised": Stream, "explanation": [...]}` (plus `"noise"` with `return_noise`):
+per station, the denoised output at the record's largest denoised sample (`peak_time`, component and sample in
+`target`) attributed per sample of the standardised input window that holds it most centrally, as an
+`obspy.Stream` (channel `ATTR_<component>`) with the method, output, completeness gap and steps
+(`geohub.explain.explanation_entry`). Without `explain` the result is unchanged.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from transformers.pipelines.pt_utils import PipelineChunkIterator, PipelineItera
 
 from ..data.waveforms import stream_from_array
 from ..errors import WaveformError
+from ..explain import attribution_stream, explain_denoised_peak, explanation_entry, pipeline_settings
 from ..inference.denoise import denoise_windows, load_denoiser, overlap_add, read_records, record_traces, window_plan
 from ..models.seismic_denoiser import SeismicDenoiserFeatureExtractor
 
@@ -71,7 +79,9 @@ class SeismicDenoisingPipeline(ChunkPipeline):
             extractor = SeismicDenoiserFeatureExtractor.from_pretrained(folder)  # the saved one, else the config's
         self.model, self.feature_extractor = load_denoiser(self.model, extractor)
 
-    def _sanitize_parameters(self, overlap=None, fill_gaps=None, return_noise=None):
+    def _sanitize_parameters(self, overlap=None, fill_gaps=None, return_noise=None, explain=None, explain_steps=None,
+                             explain_max_steps=None):  # fmt: skip
+        settings = pipeline_settings(explain, explain_steps, explain_max_steps, self.model)
         preprocess = {}
         if overlap is not None:
             if not 0.0 <= overlap < 1.0:
@@ -79,7 +89,8 @@ class SeismicDenoisingPipeline(ChunkPipeline):
             preprocess["overlap"] = float(overlap)
         if fill_gaps is not None:
             preprocess["fill_gaps"] = fill_gaps
-        return preprocess, {}, ({"return_noise": bool(return_noise)} if return_noise is not None else {})
+        postprocess = {"return_noise": bool(return_noise)} if return_noise is not None else {}
+        return preprocess, {}, {**postprocess, "explain": settings}
 
     def get_iterator(self, inputs, num_workers, batch_size, preprocess_params, forward_params, postprocess_params):
         """As `ChunkPipeline.get_iterator`, with a collate that needs no padding value (every batch size)."""
@@ -120,7 +131,7 @@ class SeismicDenoisingPipeline(ChunkPipeline):
                 denoised[i] = values
         return {"denoised": denoised if batched else denoised[0][None], **model_inputs}
 
-    def postprocess(self, model_outputs, return_noise: bool = False):
+    def postprocess(self, model_outputs, return_noise: bool = False, explain: dict | None = None):
         import obspy
 
         groups = []
@@ -128,7 +139,7 @@ class SeismicDenoisingPipeline(ChunkPipeline):
             if item["meta"] is not None:
                 groups.append((item["meta"], []))
             groups[-1][1].append(np.asarray(item["denoised"])[0])
-        clean, noise = obspy.Stream(), obspy.Stream()
+        clean, noise, explanations = obspy.Stream(), obspy.Stream(), []
         model_type = self.model.config.model_type
         for meta, windows in groups:
             record = meta["record"]
@@ -136,4 +147,12 @@ class SeismicDenoisingPipeline(ChunkPipeline):
             clean.extend(record_traces(record, values, meta["rates"], model_type))
             if return_noise:
                 noise.extend(record_traces(record, record.data - values, meta["rates"], model_type))
-        return {"denoised": clean, "noise": noise} if return_noise else clean
+            if explain is not None:
+                e = explain_denoised_peak(
+                    record, values, meta["starts"], self.model, self.feature_extractor, **explain
+                )
+                explanations.append(explanation_entry(e, attribution_stream(e, self.feature_extractor.component_order),
+                                                      station=record.station_id, peak_time=e.extra["peak_time"]))  # fmt: skip
+        if explain is None:
+            return {"denoised": clean, "noise": noise} if return_noise else clean
+        return {"denoised": clean, **({"noise": noise} if return_noise else {}), "explanation": explanations}

@@ -20,6 +20,15 @@ own rule. Picking accepts `stride` (samples between windows) or `overlap` (fract
 `obspy.core.event.Pick`s); both accept `fill_gaps`. `batch_size` defaults to 32 windows.
 The magnitude pipeline scores, per station, the window placed so that the record's peak amplitude falls 40% into
 it; a station without signal (all-zero or constant) gets `event_probability` 0 and magnitude None.
+
+Explanations (`geohub.explain`): `explain=True` (integrated gradients) or a method name (`"saliency"`,
+`"input_x_gradient"`), with `explain_steps=` / `explain_max_steps=` (integrated gradients' first and largest step
+counts). Picking adds `"explanation"`: one entry per station, the P probability at its strongest P pick (without a
+pick: at its highest P probability) attributed over the model window centred on it; magnitude adds `"explanation"`
+to each station's row (the predicted magnitude over the scored window; None for a station without signal). An
+entry (`geohub.explain.explanation_entry`) holds `attributions` (an `obspy.Stream`, channel `ATTR_<component>`, per
+sample of the model input after normalisation), `method`, `target`, `output`, `baseline_output`,
+`completeness_gap`, `relative_completeness_gap`, `n_steps`, `station`. Without `explain` the results are unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from transformers.pipelines.base import ChunkPipeline
 
 from ..data.waveforms import stream_from_array
 from ..errors import WaveformError
+from ..explain import attribution_stream, explain_station_p, explain_window, explanation_entry, pipeline_settings
 from ..inference.waveform import (
     ClassifyOutput,
     StationAnnotation,
@@ -94,8 +104,10 @@ class _SeismicPipeline(ChunkPipeline):
 class SeismicPhasePickingPipeline(_SeismicPipeline):
     """Task "seismic-phase-picking": P/S picks and detections for a record of any length, any picking model."""
 
-    def _sanitize_parameters(self, overlap=None, stride=None, p_threshold=None,
-                             s_threshold=None, detection_threshold=None, fill_gaps=None, output="dict"):  # fmt: skip
+    def _sanitize_parameters(self, overlap=None, stride=None, p_threshold=None, s_threshold=None,
+                             detection_threshold=None, fill_gaps=None, output="dict", explain=None, explain_steps=None,
+                             explain_max_steps=None):  # fmt: skip
+        settings = pipeline_settings(explain, explain_steps, explain_max_steps, self.model)
         preprocess = {"fill_gaps": fill_gaps} if fill_gaps is not None else {}
         if overlap is not None:
             if not 0.0 <= overlap < 1.0:
@@ -106,7 +118,7 @@ class SeismicPhasePickingPipeline(_SeismicPipeline):
         thresholds = {"P": p_threshold, "S": s_threshold, "D": detection_threshold}
         if output not in ("dict", "obspy"):
             raise ValueError(f"output must be 'dict' or 'obspy', got {output!r}")
-        return preprocess, {}, {"thresholds": thresholds, "output": output}
+        return preprocess, {}, {"thresholds": thresholds, "output": output, "explain": settings}
 
     def preprocess(self, inputs, fill_gaps: str = "interpolate", stride: int | None = None):
         spec = self.spec
@@ -123,7 +135,7 @@ class SeismicPhasePickingPipeline(_SeismicPipeline):
                     "is_last": r == len(records) - 1 and i == len(starts) - 1,
                 }  # fmt: skip
 
-    def postprocess(self, model_outputs, thresholds=None, output="dict"):
+    def postprocess(self, model_outputs, thresholds=None, output="dict", explain=None):
         spec = self.spec
         result = ClassifyOutput()
         groups = []
@@ -143,17 +155,28 @@ class SeismicPhasePickingPipeline(_SeismicPipeline):
             result.detections += detections
             result.traces.append(trace)
         if output == "obspy":
-            return {"annotations": annotation_stream(result.traces), "picks": [p.to_obspy() for p in result.picks],
-                    "detections": result.detections}  # fmt: skip
-        as_dict = result.to_dict()
-        return {"picks": as_dict["picks"], "detections": as_dict["detections"]}
+            answer = {"annotations": annotation_stream(result.traces), "picks": [p.to_obspy() for p in result.picks],
+                      "detections": result.detections}  # fmt: skip
+        else:
+            as_dict = result.to_dict()
+            answer = {"picks": as_dict["picks"], "detections": as_dict["detections"]}
+        if explain is not None:
+            answer["explanation"] = [self._explain_station(trace, result.picks, explain) for trace in result.traces]
+        return answer
+
+    def _explain_station(self, trace, picks, settings: dict) -> dict:
+        e = explain_station_p(trace, picks, self.model, self.feature_extractor, **settings)
+        return explanation_entry(e, attribution_stream(e, self.spec.component_order), station=trace.station,
+                                 explained=e.extra["which"], pick_time=e.extra["pick_time"],
+                                 share_near_pick=e.extra["share_near_pick"])  # fmt: skip
 
 
 class SeismicMagnitudePipeline(_SeismicPipeline):
     """Task "seismic-magnitude": magnitude, its 1-std uncertainty and the event probability per station."""
 
-    def _sanitize_parameters(self, fill_gaps=None):
-        return ({"fill_gaps": fill_gaps} if fill_gaps is not None else {}), {}, {}
+    def _sanitize_parameters(self, fill_gaps=None, explain=None, explain_steps=None, explain_max_steps=None):
+        settings = pipeline_settings(explain, explain_steps, explain_max_steps, self.model)
+        return ({"fill_gaps": fill_gaps} if fill_gaps is not None else {}), {}, {"explain": settings}
 
     def preprocess(self, inputs, fill_gaps: str = "interpolate"):
         spec = self.spec
@@ -162,18 +185,25 @@ class SeismicMagnitudePipeline(_SeismicPipeline):
             start = magnitude_window(record, spec.window_length)
             window = padded(record.data, spec.window_length)[:, start : start + spec.window_length]
             yield {"windows": torch.from_numpy(np.ascontiguousarray(window[None])),
-                   "meta": (record.station_id, str(record.time_of(start))), "is_last": r == len(records) - 1}  # fmt: skip
+                   "meta": {"record": record, "start": start}, "is_last": r == len(records) - 1}  # fmt: skip
 
-    def postprocess(self, model_outputs):
+    def postprocess(self, model_outputs, explain=None):
         rows = []
         for item in model_outputs:
             magnitude, uncertainty, probability = (float(v) for v in item["outputs"][0])
-            station, start = item["meta"]
+            record, start = item["meta"]["record"], item["meta"]["start"]
             rows.append({
-                "station": station,
-                "start": start,
+                "station": record.station_id,
+                "start": str(record.time_of(start)),
                 "magnitude": None if np.isnan(magnitude) else magnitude,
                 "uncertainty": None if np.isnan(uncertainty) else uncertainty,
                 "event_probability": probability,
             })  # fmt: skip
+            if explain is not None:
+                rows[-1]["explanation"] = None if np.isnan(magnitude) else self._explain_window(record, start, explain)
         return rows
+
+    def _explain_window(self, record, start: int, settings: dict) -> dict:
+        e = explain_window(self.model, self.feature_extractor, record.data, start, starttime=record.starttime,
+                           sampling_rate=record.sampling_rate, station_id=record.station_id, **settings)  # fmt: skip
+        return explanation_entry(e, attribution_stream(e, self.spec.component_order), station=record.station_id)
