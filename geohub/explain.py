@@ -176,9 +176,15 @@ def _latent_problem(model, batch) -> _Problem:
     z = _first(batch, "latents").float()
     # baseline: a fixed reference latent (seed 0), not zero: the generator's pixel norm is scale-invariant, so the
     # straight path from zero would be constant and integrated gradients would not add up
-    reference = torch.randn(z.shape, generator=torch.Generator().manual_seed(0))
+    # (the seed-1 latent when z is the seed-0 one, e.g. the first patch of `generate(seed=0)`: x == baseline explains
+    # nothing)
+    seed = 0
+    reference = torch.randn(z.shape, generator=torch.Generator().manual_seed(seed))
+    if torch.allclose(reference, z):
+        seed = 1
+        reference = torch.randn(z.shape, generator=torch.Generator().manual_seed(seed))
     return _Problem(lambda v: model(latents=v).samples.mean(dim=(1, 2, 3)), z, reference,
-                    "mean of the generated patch (relative to the seed-0 reference latent)", None)  # fmt: skip
+                    f"mean of the generated patch (relative to the seed-{seed} reference latent)", None)  # fmt: skip
 
 
 _SUMMARIZER_EXTRAS = ("sentence_features", "title_input_ids", "title_attention_mask", "title_embeddings", "title_mask")

@@ -17,6 +17,15 @@ joins the items of one input. So `batch_size`, lists of inputs and `num_workers`
 answer does not depend on them. The processor (`TerrainImageProcessor`, saved with the model) is loaded by
 `pipeline()` through `AutoImageProcessor`; the landform pipeline computes exactly
 `geohub.inference.terrain.classify_landform` (what the demo serves).
+
+Explanations (`geohub.explain`): `explain=True` (integrated gradients; or `"saliency"` / `"input_x_gradient"`,
+with `explain_steps=` / `explain_max_steps=`). Generation adds `"explanation"`: one entry per generated patch, the
+patch's mean (normalised units) attributed per latent dimension `(latent_dim,)` against a fixed seed-0 reference
+latent. Classification returns `{"predictions": [...as without explain...], "explanation": {...}}`: the logit of
+the predicted class attributed per pixel `(S, S)` of the patch that shows it most clearly (`patch_index`,
+`num_patches`, `label`, `probability`). Entries hold `attributions` (numpy), `method`, `target`, `output`,
+`baseline_output`, `completeness_gap`, `relative_completeness_gap`, `n_steps`
+(`geohub.explain.explanation_entry`). Without `explain` the results are unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from transformers.pipelines.base import ChunkPipeline
 from ..data.dem import DEM, read_dem
 from ..data.limits import check_count, check_seed, check_top_k
 from ..errors import RasterError
+from ..explain import explain as explain_model
+from ..explain import explain_patches, explanation_entry, pipeline_settings
 from ..inference.terrain import landform_patches, landform_scores
 
 __all__ = ["TerrainGenerationPipeline", "LandformClassificationPipeline"]
@@ -58,13 +69,15 @@ class _TerrainPipeline(ChunkPipeline):
 class TerrainGenerationPipeline(_TerrainPipeline):
     """Task "terrain-generation": DEM patches in metres from a `TerrainGAN` (same seed, same patches)."""
 
-    def _sanitize_parameters(self, seed=None, num_samples=None):
+    def _sanitize_parameters(self, seed=None, num_samples=None, explain=None, explain_steps=None,
+                             explain_max_steps=None):  # fmt: skip
+        settings = pipeline_settings(explain, explain_steps, explain_max_steps, self.model)
         preprocess = {}
         if seed is not None:
             preprocess["seed"] = seed
         if num_samples is not None:
             preprocess["num_samples"] = num_samples
-        return preprocess, {}, {}
+        return preprocess, {}, {"explain": settings}
 
     def preprocess(self, inputs=None, seed: int | None = None, num_samples: int | None = None):
         if isinstance(inputs, dict):
@@ -83,17 +96,28 @@ class TerrainGenerationPipeline(_TerrainPipeline):
         is_last = model_inputs.pop("is_last")
         with torch.no_grad():
             values = self.model.generator(model_inputs["latents"].to(self.model.device))
-        return {"values": values, "is_last": is_last}
+        return {"values": values, "latents": model_inputs["latents"], "is_last": is_last}
 
-    def postprocess(self, model_outputs):
+    def postprocess(self, model_outputs, explain: dict | None = None):
         values = torch.cat([output["values"] for output in model_outputs])
-        return {"elevation": self.image_processor.postprocess(values), "spacing_m": float(self.image_processor.spacing_m)}
+        result = {
+            "elevation": self.image_processor.postprocess(values),
+            "spacing_m": float(self.image_processor.spacing_m),
+        }
+        if explain is not None:
+            result["explanation"] = [
+                explanation_entry(explain_model(self.model, {"latents": output["latents"]}, **explain))
+                for output in model_outputs
+            ]
+        return result
 
 
 class LandformClassificationPipeline(_TerrainPipeline):
     """Task "landform-classification": landform probabilities of a DEM of any size (mean over its patches)."""
 
-    def _sanitize_parameters(self, spacing_m=None, top_k=None, max_patches=None):
+    def _sanitize_parameters(self, spacing_m=None, top_k=None, max_patches=None, explain=None, explain_steps=None,
+                             explain_max_steps=None):  # fmt: skip
+        settings = pipeline_settings(explain, explain_steps, explain_max_steps, self.model)
         preprocess = {}
         if spacing_m is not None:
             preprocess["spacing_m"] = spacing_m
@@ -102,7 +126,7 @@ class LandformClassificationPipeline(_TerrainPipeline):
         postprocess = {}
         if top_k is not None:
             postprocess["top_k"] = check_top_k(top_k, self.model.config.num_labels)
-        return preprocess, {}, postprocess
+        return preprocess, {}, {**postprocess, "explain": settings}
 
     def preprocess(self, inputs, spacing_m: float | None = None, max_patches: int = 64):
         if isinstance(inputs, (str, os.PathLike)):
@@ -120,9 +144,16 @@ class LandformClassificationPipeline(_TerrainPipeline):
         is_last = model_inputs.pop("is_last")
         with torch.no_grad():
             logits = self.model(pixel_values=model_inputs["pixel_values"].to(self.model.device)).logits
-        return {"logits": logits, "is_last": is_last}
+        return {"logits": logits, "pixel_values": model_inputs["pixel_values"], "is_last": is_last}
 
-    def postprocess(self, model_outputs, top_k: int | None = None):
-        scores = landform_scores(self.model, torch.cat([output["logits"] for output in model_outputs]))
+    def postprocess(self, model_outputs, top_k: int | None = None, explain: dict | None = None):
+        logits = torch.cat([output["logits"] for output in model_outputs])
+        scores = landform_scores(self.model, logits)
         ranked = sorted(scores.items(), key=lambda item: -item[1])
-        return [{"label": label, "score": score} for label, score in ranked[: top_k or len(ranked)]]
+        predictions = [{"label": label, "score": score} for label, score in ranked[: top_k or len(ranked)]]
+        if explain is None:
+            return predictions
+        pixel_values = torch.cat([output["pixel_values"] for output in model_outputs]).to(self.model.device)
+        e = explain_patches(self.model, pixel_values, logits, **explain)
+        context = {key: e.extra[key] for key in ("label", "probability", "patch_index", "num_patches")}
+        return {"predictions": predictions, "explanation": explanation_entry(e, **context)}
