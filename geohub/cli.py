@@ -265,11 +265,12 @@ def explain_command(
 @app.command("export")
 def export_command(
     model_dir: Path = typer.Argument(..., help="saved model folder (config.json + weights + processor)"),
-    format: str = typer.Option(..., "--format", help="onnx (onnxruntime, dynamic batch/length) or int8 (dynamic quantisation)"),
+    format: str = typer.Option(..., "--format", help="onnx (onnxruntime, dynamic batch/length), int8 (torch dynamic quantisation) "
+                                "or onnx-int8 (onnxruntime dynamic quantisation of the ONNX graph)"),
     output: Path = typer.Option(..., "--output", help="folder to write (model + config + processor + export.json)"),
     opset: int = typer.Option(18, "--opset", help="ONNX opset (onnx only)"),
 ) -> None:
-    """Export a model to ONNX or int8 (geohub.export); prints export.json (opset, tolerance, measured error)."""
+    """Export a model to ONNX, int8 or ONNX int8 (geohub.export); prints export.json (opset, measured error)."""
     import json
 
     from .errors import GeohubError

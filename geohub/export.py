@@ -23,6 +23,10 @@ of another batch size and length than the traced one).
   directly, e.g. EQTransformer's LSTM and attention) stays fp32 (`kept_fp32_modules` in export.json); models with
   no Linear/LSTM layer (the convolutional U-Nets) are refused:
   dynamic quantisation would not change them.
+- `onnx-int8`: the verified ONNX graph quantised by `onnxruntime.quantization.quantize_dynamic` (int8 weights per
+  output channel of its MatMul, LSTM and Attention nodes, activations quantised on the fly); run by onnxruntime like
+  `onnx`. The fastest variant for the MiniLM text models and the magnitude CNN-LSTM on CPU (benchmarks/README.md);
+  graphs without such nodes (the convolution-only U-Nets) are refused.
 
 What each model family exports (inputs -> outputs; "T" dynamic means any length works):
 
@@ -41,6 +45,7 @@ Encoder-decoder (generation) models and models that need more inputs (the relati
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -61,11 +66,12 @@ from .utils import atomic_directory, atomic_write_text, get_logger
 logger = get_logger(__name__)
 
 __all__ = ["FORMATS", "DEFAULT_OPSET", "ExportError", "ExportSpec", "export_model", "export_spec",
-           "load_exported", "OnnxModel", "ExportedModelLoader", "quantize_int8"]  # fmt: skip
+           "export_onnx_int8", "load_exported", "OnnxModel", "ExportedModelLoader", "quantize_int8"]  # fmt: skip
 
-FORMATS = ("onnx", "int8")
+FORMATS = ("onnx", "int8", "onnx-int8")
 DEFAULT_OPSET = 18
 ONNX_TOLERANCE = {"atol": 1e-4, "rtol": 1e-3}
+ONNX_INT8_OPS = ("MatMul", "LSTM", "Attention")  # not Conv (ConvInteger is slower than fp32 Conv in onnxruntime)
 _WAVEFORM_ANY_LENGTH = {"geohub_seismic_picker", "geohub_seismic_magnitude", "geohub_seismic_denoiser"}
 _WAVEFORM_FIXED_LENGTH = {"geohub_eqtransformer", "geohub_gpd"}
 _PROCESSOR_FILES = ("preprocessor_config.json", "tokenizer_config.json", "tokenizer.json", "vocab.txt",
@@ -339,6 +345,63 @@ def export_onnx(model: nn.Module, output_dir, *, source: Path | None = None, ops
                      exporter=exporter, files=files)  # fmt: skip
         atomic_write_text(tmp / "export.json", json.dumps(info, indent=2))
     return info
+
+
+def export_onnx_int8(model: nn.Module, output_dir, *, source: Path | None = None, opset: int = DEFAULT_OPSET) -> dict:
+    """The ONNX export (verified as `export_onnx`), then `onnxruntime.quantization.quantize_dynamic` of its MatMul,
+    LSTM and Attention nodes (int8 weights per output channel, activations quantised on the fly: MatMulInteger,
+    DynamicQuantizeLSTM). Written to `output_dir/model.onnx` with `export.json` (the quantised node count and the
+    largest difference from PyTorch on the check input); a graph without such nodes is refused."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model = model.eval()
+    spec = export_spec(model)
+    output_names = _output_names(_reference_raw(spec))
+    with atomic_directory(output_dir, last=("export.json",)) as tmp:
+        tmp = Path(tmp)
+        fp32 = tmp / "fp32"
+        fp32.mkdir()
+        exporter, _ = _export_and_verify(spec, fp32 / "model.onnx", opset, output_names, **ONNX_TOLERANCE)
+        with warnings.catch_warnings(), _quiet_root_logger():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(fp32 / "model.onnx", tmp / "model.onnx", op_types_to_quantize=list(ONNX_INT8_OPS),
+                             per_channel=True, weight_type=QuantType.QInt8)  # fmt: skip
+        shutil.rmtree(fp32)
+        graph = onnx.load(str(tmp / "model.onnx"), load_external_data=False)
+        quantized = sorted({node.op_type for node in graph.graph.node if node.op_type in _ORT_INTEGER_OPS})
+        count = sum(node.op_type in _ORT_INTEGER_OPS for node in graph.graph.node)
+        if not count:
+            raise ExportError(f"{type(model).__name__}'s ONNX graph has no {'/'.join(ONNX_INT8_OPS)} node to quantise",
+                              field="model", expected="a model with MatMul/LSTM layers (text models, the magnitude "
+                              "CNN-LSTM); export convolutional models with --format onnx")  # fmt: skip
+        _copy_support_files(source, tmp, model)
+        files = sorted(f.name for f in tmp.iterdir() if f.name.startswith("model.onnx"))
+        info = _info(model, spec, "onnx-int8", output_names, opset=int(graph.opset_import[0].version),
+                     exporter=exporter, files=files, quantized_node_types=quantized, quantized_nodes=count,
+                     quantization="onnxruntime.quantization.quantize_dynamic (QInt8 weights per channel, dynamic "
+                     f"activations) of the {'/'.join(ONNX_INT8_OPS)} nodes")  # fmt: skip
+        reloaded = _run_onnx(tmp / "model.onnx", spec.check_inputs)
+        info["max_abs_difference_from_fp32"] = _largest_error(_reference(spec, spec.check_inputs), reloaded)
+        atomic_write_text(tmp / "export.json", json.dumps(info, indent=2))
+    return info
+
+
+@contextlib.contextmanager
+def _quiet_root_logger():
+    """onnxruntime's quantiser logs advice ("consider pre-processing") on the root logger: not for our users."""
+    import logging
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+_ORT_INTEGER_OPS = {"MatMulInteger", "DynamicQuantizeMatMul", "DynamicQuantizeLSTM", "QAttention", "ConvInteger"}
 
 
 def _reference_raw(spec: ExportSpec):
@@ -644,14 +707,15 @@ class OnnxModel:
 
 
 def load_exported(folder: str | os.PathLike):
-    """The model of an export folder: `OnnxModel` for `onnx`, the int8-quantised PyTorch model for `int8`."""
+    """The model of an export folder: `OnnxModel` for `onnx` and `onnx-int8`, the int8-quantised PyTorch model for
+    `int8`."""
     folder = Path(folder)
     path = folder / "export.json"
     if not path.is_file():
         raise ExportError("not an export folder (no export.json)", path=folder,
                           expected="a folder written by `geohub export`")  # fmt: skip
     info = json.loads(path.read_text(encoding="utf-8"))
-    if info.get("format") == "onnx":
+    if info.get("format") in ("onnx", "onnx-int8"):
         return OnnxModel(folder, info)
     if info.get("format") == "int8":
         return _load_int8(folder, info)
@@ -693,4 +757,6 @@ def export_model(model_dir: str | os.PathLike, fmt: str, output_dir: str | os.Pa
             pass
     if fmt == "onnx":
         return export_onnx(model, output_dir, source=source, opset=opset)
+    if fmt == "onnx-int8":
+        return export_onnx_int8(model, output_dir, source=source, opset=opset)
     return export_int8(model, output_dir, source=source)

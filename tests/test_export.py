@@ -265,3 +265,44 @@ def test_cli_export_and_denoise_with_the_onnx_export(tmp_path):
         app, ["export", str(tmp_path / "model"), "--format", "tflite", "--output", str(tmp_path / "x")]
     )
     assert unknown.exit_code != 0 and "unknown format" in unknown.output
+
+
+@pytest.mark.parametrize("family", ["bert_tagger", "seismic_magnitude"])
+def test_onnx_int8_quantises_matmul_and_lstm_nodes_and_stays_close(family, tmp_path):
+    from geohub.export import OnnxModel, export_onnx_int8
+
+    torch.manual_seed(0)
+    model = ONNX_FAMILIES[family]().eval()
+    info = export_onnx_int8(model, tmp_path / "q")
+    assert info["format"] == "onnx-int8" and info["quantized_nodes"] > 0
+    assert "MatMulInteger" in info["quantized_node_types"]
+    if family == "seismic_magnitude":
+        assert "DynamicQuantizeLSTM" in info["quantized_node_types"]
+    loaded = load_exported(tmp_path / "q")
+    assert isinstance(loaded, OnnxModel)
+    check = export_spec(model).check_inputs
+    reference = _outputs(model, check)
+    actual = {k: v.numpy() for k, v in loaded(**check).items()}
+    assert set(actual) == set(reference)
+    for name, ref in reference.items():
+        assert np.abs(actual[name] - ref).max() <= 0.05 * (np.abs(ref).max() + 1e-6), name
+        assert info["max_abs_difference_from_fp32"][name] <= 0.05 * (np.abs(ref).max() + 1e-6), name
+
+
+def test_onnx_int8_refuses_convolution_only_models_and_cli_writes_it(tmp_path):
+    from geohub.cli import app
+    from geohub.export import export_onnx_int8
+
+    with pytest.raises(ExportError, match="no MatMul/LSTM/Attention node to quantise"):
+        export_onnx_int8(_picker().eval(), tmp_path / "picker-q")
+    assert not (tmp_path / "picker-q").exists()
+    torch.manual_seed(0)
+    _magnitude().save_pretrained(tmp_path / "model")
+    result = CliRunner().invoke(
+        app, ["export", str(tmp_path / "model"), "--format", "onnx-int8", "--output", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out" / "export.json").read_text())["format"] == "onnx-int8"
+    assert load_exported(tmp_path / "out")(
+        inputs=torch.randn(2, 3, 800), log_amplitude=torch.randn(2, 3)
+    ).magnitude.shape == (2,)

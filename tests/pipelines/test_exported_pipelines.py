@@ -1,6 +1,6 @@
-"""`transformers.pipeline(task, model=EXPORT_FOLDER)` takes a `geohub export` folder (ONNX or int8) like a model
-folder, for every geohub pipeline task, and answers like the fp32 model (ONNX within its tolerance, int8 within a
-few per cent of the output range on these tiny untrained models)."""
+"""`transformers.pipeline(task, model=EXPORT_FOLDER)` takes a `geohub export` folder (onnx, int8, onnx-int8) like a
+model folder, for every geohub pipeline task, and answers like the fp32 model (ONNX within its tolerance, the int8
+formats within a few per cent of the output range on these tiny untrained models)."""
 
 from __future__ import annotations
 
@@ -99,7 +99,10 @@ def _tagger():
                         intermediate_size=32, num_labels=3, id2label=labels,
                         label2id={v: k for k, v in labels.items()})  # fmt: skip
     text = "Basaltic andesite erupted from the stratovolcano in 1991. Granite intrudes the schist."
-    return BertForTokenClassification(config), [tokenizer], "knowledge-extraction", text, {"relation_model": "rules"}
+    model = BertForTokenClassification(config)
+    with torch.no_grad():
+        model.classifier.weight.mul_(20.0)  # decisive tags: int8 noise must not flip an untrained model's argmax
+    return model, [tokenizer], "knowledge-extraction", text, {"relation_model": "rules"}
 
 
 def _extractive():
@@ -119,17 +122,19 @@ def _extractive():
 
 
 # family -> (builder, export formats); int8 is refused for the convolution-only U-Nets (tested in test_export.py)
+ALL = ("onnx", "int8", "onnx-int8")
 CASES = {
     "seismic_picker": (_picker, ("onnx",)),
-    "gpd": (_gpd, ("onnx", "int8")),
-    "seismic_magnitude": (_magnitude, ("onnx", "int8")),
+    "gpd": (_gpd, ALL),
+    "seismic_magnitude": (_magnitude, ALL),
     "seismic_denoiser": (_denoiser, ("onnx",)),
-    "landform": (_landform, ("onnx", "int8")),
-    "terrain_gan": (_terrain_gan, ("onnx", "int8")),
-    "entity_tagger": (_tagger, ("onnx", "int8")),
-    "extractive_summarizer": (_extractive, ("onnx", "int8")),
+    "landform": (_landform, ALL),
+    "terrain_gan": (_terrain_gan, ALL),
+    "entity_tagger": (_tagger, ALL),
+    "extractive_summarizer": (_extractive, ALL),
 }
-SLOW = {("extractive_summarizer", "onnx")}  # torch.export of the MiniLM encoder: ~10-30 s on a busy CPU
+# torch.export of the MiniLM encoder: ~10-30 s each on a busy CPU
+SLOW = {("extractive_summarizer", "onnx"), ("extractive_summarizer", "onnx-int8")}
 
 
 def _close(a, b, atol: float, path: str = "", array_atol: float | None = None) -> None:
@@ -159,6 +164,14 @@ def _close(a, b, atol: float, path: str = "", array_atol: float | None = None) -
         assert abs(a - b) <= atol, (path, a, b)
     else:
         assert a == b, (path, a, b)
+
+
+def _similar(entity: dict, entities: list[dict]) -> bool:
+    """The same span and label with a score within 0.05."""
+    key = (entity["start"], entity["end"], entity["label"])
+    return any(
+        (e["start"], e["end"], e["label"]) == key and abs(e["score"] - entity["score"]) <= 0.05 for e in entities
+    )
 
 
 @pytest.fixture(scope="module")
@@ -199,6 +212,8 @@ def test_pipeline_takes_an_export_folder(exported, family, fmt):
     served = pipeline(task, model=str(folders[fmt]))
     if fmt == "onnx":
         assert isinstance(served.model, OnnxModel)
+    elif fmt == "onnx-int8":
+        assert isinstance(served.model, OnnxModel) and served.model.info["quantized_nodes"] > 0
     else:
         assert any("quantized" in type(m).__module__ for m in served.model.modules())
     # the processor saved beside the export (non-default settings in these cases) is the one the pipeline uses
@@ -212,6 +227,12 @@ def test_pipeline_takes_an_export_folder(exported, family, fmt):
     expected, actual = reference(inputs, **options), served(inputs, **options)
     if fmt == "onnx":
         _close(actual, expected, atol=1e-4)
+    elif task == "knowledge-extraction":  # int8 may flip near-tie tags of this untrained tagger (merging spans)
+        same = [e for e in expected["entities"] if e in actual["entities"] or _similar(e, actual["entities"])]
+        assert len(same) >= 0.5 * len(expected["entities"]) > 0
+        for entity in (e for e in expected["entities"] if e["score"] >= 0.6):  # a confident one stays (overlapping)
+            assert any(a["label"] == entity["label"] and a["start"] < entity["end"] and entity["start"] < a["end"]
+                       for a in actual["entities"]), entity  # fmt: skip
     else:  # int8: scores within 0.05, arrays within 5 % of their range on average and 15 % at worst
         _close(actual, expected, atol=0.05, array_atol=0.15)
 
