@@ -253,6 +253,22 @@ def align_word_labels(tokenizer, max_length: int, case_feature: bool = False):
     return encode
 
 
+def decode_word_tags(
+    logits: np.ndarray, label_ids: np.ndarray, label_names: list[str]
+) -> tuple[list[list[str]], list[list[str]]]:
+    """(predicted, reference) word tags of each row: logits (rows, sub-words, labels) at the labelled (first)
+    sub-words, decoded to the most probable IOB2-valid sequence (`viterbi_iob2`, as geohub's inference does)."""
+    from ..models.entity_tagger.decoding import viterbi_iob2
+
+    preds, refs = [], []
+    for logit_row, label_row in zip(logits, label_ids):
+        keep = label_row != -100
+        row = torch.from_numpy(np.asarray(logit_row[keep], dtype=np.float32)).softmax(-1).numpy()
+        refs.append([label_names[i] for i in label_row[keep]])
+        preds.append([label_names[i] for i in viterbi_iob2(row, label_names)])
+    return preds, refs
+
+
 def seqeval_metrics(label_names: list[str]):
     """`compute_metrics` for the Trainer: entity P/R/F1 overall and F1 per type, via the offline seqeval module."""
     from ..metrics.text import load_seqeval
@@ -260,13 +276,7 @@ def seqeval_metrics(label_names: list[str]):
     metric = load_seqeval()
 
     def compute(prediction) -> dict[str, float]:
-        logits, labels = prediction.predictions, prediction.label_ids
-        predicted = np.argmax(logits, axis=-1)
-        refs, preds = [], []
-        for pred_row, label_row in zip(predicted, labels):
-            keep = label_row != -100
-            refs.append([label_names[i] for i in label_row[keep]])
-            preds.append([label_names[i] for i in pred_row[keep]])
+        preds, refs = decode_word_tags(prediction.predictions, prediction.label_ids, label_names)
         scores = metric.compute(predictions=preds, references=refs)
         out = {k: scores[f"overall_{k}"] for k in ("precision", "recall", "f1", "accuracy")}
         out.update({f"f1_{kind}": v["f1"] for kind, v in scores.items() if isinstance(v, dict)})
@@ -308,12 +318,7 @@ def evaluate_test_set(trainer, test, label_names: list[str]) -> dict[str, float]
     from ..utils import atomic_write_text
 
     prediction = trainer.predict(test, metric_key_prefix="test")
-    predicted = np.argmax(prediction.predictions, axis=-1)
-    refs, preds = [], []
-    for pred_row, label_row in zip(predicted, prediction.label_ids):
-        keep = label_row != -100
-        refs.append([label_names[i] for i in label_row[keep]])
-        preds.append([label_names[i] for i in pred_row[keep]])
+    preds, refs = decode_word_tags(prediction.predictions, prediction.label_ids, label_names)
     metrics = entity_report(preds, refs)
     types = sorted(key[len("test_") : -len("_support")] for key in metrics if key.endswith("_support"))
     lines = [f"test set: entity F1 {metrics['test_f1']:.4f} (P {metrics['test_precision']:.4f}, "

@@ -77,3 +77,19 @@ def test_own_types_train_through_the_cli_and_the_test_file_is_scored(tmp_path, r
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert sorted(config["label2id"]) == sorted(["O", "B-MINERAL", "I-MINERAL", "B-ORE_DEPOSIT", "I-ORE_DEPOSIT",
                                                  "B-ROCK", "I-ROCK"])  # fmt: skip
+
+
+def test_trainer_metrics_decode_valid_iob2_at_labelled_sub_words():
+    import numpy as np
+
+    from geohub.training.text import decode_word_tags, seqeval_metrics
+
+    names = ["O", "B-STRAT", "I-STRAT", "B-TIMESCALE", "I-TIMESCALE"]
+    # one row "No ." (+ a continuation sub-word and padding): arg-max is B-STRAT, I-TIMESCALE (a stray I-)
+    logits = np.log(np.array([[[0.3, 0.6, 0.0, 0.1, 0.0], [0.2, 0.2, 0.2, 0.2, 0.2],
+                               [0.25, 0.1, 0.2, 0.18, 0.27], [0.2, 0.2, 0.2, 0.2, 0.2]]]) + 1e-9)  # fmt: skip
+    labels = np.array([[0, -100, 0, -100]])
+    preds, refs = decode_word_tags(logits, labels, names)
+    assert refs == [["O", "O"]] and preds == [["B-STRAT", "O"]]
+    metrics = seqeval_metrics(names)(type("P", (), {"predictions": logits, "label_ids": labels})())
+    assert metrics["precision"] == 0.0 and "f1_TIMESCALE" not in metrics  # no stray TIMESCALE entity is scored
