@@ -1,13 +1,13 @@
-"""fp32 PyTorch vs int8 (dynamic quantisation) vs ONNX (onnxruntime) for saved geohub models, one run.
+"""fp32 PyTorch vs int8 (torch dynamic quantisation) vs ONNX vs ONNX int8 (onnxruntime) for saved geohub models.
 
     python benchmarks/export.py --model geohub-quickstart/seismic_picking --model geohub-quickstart/eqtransformer \
         --model geohub-quickstart/seismic_magnitude --model geohub-quickstart/landform \
         --model geohub-quickstart/knowledge_extraction --model geohub-quickstart/summarization \
         --data ../shared/data/phasenet-ncedc
 
-For each model folder: export to ONNX and int8 (`geohub.export`, into a temporary folder), then measure each
-variant on the same inputs, same threads (`--threads` for torch and onnxruntime):
-- size: bytes of the weights files (model.safetensors / model.int8.safetensors / model.onnx + model.onnx.data);
+For each model folder: export to int8, ONNX and ONNX int8 (`geohub.export`, into a temporary folder; `--formats`
+picks), then measure each variant on the same inputs, same threads (`--threads` for torch and onnxruntime):
+- size: bytes of the weights files (model.safetensors / model.int8.safetensors / model.onnx [+ model.onnx.data]);
 - speed: items per second on one fixed workload (`--batch` windows of the model's window length, `--batch`
   landform patches, `--batch` held-out corpus sentences for the tagger, `--batch // 2` held-out corpus documents
   for the summarizer), the median of `--repeats` timed rounds in which the variants run interleaved, after one
@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from geohub.errors import GeohubError  # noqa: E402
-from geohub.export import export_int8, export_onnx, load_exported  # noqa: E402
+from geohub.export import export_int8, export_onnx, export_onnx_int8, load_exported  # noqa: E402
 
 PICKERS = {"geohub_seismic_picker", "geohub_eqtransformer"}
 QUALITY_KEYS = {"p_mae_s": "lower", "p_f1": "higher", "magnitude_mae": "lower", "accuracy": "higher",
@@ -208,7 +208,7 @@ def _p_quality(model, extractor, windows, p_true, rate: float, threshold: float,
 def _variants(name: str, model, source: Path, args, work: Path) -> tuple[dict, dict, dict]:
     variants, notes = {"fp32": model}, {}
     sizes = {"fp32": (source / "model.safetensors").stat().st_size}
-    for fmt, export in (("int8", export_int8), ("onnx", export_onnx)):
+    for fmt, export in (("int8", export_int8), ("onnx", export_onnx), ("onnx-int8", export_onnx_int8)):
         if fmt not in args.formats.split(","):
             continue
         folder = work / f"{name}-{fmt}"
@@ -219,7 +219,7 @@ def _variants(name: str, model, source: Path, args, work: Path) -> tuple[dict, d
             continue
         variants[fmt] = load_exported(folder)
         sizes[fmt] = sum((folder / file).stat().st_size for file in info["files"])  # model.onnx (+ .data)
-        if fmt == "onnx":
+        if fmt.startswith("onnx"):
             import onnxruntime
 
             options = onnxruntime.SessionOptions()
@@ -275,7 +275,9 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=600, help="magnitude windows / landform patches for quality")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved timed rounds (median)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--formats", default="int8,onnx", help="comma-separated subset of int8,onnx")
+    parser.add_argument(
+        "--formats", default="int8,onnx,onnx-int8", help="comma-separated subset of int8,onnx,onnx-int8"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -304,9 +306,9 @@ def print_tables(results: list[dict]) -> None:
         print(f"\n{result['model']} ({result['model_type']}; {result['items']} items per timed call)")
         columns = [c for c in ("size_mb", "per_second", "speedup", "max_abs_diff", "decision_agreement")]
         columns += sorted({c for row in result["rows"].values() for c in row} - set(columns))
-        print(f"{'variant':<8}" + "".join(f"{c:>24}" for c in columns))
+        print(f"{'variant':<10}" + "".join(f"{c:>24}" for c in columns))
         for variant, row in result["rows"].items():
-            print(f"{variant:<8}" + "".join(f"{row.get(c, float('nan')):>24.4g}" for c in columns))
+            print(f"{variant:<10}" + "".join(f"{row.get(c, float('nan')):>24.4g}" for c in columns))
         for fmt, note in result["not_exported"].items():
             print(f"{fmt}: not exported: {note}")
 

@@ -306,3 +306,25 @@ def test_onnx_int8_refuses_convolution_only_models_and_cli_writes_it(tmp_path):
     assert load_exported(tmp_path / "out")(
         inputs=torch.randn(2, 3, 800), log_amplitude=torch.randn(2, 3)
     ).magnitude.shape == (2,)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "int8", "onnx-int8"])
+def test_waveform_api_takes_export_folders(fmt, tmp_path):
+    from geohub.data.synthetic_seismic import synthetic_stream
+    from geohub.export import export_model
+    from geohub.inference.waveform import WaveformModel
+    from geohub.models.seismic_picker import SeismicFeatureExtractor
+
+    torch.manual_seed(0)
+    _magnitude().save_pretrained(tmp_path / "model")
+    SeismicFeatureExtractor(return_amplitude=True).save_pretrained(tmp_path / "model")
+    export_model(tmp_path / "model", fmt, tmp_path / fmt)
+    stream, _ = synthetic_stream(40.0, seed=3)
+    reference = WaveformModel.from_pretrained(tmp_path / "model")
+    exported = WaveformModel.from_pretrained(tmp_path / fmt)
+    assert exported.feature_extractor.to_dict() == reference.feature_extractor.to_dict()  # the export's copy
+    want, got = reference.annotate(stream), exported.annotate(stream)
+    assert len(want) > 0 and [t.id for t in got] == [t.id for t in want]
+    tolerance = 1e-4 if fmt == "onnx" else 0.05
+    for a, b in zip(got, want):
+        assert np.abs(a.data - b.data).max() <= tolerance * (np.abs(b.data).max() + 1e-6), a.id

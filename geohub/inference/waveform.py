@@ -525,7 +525,12 @@ def load_waveform_model(path):
     if family is None or not family.models:
         raise WaveformError(f"model type {model_type!r} is not a geohub seismic family", path=path,
                             expected=f"one of {waveform_model_types()}")  # fmt: skip
-    model = family.load(next(iter(family.models))).from_pretrained(path)
+    if os.path.isfile(os.path.join(path, "export.json")):  # a `geohub export` folder (onnx, int8, onnx-int8)
+        from ..export import load_exported
+
+        model = load_exported(path)
+    else:
+        model = family.load(next(iter(family.models))).from_pretrained(path)
     extractor = None
     if family.processor:
         try:
