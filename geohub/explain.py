@@ -21,7 +21,8 @@ What is explained (the scalar `f(x)` whose attribution is computed), by family:
 | extractive summarizer | score of sentence `s` (default: the best one) | per sentence `(S,)` |
 
 Methods: `integrated_gradients` (Sundararajan et al. 2017; zero baseline; a flat patch for the landform CNN,
-[PAD] tokens for text, zero sentence embeddings for the summarizer; the number of steps doubles from `n_steps` until the completeness gap
+[PAD] tokens for text, zero sentence embeddings for the summarizer (with document features: the document's
+embeddings shrunk 1000-fold); the number of steps doubles from `n_steps` until the completeness gap
 `|sum(attributions) - (f(x) - f(baseline))|` is within `completeness_tolerance` of `|f(x) - f(baseline)|`, up to
 `max_steps`), `saliency` (|gradient|, Simonyan et al. 2014) and `input_x_gradient` (Shrikumar et al. 2016), both
 one backward pass. Models run in eval mode; the first input row is explained.
@@ -29,6 +30,8 @@ one backward pass. Models run in eval mode; the first input row is explained.
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,13 +204,43 @@ def _summarizer_problem(model, batch, target) -> _Problem:
     if not bool(present[0, sentence]):
         raise ExplainError(f"sentence {sentence} is padding", field="target", expected="a present sentence")
 
+    zscore = getattr(sys.modules.get(type(model).__module__), "_masked_zscore", None)
+
     def score(v):
         expanded = {k: t.expand(v.shape[0], *t.shape[1:]) for k, t in extra.items()}
         mask = present.expand(v.shape[0], -1)
-        return model(sentence_embeddings=v, sentence_mask=mask, **expanded).logits[:, sentence]
+        with _finite_zscore_gradients(model, zscore):
+            return model(sentence_embeddings=v, sentence_mask=mask, **expanded).logits[:, sentence]
 
-    return _Problem(score, embeddings, torch.zeros_like(embeddings), f"score of sentence {sentence}", sentence,
+    # baseline: zero sentence embeddings; with document features, the document shrunk 1000-fold towards them (the
+    # cosine and z-score features are discontinuous at exactly zero, so the path from zero would not add up)
+    baseline = embeddings * 1e-3 if getattr(model, "num_features", 0) else torch.zeros_like(embeddings)
+    return _Problem(score, embeddings, baseline, f"score of sentence {sentence}", sentence,
                     reduce=lambda a: a.sum(axis=-1)[0])  # fmt: skip
+
+
+@contextmanager
+def _finite_zscore_gradients(model, zscore):
+    """The summarizer's `_masked_zscore` of a constant column (the title similarity of an untitled document) takes
+    `sqrt(0)`, whose gradient times 0 is NaN and would make every attribution NaN: within this block the module uses
+    the same z-score with the variance floored at 1e-30 (identical outputs: 1e-15 next to the 1e-6 it adds)."""
+    module = sys.modules.get(type(model).__module__)
+    if zscore is None or module is None:
+        yield
+        return
+
+    def finite(values, present):
+        weights = present.to(values.dtype)
+        count = weights.sum(-1, keepdim=True).clamp(min=1.0)
+        mean = (values * weights).sum(-1, keepdim=True) / count
+        std = (((values - mean) ** 2) * weights).sum(-1, keepdim=True).div(count).clamp(min=1e-30).sqrt()
+        return (values - mean) / (std + 1e-6) * weights
+
+    module._masked_zscore = finite
+    try:
+        yield
+    finally:
+        module._masked_zscore = zscore
 
 
 def _token_problem(model, batch, target, tokenizer) -> _Problem:

@@ -7,6 +7,17 @@
 Each takes one text or a list of texts; summarization returns `{"summary_text": str}` per text, knowledge
 extraction `{"entities": [...], "relations": [...]}` (with offsets and confidences) per text. The work is done by
 `geohub.inference.text`, so pipelines and `summarize`/`extract` give the same answers.
+
+Explanations (`geohub.explain`): `explain=True` (integrated gradients; or `"saliency"` / `"input_x_gradient"`, with
+`explain_steps=` / `explain_max_steps=`). The extractive summarizer adds `"explanation"`: one entry per chosen
+sentence (in summary order; `sentence` index, `text`), the sentence's score attributed per sentence of the input
+`(S,)` (sentence embeddings summed; zero-embedding baseline). Knowledge extraction adds `"explanation"`: one entry
+for each of the first `explain_entities` (default 5) entities of `"entities"` (in text order; `entity` is the index
+there), the tagger's logit of the predicted label at the entity's first sub-word, attributed per token `(L,)` of its
+sentence (`tokens`, `offsets`: character span of each token's word, None for special tokens). Entries hold
+`attributions` (numpy), `method`, `target`, `output`, `baseline_output`, `completeness_gap`,
+`relative_completeness_gap`, `n_steps` (`geohub.explain.explanation_entry`). Seq2seq summarizers are not
+explained (a clear error). Without `explain` the results are unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +27,8 @@ from typing import Any
 import torch
 from transformers import Pipeline
 
+from ..explain import ExplainError, explain_mention, explanation_entry, pipeline_settings
+from ..explain import explain as explain_model
 from ..inference.text import _relation_function, check_texts, predict_entities, summarize
 from ..knowledge import KnowledgeGraph
 
@@ -33,12 +46,17 @@ class GeoSummarizationPipeline(Pipeline):
 
     max_sentence_length = 64  # sub-word tokens per sentence (as in training)
 
-    def _sanitize_parameters(self, num_sentences=None, max_new_tokens=None, num_beams=None, title=None, **kwargs):
+    def _sanitize_parameters(self, num_sentences=None, max_new_tokens=None, num_beams=None, title=None, explain=None,
+                             explain_steps=None, explain_max_steps=None, **kwargs):  # fmt: skip
         from ..inference.text import _check_num_sentences
 
+        settings = pipeline_settings(explain, explain_steps, explain_max_steps, self.model)
+        if settings is not None and not self._extractive:
+            raise ExplainError("explanations of seq2seq summaries are not supported", field="explain",
+                               expected="explain=False, or geohub's extractive summarizer")  # fmt: skip
         preprocess = {"title": title} if title is not None else {}
         forward = {k: v for k, v in (("max_new_tokens", max_new_tokens), ("num_beams", num_beams)) if v is not None}
-        postprocess = {}
+        postprocess = {"explain": settings}
         if num_sentences is not None:
             postprocess["num_sentences"] = _check_num_sentences(num_sentences)
             forward["num_sentences"] = postprocess["num_sentences"]
@@ -78,21 +96,33 @@ class GeoSummarizationPipeline(Pipeline):
 
     def _forward(self, inputs: dict[str, Any], num_sentences: int = 1, **options) -> dict[str, Any]:
         meta = inputs.pop("meta")
-        if self._extractive:
-            return {"logits": self.model(**inputs).logits, "meta": meta}
+        if self._extractive:  # the model inputs travel on for explanations (batched: sliced per document)
+            return {"logits": self.model(**inputs).logits, "meta": meta, **inputs}
         metas = meta if isinstance(meta, list) else [meta]  # a list when the pipeline batches
         summaries = summarize([m["sentences"] for m in metas], model=self.model, tokenizer=self.tokenizer,
                               num_sentences=num_sentences, **options)  # fmt: skip
         return {"summary_text": summaries if isinstance(meta, list) else summaries[0]}
 
-    def postprocess(self, outputs: dict[str, Any], num_sentences: int = 1) -> dict[str, str]:
-        from ..models.extractive_summarizer.processing_extractive_summarizer import select_sentences
+    def postprocess(self, outputs: dict[str, Any], num_sentences: int = 1, explain: dict | None = None) -> dict:
+        from ..models.extractive_summarizer.processing_extractive_summarizer import (
+            select_sentence_indices,
+            select_sentences,
+        )
 
         if "summary_text" in outputs:
             return {"summary_text": outputs["summary_text"]}
         sentences = outputs["meta"]["sentences"]
         scores = outputs["logits"].reshape(-1)[: len(sentences)].float().cpu().numpy()
-        return {"summary_text": select_sentences(scores, sentences, num_sentences)}
+        result = {"summary_text": select_sentences(scores, sentences, num_sentences)}
+        if explain is not None:
+            inputs = {k: v for k, v in outputs.items() if isinstance(v, torch.Tensor) and k != "logits"}
+            chosen = select_sentence_indices(scores, sentences, num_sentences)
+            result["explanation"] = [self._explain_sentence(inputs, int(i), sentences, explain) for i in chosen]
+        return result
+
+    def _explain_sentence(self, inputs: dict, index: int, sentences: list[str], settings: dict) -> dict:
+        e = explain_model(self.model, inputs, target=index, **settings)
+        return explanation_entry(e, e.attributions[: len(sentences)], sentence=index, text=sentences[index])
 
 
 class KnowledgeExtractionPipeline(Pipeline):
@@ -100,11 +130,18 @@ class KnowledgeExtractionPipeline(Pipeline):
     `relation_model=` names one (a folder or a loaded model; `geohub quickstart`'s is used when present), else
     from the typed rules (`relation_model="rules"`)."""
 
-    def _sanitize_parameters(self, min_confidence=None, relation_model=None, **kwargs):
+    def _sanitize_parameters(self, min_confidence=None, relation_model=None, explain=None, explain_steps=None,
+                             explain_max_steps=None, explain_entities=None, **kwargs):  # fmt: skip
+        settings = pipeline_settings(explain, explain_steps, explain_max_steps, self.model)
         postprocess = {"min_confidence": min_confidence} if min_confidence is not None else {}
         if relation_model is not None:
             postprocess["relation_model"] = relation_model
-        return {}, {}, postprocess
+        if explain_entities is not None:
+            if isinstance(explain_entities, bool) or not isinstance(explain_entities, int) or explain_entities < 1:
+                raise ExplainError(f"explain_entities={explain_entities!r}", field="explain_entities",
+                                   expected="a whole number >= 1 (the first N entities are explained)")  # fmt: skip
+            postprocess["explain_entities"] = explain_entities
+        return {}, {}, {**postprocess, "explain": settings}
 
     def preprocess(self, text: str) -> dict[str, Any]:
         return {"text": check_texts([text])[0]}
@@ -123,12 +160,23 @@ class KnowledgeExtractionPipeline(Pipeline):
             cache[key] = _relation_function(relation_model)
         return cache[key]
 
-    def postprocess(self, outputs: dict[str, Any], min_confidence: float = 0.0, relation_model: Any = None):
+    def postprocess(self, outputs: dict[str, Any], min_confidence: float = 0.0, relation_model: Any = None,
+                    explain: dict | None = None, explain_entities: int = 5):  # fmt: skip
         mentions = [m for m in outputs["mentions"] if m.confidence >= min_confidence]
         graph = KnowledgeGraph()
-        graph.add_document("input", outputs["text"], mentions, self._relations(relation_model)(outputs["text"], mentions))
+        graph.add_document(
+            "input", outputs["text"], mentions, self._relations(relation_model)(outputs["text"], mentions)
+        )
         entities = [
             {"text": m.text, "label": m.label, "start": m.start, "end": m.end, "score": m.confidence} for m in mentions
         ]
         relations = [{k: t[k] for k in ("head", "relation", "tail", "confidence")} for t in graph.triples()]
-        return {"entities": entities, "relations": relations}
+        result = {"entities": entities, "relations": relations}
+        if explain is not None:
+            result["explanation"] = [self._explain_mention(outputs["text"], i, m, explain)
+                                     for i, m in enumerate(mentions[:explain_entities])]  # fmt: skip
+        return result
+
+    def _explain_mention(self, text: str, index: int, mention, settings: dict) -> dict:
+        e = explain_mention(self.model, self.tokenizer, text, mention, **settings)
+        return explanation_entry(e, entity=index, text=mention.text, label=mention.label, offsets=e.extra["offsets"])
