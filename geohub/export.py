@@ -51,7 +51,6 @@ import json
 import os
 import shutil
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,8 +64,9 @@ from .utils import atomic_directory, atomic_write_text, get_logger
 
 logger = get_logger(__name__)
 
+_LOADING = ("ExportedModelLoader", "ExportedOutput", "OnnxModel", "load_exported")  # geohub/export_loading.py
 __all__ = ["FORMATS", "DEFAULT_OPSET", "ExportError", "ExportSpec", "export_model", "export_spec",
-           "export_onnx_int8", "load_exported", "OnnxModel", "ExportedModelLoader", "quantize_int8"]  # fmt: skip
+           "export_onnx_int8", "quantize_int8", *_LOADING]  # fmt: skip
 
 FORMATS = ("onnx", "int8", "onnx-int8")
 DEFAULT_OPSET = 18
@@ -363,9 +363,10 @@ def export_onnx_int8(model: nn.Module, output_dir, *, source: Path | None = None
         fp32 = tmp / "fp32"
         fp32.mkdir()
         exporter, _ = _export_and_verify(spec, fp32 / "model.onnx", opset, output_names, **ONNX_TOLERANCE)
+        _fold_weight_transposes(fp32 / "model.onnx", fp32 / "folded.onnx")
         with warnings.catch_warnings(), _quiet_root_logger():
             warnings.simplefilter("ignore")
-            quantize_dynamic(fp32 / "model.onnx", tmp / "model.onnx", op_types_to_quantize=list(ONNX_INT8_OPS),
+            quantize_dynamic(fp32 / "folded.onnx", tmp / "model.onnx", op_types_to_quantize=list(ONNX_INT8_OPS),
                              per_channel=True, weight_type=QuantType.QInt8)  # fmt: skip
         shutil.rmtree(fp32)
         graph = onnx.load(str(tmp / "model.onnx"), load_external_data=False)
@@ -385,6 +386,37 @@ def export_onnx_int8(model: nn.Module, output_dir, *, source: Path | None = None
         info["max_abs_difference_from_fp32"] = _largest_error(_reference(spec, spec.check_inputs), reloaded)
         atomic_write_text(tmp / "export.json", json.dumps(info, indent=2))
     return info
+
+
+def _fold_weight_transposes(source: Path, target: Path) -> int:
+    """Write `source` (with its external data) to `target` (one file) with each `Transpose` of a weight initializer
+    used only there replaced by the transposed initializer; returns how many. torch.export writes `x @ W.T` as
+    `MatMul(x, Transpose(W))`, which `quantize_dynamic` leaves fp32: it quantises MatMuls whose weight is constant."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(source))
+    initializers = {tensor.name: tensor for tensor in model.graph.initializer}
+    uses: dict[str, int] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            uses[name] = uses.get(name, 0) + 1
+    kept, folded = [], 0
+    for node in model.graph.node:
+        weight = initializers.get(node.input[0]) if node.op_type == "Transpose" and node.input else None
+        if weight is None or uses[weight.name] != 1:
+            kept.append(node)
+            continue
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+        array = numpy_helper.to_array(weight)
+        array = np.ascontiguousarray(array.transpose(perm) if perm else array.T)
+        model.graph.initializer.remove(weight)
+        model.graph.initializer.append(numpy_helper.from_array(array, node.output[0]))
+        folded += 1
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    onnx.save(model, str(target))
+    return folded
 
 
 @contextlib.contextmanager
@@ -525,6 +557,8 @@ def export_int8(model: nn.Module, output_dir, *, source: Path | None = None) -> 
                      quantization="torch.ao.quantization.quantize_dynamic (qint8 weights per channel (Linear) / "
                      "tensor (LSTM), dynamic activations) of nn.Linear and nn.LSTM; stored int8 with per-row scales")  # fmt: skip
         atomic_write_text(tmp / "export.json", json.dumps(info, indent=2))
+        from .export_loading import _load_int8
+
         loaded = _load_int8(tmp, info)
         check = spec.check_inputs
         reloaded = _reference(_respec(spec, loaded), check)
@@ -544,202 +578,6 @@ def _clone(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model)
 
 
-def _model_class(config, architecture: str | None = None) -> type:
-    """The model class named `architecture` (default: `config.architectures[0]`), from geohub or transformers."""
-    import transformers
-
-    architecture = architecture or (config.architectures or [""])[0]
-    if hasattr(transformers, architecture):
-        return getattr(transformers, architecture)
-    from . import auto  # noqa: F401  (registers geohub's families)
-
-    for family_model in _geohub_model_classes():
-        if family_model.__name__ == architecture:
-            return family_model
-    raise ExportError(f"unknown architecture {architecture!r}", field="architectures",
-                      expected="a transformers or geohub model class")  # fmt: skip
-
-
-def _geohub_model_classes() -> list[type]:
-    import importlib
-    import pkgutil
-
-    from . import models
-
-    classes = []
-    for info in pkgutil.iter_modules(models.__path__):
-        try:
-            family = importlib.import_module(f"{models.__name__}.{info.name}.family").FAMILY
-        except (ImportError, AttributeError):
-            continue
-        classes += [family.load(path) for path in family.models]
-    return classes
-
-
-def _load_config(folder: Path):
-    from transformers import AutoConfig
-
-    from . import auto  # noqa: F401  (registers geohub's config classes)
-
-    return AutoConfig.from_pretrained(os.fspath(folder))
-
-
-def _load_int8(folder: Path, info: dict) -> nn.Module:
-    from safetensors.torch import load_file
-
-    config = _load_config(folder)
-    model = _model_class(config, info.get("architecture"))(config)
-    stored = load_file(str(folder / "model.int8.safetensors"))
-    state = {}
-    for name, tensor in stored.items():
-        if name.endswith(".int8"):
-            base = name[: -len(".int8")]
-            state[base] = tensor.float() * stored[base + ".scale"]
-        elif not name.endswith(".scale"):
-            state[name] = tensor
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or [m for m in missing if not m.endswith(("position_ids", "num_batches_tracked"))]:
-        raise ExportError(f"int8 weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})",
-                          path=folder / "model.int8.safetensors")  # fmt: skip
-    return quantize_int8(model, info["quantized_modules"])
-
-
-# --- loading ---------------------------------------------------------------------------------------------------
-class ExportedOutput(OrderedDict):
-    """The outputs of an exported model by name, also as attributes and by position (like a ModelOutput)."""
-
-    def __getattr__(self, name: str):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __getitem__(self, key):
-        if isinstance(key, int):
-            return list(self.values())[key]
-        return super().__getitem__(key)
-
-    def to_tuple(self) -> tuple:
-        return tuple(self.values())
-
-
-class OnnxModel:
-    """An ONNX export run with onnxruntime: `model(**inputs)` -> `ExportedOutput` of torch tensors.
-
-    Has the `config`, `main_input_name`, `eval()`, `to()` and `device` that geohub's inference code uses.
-    """
-
-    def __init__(self, folder: str | os.PathLike, info: dict | None = None, *, threads: int | None = None):
-        import onnxruntime
-
-        self.folder = Path(folder)
-        self.info = info or json.loads((self.folder / "export.json").read_text(encoding="utf-8"))
-        self.config = _load_config(self.folder)
-        options = onnxruntime.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        self.session = onnxruntime.InferenceSession(str(self.folder / "model.onnx"), options,
-                                                    providers=["CPUExecutionProvider"])  # fmt: skip
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        self.output_names = [o.name for o in self.session.get_outputs()]
-        self.main_input_name = self.input_names[0]
-        self.name_or_path = os.fspath(self.folder)
-        self.device = torch.device("cpu")
-        self.dtype = torch.float32
-
-    def can_generate(self) -> bool:
-        return False
-
-    # the terrain GAN's export is its generator (`latents` -> `samples`): what the terrain-generation pipeline calls
-    def sample_latents(self, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Standard-normal latents `(num_samples, latent_dim)`, as `TerrainGAN.sample_latents` draws them."""
-        self._need_input("latents")
-        return torch.randn(num_samples, int(self.config.latent_dim), generator=generator)
-
-    def generator(self, latents: torch.Tensor) -> torch.Tensor:
-        """The generated samples `(B, 1, H, W)` of latents `(B, latent_dim)` (the exported generator)."""
-        self._need_input("latents")
-        return self(latents=latents)["samples"]
-
-    def _need_input(self, name: str) -> None:
-        if name not in self.input_names:
-            raise ExportError(f"this export takes {self.input_names}, not {name!r}", path=self.folder, field=name,
-                              expected="a terrain GAN export (its generator)")  # fmt: skip
-
-    def eval(self) -> OnnxModel:
-        return self
-
-    def to(self, *args, **kwargs) -> OnnxModel:
-        return self
-
-    def __call__(self, *args, **inputs) -> ExportedOutput:
-        if args:
-            inputs.update(zip(self.input_names, args))
-        inputs.pop("return_dict", None)
-        missing = [n for n in self.input_names if n not in inputs]
-        if missing:
-            raise ExportError(f"missing input(s) {missing}", field=missing[0], expected=f"inputs {self.input_names}")
-        feed = {n: np.asarray(inputs[n].detach().cpu() if isinstance(inputs[n], torch.Tensor) else inputs[n])
-                for n in self.input_names}  # fmt: skip
-        self._check_feed(feed)
-        values = self.session.run(self.output_names, feed)
-        return ExportedOutput((n, torch.from_numpy(np.asarray(v))) for n, v in zip(self.output_names, values))
-
-    forward = __call__
-
-    def _check_feed(self, feed: dict[str, np.ndarray]) -> None:
-        """`ExportError` naming the input when its rank, a fixed (traced) axis or its dtype does not fit the graph."""
-        dtypes = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(double)": np.float64}
-        for spec in self.session.get_inputs():
-            value, expected = feed[spec.name], list(spec.shape)
-            described = "(" + ", ".join(str(d) for d in expected) + ")"
-            fixed_ok = all(not isinstance(d, int) or d == g for d, g in zip(expected, value.shape))
-            if value.ndim != len(expected) or not fixed_ok:
-                raise ExportError(f"input {spec.name!r} has shape {tuple(value.shape)}", path=self.folder,
-                                  field=spec.name, expected=f"shape {described} (names are free axes; "
-                                  "numbers are fixed by the exported model)")  # fmt: skip
-            want = dtypes.get(spec.type)
-            if want is not None and value.dtype != want:
-                if not np.can_cast(value.dtype, want, casting="same_kind"):
-                    raise ExportError(f"input {spec.name!r} has dtype {value.dtype}", path=self.folder,
-                                      field=spec.name, expected=f"{np.dtype(want).name} values")  # fmt: skip
-                feed[spec.name] = value.astype(want)
-
-
-def load_exported(folder: str | os.PathLike):
-    """The model of an export folder: `OnnxModel` for `onnx` and `onnx-int8`, the int8-quantised PyTorch model for
-    `int8`."""
-    folder = Path(folder)
-    path = folder / "export.json"
-    if not path.is_file():
-        raise ExportError("not an export folder (no export.json)", path=folder,
-                          expected="a folder written by `geohub export`")  # fmt: skip
-    info = json.loads(path.read_text(encoding="utf-8"))
-    if info.get("format") in ("onnx", "onnx-int8"):
-        return OnnxModel(folder, info)
-    if info.get("format") == "int8":
-        return _load_int8(folder, info)
-    raise ExportError(f"unknown export format {info.get('format')!r}", path=path, field="format",
-                      expected=" or ".join(FORMATS))  # fmt: skip
-
-
-class ExportedModelLoader:
-    """The first model class of every geohub pipeline task (`geohub.auto.register_all`), so that
-    `transformers.pipeline(task, model=FOLDER)` takes an export folder like a model folder.
-
-    `from_pretrained(folder)` returns `load_exported(folder)` when the folder holds `export.json`; otherwise it
-    raises `OSError`, which transformers' `load_model` catches before trying the task's Auto class (one file
-    check, nothing loaded). The processor files the export copied beside the model load as from a model folder.
-    """
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        folder = Path(os.fspath(pretrained_model_name_or_path))
-        if not (folder / "export.json").is_file():
-            raise OSError(f"{folder} is not a geohub export folder (no export.json); the task's Auto class loads it")
-        return load_exported(folder)
-
-
 def export_model(model_dir: str | os.PathLike, fmt: str, output_dir: str | os.PathLike, *,
                  opset: int = DEFAULT_OPSET) -> dict:  # fmt: skip
     """Export the saved model in `model_dir` (a folder or Hub repo id) to `fmt` in `output_dir`; returns export.json."""
@@ -748,6 +586,8 @@ def export_model(model_dir: str | os.PathLike, fmt: str, output_dir: str | os.Pa
     source = Path(model_dir)
     if not (source / "config.json").is_file():
         raise ExportError("not a model folder (no config.json)", path=source, expected="a folder saved by geohub")
+    from .export_loading import _load_config, _model_class
+
     config = _load_config(source)
     model = _model_class(config).from_pretrained(os.fspath(source)).eval()
     if hasattr(model.config, "_attn_implementation"):
@@ -760,3 +600,13 @@ def export_model(model_dir: str | os.PathLike, fmt: str, output_dir: str | os.Pa
     if fmt == "onnx-int8":
         return export_onnx_int8(model, output_dir, source=source, opset=opset)
     return export_int8(model, output_dir, source=source)
+
+
+def __getattr__(name: str):
+    """The loading API (`load_exported`, `OnnxModel`, `ExportedModelLoader`, `ExportedOutput`) lives in
+    `geohub.export_loading` (imported on first use: it imports this module)."""
+    if name in _LOADING:
+        from . import export_loading
+
+        return getattr(export_loading, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
