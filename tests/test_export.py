@@ -328,3 +328,29 @@ def test_waveform_api_takes_export_folders(fmt, tmp_path):
     tolerance = 1e-4 if fmt == "onnx" else 0.05
     for a, b in zip(got, want):
         assert np.abs(a.data - b.data).max() <= tolerance * (np.abs(b.data).max() + 1e-6), a.id
+
+
+def test_weight_transposes_are_folded_so_that_onnx_int8_quantises_them(tmp_path):
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper, numpy_helper
+
+    from geohub.export import _fold_weight_transposes
+
+    weight = np.random.RandomState(0).randn(6, 4).astype(np.float32)  # (out, in), as torch.export writes x @ W.T
+    graph = helper.make_graph(
+        [helper.make_node("Transpose", ["w"], ["wt"], perm=[1, 0]), helper.make_node("MatMul", ["x", "wt"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 6])],
+        [numpy_helper.from_array(weight, "w")],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "a.onnx"))
+    assert _fold_weight_transposes(tmp_path / "a.onnx", tmp_path / "b.onnx") == 1
+    folded = onnx.load(str(tmp_path / "b.onnx"))
+    assert [n.op_type for n in folded.graph.node] == ["MatMul"]
+    x = np.random.RandomState(1).randn(3, 4).astype(np.float32)
+    (y,) = onnxruntime.InferenceSession(str(tmp_path / "b.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x}
+    )
+    np.testing.assert_allclose(y, x @ weight.T, rtol=1e-5, atol=1e-6)
