@@ -50,10 +50,10 @@ class GeoSummarizationPipeline(Pipeline):
                              explain_steps=None, explain_max_steps=None, **kwargs):  # fmt: skip
         from ..inference.text import _check_num_sentences
 
-        settings = pipeline_settings(explain, explain_steps, explain_max_steps, self.model)
-        if settings is not None and not self._extractive:
+        if explain not in (None, False) and not self._extractive:
             raise ExplainError("explanations of seq2seq summaries are not supported", field="explain",
                                expected="explain=False, or geohub's extractive summarizer")  # fmt: skip
+        settings = pipeline_settings(explain, explain_steps, explain_max_steps, self.model)
         preprocess = {"title": title} if title is not None else {}
         forward = {k: v for k, v in (("max_new_tokens", max_new_tokens), ("num_beams", num_beams)) if v is not None}
         postprocess = {"explain": settings}
