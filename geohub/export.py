@@ -1,13 +1,14 @@
-"""Export geohub models to ONNX and to int8 (dynamic quantisation), and load the exports back.
+"""Export geohub models to ONNX, to int8 and to ONNX int8 (dynamic quantisation), and load the exports back.
 
     geohub export runs/seismic_picking/phasenet --format onnx --output exports/picker-onnx
-    geohub export runs/knowledge_extraction --format int8 --output exports/tagger-int8
+    geohub export runs/knowledge_extraction --format onnx-int8 --output exports/tagger-onnx-int8
 
     from geohub.export import export_model, load_exported
     model = load_exported("exports/picker-onnx")       # same forward outputs as the PyTorch model
     model(inputs=batch["inputs"]).logits
+    pipeline("knowledge-extraction", model="exports/tagger-onnx-int8")   # any geohub task takes an export folder
 
-Both formats write a folder with the model's `config.json`, its processor files (feature extractor, image processor
+Every format writes a folder with the model's `config.json`, its processor files (feature extractor, image processor
 or tokenizer: the pipelines and the waveform API read them from the folder) and `export.json` (format, opset, input
 and output names, dynamic axes, the tolerance and the measured largest difference from PyTorch on a check input
 of another batch size and length than the traced one).
@@ -17,16 +18,21 @@ of another batch size and length than the traced one).
   with dynamic batch and length axes, then run with onnxruntime on a second input shape; an export whose outputs
   differ from PyTorch by more than `atol + rtol * |reference|` is an error, never a silently wrong file.
 - `int8`: `torch.ao.quantization.quantize_dynamic` on the `nn.Linear` and `nn.LSTM` layers (weights int8, per
-  output channel for Linear, per tensor for LSTM; activations quantised on the fly). The folder stores those weights as int8 plus one fp32 scale per output
-  row (`model.int8.safetensors`, safetensors only), the other weights in fp32; `load_exported` rebuilds the model
-  from its config and quantises it again. A layer whose quantisation breaks the forward (a model reading its weights
+  output channel for Linear, per tensor for LSTM; activations quantised on the fly). The folder stores those
+  weights as int8 plus one fp32 scale per output row (`model.int8.safetensors`, safetensors only), the other
+  weights in fp32; `load_exported` rebuilds the model from its config and quantises it again. A layer whose quantisation breaks the forward (a model reading its weights
   directly, e.g. EQTransformer's LSTM and attention) stays fp32 (`kept_fp32_modules` in export.json); models with
   no Linear/LSTM layer (the convolutional U-Nets) are refused:
   dynamic quantisation would not change them.
 - `onnx-int8`: the verified ONNX graph quantised by `onnxruntime.quantization.quantize_dynamic` (int8 weights per
   output channel of its MatMul, LSTM and Attention nodes, activations quantised on the fly); run by onnxruntime like
   `onnx`. The fastest variant for the MiniLM text models and the magnitude CNN-LSTM on CPU (benchmarks/README.md);
-  graphs without such nodes (the convolution-only U-Nets) are refused.
+  graphs without such nodes (the convolution-only U-Nets) are refused. `Transpose` nodes of weights (torch.export
+  writes `x @ W.T` so) are folded into the weights first, so that their MatMuls quantise.
+
+Loading (`geohub/export_loading.py`, re-exported here): `load_exported(folder)`; `ExportedModelLoader` makes
+`transformers.pipeline(task, model=FOLDER)` take an export folder for every geohub task (registered by
+`geohub.auto`), and the waveform API and `geohub denoise` load them too.
 
 What each model family exports (inputs -> outputs; "T" dynamic means any length works):
 
