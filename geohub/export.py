@@ -17,12 +17,12 @@ of another batch size and length than the traced one).
   tries torch.export first)
   with dynamic batch and length axes, then run with onnxruntime on a second input shape; an export whose outputs
   differ from PyTorch by more than `atol + rtol * |reference|` is an error, never a silently wrong file.
-- `int8`: `torch.ao.quantization.quantize_dynamic` on the `nn.Linear` and `nn.LSTM` layers (weights int8, per
-  output channel for Linear, per tensor for LSTM; activations quantised on the fly). The folder stores those
-  weights as int8 plus one fp32 scale per output row (`model.int8.safetensors`, safetensors only), the other
-  weights in fp32; `load_exported` rebuilds the model from its config and quantises it again. A layer whose quantisation breaks the forward (a model reading its weights
-  directly, e.g. EQTransformer's LSTM and attention) stays fp32 (`kept_fp32_modules` in export.json); models with
-  no Linear/LSTM layer (the convolutional U-Nets) are refused:
+- `int8`: `torch.ao.quantization.quantize_dynamic` on the `nn.Linear` and `nn.LSTM` layers (weights int8, per output
+  channel for Linear, per tensor for LSTM; activations quantised on the fly). The folder stores those weights as int8
+  plus one fp32 scale per output row (`model.int8.safetensors`, safetensors only), the other weights in fp32;
+  `load_exported` rebuilds the model from its config and quantises it again. A layer whose quantisation breaks the
+  forward (a model reading its weights directly, e.g. EQTransformer's LSTM and attention) stays fp32
+  (`kept_fp32_modules` in export.json); models with no Linear/LSTM layer (the convolutional U-Nets) are refused:
   dynamic quantisation would not change them.
 - `onnx-int8`: the verified ONNX graph quantised by `onnxruntime.quantization.quantize_dynamic` (int8 weights per
   output channel of its MatMul, LSTM and Attention nodes, activations quantised on the fly); run by onnxruntime like
