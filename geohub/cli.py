@@ -6,7 +6,7 @@
     geohub push FOLDER NAMESPACE/NAME [--private] [--branch B] [--tag T]   publish a model or data set
     geohub pull NAMESPACE/NAME [--revision R] [--local-dir D]              download and verify
     geohub convert NAME OUTPUT_DIR                                        published EqT / GPD weights -> model folder
-    geohub explain MODEL_DIR INPUT --output OUT.json [--method M] [--steps N]  attributions of one prediction
+    geohub explain MODEL_DIR [INPUT | --seed N] --output OUT.json [--method M] [--steps N]  attributions of one prediction
     geohub denoise INPUT --model M --output OUT.mseed [--overlap 0.5] [--batch-size 16]  seismic denoising
     geohub models [--author A] [--datasets]                               list geohub repositories
     geohub quickstart [--tasks T1,T2] [--retrain] [--no-serve]             train the default models, serve the demo
@@ -239,23 +239,28 @@ def convert(
 
 @app.command("explain")
 def explain_command(
-    model_dir: Path = typer.Argument(..., help="saved model folder (or Hub repo id): picker, landform model, tagger"),
-    input: Path = typer.Argument(..., help="waveform file (seismic), DEM tile .npy/.npz/GeoTIFF (landform), text"),
+    model_dir: Path = typer.Argument(..., help="saved model folder (or Hub repo id): seismic, landform, terrain GAN, "
+                                     "tagger or extractive summarizer"),  # fmt: skip
+    input: Path | None = typer.Argument(None, help="waveform file (seismic), DEM tile .npy/.npz/GeoTIFF (landform), "
+                                        "UTF-8 text (tagger, summarizer), .npy latent (terrain GAN; or --seed)"),  # fmt: skip
     output: Path = typer.Option(..., "--output", help="JSON file to write (attributions, completeness gap, ...)"),
     method: str = typer.Option("integrated_gradients", "--method", help="integrated_gradients, saliency or input_x_gradient"),
     steps: int = typer.Option(32, "--steps", help="first integrated-gradients step count (doubled until complete)"),
     max_steps: int = typer.Option(4096, "--max-steps", help="most integrated-gradients steps"),
     entity: int = typer.Option(1, "--entity", help="tagger: which entity (1 = first in the text) to explain"),
     spacing_m: float | None = typer.Option(None, "--spacing-m", help="grid spacing (m) of a .npy/.npz DEM"),
+    seed: int | None = typer.Option(None, "--seed", help="terrain GAN, instead of INPUT: the latent generate(1, seed) draws"),
 ) -> None:
-    """Explain one prediction (geohub.explain): which samples, pixels or tokens drove it; writes JSON atomically."""
+    """Explain one prediction (geohub.explain): which samples, pixels, tokens, sentences or latent dimensions drove it
+    (summarizer: its best sentence's score per sentence; terrain GAN: the patch mean per latent dimension); writes
+    JSON atomically."""
     from .errors import GeohubError
     from .explain import explain_file
     from .utils import atomic_write_text
 
     try:
         result = explain_file(model_dir, input, method=method, n_steps=steps, max_steps=max_steps, entity=entity,
-                              spacing_m=spacing_m)  # fmt: skip
+                              spacing_m=spacing_m, seed=seed)  # fmt: skip
     except GeohubError as err:
         _fail(str(err))
     atomic_write_text(output, json.dumps(result, allow_nan=False))

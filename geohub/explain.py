@@ -51,6 +51,7 @@ __all__ = [
     "explain_landform_patch",
     "explain_entity",
     "explain_mention",
+    "explain_summary",
     "explain_window",
     "explain_station_p",
     "explain_denoised_peak",
@@ -641,87 +642,20 @@ def explanation_entry(e: Explanation, attributions: Any = None, **context) -> di
     return {**entry, **context}
 
 
-def _read_text_file(path) -> str:
-    from .errors import CorpusError
+def explain_summary(model: nn.Module, tokenizer: Any, text: str, *, title: str | None = None,
+                    max_sentence_length: int = 64, **kwargs) -> Explanation:  # fmt: skip
+    """The extractive summarizer's score of its best sentence of `text` (split into sentences as the
+    extractive-summarization pipeline does), per sentence `(S,)`. `extra`: `sentences`."""
+    from .inference.text import check_documents
+    from .models.extractive_summarizer.processing_extractive_summarizer import collate_documents, encode_documents
 
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise CorpusError(
-            f"not UTF-8 text (byte {err.start})", path=path, expected="a plain UTF-8 .txt file"
-        ) from None
-    if not text.strip():
-        raise CorpusError("the text file is empty", path=path, expected="a text naming geological entities")
-    return text
-
-
-def _json_number(value):
-    return None if value is None or (isinstance(value, float) and not np.isfinite(value)) else value
+    sentences = check_documents([text])[0]
+    encoded = encode_documents(tokenizer, [sentences], max_sentence_length, titles=[title])
+    batch = collate_documents([dict(zip(encoded, values)) for values in zip(*encoded.values())],
+                              tokenizer.pad_token_id or 0)  # fmt: skip
+    explanation = explain(model, batch, **kwargs)
+    explanation.extra["sentences"] = sentences
+    return explanation
 
 
-def _explain_input(model, processor, path, *, entity: int, spacing_m: float | None, max_tokens: int, settings: dict):
-    """(Explanation, JSON-ready context) of one input file, by the model's kind."""
-    from .data.dem import read_dem
-
-    model_type = getattr(model.config, "model_type", None)
-    if model_type in _PICKERS:
-        e = explain_strongest_p(str(path), model, processor, **settings)
-        return e, {"kind": "seismic", "explained": e.extra["which"], "station_id": e.extra["station_id"],
-                   "window_start": str(e.extra["starttime"]), "sampling_rate": e.extra["sampling_rate"],
-                   "pick_sample": e.extra["pick_sample"], "share_near_pick": e.extra["share_near_pick"],
-                   "component_order": getattr(processor, "component_order", None)}  # fmt: skip
-    if model_type in _WAVEFORM:  # magnitude, denoiser: the first window, the family's default target
-        e = explain_stream(str(path), model, processor, **settings)
-        return e, {"kind": "seismic", "station_id": e.extra["station_id"], "window_start": str(e.extra["starttime"]),
-                   "sampling_rate": e.extra["sampling_rate"]}  # fmt: skip
-    if model_type == "geohub_landform":
-        bare = path.suffix.lower() in (".npy", ".npz")
-        dem = read_dem(path, spacing_m=(spacing_m or float(processor.spacing_m)) if bare else spacing_m)
-        e = explain_landform_patch(model, processor, dem, **settings)
-        return e, {"kind": "landform", "label": e.extra["label"], "probability": e.extra["probability"],
-                   "patch_index": e.extra["patch_index"], "num_patches": e.extra["num_patches"],
-                   "spacing_m": e.extra["spacing_m"]}  # fmt: skip
-    if type(model).__name__.endswith("ForTokenClassification"):
-        text = _read_text_file(path)
-        e = explain_entity(model, processor, text, entity=entity, max_tokens=max_tokens, **settings)
-        return e, {"kind": "text", "entity": e.extra["entity"], "num_entities": e.extra["num_entities"],
-                   "phrase": e.extra["phrase"], "entity_type": e.extra["kind"], "offsets": e.extra["offsets"],
-                   "special_tokens": e.extra["special"]}  # fmt: skip
-    raise ExplainError(f"`geohub explain` has no input reader for model type {model_type!r}", field="model",
-                       expected="a seismic model (waveform file), the landform model (DEM) or a tagger (text file)")  # fmt: skip
-
-
-def explain_file(model_dir, input_path, *, method: str = "integrated_gradients", n_steps: int = 32,
-                 max_steps: int = 4096, entity: int = 1, spacing_m: float | None = None,
-                 max_tokens: int = 512) -> dict:  # fmt: skip
-    """What `geohub explain` writes: the explanation of one input file by a saved model, as a JSON-ready dict.
-
-    The input is read by the model's kind: an ObsPy-readable waveform file for seismic models (a picker: the P
-    probability at the strongest P pick of the first station; magnitude/denoiser: the first window), a DEM tile
-    (.npy/.npz at `spacing_m`, default the model's, or GeoTIFF) for the landform model, a UTF-8 text file for a
-    token classifier (entity number `entity`). Arguments are checked before the model is loaded."""
-    from pathlib import Path
-
-    from .errors import DataError
-    from .inference.loading import load_model_and_processor
-
-    if method not in METHODS:
-        raise ExplainError(f"unknown method {method!r}", field="method", expected=", ".join(METHODS))
-    if not 1 <= int(n_steps) <= int(max_steps):
-        raise ExplainError(f"steps {n_steps} (max {max_steps})", field="steps", expected="1 <= steps <= max steps")
-    path = Path(input_path)
-    if not path.is_file():
-        raise DataError("input file not found", path=path, expected="a waveform file, a DEM tile or a text file")
-    model, processor = load_model_and_processor(model_dir)
-    settings = {"method": method, "n_steps": int(n_steps), "max_steps": int(max_steps)}
-    e, context = _explain_input(model, processor, path, entity=entity, spacing_m=spacing_m, max_tokens=max_tokens,
-                                settings=settings)  # fmt: skip
-    target_index = e.target_index
-    return {"model": str(model_dir), "input": str(path), "model_type": getattr(model.config, "model_type", None),
-            "method": e.method, "steps": e.n_steps, "target": e.target,
-            "target_index": list(target_index) if isinstance(target_index, tuple) else target_index,
-            "output": e.output, "baseline_output": _json_number(e.baseline_output),
-            "completeness_gap": _json_number(e.completeness_gap),
-            "relative_completeness_gap": _json_number(e.relative_completeness_gap if e.n_steps else None),
-            "shape": list(e.attributions.shape), "attributions": e.attributions.tolist(), "tokens": e.tokens,
-            **context}  # fmt: skip
+from .explain_files import explain_file  # noqa: E402  (reads input files with the functions above; re-exported)

@@ -1,5 +1,7 @@
-"""`geohub explain MODEL_DIR INPUT --output OUT.json`: a seismic picker on a waveform file and a tagger on a text file
-(tiny models saved with their processors), and one-line errors before any model is loaded."""
+# ruff: noqa: F811  (fixtures imported from other test modules)
+"""`geohub explain MODEL_DIR INPUT --output OUT.json`: a seismic picker on a waveform file, a tagger and the extractive
+summarizer on text files, the landform model on a DEM, the terrain GAN on a seed or a .npy latent (tiny models saved
+with their processors), and one-line errors before any model is loaded."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import torch
 from typer.testing import CliRunner
 
 from geohub.cli import app
+from tests.inference.test_terrain import gan_dir  # noqa: F401  (fixture)
+from tests.inference.test_text import extractive_dir, tokenizer  # noqa: F401  (fixtures)
 
 WORDS = ["basalt", "granite", "of", "the", "mull", "lava", "group", "is", "in", "scotland", "quartz", "and"]
 
@@ -138,4 +142,57 @@ def test_explain_errors_are_one_line_and_write_nothing(picker_dir, tagger_dir, w
     text.write_text("granite and quartz")
     result = _invoke("explain", tagger_dir, text, "--output", out, "--entity", "99")
     assert result.exit_code == 2 and "entity 99 asked" in result.output, result.output
+    assert not out.exists()
+
+
+def test_explain_summary_attributes_the_best_sentence_per_sentence(extractive_dir, tmp_path):
+    text = tmp_path / "abstract.txt"
+    text.write_text("The Chalk Group crops out near Dover. Granite intrudes the Mull Lava Group. Quartz veins cut it.")
+    out = tmp_path / "summary.json"
+    result = _invoke("explain", extractive_dir, text, "--output", out, "--steps", "16")
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["kind"] == "summary" and data["model_type"] == "geohub_extractive_summarizer"
+    assert len(data["sentences"]) == 3 == data["shape"][0] == len(data["attributions"])
+    assert data["sentence_text"] == data["sentences"][data["sentence"]] and data["target_index"] == data["sentence"]
+    assert data["target"] == f"score of sentence {data['sentence']}"
+    difference = data["output"] - data["baseline_output"]
+    assert abs(sum(data["attributions"]) - difference) == pytest.approx(data["completeness_gap"], abs=1e-6)
+    assert data["relative_completeness_gap"] <= 0.01
+
+
+def test_explain_terrain_gan_from_a_seed_or_a_npy_latent(gan_dir, tmp_path):
+    out = tmp_path / "gan.json"
+    result = _invoke("explain", gan_dir, "--seed", "4", "--output", out, "--max-steps", "1024")
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["kind"] == "terrain" and data["seed"] == 4 and data["input"] is None
+    assert data["shape"] == [8] and len(data["latent"]) == 8 and np.isfinite(data["attributions"]).all()
+    assert data["target"].startswith("mean of the generated patch")
+    assert data["completeness_gap"] == pytest.approx(abs(sum(data["attributions"]) - (data["output"] -
+                                                                                   data["baseline_output"])), abs=1e-6)  # fmt: skip
+    latent = tmp_path / "latent.npy"
+    np.save(latent, np.asarray(data["latent"], dtype=np.float32))
+    result = _invoke("explain", gan_dir, latent, "--output", out, "--max-steps", "1024", "--method", "saliency")
+    assert result.exit_code == 0, result.output
+    again = json.loads(out.read_text())
+    assert again["seed"] is None and again["output"] == pytest.approx(data["output"], abs=1e-5)  # the same latent
+    assert again["method"] == "saliency" and len(again["attributions"]) == 8
+
+
+def test_explain_seed_and_latent_errors(gan_dir, picker_dir, waveform_file, tmp_path):
+    out = tmp_path / "never.json"
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros(5))
+    cases = [
+        (("explain", gan_dir, "--output", out), "no input file given"),
+        (("explain", gan_dir, bad, "--seed", "1", "--output", out), "not both"),
+        (("explain", gan_dir, bad, "--output", out), "latent of shape (5,)"),
+        (("explain", gan_dir, "--seed", "-1", "--output", out), "seed"),
+        (("explain", picker_dir, "--seed", "1", "--output", out), "--seed is for the terrain GAN only"),
+    ]
+    for args, message in cases:
+        result = _invoke(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output and result.output.count("geohub: error:") == 1, result.output
     assert not out.exists()
