@@ -354,3 +354,24 @@ def test_weight_transposes_are_folded_so_that_onnx_int8_quantises_them(tmp_path)
         None, {"x": x}
     )
     np.testing.assert_allclose(y, x @ weight.T, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "int8"])
+def test_load_model_and_processor_takes_export_folders(fmt, tmp_path):
+    """The one loader behind the demo and the CLI gives an export folder's model with the processor beside it."""
+    from geohub.export import export_model
+    from geohub.inference.loading import load_model_and_processor
+    from geohub.models.terrain_gan.processing_terrain_gan import TerrainImageProcessor
+
+    torch.manual_seed(0)
+    model = _landform().eval()
+    model.save_pretrained(tmp_path / "model")
+    TerrainImageProcessor(image_size=16).save_pretrained(tmp_path / "model")
+    export_model(tmp_path / "model", fmt, tmp_path / fmt)
+    loaded, processor = load_model_and_processor(tmp_path / fmt)
+    assert type(loaded).__name__ == ("OnnxModel" if fmt == "onnx" else type(model).__name__)
+    assert isinstance(processor, TerrainImageProcessor) and processor.image_size == 16
+    pixels = torch.randn(3, 1, 16, 16)
+    with torch.no_grad():
+        want, got = model(pixel_values=pixels).logits, loaded(pixel_values=pixels).logits
+    assert got.shape == want.shape and torch.allclose(got, want, atol=1e-4 if fmt == "onnx" else 0.1)

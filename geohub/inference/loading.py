@@ -97,15 +97,23 @@ def load_processor(folder: str | os.PathLike, config: dict | None = None):
 
 
 def load_model_and_processor(source: Any, *, device: str | None = None) -> tuple[Any, Any]:
-    """(model in eval mode, its processor) from a folder or a Hub repo id (see the module docstring)."""
+    """(model in eval mode, its processor) from a folder or a Hub repo id (see the module docstring).
+
+    An export folder written by `geohub export` (with `export.json`) gives its ONNX or int8 model
+    (`geohub.export.load_exported`) with the processor copied beside it."""
     import transformers
 
     import geohub  # noqa: F401  (registers the families with the Auto classes)
 
     folder = resolve_source(source)
     config = _read_config(folder)
-    auto = getattr(transformers, auto_model_class_name(config))
-    model = auto.from_pretrained(os.fspath(folder), use_safetensors=True)
+    if (folder / "export.json").is_file():  # a `geohub export` folder: its ONNX / int8 model, the same processor
+        from ..export_loading import load_exported
+
+        model = load_exported(folder)
+    else:
+        auto = getattr(transformers, auto_model_class_name(config))
+        model = auto.from_pretrained(os.fspath(folder), use_safetensors=True)
     if device is not None:
         model = model.to(device)
     return model.eval(), load_processor(folder, config)
