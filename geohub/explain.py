@@ -25,7 +25,14 @@ Methods: `integrated_gradients` (Sundararajan et al. 2017; zero baseline; a flat
 embeddings shrunk 1000-fold); the number of steps doubles from `n_steps` until the completeness gap
 `|sum(attributions) - (f(x) - f(baseline))|` is within `completeness_tolerance` of `|f(x) - f(baseline)|`, up to
 `max_steps`), `saliency` (|gradient|, Simonyan et al. 2014) and `input_x_gradient` (Shrikumar et al. 2016), both
-one backward pass. Models run in eval mode; the first input row is explained.
+one backward pass. Models run in eval mode; the first input row is explained; gradients are on even inside a
+caller's `torch.no_grad()` / `torch.inference_mode()`.
+
+Whole inputs: `explain_station_p` / `explain_strongest_p` (a picker's strongest P pick), `explain_window`,
+`explain_denoised_peak`, `explain_patches` / `explain_landform_patch`, `explain_mention` / `explain_entity`,
+`explain_summary`. The pipelines' `explain=` parameter (every geohub pipeline, see `geohub/pipelines/`) goes through
+`pipeline_settings` (checked before any model work) and returns `explanation_entry` dicts (waveform attributions as
+`attribution_stream`); `geohub explain` is `explain_file` (in `geohub/explain_files.py`).
 """
 
 from __future__ import annotations

@@ -148,6 +148,9 @@ def test_landform_explains_each_pixel_of_the_predicted_class(landform_folder):
     assert entry["attributions"].shape == (16, 16) and entry["label"] == plain[0]["label"]
     assert entry["target"] == f"logit of {plain[0]['label']}" and entry["num_patches"] >= 4
     _complete(entry)
+    with torch.inference_mode():  # a caller's inference mode (or no_grad) does not stop the explanation
+        inside = classify(dem, spacing_m=50.0, explain=True, explain_steps=16, explain_max_steps=1024)["explanation"]
+    np.testing.assert_allclose(inside["attributions"], entry["attributions"], rtol=1e-4, atol=1e-7)
 
 
 def test_terrain_generation_explains_each_patch_per_latent_dimension(gan_dir):
