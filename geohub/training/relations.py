@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoTokenizer, TrainingArguments, set_seed
+from transformers import AutoTokenizer, EvalPrediction, TrainingArguments, set_seed
 
 from ..data.corpus import ENTITY_TYPES, RELATION_TYPES, load_geo_corpus, sentence_spans
 from ..errors import ConfigError
@@ -338,15 +338,32 @@ def run_relation_classification(
     scale = model.config.no_relation_scale
     trainer = _trainer(
         model, training_args, model_args.encoder_learning_rate, train_dataset=sets["train"],
-        eval_dataset=sets["eval"] or None,
         data_collator=collator, processing_class=tokenizer,
-        compute_metrics=lambda prediction: relation_metrics(prediction, scale),
     )  # fmt: skip
     metrics = train_and_evaluate(trainer, processors=[tokenizer]) | {"no_relation_scale": scale, **tuning}
+    if sets["eval"]:
+        prediction = predict_pairs(trainer.model, sets["eval"], collator, training_args.per_device_eval_batch_size)
+        metrics |= {f"eval_{k}": v for k, v in relation_metrics(prediction, scale).items()}
     results = Path(training_args.output_dir) / "all_results.json"
     if trainer.is_world_process_zero() and results.is_file():
         atomic_write_text(results, json.dumps(metrics, indent=2, sort_keys=True, default=float))
     return metrics
+
+
+@torch.no_grad()
+def predict_pairs(model, examples: list[dict], collator, batch_size: int) -> EvalPrediction:
+    """Logits `(P, C)` and labels `(P,)` of every candidate pair of `examples` (pairs, or documents with all their
+    pairs). `Trainer.predict` cannot be used for documents: it counts one sample per document and cuts the pairs
+    of the last batch to that count."""
+    was_training = model.training
+    model.eval()
+    logits, labels = [], []
+    for start in range(0, len(examples), max(1, batch_size)):
+        batch = collator(examples[start : start + batch_size])
+        labels.append(batch.pop("labels"))
+        logits.append(model(**{k: v.to(model.device) for k, v in batch.items()}).logits.float().cpu())
+    model.train(was_training)
+    return EvalPrediction(predictions=torch.cat(logits).numpy(), label_ids=torch.cat(labels).numpy())
 
 
 SCALE_GRID = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0)
@@ -368,7 +385,7 @@ def _tune_scale(
     trainer = _trainer(copy.deepcopy(model), args, encoder_learning_rate, train_dataset=sets["train"],
                        data_collator=collator)  # fmt: skip
     trainer.train()
-    prediction = trainer.predict(sets["validation"])
+    prediction = predict_pairs(trainer.model, sets["validation"], collator, args.per_device_eval_batch_size)
     scores = {scale: relation_metrics(prediction, scale)["f1"] for scale in SCALE_GRID}
     best = max(SCALE_GRID, key=lambda scale: (scores[scale], scale))
     logger.info(f"no_relation_scale on {len(sets['validation'])} validation pairs: F1 {scores} -> {best}")

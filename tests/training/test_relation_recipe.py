@@ -17,7 +17,7 @@ from geohub.errors import ConfigError
 from geohub.inference.relations import classify_relations, load_relation_model
 from geohub.knowledge import Mention
 from geohub.training.launch import run_recipe
-from geohub.training.relations import SCALE_GRID
+from geohub.training.relations import SCALE_GRID, collate_pairs, gold_documents, predict_pairs
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "fixtures" / "geo_corpus_sample.jsonl"
 
@@ -84,6 +84,7 @@ def test_recipe_trains_the_top_encoder_layer_over_cached_states(tmp_path, tiny_e
     metrics = run_recipe(str(_recipe(tmp_path, tiny_encoder, trainable_layers=1, encoder_learning_rate=1e-3,
                                      per_device_train_batch_size=2)))  # fmt: skip
     assert metrics["no_relation_scale"] in SCALE_GRID and 0.0 <= metrics["validation_f1"] <= 1.0
+    assert 0.0 <= metrics["eval_f1"] <= 1.0 and {"eval_precision", "eval_recall"} <= set(metrics)
     model, _ = load_relation_model(tmp_path / "relations")
     assert model.config.trainable_layers == 1 and model.config.freeze_encoder
     before = BertModel.from_pretrained(tiny_encoder)
@@ -92,3 +93,29 @@ def test_recipe_trains_the_top_encoder_layer_over_cached_states(tmp_path, tiny_e
     torch.testing.assert_close(
         before.embeddings.word_embeddings.weight, model.encoder.embeddings.word_embeddings.weight
     )
+
+
+def test_predict_pairs_keeps_every_pair_of_every_document(tiny_encoder):
+    """Documents hold different numbers of pairs; batches of documents must give one row per pair (Trainer.predict
+    counts one sample per document and would cut the last batch)."""
+    from geohub.models.relation_classifier import RelationClassifierForPairClassification
+    from geohub.models.relation_classifier.processing_relation_classifier import encode_documents
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_encoder)
+    model = RelationClassifierForPairClassification.from_encoder(tiny_encoder, trainable_layers=1)
+    rows = [row for row in load_geo_corpus(FIXTURE)["train"]][:5]
+    documents = [d for d in gold_documents(rows, model.config) if d["pairs"]]
+    encoded = encode_documents(tokenizer, documents, model.config)
+    examples = []
+    for number, document in enumerate(documents):
+        ids = torch.tensor([encoded["input_ids"][number]])
+        example = {k: encoded[k][number] for k in encoded} | {k: document[k] for k in ("pairs", "extra", "labels")}
+        examples.append(example | {"bottom_states": model.encode_bottom(ids, torch.ones_like(ids))[0]})
+    assert len({len(d["pairs"]) for d in documents}) > 1 and len(examples) >= 3
+    prediction = predict_pairs(model, examples, collate_pairs, batch_size=2)
+    total = sum(len(d["pairs"]) for d in documents)
+    assert prediction.predictions.shape == (total, model.config.num_labels) and prediction.label_ids.shape == (total,)
+    assert prediction.label_ids.tolist() == [y for d in documents for y in d["labels"]]
+    assert model.training  # predict_pairs scores in eval mode and gives the model back as it was
+    one_by_one = torch.cat([model.eval()(**collate_pairs([e])).logits for e in examples]).detach().numpy()
+    assert abs(prediction.predictions - one_by_one).max() < 1e-4
