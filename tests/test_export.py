@@ -375,3 +375,21 @@ def test_load_model_and_processor_takes_export_folders(fmt, tmp_path):
     with torch.no_grad():
         want, got = model(pixel_values=pixels).logits, loaded(pixel_values=pixels).logits
     assert got.shape == want.shape and torch.allclose(got, want, atol=1e-4 if fmt == "onnx" else 0.1)
+
+
+def test_generate_terrain_takes_an_onnx_generator_export_with_the_same_patches_per_seed(tmp_path):
+    from geohub.export import export_model
+    from geohub.inference.loading import load_model_and_processor
+    from geohub.inference.terrain import generate_mosaic
+    from geohub.models.terrain_gan.processing_terrain_gan import TerrainImageProcessor
+
+    torch.manual_seed(0)
+    _terrain_gan().save_pretrained(tmp_path / "model")
+    TerrainImageProcessor(image_size=16).save_pretrained(tmp_path / "model")
+    export_model(tmp_path / "model", "onnx", tmp_path / "onnx")
+    (model, processor), (exported, exported_processor) = (load_model_and_processor(tmp_path / name)
+                                                          for name in ("model", "onnx"))  # fmt: skip
+    want = generate_mosaic(model, 2, seed=7, processor=processor)
+    got = generate_mosaic(exported, 2, seed=7, processor=exported_processor)
+    assert got.shape == want.shape and np.abs(got - want).max() <= 1e-3 * (np.abs(want).max() + 1.0)
+    assert np.abs(generate_mosaic(exported, 2, seed=8, processor=exported_processor) - got).max() > 1e-3

@@ -67,7 +67,13 @@ def generate_terrain(model, num_samples: int = 1, seed: int | None = None, proce
     """`(num_samples, H, W)` float32 elevations in metres from a `TerrainGAN` (EMA weights when trained here)."""
     num_samples = check_count(num_samples, "num_samples", error=RasterError)
     seed = check_seed(seed)
-    return model.generate(num_samples, seed=seed, processor=_processor_for(model, processor))
+    if hasattr(model, "generate"):
+        return model.generate(num_samples, seed=seed, processor=_processor_for(model, processor))
+    # an export folder's generator (`geohub export`: `sample_latents` + `generator`): the same latents per seed
+    processor = _processor_for(model, processor)
+    latents = model.sample_latents(num_samples, torch.Generator().manual_seed(seed) if seed is not None else None)
+    with torch.no_grad():
+        return processor.postprocess(torch.cat([model.generator(chunk) for chunk in latents.split(64)]))
 
 
 def mosaic(patches: np.ndarray, tiles: int, overlap: int) -> np.ndarray:
