@@ -24,7 +24,8 @@ it; a station without signal (all-zero or constant) gets `event_probability` 0 a
 Explanations (`geohub.explain`): `explain=True` (integrated gradients) or a method name (`"saliency"`,
 `"input_x_gradient"`), with `explain_steps=` / `explain_max_steps=` (integrated gradients' first and largest step
 counts). Picking adds `"explanation"`: one entry per station, the P probability at its strongest P pick (without a
-pick: at its highest P probability) attributed over the model window centred on it; magnitude adds `"explanation"`
+pick: at its highest P probability) attributed over the model window centred on it (None for a station without
+signal); magnitude adds `"explanation"`
 to each station's row (the predicted magnitude over the scored window; None for a station without signal). An
 entry (`geohub.explain.explanation_entry`) holds `attributions` (an `obspy.Stream`, channel `ATTR_<component>`, per
 sample of the model input after normalisation), `method`, `target`, `output`, `baseline_output`,
@@ -164,7 +165,9 @@ class SeismicPhasePickingPipeline(_SeismicPipeline):
             answer["explanation"] = [self._explain_station(trace, result.picks, explain) for trace in result.traces]
         return answer
 
-    def _explain_station(self, trace, picks, settings: dict) -> dict:
+    def _explain_station(self, trace, picks, settings: dict) -> dict | None:
+        if is_dead(trace.waveforms[None])[0]:
+            return None  # no signal: the pipeline reports no picks, nothing to explain
         e = explain_station_p(trace, picks, self.model, self.feature_extractor, **settings)
         return explanation_entry(e, attribution_stream(e, self.spec.component_order), station=trace.station,
                                  explained=e.extra["which"], pick_time=e.extra["pick_time"],

@@ -81,6 +81,10 @@ def test_picking_explains_the_strongest_p_pick_of_each_station(family):
     assert stream[0].stats.starttime <= attributions[0].stats.starttime <= stream[0].stats.endtime
     _complete(entry, _stream_values(attributions), tolerance)
     assert 0.0 <= entry["share_near_pick"] <= 1.0
+    zeros = stream.copy()
+    for trace in zeros:
+        trace.data = np.zeros(trace.stats.npts)
+    assert picker(zeros, explain=True)["explanation"] == [None]  # no signal: nothing explained
     saliency = picker(stream, explain="saliency", output="obspy")["explanation"][0]
     assert saliency["n_steps"] == 0 and np.isnan(saliency["completeness_gap"])
     assert (_stream_values(saliency["attributions"]) >= 0).all() and _stream_values(saliency["attributions"]).any()
