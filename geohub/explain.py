@@ -37,8 +37,6 @@ Whole inputs: `explain_station_p` / `explain_strongest_p` (a picker's strongest 
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,43 +210,16 @@ def _summarizer_problem(model, batch, target) -> _Problem:
     if not bool(present[0, sentence]):
         raise ExplainError(f"sentence {sentence} is padding", field="target", expected="a present sentence")
 
-    zscore = getattr(sys.modules.get(type(model).__module__), "_masked_zscore", None)
-
     def score(v):
         expanded = {k: t.expand(v.shape[0], *t.shape[1:]) for k, t in extra.items()}
         mask = present.expand(v.shape[0], -1)
-        with _finite_zscore_gradients(model, zscore):
-            return model(sentence_embeddings=v, sentence_mask=mask, **expanded).logits[:, sentence]
+        return model(sentence_embeddings=v, sentence_mask=mask, **expanded).logits[:, sentence]
 
     # baseline: zero sentence embeddings; with document features, the document shrunk 1000-fold towards them (the
     # cosine and z-score features are discontinuous at exactly zero, so the path from zero would not add up)
     baseline = embeddings * 1e-3 if getattr(model, "num_features", 0) else torch.zeros_like(embeddings)
     return _Problem(score, embeddings, baseline, f"score of sentence {sentence}", sentence,
                     reduce=lambda a: a.sum(axis=-1)[0])  # fmt: skip
-
-
-@contextmanager
-def _finite_zscore_gradients(model, zscore):
-    """The summarizer's `_masked_zscore` of a constant column (the title similarity of an untitled document) takes
-    `sqrt(0)`, whose gradient times 0 is NaN and would make every attribution NaN: within this block the module uses
-    the same z-score with the variance floored at 1e-30 (identical outputs: 1e-15 next to the 1e-6 it adds)."""
-    module = sys.modules.get(type(model).__module__)
-    if zscore is None or module is None:
-        yield
-        return
-
-    def finite(values, present):
-        weights = present.to(values.dtype)
-        count = weights.sum(-1, keepdim=True).clamp(min=1.0)
-        mean = (values * weights).sum(-1, keepdim=True) / count
-        std = (((values - mean) ** 2) * weights).sum(-1, keepdim=True).div(count).clamp(min=1e-30).sqrt()
-        return (values - mean) / (std + 1e-6) * weights
-
-    module._masked_zscore = finite
-    try:
-        yield
-    finally:
-        module._masked_zscore = zscore
 
 
 def _token_problem(model, batch, target, tokenizer) -> _Problem:

@@ -97,11 +97,15 @@ def _tracing() -> bool:
 
 
 def _masked_zscore(values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-    """`values` `(B, S)` standardised over the present sentences of each document (0 where absent)."""
+    """`values` `(B, S)` standardised over the present sentences of each document (0 where absent).
+
+    The variance is floored at 1e-30 before the square root: a constant column (the title similarity of an
+    untitled document) would otherwise take `sqrt(0)`, whose gradient (infinite, times 0) is NaN and makes every
+    gradient-based explanation NaN; outputs are unchanged (1e-15 beside the 1e-6 added below)."""
     weights = present.to(values.dtype)
     count = weights.sum(-1, keepdim=True).clamp(min=1.0)
     mean = (values * weights).sum(-1, keepdim=True) / count
-    std = (((values - mean) ** 2) * weights).sum(-1, keepdim=True).div(count).sqrt()
+    std = (((values - mean) ** 2) * weights).sum(-1, keepdim=True).div(count).clamp(min=1e-30).sqrt()
     return (values - mean) / (std + 1e-6) * weights
 
 
