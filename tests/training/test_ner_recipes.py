@@ -93,3 +93,15 @@ def test_trainer_metrics_decode_valid_iob2_at_labelled_sub_words():
     assert refs == [["O", "O"]] and preds == [["B-STRAT", "O"]]
     metrics = seqeval_metrics(names)(type("P", (), {"predictions": logits, "label_ids": labels})())
     assert metrics["precision"] == 0.0 and "f1_TIMESCALE" not in metrics  # no stray TIMESCALE entity is scored
+
+
+def test_bgs_recipe_trains_on_all_of_train_and_never_evaluates_on_test_while_training(repo_root):
+    recipe = yaml.safe_load((repo_root / "recipes/knowledge_extraction/config_bgs_full.yaml").read_text())
+    model_args, data_args, training_args = parse_recipe(
+        KNOWLEDGE_EXTRACTION.argument_types, repo_root / "recipes/knowledge_extraction/config_bgs_full.yaml"
+    )
+    assert data_args.test_file.endswith("test.tsv") and data_args.dataset.endswith("train.tsv")
+    assert not (data_args.validation_file or data_args.validation_fraction) and "validation_file" not in recipe
+    assert training_args.eval_strategy == "no" and not training_args.load_best_model_at_end
+    assert training_args.label_smoothing_factor == 0.1 and training_args.num_train_epochs == 5  # chosen on validation
+    assert model_args.case_feature
