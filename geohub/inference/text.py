@@ -44,6 +44,7 @@ from ..data.corpus import sentence_spans, word_spans
 from ..data.ner_files import case_token_types
 from ..errors import CorpusError
 from ..knowledge import KnowledgeGraph, Mention, extract_relations
+from ..models.entity_tagger.decoding import viterbi_iob2
 
 __all__ = ["summarize", "extract", "predict_entities", "check_texts", "load_text_model", "MAX_CHARACTERS"]
 
@@ -304,8 +305,9 @@ def _word_windows(words: list[tuple[int, int]], text: str, tokenizer, budget: in
 def predict_word_tags(
     words: list[list[str]], model, tokenizer, *, batch_size: int = 16, max_length: int = 256
 ) -> list[list[tuple[str, float]]]:
-    """(tag, probability) for every word of each pre-split sentence (first sub-word decides the word's tag)."""
-    id2label = model.config.id2label
+    """(tag, probability) for every word of each pre-split sentence: each word's first sub-word's label
+    probabilities, decoded to the most probable IOB2-valid tag sequence (`viterbi_iob2`)."""
+    names = [model.config.id2label[i] for i in range(len(model.config.id2label))]
     results = []
     for begin in range(0, len(words), batch_size):
         batch = words[begin : begin + batch_size]
@@ -316,15 +318,17 @@ def predict_word_tags(
         if getattr(model.config, "case_token_types", False):
             types = [case_token_types(encoded.word_ids(row), sentence) for row, sentence in enumerate(batch)]
             inputs["token_type_ids"] = torch.tensor(types, dtype=torch.long)
-        probabilities = model(**inputs).logits.softmax(-1)
+        probabilities = model(**inputs).logits.float().softmax(-1).cpu().numpy()
         for row, sentence in enumerate(batch):
-            tags, seen = [("O", 1.0)] * len(sentence), set()
+            first = {}  # word -> its first sub-word's position
             for position, word in enumerate(encoded.word_ids(row)):
-                if word is None or word in seen:
-                    continue
-                seen.add(word)
-                best = int(probabilities[row, position].argmax())
-                tags[word] = (id2label[best], float(probabilities[row, position, best]))
+                if word is not None and word not in first:
+                    first[word] = position
+            tags = [("O", 1.0)] * len(sentence)
+            indices, positions = list(first), list(first.values())
+            # the most probable IOB2-valid sequence: no stray I- after O or after another type opens an entity
+            for word, position, best in zip(indices, positions, viterbi_iob2(probabilities[row, positions], names)):
+                tags[word] = (names[best], float(probabilities[row, position, best]))
             results.append(tags)
     return results
 

@@ -151,3 +151,29 @@ def test_knowledge_pipeline_batches_lists_and_workers(tagger_dir):
     one_by_one = [tagger(text) for text in texts]
     assert tagger(texts, batch_size=2) == one_by_one
     assert tagger(texts, batch_size=2, num_workers=1) == one_by_one
+
+
+def test_word_tags_are_iob2_valid_even_when_the_classifier_prefers_stray_inside_tags(tokenizer):
+    """`predict_word_tags` decodes the most probable IOB2-valid sequence: a classifier that prefers I-ROCK
+    everywhere yields B-ROCK I-ROCK ..., never an I- tag after O or after another type."""
+    from geohub.inference.text import predict_word_tags
+
+    torch.manual_seed(0)
+    config = BertConfig(**_tiny_bert(len(tokenizer)), num_labels=len(NER_LABELS))
+    config.id2label, config.label2id = dict(enumerate(NER_LABELS)), {k: i for i, k in enumerate(NER_LABELS)}
+    model = BertForTokenClassification(config).eval()
+    with torch.no_grad():
+        model.classifier.bias[NER_LABELS.index("I-ROCK")] = 6.0
+        model.classifier.bias[NER_LABELS.index("I-MINERAL")] = 5.0
+    words = [["Basalt", "lava", "flows", "overlie", "the", "Chalk", "Group", "."], ["No", "."]]
+    with torch.no_grad():
+        arg_max = model(**tokenizer(words[0], is_split_into_words=True, return_tensors="pt")).logits.argmax(-1)
+    assert NER_LABELS[int(arg_max[0, 1])] == "I-ROCK"  # the raw classifier would open a stray I- entity
+    for sentence in predict_word_tags(words, model, tokenizer):
+        previous = "O"
+        for tag, probability in sentence:
+            assert 0.0 < probability <= 1.0
+            if tag.startswith("I-"):
+                assert previous in (f"B-{tag[2:]}", f"I-{tag[2:]}"), sentence
+            previous = tag
+        assert sentence[0][0] == "B-ROCK"  # the valid sequence keeps the preferred type
