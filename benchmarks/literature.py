@@ -52,7 +52,7 @@ def embedded_documents(model, tokenizer, documents: list[list[str]], titles: lis
     from datasets import Dataset
 
     from geohub.models.extractive_summarizer.processing_extractive_summarizer import encode_documents
-    from geohub.training.text import precompute_sentence_embeddings
+    from geohub.training.summarization import precompute_sentence_embeddings
 
     fingerprint = (id(documents), round(float(sum(p.double().sum() for p in model.encoder.parameters())), 3))
     if fingerprint not in cache:
@@ -98,7 +98,8 @@ def summarization_rows(name: str, documents: list[list[str]], references: list[l
     from geohub.inference.text import summarize
     from geohub.models.extractive_summarizer import ExtractiveSummarizerForSentenceExtraction
     from geohub.models.extractive_summarizer.processing_extractive_summarizer import tfidf_centroid_scores
-    from geohub.training.text import oracle_labels, resolve_model_path
+    from geohub.training.summarization import oracle_labels
+    from geohub.training.text import resolve_model_path
 
     cache: dict = {"dir": args.embedding_cache or None}
     rows = [{"data": name, "system": "Lead-1 (first sentence)", **rouge([d[0] for d in documents], references)}]
@@ -367,7 +368,7 @@ def main() -> int:
     rows = []
     speed = {}
     if not args.skip_summarization:
-        from geohub.training.text import scitldr_titles
+        from geohub.training.summarization import scitldr_titles
 
         sci_titles = scitldr_titles(Path(args.shared_data) / "scitldr-a", "test")[: len(scitldr)]
         rows += summarization_rows("corpus held-out", corpus_docs, [[s] for s in held["summary"]],

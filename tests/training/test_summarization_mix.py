@@ -8,7 +8,7 @@ import pytest
 
 from geohub.data.corpus import load_geo_corpus
 from geohub.errors import ConfigError
-from geohub.training.text import SummarizationDataArguments, load_summarization_splits
+from geohub.training.summarization import SummarizationDataArguments, load_summarization_splits
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "fixtures" / "geo_corpus_sample.jsonl"
 

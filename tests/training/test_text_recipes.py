@@ -27,7 +27,7 @@ from geohub.errors import ConfigError
 from geohub.inference.text import summarize
 from geohub.quickstart import quickstart_recipes
 from geohub.training.launch import run_recipe
-from geohub.training.text import warm_started_encoder_decoder
+from geohub.training.summarization import warm_started_encoder_decoder
 from tests.conftest import run_command
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "fixtures" / "geo_corpus_sample.jsonl"

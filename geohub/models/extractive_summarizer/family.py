@@ -16,7 +16,7 @@ FAMILY = Family(
         ),
     ),
     task="summarization",
-    task_object="geohub.training.text:SUMMARIZATION",
+    task_object="geohub.training.summarization:SUMMARIZATION",
     card=CardDecl(
         task_name="Summarization",
         architecture="MiniLM sentence embeddings with document features (position, similarity to the document and "
