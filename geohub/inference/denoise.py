@@ -70,20 +70,13 @@ def load_denoiser(model: Any, feature_extractor: Any = None) -> tuple[Any, Any]:
 
 def check_denoiser_folder(folder: str | os.PathLike) -> None:
     """Raise a `WaveformError` naming `folder` unless it holds a saved seismic denoiser (cheap: reads config.json)."""
-    import json
+    from .loading import read_config
 
-    folder = Path(folder)
-    config = folder / "config.json"
-    if not folder.is_dir() or not config.is_file():
-        raise WaveformError("model folder not found (no config.json)", path=folder,
-                            expected="a folder saved by save_pretrained (config.json + model.safetensors)")  # fmt: skip
-    try:
-        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError) as err:
-        raise WaveformError(f"unreadable config ({err})", path=config, expected="a JSON object") from err
+    model_type = read_config(folder, error=WaveformError).get("model_type")
     if model_type != "geohub_seismic_denoiser":
-        raise WaveformError(f"the model is not a seismic denoiser (model_type {model_type!r})", path=config,
-                            field="model_type", expected="'geohub_seismic_denoiser'")  # fmt: skip
+        raise WaveformError(f"the model is not a seismic denoiser (model_type {model_type!r})",
+                            path=Path(folder) / "config.json", field="model_type",
+                            expected="'geohub_seismic_denoiser'")  # fmt: skip
 
 
 def write_stream(stream, path: str | os.PathLike, format: str = "MSEED") -> Path:

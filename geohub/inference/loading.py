@@ -15,9 +15,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import HubError
+from ..errors import GeohubError, HubError
 
-__all__ = ["resolve_source", "load_model_and_processor", "load_processor", "auto_model_class_name"]
+__all__ = ["resolve_source", "read_config", "load_model_and_processor", "load_processor", "auto_model_class_name"]
 
 # stock transformers heads (families built on stock architectures) -> the Auto class that loads them
 _AUTO_BY_SUFFIX = (
@@ -60,16 +60,23 @@ def auto_model_class_name(config: dict) -> str:
     return "AutoModel"
 
 
-def _read_config(folder: Path) -> dict:
+def read_config(folder: str | os.PathLike, error: type[GeohubError] = HubError) -> dict:
+    """The JSON object in `folder/config.json` (cheap: no model is built); `error` (default `HubError`) names the
+    folder or file when it is missing or not a JSON object, so each caller raises its own kind of error."""
     import json
 
+    folder = Path(folder)
+    path = folder / "config.json"
+    if not folder.is_dir() or not path.is_file():
+        raise error("not a model folder (no config.json)", path=folder,
+                    expected="a folder written by save_pretrained (config.json + model.safetensors)")  # fmt: skip
     try:
-        return json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HubError("not a model folder (no config.json)", path=folder,
-                       expected="a folder written by save_pretrained") from None  # fmt: skip
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise HubError(f"config.json is not valid JSON ({err})", path=folder / "config.json") from None
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise error(f"config.json is not valid JSON ({err})", path=path, expected="a JSON object") from None
+    if not isinstance(config, dict):
+        raise error(f"config.json holds a {type(config).__name__}", path=path, expected="a JSON object")
+    return config
 
 
 def load_processor(folder: str | os.PathLike, config: dict | None = None):
@@ -81,7 +88,7 @@ def load_processor(folder: str | os.PathLike, config: dict | None = None):
     from ..auto import family_for_config
 
     folder = Path(folder)
-    config = config if config is not None else _read_config(folder)
+    config = config if config is not None else read_config(folder)
     family = family_for_config(config)
     auto_name = family.processor_auto if family is not None and family.processor_auto else None
     if auto_name is None:
@@ -106,7 +113,7 @@ def load_model_and_processor(source: Any, *, device: str | None = None) -> tuple
     import geohub  # noqa: F401  (registers the families with the Auto classes)
 
     folder = resolve_source(source)
-    config = _read_config(folder)
+    config = read_config(folder)
     if (folder / "export.json").is_file():  # a `geohub export` folder: its ONNX / int8 model, the same processor
         from ..export_loading import load_exported
 

@@ -510,17 +510,12 @@ def load_waveform_model(path):
     from transformers import AutoConfig
 
     path = os.fspath(path)
-    config = AutoConfig.from_pretrained(path) if not os.path.isdir(path) else None
-    if config is None:
-        import json
+    if os.path.isdir(path):
+        from .loading import read_config
 
-        config_file = os.path.join(path, "config.json")
-        if not os.path.isfile(config_file):
-            raise WaveformError("no config.json in the model folder", path=path, expected="a saved geohub model")
-        with open(config_file, encoding="utf-8") as handle:
-            model_type = json.load(handle).get("model_type")
-    else:
-        model_type = config.model_type
+        model_type = read_config(path, error=WaveformError).get("model_type")
+    else:  # a Hub repo id
+        model_type = AutoConfig.from_pretrained(path).model_type
     family = family_for_model_type(model_type)
     if family is None or not family.models:
         raise WaveformError(f"model type {model_type!r} is not a geohub seismic family", path=path,

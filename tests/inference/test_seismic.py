@@ -238,3 +238,17 @@ def test_eqtransformer_rule_keeps_every_peak_inside_detections():
         picks, detections = picks_and_detections(annotation, spec, None, extractor)
         assert [(q.phase, q.sample) for q in picks] == [("P", 1010), ("P", 1300), ("S", 1400)]
         assert len(detections) == 1 and detections[0].start == obspy.UTCDateTime(0) + 10.01
+
+
+@pytest.mark.parametrize("content, message", [(None, "no config.json"), ("{not json", "not valid JSON"),
+                                              ("[1, 2]", "holds a list"), ('{"model_type": "bert"}', "not a geohub seismic")])  # fmt: skip
+def test_waveform_model_folders_with_a_bad_config_are_clear_errors(content, message, tmp_path):
+    from geohub.inference.denoise import check_denoiser_folder
+
+    if content is not None:
+        (tmp_path / "config.json").write_text(content)
+    with pytest.raises(WaveformError, match=message) as caught:
+        WaveformModel.from_pretrained(tmp_path)
+    assert str(tmp_path) in str(caught.value)
+    with pytest.raises(WaveformError, match=message if content != '{"model_type": "bert"}' else "not a seismic denoiser"):
+        check_denoiser_folder(tmp_path)
