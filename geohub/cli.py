@@ -120,9 +120,13 @@ def train(
 @app.command()
 def annotate(
     source: Path = typer.Argument(..., help="SDS archive, folder of ObsPy-readable files, or one file"),
-    model: list[str] = typer.Option(..., "--model", help="seismic picker (or magnitude model) folder / repo id; repeat"),
+    model: list[str] = typer.Option(
+        ..., "--model", help="seismic picker (or magnitude model) folder / repo id; repeat"
+    ),
     output: Path = typer.Option(..., "--output", help="result folder (picks.csv, picks.xml, ...); resumes a run"),
-    config_file: Path | None = typer.Option(None, "--config_file", "--config-file", help="accelerate config: N processes"),
+    config_file: Path | None = typer.Option(
+        None, "--config_file", "--config-file", help="accelerate config: N processes"
+    ),
     source_format: str = typer.Option("auto", "--format", help="auto, sds, folder or file"),
     start: str | None = typer.Option(None, "--start", help="first time (ISO 8601 UTC)"),
     end: str | None = typer.Option(None, "--end", help="end time (ISO 8601 UTC), exclusive"),
@@ -139,7 +143,9 @@ def annotate(
     no_plot: bool = typer.Option(False, "--no-plot", help="skip picks_per_hour.png"),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
     threads: int | None = typer.Option(None, "--threads", help="torch threads per process"),
-    precision: str = typer.Option("fp32", "--precision", help="fp32, or bf16 (autocast; ~2x faster on bf16 CPUs/GPUs)"),
+    precision: str = typer.Option(
+        "fp32", "--precision", help="fp32, or bf16 (autocast; ~2x faster on bf16 CPUs/GPUs)"
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the accelerate launch line and stop"),
 ) -> None:
     """Pick phases over a continuous archive in station x time chunks, on N processes, resumable."""
@@ -239,17 +245,26 @@ def convert(
 
 @app.command("explain")
 def explain_command(
-    model_dir: Path = typer.Argument(..., help="saved model folder (or Hub repo id): seismic, landform, terrain GAN, "
-                                     "tagger or extractive summarizer"),  # fmt: skip
-    input: Path | None = typer.Argument(None, help="waveform file (seismic), DEM tile .npy/.npz/GeoTIFF (landform), "
-                                        "UTF-8 text (tagger, summarizer), .npy latent (terrain GAN; or --seed)"),  # fmt: skip
+    model_dir: Path = typer.Argument(
+        ...,
+        help="saved model folder (or Hub repo id): seismic, landform, terrain GAN, tagger or extractive summarizer",
+    ),  # fmt: skip
+    input: Path | None = typer.Argument(
+        None,
+        help="waveform file (seismic), DEM tile .npy/.npz/GeoTIFF (landform), "
+        "UTF-8 text (tagger, summarizer), .npy latent (terrain GAN; or --seed)",
+    ),  # fmt: skip
     output: Path = typer.Option(..., "--output", help="JSON file to write (attributions, completeness gap, ...)"),
-    method: str = typer.Option("integrated_gradients", "--method", help="integrated_gradients, saliency or input_x_gradient"),
+    method: str = typer.Option(
+        "integrated_gradients", "--method", help="integrated_gradients, saliency or input_x_gradient"
+    ),
     steps: int = typer.Option(32, "--steps", help="first integrated-gradients step count (doubled until complete)"),
     max_steps: int = typer.Option(4096, "--max-steps", help="most integrated-gradients steps"),
     entity: int = typer.Option(1, "--entity", help="tagger: which entity (1 = first in the text) to explain"),
     spacing_m: float | None = typer.Option(None, "--spacing-m", help="grid spacing (m) of a .npy/.npz DEM"),
-    seed: int | None = typer.Option(None, "--seed", help="terrain GAN, instead of INPUT: the latent generate(1, seed) draws"),
+    seed: int | None = typer.Option(
+        None, "--seed", help="terrain GAN, instead of INPUT: the latent generate(1, seed) draws"
+    ),
 ) -> None:
     """Explain one prediction (geohub.explain): which samples, pixels, tokens, sentences or latent dimensions drove it
     (summarizer: its best sentence's score per sentence; terrain GAN: the patch mean per latent dimension); writes
@@ -270,8 +285,12 @@ def explain_command(
 @app.command("export")
 def export_command(
     model_dir: Path = typer.Argument(..., help="saved model folder (config.json + weights + processor)"),
-    format: str = typer.Option(..., "--format", help="onnx (onnxruntime, dynamic batch/length), int8 (torch dynamic quantisation) "
-                                "or onnx-int8 (onnxruntime dynamic quantisation of the ONNX graph)"),
+    format: str = typer.Option(
+        ...,
+        "--format",
+        help="onnx (onnxruntime, dynamic batch/length), int8 (torch dynamic quantisation) "
+        "or onnx-int8 (onnxruntime dynamic quantisation of the ONNX graph)",
+    ),
     output: Path = typer.Option(..., "--output", help="folder to write (model + config + processor + export.json)"),
     opset: int = typer.Option(18, "--opset", help="ONNX opset (onnx only)"),
 ) -> None:

@@ -136,7 +136,9 @@ def build_task_arguments(task, recipe: dict[str, Any], output_dir: str | os.Path
     except (TypeError, ValueError) as err:
         if isinstance(err, ConfigError):
             raise
-        raise ConfigError(f"invalid quickstart recipe: {err}", path=f"the quickstart recipe of task {task.name!r} (family.py)") from None
+        raise ConfigError(
+            f"invalid quickstart recipe: {err}", path=f"the quickstart recipe of task {task.name!r} (family.py)"
+        ) from None
 
 
 def model_is_saved(folder: str | os.PathLike, *, converted: bool = False) -> bool:

@@ -135,7 +135,11 @@ def check_documents(texts: Any, *, max_characters: int = MAX_CHARACTERS) -> list
                 if not isinstance(sentence, str) or not sentence.strip():
                     raise CorpusError("not a non-empty sentence", field=f"texts[{index}][{position}]",
                                       expected="a non-empty string")  # fmt: skip
-    flat = [" ".join(t) if isinstance(t, (list, tuple)) else t for t in texts] if isinstance(texts, list | tuple) else texts
+    flat = (
+        [" ".join(t) if isinstance(t, (list, tuple)) else t for t in texts]
+        if isinstance(texts, list | tuple)
+        else texts
+    )
     check_texts(flat, max_characters=max_characters)
     return [list(t) if isinstance(t, (list, tuple)) else _sentences(t) for t in texts]
 
@@ -184,7 +188,9 @@ def summarize(
 
 
 @torch.no_grad()
-def score_sentences(documents: list[list[str]], model, tokenizer, titles=None, batch_size: int = 8) -> list[np.ndarray]:
+def score_sentences(
+    documents: list[list[str]], model, tokenizer, titles=None, batch_size: int = 8
+) -> list[np.ndarray]:
     """The extractive model's score of every sentence of each document (`(S,)` arrays)."""
     from ..models.extractive_summarizer.processing_extractive_summarizer import collate_documents, encode_documents
 
@@ -254,7 +260,9 @@ def _seq2seq_summary(text: str, model, tokenizer, batch_size: int, max_new_token
 
 
 @torch.no_grad()
-def centroid_summaries(texts: list[str] | list[list[str]], *, num_sentences: int = 1, batch_size: int = 32) -> list[str]:
+def centroid_summaries(
+    texts: list[str] | list[list[str]], *, num_sentences: int = 1, batch_size: int = 32
+) -> list[str]:
     """Unsupervised baseline: the sentences whose MiniLM embedding is closest to the text's mean embedding (texts
     or documents given as lists of sentences)."""
     from transformers import AutoModel, AutoTokenizer

@@ -168,7 +168,9 @@ class ExtractionDataArguments:
             raise ConfigError("label_map must map entity types to entity types", field="label_map",
                               expected="{FROM: TO, ...} with string values (O drops a type)")  # fmt: skip
         if not 0 <= self.validation_fraction < 1:
-            raise ConfigError("validation_fraction must be in [0, 1)", field="validation_fraction", expected="e.g. 0.1")
+            raise ConfigError(
+                "validation_fraction must be in [0, 1)", field="validation_fraction", expected="e.g. 0.1"
+            )
 
 
 def load_ner_splits(data_args: ExtractionDataArguments) -> tuple[dict[str, Any], list[str]]:

@@ -60,9 +60,7 @@ def test_cli_push_pull_revisions_and_card(geohub_cli_at, tmp_path):
     assert (
         metadata["library_name"] == "geohub" and "geophysics" in metadata["tags"] and "seismology" in metadata["tags"]
     )
-    assert (
-        metadata["license"] == "apache-2.0" and metadata["datasets"] == ["alice/catalog"]
-    )
+    assert metadata["license"] == "apache-2.0" and metadata["datasets"] == ["alice/catalog"]
     # a picker has no fitting Hub widget (token-classification would offer a text box)
     assert metadata.get("pipeline_tag") is None
     metrics = {m["type"]: m["value"] for m in metadata["model-index"][0]["results"][0]["metrics"]}

@@ -250,5 +250,7 @@ def test_waveform_model_folders_with_a_bad_config_are_clear_errors(content, mess
     with pytest.raises(WaveformError, match=message) as caught:
         WaveformModel.from_pretrained(tmp_path)
     assert str(tmp_path) in str(caught.value)
-    with pytest.raises(WaveformError, match=message if content != '{"model_type": "bert"}' else "not a seismic denoiser"):
+    with pytest.raises(
+        WaveformError, match=message if content != '{"model_type": "bert"}' else "not a seismic denoiser"
+    ):
         check_denoiser_folder(tmp_path)

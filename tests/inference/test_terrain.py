@@ -29,7 +29,9 @@ def gan_dir(tmp_path_factory):
     config = TerrainGANConfig(image_size=16, latent_dim=8, generator_channels=16, discriminator_channels=4,
                               min_channels=4, elevation_mean=400.0, elevation_std=50.0, spacing_m=90.0)  # fmt: skip
     TerrainGAN(config).save_pretrained(folder)
-    TerrainImageProcessor(elevation_mean=400.0, elevation_std=50.0, spacing_m=90.0, patch_size=16).save_pretrained(folder)
+    TerrainImageProcessor(elevation_mean=400.0, elevation_std=50.0, spacing_m=90.0, patch_size=16).save_pretrained(
+        folder
+    )
     return folder
 
 

@@ -87,7 +87,9 @@ def test_extractive_summaries_of_long_texts_are_sentences_of_the_text(extractive
 
 def test_summaries_are_exact_source_sentences(extractive_dir):
     # a text is split once and its own spans come back (odd spacing kept); a list of sentences is kept as given
-    text = "The Chalk Group overlies the Gault Formation.   It was  deposited in the Late Cretaceous.\nFig. 2 shows it."
+    text = (
+        "The Chalk Group overlies the Gault Formation.   It was  deposited in the Late Cretaceous.\nFig. 2 shows it."
+    )
     given = ["A sentence that ends without a full stop", "e.g. a second one. With an inner full stop."]
     (from_text, from_list) = summarize([text, given], model=extractive_dir, titles=["The Chalk", None])
     assert from_text in {"The Chalk Group overlies the Gault Formation.",
