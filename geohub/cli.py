@@ -316,21 +316,15 @@ def denoise_command(
     batch_size: int = typer.Option(16, "--batch-size", help="windows per model call"),
 ) -> None:
     """Denoise a seismic record with a seismic denoiser; writes miniSEED (atomically) and prints its path."""
+    from .data.waveforms import load_stream
     from .errors import GeohubError
     from .inference.denoise import check_denoiser_folder, denoise, write_stream
 
-    if not input.is_file():
-        _fail(f"{input}: input file not found (a waveform file ObsPy reads)")
     if not 0.0 <= overlap < 1.0 or batch_size < 1:
         _fail(f"--overlap {overlap} / --batch-size {batch_size}: expected an overlap in [0, 1) and a batch size >= 1")
     try:
+        stream = load_stream(input)  # a missing, empty or unreadable file: an error naming it
         check_denoiser_folder(model)
-        import obspy
-
-        try:
-            stream = obspy.read(os.fspath(input))
-        except Exception as err:  # ObsPy raises TypeError, ValueError, ... for files it cannot read
-            _fail(f"{input}: not a waveform file ObsPy can read ({err})")
         clean = denoise(stream, model, overlap=overlap, batch_size=batch_size)
         path = write_stream(clean, output)
     except GeohubError as err:

@@ -34,8 +34,8 @@ from ..utils import get_logger
 
 logger = get_logger(__name__)
 
-__all__ = ["WaveformRecord", "read_waveforms", "component_of", "stream_from_array", "resample_trace", "FILL_GAPS",
-           "MIN_SAMPLING_RATE", "MAX_SAMPLING_RATE"]  # fmt: skip
+__all__ = ["WaveformRecord", "read_waveforms", "load_stream", "component_of", "stream_from_array", "resample_trace",
+           "FILL_GAPS", "MIN_SAMPLING_RATE", "MAX_SAMPLING_RATE"]  # fmt: skip
 
 FILL_GAPS = ("interpolate", "zeros", "raise")
 MISSING_COMPONENTS = ("zeros", "copy")
@@ -84,7 +84,9 @@ class WaveformRecord:
         return self.starttime + float(sample) / self.sampling_rate
 
 
-def _load_stream(path_or_stream, source: str):
+def load_stream(path_or_stream):
+    """An `obspy.Stream` of a file path (any ObsPy format), a Stream or a Trace (copied, never modified); a missing,
+    empty, unreadable or truncated file is a `WaveformError` naming it."""
     import obspy
 
     if isinstance(path_or_stream, obspy.Stream):
@@ -306,7 +308,7 @@ def read_waveforms(
     if sampling_rate is not None and not (np.isfinite(sampling_rate) and sampling_rate > 0):
         raise WaveformError(f"sampling_rate must be positive, got {sampling_rate}", field="sampling_rate")
     source = None if not isinstance(path_or_stream, (str, os.PathLike)) else os.fspath(path_or_stream)
-    stream = _load_stream(path_or_stream, source)
+    stream = load_stream(path_or_stream)
     if len(stream) == 0:
         raise WaveformError("no traces in the record", path=source, expected="at least one trace")
     _check_finite(stream, source)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.waveforms import read_waveforms, resample_trace
+from ..data.waveforms import load_stream, read_waveforms, resample_trace
 from ..errors import WaveformError
 
 __all__ = [
@@ -125,14 +125,9 @@ def window_plan(length: int, window_length: int, overlap: float) -> tuple[list[i
 
 
 def read_records(stream_or_path, feature_extractor: Any, fill_gaps: str = "interpolate") -> tuple[list, dict]:
-    """(records at the model's rate and component order, {trace id: input sampling rate}) of a Stream/Trace/path."""
-    import obspy
-
-    original = (
-        obspy.read(os.fspath(stream_or_path)) if isinstance(stream_or_path, (str, os.PathLike)) else stream_or_path
-    )
-    if isinstance(original, obspy.Trace):
-        original = obspy.Stream([original])
+    """(records at the model's rate and component order, {trace id: input sampling rate}) of a Stream/Trace/path
+    (a missing or unreadable file is a `WaveformError` naming it)."""
+    original = load_stream(stream_or_path)
     records = read_waveforms(original, sampling_rate=feature_extractor.sampling_rate,
                              component_order=feature_extractor.component_order, fill_gaps=fill_gaps,
                              min_samples=feature_extractor.n_fft)  # fmt: skip

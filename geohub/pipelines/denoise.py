@@ -26,34 +26,19 @@ per station, the denoised output at the record's largest denoised sample (`peak_
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 from transformers.pipelines.base import ChunkPipeline, no_collate_fn
 from transformers.pipelines.pt_utils import PipelineChunkIterator, PipelineIterator, PipelinePackIterator
 
-from ..data.waveforms import stream_from_array
 from ..errors import WaveformError
 from ..explain import attribution_stream, explain_denoised_peak, explanation_entry, pipeline_settings
 from ..inference.denoise import denoise_windows, load_denoiser, overlap_add, read_records, record_traces, window_plan
 from ..models.seismic_denoiser import SeismicDenoiserFeatureExtractor
+from .seismic import as_stream
 
 __all__ = ["SeismicDenoisingPipeline"]
-
-
-def _as_stream(inputs, component_order: str):
-    """A path, Stream or Trace unchanged; a dict `{"waveforms": (C, T), "sampling_rate": Hz}` -> `obspy.Stream`."""
-    if isinstance(inputs, dict):
-        if "waveforms" not in inputs or "sampling_rate" not in inputs:
-            raise WaveformError("a dict input needs 'waveforms' (C, T) and 'sampling_rate' (Hz)", field="inputs")
-        waveforms = np.asarray(inputs["waveforms"])
-        order = inputs.get("component_order", component_order if waveforms.shape[0] == len(component_order) else "Z")
-        return stream_from_array(waveforms, float(inputs["sampling_rate"]), component_order=order,
-                                 starttime=inputs.get("starttime"))  # fmt: skip
-    if isinstance(inputs, (str, os.PathLike)) and not Path(inputs).is_file():
-        raise WaveformError("waveform file not found", path=inputs, expected="a file ObsPy reads")
-    return inputs
 
 
 def _collate(items: list[dict]) -> dict:
@@ -107,7 +92,7 @@ class SeismicDenoisingPipeline(ChunkPipeline):
 
     def preprocess(self, inputs, overlap: float = 0.5, fill_gaps: str = "interpolate"):
         extractor = self.feature_extractor
-        records, rates = read_records(_as_stream(inputs, extractor.component_order), extractor, fill_gaps)
+        records, rates = read_records(as_stream(inputs, extractor.component_order), extractor, fill_gaps)
         for r, record in enumerate(records):
             data = np.asarray(record.data, dtype=np.float32)
             starts, window = window_plan(data.shape[-1], extractor.window_length, overlap)

@@ -59,10 +59,12 @@ from ..inference.waveform import (
 __all__ = ["SeismicPhasePickingPipeline", "SeismicMagnitudePipeline"]
 
 
-def _as_stream(inputs, component_order: str):
+def as_stream(inputs, component_order: str):
+    """A path, Stream or Trace unchanged; a dict `{"waveforms": (C, T), "sampling_rate": Hz}` -> `obspy.Stream`
+    (components in `component_order` when there are as many rows, one row: Z)."""
     if isinstance(inputs, dict):
         if "waveforms" not in inputs or "sampling_rate" not in inputs:
-            raise WaveformError("a dict input needs 'waveforms' (C, T) and 'sampling_rate' (Hz)")
+            raise WaveformError("a dict input needs 'waveforms' (C, T) and 'sampling_rate' (Hz)", field="inputs")
         waveforms = np.asarray(inputs["waveforms"])
         order = inputs.get("component_order", component_order if waveforms.shape[0] == len(component_order) else
                            "Z" if waveforms.ndim == 2 and waveforms.shape[0] == 1 else component_order)  # fmt: skip
@@ -123,7 +125,7 @@ class SeismicPhasePickingPipeline(_SeismicPipeline):
 
     def preprocess(self, inputs, fill_gaps: str = "interpolate", stride: int | None = None):
         spec = self.spec
-        records = prepare(_as_stream(inputs, spec.component_order), spec, self.feature_extractor, fill_gaps=fill_gaps)
+        records = prepare(as_stream(inputs, spec.component_order), spec, self.feature_extractor, fill_gaps=fill_gaps)
         for r, record in enumerate(records):
             data = padded(record.data, spec.window_length)
             starts = window_starts(data.shape[-1], spec.window_length, stride or spec.stride,
@@ -183,7 +185,7 @@ class SeismicMagnitudePipeline(_SeismicPipeline):
 
     def preprocess(self, inputs, fill_gaps: str = "interpolate"):
         spec = self.spec
-        records = prepare(_as_stream(inputs, spec.component_order), spec, self.feature_extractor, fill_gaps=fill_gaps)
+        records = prepare(as_stream(inputs, spec.component_order), spec, self.feature_extractor, fill_gaps=fill_gaps)
         for r, record in enumerate(records):
             start = magnitude_window(record, spec.window_length)
             window = padded(record.data, spec.window_length)[:, start : start + spec.window_length]
