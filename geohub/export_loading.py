@@ -18,7 +18,14 @@ from torch import nn
 
 from .export import FORMATS, ExportError, quantize_int8
 
-__all__ = ["ExportedModelLoader", "ExportedOutput", "OnnxModel", "load_exported"]
+__all__ = [
+    "ExportedModelLoader",
+    "ExportedOutput",
+    "OnnxModel",
+    "load_exported",
+    "is_export_folder",
+    "load_model_folder",
+]
 
 
 def _model_class(config, architecture: str | None = None) -> type:
@@ -212,6 +219,19 @@ class ExportedModelLoader:
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         folder = Path(os.fspath(pretrained_model_name_or_path))
-        if not (folder / "export.json").is_file():
+        if not is_export_folder(folder):
             raise OSError(f"{folder} is not a geohub export folder (no export.json); the task's Auto class loads it")
         return load_exported(folder)
+
+
+def is_export_folder(folder: str | os.PathLike) -> bool:
+    """True when `folder` is a local folder written by `geohub export` (it holds `export.json`)."""
+    return (Path(os.fspath(folder)) / "export.json").is_file()
+
+
+def load_model_folder(model_class, folder: str | os.PathLike, **kwargs):
+    """The model saved in `folder` (or a Hub repo id): `load_exported(folder)` for a `geohub export` folder, else
+    `model_class.from_pretrained(folder, **kwargs)`; what every geohub loader of a model folder calls."""
+    if is_export_folder(folder):
+        return load_exported(folder)
+    return model_class.from_pretrained(os.fspath(folder), **kwargs)

@@ -49,13 +49,10 @@ def load_denoiser(model: Any, feature_extractor: Any = None) -> tuple[Any, Any]:
     )
 
     if isinstance(model, (str, os.PathLike)):
-        folder = Path(model)
-        if (folder / "export.json").is_file():
-            from ..export import load_exported
+        from ..export_loading import load_model_folder
 
-            model = load_exported(folder)
-        else:
-            model = SeismicDenoiserForDenoising.from_pretrained(os.fspath(folder))
+        folder = Path(model)
+        model = load_model_folder(SeismicDenoiserForDenoising, folder)
         if feature_extractor is None and (folder / "preprocessor_config.json").is_file():
             feature_extractor = SeismicDenoiserFeatureExtractor.from_pretrained(os.fspath(folder))
     if getattr(getattr(model, "config", None), "model_type", None) != "geohub_seismic_denoiser":

@@ -114,13 +114,10 @@ def load_model_and_processor(source: Any, *, device: str | None = None) -> tuple
 
     folder = resolve_source(source)
     config = read_config(folder)
-    if (folder / "export.json").is_file():  # a `geohub export` folder: its ONNX / int8 model, the same processor
-        from ..export_loading import load_exported
+    from ..export_loading import load_model_folder  # a `geohub export` folder: its ONNX / int8 model
 
-        model = load_exported(folder)
-    else:
-        auto = getattr(transformers, auto_model_class_name(config))
-        model = auto.from_pretrained(os.fspath(folder), use_safetensors=True)
+    auto = getattr(transformers, auto_model_class_name(config))
+    model = load_model_folder(auto, folder, use_safetensors=True)
     if device is not None:
         model = model.to(device)
     return model.eval(), load_processor(folder, config)
