@@ -16,7 +16,6 @@ Metrics: micro precision / recall / F1 over the typed relations (pair level).
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,8 @@ from transformers import AutoTokenizer, EvalPrediction, TrainingArguments, set_s
 from ..data.corpus import ENTITY_TYPES, RELATION_TYPES, load_geo_corpus, sentence_spans
 from ..errors import ConfigError
 from ..metrics.scores import precision_recall_f1
-from ..utils import atomic_write_text, get_logger
-from .supervised import GeoTrainer, train_and_evaluate, with_device_defaults
+from ..utils import get_logger
+from .supervised import GeoTrainer, add_results, train_and_evaluate, with_device_defaults
 from .tasks import Task
 from .text import MINILM, resolve_model_path
 
@@ -340,14 +339,13 @@ def run_relation_classification(
         model, training_args, model_args.encoder_learning_rate, train_dataset=sets["train"],
         data_collator=collator, processing_class=tokenizer,
     )  # fmt: skip
-    metrics = train_and_evaluate(trainer, processors=[tokenizer]) | {"no_relation_scale": scale, **tuning}
+    metrics = train_and_evaluate(trainer, processors=[tokenizer])
+    extra = {"no_relation_scale": scale, **tuning}
     if sets["eval"]:
         prediction = predict_pairs(trainer.model, sets["eval"], collator, training_args.per_device_eval_batch_size)
-        metrics |= {f"eval_{k}": v for k, v in relation_metrics(prediction, scale).items()}
-    results = Path(training_args.output_dir) / "all_results.json"
-    if trainer.is_world_process_zero() and results.is_file():
-        atomic_write_text(results, json.dumps(metrics, indent=2, sort_keys=True, default=float))
-    return metrics
+        extra |= {f"eval_{k}": v for k, v in relation_metrics(prediction, scale).items()}
+    add_results(trainer, extra)
+    return metrics | extra
 
 
 @torch.no_grad()

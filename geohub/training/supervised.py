@@ -33,6 +33,7 @@ __all__ = [
     "train_and_evaluate",
     "with_device_defaults",
     "staged_checkpoint",
+    "add_results",
 ]
 
 STAGING_DIR = ".checkpoint-staging"
@@ -171,6 +172,15 @@ class _QuietProgress(TrainerCallback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def add_results(trainer: Trainer, metrics: dict[str, float]) -> None:
+    """Merge `metrics` (computed after `train_and_evaluate`, e.g. a test set) into `<output_dir>/all_results.json`
+    (atomically, on the main process)."""
+    if trainer.is_world_process_zero():
+        path = Path(trainer.args.output_dir) / "all_results.json"
+        previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        atomic_write_text(path, json.dumps({**previous, **metrics}, indent=2, sort_keys=True, default=float))
 
 
 def train_and_evaluate(

@@ -39,7 +39,7 @@ from ..data.ner_files import case_token_types
 from ..environment import offline_minilm_path
 from ..errors import ConfigError
 from ..utils import atomic_directory, get_logger
-from .supervised import GeoTrainer, train_and_evaluate, with_device_defaults
+from .supervised import GeoTrainer, add_results, train_and_evaluate, with_device_defaults
 from .tasks import Task
 
 logger = get_logger(__name__)
@@ -296,10 +296,6 @@ def entity_report(predictions: list[list[str]], references: list[list[str]], pre
 
 def evaluate_test_set(trainer, test, label_names: list[str]) -> dict[str, float]:
     """Predict the (tokenized) test set once, log per-type P/R/F1 and add them to `<output_dir>/all_results.json`."""
-    import json
-
-    from ..utils import atomic_write_text
-
     prediction = trainer.predict(test, metric_key_prefix="test")
     preds, refs = decode_word_tags(prediction.predictions, prediction.label_ids, label_names)
     metrics = entity_report(preds, refs)
@@ -311,9 +307,7 @@ def evaluate_test_set(trainer, test, label_names: list[str]) -> dict[str, float]
         lines.append(f"  {kind:<24} P {p:.4f}  R {r:.4f}  F1 {f:.4f}  ({n} entities)")
     if trainer.is_world_process_zero():
         print("\n".join(lines), flush=True)
-        path = Path(trainer.args.output_dir) / "all_results.json"
-        previous = json.loads(path.read_text()) if path.is_file() else {}
-        atomic_write_text(path, json.dumps({**previous, **metrics}, indent=2, sort_keys=True, default=float))
+    add_results(trainer, metrics)
     return metrics
 
 
