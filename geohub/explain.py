@@ -69,6 +69,7 @@ __all__ = [
 ]
 
 METHODS = ("integrated_gradients", "saliency", "input_x_gradient")
+_PICKERS = {"geohub_seismic_picker", "geohub_eqtransformer", "geohub_gpd"}
 _WAVEFORM = {"geohub_seismic_picker", "geohub_eqtransformer", "geohub_gpd", "geohub_seismic_magnitude",
              "geohub_seismic_denoiser"}  # fmt: skip
 
@@ -119,6 +120,20 @@ class _Problem:
     target_index: Any
     reduce: Any = None  # attributions (1, ...) -> reported array
     tokens: list[str] | None = None
+
+
+def _require_torch(model) -> None:
+    """`ExplainError` unless `model` is a PyTorch module (an ONNX export has no gradients)."""
+    if not isinstance(model, nn.Module):
+        raise ExplainError(f"{type(model).__name__} is not a PyTorch model (an ONNX export has no gradients)",
+                           field="model", expected="a PyTorch model, e.g. a save_pretrained folder")  # fmt: skip
+
+
+def _require_picker(model) -> None:
+    """`ExplainError` unless `model` is a phase picker (U-Net, EQTransformer, GPD)."""
+    if getattr(model.config, "model_type", None) not in _PICKERS:
+        raise ExplainError(f"model type {model.config.model_type!r} does not pick phases", field="model",
+                           expected="a seismic picker (U-Net, EQTransformer or GPD)")  # fmt: skip
 
 
 def _first(batch: dict[str, Any], name: str) -> torch.Tensor:
@@ -313,9 +328,7 @@ def explain(model: nn.Module, inputs: dict[str, Any], *, method: str = "integrat
         raise ExplainError(f"unknown method {method!r}", field="method", expected=", ".join(METHODS))
     if phase not in {"P", "S", "D"}:
         raise ExplainError(f"unknown phase {phase!r}", field="phase", expected="P, S or D")
-    if not isinstance(model, nn.Module):
-        raise ExplainError(f"{type(model).__name__} is not a PyTorch model (an ONNX export has no gradients)",
-                           field="model", expected="a PyTorch model, e.g. a save_pretrained folder")  # fmt: skip
+    _require_torch(model)
     model.eval()
     with torch.inference_mode(False), torch.enable_grad():  # also inside a pipeline's or caller's no_grad
         return _explain(model, inputs, method, target, phase, tokenizer, n_steps, max_steps, completeness_tolerance,
@@ -403,18 +416,13 @@ def explain_stream(stream_or_path, model: nn.Module, feature_extractor: Any, *, 
 
 
 # --- explanations of whole inputs (a record, a DEM tile, a text): shared by the pipelines, the demo and the CLI ----
-_PICKERS = {"geohub_seismic_picker", "geohub_eqtransformer", "geohub_gpd"}
-
-
 def explain_station_p(trace, picks, picker: nn.Module, feature_extractor: Any, **kwargs) -> Explanation:
     """The P probability at the strongest P pick of one station's annotation `trace` (a `StationAnnotation`;
     `picks` may hold other stations' picks too; without a pick: at its highest P probability), attributed over the
     model window centred on it (clamped to the record). Besides `explain_window`'s `extra`: `which` (in words),
     `pick_sample` (the pick's sample within the window), `pick_time` and `share_near_pick` (the share of the total
     |attribution| within 1 s of the pick)."""
-    if getattr(picker.config, "model_type", None) not in _PICKERS:
-        raise ExplainError(f"model type {picker.config.model_type!r} does not pick phases", field="model",
-                           expected="a seismic picker (U-Net, EQTransformer or GPD)")  # fmt: skip
+    _require_picker(picker)
     rate, window = float(trace.sampling_rate), int(feature_extractor.window_length)
     seconds, which = _best_p(trace, picks)
     pick_sample = int(round(seconds * rate))
@@ -436,9 +444,7 @@ def explain_strongest_p(stream_or_path, picker: nn.Module, feature_extractor: An
     """`explain_station_p` of the first station of a record (annotated with `geohub.inference.seismic.annotate`)."""
     from .inference.seismic import annotate
 
-    if getattr(picker.config, "model_type", None) not in _PICKERS:
-        raise ExplainError(f"model type {picker.config.model_type!r} does not pick phases", field="model",
-                           expected="a seismic picker (U-Net, EQTransformer or GPD)")  # fmt: skip
+    _require_picker(picker)
     annotation = annotate(stream_or_path, picker, feature_extractor=feature_extractor)
     return explain_station_p(annotation.traces[0], annotation.picks, picker, feature_extractor, **kwargs)
 
@@ -583,9 +589,8 @@ def pipeline_settings(explain_value: Any, steps: Any = None, max_steps: Any = No
     if not numbers or isinstance(n_steps, bool) or not 1 <= n_steps <= largest:
         raise ExplainError(f"explain_steps={steps!r}, explain_max_steps={max_steps!r}", field="explain_steps",
                            expected="integers with 1 <= explain_steps <= explain_max_steps")  # fmt: skip
-    if model is not None and not isinstance(model, nn.Module):
-        raise ExplainError(f"{type(model).__name__} is not a PyTorch model (an ONNX export has no gradients)",
-                           field="model", expected="a PyTorch model, e.g. a save_pretrained folder")  # fmt: skip
+    if model is not None:
+        _require_torch(model)
     return {"method": method, "n_steps": int(n_steps), "max_steps": int(largest)}
 
 
