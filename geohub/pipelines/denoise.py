@@ -29,14 +29,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from transformers.pipelines.base import ChunkPipeline, no_collate_fn
+from transformers.pipelines.base import no_collate_fn
 from transformers.pipelines.pt_utils import PipelineChunkIterator, PipelineIterator, PipelinePackIterator
 
 from ..errors import WaveformError
 from ..explain import attribution_stream, explain_denoised_peak, explanation_entry, pipeline_settings
 from ..inference.denoise import denoise_windows, load_denoiser, overlap_add, read_records, record_traces, window_plan
 from ..models.seismic_denoiser import SeismicDenoiserFeatureExtractor
-from .seismic import as_stream
+from .seismic import WaveformChunkPipeline, as_stream
 
 __all__ = ["SeismicDenoisingPipeline"]
 
@@ -46,18 +46,13 @@ def _collate(items: list[dict]) -> dict:
     return {key: [item[key] for item in items] for key in ("denoised_input", "meta", "is_last")}
 
 
-class SeismicDenoisingPipeline(ChunkPipeline):
+class SeismicDenoisingPipeline(WaveformChunkPipeline):
     """Task "seismic-denoising": the denoised `obspy.Stream` of a record (see the module docstring)."""
 
-    _load_processor = False
-    _load_image_processor = False
-    _load_feature_extractor = False
-    _load_tokenizer = False
+    default_batch_size = 16
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self._batch_size is None:
-            self._batch_size = 16
         folder = getattr(self.model, "name_or_path", None)
         extractor = self.feature_extractor
         if extractor is None and folder and (Path(folder) / "preprocessor_config.json").is_file():
@@ -86,9 +81,6 @@ class SeismicDenoisingPipeline(ChunkPipeline):
         loader = DataLoader(dataset, num_workers=min(num_workers, 1), batch_size=batch_size, collate_fn=collate)
         windows = PipelinePackIterator(loader, self.forward, forward_params, loader_batch_size=batch_size)
         return PipelineIterator(windows, self.postprocess, postprocess_params)
-
-    def _ensure_tensor_on_device(self, inputs, device):
-        return inputs  # windows are numpy until `_forward`, which moves them
 
     def preprocess(self, inputs, overlap: float = 0.5, fill_gaps: str = "interpolate"):
         extractor = self.feature_extractor

@@ -56,7 +56,7 @@ from ..inference.waveform import (
     window_starts,
 )
 
-__all__ = ["SeismicPhasePickingPipeline", "SeismicMagnitudePipeline"]
+__all__ = ["SeismicPhasePickingPipeline", "SeismicMagnitudePipeline", "WaveformChunkPipeline", "as_stream"]
 
 
 def as_stream(inputs, component_order: str):
@@ -73,22 +73,32 @@ def as_stream(inputs, component_order: str):
     return inputs
 
 
-class _SeismicPipeline(ChunkPipeline):
+class WaveformChunkPipeline(ChunkPipeline):
+    """Base of the waveform pipelines (picking, magnitude, denoising): the subclass gets its feature extractor from
+    the model folder itself (transformers loads no processor), `batch_size` defaults to `default_batch_size`
+    windows, and inputs stay numpy / ObsPy objects until `_forward` moves the windows to the model's device."""
+
     _load_processor = False
     _load_image_processor = False
     _load_feature_extractor = False
     _load_tokenizer = False
+    default_batch_size = 32
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self._batch_size is None:
-            self._batch_size = 32
-        self.waveform_model = WaveformModel(self.model, self.feature_extractor)
-        self.feature_extractor = self.waveform_model.feature_extractor  # batching pads with it (no padding needed)
-        self.spec = self.waveform_model.spec
+            self._batch_size = self.default_batch_size
 
     def _ensure_tensor_on_device(self, inputs, device):
         return inputs  # windows are moved in `_forward`; records stay numpy / obspy objects
+
+
+class _SeismicPipeline(WaveformChunkPipeline):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.waveform_model = WaveformModel(self.model, self.feature_extractor)
+        self.feature_extractor = self.waveform_model.feature_extractor  # batching pads with it (no padding needed)
+        self.spec = self.waveform_model.spec
 
     @torch.no_grad()
     def _forward(self, model_inputs):
