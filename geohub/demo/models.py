@@ -77,13 +77,12 @@ class DemoModels:
     """
 
     def __init__(self, sources: dict[str, str | None] | None = None, models_dir: str | os.PathLike | None = None):
-        specs = MODEL_SPECS
-        unknown = set(sources or {}) - set(specs)
+        unknown = set(sources or {}) - set(MODEL_SPECS)
         if unknown:
-            raise ValueError(f"unknown demo model(s) {sorted(unknown)}; known: {sorted(specs)}")
+            raise ValueError(f"unknown demo model(s) {sorted(unknown)}; known: {sorted(MODEL_SPECS)}")
         self.models_dir = Path(models_dir).resolve() if models_dir is not None else default_models_dir()
         self.sources: dict[str, str] = {}
-        for task, spec in specs.items():
+        for task, spec in MODEL_SPECS.items():
             explicit = (sources or {}).get(task)
             self.sources[task] = str(explicit or os.environ.get(spec.env) or self.models_dir / task)
         self._loaded: dict[str, Any] = {}
@@ -97,10 +96,9 @@ class DemoModels:
                 self._load(task)
             if task in self._errors:
                 spec = MODEL_SPECS[task]
-                how = spec.env if task not in MODEL_SPECS else f"{spec.env} / {spec.flag}"  # helpers have no flag
                 raise HubError(
                     f"the {spec.description} is not available: {self._errors[task]}",
-                    expected=f"run `geohub quickstart`, or set {how} to a model folder or Hub id",
+                    expected=f"run `geohub quickstart`, or set {spec.env} / {spec.flag} to a model folder or Hub id",
                 )
             return self._loaded[task]
 
