@@ -138,7 +138,9 @@ def matched(picks: dict, others: dict, tolerance: float = 0.1) -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak RSS of this process (MB) from `/proc/self/status` VmHWM (ru_maxrss keeps a parent's peak across exec)."""
+    """Peak RSS of this process (MB) from `/proc/self/status` VmHWM (ru_maxrss keeps a parent's peak across exec).
+    The same reading as `geohub.inference.archive`'s, written here because the SeisBench child must not import
+    geohub (importing it registers the families and loads transformers, which would count in SeisBench's memory)."""
     try:
         with open("/proc/self/status", encoding="ascii") as handle:
             return next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:")) / 1024.0
