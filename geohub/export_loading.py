@@ -29,35 +29,21 @@ __all__ = [
 
 
 def _model_class(config, architecture: str | None = None) -> type:
-    """The model class named `architecture` (default: `config.architectures[0]`), from geohub or transformers."""
+    """The model class named `architecture` (default: `config.architectures[0]`), from transformers or a geohub
+    family's declaration (`geohub.auto.families`)."""
     import transformers
+
+    from .auto import families
 
     architecture = architecture or (config.architectures or [""])[0]
     if hasattr(transformers, architecture):
         return getattr(transformers, architecture)
-    from . import auto  # noqa: F401  (registers geohub's families)
-
-    for family_model in _geohub_model_classes():
-        if family_model.__name__ == architecture:
-            return family_model
+    for family in families().values():
+        for path in family.models:
+            if path.rsplit(":", 1)[-1] == architecture:
+                return family.load(path)
     raise ExportError(f"unknown architecture {architecture!r}", field="architectures",
                       expected="a transformers or geohub model class")  # fmt: skip
-
-
-def _geohub_model_classes() -> list[type]:
-    import importlib
-    import pkgutil
-
-    from . import models
-
-    classes = []
-    for info in pkgutil.iter_modules(models.__path__):
-        try:
-            family = importlib.import_module(f"{models.__name__}.{info.name}.family").FAMILY
-        except (ImportError, AttributeError):
-            continue
-        classes += [family.load(path) for path in family.models]
-    return classes
 
 
 def _load_config(folder: Path):
