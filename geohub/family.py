@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Family", "PipelineDecl", "CardDecl", "DemoDecl", "ConversionDecl", "resolve"]
+__all__ = ["Family", "PipelineDecl", "CardDecl", "DemoDecl", "ConversionDecl", "INPUT_TYPES", "resolve"]
+
+#: What a family's models take as input: seismic "waveform"s (ObsPy Streams), "image"s (DEM tiles), "text",
+#: a "latent" vector (the terrain GAN) or an earthquake "catalog" (event times, magnitudes, locations). Shared code
+#: (the demo's tab kind, explain, export) may dispatch on it; it never compares model_type strings.
+INPUT_TYPES = ("waveform", "image", "text", "latent", "catalog")
 
 
 def resolve(path: str, package: str | None = None) -> Any:
@@ -115,6 +120,7 @@ class Family:
     Args:
         name: the family's folder name under `geohub/models/`.
         package: the family's package, e.g. "geohub.models.seismic_picker".
+        input_type: what the family's models take as input, one of `INPUT_TYPES`.
         config: import path of the `PretrainedConfig` subclass; None for a family built on a stock transformers
             architecture (then `stock_model_types` says which, and training writes `geohub_family` into config.json).
         models: import path of each model class -> the transformers Auto class it is registered with.
@@ -151,6 +157,7 @@ class Family:
     name: str
     package: str
     card: CardDecl
+    input_type: str
     config: str | None = None
     models: Mapping[str, str] = field(default_factory=dict)
     processor: str | None = None
@@ -171,6 +178,10 @@ class Family:
     waveform: str | None = None
 
     def __post_init__(self):
+        if self.input_type not in INPUT_TYPES:
+            raise ValueError(
+                f"family {self.name}: input_type {self.input_type!r} must be one of {', '.join(INPUT_TYPES)}"
+            )
         if self.model_type is not None and not self.model_type.startswith("geohub_"):
             raise ValueError(f"family {self.name}: model_type {self.model_type!r} must start with 'geohub_'")
         if (self.config is None) != (self.model_type is None):

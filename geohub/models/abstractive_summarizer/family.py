@@ -9,6 +9,7 @@ from ...family import CardDecl, Family, PipelineDecl
 FAMILY = Family(
     name="abstractive_summarizer",
     package=__package__,
+    input_type="text",
     stock_model_types=("encoder-decoder",),
     processor_auto="AutoTokenizer",
     pipelines=(

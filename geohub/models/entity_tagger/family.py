@@ -9,6 +9,7 @@ from ...family import CardDecl, DemoDecl, Family, PipelineDecl
 FAMILY = Family(
     name="entity_tagger",
     package=__package__,
+    input_type="text",
     stock_model_types=("bert",),
     processor_auto="AutoTokenizer",
     pipelines=(

@@ -5,6 +5,7 @@ from ...family import CardDecl, ConversionDecl, DemoDecl, Family, PipelineDecl
 FAMILY = Family(
     name="eqtransformer",
     package=__package__,
+    input_type="waveform",
     config=".configuration_eqtransformer:EqTransformerConfig",
     model_type="geohub_eqtransformer",
     models={".modeling_eqtransformer:EqTransformerForPhasePicking": "AutoModel"},

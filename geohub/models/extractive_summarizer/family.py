@@ -5,6 +5,7 @@ from ...family import CardDecl, DemoDecl, Family, PipelineDecl
 FAMILY = Family(
     name="extractive_summarizer",
     package=__package__,
+    input_type="text",
     config=".configuration_extractive_summarizer:ExtractiveSummarizerConfig",
     model_type="geohub_extractive_summarizer",
     models={".modeling_extractive_summarizer:ExtractiveSummarizerForSentenceExtraction": "AutoModel"},

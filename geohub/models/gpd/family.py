@@ -5,6 +5,7 @@ from ...family import CardDecl, ConversionDecl, DemoDecl, Family, PipelineDecl
 FAMILY = Family(
     name="gpd",
     package=__package__,
+    input_type="waveform",
     config=".configuration_gpd:GPDConfig",
     model_type="geohub_gpd",
     models={".modeling_gpd:GPDForWindowClassification": "AutoModel"},

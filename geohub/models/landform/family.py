@@ -5,6 +5,7 @@ from ...family import CardDecl, DemoDecl, Family, PipelineDecl
 FAMILY = Family(
     name="landform",
     package=__package__,
+    input_type="image",
     config=".configuration_landform:LandformConfig",
     model_type="geohub_landform",
     models={".modeling_landform:LandformCNNForImageClassification": "AutoModelForImageClassification"},

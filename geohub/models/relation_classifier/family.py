@@ -5,6 +5,7 @@ from ...family import CardDecl, Family
 FAMILY = Family(
     name="relation_classifier",
     package=__package__,
+    input_type="text",
     config=".configuration_relation_classifier:RelationClassifierConfig",
     model_type="geohub_relation_classifier",
     models={".modeling_relation_classifier:RelationClassifierForPairClassification": "AutoModel"},

@@ -5,6 +5,7 @@ from ...family import CardDecl, DemoDecl, Family, PipelineDecl
 FAMILY = Family(
     name="seismic_denoiser",
     package=__package__,
+    input_type="waveform",
     config=".configuration_seismic_denoiser:SeismicDenoiserConfig",
     model_type="geohub_seismic_denoiser",
     models={".modeling_seismic_denoiser:SeismicDenoiserForDenoising": "AutoModel"},

@@ -5,6 +5,7 @@ from ...family import CardDecl, DemoDecl, Family, PipelineDecl
 FAMILY = Family(
     name="seismic_magnitude",
     package=__package__,
+    input_type="waveform",
     config=".configuration_seismic_magnitude:SeismicMagnitudeConfig",
     model_type="geohub_seismic_magnitude",
     legacy_model_types=("seismic_magnitude",),

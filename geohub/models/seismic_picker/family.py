@@ -5,6 +5,7 @@ from ...family import CardDecl, DemoDecl, Family, PipelineDecl
 FAMILY = Family(
     name="seismic_picker",
     package=__package__,
+    input_type="waveform",
     config=".configuration_seismic_picker:SeismicPickerConfig",
     model_type="geohub_seismic_picker",
     legacy_model_types=("seismic_picker",),

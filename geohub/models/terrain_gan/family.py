@@ -5,6 +5,7 @@ from ...family import CardDecl, DemoDecl, Family, PipelineDecl
 FAMILY = Family(
     name="terrain_gan",
     package=__package__,
+    input_type="latent",
     config=".configuration_terrain_gan:TerrainGANConfig",
     model_type="geohub_terrain_gan",
     models={".modeling_terrain_gan:TerrainGAN": "AutoModel"},
