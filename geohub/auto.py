@@ -174,7 +174,7 @@ def register_all() -> None:
     import transformers
     from transformers.pipelines import PIPELINE_REGISTRY
 
-    from .export import ExportedModelLoader
+    from .inference.loading import ExportedModelLoader
 
     for family in _discovered():
         _register_family(family)

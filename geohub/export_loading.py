@@ -1,6 +1,7 @@
 """Loading `geohub export` folders (see `geohub.export`): `load_exported(folder)` gives an `OnnxModel` (onnx,
-onnx-int8; run by onnxruntime) or the int8-quantised PyTorch model (int8), and `ExportedModelLoader` is what
-`transformers.pipeline(task, model=FOLDER)` tries first for every geohub task (`geohub.auto.register_all`).
+onnx-int8; run by onnxruntime) or the int8-quantised PyTorch model (int8), and `ExportedModelLoader` (defined in
+`geohub.inference.loading`, the one loader; re-exported here) is what `transformers.pipeline(task, model=FOLDER)`
+tries first for every geohub task (`geohub.auto.register_all`).
 
 Import these from `geohub.export` (re-exported there).
 """
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from .export import FORMATS, ExportError, quantize_int8
+from .inference.loading import ExportedModelLoader, is_export_folder, load_model_folder  # noqa: F401  (re-exported)
 
 __all__ = [
     "ExportedModelLoader",
@@ -191,33 +193,3 @@ def load_exported(folder: str | os.PathLike):
         return _load_int8(folder, info)
     raise ExportError(f"unknown export format {info.get('format')!r}", path=path, field="format",
                       expected=" or ".join(FORMATS))  # fmt: skip
-
-
-class ExportedModelLoader:
-    """The first model class of every geohub pipeline task (`geohub.auto.register_all`), so that
-    `transformers.pipeline(task, model=FOLDER)` takes an export folder like a model folder.
-
-    `from_pretrained(folder)` returns `load_exported(folder)` when the folder holds `export.json`; otherwise it
-    raises `OSError`, which transformers' `load_model` catches before trying the task's Auto class (one file
-    check, nothing loaded). The processor files the export copied beside the model load as from a model folder.
-    """
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        folder = Path(os.fspath(pretrained_model_name_or_path))
-        if not is_export_folder(folder):
-            raise OSError(f"{folder} is not a geohub export folder (no export.json); the task's Auto class loads it")
-        return load_exported(folder)
-
-
-def is_export_folder(folder: str | os.PathLike) -> bool:
-    """True when `folder` is a local folder written by `geohub export` (it holds `export.json`)."""
-    return (Path(os.fspath(folder)) / "export.json").is_file()
-
-
-def load_model_folder(model_class, folder: str | os.PathLike, **kwargs):
-    """The model saved in `folder` (or a Hub repo id): `load_exported(folder)` for a `geohub export` folder, else
-    `model_class.from_pretrained(folder, **kwargs)`; what every geohub loader of a model folder calls."""
-    if is_export_folder(folder):
-        return load_exported(folder)
-    return model_class.from_pretrained(os.fspath(folder), **kwargs)

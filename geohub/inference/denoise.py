@@ -49,7 +49,7 @@ def load_denoiser(model: Any, feature_extractor: Any = None) -> tuple[Any, Any]:
     )
 
     if isinstance(model, (str, os.PathLike)):
-        from ..export_loading import load_model_folder
+        from .loading import load_model_folder
 
         folder = Path(model)
         model = load_model_folder(SeismicDenoiserForDenoising, folder)

@@ -17,7 +17,16 @@ from typing import Any
 
 from ..errors import GeohubError, HubError
 
-__all__ = ["resolve_source", "read_config", "load_model_and_processor", "load_processor", "auto_model_class_name"]
+__all__ = [
+    "resolve_source",
+    "read_config",
+    "load_model_and_processor",
+    "load_processor",
+    "auto_model_class_name",
+    "ExportedModelLoader",
+    "is_export_folder",
+    "load_model_folder",
+]
 
 # stock transformers heads (families built on stock architectures) -> the Auto class that loads them
 _AUTO_BY_SUFFIX = (
@@ -114,10 +123,41 @@ def load_model_and_processor(source: Any, *, device: str | None = None) -> tuple
 
     folder = resolve_source(source)
     config = read_config(folder)
-    from ..export_loading import load_model_folder  # a `geohub export` folder: its ONNX / int8 model
-
     auto = getattr(transformers, auto_model_class_name(config))
     model = load_model_folder(auto, folder, use_safetensors=True)
     if device is not None:
         model = model.to(device)
     return model.eval(), load_processor(folder, config)
+
+
+def is_export_folder(folder: str | os.PathLike) -> bool:
+    """True when `folder` is a local folder written by `geohub export` (it holds `export.json`)."""
+    return (Path(os.fspath(folder)) / "export.json").is_file()
+
+
+def load_model_folder(model_class, folder: str | os.PathLike, **kwargs):
+    """The model saved in `folder` (or a Hub repo id): `geohub.export.load_exported(folder)` for a `geohub export`
+    folder (its ONNX or int8 model), else `model_class.from_pretrained(folder, **kwargs)`; what every geohub loader
+    of a model folder calls."""
+    if is_export_folder(folder):
+        from ..export import load_exported  # onnxruntime and the export code only when an export folder is loaded
+
+        return load_exported(folder)
+    return model_class.from_pretrained(os.fspath(folder), **kwargs)
+
+
+class ExportedModelLoader:
+    """The first model class of every geohub pipeline task (`geohub.auto.register_all`), so that
+    `transformers.pipeline(task, model=FOLDER)` takes an export folder like a model folder.
+
+    `from_pretrained(folder)` returns `geohub.export.load_exported(folder)` when the folder holds `export.json`;
+    otherwise it raises `OSError`, which transformers' `load_model` catches before trying the task's Auto class (one
+    file check, nothing loaded). The processor files the export copied beside the model load as from a model folder.
+    """
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        folder = Path(os.fspath(pretrained_model_name_or_path))
+        if not is_export_folder(folder):
+            raise OSError(f"{folder} is not a geohub export folder (no export.json); the task's Auto class loads it")
+        return load_model_folder(None, folder)

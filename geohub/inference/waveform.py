@@ -520,7 +520,7 @@ def load_waveform_model(path):
     if family is None or not family.models:
         raise WaveformError(f"model type {model_type!r} is not a geohub seismic family", path=path,
                             expected=f"one of {waveform_model_types()}")  # fmt: skip
-    from ..export_loading import load_model_folder  # a `geohub export` folder (onnx, int8, onnx-int8) too
+    from .loading import load_model_folder  # a `geohub export` folder (onnx, int8, onnx-int8) too
 
     model = load_model_folder(family.load(next(iter(family.models))), path)
     extractor = None
