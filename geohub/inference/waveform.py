@@ -15,7 +15,8 @@ picker and EQTransformer; `"windows"`: one class vector per window such as GPD; 
 per window such as the magnitude model), the names of the outputs and the default thresholds. The model files stay
 free of ObsPy and of this module (they export as remote code): what differs between families is a small
 `waveform=` module each seismic family declares in its `family.py` (how to turn the model output into
-probabilities, and which picking rule the original authors used); `waveform_adapter(model)` reads it.
+probabilities, and its `picks` hook: the picking rule the original authors used, e.g.
+`geohub.models.eqtransformer.waveform_eqtransformer.eqt_picks`); `waveform_adapter(model)` reads it.
 
 How a record goes through (`prepare` -> `predict_windows` -> `assemble` -> `picks_and_detections`):
 1. `read_waveforms`: one record per station, resampled to the model's rate (up or down, anti-aliased), components
@@ -58,8 +59,6 @@ __all__ = [
     "assemble",
     "annotate_record",
     "picks_and_detections",
-    "eqt_picks",
-    "gpd_picks",
     "annotation_stream",
 ]
 
@@ -81,7 +80,9 @@ class WaveformSpec:
         output_offset: for per-window outputs, samples from the window start to the time the output describes.
         taper: samples at each window end whose per-sample outputs get less weight when stacking.
         thresholds: default thresholds by label ("P", "S", "D").
-        picking: the picking rule: "peaks" (geohub U-Net), "eqt" (EQTransformer), "gpd" (GPD) or None.
+        picking: the family's pick rule, `picks(annotation, thresholds, feature_extractor) -> ([(phase, column,
+            probability)], [(first column, last column, probability)])` from its `waveform_<family>.py`, or None
+            for a model that does not pick (the magnitude model).
         missing_components: "zeros" or "copy" (see `geohub.data.waveforms.read_waveforms`).
     """
 
@@ -95,7 +96,7 @@ class WaveformSpec:
     output_offset: float = 0.0
     taper: int = 0
     thresholds: dict = field(default_factory=dict)
-    picking: str | None = None
+    picking: Callable | None = None
     missing_components: str = "zeros"
 
     def __post_init__(self):
@@ -354,20 +355,6 @@ def annotate_record(record: WaveformRecord, model, feature_extractor, spec: Wave
 
 
 # --- picks and detections --------------------------------------------------------------------------------------
-def _triggers(row: np.ndarray, on: float, off: float) -> list[tuple[int, int]]:
-    from obspy.signal.trigger import trigger_onset
-
-    if not np.isfinite(row).all() or row.max(initial=0.0) < on:
-        return []
-    return [(int(a), int(b)) for a, b in trigger_onset(np.asarray(row, dtype=np.float64), on, off)]
-
-
-def _segments(probability: np.ndarray, threshold: float, min_length: int) -> list[tuple[int, int]]:
-    above = np.concatenate([[False], probability >= threshold, [False]])
-    edges = np.flatnonzero(np.diff(above.astype(np.int8)))
-    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_length]
-
-
 def _pick(annotation: StationAnnotation, phase: str, index: float) -> Pick:
     """The pick at output column `index` (a fractional index is rounded for the probability)."""
     seconds = annotation.output_offset + index / (annotation.output_rate or annotation.sampling_rate)
@@ -381,105 +368,18 @@ def _detection(annotation: StationAnnotation, a: int, b: int, probability: float
     return Detection(start + a / rate, start + b / rate, float(probability), annotation.station)
 
 
-def _drop_weaker_coincident(picks: list, separation: int) -> list:
-    """Of a P and an S pick within `separation` samples of each other, keep only the more probable.
-
-    Sorted neighbour search, O(n log n): a day of picks from a noisy record must not cost n^2 comparisons."""
-    import bisect
-
-    others = {phase: sorted((q.sample, q.probability) for q in picks if q.phase == phase) for phase in ("P", "S")}
-    kept = []
-    for pick in picks:
-        rivals = others["S" if pick.phase == "P" else "P"]
-        lo = bisect.bisect_left(rivals, (pick.sample - separation, float("-inf")))
-        hi = bisect.bisect_right(rivals, (pick.sample + separation, float("inf")))
-        if not any(probability > pick.probability for _, probability in rivals[lo:hi]):
-            kept.append(pick)
-    return kept
-
-
-def _peak_rule(annotation: StationAnnotation, thresholds: dict, fe=None):
-    """geohub U-Net: probability peaks >= threshold at least 0.5 s apart per phase; of a P and an S peak within
-    0.5 s the more probable is kept; detections are stretches >= 1 s with detection probability >= threshold."""
-    from scipy.signal import find_peaks
-
-    rate = annotation.sampling_rate
-    picks = []
-    for phase in ("P", "S"):
-        peaks, _ = find_peaks(annotation.row(phase), height=thresholds[phase], distance=max(1, int(0.5 * rate)))
-        picks += [_pick(annotation, phase, int(i)) for i in peaks]
-    picks = _drop_weaker_coincident(picks, int(0.5 * rate))
-    row = annotation.row("D")
-    detections = [_detection(annotation, a, b, row[a : b + 1].max()) for a, b in
-                  _segments(row, thresholds["D"], int(1.0 * rate))]  # fmt: skip
-    return picks, detections
-
-
-def eqt_picks(detection, p, s, thresholds: dict, *, min_detection_samples: int = 10,
-              p_lead_samples: int = 100) -> dict:  # fmt: skip
-    """EQTransformer's pick rule (Mousavi et al. 2020, `mseed_predictor._picker`) on `(T,)` probability rows.
-
-    Detections are ObsPy `trigger_onset(detection, D, D)` runs of at least `min_detection_samples` samples
-    (probability: their mean); every P or S probability peak above its threshold (`scipy.signal.find_peaks`) inside
-    a detection is a pick (a P peak may lead its detection by `p_lead_samples`). Returns {"detections": [(start, end,
-    probability)], "picks": [(phase, sample, probability)]}, picks sorted by sample.
-    """
-    from scipy.signal import find_peaks
-
-    detection = np.asarray(detection, dtype=np.float64)
-    triggers = _triggers(detection, thresholds["D"], thresholds["D"])
-    spans = [(a, b) for a, b in triggers if b - a >= min_detection_samples]
-    picks = []
-    for phase, trace, lead in (("P", p, p_lead_samples), ("S", s, 0)):
-        trace = np.asarray(trace, dtype=np.float64)
-        peaks, _ = find_peaks(np.nan_to_num(trace), height=thresholds[phase])
-        picks += [(phase, int(k), float(trace[k])) for k in peaks if any(a - lead < k < b for a, b in spans)]
-    return {"detections": [(a, b, float(detection[a : b + 1].mean())) for a, b in spans],
-            "picks": sorted(picks, key=lambda pick: pick[1])}  # fmt: skip
-
-
-def gpd_picks(probabilities: dict, on: float, off: float) -> list[tuple[str, int, float]]:
-    """GPD's pick rule (Ross et al. 2018, `gpd_predict.py`) on per-window class probabilities `{phase: (N,)}`:
-    ObsPy `trigger_onset(probability, on, off)` per phase; a one-window trigger is dropped, as in the original; the
-    pick is the arg-max inside each trigger. Returns [(phase, window index, probability)] sorted by index."""
-    picks = []
-    for phase, values in probabilities.items():
-        values = np.asarray(values, dtype=np.float64)
-        for a, b in _triggers(values, on[phase] if isinstance(on, dict) else on, off):
-            if b > a:
-                best = a + int(np.argmax(values[a:b]))
-                picks.append((phase, best, float(values[best])))
-    return sorted(picks, key=lambda pick: pick[1])
-
-
-def _eqt_rule(annotation: StationAnnotation, thresholds: dict, fe=None):
-    """`eqt_picks` with the feature extractor's `min_detection_samples` / `p_lead_samples` (saved with the model)."""
-    found = eqt_picks(annotation.row("D"), annotation.row("P"), annotation.row("S"), thresholds,
-                      min_detection_samples=int(getattr(fe, "min_detection_samples", 10)),
-                      p_lead_samples=int(getattr(fe, "p_lead_samples", 100)))  # fmt: skip
-    picks = [_pick(annotation, phase, index) for phase, index, _ in found["picks"]]
-    return picks, [_detection(annotation, a, b, prob) for a, b, prob in found["detections"]]
-
-
-def _gpd_rule(annotation: StationAnnotation, thresholds: dict, fe=None):
-    """`gpd_picks` on the P and S rows; picks at the window centre (`output_offset`)."""
-    rows = {phase: annotation.row(phase) for phase in ("P", "S")}
-    found = gpd_picks(rows, {phase: thresholds[phase] for phase in rows}, thresholds.get("off", 0.1))
-    return [_pick(annotation, phase, index) for phase, index, _ in found], []
-
-
-_RULES = {"peaks": _peak_rule, "eqt": _eqt_rule, "gpd": _gpd_rule}
-
-
 def picks_and_detections(annotation: StationAnnotation, spec: WaveformSpec, thresholds: dict | None = None,
                          feature_extractor=None):  # fmt: skip
-    """(picks sorted by time, detections) of one station by the model's picking rule; `thresholds` override the
-    model's defaults by label ("P", "S", "D"; None values are ignored)."""
+    """(picks sorted by time, detections) of one station by the model's own pick rule (`spec.picking`, the `picks`
+    hook of its family's `waveform_<family>.py`); `thresholds` override the model's defaults by label ("P", "S",
+    "D"; None values are ignored)."""
     if spec.picking is None:
         return [], []
     merged = dict(spec.thresholds)
     merged.update({k: float(v) for k, v in (thresholds or {}).items() if v is not None})
-    picks, detections = _RULES[spec.picking](annotation, merged, feature_extractor)
+    found, spans = spec.picking(annotation, merged, feature_extractor)
+    picks = [_pick(annotation, phase, index) for phase, index, _ in found]
+    detections = [_detection(annotation, a, b, probability) for a, b, probability in spans]
     return sorted(picks, key=lambda p: p.sample), detections
 
 

@@ -208,13 +208,14 @@ def _annotation(labels, rows, rate, output_rate=None, offset=0.0, code="X"):
 def test_gpd_rule_picks_the_trigger_maximum_at_window_start_plus_two_seconds():
     from geohub.inference.waveform import WaveformSpec, picks_and_detections
     from geohub.models.gpd.processing_gpd import GPDFeatureExtractor
+    from geohub.models.gpd.waveform_gpd import picks as gpd_rule
 
     p = np.zeros(100)
     p[40:46] = [0.995, 0.997, 0.999, 0.998, 0.996, 0.2]  # one trigger above 0.994, maximum at index 42
     s = np.zeros(100)
     s[70] = 0.99  # below the trigger threshold: no S
     spec = WaveformSpec("GPD", 100.0, 400, "NEZ", "windows", ("P", "S", "N"), 10, 200.0,
-                        thresholds={"P": 0.994, "S": 0.994, "off": 0.1}, picking="gpd")  # fmt: skip
+                        thresholds={"P": 0.994, "S": 0.994, "off": 0.1}, picking=gpd_rule)  # fmt: skip
     annotation = _annotation(("P", "S", "N"), [p, s, 1 - p - s], 100.0, output_rate=10.0, offset=2.0, code="GPD")
     for extractor in (None, GPDFeatureExtractor()):
         picks, detections = picks_and_detections(annotation, spec, None, extractor)
@@ -225,6 +226,7 @@ def test_gpd_rule_picks_the_trigger_maximum_at_window_start_plus_two_seconds():
 def test_eqtransformer_rule_keeps_every_peak_inside_detections():
     from geohub.inference.waveform import WaveformSpec, picks_and_detections
     from geohub.models.eqtransformer.processing_eqtransformer import EqTransformerFeatureExtractor
+    from geohub.models.eqtransformer.waveform_eqtransformer import picks as eqt_rule
 
     t = np.arange(3000)
     detection = ((t > 1000) & (t < 1600)).astype(float) * 0.9
@@ -232,7 +234,7 @@ def test_eqtransformer_rule_keeps_every_peak_inside_detections():
     p += 0.9 * np.exp(-0.5 * ((t - 2500) / 10) ** 2)  # outside any detection: dropped
     s = 0.6 * np.exp(-0.5 * ((t - 1400) / 10) ** 2)
     spec = WaveformSpec("EQT", 100.0, 6000, "ENZ", "samples", ("D", "P", "S"), 4200,
-                        thresholds={"D": 0.3, "P": 0.1, "S": 0.1}, picking="eqt")  # fmt: skip
+                        thresholds={"D": 0.3, "P": 0.1, "S": 0.1}, picking=eqt_rule)  # fmt: skip
     annotation = _annotation(("D", "P", "S"), [detection, p, s], 100.0)
     for extractor in (None, EqTransformerFeatureExtractor()):
         picks, detections = picks_and_detections(annotation, spec, None, extractor)

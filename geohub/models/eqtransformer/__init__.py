@@ -6,7 +6,8 @@ Public API:
   (`logits` `(B, 3, T)`, `detection_probabilities` / `p_probabilities` / `s_probabilities` `(B, T)`, `loss`).
 - `EqTransformerFeatureExtractor`: `filter_waveforms(data, sampling_rate)` / `filter_stream(stream)` (record level:
   detrend, 1-45 Hz band-pass, taper), `stream_to_array(stream)` (E, N, Z, missing zero), `__call__(windows)`
-  (per-window std normalisation -> `inputs`); picks: `geohub.inference.waveform.eqt_picks`.
+  (per-window std normalisation -> `inputs`); picks:
+  `waveform_eqtransformer.eqt_picks`.
 - Conversion: `geohub.models.eqtransformer.convert_eqtransformer.convert_eqtransformer(h5, output_dir)`, or
   `geohub.convert.convert("eqtransformer-original" | "eqtransformer-v2", output_dir)`.
 """

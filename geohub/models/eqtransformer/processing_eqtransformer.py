@@ -6,7 +6,8 @@ high-pass when 45 Hz is at or above Nyquist), a 0.1 % cosine taper (at most 2 s)
 Window level (`__call__` / `normalize`): 6000 samples at 100 Hz, components E, N, Z (`1`, `2` count as E, N;
 missing ones are zero), per window and per channel: remove the mean, divide by the standard deviation (0 -> 1).
 The pick rule's settings (thresholds, `min_detection_samples`, `p_lead_samples`) are saved here with the model;
-the rule itself runs in the waveform API (`geohub.inference.waveform.eqt_picks`, on ObsPy's `trigger_onset`).
+the rule itself is `eqt_picks` in this family's `waveform_eqtransformer.py` (on ObsPy's `trigger_onset`), which the
+waveform API calls.
 
 Only numpy/scipy are imported here (the file is exported as remote code); ObsPy streams are handled by duck typing.
 """

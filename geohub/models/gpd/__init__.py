@@ -5,7 +5,7 @@ Public API:
   `(B, 3)` in the order P, S, Noise, `loss`).
 - `GPDFeatureExtractor`: `filter_waveforms(data, sampling_rate)` / `filter_stream(stream)` (detrend, 3-20 Hz
   band-pass), `stream_to_array(stream)` (N, E, Z), `sliding_windows(record)` (400 samples every 10),
-  `__call__(windows)` (max-abs normalisation -> `inputs`); picks: `geohub.inference.waveform.gpd_picks`.
+  `__call__(windows)` (max-abs normalisation -> `inputs`); picks: `geohub.models.gpd.waveform_gpd.gpd_picks`.
 - Conversion: `geohub.models.gpd.convert_gpd.convert_gpd(hdf5, output_dir)` or
   `geohub.convert.convert("gpd-original", output_dir)`.
 """

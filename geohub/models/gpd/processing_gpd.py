@@ -5,8 +5,8 @@ band-pass 3-20 Hz with ObsPy's defaults (4 corners, causal). Windows (`sliding_w
 100 Hz) every 10 samples, components N, E, Z (`1`, `2` count as N, E; missing ones are zero). Normalisation
 (`__call__` / `normalize`): each window divided by its max-abs over all channels. The pick rule's
 settings (`trigger_threshold` 0.994, `trigger_off_threshold` 0.1, `pick_offset_samples` 200: the window centre)
-are saved here with the model; the rule itself runs in the waveform API (`geohub.inference.waveform.gpd_picks`:
-ObsPy's `trigger_onset` per phase, the pick at the arg-max inside each trigger).
+are saved here with the model; the rule itself is `gpd_picks` in this family's `waveform_gpd.py`, called by the
+waveform API (ObsPy's `trigger_onset` per phase, the pick at the arg-max inside each trigger).
 
 Only numpy/scipy are imported here (the file is exported as remote code); ObsPy streams are handled by duck typing.
 """

@@ -175,7 +175,7 @@ def test_record_filter_matches_obspy():
 
 
 def test_picks_are_every_peak_inside_detections():
-    from geohub.inference.waveform import eqt_picks
+    from geohub.models.eqtransformer.waveform_eqtransformer import eqt_picks
 
     thresholds = {"D": 0.3, "P": 0.1, "S": 0.1}
     t = np.arange(6000)

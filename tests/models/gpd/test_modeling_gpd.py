@@ -97,7 +97,7 @@ def test_stream_to_array_orders_n_e_z_and_zero_fills():
 
 
 def test_picks_follow_gpd_trigger_rules():
-    from geohub.inference.waveform import gpd_picks
+    from geohub.models.gpd.waveform_gpd import gpd_picks
 
     probabilities = np.zeros((100, 3))
     probabilities[:, 2] = 1.0
