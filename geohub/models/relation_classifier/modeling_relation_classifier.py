@@ -114,11 +114,18 @@ class RelationClassifierForPairClassification(RelationClassifierPreTrainedModel)
 
     def encode_top(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """`(D, L, H)` final encoder states from `encode_bottom`'s states `(D, L, H)` (runs the top layers)."""
-        mask = self.encoder._create_attention_masks(attention_mask=attention_mask, encoder_attention_mask=None,
-                                                    embedding_output=hidden, encoder_hidden_states=None, cache=None)[0]  # fmt: skip
+        mask = self.additive_attention_mask(attention_mask, hidden.dtype)
         for layer in self.top_layers():
             hidden = layer(hidden, attention_mask=mask)
         return hidden
+
+    @staticmethod
+    def additive_attention_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """`(D, 1, 1, L)` mask added to the attention scores of a BERT layer: 0 on tokens, the dtype's minimum on
+        padding (what the encoder builds for a non-causal layer; built here, not by transformers' private helper,
+        whose signature changes between releases)."""
+        keep = attention_mask[:, None, None, :].to(dtype)
+        return (1.0 - keep) * torch.finfo(dtype).min
 
     @staticmethod
     def pool_entities(hidden: torch.Tensor, mention_index: torch.Tensor, mention_entity: torch.Tensor) -> torch.Tensor:
