@@ -343,6 +343,7 @@ def process_chunk(source, chunk: Chunk, models: list[ArchiveModel], options: Arc
             if model.name in probabilities:
                 _save_probabilities(probabilities[model.name], chunk, model, options)
     except (WaveformError, ValueError) as err:  # bad data: reported, the run goes on
+        part["errors"] += [list(e) for e in getattr(err, "read_errors", [])]
         empty = "no data in the chunk's span" in str(err)
         if not empty:
             part["errors"].append([_overlapping_files(source, chunk, window), f"{type(err).__name__}: {err}"])
@@ -359,8 +360,19 @@ def _save_probabilities(streams: list, chunk: Chunk, model: ArchiveModel, option
     stream.merge(method=0)
     buffer = io.BytesIO()
     stream.write(buffer, format="MSEED", encoding="FLOAT32")
-    path = Path(options.output) / "probabilities" / model.name / chunk.station / f"{chunk.chunk_id}.mseed"
+    path = output_path(options.output, "probabilities", model.name, chunk.station, f"{chunk.chunk_id}.mseed")
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def output_path(output, *pieces: str) -> Path:
+    """`output / pieces...`, each piece one plain file name (no separator, no "..", no NUL): station codes come from
+    file headers, and no header content may write outside the output folder (`archive_sources.unsafe_code`
+    refuses such codes at discovery; this is the last check before a write)."""
+    for piece in pieces:
+        if not piece or piece in (".", "..") or "/" in piece or "\\" in piece or "\0" in piece:
+            raise WaveformError(f"unsafe output file name {piece[:60]!r}", field="--output",
+                                expected="file names without path separators")  # fmt: skip
+    return Path(output).joinpath(*pieces)
 
 
 # --------------------------------------------------------------------------------------------- the run
@@ -434,7 +446,7 @@ def _run_mine(mine, source, models, options, pad_s, grid_s, state, previously: l
 
     for chunk in bar:
         part = process_chunk(source, chunk, models, options, pad_s, grid_s)
-        atomic_write_text(output / "chunks" / f"{chunk.chunk_id}.json", json.dumps(part) + "\n")
+        atomic_write_text(output_path(output, "chunks", f"{chunk.chunk_id}.json"), json.dumps(part) + "\n")
         finished.append(chunk.chunk_id)
         if time.monotonic() - last_write > 1.0:
             write_manifest()

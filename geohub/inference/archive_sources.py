@@ -45,6 +45,7 @@ __all__ = [
     "read_chunk",
     "merge_to_grid",
     "station_key",
+    "unsafe_code",
 ]
 
 NS = 1_000_000_000
@@ -52,17 +53,49 @@ NS = 1_000_000_000
 _CORRUPT_WORDS = ("corrupt", "end of file", "truncat", "not enough", "error")
 
 
+_SKIP = re.compile(r"skip bytes (\d+) to (\d+)", re.IGNORECASE)
+_LAST = re.compile(r"only has (\d+) byte", re.IGNORECASE)
+
+
 def _read_checked(read, *args, **kwargs):
-    """`read(*args, **kwargs)` with ObsPy's warnings about corrupt or truncated records raised as errors (ObsPy
-    otherwise returns what it could decode and only warns)."""
+    """`read(*args, **kwargs)` and what ObsPy warned about corrupt or truncated records, as `(stream, problem)`.
+
+    ObsPy decodes what it can and only warns: a record that is "Not a SEED record" is skipped (its samples become
+    a gap, which the grid merge would interpolate over) and an incomplete last record is dropped. The decoded
+    samples are kept; `problem` (None when ObsPy did not warn) says how many bytes were skipped, how many samples
+    are missing inside the file where records were skipped, and where a truncated file's data ends, so that
+    `errors.csv` lists the loss instead of a silent "ok"."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         stream = read(*args, **kwargs)
-    for warning in caught:
-        text = str(warning.message)
-        if any(word in text.lower() for word in _CORRUPT_WORDS):
-            raise WaveformError(f"the file is truncated or corrupt: {text}")
-    return stream
+    texts = [str(w.message) for w in caught]
+    bad = [t for t in texts if _SKIP.search(t) or _LAST.search(t) or any(w in t.lower() for w in _CORRUPT_WORDS)]
+    if not bad:
+        return stream, None
+    skipped = sum(int(b) - int(a) + 1 for t in bad for a, b in _SKIP.findall(t))
+    tail = sum(int(n) for t in bad for n in _LAST.findall(t))
+    parts = [f"truncated or corrupt ({len(bad)} warning(s) from ObsPy, first: {bad[0][:160]})"]
+    if skipped:
+        parts.append(f"{skipped} bytes skipped as not SEED records")
+    parts.append(f"{missing_samples(stream)} samples missing inside the file (gaps where records were lost)")
+    if tail:
+        end = max((tr.stats.endtime for tr in stream), default=None)
+        parts.append(f"incomplete last record ({tail} bytes): the file's data ends at {end}, later samples lost")
+    return stream, "; ".join(parts)
+
+
+def missing_samples(stream) -> int:
+    """Samples missing between consecutive segments of each channel of `stream` (gaps inside one file)."""
+    lost = 0
+    by_id: dict[str, list] = {}
+    for trace in stream:
+        by_id.setdefault(trace.id, []).append(trace.stats)
+    for segments in by_id.values():
+        segments.sort(key=lambda st: st.starttime.ns)
+        for before, after in zip(segments, segments[1:]):
+            gap = (after.starttime.ns - before.endtime.ns) * before.sampling_rate / NS - 1
+            lost += max(0, int(round(gap)))
+    return lost
 
 
 def _utc(ns: int):
@@ -74,6 +107,24 @@ def _utc(ns: int):
 def station_key(stats) -> str:
     """ "NET.STA.LOC.BB" of a trace's stats (BB: band and instrument code, e.g. "HH")."""
     return f"{stats.network}.{stats.station}.{stats.location}.{stats.channel[:2]}"
+
+
+# Codes from file headers become file names (chunk parts, probability files): untrusted input. SEED codes are ASCII
+# letters and digits (network <= 2, station <= 5, location <= 2, channel 3); "_" and "-" and up to 8 characters
+# are accepted for SAC and other headers. Anything else ("../..", "/", NUL, unicode, dots, spaces) is refused.
+_SAFE_CODE = re.compile(r"[A-Za-z0-9_-]{0,8}")
+_CODE_FIELDS = ("network", "station", "location", "channel")
+
+
+def unsafe_code(codes: dict) -> str | None:
+    """Why the NET/STA/LOC/CHA codes in `codes` cannot name files (None when they can): each code must be 0 to 8
+    ASCII letters, digits, "_" or "-", and the station and channel codes not empty."""
+    for name in _CODE_FIELDS:
+        value = str(codes.get(name, ""))
+        if not _SAFE_CODE.fullmatch(value) or (not value and name in ("station", "channel")):
+            return (f"refused: {name} code {value[:40]!r}{'...' if len(value) > 40 else ''} in the file header "
+                    "(expected 0-8 ASCII letters, digits, '_' or '-'; station and channel not empty)")  # fmt: skip
+    return None
 
 
 def _selected(key: str, patterns: list[str] | None) -> bool:
@@ -168,6 +219,10 @@ class FolderSource:
                 self.errors.append((str(path), f"cannot read the file: {type(err).__name__}: {err}"))
                 continue
             for trace in headers:
+                reason = unsafe_code(trace.stats)
+                if reason is not None:
+                    self.errors.append((str(path), reason))
+                    continue
                 key = station_key(trace.stats)
                 if _selected(key, self.stations):
                     span = _Span(trace.stats.starttime.ns, trace.stats.endtime.ns + 1, str(path), trace.stats.channel)
@@ -181,10 +236,12 @@ class FolderSource:
         paths = sorted({s.path for s in self.spans.get(station, []) if s.start_ns <= end_ns and s.end_ns >= start_ns})
         for path in paths:
             try:
-                part = _read_checked(obspy.read, path, starttime=_utc(start_ns), endtime=_utc(end_ns))
+                part, problem = _read_checked(obspy.read, path, starttime=_utc(start_ns), endtime=_utc(end_ns))
             except Exception as err:
                 errors.append((path, _reason(err)))
                 continue
+            if problem:
+                errors.append((path, problem))
             stream += obspy.Stream([tr for tr in part if station_key(tr.stats) == station])
         return stream, errors
 
@@ -217,6 +274,11 @@ class SDSSource:
             match = _SDS_NAME.match(path.name)
             if not match or not path.is_file():
                 continue
+            reason = unsafe_code({"network": match["net"], "station": match["sta"], "location": match["loc"],
+                                  "channel": match["cha"]})  # fmt: skip
+            if reason is not None:
+                self.errors.append((str(path), reason))
+                continue
             key = f"{match['net']}.{match['sta']}.{match['loc']}.{match['cha'][:2]}"
             if not _selected(key, self.stations):
                 continue
@@ -237,11 +299,15 @@ class SDSSource:
         stream, errors = obspy.Stream(), []
         for path in sorted(self.client._get_filenames(net, sta, loc, f"{band}?", t0, t1, sds_type=self.sds_type)):
             try:
-                stream += _read_checked(_read_mseed, path, starttime=t0, endtime=t1, sourcename=f"{station}?")
+                part, problem = _read_checked(_read_mseed, path, starttime=t0, endtime=t1, sourcename=f"{station}?")
             except ObsPyMSEEDFilesizeTooSmallError:  # a file being created (as the SDS client: skipped)
                 continue
             except Exception as err:
                 errors.append((path, _reason(err)))
+                continue
+            stream += part
+            if problem:
+                errors.append((path, problem))
         return stream.select(network=net, station=sta, location=loc, channel=f"{band}?"), errors
 
 
@@ -335,6 +401,14 @@ def _fill_gaps(data: np.ndarray, covered: np.ndarray) -> None:
     data[index] = a[run] + (b - a)[run] * fraction
 
 
+def _no_data(chunk: Chunk, errors: list) -> WaveformError:
+    """The "no data" error of a chunk, carrying the read errors met on the way (`err.read_errors`): a file that
+    failed is still listed in errors.csv when it leaves the chunk empty."""
+    err = WaveformError("no data in the chunk's span", field=chunk.chunk_id)
+    err.read_errors = list(errors)
+    return err
+
+
 def read_chunk(source, chunk: Chunk, window: ChunkWindow):
     """Read `window` (padded span) of `chunk.station` and merge each channel onto one sample grid.
 
@@ -347,7 +421,7 @@ def read_chunk(source, chunk: Chunk, window: ChunkWindow):
 
     raw, errors = source.read(chunk.station, window.start_ns, window.end_ns)
     if len(raw) == 0:
-        raise WaveformError("no data in the chunk's span", field=chunk.chunk_id)
+        raise _no_data(chunk, errors)
     rates = sorted({float(tr.stats.sampling_rate) for tr in raw})
     if len(rates) > 1:
         raise WaveformError(f"sampling rates {rates} Hz in one chunk", field=chunk.chunk_id,
@@ -356,7 +430,7 @@ def read_chunk(source, chunk: Chunk, window: ChunkWindow):
     spans = [(max(tr.stats.starttime.ns, window.start_ns), min(tr.stats.endtime.ns, window.end_ns)) for tr in raw]
     own = [(a, b) for a, b in spans if a <= b and a < chunk.end_ns and b >= chunk.start_ns]  # inside the window
     if not own:  # data only in the padding: nothing of this chunk's own to pick
-        raise WaveformError("no data in the chunk's span", field=chunk.chunk_id)
+        raise _no_data(chunk, errors)
     window = window.shrink(max(chunk.start_ns, min(a for a, _ in own)), min(chunk.end_ns, max(b for _, b in own)))
     num_samples = int(round((window.end_ns - window.start_ns) * rate / NS))
     by_channel: dict[str, list] = {}
