@@ -9,8 +9,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .auto import register_all as _register_all
-from .errors import ConfigError, CorpusError, DataError, GeohubError, HubError, RasterError, WaveformError
+from .runtime import configure_environment as _configure_environment
+
+_configure_environment()  # thread count and OpenMP wait policy: must precede the first `import torch`
+
+from .auto import register_all as _register_all  # noqa: E402
+from .errors import ConfigError, CorpusError, DataError, GeohubError, HubError, RasterError, WaveformError  # noqa: E402
 
 _register_all()
 

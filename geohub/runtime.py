@@ -1,0 +1,138 @@
+"""How geohub runs on this machine: CPU threads, the OpenMP wait policy, and the inference precision.
+
+    import geohub                        # calls configure_environment() before anything imports torch
+    from geohub.runtime import threads_per_process, resolve_precision, bf16_native
+
+Threads (set once, at `import geohub`, before torch loads; only what the user has not set):
+
+- `OMP_NUM_THREADS` = the CPUs this process may use (`os.sched_getaffinity`, not the machine's count) divided by
+  the processes on this host under `accelerate launch` / `torchrun` (`LOCAL_WORLD_SIZE`, else `WORLD_SIZE`), at
+  least 1. torch's CPU wheel reads it for its intra-op pool.
+- `OMP_WAIT_POLICY=PASSIVE` and a short `GOMP_SPINCOUNT`: torch's CPU wheel uses GNU OpenMP, whose threads
+  otherwise spin up to ~300,000 iterations at every barrier waiting for work. On a machine busy with other
+  processes those spins burn the time slices the waiting threads' siblings need, and a step that should slow by
+  the share of the CPU it loses (2-3x) slows 25-40x. libgomp reads these once, when it loads, so they must be in
+  the environment before `import torch`; `geohub/__init__.py` calls `configure_environment()` first thing.
+- What geohub set is recorded in `GEOHUB_RUNTIME_SET`, so a child process (e.g. one of N processes started by
+  `accelerate launch` from a geohub command) recomputes its own share instead of inheriting its parent's count.
+- `GEOHUB_RUNTIME=off` leaves the environment as it is (the old behaviour, for comparisons:
+  `benchmarks/busy_machine.py --old`); `GEOHUB_THREADS=N` fixes the thread count.
+
+Precision (`resolve_precision`): "fp32", "bf16", or "auto" = bf16 where the CPU runs bfloat16 natively
+(AMX-BF16 or AVX512-BF16; any CUDA device with bf16 support) AND the model's feature extractor records that its
+bf16 picks agree with its fp32 picks (`bf16_agreement` >= `BF16_MIN_AGREEMENT`, written into
+`preprocessor_config.json` by `geohub check-precision MODEL` / `record_bf16_agreement`), fp32 otherwise.
+This module imports nothing heavy (no torch, no numpy) at import time.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "PRECISIONS",
+    "BF16_MIN_AGREEMENT",
+    "configure_environment",
+    "usable_cpus",
+    "local_processes",
+    "threads_per_process",
+    "bf16_native",
+    "resolve_precision",
+]
+
+PRECISIONS = ("auto", "fp32", "bf16")
+BF16_MIN_AGREEMENT = 0.99  # share of fp32 picks that bf16 must reproduce (same phase within 0.1 s)
+SPINCOUNT = "10000"  # ~10-30 us of spinning before a waiting OpenMP thread sleeps (libgomp default: 300,000)
+_MARK = "GEOHUB_RUNTIME_SET"
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask; `os.cpu_count()` where that is unavailable)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def local_processes(environ=None) -> int:
+    """Processes sharing this host's CPUs under `accelerate launch` / `torchrun` (1 when run alone)."""
+    environ = os.environ if environ is None else environ
+    for name in ("LOCAL_WORLD_SIZE", "WORLD_SIZE", "ACCELERATE_NUM_PROCESSES"):
+        try:
+            value = int(environ.get(name, ""))
+        except ValueError:
+            continue
+        if value > 0:
+            return value
+    return 1
+
+
+def threads_per_process(environ=None) -> int:
+    """Intra-op threads for one process: `GEOHUB_THREADS` if set, else usable CPUs // local processes (>= 1)."""
+    environ = os.environ if environ is None else environ
+    fixed = environ.get("GEOHUB_THREADS", "").strip()
+    if fixed.isdigit() and int(fixed) > 0:
+        return int(fixed)
+    return max(1, usable_cpus() // local_processes(environ))
+
+
+def configure_environment(environ=None) -> dict[str, str]:
+    """Set the thread count and OpenMP wait policy in `environ` (default `os.environ`) where the user has not;
+    returns what was set. Must run before torch is imported to take effect (libgomp reads it once)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("GEOHUB_RUNTIME", "").strip().lower() in ("off", "0", "false", "no"):
+        return {}
+    ours = {name for name in environ.get(_MARK, "").split(",") if name}
+    wanted = {"OMP_NUM_THREADS": str(threads_per_process(environ))}
+    if "OMP_WAIT_POLICY" not in environ or "OMP_WAIT_POLICY" in ours:
+        if "GOMP_SPINCOUNT" not in environ or "GOMP_SPINCOUNT" in ours:
+            wanted.update({"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": SPINCOUNT})
+    changed = {}
+    for name, value in wanted.items():
+        if name in environ and name not in ours:
+            continue  # the user's choice
+        environ[name] = value
+        changed[name] = value
+        ours.add(name)
+    if ours:
+        environ[_MARK] = ",".join(sorted(ours))
+    return changed
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def bf16_native(device=None) -> bool:
+    """Whether `device` (default CPU) computes bfloat16 natively: CPU flags `amx_bf16` or `avx512_bf16` (Linux),
+    or a CUDA device that reports bf16 support."""
+    kind = getattr(device, "type", device) or "cpu"
+    if str(kind).startswith("cuda"):
+        import torch
+
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if str(kind) != "cpu":
+        return False
+    return bool(_cpu_flags() & {"amx_bf16", "avx512_bf16"})
+
+
+def resolve_precision(precision: str | None, feature_extractor=None, device=None) -> str:
+    """"fp32" or "bf16" for one model: an explicit choice is kept; "auto" (or None) gives bf16 only where the
+    hardware runs it natively and the model's recorded `bf16_agreement` (feature extractor) is at least
+    `BF16_MIN_AGREEMENT`. Unknown values raise ValueError naming the choices."""
+    precision = (precision or "auto").lower()
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    agreement = getattr(feature_extractor, "bf16_agreement", None)
+    if agreement is None or float(agreement) < BF16_MIN_AGREEMENT:
+        return "fp32"
+    return "bf16" if bf16_native(device) else "fp32"
