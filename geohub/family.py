@@ -147,6 +147,8 @@ class Family:
         quickstart_replaces: families whose quickstart model this one replaces when it can run (a converted
             pretrained picker instead of a toy one trained in a minute); they can still be asked for by name.
         conversions: published weights `geohub convert` turns into models of this family.
+        shipped_default: folder, relative to the family package, holding the family's shipped default model
+            (`geohub.defaults`); None when the default is converted from published weights or there is none.
         waveform: for seismic families, the module (relative to the family) telling the waveform API
             (`geohub.inference.waveform`) how to read the family's models: `spec(model, setting) -> dict` of
             `WaveformSpec` fields (`setting(name, default)` reads the feature extractor, then the default),
@@ -175,6 +177,7 @@ class Family:
     quickstart_smoke: Mapping[str, Any] | None = None
     quickstart_replaces: tuple[str, ...] = ()
     conversions: tuple[ConversionDecl, ...] = ()
+    shipped_default: str | None = None
     waveform: str | None = None
 
     def __post_init__(self):

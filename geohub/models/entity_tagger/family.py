@@ -46,5 +46,6 @@ FAMILY = Family(
         "seed": 42,
     },
     quickstart_order=60,
+    shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={"max_train_samples": 16, "max_eval_samples": 8, "num_train_epochs": 1},  # fmt: skip
 )

@@ -52,6 +52,7 @@ FAMILY = Family(
         "resume_from_checkpoint": "last",
     },
     quickstart_order=30,
+    shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={
         "num_train_samples": 64,
         "num_eval_samples": 16,

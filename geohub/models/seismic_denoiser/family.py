@@ -43,5 +43,6 @@ FAMILY = Family(
     },
     demo=DemoDecl("seismic_denoising", "--denoiser-model", "GEOHUB_DENOISER_MODEL", "seismic denoiser"),
     quickstart_order=15,
+    shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={"num_train_windows": 32, "num_eval_windows": 8, "hidden_sizes": "4,8"},  # fmt: skip
 )

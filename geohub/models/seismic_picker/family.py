@@ -40,6 +40,7 @@ FAMILY = Family(
         "seed": 42,
     },
     quickstart_order=10,
+    shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={
         "num_train_windows": 32,
         "num_eval_windows": 16,

@@ -46,6 +46,7 @@ FAMILY = Family(
         "resume_from_checkpoint": "last",
     },
     quickstart_order=40,
+    shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={
         "dem": "synthetic",
         "num_synthetic_patches": 16,
