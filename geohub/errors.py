@@ -87,3 +87,9 @@ class CorpusError(DataError):
 
 class HubError(GeohubError):
     """A push, pull or Hub look-up failed in a way the user can act on."""
+
+
+class ExplainError(GeohubError):
+    """A model, method or target that cannot be explained (the message says what is supported). Defined here, below
+    the model families, so that each family's explain hook (`geohub/models/<family>/explain_<family>.py`) can raise
+    it; `geohub.explain` re-exports it."""

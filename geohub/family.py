@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Family", "PipelineDecl", "CardDecl", "DemoDecl", "ConversionDecl", "INPUT_TYPES", "resolve"]
+__all__ = ["Family", "PipelineDecl", "CardDecl", "DemoDecl", "ConversionDecl", "ExportDecl", "OptOut", "INPUT_TYPES",
+           "EXPORT_FORMATS", "resolve"]  # fmt: skip
 
 #: What a family's models take as input: seismic "waveform"s (ObsPy Streams), "image"s (DEM tiles), "text",
 #: a "latent" vector (the terrain GAN) or an earthquake "catalog" (event times, magnitudes, locations). Shared code
 #: (the demo's tab kind, explain, export) may dispatch on it; it never compares model_type strings.
 INPUT_TYPES = ("waveform", "image", "text", "latent", "catalog")
+EXPORT_FORMATS = ("onnx", "int8", "onnx-int8")  # `geohub export --format`
 
 
 def resolve(path: str, package: str | None = None) -> Any:
@@ -114,6 +116,54 @@ class ConversionDecl:
 
 
 @dataclass(frozen=True)
+class OptOut:
+    """A hook the family does not provide, and why (`explain=OptOut("...")`): the tests that grow with the families
+    skip it by this declaration, and users get the reason in the error.
+
+    Args:
+        reason: why, in words ("generates text: export with optimum's seq2seq exporter").
+    """
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ExportDecl:
+    """How `geohub export` traces the family's models (`geohub.export`).
+
+    Args:
+        formats: the formats that apply (of `EXPORT_FORMATS`): "int8" and "onnx-int8" quantise Linear/LSTM layers
+            and MatMul/LSTM nodes, so a convolution-only family leaves them out (and is refused them by name).
+        length: "any" when the input's length axis (samples, tokens, pixels) may change at run time; "fixed" when
+            the model only takes its configured window (`config.window_length`).
+        example: import path of `example_inputs(model, batch_size, length, generator) -> {name: tensor}` when the
+            input type's default does not fit (default: `inputs` (B, `in_channels`, length) for waveforms,
+            `pixel_values` (B, `num_channels`, size, size) for images, `latents` (B, `latent_dim`) for latents,
+            `input_ids`/`attention_mask` (B, length) for text), each input's dynamic axes in `dynamic_axes`.
+        dynamic_axes: with `example`: input name -> {axis: name} of the axes that may change.
+        exporters: the ONNX exporters to try, in order ("torchscript", "dynamo": torch.export-based).
+        quantize: names of the modules that `int8` quantises (None: every Linear/LSTM layer whose quantised forward
+            runs; the others stay fp32 and are listed in export.json).
+    """
+
+    formats: tuple[str, ...] = EXPORT_FORMATS
+    length: str = "any"
+    example: str | None = None
+    dynamic_axes: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    exporters: tuple[str, ...] = ("torchscript", "dynamo")
+    quantize: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        unknown = set(self.formats) - set(EXPORT_FORMATS)
+        if unknown:
+            raise ValueError(f"ExportDecl formats {sorted(unknown)}: expected some of {', '.join(EXPORT_FORMATS)}")
+        if self.length not in ("any", "fixed"):
+            raise ValueError(f"ExportDecl length {self.length!r}: expected 'any' or 'fixed'")
+        if self.example is not None and not self.dynamic_axes:
+            raise ValueError("ExportDecl example needs dynamic_axes (input name -> {axis: name})")
+
+
+@dataclass(frozen=True)
 class Family:
     """One model family (see the module docstring).
 
@@ -149,11 +199,18 @@ class Family:
         conversions: published weights `geohub convert` turns into models of this family.
         shipped_default: folder, relative to the family package, holding the family's shipped default model
             (`geohub.defaults`); None when the default is converted from published weights or there is none.
+        explain: the module (relative to the family, `".explain_<family>"`) telling `geohub.explain` what to explain:
+            `FILE_READER`, `problem(...)` and, for phase pickers, `pick_target(...)` (contract in
+            `geohub/models/seismic_picker/explain_seismic_picker.py`), or `OptOut(reason)`; None: not declared yet.
+        export: how `geohub export` traces the models (`ExportDecl`), or `OptOut(reason)`; None: not declared yet.
+        tiny_config: config arguments (for stock families with `"model_type"`) of a seconds-fast model of the family:
+            the tests that grow with the families (explain, export, the family-copy test) build one from it.
         waveform: for seismic families, the module (relative to the family) telling the waveform API
             (`geohub.inference.waveform`) how to read the family's models: `spec(model, setting) -> dict` of
             `WaveformSpec` fields (`setting(name, default)` reads the feature extractor, then the default),
             `outputs(model_output) -> numpy array` of probabilities, `EMPTY` (the row of a window without
-            signal) and optionally `default_feature_extractor(model)` for folders saved without one.
+            signal), `picks(annotation, thresholds, feature_extractor)` (the family's own pick rule, for pickers)
+            and optionally `default_feature_extractor(model)` for folders saved without one.
     """
 
     name: str
@@ -179,6 +236,9 @@ class Family:
     conversions: tuple[ConversionDecl, ...] = ()
     shipped_default: str | None = None
     waveform: str | None = None
+    explain: str | OptOut | None = None
+    export: ExportDecl | OptOut | None = None
+    tiny_config: Mapping[str, Any] | None = None
 
     def __post_init__(self):
         if self.input_type not in INPUT_TYPES:
@@ -194,6 +254,14 @@ class Family:
         object.__setattr__(self, "models", MappingProxyType(dict(self.models)))
         if self.quickstart is not None:
             object.__setattr__(self, "quickstart", MappingProxyType(dict(self.quickstart)))
+        if self.tiny_config is not None:
+            object.__setattr__(self, "tiny_config", MappingProxyType(dict(self.tiny_config)))
+        for hook in ("explain", "export"):
+            value = getattr(self, hook)
+            if hook == "explain" and not isinstance(value, (str, OptOut, type(None))):
+                raise TypeError(f"family {self.name}: explain= takes a module path or OptOut(reason)")
+            if hook == "export" and not isinstance(value, (ExportDecl, OptOut, type(None))):
+                raise TypeError(f"family {self.name}: export= takes an ExportDecl or OptOut(reason)")
 
     def load(self, path: str) -> Any:
         """The object at import path `path` (relative paths are relative to the family's package)."""
@@ -202,6 +270,10 @@ class Family:
     def module(self, path: str):
         """The module at `path` (relative paths are relative to the family's package)."""
         return importlib.import_module(path, package=self.package if path.startswith(".") else None)
+
+    def explain_hook(self):
+        """The family's explain module, or None (not declared, or opted out: `self.explain` says which)."""
+        return self.module(self.explain) if isinstance(self.explain, str) else None
 
     def config_class(self):
         return self.load(self.config) if self.config else None

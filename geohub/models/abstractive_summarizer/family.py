@@ -4,7 +4,7 @@ The model is transformers' own `EncoderDecoderModel` warm-started from MiniLM (t
 task with `architecture: bert2bert`); geohub adds its pipeline, card and training recipe.
 """
 
-from ...family import CardDecl, Family, PipelineDecl
+from ...family import CardDecl, Family, OptOut, PipelineDecl
 
 FAMILY = Family(
     name="abstractive_summarizer",
@@ -26,4 +26,5 @@ FAMILY = Family(
         tags=("geoscience-literature", "summarization", "abstractive-summarization"),
         pipeline_tag="summarization",
     ),
+    explain=OptOut("a generated summary has no single scalar to attribute (sequence-to-sequence generation)"),
 )

@@ -48,4 +48,5 @@ FAMILY = Family(
     quickstart_order=60,
     shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={"max_train_samples": 16, "max_eval_samples": 8, "num_train_epochs": 1},  # fmt: skip
+    explain=".explain_entity_tagger",
 )

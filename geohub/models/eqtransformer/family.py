@@ -44,4 +44,5 @@ FAMILY = Family(
         ),
     ),
     waveform=".waveform_eqtransformer",
+    explain=".explain_eqtransformer",
 )

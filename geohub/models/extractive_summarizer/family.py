@@ -51,4 +51,5 @@ FAMILY = Family(
     quickstart_order=50,
     shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={"max_train_samples": 8, "max_eval_samples": 4, "num_train_epochs": 1},  # fmt: skip
+    explain=".explain_extractive_summarizer",
 )

@@ -38,4 +38,5 @@ FAMILY = Family(
         ),
     ),
     waveform=".waveform_gpd",
+    explain=".explain_gpd",
 )

@@ -59,4 +59,5 @@ FAMILY = Family(
         "num_train_epochs": 1,
         "hidden_sizes": "8,16",
     },  # fmt: skip
+    explain=".explain_landform",
 )

@@ -1,6 +1,6 @@
 """The relation classifier family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, Family
+from ...family import CardDecl, Family, OptOut
 
 FAMILY = Family(
     name="relation_classifier",
@@ -47,4 +47,5 @@ FAMILY = Family(
     quickstart_order=65,
     shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={"max_train_samples": 8, "max_eval_samples": 4, "num_train_epochs": 1},  # fmt: skip
+    explain=OptOut("the relation classifier reads entity markers over a whole abstract; no attribution recipe yet"),
 )

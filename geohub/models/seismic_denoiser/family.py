@@ -45,4 +45,5 @@ FAMILY = Family(
     quickstart_order=15,
     shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={"num_train_windows": 32, "num_eval_windows": 8, "hidden_sizes": "4,8"},  # fmt: skip
+    explain=".explain_seismic_denoiser",
 )

@@ -50,4 +50,5 @@ FAMILY = Family(
         "per_device_train_batch_size": 16,
     },  # fmt: skip
     waveform=".waveform_seismic_magnitude",
+    explain=".explain_seismic_magnitude",
 )

@@ -49,4 +49,5 @@ FAMILY = Family(
         "per_device_train_batch_size": 16,
     },  # fmt: skip
     waveform=".waveform_seismic_picker",
+    explain=".explain_seismic_picker",
 )

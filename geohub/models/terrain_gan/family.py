@@ -61,4 +61,5 @@ FAMILY = Family(
         "report_to": "none",
         "disable_tqdm": True,
     },  # fmt: skip
+    explain=".explain_terrain_gan",
 )

@@ -6,25 +6,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .explain import (
-    _PICKERS,
-    _WAVEFORM,
-    METHODS,
-    ExplainError,
-    explain,
-    explain_entity,
-    explain_landform_patch,
-    explain_stream,
-    explain_strongest_p,
-    explain_summary,
-)
+from .core import METHODS, ExplainError, explain, explain_hook
+from .raster import explain_landform_patch
+from .text import explain_entity, explain_summary
+from .waveform import explain_stream, explain_strongest_p
 
 __all__ = ["explain_file"]
 
 
 def _terrain_latent(model, path, seed: int | None) -> torch.Tensor:
     """`(1, latent_dim)`: drawn as `generate(1, seed=seed)` draws it, or read from a .npy file."""
-    from .errors import DataError
+    from ..errors import DataError
 
     size = int(model.config.latent_dim)
     if path is None:
@@ -44,7 +36,7 @@ def _terrain_latent(model, path, seed: int | None) -> torch.Tensor:
 
 
 def _read_text_file(path) -> str:
-    from .errors import CorpusError
+    from ..errors import CorpusError
 
     try:
         text = path.read_bytes().decode("utf-8")
@@ -61,50 +53,74 @@ def _json_number(value):
     return None if value is None or (isinstance(value, float) and not np.isfinite(value)) else value
 
 
+def _read_latent(model, processor, path, settings, seed, **_):
+    latent = _terrain_latent(model, path, seed)
+    e = explain(model, {"latents": latent}, **settings)
+    return e, {"kind": "terrain", "seed": seed, "latent": latent[0].tolist()}
+
+
+def _read_summary(model, processor, path, settings, **_):
+    e = explain_summary(model, processor, _read_text_file(path), **settings)
+    sentences = e.extra["sentences"]
+    return e, {"kind": "summary", "sentence": e.target_index, "sentence_text": sentences[e.target_index],
+               "sentences": sentences}  # fmt: skip
+
+
+def _read_strongest_p(model, processor, path, settings, **_):
+    e = explain_strongest_p(str(path), model, processor, **settings)
+    return e, {"kind": "seismic", "explained": e.extra["which"], "station_id": e.extra["station_id"],
+               "window_start": str(e.extra["starttime"]), "sampling_rate": e.extra["sampling_rate"],
+               "pick_sample": e.extra["pick_sample"], "share_near_pick": e.extra["share_near_pick"],
+               "component_order": getattr(processor, "component_order", None)}  # fmt: skip
+
+
+def _read_first_window(model, processor, path, settings, **_):
+    e = explain_stream(str(path), model, processor, **settings)
+    return e, {"kind": "seismic", "station_id": e.extra["station_id"], "window_start": str(e.extra["starttime"]),
+               "sampling_rate": e.extra["sampling_rate"]}  # fmt: skip
+
+
+def _read_dem(model, processor, path, settings, spacing_m=None, **_):
+    from ..data.dem import read_dem
+
+    bare = path.suffix.lower() in (".npy", ".npz")
+    dem = read_dem(path, spacing_m=(spacing_m or float(processor.spacing_m)) if bare else spacing_m)
+    e = explain_landform_patch(model, processor, dem, **settings)
+    return e, {"kind": "landform", "label": e.extra["label"], "probability": e.extra["probability"],
+               "patch_index": e.extra["patch_index"], "num_patches": e.extra["num_patches"],
+               "spacing_m": e.extra["spacing_m"]}  # fmt: skip
+
+
+def _read_entity(model, processor, path, settings, entity=1, max_tokens=512, **_):
+    e = explain_entity(model, processor, _read_text_file(path), entity=entity, max_tokens=max_tokens, **settings)
+    return e, {"kind": "text", "entity": e.extra["entity"], "num_entities": e.extra["num_entities"],
+               "phrase": e.extra["phrase"], "entity_type": e.extra["kind"], "offsets": e.extra["offsets"],
+               "special_tokens": e.extra["special"]}  # fmt: skip
+
+
+#: How `geohub explain` reads an input file, by the `FILE_READER` a family's explain hook declares: a picker's
+#: strongest P pick of a waveform file, the first window of a waveform file, a DEM tile, a text file (an entity or
+#: the extractive summary), or a .npy latent / `--seed` (latent-input models).
+READERS = {"strongest_p": _read_strongest_p, "first_window": _read_first_window, "dem": _read_dem,
+           "summary": _read_summary, "entity": _read_entity, "latent": _read_latent}  # fmt: skip
+
+
 def _explain_input(model, processor, path, *, entity: int, spacing_m: float | None, max_tokens: int, settings: dict,
                    seed: int | None = None):  # fmt: skip
-    """(Explanation, JSON-ready context) of one input file (or, for the terrain GAN, `seed`), by the model's kind."""
-    from .data.dem import read_dem
-
+    """(Explanation, JSON-ready context) of one input file (or, for latent-input models, `seed`), read by the reader
+    that the model family's explain hook names."""
     model_type = getattr(model.config, "model_type", None)
-    if model_type == "geohub_terrain_gan":
-        latent = _terrain_latent(model, path, seed)
-        e = explain(model, {"latents": latent}, **settings)
-        return e, {"kind": "terrain", "seed": seed, "latent": latent[0].tolist()}
-    if seed is not None:
-        raise ExplainError("--seed is for the terrain GAN only", field="seed",
+    try:
+        reader = READERS[explain_hook(model).FILE_READER]
+    except (ExplainError, AttributeError, KeyError):
+        raise ExplainError(f"`geohub explain` has no input reader for model type {model_type!r}", field="model",
+                           expected="a model whose family's explain hook declares FILE_READER (one of "
+                           f"{', '.join(READERS)})") from None  # fmt: skip
+    if seed is not None and reader is not _read_latent:
+        raise ExplainError("--seed is for the terrain GAN only (models whose input is a latent vector)", field="seed",
                            expected=f"an input file for model type {model_type!r}")  # fmt: skip
-    if model_type == "geohub_extractive_summarizer":
-        e = explain_summary(model, processor, _read_text_file(path), **settings)
-        sentences = e.extra["sentences"]
-        return e, {"kind": "summary", "sentence": e.target_index, "sentence_text": sentences[e.target_index],
-                   "sentences": sentences}  # fmt: skip
-    if model_type in _PICKERS:
-        e = explain_strongest_p(str(path), model, processor, **settings)
-        return e, {"kind": "seismic", "explained": e.extra["which"], "station_id": e.extra["station_id"],
-                   "window_start": str(e.extra["starttime"]), "sampling_rate": e.extra["sampling_rate"],
-                   "pick_sample": e.extra["pick_sample"], "share_near_pick": e.extra["share_near_pick"],
-                   "component_order": getattr(processor, "component_order", None)}  # fmt: skip
-    if model_type in _WAVEFORM:  # magnitude, denoiser: the first window, the family's default target
-        e = explain_stream(str(path), model, processor, **settings)
-        return e, {"kind": "seismic", "station_id": e.extra["station_id"], "window_start": str(e.extra["starttime"]),
-                   "sampling_rate": e.extra["sampling_rate"]}  # fmt: skip
-    if model_type == "geohub_landform":
-        bare = path.suffix.lower() in (".npy", ".npz")
-        dem = read_dem(path, spacing_m=(spacing_m or float(processor.spacing_m)) if bare else spacing_m)
-        e = explain_landform_patch(model, processor, dem, **settings)
-        return e, {"kind": "landform", "label": e.extra["label"], "probability": e.extra["probability"],
-                   "patch_index": e.extra["patch_index"], "num_patches": e.extra["num_patches"],
-                   "spacing_m": e.extra["spacing_m"]}  # fmt: skip
-    if type(model).__name__.endswith("ForTokenClassification"):
-        text = _read_text_file(path)
-        e = explain_entity(model, processor, text, entity=entity, max_tokens=max_tokens, **settings)
-        return e, {"kind": "text", "entity": e.extra["entity"], "num_entities": e.extra["num_entities"],
-                   "phrase": e.extra["phrase"], "entity_type": e.extra["kind"], "offsets": e.extra["offsets"],
-                   "special_tokens": e.extra["special"]}  # fmt: skip
-    raise ExplainError(f"`geohub explain` has no input reader for model type {model_type!r}", field="model",
-                       expected="a seismic model (waveform file), the landform model (DEM), a tagger or the extractive "
-                       "summarizer (text file), or the terrain GAN (.npy latent or --seed)")  # fmt: skip
+    return reader(model, processor, path, settings, seed=seed, entity=entity, spacing_m=spacing_m,
+                  max_tokens=max_tokens)  # fmt: skip
 
 
 def explain_file(model_dir, input_path=None, *, method: str = "integrated_gradients", n_steps: int = 32,
@@ -120,8 +136,8 @@ def explain_file(model_dir, input_path=None, *, method: str = "integrated_gradie
     `seed` (the latent `generate(1, seed=seed)` draws). Arguments are checked before the model is loaded."""
     from pathlib import Path
 
-    from .errors import DataError
-    from .inference.loading import load_model_and_processor
+    from ..errors import DataError
+    from ..inference.loading import load_model_and_processor
 
     if method not in METHODS:
         raise ExplainError(f"unknown method {method!r}", field="method", expected=", ".join(METHODS))
@@ -136,7 +152,7 @@ def explain_file(model_dir, input_path=None, *, method: str = "integrated_gradie
         raise DataError("input file not found", path=path,
                         expected="a waveform file, a DEM tile, a text file or a .npy latent")  # fmt: skip
     if seed is not None:
-        from .data.limits import check_seed
+        from ..data.limits import check_seed
 
         seed = check_seed(seed)
     model, processor = load_model_and_processor(model_dir)
