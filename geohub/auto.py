@@ -32,6 +32,7 @@ __all__ = [
     "pipeline_tasks",
     "conversions",
     "family_for_model_type",
+    "family_for_model",
 ]
 
 
@@ -76,6 +77,19 @@ def family_for_config(config) -> Family | None:
         if model_type and (model_type == family.model_type or model_type in family.legacy_model_types):
             return family
     return None
+
+
+def family_for_model(model) -> Family | None:
+    """The family of a loaded model (`family_for_config` of its config; for a stock architecture without
+    `geohub_family`, e.g. a plain BERT token classifier, the family whose `stock_model_types` has its model type)."""
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(config, "to_dict"):
+        return None
+    family = family_for_config(config)
+    model_type = getattr(config, "model_type", None)
+    if family is None and model_type:
+        family = next((f for f in _discovered() if model_type in f.stock_model_types), None)
+    return family
 
 
 def family_for_model_type(model_type: str | None) -> Family | None:

@@ -76,18 +76,10 @@ def require_torch(model) -> None:
 
 
 def family_of(model):
-    """The geohub `Family` of a model (by its config; a stock architecture: the family serving that model type), or
-    None."""
-    from ..auto import families, family_for_config
+    """The geohub `Family` of a model (`geohub.auto.family_for_model`), or None."""
+    from ..auto import family_for_model
 
-    config = getattr(model, "config", None)
-    if config is None or not hasattr(config, "to_dict"):
-        return None
-    family = family_for_config(config)
-    if family is None:
-        model_type = getattr(config, "model_type", None)
-        family = next((f for f in families().values() if model_type and model_type in f.stock_model_types), None)
-    return family
+    return family_for_model(model)
 
 
 def explain_hook(model):
