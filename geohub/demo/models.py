@@ -4,13 +4,15 @@ The slots are those the families declare (`DemoDecl` in `geohub/models/<family>/
 found, first match wins, by:
 
 1. an explicit source (the `geohub demo --picker-model ...` flags, or `build_demo(sources={...})`);
-2. its environment variable (`GEOHUB_PICKER_MODEL`, ...; see `MODEL_SPECS`);
-3. the folder `<models_dir>/<task>` written by `geohub quickstart`, where `models_dir` is `GEOHUB_MODELS_DIR`
-   or `geohub.environment.default_output_dir()`.
+2. its environment variable (`GEOHUB_PICKER_MODEL`, ...; on a Space: its variables);
+3. the folder `<models_dir>/<slot>` written by `geohub quickstart`, when it holds a saved model (`config.json`),
+   where `models_dir` is `GEOHUB_MODELS_DIR` or `geohub.environment.default_output_dir()` (`$GEOHUB_HOME`);
+4. the default shipped with geohub (`geohub.defaults.default_model_path(slot)`).
 
 A source is a local folder or a Hub repo id (`user/name`, optionally `user/name@revision`), which is downloaded
-with `huggingface_hub.snapshot_download` (honouring `HF_HUB_OFFLINE`). A model that cannot be found or loaded
-does not stop the demo: its tab answers with the reason.
+with `huggingface_hub.snapshot_download` (honouring `HF_HUB_OFFLINE`). A model named by a flag or a variable that
+cannot be loaded is an error (no silent fallback to another model). A model that cannot be found or loaded does
+not stop the demo: its tab answers with the reason and the setting that names the model.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import HubError
+from ..errors import GeohubError, HubError
 from ..inference.loading import resolve_source
 from ..utils import get_logger
 
@@ -68,26 +70,73 @@ def _load(path: Path):
     return load_model_and_processor(path)
 
 
+def _shipped_default(task: str) -> Path:
+    """The folder of the default model shipped with geohub for `task` (GeohubError when it is unavailable)."""
+    from ..defaults import default_model_path
+
+    return default_model_path(task)
+
+
+def on_space() -> bool:
+    """True inside a Hugging Face Space (the Space runtime sets `SPACE_ID`)."""
+    return bool(os.environ.get("SPACE_ID"))
+
+
+# where a slot's source came from -> how the demo names it
+_ORIGINS = {
+    "flag": "flag",
+    "env": "environment variable",
+    "quickstart": "quickstart folder",
+    "default": "shipped default",
+}
+
+
 class DemoModels:
     """The demo's models, each loaded once on first use (thread-safe) and kept; failures are kept as messages.
 
     Args:
         sources: task -> local folder or Hub repo id, overriding the environment variables.
         models_dir: folder of `geohub quickstart`'s models (default `default_models_dir()`).
+        space: word the advice for a Hugging Face Space (Space variables, no `geohub quickstart`); default: detected
+            from the `SPACE_ID` variable that Spaces set.
     """
 
-    def __init__(self, sources: dict[str, str | None] | None = None, models_dir: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        sources: dict[str, str | None] | None = None,
+        models_dir: str | os.PathLike | None = None,
+        space: bool | None = None,
+    ):
         unknown = set(sources or {}) - set(MODEL_SPECS)
         if unknown:
             raise ValueError(f"unknown demo model(s) {sorted(unknown)}; known: {sorted(MODEL_SPECS)}")
         self.models_dir = Path(models_dir).resolve() if models_dir is not None else default_models_dir()
+        self.space = on_space() if space is None else space
         self.sources: dict[str, str] = {}
+        self.origins: dict[str, str] = {}
         for task, spec in MODEL_SPECS.items():
-            explicit = (sources or {}).get(task)
-            self.sources[task] = str(explicit or os.environ.get(spec.env) or self.models_dir / task)
+            self.origins[task], self.sources[task] = self._find(task, spec, (sources or {}).get(task))
         self._loaded: dict[str, Any] = {}
         self._errors: dict[str, str] = {}
         self._lock = threading.Lock()
+
+    def _find(self, task: str, spec: ModelSpec, explicit: str | None) -> tuple[str, str]:
+        """(origin, source) of `task`: flag, environment variable, quickstart folder, else the shipped default."""
+        if explicit:
+            return "flag", str(explicit)
+        if os.environ.get(spec.env):
+            return "env", os.environ[spec.env]
+        folder = self.models_dir / task
+        if (folder / "config.json").is_file():
+            return "quickstart", str(folder)
+        return "default", "shipped default"
+
+    def advice(self, task: str) -> str:
+        """Which setting names `task`'s model, worded for a Space or for `geohub demo`."""
+        spec = MODEL_SPECS[task]
+        if self.space:
+            return f"set the Space variable {spec.env} to a Hub repo id (user/name[@revision]) or a model folder"
+        return f"set {spec.env} / {spec.flag} to a model folder or Hub id, or run `geohub quickstart`"
 
     def get(self, task: str):
         """The loaded model bundle of `task` (e.g. `(model, processor)`); raises `HubError` when unavailable."""
@@ -97,20 +146,30 @@ class DemoModels:
             if task in self._errors:
                 spec = MODEL_SPECS[task]
                 raise HubError(
-                    f"the {spec.description} is not available: {self._errors[task]}",
-                    expected=f"run `geohub quickstart`, or set {spec.env} / {spec.flag} to a model folder or Hub id",
+                    f"the {spec.description} is not available: {self._errors[task]}", expected=self.advice(task)
                 )
             return self._loaded[task]
 
     def _load(self, task: str) -> None:
-        source = self.sources[task]
+        source, origin = self.sources[task], self.origins[task]
         try:
-            path = resolve_source(source)
+            path = _shipped_default(task) if origin == "default" else resolve_source(source)
             self._loaded[task] = _load(path)
-            logger.info("demo: loaded %s from %s", task, path)
+            logger.info("demo: loaded %s from %s (%s)", task, path, _ORIGINS[origin])
         except Exception as err:  # any failure to load is reported in the tab, the server keeps serving
-            self._errors[task] = f"{source}: {err}"
+            # on a Space the advice is the Space variable (`advice`), not the local remedy the error may suggest
+            reason = err.message if self.space and isinstance(err, GeohubError) else err
+            self._errors[task] = f"{self._describe(task)}: {reason}"
             logger.warning("demo: %s unavailable (%s)", task, err)
+
+    def _describe(self, task: str) -> str:
+        """Where `task`'s model was looked for, for an error message."""
+        origin, source = self.origins[task], self.sources[task]
+        if origin == "default":
+            return "no model is configured and the shipped default is unavailable"
+        if origin == "env":
+            return f"{MODEL_SPECS[task].env}={source}"
+        return f"{_ORIGINS[origin]} {source}"
 
     def load_all(self) -> dict[str, str]:
         """Load every model now; returns task -> "ok" or the reason it is unavailable."""
@@ -128,5 +187,7 @@ class DemoModels:
         lines = []
         for task, spec in MODEL_SPECS.items():
             state = "loaded" if task in self._loaded else ("unavailable" if task in self._errors else "not loaded yet")
-            lines.append(f"- **{spec.description}** (`{spec.env}`): `{self.sources[task]}`: {state}")
+            origin = self.origins[task]
+            where = "shipped default" if origin == "default" else f"{_ORIGINS[origin]}: `{self.sources[task]}`"
+            lines.append(f"- **{spec.description}** (`{spec.env}`): {where}: {state}")
         return "\n".join(lines)
