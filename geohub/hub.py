@@ -230,12 +230,48 @@ def _pickle_by_name(name: str) -> bool:
         name = stripped
 
 
+_IMPORTS = {"GLOBAL", "STACK_GLOBAL", "INST"}  # the opcodes through which unpickling imports (then calls) code
+_CALLS = {"REDUCE", "OBJ", "NEWOBJ", "NEWOBJ_EX", "BUILD", "INST"}
+_PICKLE_STARTS = re.compile(rb"\x80[\x02-\x05]|[ci][A-Za-z_][\w.]*\n[A-Za-z_][\w.]*\n")
+_SCAN_BYTES = 1 << 20  # content checks read the first MiB of a file
+
+
+def _runs_code(stream, offset: int, *, need_stop: bool) -> bool:
+    """Whether `pickletools.genops` from `offset` of `stream` (a BytesIO) meets an import opcode (GLOBAL,
+    STACK_GLOBAL, INST) and then a call or, with `need_stop`, parses on to a STOP: what `pickle.loads` of the bytes
+    from `offset` would run code through."""
+    import pickletools
+
+    stream.seek(offset)
+    imported = False
+    try:
+        for opcode, _arg, _pos in pickletools.genops(stream):
+            imported = imported or opcode.name in _IMPORTS
+            if imported and not need_stop and opcode.name in _CALLS:
+                return True
+            if opcode.name == "STOP":
+                return imported
+    except Exception:  # noqa: BLE001 - any parse error ends this candidate (ValueError, UnicodeDecodeError, ...)
+        return False
+    return False
+
+
 def _pickle_magic(head: bytes) -> bool:
-    """Pickle protocol 2-5 (`\\x80` + protocol; `torch.save`'s legacy format too), or a protocol 0/1 stream."""
+    """Whether `head` holds a pickle that can import code, whatever its protocol (0-5).
+
+    The rule: (1) the bytes parsed as pickle opcodes from offset 0 (what `pickle.loads` does; a harmless prefix
+    such as `I0\n0` is parsed through) reach an import opcode and then a call; or (2) from any offset where a pickle
+    can plausibly start (a PROTO opcode `\x80` + 2-5, or a protocol 0/1 GLOBAL/INST `c<module>\n<name>\n`), the
+    opcodes reach an import and parse on to a STOP. Only `head` is scanned (the first MiB of a file).
+    """
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return True
-    # protocol 0/1 can only run code through GLOBAL/INST ("c<module>\n<name>\n"), usually after MARKs
-    return re.match(rb"^[(\]}]*[ci][A-Za-z_][\w.]*\n[A-Za-z_]\w*\n", head[:256]) is not None
+    import io
+
+    stream = io.BytesIO(head)
+    if _runs_code(stream, 0, need_stop=False):
+        return True
+    return any(_runs_code(stream, m.start(), need_stop=True) for m in _PICKLE_STARTS.finditer(head))
 
 
 def _decompressed_head(path: Path, head: bytes, size: int = 512) -> bytes | None:
@@ -272,7 +308,7 @@ def is_pickle_file(path: str | os.PathLike) -> bool:
         return True
     try:
         with open(path, "rb") as handle:
-            head = handle.read(512)
+            head = handle.read(_SCAN_BYTES)
     except OSError:
         return False
     if _pickle_magic(head):
@@ -285,7 +321,7 @@ def is_pickle_file(path: str | os.PathLike) -> bool:
                 return any(_pickle_by_name(n) or n.endswith("/data.pkl") for n in archive.namelist())
         except (zipfile.BadZipFile, OSError):
             return False
-    inner = _decompressed_head(path, head)
+    inner = _decompressed_head(path, head, _SCAN_BYTES)
     return inner is not None and _pickle_magic(inner)
 
 

@@ -21,7 +21,9 @@ leaves every branch exactly as it was. These files import only the standard libr
 so that the server starts in about a second (the test fixture runs it as a plain script, without importing geohub).
 
 Limits (`--max-file-size 5G --max-commit-size 20G --max-repo-size 100G`) are checked on declared sizes (LFS
-batch requests, `Content-Length`) before a byte is stored, and again while the body streams in. Every malformed
+batch requests, `Content-Length`) before a byte is stored, and again while the body streams in. One LFS batch holds
+at most `--max-lfs-objects` (1000) objects and the server at most `--max-upload-tickets` (100,000) pending uploads
+(413 / 429 before any work); a batch is answered in a worker thread, so other clients are served meanwhile. Every malformed
 request is answered 4xx with a JSON `{"error": ...}`; blobs are only attached to a commit by a user who may read
 them (see hub_store.py).
 
@@ -45,6 +47,7 @@ import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 try:  # `python -m geohub.testing.hub_server`
     from .hub_store import (
@@ -109,6 +112,8 @@ async def _json_object(request: Request, limit: int, *, optional: bool = False) 
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise HubHTTPError(400, f"Request body is not valid JSON: {err}") from None
+    except RecursionError:  # e.g. 100,000 nested '[': the parser's depth, not a server fault
+        raise HubHTTPError(400, "Request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise HubHTTPError(400, f"Request body must be a JSON object, got {type(body).__name__}")
     return body
@@ -477,8 +482,12 @@ class _HubRoutes:
             return {"files": files, "commitOid": head}
 
         def batch_objects(repo_type: str, repo_id: str, user: str, body: dict, request: Request) -> list[dict]:
-            """Check every object (oid, declared size against the limits), then answer it."""
+            """Check every object (oid, declared size against the limits), then answer it. Runs in a worker thread
+            and at most `limits.max_lfs_objects` objects per request (413 before any work past that)."""
             objects, total = _field(body, "objects", list, []), 0
+            if len(objects) > store.limits.max_lfs_objects:
+                raise HubHTTPError(413, f"LFS batch of {len(objects)} objects, over this server's limit of "
+                                        f"{store.limits.max_lfs_objects} per request", "TooManyObjects")  # fmt: skip
             for obj in objects:
                 if not isinstance(obj, dict):
                     raise HubHTTPError(400, "Each LFS object must be an object {oid, size}")
@@ -492,20 +501,17 @@ class _HubRoutes:
                 raise HubHTTPError(413, f"LFS batch declares {total} bytes, over this server's commit limit of "
                                         f"{store.limits.max_commit_size} bytes", "CommitTooLarge")  # fmt: skip
             verify = f"{base_url(request)}/_lfs/verify/{repo_type}/{repo_id}"
-            answers = []
-            for obj in objects:
-                oid, size = obj["oid"], obj["size"]
-                answer: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
-                # an object is "already there" only for a user who may read it; anyone else proves possession
-                # by uploading the bytes (nobody learns whether a blob they cannot read exists)
-                blob = store.blob_path(oid)
-                if not (store.may_read_blob(oid, user) and blob.stat().st_size == size):
-                    href = f"{base_url(request)}/_lfs/upload/{store.lfs_ticket(repo_type, repo_id, oid, size)}"
-                    answer["actions"] = {
-                        "upload": {"href": href, "header": {}},
-                        "verify": {"href": verify, "header": {}},
-                    }
-                answers.append(answer)
+            answers = [{"oid": obj["oid"], "size": obj["size"], "authenticated": True} for obj in objects]
+            # an object is "already there" only for a user who may read it; anyone else proves possession by
+            # uploading the bytes (nobody learns whether a blob they cannot read exists)
+            missing = [a for a in answers if not (store.may_read_blob(a["oid"], user)
+                                                  and store.blob_path(a["oid"]).stat().st_size == a["size"])]  # fmt: skip
+            tickets = store.lfs_tickets(repo_type, repo_id, [(a["oid"], a["size"]) for a in missing])
+            for answer, ticket in zip(missing, tickets):
+                answer["actions"] = {
+                    "upload": {"href": f"{base_url(request)}/_lfs/upload/{ticket}", "header": {}},
+                    "verify": {"href": verify, "header": {}},
+                }
             return answers
 
         async def lfs_batch(repo_type: str, namespace: str, name_git: str, request: Request):
@@ -517,9 +523,9 @@ class _HubRoutes:
             body = await _json_object(request, store.limits.max_request_body)
             if body.get("operation") != "upload":
                 raise HubHTTPError(400, "Only LFS uploads are supported by this server")
+            objects = await run_in_threadpool(batch_objects, repo_type, repo_id, user, body, request)
             return JSONResponse(
-                {"transfer": "basic", "objects": batch_objects(repo_type, repo_id, user, body, request),
-                 "hash_algo": "sha256"},
+                {"transfer": "basic", "objects": objects, "hash_algo": "sha256"},
                 media_type="application/vnd.git-lfs+json",
             )  # fmt: skip
 
@@ -565,6 +571,8 @@ class _HubRoutes:
                 lines = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
             except (UnicodeDecodeError, json.JSONDecodeError) as err:
                 raise HubHTTPError(400, f"Malformed ndjson commit payload: {err}") from err
+            except RecursionError:
+                raise HubHTTPError(400, "Malformed ndjson commit payload: nested too deeply") from None
             commit_id = store.apply_commit(repo_type, repo_id, revision, user, lines)
             return {"success": True, "commitOid": commit_id, "pullRequestUrl": None,
                     "commitUrl": f"{repo_url(request, repo_type, repo_id)}/commit/{commit_id}"}  # fmt: skip
@@ -692,11 +700,15 @@ def main(argv: list[str] | None = None) -> None:
     for flag, default in (("--max-file-size", defaults.max_file_size), ("--max-commit-size", defaults.max_commit_size),
                           ("--max-repo-size", defaults.max_repo_size)):  # fmt: skip
         parser.add_argument(flag, type=_size_arg, default=default, help=f"bytes or 10M/5G (default {default})")
+    for flag, default in (("--max-lfs-objects", defaults.max_lfs_objects),
+                          ("--max-upload-tickets", defaults.max_upload_tickets)):  # fmt: skip
+        parser.add_argument(flag, type=int, default=default, help=f"(default {default})")
     args = parser.parse_args(argv)
     if args.enable_faults and not args.admin_token:
         parser.error("--enable-faults needs --admin-token (fault injection is for an administrator's tests only)")
     root = Path(args.root)
-    limits = Limits(args.max_file_size, args.max_commit_size, args.max_repo_size)
+    limits = Limits(args.max_file_size, args.max_commit_size, args.max_repo_size,
+                    max_lfs_objects=args.max_lfs_objects, max_upload_tickets=args.max_upload_tickets)  # fmt: skip
     store = HubStore(root, _parse_users(args.user, root), upload_delay=args.upload_delay, limits=limits,
                      admin_tokens=(args.admin_token,) if args.enable_faults else ())  # fmt: skip
     app = create_app(store, enable_faults=args.enable_faults)

@@ -94,6 +94,8 @@ class Limits:
     max_commit_size: int = 100 * 1024**3
     max_repo_size: int = 1024**4
     max_request_body: int = 16 * 1024**2  # JSON requests (repo creation, LFS batch, paths-info ...)
+    max_lfs_objects: int = 1000  # objects per LFS batch request (huggingface_hub sends at most 256)
+    max_upload_tickets: int = 100_000  # unexpired upload tickets held by the server, all repositories together
 
 
 def check_repo_path(path: object) -> str:
@@ -178,6 +180,7 @@ class HubStore:
         self._locks_guard = threading.Lock()
         self._refs_guard = threading.Lock()
         self.upload_tickets: dict[str, tuple[str, int, float, str]] = {}  # ticket -> (sha256, size, expiry, repo)
+        self._tickets_guard = threading.Lock()
         self.faults: dict[tuple[str, str, str], list[str]] = {}  # (type, repo id, path) -> pending fault modes
         self.upload_delay = upload_delay  # seconds slept per received LFS chunk (tests of interrupted uploads)
         if not (self.root / "blobrefs").is_dir():
@@ -371,13 +374,27 @@ class HubStore:
             "lfs": {"oid": sha256, "size": size, "pointerSize": len(pointer)},
         }
 
-    def lfs_ticket(self, repo_type: str, repo_id: str, sha256: str, size: int) -> str:
-        """A one-hour upload ticket for one object of a batch request (sizes already checked)."""
-        ticket = secrets.token_urlsafe(24)
+    def lfs_tickets(self, repo_type: str, repo_id: str, objects: list[tuple[str, int]]) -> list[str]:
+        """One-hour upload tickets for the objects `(sha256, size)` of one batch request (sizes already checked).
+
+        Expired tickets are dropped once per batch (not once per object); 429 when the server would hold more than
+        `limits.max_upload_tickets` unexpired tickets, so that no client can grow this table without bound."""
         now = time.time()
-        self.upload_tickets = {k: v for k, v in self.upload_tickets.items() if v[2] > now}  # drop expired ones
-        self.upload_tickets[ticket] = (sha256, size, now + 3600, f"{repo_type}/{repo_id}")
-        return ticket
+        with self._tickets_guard:
+            if len(self.upload_tickets) + len(objects) > self.limits.max_upload_tickets:
+                self.upload_tickets = {k: v for k, v in self.upload_tickets.items() if v[2] > now}
+            if len(self.upload_tickets) + len(objects) > self.limits.max_upload_tickets:
+                raise HubHTTPError(429, f"The server holds {len(self.upload_tickets)} pending LFS uploads (limit "
+                                        f"{self.limits.max_upload_tickets}); retry later", "TooManyUploads")  # fmt: skip
+            tickets = [secrets.token_urlsafe(24) for _ in objects]
+            key = f"{repo_type}/{repo_id}"
+            for ticket, (sha256, size) in zip(tickets, objects):
+                self.upload_tickets[ticket] = (sha256, size, now + 3600, key)
+        return tickets
+
+    def lfs_ticket(self, repo_type: str, repo_id: str, sha256: str, size: int) -> str:
+        """A one-hour upload ticket for one object (see `lfs_tickets`)."""
+        return self.lfs_tickets(repo_type, repo_id, [(sha256, size)])[0]
 
     async def receive_lfs(self, ticket: str, stream_chunks, declared_length: int | None = None) -> None:
         """Stream an LFS object into `tmp/lfs-*.part`; keep it only if its sha256 and size match the batch request.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import pickle
 
 import httpx
@@ -211,3 +212,26 @@ def test_push_errors_name_the_users_folder(geohub_cli_at, tmp_path):
     (no_weights / "config.json").write_text(json.dumps({"model_type": "bert"}))
     result = geohub_cli_at("push", str(no_weights), "alice/named")
     assert result.returncode != 0 and str(no_weights) in result.stderr and "safetensors" in result.stderr
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+@pytest.mark.parametrize("protocol", range(6))
+@pytest.mark.parametrize("prefix", [b"", b"I0\n0", b"I0\nI1\n00", b"harmless text\n"], ids=["bare", "int-pop",
+                                                                                        "two-ints", "text"])  # fmt: skip
+def test_a_pickle_of_every_protocol_is_caught_after_a_harmless_prefix(tmp_path, protocol, prefix):
+    """Issue #21 case 7: `I0\\n0` + a protocol-0 pickle was kept by pull and `pickle.loads` ran `os.system`."""
+    path = tmp_path / "data.txt"
+    path.write_bytes(prefix + pickle.dumps(_RunsCode(), protocol=protocol))
+    assert is_pickle_file(path)
+
+
+@pytest.mark.parametrize("content", [b"copy\nsystem\nplain notes\n", pickle.dumps([1, "a"], protocol=0),
+                                     b"I0\n0 and then plain text", bytes(range(256)) * 64])  # fmt: skip
+def test_text_that_only_looks_like_opcodes_is_kept(tmp_path, content):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content)
+    assert not is_pickle_file(path)
