@@ -136,8 +136,9 @@ class ExportDecl:
             and MatMul/LSTM nodes, so a convolution-only family leaves them out (and is refused them by name).
         length: "any" when the input's length axis (samples, tokens, pixels) may change at run time; "fixed" when
             the model only takes its configured window (`config.window_length`).
-        example: import path of `example_inputs(model, batch_size, length, generator) -> {name: tensor}` when the
-            input type's default does not fit (default: `inputs` (B, `in_channels`, length) for waveforms,
+        example: import path of `example_inputs(model, check, generator) -> {name: tensor}` (the traced inputs; with
+            `check=True` inputs of another batch size, and length where dynamic) when the input type's default does
+            not fit (default: `inputs` (B, `in_channels`, length) for waveforms,
             `pixel_values` (B, `num_channels`, size, size) for images, `latents` (B, `latent_dim`) for latents,
             `input_ids`/`attention_mask` (B, length) for text), each input's dynamic axes in `dynamic_axes`.
         dynamic_axes: with `example`: input name -> {axis: name} of the axes that may change.
@@ -274,6 +275,20 @@ class Family:
     def explain_hook(self):
         """The family's explain module, or None (not declared, or opted out: `self.explain` says which)."""
         return self.module(self.explain) if isinstance(self.explain, str) else None
+
+    def tiny_model(self):
+        """A seconds-fast, randomly initialised model of the family from `tiny_config` (eval mode), or None when the
+        family declares none. Stock families: `tiny_config["model_type"]` and the first pipeline's Auto class."""
+        if self.tiny_config is None:
+            return None
+        settings = dict(self.tiny_config)
+        if self.models:
+            return self.load(next(iter(self.models)))(self.config_class()(**settings)).eval()
+        import transformers
+
+        config = transformers.AutoConfig.for_model(settings.pop("model_type"), **settings)
+        auto = getattr(transformers, self.pipelines[0].auto_model if self.pipelines else "AutoModel")
+        return auto.from_config(config).eval()
 
     def config_class(self):
         return self.load(self.config) if self.config else None

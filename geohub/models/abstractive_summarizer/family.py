@@ -27,4 +27,5 @@ FAMILY = Family(
         pipeline_tag="summarization",
     ),
     explain=OptOut("a generated summary has no single scalar to attribute (sequence-to-sequence generation)"),
+    export=OptOut("generates text (encoder-decoder): export it with optimum's seq2seq exporter"),
 )

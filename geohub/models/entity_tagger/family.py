@@ -4,7 +4,7 @@ The model is transformers' own `BertForTokenClassification` on all-MiniLM-L6-v2;
 training task, pipeline (entities and relations into a knowledge graph), card and demo slot.
 """
 
-from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+from ...family import CardDecl, DemoDecl, ExportDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="entity_tagger",
@@ -49,4 +49,7 @@ FAMILY = Family(
     shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={"max_train_samples": 16, "max_eval_samples": 8, "num_train_epochs": 1},  # fmt: skip
     explain=".explain_entity_tagger",
+    export=ExportDecl(),
+    tiny_config={"model_type": "bert", "vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+                 "intermediate_size": 64, "num_labels": 5},
 )

@@ -1,6 +1,6 @@
 """The EQTransformer family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, ConversionDecl, DemoDecl, Family, PipelineDecl
+from ...family import CardDecl, ConversionDecl, DemoDecl, ExportDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="eqtransformer",
@@ -45,4 +45,7 @@ FAMILY = Family(
     ),
     waveform=".waveform_eqtransformer",
     explain=".explain_eqtransformer",
+    export=ExportDecl(length="fixed"),
+    tiny_config={"encoder_filters": [2, 2, 2, 2, 2, 4, 4], "res_kernel_sizes": [3, 2], "num_lstm_blocks": 1, "lstm_units": 4,
+                 "attention_units": 4, "feed_forward_units": 4, "decoder_filters": [2] * 7},
 )

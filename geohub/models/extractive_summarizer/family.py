@@ -1,6 +1,6 @@
 """The extractive summarizer family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+from ...family import CardDecl, DemoDecl, ExportDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="extractive_summarizer",
@@ -52,4 +52,12 @@ FAMILY = Family(
     shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={"max_train_samples": 8, "max_eval_samples": 4, "num_train_epochs": 1},  # fmt: skip
     explain=".explain_extractive_summarizer",
+    export=ExportDecl(example=".export_extractive_summarizer:example_inputs", exporters=("dynamo", "torchscript"),
+                      dynamic_axes={"input_ids": {0: "batch", 1: "sentences", 2: "tokens"},
+                                    "attention_mask": {0: "batch", 1: "sentences", 2: "tokens"},
+                                    "sentence_features": {0: "batch", 1: "sentences"},
+                                    "title_input_ids": {0: "batch", 1: "title_tokens"},
+                                    "title_attention_mask": {0: "batch", 1: "title_tokens"},
+                                    "title_mask": {0: "batch"}}),  # fmt: skip
+    tiny_config={"max_sentences": 8, "num_attention_heads": 2},
 )

@@ -1,6 +1,6 @@
 """The GPD family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, ConversionDecl, DemoDecl, Family, PipelineDecl
+from ...family import CardDecl, ConversionDecl, DemoDecl, ExportDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="gpd",
@@ -39,4 +39,6 @@ FAMILY = Family(
     ),
     waveform=".waveform_gpd",
     explain=".explain_gpd",
+    export=ExportDecl(length="fixed"),
+    tiny_config={"window_length": 400, "conv_filters": [4, 6], "conv_kernel_sizes": [5, 3], "hidden_sizes": [8]},
 )

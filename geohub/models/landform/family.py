@@ -1,6 +1,6 @@
 """The landform classifier family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+from ...family import CardDecl, DemoDecl, ExportDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="landform",
@@ -60,4 +60,6 @@ FAMILY = Family(
         "hidden_sizes": "8,16",
     },  # fmt: skip
     explain=".explain_landform",
+    export=ExportDecl(),
+    tiny_config={"image_size": 16, "hidden_sizes": [4, 8], "layers_per_stage": 1},
 )

@@ -48,4 +48,5 @@ FAMILY = Family(
     shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={"max_train_samples": 8, "max_eval_samples": 4, "num_train_epochs": 1},  # fmt: skip
     explain=OptOut("the relation classifier reads entity markers over a whole abstract; no attribution recipe yet"),
+    export=OptOut("needs entity-marker positions beside the text; no ONNX recipe yet"),
 )

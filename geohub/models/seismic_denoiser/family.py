@@ -1,6 +1,6 @@
 """The seismic denoiser family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+from ...family import CardDecl, DemoDecl, ExportDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="seismic_denoiser",
@@ -46,4 +46,6 @@ FAMILY = Family(
     shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={"num_train_windows": 32, "num_eval_windows": 8, "hidden_sizes": "4,8"},  # fmt: skip
     explain=".explain_seismic_denoiser",
+    export=ExportDecl(formats=("onnx",)),  # convolution only: nothing for int8 to quantise
+    tiny_config={"hidden_sizes": [4, 8], "window_length": 600},
 )

@@ -1,6 +1,6 @@
 """The seismic magnitude family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+from ...family import CardDecl, DemoDecl, ExportDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="seismic_magnitude",
@@ -51,4 +51,7 @@ FAMILY = Family(
     },  # fmt: skip
     waveform=".waveform_seismic_magnitude",
     explain=".explain_seismic_magnitude",
+    export=ExportDecl(example=".export_seismic_magnitude:example_inputs",
+                      dynamic_axes={"inputs": {0: "batch", 2: "samples"}, "log_amplitude": {0: "batch"}}),
+    tiny_config={"conv_channels": [4, 8], "lstm_hidden_size": 6, "window_length": 1000},
 )

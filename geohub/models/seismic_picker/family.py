@@ -1,6 +1,6 @@
 """The seismic picker family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+from ...family import CardDecl, DemoDecl, ExportDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="seismic_picker",
@@ -50,4 +50,6 @@ FAMILY = Family(
     },  # fmt: skip
     waveform=".waveform_seismic_picker",
     explain=".explain_seismic_picker",
+    export=ExportDecl(formats=("onnx",)),  # convolution only: nothing for int8 to quantise
+    tiny_config={"hidden_sizes": [4, 8, 12], "kernel_size": 5, "window_length": 1000},
 )

@@ -1,6 +1,6 @@
 """The terrain GAN family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, DemoDecl, Family, PipelineDecl
+from ...family import CardDecl, DemoDecl, ExportDecl, Family, PipelineDecl
 
 FAMILY = Family(
     name="terrain_gan",
@@ -62,4 +62,7 @@ FAMILY = Family(
         "disable_tqdm": True,
     },  # fmt: skip
     explain=".explain_terrain_gan",
+    export=ExportDecl(),
+    tiny_config={"image_size": 16, "latent_dim": 8, "generator_channels": 16, "discriminator_channels": 4,
+                 "min_channels": 4},
 )
