@@ -1,4 +1,5 @@
-"""Where the demo's models come from (flag > environment variable > quickstart folder), and `geohub demo`."""
+"""Where the demo's models come from (flag > environment variable > quickstart folder > shipped default), and
+`geohub demo`."""
 
 from __future__ import annotations
 
@@ -18,13 +19,17 @@ def test_explicit_source_beats_environment_variable_beats_models_dir(demo_models
     monkeypatch.setenv("GEOHUB_LANDFORM_MODEL", str(tmp_path / "from-env"))
     models = DemoModels({"landform": str(demo_models_dir / "landform")}, models_dir=tmp_path)
     assert models.sources["landform"] == str(demo_models_dir / "landform")
-    assert models.sources["seismic_picking"] == str(tmp_path / "seismic_picking")
+    assert models.origins["seismic_picking"] == "default"  # nothing in models_dir: the shipped default
     assert DemoModels(models_dir=tmp_path).sources["landform"] == str(tmp_path / "from-env")
     model, processor = models.get("landform")
     assert model.config.model_type == "geohub_landform" and processor.normalization == "patch"
 
 
-def test_missing_model_is_a_clear_error_and_others_still_load(demo_models_dir, tmp_path):
+def test_missing_model_is_a_clear_error_and_others_still_load(demo_models_dir, tmp_path, monkeypatch):
+    def no_default(task):
+        raise HubError(f"no shipped default for {task}")
+
+    monkeypatch.setattr("geohub.demo.models._shipped_default", no_default)
     models = DemoModels({"seismic_picking": str(demo_models_dir / "seismic_picking")}, models_dir=tmp_path)
     with pytest.raises(
         HubError, match=r"landform classifier is not available.*GEOHUB_LANDFORM_MODEL / --landform-model"

@@ -32,7 +32,9 @@ def test_real_example_is_obspys_rjob_record():
 
 
 def test_default_picker_is_eqtransformer_and_missing_choices_say_why(eqt_folder, tmp_path):
-    models = DemoModels(sources={"eqtransformer": str(eqt_folder)}, models_dir=tmp_path / "none")
+    # the U-Net named by a missing folder (else the shipped default would serve it)
+    sources = {"eqtransformer": str(eqt_folder), "seismic_picking": str(tmp_path / "no-unet")}
+    models = DemoModels(sources=sources, models_dir=tmp_path / "none")
     picture, picks, detections, summary = annotate_seismic(models, DemoLimits(), None, REAL_SEISMIC_EXAMPLE)
     assert picture.ndim == 3 and "picked by **EQTransformer" in summary
     _, _, _, again = annotate_seismic(models, DemoLimits(), None, REAL_SEISMIC_EXAMPLE, BEST_AVAILABLE_PICKER)
