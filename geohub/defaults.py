@@ -260,3 +260,152 @@ def _merge_adapter(folder: Path, tmp: Path) -> None:
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         if (base / name).is_file() and not (folder / name).is_file():
             shutil.copy2(base / name, tmp / name)
+
+
+# --- writing a shipped default (maintainers: `python benchmarks/defaults.py --write`) -------------------------------
+
+_FULL_FILES = ("config.json", "model.safetensors", "all_results.json", "test_results.json", "generation_config.json")
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
+
+
+def pack_default(trained: str | os.PathLike, slot: str, *, recipe: dict, commit: str, seconds: float | None = None,
+                 destination: str | os.PathLike | None = None) -> Path:  # fmt: skip
+    """Write the shipped default of `slot` from the folder `trained` that its recipe wrote (`geohub quickstart
+    --retrain`): the complete small model, or for a text model only what it adds to the offline MiniLM (the LoRA
+    adapter in `trained/adapter`, else the weights that differ from the encoder's), plus its model card.
+
+    `recipe` is the recipe that ran (written into the card), `commit` the git commit it ran at. The folder is
+    `shipped_folder(family)` unless `destination` is given; it is replaced atomically."""
+    from .atomic import atomic_directory
+    from .utils import write_weight_checksums
+
+    family = _family_of(slot)
+    trained = Path(trained)
+    target = Path(destination) if destination is not None else shipped_folder(family)
+    if target.exists():
+        shutil.rmtree(target)
+    with atomic_directory(target, last=("README.md",)) as tmp:
+        if (trained / "adapter" / ADAPTER_CONFIG).is_file():
+            _pack_adapter(trained, tmp)
+        elif _holds_minilm(trained):
+            _pack_added_weights(trained, tmp)
+        else:
+            for name in [*_FULL_FILES, *(p.name for p in trained.glob("*_config.json"))]:
+                if (trained / name).is_file() and not (tmp / name).exists():
+                    shutil.copy2(trained / name, tmp / name)
+        for name in ("all_results.json", "test_results.json"):
+            if (trained / name).is_file() and not (tmp / name).exists():
+                shutil.copy2(trained / name, tmp / name)
+        write_weight_checksums(tmp)
+        (tmp / "README.md").write_text(_card(trained, family, slot, recipe, commit, seconds), encoding="utf-8")
+    return target
+
+
+def _holds_minilm(trained: Path) -> bool:
+    """True when the saved model holds a copy of a BERT encoder under `encoder.` (the text heads' layout)."""
+    from safetensors import safe_open
+
+    with safe_open(str(trained / "model.safetensors"), framework="pt") as weights:
+        return "encoder.embeddings.word_embeddings.weight" in weights.keys()
+
+
+def _same_tokenizer_file(name: str, trained: Path, base: Path) -> bool:
+    """True when the trained folder's tokenizer file says what the base's says (tokenizer.json: apart from the
+    truncation and padding state the last call left in it, which transformers sets on every call)."""
+    if not (base / name).is_file():
+        return False
+    if name != "tokenizer.json":
+        return (base / name).read_bytes() == (trained / name).read_bytes()
+    ours, theirs = (json.loads(path.read_text(encoding="utf-8")) for path in (trained / name, base / name))
+    for data in (ours, theirs):
+        data.pop("truncation", None)
+        data.pop("padding", None)
+    return ours == theirs
+
+
+def _copy_tokenizer(trained: Path, base: Path, tmp: Path) -> list[str]:
+    """Copy the tokenizer files that differ from the base's; returns the names to take from the base instead."""
+    same = []
+    for name in _TOKENIZER_FILES:
+        if not (trained / name).is_file():
+            continue
+        if _same_tokenizer_file(name, trained, base):
+            same.append(name)
+        else:
+            shutil.copy2(trained / name, tmp / name)
+    if "tokenizer.json" in same and (base / "vocab.txt").is_file():
+        same.append("vocab.txt")
+    return sorted(set(same))
+
+
+def _pack_added_weights(trained: Path, tmp: Path, prefix: str = "encoder.") -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    base = _base_folder("minilm", trained)
+    encoder = load_file(str(base / "model.safetensors"))
+    state = load_file(str(trained / "model.safetensors"))
+    base_keys, added = [], {}
+    for key, tensor in state.items():
+        name = key[len(prefix) :] if key.startswith(prefix) else None
+        if name in encoder and encoder[name].shape == tensor.shape and torch.equal(encoder[name], tensor):
+            base_keys.append(name)
+        elif name is not None and name in encoder:
+            raise GeohubError(f"{key} differs from the offline encoder's: the recipe did not keep the encoder frozen",
+                              path=trained, expected="freeze_encoder: true (or ship a LoRA adapter)")  # fmt: skip
+        else:
+            added[key] = tensor.contiguous()
+    save_file(added, str(tmp / ADDED_WEIGHTS), metadata={"format": "pt"})
+    same = _copy_tokenizer(trained, base, tmp)
+    manifest = {"base": "minilm", "prefix": prefix, "base_keys": sorted(base_keys), "base_files": same}
+    (tmp / BASE_MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    for path in trained.iterdir():
+        if path.is_file() and path.suffix == ".json" and path.name not in {"geohub_checksums.json"}:
+            if not (tmp / path.name).exists() and path.name not in _TOKENIZER_FILES:
+                shutil.copy2(path, tmp / path.name)
+
+
+def _pack_adapter(trained: Path, tmp: Path) -> None:
+    base = _base_folder("minilm", trained)
+    adapter = trained / "adapter"
+    for name in _ADAPTER_FILES:
+        shutil.copy2(adapter / name, tmp / name)
+    settings = json.loads((tmp / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+    settings["base_model_name_or_path"] = "sentence-transformers/all-MiniLM-L6-v2"  # resolved from the offline extra
+    (tmp / ADAPTER_CONFIG).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    shutil.copy2(trained / "config.json", tmp / "config.json")  # the merged model's config (labels, case feature)
+    _copy_tokenizer(trained, base, tmp)
+
+
+def _card(trained: Path, family, slot: str, recipe: dict, commit: str, seconds: float | None) -> str:
+    import tempfile
+
+    import yaml
+
+    from .hub import build_model_card
+
+    with tempfile.TemporaryDirectory() as scratch:
+        recipe_path = Path(scratch) / "recipe.yaml"
+        recipe_path.write_text(yaml.safe_dump({"task": family.task, **recipe}, sort_keys=False), encoding="utf-8")
+        card = build_model_card(trained, f"geohub/{slot}-default", recipe=recipe_path, license=family.card.license)
+    head, _, rest = card.partition("## Usage")
+    _, _, tail = rest.partition("## Evaluation")
+    made = f" in {seconds:.0f} s" if seconds else ""
+    usage = [
+        "## Shipped default",
+        "",
+        f"The default `{slot}` model shipped with geohub (`geohub/models/{family.name}/{family.shipped_default}/`), "
+        f"trained{made} by the family's quickstart recipe (`Family.quickstart` in "
+        f"`geohub/models/{family.name}/family.py`; `geohub quickstart --retrain --tasks {slot}`) at geohub commit "
+        f"`{commit}`. Data: {family.card.data} The metrics below are the recipe's own evaluation "
+        f"(`all_results.json`); `python benchmarks/defaults.py` re-creates the model and compares.",
+        "",
+        "```python",
+        "from geohub.defaults import default_model_path",
+        "from geohub.inference.loading import load_model_and_processor",
+        "",
+        f'model, processor = load_model_and_processor(default_model_path("{slot}"))',
+        "```",
+        "",
+    ]
+    return head + "\n".join(usage) + "\n## Evaluation" + tail
