@@ -4,7 +4,8 @@ Importing `geohub` runs `register_all()`, after which `AutoConfig`, the Auto mod
 / `AutoImageProcessor` and `transformers.pipeline(task, model=...)` know every geohub family. The other registries
 read the same declarations through the functions here:
 
-- `families()`: name -> `Family`, discovered from the `family.py` of each folder under `geohub/models/`;
+- `families()`: name -> `Family`, discovered from the `family.py` of each folder under `geohub/models/` (and under
+  the packages named in `$GEOHUB_FAMILY_PACKAGES`, see `family_packages()`);
 - `family_for_config(config)`: the family of a saved model (by `model_type`, a legacy model type, or the
   `geohub_family` that training writes into the config of models built on stock transformers architectures);
 - `training_tasks()`: recipe `task:` name -> import path of its `Task` (used by `geohub.training.tasks`);
@@ -33,23 +34,39 @@ __all__ = [
     "conversions",
     "family_for_model_type",
     "family_for_model",
+    "family_packages",
 ]
+
+
+FAMILY_PACKAGES_ENV = "GEOHUB_FAMILY_PACKAGES"
+
+
+def family_packages() -> list[str]:
+    """The packages whose sub-packages with a `family.py` are families: `geohub.models`, then the importable packages
+    named (comma-separated) in `$GEOHUB_FAMILY_PACKAGES`, e.g. a family developed outside geohub."""
+    import os
+
+    extra = [name.strip() for name in os.environ.get(FAMILY_PACKAGES_ENV, "").split(",") if name.strip()]
+    return ["geohub.models", *dict.fromkeys(name for name in extra if name != "geohub.models")]
 
 
 @functools.cache
 def _discovered() -> tuple[Family, ...]:
-    from . import models
-
-    found = []
-    for info in sorted(pkgutil.iter_modules(models.__path__), key=lambda i: i.name):
-        if not info.ispkg or not (Path(models.__path__[0]) / info.name / "family.py").is_file():
-            continue
-        family = importlib.import_module(f"{models.__name__}.{info.name}.family").FAMILY
-        if not isinstance(family, Family) or family.name != info.name:
-            raise TypeError(
-                f"geohub/models/{info.name}/family.py must define FAMILY = Family(name={info.name!r}, ...)"
-            )
-        found.append(family)
+    found, names = [], {}
+    for package_name in family_packages():
+        package = importlib.import_module(package_name)
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+            if not info.ispkg or not (Path(package.__path__[0]) / info.name / "family.py").is_file():
+                continue
+            family = importlib.import_module(f"{package_name}.{info.name}.family").FAMILY
+            if not isinstance(family, Family) or family.name != info.name:
+                raise TypeError(
+                    f"{package_name}.{info.name}.family must define FAMILY = Family(name={info.name!r}, ...)"
+                )
+            if family.name in names:
+                raise TypeError(f"family {family.name!r} is declared by {names[family.name]} and {package_name}")
+            names[family.name] = package_name
+            found.append(family)
     return tuple(found)
 
 
