@@ -21,9 +21,13 @@ from transformers.feature_extraction_utils import BatchFeature, FeatureExtractio
 __all__ = ["GPDFeatureExtractor", "obspy_bandpass"]
 
 
+# Copied from geohub.models.eqtransformer.processing_eqtransformer.obspy_bandpass
 def obspy_bandpass(data: np.ndarray, freqmin: float, freqmax: float, sampling_rate: float, corners: int = 4,
                    zerophase: bool = False) -> np.ndarray:  # fmt: skip
-    """ObsPy's `obspy.signal.filter.bandpass` along the last axis (high-pass when `freqmax` >= Nyquist)."""
+    """ObsPy's `obspy.signal.filter.bandpass` along the last axis (Butterworth, second-order sections).
+
+    When `freqmax` is at or above Nyquist it applies ObsPy's high-pass at `freqmin` instead, as ObsPy does.
+    """
     nyquist = 0.5 * float(sampling_rate)
     if freqmin / nyquist > 1:
         raise ValueError(f"band-pass corner {freqmin} Hz is above the Nyquist frequency {nyquist} Hz")
