@@ -1,7 +1,8 @@
 """Every registry of geohub, derived from the families' declarations (`geohub/models/<family>/family.py`).
 
 Importing `geohub` runs `register_all()`, after which `AutoConfig`, the Auto model classes, `AutoFeatureExtractor`
-/ `AutoImageProcessor` and `transformers.pipeline(task, model=...)` know every geohub family. The other registries
+/ `AutoImageProcessor` and `transformers.pipeline(task, model=...)` know every geohub family (each registry is filled
+when transformers imports it, so `import geohub` stays light: `tests/test_layering.py`). The other registries
 read the same declarations through the functions here:
 
 - `families()`: name -> `Family`, discovered from the `family.py` of each folder under `geohub/models/` (and under
@@ -21,6 +22,7 @@ import pkgutil
 from pathlib import Path
 
 from .family import ConversionDecl, DemoDecl, Family
+from .import_hooks import when_imported
 
 __all__ = [
     "register_all",
@@ -167,55 +169,87 @@ def _register_config(model_type: str, config_class, *, alias: bool = False) -> N
         AutoConfig.register(model_type, config_class)
 
 
-def _register_family(family: Family) -> None:
+def _register_configs(_module=None) -> None:
+    """Every family's config class (and legacy model types) in transformers' config mapping."""
+    for family in _discovered():
+        config_class = family.config_class()
+        if config_class is None:
+            continue
+        if config_class.model_type != family.model_type:
+            raise TypeError(f"{config_class.__name__}.model_type is {config_class.model_type!r}, family.py says "
+                            f"{family.model_type!r}")  # fmt: skip
+        _register_config(family.model_type, config_class)
+        for legacy in family.legacy_model_types:
+            _register_config(legacy, config_class, alias=True)
+
+
+def _register_models(modeling_auto) -> None:
+    """Every family's model classes with the Auto model classes its declaration names."""
+    _register_configs()
+    for family in _discovered():
+        config_class = family.config_class()
+        if config_class is not None:
+            for path, auto_name in family.models.items():
+                getattr(modeling_auto, auto_name).register(config_class, family.load(path), exist_ok=True)
+
+
+def _register_processors(auto_name: str, auto_module) -> None:
+    """Every family's processor with `auto_name` (`AutoFeatureExtractor` or `AutoImageProcessor`)."""
+    _register_configs()
+    for family in _discovered():
+        config_class = family.config_class()
+        if config_class is None or family.processor_auto != auto_name:
+            continue
+        processor = family.processor_class()
+        if processor is None:
+            continue
+        if auto_name == "AutoFeatureExtractor":
+            auto_module.AutoFeatureExtractor.register(config_class, processor, exist_ok=True)
+        else:
+            backends = {"pil": processor}
+            backends.update({f"legacy-{path.rpartition(':')[2]}": family.load(path)
+                             for path in family.legacy_processors})  # fmt: skip
+            auto_module.AutoImageProcessor.register(config_class, image_processor_classes=backends, exist_ok=True)
+
+
+def _register_pipelines(pipelines) -> None:
+    """Every family's pipeline tasks. An export folder (`geohub export`, with export.json) loads as its ONNX / int8
+    model (`ExportedModelLoader`); any other folder falls through to the task's Auto class."""
     import transformers
-
-    config_class = family.config_class()
-    if config_class is None:
-        return
-    if config_class.model_type != family.model_type:
-        raise TypeError(f"{config_class.__name__}.model_type is {config_class.model_type!r}, family.py says "
-                        f"{family.model_type!r}")  # fmt: skip
-    _register_config(family.model_type, config_class)
-    for legacy in family.legacy_model_types:
-        _register_config(legacy, config_class, alias=True)
-    for path, auto_name in family.models.items():
-        getattr(transformers, auto_name).register(config_class, family.load(path), exist_ok=True)
-    processor = family.processor_class()
-    if processor is None:
-        return
-    if family.processor_auto == "AutoFeatureExtractor":
-        transformers.AutoFeatureExtractor.register(config_class, processor, exist_ok=True)
-    elif family.processor_auto == "AutoImageProcessor":
-        backends = {"pil": processor}
-        backends.update({f"legacy-{path.rpartition(':')[2]}": family.load(path) for path in family.legacy_processors})
-        transformers.AutoImageProcessor.register(config_class, image_processor_classes=backends, exist_ok=True)
-    else:
-        raise ValueError(f"family {family.name}: processor_auto {family.processor_auto!r} cannot register a processor")
-
-
-_registered = False
-
-
-def register_all() -> None:
-    """Register every family with the Auto classes and every pipeline task (idempotent)."""
-    global _registered
-    if _registered:
-        return
-    import transformers
-    from transformers.pipelines import PIPELINE_REGISTRY
 
     from .inference.loading import ExportedModelLoader
 
-    for family in _discovered():
-        _register_family(family)
     for task, (family, decl) in pipeline_tasks().items():
-        # an export folder (`geohub export`, with export.json) loads as its ONNX / int8 model, any other folder
-        # falls through to the task's Auto class
-        PIPELINE_REGISTRY.register_pipeline(
+        pipelines.PIPELINE_REGISTRY.register_pipeline(
             task,
             pipeline_class=family.load(decl.pipeline_class),
             pt_model=(ExportedModelLoader, getattr(transformers, decl.auto_model)),
             type=decl.type,
         )
+
+
+_AUTO = "transformers.models.auto."
+_registered = False
+
+
+def register_all() -> None:
+    """Register every family with transformers (idempotent), each registry when transformers first imports it.
+
+    `AutoConfig`, the Auto model classes, `AutoFeatureExtractor` / `AutoImageProcessor` and `transformers.pipeline`
+    each learn geohub's families right after transformers imports the module that defines them (at once when it
+    already has: `geohub.import_hooks`), so `import geohub` itself imports neither the transformers model stack nor
+    any geohub model, processor or pipeline.
+    """
+    global _registered
+    if _registered:
+        return
     _registered = True
+    for family in _discovered():
+        if family.processor_auto not in (None, "AutoFeatureExtractor", "AutoImageProcessor", "AutoTokenizer"):
+            raise ValueError(f"family {family.name}: processor_auto {family.processor_auto!r} cannot register a "
+                             "processor")  # fmt: skip
+    when_imported(_AUTO + "configuration_auto", _register_configs)
+    when_imported(_AUTO + "modeling_auto", _register_models)
+    when_imported(_AUTO + "feature_extraction_auto", functools.partial(_register_processors, "AutoFeatureExtractor"))
+    when_imported(_AUTO + "image_processing_auto", functools.partial(_register_processors, "AutoImageProcessor"))
+    when_imported("transformers.pipelines", _register_pipelines)

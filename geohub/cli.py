@@ -353,9 +353,7 @@ def _with_model_flags(function):
     import functools
     import inspect
 
-    from .demo.models import model_specs
-
-    specs = model_specs()
+    specs = {slot: decl for slot, (_family, decl) in _auto.demo_slots().items()}  # not geohub.demo: no gradio here
     signature = inspect.signature(function)
     kept = [p for p in signature.parameters.values() if p.name != "sources"]
     flags = [

@@ -12,14 +12,21 @@ Public API:
   `geohub.convert.convert("eqtransformer-original" | "eqtransformer-v2", output_dir)`.
 """
 
-from .configuration_eqtransformer import EQT_OUTPUT_NAMES, EqTransformerConfig
-from .modeling_eqtransformer import (
-    EqTransformerForPhasePicking,
-    EqTransformerModel,
-    EqTransformerOutput,
-    EqTransformerPreTrainedModel,
+from geohub.lazy_imports import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        ".configuration_eqtransformer": ["EQT_OUTPUT_NAMES", "EqTransformerConfig"],
+        ".modeling_eqtransformer": [
+            "EqTransformerForPhasePicking",
+            "EqTransformerModel",
+            "EqTransformerOutput",
+            "EqTransformerPreTrainedModel",
+        ],
+        ".processing_eqtransformer": ["EqTransformerFeatureExtractor", "obspy_bandpass"],
+    },
 )
-from .processing_eqtransformer import EqTransformerFeatureExtractor, obspy_bandpass
 
 __all__ = [
     "EQT_OUTPUT_NAMES",

@@ -10,9 +10,16 @@ Public API:
   `geohub.convert.convert("gpd-original", output_dir)`.
 """
 
-from .configuration_gpd import GPD_LABELS, GPDConfig
-from .modeling_gpd import GPDForWindowClassification, GPDOutput, GPDPreTrainedModel
-from .processing_gpd import GPDFeatureExtractor
+from geohub.lazy_imports import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        ".configuration_gpd": ["GPD_LABELS", "GPDConfig"],
+        ".modeling_gpd": ["GPDForWindowClassification", "GPDOutput", "GPDPreTrainedModel"],
+        ".processing_gpd": ["GPDFeatureExtractor"],
+    },
+)
 
 __all__ = [
     "GPD_LABELS",

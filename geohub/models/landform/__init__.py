@@ -1,7 +1,14 @@
 """Landform classifier: `LandformConfig`, `LandformCNNForImageClassification` (six geomorphometric classes)."""
 
-from .configuration_landform import DEFAULT_LANDFORM_LABELS, LandformConfig
-from .modeling_landform import LandformCNNForImageClassification, LandformPreTrainedModel, LandformStage
+from geohub.lazy_imports import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        ".configuration_landform": ["DEFAULT_LANDFORM_LABELS", "LandformConfig"],
+        ".modeling_landform": ["LandformCNNForImageClassification", "LandformPreTrainedModel", "LandformStage"],
+    },
+)
 
 __all__ = [
     "DEFAULT_LANDFORM_LABELS",

@@ -1,13 +1,20 @@
 """Seismic denoiser: DeepDenoiser-style STFT-mask encoder-decoder (Zhu, Mousavi & Beroza, 2019)."""
 
-from .configuration_seismic_denoiser import SeismicDenoiserConfig
-from .modeling_seismic_denoiser import (
-    SeismicDenoiserForDenoising,
-    SeismicDenoiserModel,
-    SeismicDenoiserPreTrainedModel,
-    SeismicDenoisingOutput,
+from geohub.lazy_imports import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        ".configuration_seismic_denoiser": ["SeismicDenoiserConfig"],
+        ".modeling_seismic_denoiser": [
+            "SeismicDenoiserForDenoising",
+            "SeismicDenoiserModel",
+            "SeismicDenoiserPreTrainedModel",
+            "SeismicDenoisingOutput",
+        ],
+        ".processing_seismic_denoiser": ["SeismicDenoiserFeatureExtractor"],
+    },
 )
-from .processing_seismic_denoiser import SeismicDenoiserFeatureExtractor
 
 __all__ = [
     "SeismicDenoiserConfig",

@@ -1,15 +1,22 @@
 """Terrain GAN: `TerrainGANConfig`, `TerrainGAN` (generator + discriminator), `TerrainImageProcessor` (metres <-> model)."""
 
-from .configuration_terrain_gan import TerrainGANConfig
-from .modeling_terrain_gan import (
-    TerrainDiscriminator,
-    TerrainDiscriminatorBlock,
-    TerrainGAN,
-    TerrainGANPreTrainedModel,
-    TerrainGenerator,
-    TerrainGeneratorBlock,
+from geohub.lazy_imports import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        ".configuration_terrain_gan": ["TerrainGANConfig"],
+        ".modeling_terrain_gan": [
+            "TerrainDiscriminator",
+            "TerrainDiscriminatorBlock",
+            "TerrainGAN",
+            "TerrainGANPreTrainedModel",
+            "TerrainGenerator",
+            "TerrainGeneratorBlock",
+        ],
+        ".processing_terrain_gan": ["TerrainImageProcessor", "TerrainProcessor"],
+    },
 )
-from .processing_terrain_gan import TerrainImageProcessor, TerrainProcessor
 
 __all__ = [
     "TerrainGANConfig",
