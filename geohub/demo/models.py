@@ -135,8 +135,8 @@ class DemoModels:
         """Which setting names `task`'s model, worded for a Space or for `geohub demo`."""
         spec = MODEL_SPECS[task]
         if self.space:
-            return f"set the Space variable {spec.env} to a Hub repo id (user/name[@revision]) or a model folder"
-        return f"set {spec.env} / {spec.flag} to a model folder or Hub id, or run `geohub quickstart`"
+            return f"a Hub repo id (user/name[@revision]) or a model folder in the Space variable {spec.env}"
+        return f"run `geohub quickstart`, or set {spec.env} / {spec.flag} to a model folder or Hub id"
 
     def get(self, task: str):
         """The loaded model bundle of `task` (e.g. `(model, processor)`); raises `HubError` when unavailable."""
