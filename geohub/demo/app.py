@@ -1,4 +1,4 @@
-"""The geohub demo: one Gradio Blocks app with a tab per model family.
+"""The geohub demo: one Gradio Blocks app with a tab per kind the model families declare (`DemoDecl.tab`).
 
     geohub demo                                   # models from the quickstart folder, http://127.0.0.1:7860
     geohub demo --picker-model user/geohub-picker --port 8000
@@ -8,7 +8,7 @@
     launch_demo(port=0, prevent_thread_lock=True) # a free port; returns (demo, url)
 
 Endpoints (`api_name`, callable with `gradio_client.Client(url).predict(..., api_name="/summarize")`): see
-`API_NAMES`. Every request goes through Gradio's queue (at most `concurrency_limit` at once per endpoint, at most
+`API_NAMES` (and `api_names()`, which adds those of families' own tabs). Every request goes through Gradio's queue (at most `concurrency_limit` at once per endpoint, at most
 `max_queue_size` waiting); bad input (too long, corrupt, too big) is answered with a `gr.Error` message and the
 server keeps serving.
 """
@@ -26,23 +26,23 @@ from ..utils import free_port, get_logger
 from .examples import DEM_EXAMPLES, EXAMPLE_ABSTRACT, REAL_SEISMIC_EXAMPLE, SEISMIC_EXAMPLES
 from .explanations import explain_knowledge, explain_landform, explain_seismic
 from .handlers import (
-    BEST_AVAILABLE_PICKER,
     DETECTION_COLUMNS,
     PICK_COLUMNS,
     RELATION_COLUMNS,
-    SEISMIC_PICKERS,
     DemoLimits,
     annotate_seismic,
+    best_available_picker,
     classify_dem,
     extract_knowledge,
     generate_dem,
+    seismic_pickers,
     summarize_text,
 )
 from .models import DemoModels
 
 logger = get_logger(__name__)
 
-__all__ = ["API_NAMES", "build_demo", "launch_demo", "free_port"]
+__all__ = ["API_NAMES", "TAB_BUILDERS", "api_names", "declared_tabs", "build_demo", "launch_demo", "free_port"]
 
 # api_name -> what it does (the README and the Space card list exactly these)
 API_NAMES: dict[str, str] = {
@@ -84,7 +84,7 @@ def _user_facing(function: Callable, models: DemoModels, limits: DemoLimits) -> 
     return handler
 
 
-def _text_tabs(gr, models: DemoModels, limits: DemoLimits) -> None:
+def _summarize_tab(gr, models: DemoModels, limits: DemoLimits, user_facing: Callable) -> None:
     with gr.Tab("Summarize", id="summarize"):
         with gr.Row():
             with gr.Column():
@@ -94,8 +94,11 @@ def _text_tabs(gr, models: DemoModels, limits: DemoLimits) -> None:
                 sentences = gr.Slider(1, 5, value=1, step=1, label="sentences in the summary")
                 button = gr.Button("Summarize", variant="primary")
             summary = gr.Textbox(label="Summary", lines=6)
-        button.click(_user_facing(summarize_text, models, limits), [text, upload, sentences], summary,
+        button.click(user_facing(summarize_text, models, limits), [text, upload, sentences], summary,
                      api_name="summarize")  # fmt: skip
+
+
+def _knowledge_tab(gr, models: DemoModels, limits: DemoLimits, user_facing: Callable) -> None:
     with gr.Tab("Knowledge", id="knowledge"):
         with gr.Row():
             with gr.Column():
@@ -108,7 +111,7 @@ def _text_tabs(gr, models: DemoModels, limits: DemoLimits) -> None:
                 jsonld = gr.File(label="Knowledge graph (JSON-LD)")
         relations = gr.Dataframe(label="Relations", wrap=True, headers=list(RELATION_COLUMNS))
         picture = gr.Image(label="Knowledge graph", type="numpy", format="png")
-        button.click(_user_facing(extract_knowledge, models, limits), [text, upload],
+        button.click(user_facing(extract_knowledge, models, limits), [text, upload],
                      [entities, relations, picture, jsonld], api_name="extract_knowledge")  # fmt: skip
         with gr.Row():
             entity = gr.Number(1, precision=0, minimum=1, label="entity to explain (1 = the first in the text)")
@@ -116,11 +119,11 @@ def _text_tabs(gr, models: DemoModels, limits: DemoLimits) -> None:
         explanation_text = gr.Markdown(elem_id="knowledge-explanation")
         attributions = gr.HighlightedText(label="Which tokens drove the tagger (integrated gradients)",
                                           show_legend=False, combine_adjacent=False)  # fmt: skip
-        explain_button.click(_user_facing(explain_knowledge, models, limits), [text, upload, entity],
+        explain_button.click(user_facing(explain_knowledge, models, limits), [text, upload, entity],
                              [attributions, explanation_text], api_name="explain_knowledge")  # fmt: skip
 
 
-def _seismic_tab(gr, models: DemoModels, limits: DemoLimits) -> None:
+def _seismic_tab(gr, models: DemoModels, limits: DemoLimits, user_facing: Callable) -> None:
     with gr.Tab("Seismic", id="seismic"):
         with gr.Row():
             upload = gr.File(label="miniSEED / SAC record", type="filepath",
@@ -128,8 +131,8 @@ def _seismic_tab(gr, models: DemoModels, limits: DemoLimits) -> None:
             with gr.Column():
                 example = gr.Dropdown(list(SEISMIC_EXAMPLES), value=REAL_SEISMIC_EXAMPLE,
                                       label="...or a bundled example (used when nothing is uploaded)")  # fmt: skip
-                picker = gr.Dropdown([BEST_AVAILABLE_PICKER, *SEISMIC_PICKERS], value=BEST_AVAILABLE_PICKER,
-                                     label="Picker")  # fmt: skip
+                best = best_available_picker()
+                picker = gr.Dropdown([best, *seismic_pickers()], value=best, label="Picker")
                 gr.Markdown(f"At most {limits.max_waveform_seconds:.0f} s per station, {limits.max_stations} "
                             f"stations, {limits.max_upload_bytes / 1e6:.0f} MB.")  # fmt: skip
                 denoise = gr.Checkbox(False, label="Denoise first (seismic denoiser), then pick",
@@ -142,16 +145,16 @@ def _seismic_tab(gr, models: DemoModels, limits: DemoLimits) -> None:
         with gr.Row():
             picks = gr.Dataframe(label="Picks", headers=list(PICK_COLUMNS))
             detections = gr.Dataframe(label="Detections and magnitudes", headers=list(DETECTION_COLUMNS))
-        button.click(_user_facing(annotate_seismic, models, limits), [upload, example, picker, denoise],
+        button.click(user_facing(annotate_seismic, models, limits), [upload, example, picker, denoise],
                      [picture, picks, detections, summary], api_name="annotate_seismic")  # fmt: skip
         explanation_text = gr.Markdown(elem_id="seismic-explanation")
         explanation = gr.Image(label="Which samples drove the P pick (integrated gradients)", type="numpy",
                                format="png")  # fmt: skip
-        explain_button.click(_user_facing(explain_seismic, models, limits), [upload, example, picker],
+        explain_button.click(user_facing(explain_seismic, models, limits), [upload, example, picker],
                              [explanation, explanation_text], api_name="explain_seismic")  # fmt: skip
 
 
-def _terrain_tabs(gr, models: DemoModels, limits: DemoLimits) -> None:
+def _terrain_tab(gr, models: DemoModels, limits: DemoLimits, user_facing: Callable) -> None:
     with gr.Tab("Terrain", id="terrain"):
         with gr.Row():
             seed = gr.Number(0, precision=0, label="seed", minimum=0)
@@ -163,8 +166,11 @@ def _terrain_tabs(gr, models: DemoModels, limits: DemoLimits) -> None:
             shade = gr.Image(label="Hillshade", type="numpy", format="png")
             colour = gr.Image(label="Elevation", type="numpy", format="png")
         download = gr.File(label="DEM (metres)")
-        button.click(_user_facing(generate_dem, models, limits), [seed, tiles, file_format],
+        button.click(user_facing(generate_dem, models, limits), [seed, tiles, file_format],
                      [shade, colour, download, summary], api_name="generate_terrain")  # fmt: skip
+
+
+def _landform_tab(gr, models: DemoModels, limits: DemoLimits, user_facing: Callable) -> None:
     with gr.Tab("Landform", id="landform"):
         with gr.Row():
             upload = gr.File(label="DEM tile (.npy, .npz, GeoTIFF)", type="filepath",
@@ -178,13 +184,46 @@ def _terrain_tabs(gr, models: DemoModels, limits: DemoLimits) -> None:
                 button = gr.Button("Classify", variant="primary")
                 explain_button = gr.Button("Explain", elem_id="landform-explain")
         label = gr.Label(label="Landform probabilities", num_top_classes=6, elem_id="landform-probabilities")
-        button.click(_user_facing(classify_dem, models, limits), [upload, example, spacing], label,
+        button.click(user_facing(classify_dem, models, limits), [upload, example, spacing], label,
                      api_name="classify_landform")  # fmt: skip
         explanation_text = gr.Markdown(elem_id="landform-explanation")
         explanation = gr.Image(label="Which pixels drove the class (integrated gradients)", type="numpy",
                                format="png")  # fmt: skip
-        explain_button.click(_user_facing(explain_landform, models, limits), [upload, example, spacing],
+        explain_button.click(user_facing(explain_landform, models, limits), [upload, example, spacing],
                              [explanation, explanation_text], api_name="explain_landform")  # fmt: skip
+
+
+# tab kind (`DemoDecl.tab`, `geohub.family.DEMO_TABS`) -> its builder `(gr, models, limits, user_facing)`
+TAB_BUILDERS: dict[str, Callable] = {"summarize": _summarize_tab, "knowledge": _knowledge_tab, "seismic": _seismic_tab,
+                                     "terrain": _terrain_tab, "landform": _landform_tab}  # fmt: skip
+
+
+def declared_tabs() -> list[str]:
+    """The tabs the families declare (`DemoDecl.tab`): the built-in kinds in `DEMO_TABS` order, then families' own
+    tab builders (import paths) in quickstart order."""
+    from ..auto import demo_slots
+    from ..family import DEMO_TABS
+
+    declared = [decl.tab for _, decl in demo_slots().values() if decl.tab]
+    return [kind for kind in DEMO_TABS if kind in declared] + list(dict.fromkeys(
+        kind for kind in declared if kind not in DEMO_TABS))  # fmt: skip
+
+
+def _tab_builder(kind: str) -> Callable:
+    from ..family import resolve
+
+    return TAB_BUILDERS[kind] if kind in TAB_BUILDERS else resolve(kind)
+
+
+def api_names() -> dict[str, str]:
+    """`API_NAMES` plus the endpoints of families' own tabs (their builder module's `API_NAMES`)."""
+    import importlib
+
+    names = dict(API_NAMES)
+    for kind in declared_tabs():
+        if kind not in TAB_BUILDERS:
+            names.update(getattr(importlib.import_module(kind.partition(":")[0]), "API_NAMES", {}))
+    return names
 
 
 def build_demo(
@@ -220,9 +259,8 @@ def build_demo(
         with gr.Accordion("Models", open=False):
             gr.Markdown(models.status_markdown())
         with gr.Tabs():
-            _text_tabs(gr, models, limits)
-            _seismic_tab(gr, models, limits)
-            _terrain_tabs(gr, models, limits)
+            for kind in declared_tabs():  # a tab per kind some family declares (`DemoDecl.tab`)
+                _tab_builder(kind)(gr, models, limits, _user_facing)
     demo.queue(default_concurrency_limit=concurrency_limit, max_size=max_queue_size)
     return demo
 
