@@ -13,7 +13,27 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["fsync_dir", "atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_directory"]
+__all__ = ["current_umask", "honour_umask", "fsync_dir", "atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_directory"]
+
+
+def current_umask() -> int:
+    """The process's umask (Linux: read from /proc, which changes nothing; elsewhere set and restored at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def honour_umask(path: str | os.PathLike, *, folder: bool = False) -> None:
+    """Give `path` the mode a plain `open`/`mkdir` would have (0644 / 0755 with umask 022): `tempfile.mkstemp`
+    makes files 0600 and `mkdtemp` folders 0700, which a rename would otherwise publish as private."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~current_umask())
 
 
 def fsync_dir(path: str | os.PathLike) -> None:
@@ -44,6 +64,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         yield Path(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        honour_umask(tmp)
         os.replace(tmp, path)
         fsync_dir(path.parent)
     finally:
@@ -65,6 +86,8 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
 def atomic_directory(target: str | os.PathLike, *, last: tuple[str, ...] = ("config.json",)) -> Iterator[Path]:
     """Yield a temporary sibling folder to write into; on success, publish it at `target`.
 
+    - Files and the folder get the modes the umask gives (0644 / 0755 with umask 022), not the 0600 / 0700 of
+      temporary files (`honour_umask`).
     - If `target` does not exist, the temporary folder is renamed onto it in one `os.replace`, so a crash leaves
       either nothing or the complete folder.
     - If `target` exists (it may hold a tokenizer saved earlier, or be a checkpoint folder that other processes
@@ -77,11 +100,15 @@ def atomic_directory(target: str | os.PathLike, *, last: tuple[str, ...] = ("con
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
+        honour_umask(tmp, folder=True)
         yield tmp
         for root, _, files in os.walk(tmp):
             for name in files:
-                with open(os.path.join(root, name), "rb") as handle:
+                file = os.path.join(root, name)
+                with open(file, "rb") as handle:
                     os.fsync(handle.fileno())
+                if os.stat(file).st_mode & 0o777 == 0o600:  # a writer's temporary file (transformers' weights)
+                    honour_umask(file)
         if not target.exists():
             os.replace(tmp, target)
         else:

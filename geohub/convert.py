@@ -173,11 +173,18 @@ def read_keras_graph(path: str | os.PathLike) -> KerasGraph:
     return KerasGraph(config, weights, path, version)
 
 
-def convert(name: str, output_dir: str | os.PathLike) -> Path:
+def convert(name: str, output_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Convert the published weights `name` (see `convertible()`) into the model folder `output_dir`.
 
-    Returns the folder. The folder is written atomically (a failed conversion leaves nothing behind).
+    Returns the folder. The folder is written atomically (a failed conversion leaves nothing behind). An empty
+    `output_dir` is refused, and so is a non-empty folder unless `overwrite` (then it is replaced whole, without
+    stale files of the old folder: `geohub.outputs.output_folder`); both before any work.
     """
+    from .outputs import check_output_path, output_folder
+
+    target = check_output_path(output_dir, "OUTPUT_DIR")
     source = locate_source(name)
     family, decl = conversions()[name]
-    return family.load(decl.converter)(source, output_dir, name=name)
+    with output_folder(target, overwrite=overwrite, option="OUTPUT_DIR") as folder:
+        family.load(decl.converter)(source, folder, name=name)
+    return target
