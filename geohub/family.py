@@ -21,13 +21,15 @@ from types import MappingProxyType
 from typing import Any
 
 __all__ = ["Family", "PipelineDecl", "CardDecl", "DemoDecl", "ConversionDecl", "ExportDecl", "OptOut", "INPUT_TYPES",
-           "EXPORT_FORMATS", "resolve"]  # fmt: skip
+           "EXPORT_FORMATS", "DEMO_TABS", "resolve"]  # fmt: skip
 
 #: What a family's models take as input: seismic "waveform"s (ObsPy Streams), "image"s (DEM tiles), "text",
 #: a "latent" vector (the terrain GAN) or an earthquake "catalog" (event times, magnitudes, locations). Shared code
 #: (the demo's tab kind, explain, export) may dispatch on it; it never compares model_type strings.
 INPUT_TYPES = ("waveform", "image", "text", "latent", "catalog")
 EXPORT_FORMATS = ("onnx", "int8", "onnx-int8")  # `geohub export --format`
+#: The demo's tab kinds (`geohub.demo.app`): a family's `DemoDecl(tab=...)` puts its model in one of them.
+DEMO_TABS = ("summarize", "knowledge", "seismic", "terrain", "landform")
 
 
 def resolve(path: str, package: str | None = None) -> Any:
@@ -90,12 +92,30 @@ class DemoDecl:
         flag: the CLI option of `geohub demo` ("--picker-model").
         env: the environment variable naming the model ("GEOHUB_PICKER_MODEL").
         description: what the model does, for the demo's header and errors ("P/S phase picker").
+        tab: the demo tab the model serves: one of `DEMO_TABS` (built by `geohub.demo.app`), or the import path of a
+            family's own tab builder `build_tab(gr, models, limits, user_facing)` (its module may define `API_NAMES`,
+            api_name -> what it does); None for a slot no tab uses.
+        role: what the model does in its tab: "main", or a helper of the seismic tab ("picker": one of the phase
+            pickers to choose from, "magnitude", "denoiser").
+        choice: for pickers, the label in the tab's model choice ("EQTransformer (published weights)").
+        preference: for pickers, the rank in the "best available" choice (1 first); None: only when chosen.
     """
 
     slot: str
     flag: str
     env: str
     description: str
+    tab: str | None = None
+    role: str = "main"
+    choice: str | None = None
+    preference: int | None = None
+
+    def __post_init__(self):
+        if self.tab is not None and self.tab not in DEMO_TABS and ":" not in self.tab:
+            raise ValueError(f"demo slot {self.slot}: tab {self.tab!r} must be one of {', '.join(DEMO_TABS)} or "
+                             "'package.module:build_tab'")  # fmt: skip
+        if self.role == "picker" and not self.choice:
+            raise ValueError(f"demo slot {self.slot}: a picker needs choice= (its label in the seismic tab)")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..explain import token_entities
-from .handlers import MAX_LANDFORM_PATCHES, DemoLimits, _seismic_picker, landform_input, read_text_input, seismic_input
+from .handlers import (
+    MAX_LANDFORM_PATCHES,
+    DemoLimits,
+    choose_picker,
+    landform_input,
+    read_text_input,
+    seismic_input,
+    tab_slot,
+)
 from .models import DemoModels
 from .render import attribution_overlay_picture, attribution_waveform_picture
 
@@ -45,7 +53,7 @@ def explain_seismic(models: DemoModels, limits: DemoLimits, file_path: str | Non
     from ..explain import explain_strongest_p
 
     path = seismic_input(limits, file_path, example)
-    picker, extractor, label = _seismic_picker(models, model)
+    picker, extractor, label = choose_picker(models, model)
     explanation = explain_strongest_p(str(path), picker, extractor, **_settings(limits))
     extra = explanation.extra
     rate, window = float(extractor.sampling_rate), int(extractor.window_length)
@@ -89,7 +97,7 @@ def explain_knowledge(models: DemoModels, limits: DemoLimits, text: str | None, 
     from ..explain import explain_entity
 
     text = read_text_input(text, file_path, limits)
-    model, tokenizer = models.get("knowledge_extraction")
+    model, tokenizer = models.get(tab_slot("knowledge"))
     explanation = explain_entity(model, tokenizer, text, entity=int(entity or 1), max_tokens=limits.max_explain_tokens,
                                  **_settings(limits))  # fmt: skip
     extra = explanation.extra

@@ -31,7 +31,7 @@ from ..data.limits import (
     check_text,
     check_waveform_span,
 )
-from ..errors import CorpusError, DataError, GeohubError, RasterError, WaveformError
+from ..errors import CorpusError, DataError, GeohubError, HubError, RasterError, WaveformError
 from .examples import dem_example, seismic_example
 from .models import DemoModels
 from .render import figure_to_array, graph_picture
@@ -47,6 +47,10 @@ __all__ = [
     "annotate_seismic",
     "SEISMIC_PICKERS",
     "BEST_AVAILABLE_PICKER",
+    "seismic_pickers",
+    "best_available_picker",
+    "tab_slot",
+    "choose_picker",
     "generate_dem",
     "classify_dem",
     "output_root",
@@ -181,7 +185,7 @@ def summarize_text(models: DemoModels, limits: DemoLimits, text: str | None, fil
     from ..inference.text import summarize
 
     text = read_text_input(text, file_path, limits)
-    model, tokenizer = models.get("summarization")
+    model, tokenizer = models.get(tab_slot("summarize"))
     num_sentences = check_count(1 if num_sentences is None else num_sentences, "sentences", 1, 5, error=CorpusError)
     return summarize([text], model=model, tokenizer=tokenizer, num_sentences=num_sentences)[0]
 
@@ -193,7 +197,7 @@ def extract_knowledge(models: DemoModels, limits: DemoLimits, text: str | None, 
     from ..inference.text import extract
 
     text = read_text_input(text, file_path, limits)
-    model, tokenizer = models.get("knowledge_extraction")
+    model, tokenizer = models.get(tab_slot("knowledge"))
     graph = extract([text], model=model, tokenizer=tokenizer, ids=["input"])
     spans = []
     for entity in graph.entities():
@@ -232,23 +236,62 @@ def _check_waveform(path: Path, limits: DemoLimits) -> None:
             )
 
 
-# the Seismic tab's model choice -> demo slot; "best available" is EQTransformer when it is there, else the U-Net
-SEISMIC_PICKERS = {"EQTransformer (published weights)": "eqtransformer", "GPD (published weights)": "gpd",
-                   "geohub U-Net": "seismic_picking"}  # fmt: skip
-BEST_AVAILABLE_PICKER = "best available (EQTransformer, else geohub U-Net)"
+def tab_slot(tab: str, role: str = "main") -> str:
+    """The demo slot whose family declares `DemoDecl(tab=tab, role=role)` (the first in quickstart order)."""
+    from ..auto import demo_slots
+
+    for slot, (_, decl) in demo_slots().items():
+        if decl.tab == tab and decl.role == role:
+            return slot
+    raise HubError(f"no model family declares a {role} model for the demo's {tab} tab", field="demo",
+                   expected=f"a family.py with demo=DemoDecl(..., tab={tab!r}, role={role!r})")  # fmt: skip
 
 
-def _seismic_picker(models: DemoModels, choice: str | None):
-    """(model, feature extractor, label) of the chosen picker; the default tries EQTransformer, then the U-Net."""
-    if choice and choice != BEST_AVAILABLE_PICKER:
-        if choice not in SEISMIC_PICKERS:
+def seismic_pickers() -> dict[str, str]:
+    """The Seismic tab's model choice -> demo slot: every family that declares `DemoDecl(tab="seismic",
+    role="picker", choice=...)`, the "best available" ones (by `preference`) first."""
+    from ..auto import demo_slots
+
+    pickers = [(decl.preference is None, decl.preference or 0, decl.choice, slot)
+               for slot, (_, decl) in demo_slots().items() if decl.tab == "seismic" and decl.role == "picker"]  # fmt: skip
+    return {choice: slot for _, _, choice, slot in sorted(pickers)}
+
+
+def _preferred_pickers() -> list[tuple[str, str]]:
+    """(choice, slot) of the pickers "best available" tries, in order."""
+    from ..auto import demo_slots
+
+    slots = demo_slots()
+    return [(choice, slot) for choice, slot in seismic_pickers().items() if slots[slot][1].preference is not None]
+
+
+def best_available_picker() -> str:
+    """The label of the default choice: "best available (EQTransformer, else geohub U-Net)"."""
+    names = [choice.split(" (")[0] for choice, _ in _preferred_pickers()]
+    return f"best available ({', else '.join(names)})"
+
+
+SEISMIC_PICKERS = seismic_pickers()  # at import; `seismic_pickers()` sees families discovered later
+BEST_AVAILABLE_PICKER = best_available_picker()
+
+
+def choose_picker(models: DemoModels, choice: str | None):
+    """(model, feature extractor, label) of the chosen picker; the default tries the preferred pickers in order
+    (EQTransformer, then the U-Net)."""
+    pickers = seismic_pickers()
+    if choice and choice != BEST_AVAILABLE_PICKER and choice != best_available_picker():
+        if choice not in pickers:
             raise WaveformError(f"unknown picker {choice!r}", field="model",
-                                expected=" / ".join([BEST_AVAILABLE_PICKER, *SEISMIC_PICKERS]))  # fmt: skip
-        return (*models.get(SEISMIC_PICKERS[choice]), choice)
-    try:
-        return (*models.get("eqtransformer"), "EQTransformer (published weights)")
-    except GeohubError:
-        return (*models.get("seismic_picking"), "geohub U-Net")
+                                expected=" / ".join([best_available_picker(), *pickers]))  # fmt: skip
+        return (*models.get(pickers[choice]), choice)
+    preferred = _preferred_pickers()
+    for choice, slot in preferred[:-1]:
+        try:
+            return (*models.get(slot), choice)
+        except GeohubError:
+            continue
+    choice, slot = preferred[-1]
+    return (*models.get(slot), choice)
 
 
 def seismic_input(limits: DemoLimits, file_path: str | None, example: str | None) -> Path:
@@ -268,9 +311,6 @@ def seismic_input(limits: DemoLimits, file_path: str | None, example: str | None
     return path
 
 
-DENOISER_SLOT = "seismic_denoising"  # the demo slot (and quickstart folder) of the seismic denoiser
-
-
 def _denoised(models: DemoModels, path: Path):
     """(denoised `obspy.Stream`, Markdown line) of a checked record, by the demo's seismic denoiser
     (`geohub.inference.denoise.denoise`; raises `HubError` naming how to provide one when it is unavailable)."""
@@ -278,7 +318,7 @@ def _denoised(models: DemoModels, path: Path):
 
     from ..inference.denoise import denoise
 
-    denoiser, denoiser_extractor = models.get(DENOISER_SLOT)
+    denoiser, denoiser_extractor = models.get(tab_slot("seismic", "denoiser"))
     raw = obspy.read(str(path))
     clean = denoise(raw, denoiser, denoiser_extractor)
     energy = {tr.id: float(np.sum(np.asarray(tr.data, dtype=np.float64) ** 2)) for tr in raw}
@@ -303,10 +343,10 @@ def annotate_seismic(models: DemoModels, limits: DemoLimits, file_path: str | No
     from ..inference.seismic import annotate, plot_annotation
 
     path = seismic_input(limits, file_path, example)
-    picker, extractor, label = _seismic_picker(models, model)
+    picker, extractor, label = choose_picker(models, model)
     source, denoise_note = _denoised(models, path) if denoise else (str(path), None)
     try:
-        magnitude_model, magnitude_extractor = models.get("seismic_magnitude")
+        magnitude_model, magnitude_extractor = models.get(tab_slot("seismic", "magnitude"))
     except GeohubError:
         magnitude_model = magnitude_extractor = None
     result = annotate(source, picker, magnitude_model, feature_extractor=extractor,
@@ -356,7 +396,7 @@ def generate_dem(models: DemoModels, limits: DemoLimits, seed: int, tiles: int =
 
     tiles = check_count(1 if tiles is None else tiles, "size", 1, limits.max_terrain_tiles, error=RasterError)
     seed = check_count(0 if seed is None else seed, "seed", 0, 2**31 - 1, error=RasterError)
-    model, processor = models.get("terrain_gan")
+    model, processor = models.get(tab_slot("terrain"))
     elevation = generate_mosaic(model, tiles, seed=seed, processor=processor)
     spacing = float(processor.spacing_m)
     shade = hillshade_picture(hillshade(elevation, spacing), spacing, title="hillshade (sun from the north-west)")
@@ -402,7 +442,7 @@ def landform_input(models: DemoModels, limits: DemoLimits, file_path: str | None
         raise RasterError("no DEM tile given", expected="upload a .npy/.npz/GeoTIFF tile or pick an example")
     if spacing_m is not None and spacing_m != 0:
         spacing_m = check_positive(spacing_m, "spacing_m", MAX_SPACING_M, error=RasterError)
-    model, processor = models.get("landform")
+    model, processor = models.get(tab_slot("landform"))
     model_spacing = float(processor.spacing_m)
     bare_array = path.suffix.lower() in (".npy", ".npz")
     dem = read_dem(

@@ -31,7 +31,9 @@ FAMILY = Family(
         tags=("geoscience-literature", "named-entity-recognition", "knowledge-extraction"),
         pipeline_tag="token-classification",
     ),
-    demo=DemoDecl("knowledge_extraction", "--knowledge-model", "GEOHUB_KNOWLEDGE_MODEL", "entity tagger"),
+    demo=DemoDecl(
+        "knowledge_extraction", "--knowledge-model", "GEOHUB_KNOWLEDGE_MODEL", "entity tagger", tab="knowledge"
+    ),
     quickstart={
         "model_name_or_path": "minilm",
         "dataset": "geo_corpus",
@@ -50,6 +52,13 @@ FAMILY = Family(
     quickstart_smoke={"max_train_samples": 16, "max_eval_samples": 8, "num_train_epochs": 1},  # fmt: skip
     explain=".explain_entity_tagger",
     export=ExportDecl(),
-    tiny_config={"model_type": "bert", "vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-                 "intermediate_size": 64, "num_labels": 5},
+    tiny_config={
+        "model_type": "bert",
+        "vocab_size": 100,
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "num_labels": 5,
+    },
 )

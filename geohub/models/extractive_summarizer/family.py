@@ -30,7 +30,9 @@ FAMILY = Family(
         # the Hub's summarization widget runs a text2text model; an extractive scorer is not one
         pipeline_tag=None,
     ),
-    demo=DemoDecl("summarization", "--summarization-model", "GEOHUB_SUMMARIZATION_MODEL", "abstract summarizer"),
+    demo=DemoDecl(
+        "summarization", "--summarization-model", "GEOHUB_SUMMARIZATION_MODEL", "abstract summarizer", tab="summarize"
+    ),
     quickstart={  # = recipes/summarization/config_extractive.yaml without evaluation and checkpoints
         "model_name_or_path": "minilm",
         "architecture": "extractive",
@@ -52,12 +54,17 @@ FAMILY = Family(
     shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={"max_train_samples": 8, "max_eval_samples": 4, "num_train_epochs": 1},  # fmt: skip
     explain=".explain_extractive_summarizer",
-    export=ExportDecl(example=".export_extractive_summarizer:example_inputs", exporters=("dynamo", "torchscript"),
-                      dynamic_axes={"input_ids": {0: "batch", 1: "sentences", 2: "tokens"},
-                                    "attention_mask": {0: "batch", 1: "sentences", 2: "tokens"},
-                                    "sentence_features": {0: "batch", 1: "sentences"},
-                                    "title_input_ids": {0: "batch", 1: "title_tokens"},
-                                    "title_attention_mask": {0: "batch", 1: "title_tokens"},
-                                    "title_mask": {0: "batch"}}),  # fmt: skip
+    export=ExportDecl(
+        example=".export_extractive_summarizer:example_inputs",
+        exporters=("dynamo", "torchscript"),
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "sentences", 2: "tokens"},
+            "attention_mask": {0: "batch", 1: "sentences", 2: "tokens"},
+            "sentence_features": {0: "batch", 1: "sentences"},
+            "title_input_ids": {0: "batch", 1: "title_tokens"},
+            "title_attention_mask": {0: "batch", 1: "title_tokens"},
+            "title_mask": {0: "batch"},
+        },
+    ),  # fmt: skip
     tiny_config={"max_sentences": 8, "num_attention_heads": 2},
 )

@@ -26,7 +26,15 @@ FAMILY = Family(
         pipeline_tag=None,
         license="mit",
     ),
-    demo=DemoDecl("gpd", "--gpd-model", "GEOHUB_GPD_MODEL", "GPD picker (published weights)"),
+    demo=DemoDecl(
+        "gpd",
+        "--gpd-model",
+        "GEOHUB_GPD_MODEL",
+        "GPD picker (published weights)",
+        tab="seismic",
+        role="picker",
+        choice="GPD (published weights)",
+    ),
     quickstart={"convert": "gpd-original"},
     quickstart_order=6,
     conversions=(

@@ -32,7 +32,7 @@ FAMILY = Family(
         # elevation patches, not photographs: the Hub's image widget would send RGB pictures
         pipeline_tag=None,
     ),
-    demo=DemoDecl("landform", "--landform-model", "GEOHUB_LANDFORM_MODEL", "landform classifier"),
+    demo=DemoDecl("landform", "--landform-model", "GEOHUB_LANDFORM_MODEL", "landform classifier", tab="landform"),
     quickstart={
         "num_train_samples": 3000,
         "num_eval_samples": 600,

@@ -41,7 +41,14 @@ FAMILY = Family(
         "report_to": "none",
         "seed": 42,
     },
-    demo=DemoDecl("seismic_denoising", "--denoiser-model", "GEOHUB_DENOISER_MODEL", "seismic denoiser"),
+    demo=DemoDecl(
+        "seismic_denoising",
+        "--denoiser-model",
+        "GEOHUB_DENOISER_MODEL",
+        "seismic denoiser",
+        tab="seismic",
+        role="denoiser",
+    ),
     quickstart_order=15,
     shipped_default="default",  # written by the quickstart recipe above (model card: default/README.md)
     quickstart_smoke={"num_train_windows": 32, "num_eval_windows": 8, "hidden_sizes": "4,8"},  # fmt: skip

@@ -24,7 +24,14 @@ FAMILY = Family(
         tags=("seismology", "earthquake-magnitude"),
         pipeline_tag=None,
     ),
-    demo=DemoDecl("seismic_magnitude", "--magnitude-model", "GEOHUB_MAGNITUDE_MODEL", "magnitude estimator"),
+    demo=DemoDecl(
+        "seismic_magnitude",
+        "--magnitude-model",
+        "GEOHUB_MAGNITUDE_MODEL",
+        "magnitude estimator",
+        tab="seismic",
+        role="magnitude",
+    ),
     quickstart={
         "dataset": "synthetic",
         "num_train_windows": 1200,
@@ -51,7 +58,9 @@ FAMILY = Family(
     },  # fmt: skip
     waveform=".waveform_seismic_magnitude",
     explain=".explain_seismic_magnitude",
-    export=ExportDecl(example=".export_seismic_magnitude:example_inputs",
-                      dynamic_axes={"inputs": {0: "batch", 2: "samples"}, "log_amplitude": {0: "batch"}}),
+    export=ExportDecl(
+        example=".export_seismic_magnitude:example_inputs",
+        dynamic_axes={"inputs": {0: "batch", 2: "samples"}, "log_amplitude": {0: "batch"}},
+    ),
     tiny_config={"conv_channels": [4, 8], "lstm_hidden_size": 6, "window_length": 1000},
 )

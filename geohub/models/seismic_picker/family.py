@@ -24,7 +24,16 @@ FAMILY = Family(
         tags=("seismology", "phase-picking", "earthquake-detection"),
         pipeline_tag=None,
     ),
-    demo=DemoDecl("seismic_picking", "--picker-model", "GEOHUB_PICKER_MODEL", "P/S phase picker and detector"),
+    demo=DemoDecl(
+        "seismic_picking",
+        "--picker-model",
+        "GEOHUB_PICKER_MODEL",
+        "P/S phase picker and detector",
+        tab="seismic",
+        role="picker",
+        choice="geohub U-Net",
+        preference=2,
+    ),
     quickstart={
         "dataset": "synthetic",
         "num_train_windows": 1200,

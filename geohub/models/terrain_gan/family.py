@@ -24,7 +24,7 @@ FAMILY = Family(
         tags=("terrain", "dem", "generative-adversarial-network"),
         pipeline_tag="unconditional-image-generation",
     ),
-    demo=DemoDecl("terrain_gan", "--terrain-model", "GEOHUB_TERRAIN_MODEL", "terrain GAN"),
+    demo=DemoDecl("terrain_gan", "--terrain-model", "GEOHUB_TERRAIN_MODEL", "terrain GAN", tab="terrain"),
     # 32 x 32 patches of matplotlib's real Jacksboro DEM (ships with matplotlib, no download): ~60 s
     quickstart={
         "dem": "jacksboro",
@@ -63,6 +63,11 @@ FAMILY = Family(
     },  # fmt: skip
     explain=".explain_terrain_gan",
     export=ExportDecl(),
-    tiny_config={"image_size": 16, "latent_dim": 8, "generator_channels": 16, "discriminator_channels": 4,
-                 "min_channels": 4},
+    tiny_config={
+        "image_size": 16,
+        "latent_dim": 8,
+        "generator_channels": 16,
+        "discriminator_channels": 4,
+        "min_channels": 4,
+    },
 )
