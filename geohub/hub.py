@@ -164,16 +164,22 @@ def build_model_card(
     folder: str | os.PathLike,
     repo_id: str,
     *,
-    license: str = "apache-2.0",
+    license: str | None = None,
     datasets: list[str] | None = None,
     recipe: str | os.PathLike | None = None,
     extra_tags: list[str] | None = None,
+    description: str | None = None,
+    sections: dict[str, str] | None = None,
 ) -> str:
-    """The README.md (model card) for the saved model in `folder`, to be pushed as `repo_id`.
+    """The README.md (model card) for the saved model in `folder`, to be pushed as `repo_id`: the one card builder
+    (training, `geohub push` and the converters of published weights all call it).
 
-    Reads `config.json` (family, architecture: the card's facts are the family's `CardDecl`), `all_results.json`
-    (metrics: with a named data set, every `eval_*` / `test_*` number becomes a `model-index` entry on the
-    validation / test split) and the training config (`recipe`, or a recipe/trainer_state saved in the folder).
+    Reads `config.json` (family, architecture: the card's facts are the family's `CardDecl`, its licence unless
+    `license` is given), `all_results.json` (metrics: with a named data set, every `eval_*` / `test_*` number
+    becomes a `model-index` entry on the validation / test split) and the training config (`recipe`, or a
+    recipe/trainer_state saved in the folder). `description`: a paragraph under the title (e.g. which published
+    weights were converted); `sections`: extra "## title" -> markdown sections before the citation (source file
+    and checksum, licence of converted weights).
     """
     from huggingface_hub import ModelCard, ModelCardData
 
@@ -191,7 +197,7 @@ def build_model_card(
     tags = list(dict.fromkeys([*_PHYSICS, *facts.tags, *(extra_tags or [])]))
     data = ModelCardData(
         library_name="geohub",
-        license=license,
+        license=license or facts.license,
         tags=tags,
         datasets=dataset_names or None,
         pipeline_tag=facts.pipeline_tag,
@@ -200,6 +206,11 @@ def build_model_card(
         eval_results=(_eval_results(metrics, facts, dataset_names[0]) or None) if dataset_names else None,
     )
     lines = _card_body(repo_id, config, facts, auto, metrics, _training_config(folder, recipe))
+    if description:
+        lines[1:1] = ["", description.strip()]
+    if sections:
+        cut = lines.index("## Citation")
+        lines[cut:cut] = [part for title, text in sections.items() for part in (f"## {title}", "", text.strip(), "")]
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines)))
 
 

