@@ -24,6 +24,8 @@ Errors are `geohub.errors.CorpusError` naming the file, the 1-based line (or row
 from __future__ import annotations
 
 import os
+import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -103,24 +105,85 @@ def to_iob2(
 
 
 # --- CoNLL ---------------------------------------------------------------------------------------------------
-def _columns(raw: str, separator: str | None) -> list[str]:
-    if separator is not None:
-        return [c.strip() for c in raw.split(separator)]
-    for sep in _SEPARATORS:
-        if sep in raw:
-            parts = [c.strip() for c in raw.split(sep)]
-            if len(parts) >= 2 and parts[-1] and " " not in parts[-1]:
-                return parts
-    return raw.split()
+_HEADER_WORDS = {"word", "words", "token", "tokens", "text", "form", "term"}
+_HEADER_PATTERN = re.compile(r"(label|tag|ner|entity|class|category)", re.IGNORECASE)
+
+
+def _file_separator(samples: list[str]) -> str | None:
+    """The one column separator of a file (None: runs of whitespace), chosen from its content lines: TAB when every
+    line holds one, else whitespace when every line has two or more fields, else the first of `|`, `;`, `,` that
+    splits every line. Chosen per file, not per line, so that a token `,` or `;` in a space-separated file stays
+    a token."""
+    if samples and all("\t" in raw for raw in samples):
+        return "\t"
+    if all(len(raw.split()) >= 2 for raw in samples):
+        return None
+    for sep in _SEPARATORS[1:]:
+        if all(sep in raw[1:] for raw in samples):  # after the first character: the token may be the separator
+            return sep
+    return None
+
+
+def _split_line(raw: str, separator: str | None, width: int) -> list[str]:
+    """The columns of one line; a separator character inside the token (`,` in a comma-separated file) stays in
+    the token: extra columns on the left are joined back into it."""
+    if separator is None:
+        columns = raw.split()
+        return [""] + columns if len(columns) == 1 and raw[:1].isspace() else columns  # " O": an empty token
+    columns = [c.strip() for c in raw.split(separator)]
+    if width >= 2 and len(columns) > width:
+        extra = len(columns) - width
+        columns = [separator.join(columns[: extra + 1]).strip()] + columns[extra + 1 :]
+    return columns
+
+
+def _header_kind(columns: list[str], token_column: int, tag_column: int, other_tags: set[str]) -> str | None:
+    """ "header" when the first content line names its columns (a tag column name such as `tag`/`ner_tags`, or a
+    token column name such as `Word` beside a tag-like name such as `TrueLabel`), "ambiguous" when only one of the
+    two looks like a name, None when it is data. A tag that other lines use, `O` or a prefixed tag is data."""
+    token, tag = columns[token_column], columns[tag_column]
+    if tag in other_tags or tag == "O" or _split_tag(tag)[0] is not None:
+        return None
+    token_named, tag_named = token.lower() in _HEADER_WORDS, bool(_HEADER_PATTERN.search(tag))
+    if tag.lower() in _HEADER_TAGS or (token_named and tag_named):
+        return "header"
+    return "ambiguous" if token_named or tag_named else None
 
 
 def read_conll(
     path: str | os.PathLike, *, separator: str | None = None, token_column: int = 0, tag_column: int = -1
 ) -> list[dict[str, Any]]:
-    """Sentences of a CoNLL-style file as `{"id", "tokens", "tags"}` with IOB2 tags (see the module docstring)."""
+    """Sentences of a CoNLL-style file as `{"id", "tokens", "tags"}` with IOB2 tags (see the module docstring).
+
+    Every token is kept, punctuation included. The column separator is chosen once for the file (`_file_separator`)
+    unless given. A first line that names its columns (`token<sep>tag`, `Word TrueLabel`) is skipped as a header
+    when its tag occurs on no other line; one that only half looks like a header is refused (`_header_kind`)."""
     path = Path(path)
     if not path.is_file():
         raise CorpusError("labelled file not found", path=path, expected="a CoNLL-style or JSON-lines file")
+    with path.open(encoding="utf-8") as handle:
+        rows = [(n, raw.rstrip("\r\n")) for n, raw in enumerate(handle, start=1)]
+    content = [(n, raw) for n, raw in rows if raw.strip() and not raw.startswith(("-DOCSTART-", "#"))]
+    if separator is None:
+        separator = _file_separator([raw for _, raw in content[:2000]])
+    widths = Counter(len(_split_line(raw, separator, 0)) for _, raw in content[:2000])
+    width = min((w for w, c in widths.items() if c == max(widths.values())), default=2)
+    header_line = None
+    if content:
+        first = _split_line(content[0][1], separator, width)
+        others = {c[tag_column] for _, raw in content[1:] if len(c := _split_line(raw, separator, width)) >= 2}
+        kind = _header_kind(first, token_column, tag_column, others) if len(first) >= 2 else None
+        if kind == "ambiguous":
+            raise CorpusError(
+                f"the first line {content[0][1][:60]!r} may be a header (its tag {first[tag_column]!r} is on no "
+                "other line)", path=path, line=content[0][0],
+                expected="a header naming the columns (e.g. 'token<TAB>tag') or a first data line whose tag recurs",
+            )  # fmt: skip
+        header_line = content[0][0] if kind == "header" else None
+    return _conll_sentences(path, rows, separator, width, header_line, token_column, tag_column)
+
+
+def _conll_sentences(path, rows, separator, width, header_line, token_column, tag_column) -> list[dict[str, Any]]:
     sentences: list[dict[str, Any]] = []
     tokens: list[str] = []
     tags: list[str] = []
@@ -132,29 +195,25 @@ def read_conll(
             sentences.append({"id": f"{path.stem}-{len(sentences)}", "tokens": list(tokens), "tags": iob2})
         tokens.clear(), tags.clear(), lines.clear()
 
-    with path.open(encoding="utf-8") as handle:
-        for line, raw in enumerate(handle, start=1):
-            raw = raw.rstrip("\r\n")
-            if not raw.strip():
-                flush()
-                continue
-            if raw.startswith("-DOCSTART-") or raw.startswith("#"):
-                continue
-            columns = _columns(raw, separator)
-            if not sentences and not tokens and len(columns) >= 2 and columns[tag_column].lower() in _HEADER_TAGS:
-                continue  # the optional header
-            if len(columns) == 2 and not columns[token_column] and columns[tag_column] == "O":
-                continue  # an empty token tagged O carries nothing (the BGS files hold a few)
-            if len(columns) < 2 or not columns[tag_column]:
-                raise CorpusError(
-                    f"expected a token and a tag, found {len(columns)} column(s): {raw[:60]!r}",
-                    path=path, line=line, expected="TOKEN<separator>TAG, a blank line between sentences",
-                )  # fmt: skip
-            if not columns[token_column]:
-                raise CorpusError("empty token", path=path, line=line, expected="a token in the first column")
-            tokens.append(columns[token_column])
-            tags.append(columns[tag_column])
-            lines.append(line)
+    for line, raw in rows:
+        if not raw.strip():
+            flush()
+            continue
+        if raw.startswith("-DOCSTART-") or raw.startswith("#") or line == header_line:
+            continue
+        columns = _split_line(raw, separator, width)
+        if len(columns) == 2 and not columns[token_column] and columns[tag_column] == "O":
+            continue  # an empty token tagged O carries nothing (the BGS files hold a few)
+        if len(columns) < 2 or not columns[tag_column]:
+            raise CorpusError(
+                f"expected a token and a tag, found {len(columns)} column(s): {raw[:60]!r}",
+                path=path, line=line, expected="TOKEN<separator>TAG, a blank line between sentences",
+            )  # fmt: skip
+        if not columns[token_column]:
+            raise CorpusError("empty token", path=path, line=line, expected="a token in the first column")
+        tokens.append(columns[token_column])
+        tags.append(columns[tag_column])
+        lines.append(line)
     flush()
     if not sentences:
         raise CorpusError("no labelled sentences", path=path, expected="token/tag lines")
