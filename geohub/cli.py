@@ -8,6 +8,7 @@
     geohub convert NAME OUTPUT_DIR                                        published EqT / GPD weights -> model folder
     geohub explain MODEL_DIR [INPUT | --seed N] --output OUT.json [--method M] [--steps N]  attributions of one prediction
     geohub denoise INPUT --model M --output OUT.mseed [--overlap 0.5] [--batch-size 16]  seismic denoising
+    geohub forecast CATALOG --model M --start T [--days N] [--magnitude M0]  earthquake counts with 95 % intervals
     geohub models [--author A] [--datasets]                               list geohub repositories
     geohub quickstart [--tasks T1,T2] [--retrain] [--no-serve]             train the default models, serve the demo
     geohub demo [--models-dir D] [--picker-model ID ...] [--port P]        serve the demo of existing models
@@ -343,6 +344,31 @@ def denoise_command(
     except GeohubError as err:
         _fail(str(err))
     typer.echo(str(path))
+
+
+@app.command("forecast")
+def forecast_command(
+    catalog: Path = typer.Argument(..., help="earthquake catalogue: CSV (time, magnitude, ...) or QuakeML"),
+    model: str = typer.Option(..., "--model", help="ETAS or neural point process folder (or Hub repo id)"),
+    start: str = typer.Option(..., "--start", help="window start, UTC (YYYY-MM-DD[ HH:MM:SS])"),
+    days: float = typer.Option(7.0, "--days", help="window length in days"),
+    magnitude: float | None = typer.Option(None, "--magnitude", help="M0 of P(at least one M >= M0); default mc+2"),
+    num_simulations: int = typer.Option(1000, "--num-simulations", help="simulated catalogues (seeded)"),
+    seed: int = typer.Option(0, "--seed", help="simulation seed"),
+    max_events: int = typer.Option(10_000, "--max-events", help="cap on events per simulation (error past it)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of a table"),
+) -> None:
+    """Forecast the number of earthquakes above each magnitude after --start, with 95 % intervals from simulation."""
+    from .errors import GeohubError
+    from .inference.forecast import forecast, format_forecast, load_forecaster
+
+    try:
+        forecaster = load_forecaster(model)
+        result = forecast(forecaster, catalog, start=start, days=days, magnitude=magnitude,
+                          num_simulations=num_simulations, seed=seed, max_events=max_events)  # fmt: skip
+    except GeohubError as err:
+        _fail(str(err))
+    typer.echo(json.dumps(result, sort_keys=True) if as_json else format_forecast(result))
 
 
 @app.command()
