@@ -41,10 +41,10 @@ import numpy as np
 import torch
 
 from ..data.corpus import sentence_spans, word_spans
-from ..data.ner_files import case_token_types
 from ..errors import CorpusError
 from ..knowledge import KnowledgeGraph, Mention, extract_relations
 from ..models.entity_tagger.decoding import viterbi_iob2
+from .tokenizing import tokenize, tokenizer_lock
 
 __all__ = ["summarize", "extract", "predict_entities", "check_texts", "load_text_model", "MAX_CHARACTERS"]
 
@@ -198,7 +198,8 @@ def score_sentences(
     scores = []
     for begin in range(0, len(documents), batch_size):
         chunk = documents[begin : begin + batch_size]
-        encoded = encode_documents(tokenizer, chunk, 64, titles=titles[begin : begin + batch_size])
+        with tokenizer_lock(tokenizer):  # the processor tokenizes several times
+            encoded = encode_documents(tokenizer, chunk, 64, titles=titles[begin : begin + batch_size])
         features = [dict(zip(encoded, values)) for values in zip(*encoded.values())]
         batch = collate_documents(features, tokenizer.pad_token_id or 0)
         logits = model(**batch).logits.float().cpu().numpy()
@@ -217,7 +218,7 @@ def extractive_summaries(documents, model, tokenizer, titles=None, num_sentences
 def _windows(sentences: list[str], tokenizer, budget: int) -> list[str]:
     windows, current, used = [], [], 0
     for sentence in sentences:
-        size = len(tokenizer(sentence, add_special_tokens=False)["input_ids"])
+        size = len(tokenize(tokenizer, sentence, add_special_tokens=False)["input_ids"])
         if current and used + size > budget:
             windows.append(" ".join(current))
             current, used = [], 0
@@ -240,7 +241,8 @@ def _seq2seq_summary(text: str, model, tokenizer, batch_size: int, max_new_token
     def generate(sources: list[str]) -> list[str]:
         outputs = []
         for begin in range(0, len(sources), batch_size):
-            encoded = tokenizer(
+            encoded = tokenize(
+                tokenizer,
                 sources[begin : begin + batch_size],
                 return_tensors="pt",
                 padding=True,
@@ -280,7 +282,8 @@ def centroid_summaries(
         sentences = _sentences(text) if isinstance(text, str) else list(text)
         vectors = []
         for begin in range(0, len(sentences), batch_size):
-            encoded = tokenizer(
+            encoded = tokenize(
+                tokenizer,
                 sentences[begin : begin + batch_size],
                 return_tensors="pt",
                 padding=True,
@@ -298,7 +301,7 @@ def centroid_summaries(
 def _word_windows(words: list[tuple[int, int]], text: str, tokenizer, budget: int) -> list[list[tuple[int, int]]]:
     windows, current, used = [], [], 0
     for span in words:
-        size = max(1, len(tokenizer(text[span[0] : span[1]], add_special_tokens=False)["input_ids"]))
+        size = max(1, len(tokenize(tokenizer, text[span[0] : span[1]], add_special_tokens=False)["input_ids"]))
         if current and used + size > budget:
             windows.append(current)
             current, used = [], 0
@@ -315,16 +318,18 @@ def predict_word_tags(
 ) -> list[list[tuple[str, float]]]:
     """(tag, probability) for every word of each pre-split sentence: each word's first sub-word's label
     probabilities, decoded to the most probable IOB2-valid tag sequence (`viterbi_iob2`)."""
+    from ..models.entity_tagger.gazetteer import TokenTypes
+
     names = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+    token_types = TokenTypes(model.config)
     results = []
     for begin in range(0, len(words), batch_size):
         batch = words[begin : begin + batch_size]
-        encoded = tokenizer(
-            batch, is_split_into_words=True, truncation=True, max_length=max_length, padding=True, return_tensors="pt"
-        )
+        encoded = tokenize(tokenizer, batch, is_split_into_words=True, truncation=True, max_length=max_length,
+                           padding=True, return_tensors="pt")  # fmt: skip
         inputs = {k: v for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-        if getattr(model.config, "case_token_types", False):
-            types = [case_token_types(encoded.word_ids(row), sentence) for row, sentence in enumerate(batch)]
+        if token_types.active:  # the case feature and/or the gazetteer matches the tagger was trained with
+            types = [token_types(encoded.word_ids(row), sentence) for row, sentence in enumerate(batch)]
             inputs["token_type_ids"] = torch.tensor(types, dtype=torch.long)
         probabilities = model(**inputs).logits.float().softmax(-1).cpu().numpy()
         for row, sentence in enumerate(batch):

@@ -17,6 +17,7 @@ With `use_lora: true` the encoder is trained through peft LoRA adapters; the ada
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
     DataCollatorForTokenClassification,
+    EarlyStoppingCallback,
+    TrainerCallback,
     TrainingArguments,
     set_seed,
 )
@@ -108,6 +111,23 @@ class ExtractionModelArguments(LoraArguments):
         metadata={"help": "feed capitalisation to an uncased encoder: token_type_ids = 1 on sub-words of words that "
                   "start upper-case (saved as config.case_token_types; geohub's inference applies it)"},
     )  # fmt: skip
+    gazetteer_features: bool = field(
+        default=False,
+        metadata={"help": "feed the longest match of a dictionary of the training entities to the tagger through "
+                  "its token type ids (geohub.models.entity_tagger.gazetteer; the dictionary is saved in the config)"},
+    )  # fmt: skip
+    gazetteer_folds: int = field(
+        default=4, metadata={"help": "training sentences get the matches of the dictionary of the other folds"}
+    )
+    # --- training budget ---
+    early_stopping_patience: int = field(
+        default=0,
+        metadata={"help": "stop after this many evaluations without a better validation F1 (0: off; needs "
+                  "validation data, eval_strategy and load_best_model_at_end)"},
+    )  # fmt: skip
+    max_train_minutes: float = field(
+        default=0.0, metadata={"help": "stop training after this many minutes of wall time (0: no limit)"}
+    )
 
 
 @dataclass
@@ -215,11 +235,14 @@ def load_ner_splits(data_args: ExtractionDataArguments) -> tuple[dict[str, Any],
 
 def align_word_labels(tokenizer, max_length: int, case_feature: bool = False):
     """Batched map function: tokenize words, label each word's first sub-word, -100 elsewhere; with
-    `case_feature`, `token_type_ids` mark capitalised words (see `case_token_types`)."""
+    `case_feature`, `token_type_ids` mark capitalised words (see `case_token_types`); a `gazetteer` column (per
+    word dictionary matches, `gazetteer.match_features`) adds `2 * match` to them."""
+    from ..models.entity_tagger.gazetteer import token_type_ids
 
     def encode(batch: dict[str, list]) -> dict[str, list]:
         encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
         labels, types = [], []
+        matches = batch.get("gazetteer")
         for index, tags in enumerate(batch["ner_tags"]):
             previous, row = None, []
             word_ids = encoded.word_ids(index)
@@ -227,9 +250,10 @@ def align_word_labels(tokenizer, max_length: int, case_feature: bool = False):
                 row.append(-100 if word is None or word == previous else int(tags[word]))
                 previous = word
             labels.append(row)
-            types.append(case_token_types(word_ids, batch["tokens"][index]))
+            words = batch["tokens"][index]
+            types.append(token_type_ids(word_ids, words, matches[index] if matches else None, case=case_feature))
         encoded["labels"] = labels
-        if case_feature:
+        if case_feature or matches:
             encoded["token_type_ids"] = types
         return encoded
 
@@ -311,6 +335,71 @@ def evaluate_test_set(trainer, test, label_names: list[str]) -> dict[str, float]
     return metrics
 
 
+def add_gazetteer_columns(splits: dict[str, Any], label_names: list[str], folds: int):
+    """Add a `gazetteer` column (per word dictionary matches) to every split: the training sentences get the
+    matches of the dictionary of the other folds, validation and test those of the dictionary of all training
+    sentences (what the saved model sees at inference). Returns (splits, dictionary, entity types)."""
+    from ..models.entity_tagger.gazetteer import build_gazetteer, fold_features, match_features
+
+    if folds < 2:
+        raise ConfigError("gazetteer_folds must be at least 2", field="gazetteer_folds", expected="e.g. 4")
+    types = [name[2:] for name in label_names if name.startswith("B-")]
+
+    def sentences(part):
+        return [(list(row["tokens"]), [label_names[t] for t in row["ner_tags"]]) for row in part]
+
+    train = sentences(splits["train"])
+    gazetteer = build_gazetteer(train)
+    out = {"train": splits["train"].add_column("gazetteer", fold_features(train, types, folds))}
+    for key in ("validation", "test"):
+        part = splits[key]
+        out[key] = (
+            part.add_column("gazetteer", [match_features(list(r["tokens"]), gazetteer, types) for r in part])
+            if part
+            else None
+        )
+    return out, gazetteer, types
+
+
+class TimeBudgetCallback(TrainerCallback):
+    """Stop training once `minutes` of wall time have passed since it began (evaluating and saving first, so
+    `load_best_model_at_end` still picks the best checkpoint)."""
+
+    def __init__(self, minutes: float):
+        self.seconds, self.start = 60.0 * minutes, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if (
+            self.start is not None
+            and time.monotonic() - self.start > self.seconds
+            and not control.should_training_stop
+        ):
+            logger.warning("max_train_minutes reached after step %d: training stops", state.global_step)
+            control.should_training_stop = True
+            control.should_evaluate = args.eval_strategy != "no"
+            control.should_save = args.save_strategy != "no"
+        return control
+
+
+def budget_callbacks(model_args: ExtractionModelArguments, training_args: TrainingArguments) -> list:
+    """Early stopping on validation F1 and the wall-time budget, as asked by the recipe."""
+    callbacks: list = []
+    if model_args.early_stopping_patience > 0:
+        if training_args.eval_strategy == "no" or not training_args.load_best_model_at_end:
+            raise ConfigError(
+                "early_stopping_patience needs evaluation and the best model at the end",
+                field="early_stopping_patience",
+                expected="eval_strategy: epoch, load_best_model_at_end: true, metric_for_best_model: f1",
+            )  # fmt: skip
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=model_args.early_stopping_patience))
+    if model_args.max_train_minutes > 0:
+        callbacks.append(TimeBudgetCallback(model_args.max_train_minutes))
+    return callbacks
+
+
 def run_knowledge_extraction(
     model_args: ExtractionModelArguments, data_args: ExtractionDataArguments, training_args: TrainingArguments
 ) -> dict[str, float]:
@@ -337,6 +426,11 @@ def run_knowledge_extraction(
     if model_args.case_feature and getattr(model.config, "type_vocab_size", 0) < 2:
         raise ConfigError("case_feature needs an encoder with token type embeddings", field="case_feature")
     model.config.case_token_types = bool(model_args.case_feature)
+    if model_args.gazetteer_features:
+        from ..models.entity_tagger.gazetteer import enable_gazetteer
+
+        splits, gazetteer, types = add_gazetteer_columns(splits, label_names, model_args.gazetteer_folds)
+        enable_gazetteer(model, gazetteer, types)
     encode = align_word_labels(tokenizer, data_args.max_length, model_args.case_feature)
     encoded = {}
     with training_args.main_process_first(desc="tokenize"):
@@ -345,7 +439,8 @@ def run_knowledge_extraction(
     if model_args.use_lora:
         from peft import get_peft_model
 
-        model = get_peft_model(model, model_args.lora_config("TOKEN_CLS", modules_to_save=["classifier"]))
+        trained = ["classifier", "token_type_embeddings"] if model_args.gazetteer_features else ["classifier"]
+        model = get_peft_model(model, model_args.lora_config("TOKEN_CLS", modules_to_save=trained))
     trainer = GeoTrainer(
         model=model,
         args=training_args,
@@ -354,6 +449,7 @@ def run_knowledge_extraction(
         data_collator=DataCollatorForTokenClassification(tokenizer),
         processing_class=tokenizer,
         compute_metrics=seqeval_metrics(label_names),
+        callbacks=budget_callbacks(model_args, training_args),
     )
     metrics = train_and_save(trainer, tokenizer, use_lora=model_args.use_lora)
     if encoded["test"] is not None:
