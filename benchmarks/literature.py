@@ -5,6 +5,11 @@ and published reference points.
 
     python benchmarks/literature.py \
         --summarizer runs/summarization/extractive --tagger runs/knowledge_extraction/bgs_full
+    python benchmarks/literature.py --ner-data FILE.conll --test-file FILE.conll   # your own labelled data
+
+With `--ner-data` the tagger of `recipes/knowledge_extraction/config_own_data.yaml` is trained on that file
+(`geohub train`, only the paths changed) and printed beside the dictionary baseline per type, with its training
+time; nothing else runs.
 
 Models that are absent are reported as such; the baselines (Lead-1, MiniLM centroid, oracle sentence, a gazetteer
 tagger built from the BGS training entities) are computed in the same run on the same data. Speed figures use one
@@ -248,6 +253,79 @@ def _label_map(text: str | None) -> dict | None:
     return json.loads(text) if text else None
 
 
+OWN_DATA_RECIPE = REPO / "recipes" / "knowledge_extraction" / "config_own_data.yaml"
+
+
+def train_own_tagger(args) -> dict:
+    """`geohub train <own-data recipe> --dataset NER_DATA --test_file TEST_FILE --output_dir ...` (the recipe's
+    defaults, only the paths changed, as a user runs it); wall and CPU time of the training process, with load."""
+    import resource
+
+    command = [sys.executable, "-m", "geohub.cli", "train", str(args.recipe), "--dataset", args.ner_data,
+               "--test_file", args.test_file, "--output_dir", str(args.output_dir)]  # fmt: skip
+    if args.label_map:
+        command += ["--label_map", args.label_map]
+    for override in args.set:
+        key, _, value = override.partition("=")
+        command += [f"--{key}", value]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_before, start = os.getloadavg()[0], time.perf_counter()
+    completed = __import__("subprocess").run(command, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if completed.returncode != 0:
+        raise SystemExit(f"benchmarks/literature.py: training failed ({' '.join(command)})")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    results = json.loads((Path(args.output_dir) / "all_results.json").read_text(encoding="utf-8"))
+    return {"command": " ".join(command[2:]).replace("geohub.cli", "geohub", 1), "wall_s": round(wall, 1),
+            "cpu_s": round(cpu, 1), "train_runtime_s": round(float(results.get("train_runtime", 0)), 1),
+            "epochs": results.get("epoch"), "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}  # fmt: skip
+
+
+def own_data_rows(args) -> tuple[list[dict], dict]:
+    """The dictionary of all `--ner-data` entities (longest match) and the tagger trained on `--ner-data` with the
+    own-data recipe (or `--own-tagger`), side by side on `--test-file`, entity P/R/F1 per type with support."""
+    from geohub.data.ner_files import ner_splits
+
+    for path in (args.ner_data, args.test_file):
+        if not Path(path).is_file():
+            raise SystemExit(f"benchmarks/literature.py: {path}: labelled file not found")
+    splits, names = ner_splits(args.ner_data, test_file=args.test_file, label_map=_label_map(args.label_map))
+    training = {}
+    if not args.own_tagger:
+        training = train_own_tagger(args)
+    tagger = args.own_tagger or str(args.output_dir)
+    rows = entity_set_rows(Path(args.test_file).name, splits["train"], splits["test"], [("tagger", tagger)])
+    references = [[names[t] for t in row["ner_tags"]] for row in splits["test"]]
+    support = {kind: sum(tag == f"B-{kind}" for row in references for tag in row)
+               for kind in (n[2:] for n in names if n.startswith("B-"))}  # fmt: skip
+    for row in rows:
+        row["support"] = support
+    return rows, {"training": training, "train_sentences": len(splits["train"]), "test_sentences": len(splits["test"])}
+
+
+def print_own_data_table(rows: list[dict], info: dict, minimum: int) -> None:
+    """Per type: test entities, dictionary F1, tagger F1, and whether the tagger is ahead."""
+    dictionary, tagger = rows[0], rows[-1]
+    print(f"\n{'type':<16} {'test entities':>13} {'dictionary F1':>14} {'tagger F1':>10}  tagger ahead")
+    for kind, count in [("overall", sum(dictionary["support"].values())), *sorted(dictionary["support"].items())]:
+        key = "f1" if kind == "overall" else f"f1_{kind}"
+        mine, base = tagger.get(key), dictionary.get(key)
+        ahead = "" if mine is None or base is None else ("yes" if mine > base else "NO")
+        ahead += f" (under {minimum} entities: not judged)" if kind != "overall" and count < minimum else ""
+        cell = f"{mine:>10.3f}" if mine is not None else f"{tagger.get('note', 'absent'):>10}"
+        print(f"{kind:<16} {count:>13} {base:>14.3f} {cell}  {ahead}")
+    training = info.get("training") or {}
+    if training:
+        print(
+            f"\ntraining: {training['wall_s']} s wall, {training['cpu_s']} s CPU (OMP_NUM_THREADS="
+            f"{training['omp_num_threads']}, load {training['load_1min'][0]} -> {training['load_1min'][1]}), "
+            f"{training['epochs']} epochs; {info['train_sentences']} training / {info['test_sentences']} test "
+            f"sentences\n  {training['command']}"
+        )
+
+
 def _triples(relations) -> set[tuple[str, str, str]]:
     from geohub.knowledge import normalise_name
 
@@ -344,6 +422,17 @@ def main() -> int:
     parser.add_argument("--conll-train", default=None, help="training file of --conll-test (gazetteer baseline)")
     parser.add_argument("--conll-tagger", default=None, help="tagger trained on --conll-train")
     parser.add_argument("--conll-label-map", default=None, help='JSON label map, e.g. {"LEXICON": "STRAT"}')
+    parser.add_argument("--ner-data", default=None,
+                        help="your labelled training file (CoNLL, JSONL spans, ...): trains the own-data recipe on it "
+                        "and prints it against the dictionary baseline on --test-file (nothing else runs)")  # fmt: skip
+    parser.add_argument("--test-file", default=None, help="test file of --ner-data")
+    parser.add_argument("--recipe", default=str(OWN_DATA_RECIPE), help="recipe trained on --ner-data")
+    parser.add_argument("--output-dir", default=None, help="where --ner-data's tagger is saved (runs/own_data/<name>)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a recipe field for --ner-data (repeatable), e.g. num_train_epochs=3")  # fmt: skip
+    parser.add_argument("--label-map", default=None, help='JSON label map for --ner-data, e.g. {"DEPOSIT": "ORE"}')
+    parser.add_argument("--own-tagger", default=None, help="score this tagger on --test-file instead of training")
+    parser.add_argument("--min-support", type=int, default=30, help="types with fewer test entities are not judged")
     parser.add_argument("--max-scitldr", type=int, default=618, help="SciTLDR-A test documents (618 = all)")
     parser.add_argument("--speed-documents", type=int, default=32)
     parser.add_argument("--speed-sentences", type=int, default=128)
@@ -356,6 +445,9 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import geohub  # noqa: F401
     from geohub.data.corpus import load_geo_corpus, load_scitldr, sentence_spans
+
+    if args.ner_data or args.test_file:
+        return own_data_main(args, parser)
 
     if not Path(args.shared_data).is_dir():
         print(
@@ -386,6 +478,17 @@ def main() -> int:
         "BENCHMARK_JSON " + json.dumps({"rows": rows, "speed": speed, "references": REFERENCES, "settings": settings})
     )
     print_table(rows, speed)
+    return 0
+
+
+def own_data_main(args, parser) -> int:
+    """`--ner-data FILE --test-file FILE`: the user's benchmark (JSON line + table)."""
+    if not (args.ner_data and args.test_file):
+        parser.error("--ner-data and --test-file go together")
+    args.output_dir = args.output_dir or str(REPO / "runs" / "own_data" / Path(args.ner_data).stem)
+    rows, info = own_data_rows(args)
+    print("BENCHMARK_JSON " + json.dumps({"rows": rows, **info, "min_support": args.min_support}))
+    print_own_data_table(rows, info, args.min_support)
     return 0
 
 
