@@ -48,6 +48,8 @@ __all__ = [
     "defaults_cache_dir",
     "shipped_folder",
     "default_metrics",
+    "describe_default",
+    "pack_default",
     "BASE_MANIFEST",
     "ADDED_WEIGHTS",
     "ADAPTER_CONFIG",
@@ -157,6 +159,14 @@ def _plan(family) -> tuple[Path, str]:
         locate_source(name)  # a DataError naming the install command when the pretrained extra is missing
         return defaults_cache_dir() / "converted" / name, "convert"
     raise GeohubError(f"family {family.name} has no default model", field="slot")
+
+
+def describe_default(slot: str) -> tuple[Path, str, bool]:
+    """(the default's folder, where it comes from: "shipped", "assembled" or "converted", whether it is ready
+    now), without building anything; raises `GeohubError` when the default cannot be had."""
+    target, how = _plan(_family_of(slot))
+    source = {"ready": "shipped", "assemble": "assembled", "convert": "converted"}[how]
+    return target, source, how == "ready" or _is_model_folder(target)
 
 
 def default_model_path(slot: str) -> Path:

@@ -1,0 +1,213 @@
+"""The shipped defaults (`geohub.defaults`): each loads through the public interfaces and scores, on the data its
+recipe evaluates on, within a tolerance of the metric its model card states; text defaults hold no encoder copy."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import geohub  # noqa: F401  (registers the Auto classes)
+from geohub.defaults import (
+    ADAPTER_CONFIG,
+    BASE_MANIFEST,
+    available_defaults,
+    default_metrics,
+    default_model_path,
+    default_slots,
+    describe_default,
+    shipped_folder,
+)
+from geohub.errors import GeohubError
+
+SHIPPED = [slot for slot, family in default_slots().items() if family.shipped_default]
+TEXT = ("summarization", "knowledge_extraction", "relation_classification")
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch):
+    """Assembled defaults go to a cache shared by this module's tests, not the user's."""
+    monkeypatch.setenv("GEOHUB_HOME", str(tmp_path_factory.getbasetemp() / "defaults-home"))
+
+
+def _shipped(slot: str):
+    folder = shipped_folder(default_slots()[slot])
+    if not ((folder / "config.json").is_file()):
+        pytest.skip(f"no shipped default for {slot} in this checkout ({folder})")
+    return folder
+
+
+def test_every_trained_family_ships_a_default_with_a_card():
+    assert {"seismic_picking", "seismic_denoising", "seismic_magnitude", "landform", "terrain_gan",
+            "summarization", "knowledge_extraction", "relation_classification"} <= set(SHIPPED)  # fmt: skip
+    for slot in SHIPPED:
+        folder = shipped_folder(default_slots()[slot])
+        card = (folder / "README.md").read_text(encoding="utf-8")
+        assert "## Shipped default" in card and "geohub commit `" in card and "## Evaluation" in card, slot
+        assert default_metrics(slot), slot
+        assert not list(folder.glob("*.bin")) and not list(folder.glob("checkpoint-*")), slot  # safetensors only
+
+
+@pytest.mark.parametrize("slot", TEXT)
+def test_text_defaults_hold_no_copy_of_the_encoder(slot):
+    folder = _shipped(slot)
+    assert (folder / BASE_MANIFEST).is_file() or (folder / ADAPTER_CONFIG).is_file()
+    assert not (folder / "model.safetensors").exists()
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 8_000_000  # MiniLM alone is 90 MB
+
+
+def test_available_defaults_and_errors():
+    status = available_defaults()
+    assert set(status) == set(default_slots())
+    for slot in SHIPPED:
+        assert not isinstance(status[slot], str), status[slot]
+    with pytest.raises(GeohubError, match="no default model named 'landfrom'"):
+        default_model_path("landfrom")
+    assert default_model_path("landform") == default_model_path("landform")  # family name or slot: one folder
+
+
+def test_a_missing_offline_extra_is_a_clear_error(monkeypatch):
+    _shipped("summarization")
+    import geohub.environment
+
+    monkeypatch.setattr(geohub.environment, "offline_minilm_path", lambda: None)
+    with pytest.raises(GeohubError, match=r"offline.*not installed"):
+        describe_default("summarization")
+    assert "not installed" in available_defaults()["summarization"]
+
+
+def _recipe_metrics(slot: str, tmp_path, **changes) -> dict:
+    """The recipe's own evaluation of the shipped default: its task run from the default (`model_name_or_path`)
+    with learning rate 0 for one step (the weights do not move; BatchNorm running statistics move by one batch's
+    momentum), evaluated on the recipe's evaluation data."""
+    from geohub.quickstart import build_task_arguments, quickstart_recipes
+    from geohub.training.tasks import get_task
+
+    family = default_slots()[slot]
+    recipe = {**quickstart_recipes()[slot], "model_name_or_path": str(default_model_path(slot)),
+              "learning_rate": 0.0, "max_steps": 1, "disable_tqdm": True, **changes}  # fmt: skip
+    task = get_task(family.task)
+    return task.run(*build_task_arguments(task, recipe, tmp_path / slot))
+
+
+@pytest.mark.parametrize(
+    ("slot", "tolerances"),
+    [
+        ("seismic_picking", {"eval_detection_f1": 0.03, "eval_s_f1": 0.06, "eval_p_f1": 0.06}),
+        ("seismic_magnitude", {"eval_detection_f1": 0.04, "eval_magnitude_mae": 0.04}),
+        ("seismic_denoising", {"eval_snr_gain_db": 0.6}),
+    ],
+)
+def test_seismic_defaults_score_their_cards_metrics(slot, tolerances, tmp_path):
+    _shipped(slot)
+    card = default_metrics(slot)
+    measured = _recipe_metrics(slot, tmp_path, num_train_windows=16)
+    for key, tolerance in tolerances.items():
+        assert abs(measured[key] - card[key]) <= tolerance, (key, measured[key], card[key])
+
+
+def test_landform_default_scores_its_card_accuracy_on_the_recipe_held_out_patches():
+    from geohub.data.synthetic_terrain import make_landform_dataset
+    from geohub.inference.loading import load_model_and_processor
+
+    _shipped("landform")
+    recipe = default_slots()["landform"].quickstart
+    model, processor = load_model_and_processor(default_model_path("landform"))
+    held_out = make_landform_dataset(recipe["num_eval_samples"], 32, 50.0, recipe["seed"] + 1_000_003)
+    patches = [np.asarray(p, dtype=np.float32) for p in held_out["elevation"]]
+    with torch.no_grad():
+        logits = model(pixel_values=processor(patches)["pixel_values"]).logits
+    accuracy = float((logits.argmax(-1).numpy() == np.asarray(held_out["label"])).mean())
+    assert abs(accuracy - default_metrics("landform")["eval_accuracy"]) <= 0.03
+
+
+def test_bundled_landform_examples_are_what_their_names_say(tmp_path, monkeypatch):
+    """The demo's first clicks: each bundled DEM tile is its kind by the geomorphometric rule, and the shipped
+    landform default classifies it so (the tile name starts with the kind)."""
+    from geohub.data.dem import read_dem
+    from geohub.data.synthetic_terrain import landform_label
+    from geohub.demo.examples import DEM_EXAMPLES, dem_example
+    from geohub.inference.loading import load_model_and_processor
+    from geohub.inference.terrain import classify_landform
+
+    _shipped("landform")
+    monkeypatch.setenv("GEOHUB_DEMO_EXAMPLES", str(tmp_path))
+    model, processor = load_model_and_processor(default_model_path("landform"))
+    for name, kind in DEM_EXAMPLES.items():
+        assert name.startswith(kind)
+        tile = np.load(dem_example(name))
+        assert landform_label(tile, 50.0) == kind, name
+        scores = classify_landform(model, read_dem(dem_example(name), spacing_m=50.0), processor=processor)
+        assert max(scores, key=scores.get) == kind, (name, scores)
+
+
+def test_terrain_gan_default_generates_terrain_through_the_pipeline():
+    from transformers import pipeline
+
+    _shipped("terrain_gan")
+    card = default_metrics("terrain_gan")
+    assert card["eval_wasserstein_elevation_m"] < 200 and abs(card["eval_spectral_slope_difference"]) < 0.5
+    generate = pipeline("terrain-generation", model=str(default_model_path("terrain_gan")))
+    out = generate(2, seed=0) if callable(generate) else None
+    patches = out["elevation"] if isinstance(out, dict) else [o["elevation"] for o in out]
+    array = np.asarray(patches[0], dtype=np.float64)
+    assert array.ndim == 2 and np.isfinite(array).all() and array.std() > 0
+
+
+@pytest.mark.slow
+def test_summarizer_default_scores_its_card_rouge_on_the_held_out_split():
+    from geohub.data.corpus import load_geo_corpus
+    from geohub.inference.text import load_text_model, summarize
+
+    _shipped("summarization")
+    model, tokenizer = load_text_model(default_model_path("summarization"))
+    held_out = load_geo_corpus()["test"]
+    from geohub.metrics.text import load_rouge
+
+    predictions = summarize(list(held_out["text"]), model=model, tokenizer=tokenizer)
+    scores = load_rouge().compute(predictions=predictions, references=list(held_out["summary"]))
+    card = default_metrics("summarization")
+    assert abs(100 * scores["rouge1"] - card["eval_rouge1"]) <= 2.0, (scores, card)
+
+
+def test_assembled_text_default_is_reused_and_atomic(tmp_path, monkeypatch):
+    _shipped("summarization")
+    monkeypatch.setenv("GEOHUB_HOME", str(tmp_path))
+    path, source, ready = describe_default("summarization")
+    assert (source, ready) == ("assembled", False)
+    first = default_model_path("summarization")
+    assert first == path and (path / "model.safetensors").is_file()
+    stamp = (path / "model.safetensors").stat().st_mtime_ns
+    assert default_model_path("summarization") == path and (path / "model.safetensors").stat().st_mtime_ns == stamp
+    assert describe_default("summarization")[2] is True
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+    config = json.loads((path / "config.json").read_text())
+    assert config["model_type"] == "geohub_extractive_summarizer"
+    assert os.path.getsize(path / "model.safetensors") > 80_000_000  # the full encoder is in the assembled copy
+
+
+@pytest.mark.slow
+def test_relation_classifier_default_scores_its_card_f1_on_held_out_gold_entities():
+    from geohub.data.corpus import ENTITY_TYPES, RELATION_TYPES, load_geo_corpus, sentence_spans
+    from geohub.inference.relations import classify_relations, load_relation_model
+    from geohub.knowledge import Mention, normalise_name
+    from geohub.metrics.scores import precision_recall_f1
+
+    _shipped("relation_classification")
+    model, tokenizer = load_relation_model(default_model_path("relation_classification"))
+    tp = fp = fn = 0
+    for row in load_geo_corpus()["test"]:
+        spans = sentence_spans(row["text"])
+        mentions = [Mention(e["text"], ENTITY_TYPES[e["label"]], e["start"], e["end"], 1.0,
+                            next((i for i, (a, b) in enumerate(spans) if a <= e["start"] < b), 0))
+                    for e in row["entities"]]  # fmt: skip
+        found = {(normalise_name(r.head.text), r.relation, normalise_name(r.tail.text))
+                 for r in classify_relations(row["text"], mentions, model, tokenizer)}  # fmt: skip
+        gold = {(normalise_name(r["head"]), RELATION_TYPES[r["relation"]], normalise_name(r["tail"]))
+                for r in row["relations"]}  # fmt: skip
+        tp, fp, fn = tp + len(found & gold), fp + len(found - gold), fn + len(gold - found)
+    f1 = precision_recall_f1(tp, fp, fn)[2]
+    assert abs(f1 - default_metrics("relation_classification")["eval_f1"]) <= 0.03, f1
