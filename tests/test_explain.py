@@ -8,53 +8,54 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
+from geohub.auto import families
 from geohub.explain import METHODS, ExplainError, explain
-from tests.test_export import (
-    _denoiser,
-    _gpd,
-    _landform,
-    _magnitude,
-    _picker,
-    _summarizer,
-    _tagger,
-    _terrain_gan,
-)
+from geohub.explain.files import READERS
+from geohub.export import export_spec
+from geohub.family import OptOut
+from tests.test_export import _picker
 
 
-def _inputs(family: str, model) -> dict:
-    generator = torch.Generator().manual_seed(1)
-    if family in {"seismic_picker", "seismic_magnitude", "seismic_denoiser", "gpd"}:
-        length = 400 if family == "gpd" else 600
-        batch = {"inputs": torch.randn(1, 3, length, generator=generator)}
-        if family == "seismic_magnitude":
-            batch["log_amplitude"] = torch.randn(1, 3, generator=generator)
-        return batch
-    if family == "landform":
-        return {"pixel_values": torch.randn(1, 1, 16, 16, generator=generator)}
-    if family == "terrain_gan":
-        return {"latents": torch.randn(1, 8, generator=generator)}
-    if family == "bert_tagger":
-        return {
-            "input_ids": torch.randint(5, 100, (1, 12), generator=generator),
-            "attention_mask": torch.ones(1, 12).long(),
-        }
-    mask = torch.ones(1, 4, 6, dtype=torch.long)
-    mask[0, 3] = 0
-    return {"input_ids": torch.randint(5, 1000, (1, 4, 6), generator=generator), "attention_mask": mask}
+def explained() -> list[str]:
+    """The families that declare an explain hook (`explain=".explain_<family>"`; the tests grow with them)."""
+    return sorted(n for n, f in families().items() if isinstance(f.explain, str))
 
 
-FAMILIES = {"seismic_picker": (_picker, (3, 600)), "seismic_magnitude": (_magnitude, (3, 600)),
-            "seismic_denoiser": (_denoiser, (3, 600)), "gpd": (_gpd, (3, 400)), "landform": (_landform, (16, 16)),
-            "terrain_gan": (_terrain_gan, (8,)), "bert_tagger": (_tagger, (12,)),
-            "extractive_summarizer": (_summarizer, (4,))}  # fmt: skip
+def _inputs(model) -> dict:
+    """One example input of the family's tiny model: row 1 of the example inputs its `export=` declaration gives."""
+    return {k: v[1:2] for k, v in export_spec(model).inputs.items()}
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_integrated_gradients_completeness_and_shapes(family):
+def _expected_shape(input_type: str, inputs: dict) -> tuple[int, ...]:
+    """Attributions per input element: samples `(C, T)`, pixels `(H, W)`, latent dimensions, tokens or sentences."""
+    if input_type == "waveform":
+        return tuple(inputs["inputs"].shape[1:])
+    if input_type == "image":
+        return tuple(inputs["pixel_values"].shape[2:])
+    if input_type == "latent":
+        return tuple(inputs["latents"].shape[1:])
+    return tuple(inputs["input_ids"].shape[1:2])  # tokens (tagger) or sentences (extractive summarizer)
+
+
+@pytest.mark.parametrize("name", sorted(families()))
+def test_every_family_declares_its_explanation(name):
+    family = families()[name]
+    assert isinstance(family.explain, (str, OptOut)), (
+        f"{name}: declare explain='.explain_{name}' (a hook module) or explain=OptOut(reason) in its family.py"
+    )
+    if isinstance(family.explain, str):
+        hook = family.explain_hook()
+        assert callable(hook.problem) and hook.FILE_READER in READERS
+        assert family.tiny_config is not None, f"{name}: declare tiny_config so that these tests build its model"
+
+
+@pytest.mark.parametrize("name", explained())
+def test_integrated_gradients_completeness_and_shapes(name):
     torch.manual_seed(0)
-    build, shape = FAMILIES[family]
-    model = build().eval()
-    inputs = _inputs(family, model)
+    family = families()[name]
+    model = family.tiny_model()
+    inputs = _inputs(model)
+    shape = _expected_shape(family.input_type, inputs)
     result = explain(model, inputs, method="integrated_gradients")
     assert result.attributions.shape == shape
     assert np.isfinite(result.attributions).all()
@@ -130,7 +131,7 @@ def test_internal_batch_size_bounds_memory_not_the_result():
     """A server's small `internal_batch_size` runs the same integration in more, smaller model calls."""
     torch.manual_seed(0)
     model = _picker().eval()
-    inputs = _inputs("seismic_picker", model)
+    inputs = _inputs(model)
     calls: list[int] = []
     hook = model.register_forward_pre_hook(lambda _m, args, kwargs: calls.append(kwargs["inputs"].shape[0]),
                                            with_kwargs=True)  # fmt: skip
