@@ -13,6 +13,8 @@ and the field, with what was expected.
     check_text(text, max_characters=20_000)                     # before tokenising
     check_count(num_samples, "num_samples"); check_seed(seed); check_top_k(top_k); check_positive(spacing, "spacing_m")
     check_finite_array(elevation, "elevation", max_abs=MAX_ABS_ELEVATION_M)
+    check_memory(batch_size, "batch_size", window_bytes(6000, 3), what="windows")   # memory budget (2 GiB default,
+    check_explain_steps(max_steps)                                                 # $GEOHUB_MEMORY_BUDGET_MB)
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ __all__ = [
     "MAX_SPACING_M",
     "DEFAULT_MAX_DEM_CELLS",
     "MAX_GAP_FILL_SAMPLES",
+    "DEFAULT_MEMORY_BUDGET_MB",
+    "memory_budget_bytes",
+    "memory_cap",
+    "check_memory",
+    "check_explain_steps",
+    "window_bytes",
     "check_count",
     "check_seed",
     "check_top_k",
@@ -57,6 +65,71 @@ MAX_SPACING_M = 1e6  # a grid spacing beyond 1000 km is not a DEM
 DEFAULT_MAX_DEM_CELLS = 2**27  # 134 M cells = 512 MiB of float32: the library's ceiling for one raster
 MAX_GAP_FILL_SAMPLES = 2**24  # samples that gap filling may add per trace: 46 h at 100 Hz, 128 MiB of float64
 _CHUNK = 1 << 20
+DEFAULT_MEMORY_BUDGET_MB = 2048  # what one call may allocate for its batches, steps or simulations
+MEMORY_BUDGET_ENV = "GEOHUB_MEMORY_BUDGET_MB"
+ACTIVATION_FACTOR = 16  # a waveform window's activations, as a multiple of its float32 input (conv/LSTM pickers)
+
+
+# --- memory budget -----------------------------------------------------------------------------------------------
+def memory_budget_bytes() -> int:
+    """The memory budget in bytes: `$GEOHUB_MEMORY_BUDGET_MB` (a positive number of MiB) or 2048 MiB.
+
+    Hard caps on batch sizes, explanation steps and simulated events are derived from it (`memory_cap`), so one
+    setting bounds what a call may allocate. A bad value is a ConfigError naming the variable."""
+    raw = os.environ.get(MEMORY_BUDGET_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MEMORY_BUDGET_MB * 2**20
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{MEMORY_BUDGET_ENV}={raw!r}", field=MEMORY_BUDGET_ENV, expected="a positive number of MiB")
+    return int(value * 2**20)
+
+
+def memory_cap(bytes_per_item: float) -> int:
+    """How many items of `bytes_per_item` bytes fit the memory budget (at least 1)."""
+    return max(1, int(memory_budget_bytes() // max(1.0, float(bytes_per_item))))
+
+
+def check_memory(count, field: str, bytes_per_item: float, *, what: str = "items", error=ConfigError) -> int:
+    """`count` (a whole number >= 1) if `count` items of `bytes_per_item` bytes fit the memory budget; otherwise
+    an error naming `field`, the cap and how to raise it, BEFORE anything is allocated.
+
+    The one check of the hard caps: pipelines' `batch_size` (windows), explanation steps, and (H7's forecasts)
+    simulated events: `check_memory(num_simulations * max_events, "max_events", bytes_per_event)`."""
+    count = check_count(count, field, error=error)
+    cap = memory_cap(bytes_per_item)
+    if count > cap:
+        budget = memory_budget_bytes() / 2**20
+        raise error(f"{count} {what} need about {count * bytes_per_item / 2**20:.0f} MiB, over the memory budget of "
+                    f"{budget:.0f} MiB (${MEMORY_BUDGET_ENV})", field=field,
+                    expected=f"at most {cap} {what}, or a larger ${MEMORY_BUDGET_ENV}")  # fmt: skip
+    return count
+
+
+def window_bytes(window_length: int, channels: int = 3) -> int:
+    """Memory of one waveform window through a model: its float32 input times `ACTIVATION_FACTOR`."""
+    return int(window_length) * int(channels) * 4 * ACTIVATION_FACTOR
+
+
+def explain_step_bytes() -> int:
+    """Memory per integrated-gradients step count, for the Gauss-Legendre rule's n x n companion matrix (float64,
+    about 4 copies in `numpy.polynomial.legendre.leggauss`): steps are capped at sqrt(budget / 32)."""
+    return 32
+
+
+def check_explain_steps(max_steps, field: str = "max_steps", *, error=ConfigError) -> int:
+    """`max_steps` if the Gauss-Legendre nodes of that many steps fit the memory budget (n^2 x 32 bytes; 8192
+    steps for 2 GiB); the interpolated inputs themselves are bounded by the internal batch size."""
+    steps = check_count(max_steps, field, error=error)
+    cap = max(1, math.isqrt(memory_budget_bytes() // explain_step_bytes()))
+    if steps > cap:
+        raise error(f"{steps} integrated-gradients steps need about {steps * steps * 32 / 2**30:.1f} GiB, over the "
+                    f"memory budget of {memory_budget_bytes() / 2**20:.0f} MiB (${MEMORY_BUDGET_ENV})", field=field,
+                    expected=f"at most {cap} steps, or a larger ${MEMORY_BUDGET_ENV}")  # fmt: skip
+    return steps
 
 
 # --- numbers ---------------------------------------------------------------------------------------------------

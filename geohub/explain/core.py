@@ -165,6 +165,10 @@ def explain(model: nn.Module, inputs: dict[str, Any], *, method: str = "integrat
         raise ExplainError(f"unknown method {method!r}", field="method", expected=", ".join(METHODS))
     if phase not in {"P", "S", "D"}:
         raise ExplainError(f"unknown phase {phase!r}", field="phase", expected="P, S or D")
+    if method == "integrated_gradients":  # the step cap of the memory budget, before any allocation
+        from ..data.limits import check_explain_steps
+
+        check_explain_steps(max_steps, "max_steps", error=ExplainError)
     require_torch(model)
     model.eval()
     with torch.inference_mode(False), torch.enable_grad():  # also inside a pipeline's or caller's no_grad
@@ -210,6 +214,9 @@ def pipeline_settings(explain_value: Any, steps: Any = None, max_steps: Any = No
     if not numbers or isinstance(n_steps, bool) or not 1 <= n_steps <= largest:
         raise ExplainError(f"explain_steps={steps!r}, explain_max_steps={max_steps!r}", field="explain_steps",
                            expected="integers with 1 <= explain_steps <= explain_max_steps")  # fmt: skip
+    from ..data.limits import check_explain_steps
+
+    check_explain_steps(largest, "explain_max_steps", error=ExplainError)  # the memory budget's cap
     if model is not None:
         require_torch(model)
     return {"method": method, "n_steps": int(n_steps), "max_steps": int(largest)}

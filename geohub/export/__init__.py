@@ -73,6 +73,9 @@ def export_model(model_dir: str | os.PathLike, fmt: str, output_dir: str | os.Pa
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}", field="format", expected=" or ".join(FORMATS))
     source = Path(model_dir)
+    if (source / "export.json").is_file():
+        raise ExportError("this is already an export folder (it holds export.json)", path=source,
+                          expected="the saved model folder it was exported from")  # fmt: skip
     if not (source / "config.json").is_file():
         raise ExportError("not a model folder (no config.json)", path=source, expected="a folder saved by geohub")
     from .exported import load_config, model_class
@@ -84,11 +87,15 @@ def export_model(model_dir: str | os.PathLike, fmt: str, output_dir: str | os.Pa
             model.set_attn_implementation("eager")
         except Exception:  # models without the switch keep their attention
             pass
+    from .integrity import add_file_hashes
+
     if fmt == "onnx":
-        return export_onnx(model, output_dir, source=source, opset=opset)
-    if fmt == "onnx-int8":
-        return export_onnx_int8(model, output_dir, source=source, opset=opset)
-    return export_int8(model, output_dir, source=source)
+        info = export_onnx(model, output_dir, source=source, opset=opset)
+    elif fmt == "onnx-int8":
+        info = export_onnx_int8(model, output_dir, source=source, opset=opset)
+    else:
+        info = export_int8(model, output_dir, source=source)
+    return add_file_hashes(output_dir, info)  # sha256 of every file, in export.json, checked by load_exported
 
 
 def __getattr__(name: str):

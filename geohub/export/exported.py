@@ -28,8 +28,11 @@ def model_class(config, architecture: str | None = None) -> type:
     from ..auto import families
 
     architecture = architecture or (config.architectures or [""])[0]
-    if hasattr(transformers, architecture):
-        return getattr(transformers, architecture)
+    if not isinstance(architecture, str):
+        architecture = repr(architecture)
+    found = getattr(transformers, architecture, None) if architecture.isidentifier() else None
+    if isinstance(found, type) and issubclass(found, transformers.PreTrainedModel):
+        return found  # never `pipeline`, an Auto class or `Trainer`: export.json is untrusted input
     for family in families().values():
         for path in family.models:
             if path.rsplit(":", 1)[-1] == architecture:
@@ -51,7 +54,11 @@ def load_int8(folder: Path, info: dict) -> nn.Module:
 
     config = load_config(folder)
     model = model_class(config, info.get("architecture"))(config)
-    stored = load_file(str(folder / "model.int8.safetensors"))
+    try:
+        stored = load_file(str(folder / "model.int8.safetensors"))
+    except Exception as err:  # noqa: BLE001 - safetensors raises its own error types for corrupt files
+        raise ExportError(f"cannot read the int8 weights ({type(err).__name__}: {str(err)[:80]})",
+                          path=folder / "model.int8.safetensors", expected="the file `geohub export` wrote") from None  # fmt: skip
     state = {}
     for name, tensor in stored.items():
         if name.endswith(".int8"):
@@ -63,6 +70,12 @@ def load_int8(folder: Path, info: dict) -> nn.Module:
     if unexpected or [m for m in missing if not m.endswith(("position_ids", "num_batches_tracked"))]:
         raise ExportError(f"int8 weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})",
                           path=folder / "model.int8.safetensors")  # fmt: skip
+    layers = dict(model.named_modules())
+    bad = [m for m in info["quantized_modules"] if not isinstance(layers.get(m), (nn.Linear, nn.LSTM))]
+    if bad:  # export.json is untrusted: only the model's own Linear/LSTM layers may be named
+        raise ExportError(f"quantized_modules names {bad[:3]}, not Linear/LSTM layers of the model",
+                          path=folder / "export.json", field="quantized_modules",
+                          expected="names of the model's Linear or LSTM layers")  # fmt: skip
     return quantize_int8(model, info["quantized_modules"])
 
 
@@ -100,8 +113,12 @@ class OnnxModel:
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        self.session = onnxruntime.InferenceSession(str(self.folder / "model.onnx"), options,
-                                                    providers=["CPUExecutionProvider"])  # fmt: skip
+        try:
+            self.session = onnxruntime.InferenceSession(str(self.folder / "model.onnx"), options,
+                                                        providers=["CPUExecutionProvider"])  # fmt: skip
+        except Exception as err:  # noqa: BLE001 - onnxruntime's own exception types (InvalidProtobuf, Fail, ...)
+            raise ExportError(f"onnxruntime cannot load the graph ({type(err).__name__}: {str(err)[:100]})",
+                              path=self.folder / "model.onnx", expected="the model.onnx `geohub export` wrote") from None  # fmt: skip
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.main_input_name = self.input_names[0]
@@ -171,12 +188,11 @@ class OnnxModel:
 def load_exported(folder: str | os.PathLike):
     """The model of an export folder: `OnnxModel` for `onnx` and `onnx-int8`, the int8-quantised PyTorch model for
     `int8`."""
+    from .integrity import read_export_info
+
     folder = Path(folder)
     path = folder / "export.json"
-    if not path.is_file():
-        raise ExportError("not an export folder (no export.json)", path=folder,
-                          expected="a folder written by `geohub export`")  # fmt: skip
-    info = json.loads(path.read_text(encoding="utf-8"))
+    info = read_export_info(folder)  # every field checked and every file's sha256 verified (ExportError)
     if info.get("format") in ("onnx", "onnx-int8"):
         return OnnxModel(folder, info)
     if info.get("format") == "int8":

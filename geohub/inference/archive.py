@@ -396,12 +396,45 @@ def finished_chunks(output: Path, *, retry_failed: bool = False) -> set[str]:
     return done
 
 
+MIN_CHUNK_SECONDS = 60.0  # a stated floor: below it the per-chunk overhead (reads, padding, files) dominates
+
+
+def parse_time(value: str | None, field: str):
+    """`value` as an `obspy.UTCDateTime` (None stays None); a ConfigError naming `field` otherwise."""
+    from obspy import UTCDateTime
+
+    if value is None:
+        return None
+    try:
+        return UTCDateTime(value)
+    except Exception:  # noqa: BLE001 - UTCDateTime raises TypeError, ValueError, ... for text it cannot parse
+        raise ConfigError(f"{value!r} is not a date", field=field,
+                          expected="an ISO 8601 time, e.g. 2024-01-01 or 2024-01-01T06:00:00") from None  # fmt: skip
+
+
+def check_chunk_and_times(options: ArchiveOptions, models: list[ArchiveModel] | None = None) -> None:
+    """--start/--end parse as times; --chunk-seconds is at least MIN_CHUNK_SECONDS and (with `models`) the
+    longest model window; --batch-size fits the memory budget (`geohub.data.limits.check_memory`)."""
+    from ..data.limits import check_memory, window_bytes
+
+    parse_time(options.start, "--start"), parse_time(options.end, "--end")
+    chunk = options.chunk_seconds
+    floor = max([MIN_CHUNK_SECONDS] + [m.window_seconds for m in models or []])
+    if not isinstance(chunk, (int, float)) or not math.isfinite(chunk) or chunk < floor:
+        raise ConfigError(f"chunk length {chunk} s", field="--chunk-seconds",
+                          expected=f"at least {floor:g} s (the floor, or the longest model window)")  # fmt: skip
+    for model in models or []:
+        check_memory(options.batch_size, "--batch-size", window_bytes(model.model.spec.window_length),
+                     what="windows")  # fmt: skip
+
+
 def check_run_settings(options: ArchiveOptions, *, write: bool) -> None:
     """Refuse to mix two different commands in one output folder (or an unknown `--precision`); record the
     settings on first use."""
     if options.precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {options.precision!r}", field="--precision",
                           expected=" or ".join(PRECISIONS))  # fmt: skip
+    check_chunk_and_times(options)
     path = Path(options.output) / "run.json"
     settings = options.run_settings()
     if path.is_file():
@@ -467,7 +500,6 @@ def run_archive(options: ArchiveOptions, *, echo=print) -> dict | None:
     """Annotate the archive on this process's share of the chunks; rank 0 merges and returns the summary."""
     import torch
     from accelerate import PartialState
-    from obspy import UTCDateTime
 
     began = time.perf_counter()
     state = PartialState(cpu=not torch.cuda.is_available())
@@ -475,8 +507,8 @@ def run_archive(options: ArchiveOptions, *, echo=print) -> dict | None:
     output = Path(options.output)
     check_run_settings(options, write=state.is_main_process)
     models = load_archive_models(options.models, device=state.device)
-    start = UTCDateTime(options.start) if options.start else None
-    end = UTCDateTime(options.end) if options.end else None
+    check_chunk_and_times(options, models)
+    start, end = parse_time(options.start, "--start"), parse_time(options.end, "--end")
     source = open_source(options.source, kind=options.source_format, start=start, end=end, stations=options.stations)
     chunks = make_chunks(source, options.chunk_seconds)
     pad_s, grid_s = padding_and_grid(models, options)

@@ -17,7 +17,9 @@ yields one model window per item (`ChunkPipeline`), so `batch_size` batches wind
 `_forward` runs the model on a batch of windows; `postprocess` stacks a record's windows and picks by the model's
 own rule. Picking accepts `stride` (samples between windows) or `overlap` (fraction of a window), `p_threshold`,
 `s_threshold`, `detection_threshold` and `output="obspy"` (an `obspy.Stream` of probability traces and
-`obspy.core.event.Pick`s); both accept `fill_gaps`. `batch_size` defaults to 32 windows.
+`obspy.core.event.Pick`s); both accept `fill_gaps`. `batch_size` defaults to 32 windows and is capped by the memory
+budget (`geohub.data.limits.check_memory`). A list is checked item by item before any work: a bad item (None, a
+missing file) is a `WaveformError` naming its index, never a TypeError after the good items ran.
 The magnitude pipeline scores, per station, the window placed so that the record's peak amplitude falls 40% into
 it; a station without signal (all-zero or constant) gets `event_probability` 0 and magnitude None.
 
@@ -91,6 +93,38 @@ class WaveformChunkPipeline(ChunkPipeline):
 
     def _ensure_tensor_on_device(self, inputs, device):
         return inputs  # windows are moved in `_forward`; records stay numpy / obspy objects
+
+    def __call__(self, inputs, *args, **kwargs):
+        """Checks before any work: `batch_size` against the memory budget (`geohub.data.limits.check_memory`), and
+        every input (each item of a list) is a path to an existing file, an `obspy` Stream/Trace or a
+        `{"waveforms", "sampling_rate"}` dict; a bad item is an error naming its index (`inputs[1]`), so no good
+        result is computed and then lost. A file that exists but cannot be read still fails when its turn comes."""
+        from ..data.limits import check_memory, window_bytes
+
+        window = getattr(getattr(self, "spec", None), "window_length", None)
+        window = window or getattr(self.model.config, "window_length", None) or 6000
+        batch = kwargs.get("batch_size") or self._batch_size
+        check_memory(batch, "batch_size", window_bytes(window), what="windows", error=WaveformError)
+        for index, item in enumerate(inputs if isinstance(inputs, (list, tuple)) else [inputs]):
+            check_waveform_input(item, f"inputs[{index}]" if isinstance(inputs, (list, tuple)) else "inputs")
+        return super().__call__(inputs, *args, **kwargs)
+
+
+def check_waveform_input(item, field: str) -> None:
+    """A WaveformError naming `field` unless `item` is an existing file's path, an obspy Stream/Trace or a dict
+    with "waveforms" and "sampling_rate"."""
+    import os
+
+    from obspy import Stream, Trace
+
+    if isinstance(item, (Stream, Trace)) or (isinstance(item, dict) and {"waveforms", "sampling_rate"} <= set(item)):
+        return
+    if isinstance(item, (str, os.PathLike)) and str(item).strip():
+        if not os.path.isfile(item):
+            raise WaveformError("waveform file not found", path=item, field=field, expected="an existing file")
+        return
+    raise WaveformError(f"{type(item).__name__} {str(item)[:40]!r} is not a waveform input", field=field,
+                        expected='a file path, an obspy Stream/Trace or {"waveforms", "sampling_rate"}')  # fmt: skip
 
 
 class _SeismicPipeline(WaveformChunkPipeline):

@@ -257,4 +257,19 @@ def parse_recipe(
         close = difflib.get_close_matches(key, list(_field_names(types)), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise ConfigError(f"unknown command-line option '{remaining[0]}'{hint}", field=key)
+    _check_finite(instances, recipe, lines)
     return tuple(instances)
+
+
+def _check_finite(instances, recipe, lines: dict[str, int]) -> None:
+    """A float field set to NaN or infinity (`learning_rate: .nan`) is refused at parsing, not at launch; a field
+    whose own default is not finite is left alone."""
+    import math
+
+    for instance in instances:
+        for field in dataclasses.fields(instance):
+            value = getattr(instance, field.name, None)
+            default_finite = not (isinstance(field.default, float) and not math.isfinite(field.default))
+            if isinstance(value, float) and not math.isfinite(value) and default_finite:
+                raise ConfigError(f"'{field.name}' is {value}", path=recipe, line=lines.get(field.name),
+                                  field=field.name, expected="a finite number")  # fmt: skip
