@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,7 +77,6 @@ def test_check_refuses_a_malformed_lock_naming_the_line(tmp_path):
 
 
 def _pyproject_requirements() -> list[Requirement]:
-    tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11's tomllib")
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     texts = list(project["dependencies"])
     for extra in ("offline", "test", "pretrained"):
