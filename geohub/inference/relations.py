@@ -22,6 +22,7 @@ import torch
 
 from ..errors import CorpusError
 from ..knowledge import Mention, Relation, extract_relations
+from .tokenizing import tokenizer_lock
 
 __all__ = ["load_relation_model", "classify_relations", "default_relation_model"]
 
@@ -76,7 +77,8 @@ def classify_relations(
     prepared = prepare_document(text, tuples, model.config, rules=rules)
     if not prepared["pairs"]:
         return []
-    encoded = encode_documents(tokenizer, [prepared], model.config)
+    with tokenizer_lock(tokenizer):  # one tokenizer shared by concurrent requests (geohub.inference.tokenizing)
+        encoded = encode_documents(tokenizer, [prepared], model.config)
     as_tensor = lambda key: torch.tensor(encoded[key], dtype=torch.long)  # noqa: E731
     heads = torch.tensor([h for h, _ in prepared["pairs"]])
     tails = torch.tensor([t for _, t in prepared["pairs"]])
