@@ -124,7 +124,7 @@ def annotate(
     model: list[str] = typer.Option(
         ..., "--model", help="seismic picker (or magnitude model) folder / repo id; repeat"
     ),
-    output: Path = typer.Option(..., "--output", help="result folder (picks.csv, picks.xml, ...); resumes a run"),
+    output: str = typer.Option(..., "--output", help="result folder (picks.csv, picks.xml, ...); resumes a run"),
     config_file: Path | None = typer.Option(
         None, "--config_file", "--config-file", help="accelerate config: N processes"
     ),
@@ -148,6 +148,7 @@ def annotate(
         "fp32", "--precision", help="fp32, or bf16 (autocast; ~2x faster on bf16 CPUs/GPUs)"
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the accelerate launch line and stop"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="write into a non-empty --output without a run"),
 ) -> None:
     """Pick phases over a continuous archive in station x time chunks, on N processes, resumable."""
     from .errors import GeohubError
@@ -159,7 +160,7 @@ def annotate(
                              batch_size=batch_size, p_threshold=p_threshold, s_threshold=s_threshold,
                              detection_threshold=detection_threshold, save_probabilities=save_probabilities,
                              retry_failed=retry_failed, plot=not no_plot, progress=not no_progress,
-                             threads=threads, precision=precision)  # fmt: skip
+                             threads=threads, precision=precision, overwrite=overwrite)  # fmt: skip
     try:  # fail here, before starting processes
         if not source.exists():
             _fail(f"{source}: source not found (an SDS archive, a folder of waveform files or a file)")
@@ -274,9 +275,8 @@ def explain_command(
     JSON atomically."""
     from .errors import GeohubError
     from .explain import explain_file
-    from .utils import atomic_write_text
-
     from .outputs import output_file
+    from .utils import atomic_write_text
 
     try:
         output = output_file(output, overwrite=overwrite)
@@ -306,7 +306,6 @@ def export_command(
 
     from .errors import GeohubError
     from .export import export_model
-
     from .outputs import output_folder
 
     try:

@@ -78,6 +78,7 @@ class ArchiveOptions:
     progress: bool = True
     threads: int | None = None
     precision: str = "fp32"
+    overwrite: bool = False  # write into a non-empty --output that holds no annotate run
 
     def to_argv(self) -> list[str]:
         argv = [self.source, "--output", self.output, "--format", self.source_format]
@@ -91,7 +92,7 @@ class ArchiveOptions:
         if self.stations:
             argv += ["--stations", ",".join(self.stations)]
         flags = {"save_probabilities": self.save_probabilities, "retry_failed": self.retry_failed,
-                 "no_plot": not self.plot, "no_progress": not self.progress}  # fmt: skip
+                 "no_plot": not self.plot, "no_progress": not self.progress, "overwrite": self.overwrite}  # fmt: skip
         return argv + [f"--{name.replace('_', '-')}" for name, on in flags.items() if on]
 
     def run_settings(self) -> dict:
@@ -117,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
                        ("p-threshold", float), ("s-threshold", float), ("detection-threshold", float),
                        ("threads", int)):  # fmt: skip
         parser.add_argument(f"--{name}", type=kind)
-    for flag in ("save-probabilities", "retry-failed", "no-plot", "no-progress"):
+    for flag in ("save-probabilities", "retry-failed", "no-plot", "no-progress", "overwrite"):
         parser.add_argument(f"--{flag}", action="store_true")
     return parser
 
@@ -435,8 +436,16 @@ def check_run_settings(options: ArchiveOptions, *, write: bool) -> None:
         raise ConfigError(f"unknown precision {options.precision!r}", field="--precision",
                           expected=" or ".join(PRECISIONS))  # fmt: skip
     check_chunk_and_times(options)
-    path = Path(options.output) / "run.json"
+    from ..outputs import check_output_path
+
+    output = check_output_path(options.output, "--output")
+    path = output / "run.json"
     settings = options.run_settings()
+    foreign = output.is_dir() and any(not p.name.startswith(".") for p in output.iterdir())
+    if not path.is_file() and foreign and not options.overwrite:  # hidden: another rank's run.json being written
+        raise ConfigError("the output folder is not empty and holds no annotate run (run.json)", path=output,
+                          field="--output", expected="a new or empty folder, the same run's folder to resume, "
+                          "or --overwrite to write into it")  # fmt: skip
     if path.is_file():
         previous = json.loads(path.read_text())
         if previous != settings:

@@ -131,3 +131,23 @@ def test_save_pretrained_and_atomic_writes_honour_the_umask(picker, tmp_path, um
     os.umask(0o077)
     atomic_write_text(tmp_path / "private.txt", "x")
     assert stat.S_IMODE((tmp_path / "private.txt").stat().st_mode) == 0o600
+
+
+def test_annotate_refuses_a_foreign_non_empty_output_folder_and_resumes_its_own(picker, tmp_path):
+    from obspy import Stream, Trace, UTCDateTime
+
+    record = tmp_path / "rec.mseed"
+    rng = np.random.default_rng(0)
+    Stream([Trace(rng.normal(size=3000).astype(np.float32), header={"station": "AAA", "channel": f"HH{c}",
+            "sampling_rate": 100.0, "starttime": UTCDateTime(0)}) for c in "ZNE"]).write(str(record), format="MSEED")  # fmt: skip
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "chapter1.tex").write_text("mine")
+    args = ["annotate", str(record), "--model", str(picker), "--output", str(out), "--chunk-seconds", "3600",
+            "--no-plot", "--no-progress"]  # fmt: skip
+    assert "holds no annotate run" in _one_line_error(runner.invoke(app, args))
+    assert sorted(p.name for p in out.iterdir()) == ["chapter1.tex"]
+    assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
+    assert (out / "chapter1.tex").read_text() == "mine" and (out / "picks.csv").is_file()
+    assert runner.invoke(app, args).exit_code == 0  # its own run: resumed without --overwrite
+    assert "empty" in _one_line_error(runner.invoke(app, args[:5] + [""] + args[6:]))
