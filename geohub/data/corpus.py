@@ -252,7 +252,7 @@ def _check_record(record: Any, path: Path, line: int) -> dict[str, Any]:
     return record
 
 
-def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     """Yield (1-based line, parsed object) for each non-blank line; bad JSON is a CorpusError naming the line."""
     with path.open(encoding="utf-8") as handle:
         for line, raw in enumerate(handle, start=1):
@@ -270,7 +270,7 @@ def read_corpus_records(path: str | os.PathLike) -> list[dict[str, Any]]:
     if not path.is_file():
         raise CorpusError("corpus file not found", path=path, expected="a JSON-lines file")
     records, seen = [], {}
-    for line, raw_record in _json_lines(path):
+    for line, raw_record in json_lines(path):
         record = _check_record(raw_record, path, line)
         if record["id"] in seen:
             raise CorpusError(
@@ -360,7 +360,7 @@ def load_text_corpus(
     rows: list[dict[str, str]] = []
     args = (text_column, summary_column, id_column)
     if path.is_file() and path.suffix in {".jsonl", ".json"}:
-        for line, row in _json_lines(path):
+        for line, row in json_lines(path):
             rows.append(_text_row(row, source_str, line, *args))
     elif path.is_file() and path.suffix == ".csv":
         with path.open(encoding="utf-8", newline="") as handle:

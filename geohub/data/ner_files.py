@@ -258,13 +258,13 @@ def _record_spans(record: dict[str, Any], path: Path, line: int) -> list[dict[st
 
 def read_span_jsonl(path: str | os.PathLike, *, text_field: str = "text") -> list[dict[str, Any]]:
     """Sentences of a JSON-lines file with character spans as `{"id", "tokens", "tags"}` (IOB2)."""
-    from .corpus import _json_lines, bio_tags, sentence_spans
+    from .corpus import bio_tags, json_lines, sentence_spans
 
     path = Path(path)
     if not path.is_file():
         raise CorpusError("labelled file not found", path=path, expected="a JSON-lines file")
     out = []
-    for line, record in _json_lines(path):
+    for line, record in json_lines(path):
         if not isinstance(record, dict) or not isinstance(record.get(text_field), str) or not record[text_field]:
             raise CorpusError("a record needs a non-empty text", path=path, line=line, field=text_field,
                               expected='{"text": "...", "entities": [{"start", "end", "label"}, ...]}')  # fmt: skip

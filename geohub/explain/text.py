@@ -66,13 +66,13 @@ def explain_mention(model: nn.Module, tokenizer: Any, text: str, mention, *, max
     uses them). `extra`: `offsets` (character span in `text` of each token's word, None for special tokens)."""
     from ..data.corpus import sentence_spans, word_spans
     from ..data.ner_files import case_token_types
-    from ..inference.text import _word_windows
+    from ..inference.text import word_windows
 
     max_length = min(max_length, getattr(model.config, "max_position_embeddings", max_length) or max_length)
     sentences = sentence_spans(text) or [(0, len(text))]
     begin, end = sentences[min(int(mention.sentence), len(sentences) - 1)]
     spans = [(begin + x, begin + y) for x, y in word_spans(text[begin:end])]
-    windows = _word_windows(spans, text, tokenizer, max_length - 2) or [[(mention.start, mention.end)]]
+    windows = word_windows(spans, text, tokenizer, max_length - 2) or [[(mention.start, mention.end)]]
     window = next((w for w in windows if any(a <= mention.start < b for a, b in w)), windows[0])
     word = next((i for i, (a, b) in enumerate(window) if a <= mention.start < b), 0)
     words = [text[a:b] for a, b in window]

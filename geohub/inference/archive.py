@@ -264,9 +264,9 @@ def _keep(time_ns: int, chunk: Chunk, window: ChunkWindow, covered: np.ndarray, 
 
 
 def _fmt_time(ns: int) -> str:
-    from .archive_sources import _utc
+    from .archive_sources import utc_datetime
 
-    return str(_utc(ns))
+    return str(utc_datetime(ns))
 
 
 def _fmt_float(value) -> str:
@@ -285,13 +285,13 @@ def _block_stream(stream, window: ChunkWindow, sub: ChunkWindow, rate: float):
     """The samples of `stream` (starting at `window.start_ns`) inside `sub`, as a new Stream, and their slice."""
     from obspy import Stream, Trace
 
-    from .archive_sources import _utc
+    from .archive_sources import utc_datetime
 
     i0 = int(round((sub.start_ns - window.start_ns) * rate / NS))
     i1 = int(round((sub.end_ns - window.start_ns) * rate / NS))
     traces = [Trace(tr.data[i0:i1], header={"network": tr.stats.network, "station": tr.stats.station,
                                            "location": tr.stats.location, "channel": tr.stats.channel,
-                                           "sampling_rate": rate, "starttime": _utc(sub.start_ns)})
+                                           "sampling_rate": rate, "starttime": utc_datetime(sub.start_ns)})
               for tr in stream]  # fmt: skip
     return Stream(traces), slice(i0, i1)
 

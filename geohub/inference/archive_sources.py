@@ -98,7 +98,7 @@ def missing_samples(stream) -> int:
     return lost
 
 
-def _utc(ns: int):
+def utc_datetime(ns: int):
     from obspy import UTCDateTime
 
     return UTCDateTime(ns=int(ns))
@@ -145,15 +145,15 @@ class Chunk:
 
     @property
     def chunk_id(self) -> str:
-        return f"{self.station}.{_utc(self.start_ns).strftime('%Y%m%dT%H%M%S')}"
+        return f"{self.station}.{utc_datetime(self.start_ns).strftime('%Y%m%dT%H%M%S')}"
 
     @property
     def start(self):
-        return _utc(self.start_ns)
+        return utc_datetime(self.start_ns)
 
     @property
     def end(self):
-        return _utc(self.end_ns)
+        return utc_datetime(self.end_ns)
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,7 @@ class FolderSource:
         paths = sorted({s.path for s in self.spans.get(station, []) if s.start_ns <= end_ns and s.end_ns >= start_ns})
         for path in paths:
             try:
-                part, problem = _read_checked(obspy.read, path, starttime=_utc(start_ns), endtime=_utc(end_ns))
+                part, problem = _read_checked(obspy.read, path, starttime=utc_datetime(start_ns), endtime=utc_datetime(end_ns))
             except Exception as err:
                 errors.append((path, _reason(err)))
                 continue
@@ -295,7 +295,7 @@ class SDSSource:
         from obspy.io.mseed.core import _read_mseed
 
         net, sta, loc, band = station.split(".")
-        t0, t1 = _utc(start_ns), _utc(end_ns)
+        t0, t1 = utc_datetime(start_ns), utc_datetime(end_ns)
         stream, errors = obspy.Stream(), []
         for path in sorted(self.client._get_filenames(net, sta, loc, f"{band}?", t0, t1, sds_type=self.sds_type)):
             try:
@@ -443,7 +443,7 @@ def read_chunk(source, chunk: Chunk, window: ChunkWindow):
         header = by_channel[channel][0].stats
         stream.append(obspy.Trace(data, header={
             "network": header.network, "station": header.station, "location": header.location,
-            "channel": channel, "sampling_rate": rate, "starttime": _utc(window.start_ns)}))  # fmt: skip
+            "channel": channel, "sampling_rate": rate, "starttime": utc_datetime(window.start_ns)}))  # fmt: skip
     return stream, covered, errors, window
 
 

@@ -144,7 +144,7 @@ def check_documents(texts: Any, *, max_characters: int = MAX_CHARACTERS) -> list
     return [list(t) if isinstance(t, (list, tuple)) else _sentences(t) for t in texts]
 
 
-def _check_num_sentences(num_sentences: Any) -> int:
+def check_num_sentences(num_sentences: Any) -> int:
     if isinstance(num_sentences, bool) or not isinstance(num_sentences, (int, np.integer)) or num_sentences < 1:
         raise CorpusError(
             f"num_sentences must be a whole number >= 1, got {num_sentences!r}",
@@ -170,7 +170,7 @@ def summarize(
     sentences) or a list of sentences (kept as given); extractive summaries are made of exact source sentences,
     `num_sentences` of them (>= 1; more than one: no two sharing a word trigram when avoidable), in document
     order. `titles` (one per document, or None) feed the extractive model's title features."""
-    num_sentences = _check_num_sentences(num_sentences)
+    num_sentences = check_num_sentences(num_sentences)
     documents = check_documents(texts, max_characters=max_characters)
     if titles is not None and len(titles) != len(documents):
         raise CorpusError(f"{len(titles)} titles for {len(documents)} texts", field="titles",
@@ -298,7 +298,7 @@ def centroid_summaries(
 
 
 # --- knowledge extraction ------------------------------------------------------------------------------------
-def _word_windows(words: list[tuple[int, int]], text: str, tokenizer, budget: int) -> list[list[tuple[int, int]]]:
+def word_windows(words: list[tuple[int, int]], text: str, tokenizer, budget: int) -> list[list[tuple[int, int]]]:
     windows, current, used = [], [], 0
     for span in words:
         size = max(1, len(tokenize(tokenizer, text[span[0] : span[1]], add_special_tokens=False)["input_ids"]))
@@ -405,7 +405,7 @@ def predict_entities(
             if not looks_like_text(text[a:b]):
                 continue  # byte garbage holds no entities
             spans = [(a + x, a + y) for x, y in word_spans(text[a:b])]
-            for window in _word_windows(spans, text, tokenizer, max_length - 2):
+            for window in word_windows(spans, text, tokenizer, max_length - 2):
                 units.append((t, s, window))
     words = [[texts[t][x:y] for x, y in spans] for t, _, spans in units]
     tags = predict_word_tags(words, model, tokenizer, batch_size=batch_size, max_length=max_length)
@@ -443,7 +443,7 @@ def extract(
             expected="a folder trained with recipes/knowledge_extraction",
         )  # fmt: skip
     model, tokenizer = load_text_model(model, tokenizer)
-    relate = _relation_function(relation_model, relation_tokenizer)
+    relate = relation_function(relation_model, relation_tokenizer)
     graph = graph if graph is not None else KnowledgeGraph()
     for index, (text, mentions) in enumerate(
         zip(texts, predict_entities(texts, model, tokenizer, batch_size=batch_size))
@@ -454,7 +454,7 @@ def extract(
     return graph
 
 
-def _relation_function(relation_model: Any, relation_tokenizer: Any = None):
+def relation_function(relation_model: Any, relation_tokenizer: Any = None):
     """`(text, mentions) -> relations`: the relation classifier when one is given or saved, else the rules."""
     from .relations import classify_relations, default_relation_model, load_relation_model
 

@@ -29,7 +29,7 @@ from transformers import Pipeline
 
 from ..explain import ExplainError, explain_mention, explanation_entry, pipeline_settings
 from ..explain import explain as explain_model
-from ..inference.text import _relation_function, check_texts, predict_entities, summarize
+from ..inference.text import check_texts, predict_entities, relation_function, summarize
 from ..knowledge import KnowledgeGraph
 
 __all__ = ["GeoSummarizationPipeline", "KnowledgeExtractionPipeline"]
@@ -48,7 +48,7 @@ class GeoSummarizationPipeline(Pipeline):
 
     def _sanitize_parameters(self, num_sentences=None, max_new_tokens=None, num_beams=None, title=None, explain=None,
                              explain_steps=None, explain_max_steps=None, **kwargs):  # fmt: skip
-        from ..inference.text import _check_num_sentences
+        from ..inference.text import check_num_sentences
 
         if explain not in (None, False) and not self._extractive:
             raise ExplainError("explanations of seq2seq summaries are not supported", field="explain",
@@ -58,7 +58,7 @@ class GeoSummarizationPipeline(Pipeline):
         forward = {k: v for k, v in (("max_new_tokens", max_new_tokens), ("num_beams", num_beams)) if v is not None}
         postprocess = {"explain": settings}
         if num_sentences is not None:
-            postprocess["num_sentences"] = _check_num_sentences(num_sentences)
+            postprocess["num_sentences"] = check_num_sentences(num_sentences)
             forward["num_sentences"] = postprocess["num_sentences"]
         return preprocess, forward, postprocess
 
@@ -157,7 +157,7 @@ class KnowledgeExtractionPipeline(Pipeline):
         cache = self.__dict__.setdefault("_geohub_relation_functions", {})
         key = relation_model if isinstance(relation_model, (str, type(None))) else id(relation_model)
         if key not in cache:
-            cache[key] = _relation_function(relation_model)
+            cache[key] = relation_function(relation_model)
         return cache[key]
 
     def postprocess(self, outputs: dict[str, Any], min_confidence: float = 0.0, relation_model: Any = None,

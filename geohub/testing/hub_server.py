@@ -51,7 +51,7 @@ from starlette.concurrency import run_in_threadpool
 
 try:  # `python -m geohub.testing.hub_server`
     from .hub_store import (
-        _NAME_RE,
+        NAME_RE,
         REPO_TYPES,
         HubHTTPError,
         HubStore,
@@ -62,7 +62,7 @@ try:  # `python -m geohub.testing.hub_server`
     )
 except ImportError:  # `python geohub/testing/hub_server.py`: a plain script, without importing geohub (fast start)
     from hub_store import (
-        _NAME_RE,
+        NAME_RE,
         REPO_TYPES,
         HubHTTPError,
         HubStore,
@@ -412,7 +412,7 @@ class _HubRoutes:
                 refs = store.refs(repo_type, repo_id)
                 if branch in refs["branches"] or branch in refs["tags"]:
                     raise HubHTTPError(409, f"Reference '{branch}' already exists")
-                if not _NAME_RE.match(branch):
+                if not NAME_RE.match(branch):
                     raise HubHTTPError(400, f"Invalid branch name '{branch}'")
                 target = store.resolve(repo_type, repo_id, _field(body, "startingPoint", str) or "main")
                 store.set_ref(repo_type, repo_id, "branches", branch, target)
@@ -437,7 +437,7 @@ class _HubRoutes:
                 refs = store.refs(repo_type, repo_id)
                 if tag in refs["tags"] or tag in refs["branches"]:
                     raise HubHTTPError(409, f"Reference '{tag}' already exists")
-                if not _NAME_RE.match(tag):
+                if not NAME_RE.match(tag):
                     raise HubHTTPError(400, f"Invalid tag name '{tag}'")
                 store.set_ref(repo_type, repo_id, "tags", tag, store.resolve(repo_type, repo_id, revision))
             return {}

@@ -52,7 +52,7 @@ except ImportError:  # the server runs as a script without geohub's dependencies
 __all__ = ["HubStore", "HubHTTPError", "Limits", "card_metadata", "check_repo_path", "parse_size", "REPO_TYPES"]
 
 REPO_TYPES = ("model", "dataset")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 _LFS_THRESHOLD = 10 * 1024 * 1024  # files this big always go through LFS, as on the Hub
 _DEFAULT_GITATTRIBUTES = "".join(
     f"{pattern} filter=lfs diff=lfs merge=lfs -text\n"
@@ -206,7 +206,7 @@ class HubStore:
     # -- repositories -------------------------------------------------------------------------------------------
     def repo_dir(self, repo_type: str, repo_id: str) -> Path:
         namespace, _, name = repo_id.partition("/")
-        if repo_type not in REPO_TYPES or not _NAME_RE.match(namespace) or not _NAME_RE.match(name):
+        if repo_type not in REPO_TYPES or not NAME_RE.match(namespace) or not NAME_RE.match(name):
             raise HubHTTPError(400, f"Invalid repo id '{repo_id}' or type '{repo_type}'")
         return self.root / "repos" / f"{repo_type}s" / namespace / name
 

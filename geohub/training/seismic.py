@@ -300,7 +300,7 @@ def _feature_extractor(path: str | None, data: SeismicDataArguments, *, amplitud
                                    return_amplitude=amplitude)  # fmt: skip
 
 
-def _run(model, feature_extractor, target, data, training_args, compute_metrics, preprocess=None,
+def run_seismic_training(model, feature_extractor, target, data, training_args, compute_metrics, preprocess=None,
          collators=None) -> dict:  # fmt: skip
     """Train and evaluate; `collators` = (train, eval) replaces the `SeismicCollator`s (other model families)."""
     splits = load_seismic_splits(data, seed=training_args.seed)
@@ -351,7 +351,7 @@ def run_seismic_picking(
                                      window_length=data.window_length)  # fmt: skip
         model = SeismicPickerForPhasePicking(config)
     extractor = _feature_extractor(model_args.model_name_or_path, data, amplitude=False)
-    return _run(model, extractor, "picker", data, training_args, picker_metrics(model.config), _reduce_picker_logits)
+    return run_seismic_training(model, extractor, "picker", data, training_args, picker_metrics(model.config), _reduce_picker_logits)
 
 
 def run_seismic_magnitude(
@@ -369,7 +369,7 @@ def run_seismic_magnitude(
                                         sampling_rate=data.sampling_rate, window_length=data.window_length)  # fmt: skip
         model = SeismicMagnitudeForRegression(config)
     extractor = _feature_extractor(model_args.model_name_or_path, data, amplitude=True)
-    return _run(model, extractor, "magnitude", data, training_args, magnitude_metrics)
+    return run_seismic_training(model, extractor, "magnitude", data, training_args, magnitude_metrics)
 
 
 SEISMIC_PICKING = Task(

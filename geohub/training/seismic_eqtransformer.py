@@ -30,7 +30,7 @@ from ..data.augmentations import RandomWindow
 from ..errors import ConfigError
 from ..models.seismic_picker.processing_seismic_picker import make_picker_labels
 from ..utils import get_logger
-from .seismic import SeismicDataArguments, _run, load_picking_metric
+from .seismic import SeismicDataArguments, load_picking_metric, run_seismic_training
 from .supervised import with_device_defaults
 from .tasks import Task
 
@@ -193,7 +193,7 @@ def run_eqtransformer_picking(
     collator = EqTransformerCollator(extractor, window=window, label_sigma=data.label_sigma, seed=training_args.seed)
     eval_collator = EqTransformerCollator(extractor, window=None, label_sigma=data.label_sigma)
     data = dataclasses.replace(data, noise_probability=0.0)  # 60 s noise windows cannot be cut before P here
-    return _run(model, extractor, None, data, training_args, eqtransformer_metrics(model.config), _reduce_logits,
+    return run_seismic_training(model, extractor, None, data, training_args, eqtransformer_metrics(model.config), _reduce_logits,
                 collators=(collator, eval_collator))  # fmt: skip
 
 
