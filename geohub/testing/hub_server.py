@@ -370,11 +370,12 @@ class _HubRoutes:
             except Exception as err:  # malformed form bodies raise several starlette/multipart types
                 raise HubHTTPError(400, f"Malformed form body: {err}") from None
             out = []
+            folders = {p.rsplit("/", k)[0] for p in tree for k in range(1, p.count("/") + 1)}  # once per request
             for path in form.getlist("paths"):
                 path = str(path).strip("/")
                 if path in tree:
                     out.append(_file_json(path, tree[path]))
-                elif any(p.startswith(path + "/") for p in tree):
+                elif path in folders:
                     out.append({"type": "directory", "path": path, "oid": hashlib.sha1(path.encode()).hexdigest()})
             return out
 
@@ -464,8 +465,11 @@ class _HubRoutes:
             refs = store.refs(repo_type, repo_id)
             head = refs["branches"].get(revision) or refs["branches"]["main"]
             tree = store.commit(repo_type, repo_id, head)["tree"]
-            files = []
-            for item in _field(body, "files", list, []):
+            files, items = [], _field(body, "files", list, [])
+            if len(items) > store.limits.max_lfs_objects:
+                raise HubHTTPError(413, f"preupload of {len(items)} files, over this server's limit of "
+                                        f"{store.limits.max_lfs_objects} per request", "TooManyObjects")  # fmt: skip
+            for item in items:
                 if not isinstance(item, dict):
                     raise HubHTTPError(400, "Each entry of 'files' must be an object")
                 path = check_repo_path(item.get("path"))
@@ -573,7 +577,7 @@ class _HubRoutes:
                 raise HubHTTPError(400, f"Malformed ndjson commit payload: {err}") from err
             except RecursionError:
                 raise HubHTTPError(400, "Malformed ndjson commit payload: nested too deeply") from None
-            commit_id = store.apply_commit(repo_type, repo_id, revision, user, lines)
+            commit_id = await run_in_threadpool(store.apply_commit, repo_type, repo_id, revision, user, lines)
             return {"success": True, "commitOid": commit_id, "pullRequestUrl": None,
                     "commitUrl": f"{repo_url(request, repo_type, repo_id)}/commit/{commit_id}"}  # fmt: skip
 

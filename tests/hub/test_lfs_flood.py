@@ -91,3 +91,13 @@ def test_nested_ndjson_commit_line_is_a_400(hub):
     body = json.dumps({"key": "header", "value": {"summary": "x"}}) + "\n" + "[" * 100_000 + "\n"
     response = httpx.post(f"{hub.endpoint}/api/models/bob/flood/commit/main", headers=BOB, content=body, timeout=30)
     assert response.status_code == 400 and "nested too deeply" in response.json()["error"], response.text
+
+
+def test_preupload_is_bounded_too(hub):
+    files = [{"path": f"f{k}.txt", "size": 1, "sample": ""} for k in range(1001)]
+    response = httpx.post(f"{hub.endpoint}/api/models/bob/flood/preupload/main", headers=BOB, json={"files": files},
+                          timeout=30)  # fmt: skip
+    assert response.status_code == 413 and "1001 files" in response.json()["error"], response.text
+    response = httpx.post(f"{hub.endpoint}/api/models/bob/flood/preupload/main", headers=BOB,
+                          json={"files": files[:3]}, timeout=30)  # fmt: skip
+    assert response.status_code == 200 and len(response.json()["files"]) == 3
