@@ -294,10 +294,16 @@ def magnitude_metrics(prediction: EvalPrediction) -> dict[str, float]:
 
 
 def _feature_extractor(path: str | None, data: SeismicDataArguments, *, amplitude: bool) -> SeismicFeatureExtractor:
+    if amplitude:  # the magnitude family's own class
+        from ..models.seismic_magnitude.processing_seismic_magnitude import (
+            SeismicMagnitudeFeatureExtractor as extractor_class,
+        )
+    else:
+        extractor_class = SeismicFeatureExtractor
     if path and (Path(path) / "preprocessor_config.json").is_file():
-        return SeismicFeatureExtractor.from_pretrained(path)
-    return SeismicFeatureExtractor(sampling_rate=data.sampling_rate, window_length=data.window_length,
-                                   return_amplitude=amplitude)  # fmt: skip
+        return extractor_class.from_pretrained(path)
+    return extractor_class(sampling_rate=data.sampling_rate, window_length=data.window_length,
+                           return_amplitude=amplitude)  # fmt: skip
 
 
 def run_seismic_training(model, feature_extractor, target, data, training_args, compute_metrics, preprocess=None,

@@ -117,7 +117,9 @@ def run_landform(
         )
         if data_args.augment:
             train = augment_patches(train, seed)
-    processor = TerrainProcessor(
+    from ..models.landform.processing_landform import LandformImageProcessor  # the landform family's own class
+
+    processor = LandformImageProcessor(
         normalization="patch",
         elevation_scale=model_args.elevation_scale,
         spacing_m=data_args.spacing_m,

@@ -9,8 +9,10 @@ FAMILY = Family(
     config=".configuration_landform:LandformConfig",
     model_type="geohub_landform",
     models={".modeling_landform:LandformCNNForImageClassification": "AutoModelForImageClassification"},
-    processor="geohub.models.terrain_gan.processing_terrain_gan:TerrainImageProcessor",
+    processor=".processing_landform:LandformImageProcessor",
     processor_auto="AutoImageProcessor",
+    # folders saved with the terrain family's TerrainImageProcessor (before this family had its own class) load as
+    # that class through the terrain family's registration; TerrainProcessor is geohub 0.1's name
     legacy_processors=("geohub.models.terrain_gan.processing_terrain_gan:TerrainProcessor",),
     pipelines=(
         PipelineDecl(

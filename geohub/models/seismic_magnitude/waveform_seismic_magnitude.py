@@ -33,9 +33,9 @@ def outputs(output) -> np.ndarray:
 
 
 def default_feature_extractor(model):
-    """The picker's feature extractor with amplitudes, from the config's fields, for a folder saved without one."""
-    from ..seismic_picker.processing_seismic_picker import SeismicFeatureExtractor
+    """The family's feature extractor (with amplitudes) from the config's fields, for a folder saved without one."""
+    from .processing_seismic_magnitude import SeismicMagnitudeFeatureExtractor
 
     config = model.config
-    return SeismicFeatureExtractor(sampling_rate=config.sampling_rate, window_length=config.window_length,
-                                   component_order=config.component_order, return_amplitude=True)  # fmt: skip
+    return SeismicMagnitudeFeatureExtractor(sampling_rate=config.sampling_rate, window_length=config.window_length,
+                                            component_order=config.component_order)  # fmt: skip
