@@ -2,12 +2,30 @@
 
 Each family folder `geohub/models/<name>/` holds a `family.py` with one module-level `FAMILY = Family(...)`. It
 names, by import path (nothing heavy is imported to read it), what is family-specific: the config and model
-classes and their Auto classes, the processor, the pipeline task(s), the training task, what its model card
-says, its demo model slot and its quickstart recipe. Every registry of geohub is derived from these objects
-(`geohub.auto`): the transformers Auto classes and pipelines, the training tasks, the model cards, the demo's
-model loading and the CLI's model flags, and the quickstart. Adding a family is: its folder (with `family.py`),
-its recipe folder and its tests.
+classes and their Auto classes, the processor, the input type, the pipeline task(s), the training task, what its
+model card says, its demo slot and tab, its quickstart recipe, and its hooks: what `geohub.explain` explains
+(`explain=`), how `geohub export` traces it (`export=`), how the waveform API reads a seismic model and picks
+(`waveform=`). Every registry of geohub is derived from these objects (`geohub.auto`): the transformers Auto classes
+and pipelines, the training tasks, the model cards, the demo's tabs and model loading and the CLI's model flags, and
+the quickstart. Shared code asks the declaration; it never compares model_type strings.
 
+Adding a family adds these files and nothing else (README, "Add a family"):
+
+    geohub/models/<family>/
+      __init__.py                  the family's public names
+      family.py                    FAMILY = Family(...): the one declaration (every field below)
+      configuration_<family>.py    the PretrainedConfig, model_type "geohub_<family>" (not for stock architectures)
+      modeling_<family>.py         the PreTrainedModel classes and their ModelOutput
+      processing_<family>.py       the family's own processor class (feature extractor or image processor)
+      explain_<family>.py          explain=: problem, FILE_READER, pick_target (pickers); or explain=OptOut(reason)
+      waveform_<family>.py         seismic families (waveform=): spec, outputs, EMPTY, picks (the pick rule)
+      export_<family>.py           only for ExportDecl(example=...): example_inputs(model, check, generator)
+      convert_<family>.py          only for published weights (conversions=): calls hub.build_model_card
+    recipes/<task>/                a trained family: README.md and config_<variant>.yaml
+    geohub/training/<task>.py      a trained family: its Task (training imports models, never the reverse)
+    tests/models/<family>/         test_modeling_<family>.py
+
+A family outside geohub lives in a package named in `$GEOHUB_FAMILY_PACKAGES` (`geohub.auto.family_packages`).
 Import paths are written `"package.module:Attribute"`; a path starting with `"."` is relative to the family's
 package (`".modeling_seismic_picker:SeismicPickerForPhasePicking"`).
 """
