@@ -181,7 +181,7 @@ def default_model_path(slot: str) -> Path:
             if how == "convert":
                 from .convert import convert
 
-                convert(family.quickstart["convert"], target)
+                convert(family.quickstart["convert"], target, overwrite=True)  # geohub's own cache folder
             else:
                 _assemble(shipped_folder(family), target)
     return target

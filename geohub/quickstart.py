@@ -194,7 +194,7 @@ def _make_one(name: str, recipe: dict[str, Any], folder: Path, task_name: str | 
         from .convert import convert
 
         with _quiet(log, label):
-            convert(recipe["convert"], folder)
+            convert(recipe["convert"], folder, overwrite=True)  # quickstart's own folder (--retrain redoes it)
         return "converted"
     from .training.tasks import get_task
 

@@ -167,7 +167,7 @@ def _load_base(model_args: EqTransformerModelArguments, output_dir: str) -> str:
     target = Path(path) if path else Path(output_dir) / "base"
     if not (target / "config.json").is_file():
         logger.info("converting %s into %s", model_args.base_model, target)
-        convert(model_args.base_model, target)
+        convert(model_args.base_model, target, overwrite=True)  # the run's own folder, without a model yet
     return str(target)
 
 

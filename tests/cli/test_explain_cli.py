@@ -99,7 +99,7 @@ def test_explain_text_with_saliency_scores_every_token(tagger_dir, tmp_path):
     assert data["target_index"] == [2, 1] and "logit of B-ROCK at token 2" == data["target"]
     assert np.abs(data["attributions"]).sum() > 0
     # integrated gradients on the same text add up within 1 %
-    result = _invoke("explain", tagger_dir, text, "--output", out)
+    result = _invoke("explain", tagger_dir, text, "--output", out, "--overwrite")  # the same file again
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["relative_completeness_gap"] <= 0.01
@@ -173,7 +173,8 @@ def test_explain_terrain_gan_from_a_seed_or_a_npy_latent(gan_dir, tmp_path):
                                                                                    data["baseline_output"])), abs=1e-6)  # fmt: skip
     latent = tmp_path / "latent.npy"
     np.save(latent, np.asarray(data["latent"], dtype=np.float32))
-    result = _invoke("explain", gan_dir, latent, "--output", out, "--max-steps", "1024", "--method", "saliency")
+    result = _invoke("explain", gan_dir, latent, "--output", out, "--max-steps", "1024", "--method", "saliency",
+                     "--overwrite")  # fmt: skip
     assert result.exit_code == 0, result.output
     again = json.loads(out.read_text())
     assert again["seed"] is None and again["output"] == pytest.approx(data["output"], abs=1e-5)  # the same latent
