@@ -1,6 +1,6 @@
 """The ETAS family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, Family, PipelineDecl
+from ...family import CardDecl, Family, OptOut, PipelineDecl
 
 FAMILY = Family(
     name="etas",
@@ -25,4 +25,6 @@ FAMILY = Family(
         tags=("seismology", "earthquake-forecasting", "point-process"),
         pipeline_tag=None,
     ),
+    explain=OptOut("a forecast is a rate over an event sequence; no attribution recipe for catalogue models yet"),
+    export=OptOut("catalogue models take variable-length event sequences; no ONNX recipe for them yet"),
 )
