@@ -36,6 +36,7 @@ __all__ = [
     "usable_cpus",
     "local_processes",
     "threads_per_process",
+    "chosen_by_geohub",
     "bf16_native",
     "resolve_precision",
 ]
@@ -57,7 +58,7 @@ def usable_cpus() -> int:
 def local_processes(environ=None) -> int:
     """Processes sharing this host's CPUs under `accelerate launch` / `torchrun` (1 when run alone)."""
     environ = os.environ if environ is None else environ
-    for name in ("LOCAL_WORLD_SIZE", "WORLD_SIZE", "ACCELERATE_NUM_PROCESSES"):
+    for name in ("LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "WORLD_SIZE", "PMI_SIZE"):
         try:
             value = int(environ.get(name, ""))
         except ValueError:
@@ -74,6 +75,12 @@ def threads_per_process(environ=None) -> int:
     if fixed.isdigit() and int(fixed) > 0:
         return int(fixed)
     return max(1, usable_cpus() // local_processes(environ))
+
+
+def chosen_by_geohub(name: str, environ=None) -> bool:
+    """Whether the environment variable `name` was set by `configure_environment` (not by the user)."""
+    environ = os.environ if environ is None else environ
+    return name in environ.get(_MARK, "").split(",")
 
 
 def configure_environment(environ=None) -> dict[str, str]:
@@ -124,7 +131,7 @@ def bf16_native(device=None) -> bool:
 
 
 def resolve_precision(precision: str | None, feature_extractor=None, device=None) -> str:
-    """"fp32" or "bf16" for one model: an explicit choice is kept; "auto" (or None) gives bf16 only where the
+    """ "fp32" or "bf16" for one model: an explicit choice is kept; "auto" (or None) gives bf16 only where the
     hardware runs it natively and the model's recorded `bf16_agreement` (feature extractor) is at least
     `BF16_MIN_AGREEMENT`. Unknown values raise ValueError naming the choices."""
     precision = (precision or "auto").lower()
