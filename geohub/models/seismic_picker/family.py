@@ -36,9 +36,9 @@ FAMILY = Family(
     ),
     quickstart={
         "dataset": "synthetic",
-        "num_train_windows": 1200,
+        "num_train_windows": 3000,  # 1200 x 2 epochs gave held-out P F1 0.04; 3000 x 4: P 0.98, S 0.96 (~75 s quiet)
         "num_eval_windows": 200,
-        "num_train_epochs": 2,
+        "num_train_epochs": 4,
         "per_device_train_batch_size": 16,
         "per_device_eval_batch_size": 32,
         "learning_rate": 3e-3,
