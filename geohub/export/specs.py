@@ -63,7 +63,7 @@ def export_decl(model) -> tuple[object, ExportDecl]:
     model_type = getattr(config, "model_type", None)
     family = family_for_model(model)
     decl = family.export if family is not None else None
-    if getattr(config, "is_encoder_decoder", False) or (isinstance(decl, OptOut) and "generat" in decl.reason):
+    if getattr(config, "is_encoder_decoder", False):
         raise ExportError(f"model type {model_type!r} generates text (encoder-decoder)", field="model",
                           expected="an encoder-only or waveform/raster model; export generation models with "
                           "optimum's seq2seq exporter")  # fmt: skip
