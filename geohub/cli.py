@@ -145,7 +145,8 @@ def annotate(
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
     threads: int | None = typer.Option(None, "--threads", help="torch threads per process"),
     precision: str = typer.Option(
-        "fp32", "--precision", help="fp32, or bf16 (autocast; ~2x faster on bf16 CPUs/GPUs)"
+        "auto", "--precision", help="auto (bf16 where the CPU/GPU runs it natively and the model's bf16 picks were "
+        "checked against fp32), fp32 or bf16",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the accelerate launch line and stop"),
     overwrite: bool = typer.Option(False, "--overwrite", help="write into a non-empty --output without a run"),

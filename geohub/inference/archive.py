@@ -51,7 +51,7 @@ __all__ = ["ArchiveOptions", "ArchiveModel", "ChunkRows", "annotate_chunk", "loa
 _RUN_KEYS = ("source", "models", "source_format", "start", "end", "stations", "chunk_seconds", "padding_seconds",
              "overlap", "p_threshold", "s_threshold", "detection_threshold", "save_probabilities",
              "precision")  # fmt: skip
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")  # as geohub.runtime.PRECISIONS (not imported: keep this module's imports)
 
 
 @dataclass
@@ -77,7 +77,7 @@ class ArchiveOptions:
     plot: bool = True
     progress: bool = True
     threads: int | None = None
-    precision: str = "fp32"
+    precision: str = "auto"
     overwrite: bool = False  # write into a non-empty --output that holds no annotate run
 
     def to_argv(self) -> list[str]:
@@ -216,20 +216,16 @@ def annotate_chunk(stream, model: ArchiveModel, options: ArchiveOptions, *, with
     `stream`: one station's traces, all starting at the same time with the same length. Everything model-specific
     is here (through `geohub.inference.seismic.annotate`, which runs `geohub.inference.waveform`: windows, the
     model's picking rule, magnitudes per detection), so another waveform API changes this function only.
-    `options.precision == "bf16"` runs the models under `torch.autocast` in bfloat16 (outputs cast back to
-    float32 by the adapters): ~2.5x faster convolutions on CPUs with native bf16 (AVX512-BF16/AMX) and on GPUs;
-    picks equal the float32 ones within 0.1 s for ~97% of them (benchmarks/archive_annotate.py).
+    `options.precision` ("auto", "fp32", "bf16") is the waveform API's (`WaveformModel`): "auto" runs a model in
+    bfloat16 where the CPU/GPU computes it natively and the model folder records that its bf16 picks agree with
+    its fp32 picks (`geohub.runtime.resolve_precision`), else float32.
     """
-    import torch
-
     from .seismic import annotate
     from .waveform import annotation_stream
 
-    device = getattr(model.model.model, "device", torch.device("cpu"))
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=options.precision == "bf16"):
-        result = annotate(stream, model.model, model.magnitude, overlap=options.overlap,
-                          batch_size=options.batch_size, p_threshold=options.p_threshold,
-                          s_threshold=options.s_threshold, detection_threshold=options.detection_threshold)  # fmt: skip
+    result = annotate(stream, model.model, model.magnitude, overlap=options.overlap, batch_size=options.batch_size,
+                      p_threshold=options.p_threshold, s_threshold=options.s_threshold,
+                      detection_threshold=options.detection_threshold, precision=options.precision)  # fmt: skip
     rows = ChunkRows(
         picks=[(p.station, p.phase, p.time.ns, p.probability) for p in result.picks],
         detections=[(d.station, d.start.ns, d.end.ns, d.probability) for d in result.detections],
@@ -499,10 +495,12 @@ def _run_mine(mine, source, models, options, pad_s, grid_s, state, previously: l
 def _set_threads(options: ArchiveOptions, processes: int) -> None:
     import torch
 
+    from ..runtime import chosen_by_geohub, usable_cpus
+
     if options.threads:
         torch.set_num_threads(options.threads)
-    elif "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // processes))
+    elif "OMP_NUM_THREADS" not in os.environ or chosen_by_geohub("OMP_NUM_THREADS"):
+        torch.set_num_threads(max(1, usable_cpus() // processes))
 
 
 def run_archive(options: ArchiveOptions, *, echo=print) -> dict | None:

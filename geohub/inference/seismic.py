@@ -6,7 +6,7 @@ Public API (stable; the demo, the pipelines and the benchmarks call exactly thes
 
     result = annotate(stream_or_path, picker, magnitude_model=None, *, feature_extractor=None,
                       magnitude_feature_extractor=None, overlap=None, batch_size=32, p_threshold=None,
-                      s_threshold=None, detection_threshold=None, fill_gaps="interpolate")
+                      s_threshold=None, detection_threshold=None, fill_gaps="interpolate", precision=None)
     result.picks        # list[Pick]: time (obspy UTCDateTime), phase "P"/"S", probability, station, sample
     result.detections   # list[Detection]: start, end (UTCDateTime), probability, station
     result.magnitudes   # list[MagnitudeEstimate]: time, magnitude, uncertainty (1 std), station, detection
@@ -44,6 +44,7 @@ from .waveform import (
     annotate_record,
     assemble,
     default_extractor,
+    model_precision,
     picks_and_detections,
     predict_windows,
     prepare,
@@ -76,12 +77,17 @@ def load_feature_extractor(model, *, amplitude: bool = False):
     return extractor
 
 
-def _wrap(model, feature_extractor) -> WaveformModel:
+def _wrap(model, feature_extractor, precision: str | None = None) -> WaveformModel:
+    """`model` as a `WaveformModel`; `precision` None keeps a wrapper's own choice (else "auto")."""
     if isinstance(model, WaveformModel):
-        return model if feature_extractor is None else WaveformModel(model.model, feature_extractor)
+        same = precision is None or model_precision(model.model, model.feature_extractor, precision) == model.precision
+        if feature_extractor is None and same:
+            return model
+        return WaveformModel(model.model, feature_extractor or model.feature_extractor,
+                             precision=precision or model.precision)  # fmt: skip
     if isinstance(model, (str, os.PathLike)):
-        return WaveformModel(os.fspath(model), feature_extractor)
-    return WaveformModel(model, feature_extractor)
+        return WaveformModel(os.fspath(model), feature_extractor, precision=precision or "auto")
+    return WaveformModel(model, feature_extractor, precision=precision or "auto")
 
 
 def _stride(spec, overlap: float | None) -> int | None:
@@ -108,7 +114,8 @@ def predict_probabilities(data: np.ndarray, picker, feature_extractor=None, *, o
         )
     starts = window_starts(length, spec.window_length, _stride(spec, overlap))
     windows = np.stack([data[:, s : s + spec.window_length] for s in starts])
-    outputs = predict_windows(wrapper.model, wrapper.feature_extractor, windows, batch_size=batch_size)
+    outputs = predict_windows(wrapper.model, wrapper.feature_extractor, windows, batch_size=batch_size,
+                              precision=wrapper.precision)  # fmt: skip
     return assemble(outputs, starts, length, spec)[0]
 
 
@@ -125,20 +132,23 @@ def annotate(
     s_threshold: float | None = None,
     detection_threshold: float | None = None,
     fill_gaps: str = "interpolate",
+    precision: str | None = None,
 ) -> Annotation:
-    """Picks, detections, magnitudes and per-sample probabilities for every station (see the module docstring)."""
-    wrapper = _wrap(picker, feature_extractor)
+    """Picks, detections, magnitudes and per-sample probabilities for every station (see the module docstring).
+    `precision`: "auto" (the default for models given as folders or modules), "fp32" or "bf16" (see
+    `geohub.inference.waveform.WaveformModel`); None keeps a `WaveformModel`'s own."""
+    wrapper = _wrap(picker, feature_extractor, precision)
     spec = wrapper.spec
     if spec.picking is None:
         raise WaveformError(f"the {spec.code} model does not pick phases", field="picker",
                             expected="a phase picker (U-Net picker, EQTransformer, GPD)")  # fmt: skip
-    magnitude = None if magnitude_model is None else _wrap(magnitude_model, magnitude_feature_extractor)
+    magnitude = None if magnitude_model is None else _wrap(magnitude_model, magnitude_feature_extractor, precision)
     thresholds = {"P": p_threshold, "S": s_threshold, "D": detection_threshold}
     stride = _stride(spec, overlap) if spec.kind == "samples" else None
     result = Annotation()
     for record in prepare(stream_or_path, spec, wrapper.feature_extractor, fill_gaps=fill_gaps):
         trace = annotate_record(record, wrapper.model, wrapper.feature_extractor, spec, stride=stride,
-                                batch_size=batch_size)  # fmt: skip
+                                batch_size=batch_size, precision=wrapper.precision)  # fmt: skip
         picks, detections = picks_and_detections(trace, spec, thresholds, wrapper.feature_extractor)
         result.picks += picks
         result.detections += detections

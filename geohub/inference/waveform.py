@@ -24,8 +24,11 @@ How a record goes through (`prepare` -> `predict_windows` -> `assemble` -> `pick
    least half of one is zero-padded at its end;
 2. the feature extractor's `filter_waveforms(data, sampling_rate)` when it has one (e.g. EQTransformer's
    detrend + band-pass on the continuous record, as the originals do), then windows every `stride` samples, normalised by the feature extractor;
-3. the model in batches; a window without signal (all channels constant) gets the adapter's "empty" output
-   (noise, zero probabilities) instead of the model's answer on normalised zeros;
+3. the model in batches, in float32 or bfloat16 (`precision`: "auto" picks bf16 where the device runs it natively
+   and the model folder records that its bf16 picks agree with fp32, `geohub.runtime`); a window without signal
+   (all channels constant) gets the adapter's "empty" output (noise, zero probabilities) instead of the model's
+   answer on normalised zeros; a record shorter than two windows of a model that sets `short_record_shift`
+   (EQTransformer) is read by windows shifted by that many samples too (`window_layout`);
 4. per-sample outputs of overlapping windows are averaged with tapered weights; per-window outputs form a series
    at `sampling_rate / stride` Hz, time-stamped at the window start + `output_offset` samples.
 """
@@ -42,6 +45,7 @@ import torch
 from ..auto import families, family_for_model_type
 from ..data.waveforms import WaveformRecord, read_waveforms
 from ..errors import WaveformError
+from ..runtime import resolve_precision
 
 __all__ = [
     "WaveformSpec",
@@ -58,6 +62,10 @@ __all__ = [
     "predict_windows",
     "assemble",
     "annotate_record",
+    "window_layout",
+    "assemble_record",
+    "model_precision",
+    "precision_context",
     "picks_and_detections",
     "annotation_stream",
 ]
@@ -84,6 +92,10 @@ class WaveformSpec:
             probability)], [(first column, last column, probability)])` from its `waveform_<family>.py`, or None
             for a model that does not pick (the magnitude model).
         missing_components: "zeros" or "copy" (see `geohub.data.waveforms.read_waveforms`).
+        short_record_shift: per-sample models only; when > 0, a record shorter than two windows (an event cut-out)
+            is also read by windows shifted by multiples of this many samples, zero-padded by it at both ends, and
+            their outputs averaged (`window_layout`): a model whose answer depends on where the onset lies in its
+            window (EQTransformer) then sees each onset at several positions. 0: the plain windows.
     """
 
     code: str
@@ -98,6 +110,7 @@ class WaveformSpec:
     thresholds: dict = field(default_factory=dict)
     picking: Callable | None = None
     missing_components: str = "zeros"
+    short_record_shift: int = 0
 
     def __post_init__(self):
         if self.kind not in OUTPUT_KINDS:
@@ -117,11 +130,14 @@ class WaveformAdapter:
         spec: `(model, feature_extractor) -> WaveformSpec`.
         outputs: `(model output) -> (B, K, T)` or `(B, K)` float32 numpy array, rows in `spec.labels` order.
         empty: output row values for a window without signal, `(K,)`.
+        precision: optional `(model, "fp32" | "bf16") -> context manager` in which the model runs at that
+            precision (GPD: its folded bfloat16 eval path); None: `torch.autocast` in bfloat16.
     """
 
     spec: Callable
     outputs: Callable
     empty: tuple[float, ...]
+    precision: Callable | None = None
 
 
 def waveform_adapter(model) -> WaveformAdapter:
@@ -137,7 +153,7 @@ def waveform_adapter(model) -> WaveformAdapter:
     def spec(model, feature_extractor) -> WaveformSpec:
         return WaveformSpec(**module.spec(model, lambda name, default: _fe(feature_extractor, name, default)))
 
-    return WaveformAdapter(spec, module.outputs, tuple(module.EMPTY))
+    return WaveformAdapter(spec, module.outputs, tuple(module.EMPTY), getattr(module, "precision", None))
 
 
 def waveform_model_types() -> list[str]:
@@ -302,16 +318,51 @@ def is_dead(windows: np.ndarray) -> np.ndarray:
     return np.ptp(np.asarray(windows), axis=-1).max(axis=-1) == 0
 
 
+def model_precision(model, feature_extractor, precision: str | None = "auto") -> str:
+    """"fp32" or "bf16" for `model` (`geohub.runtime.resolve_precision`: "auto" = bf16 where the device runs it
+    natively and the feature extractor records bf16 picks agreeing with fp32); fp32 for models that are not plain
+    floating-point torch modules (ONNX or int8 exports)."""
+    resolved = resolve_precision(precision, feature_extractor, getattr(model, "device", None))
+    if resolved == "bf16" and not _float_torch_model(model):
+        return "fp32"
+    return resolved
+
+
+def _float_torch_model(model) -> bool:
+    if not isinstance(model, torch.nn.Module):
+        return False
+    quantized = any("quantized" in type(m).__module__ for m in model.modules())
+    first = next(model.parameters(), None)
+    return not quantized and first is not None and first.dtype == torch.float32
+
+
+def precision_context(model, precision: str):
+    """Context in which `model` runs at `precision` ("fp32": as it is; "bf16": its family's `precision` hook when it
+    declares one, else `torch.autocast` in bfloat16 on the model's device, outputs cast back to float32 by the
+    adapters)."""
+    import contextlib
+
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    hook = waveform_adapter(model).precision
+    if hook is not None:
+        return hook(model, precision)
+    return torch.autocast(getattr(model, "device", torch.device("cpu")).type, dtype=torch.bfloat16)
+
+
 @torch.inference_mode()
-def predict_windows(model, feature_extractor, windows: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
-    """Model outputs `(N, K, W)` or `(N, K)` for raw windows `(N, C, W)`; windows without signal get `empty`."""
+def predict_windows(model, feature_extractor, windows: np.ndarray, *, batch_size: int = 32,
+                    precision: str | None = "auto") -> np.ndarray:  # fmt: skip
+    """Model outputs `(N, K, W)` or `(N, K)` for raw windows `(N, C, W)`; windows without signal get `empty`.
+    `precision`: "auto" (default, `model_precision`), "fp32" or "bf16"."""
     adapter = waveform_adapter(model)
     dead = is_dead(windows)
     outputs = []
-    for begin in range(0, len(windows), max(1, int(batch_size))):
-        features = feature_extractor(windows[begin : begin + batch_size], return_tensors="pt")
-        inputs = {k: v.to(model.device) for k, v in features.items() if isinstance(v, torch.Tensor)}
-        outputs.append(adapter.outputs(model(**inputs)))
+    with precision_context(model, model_precision(model, feature_extractor, precision)):
+        for begin in range(0, len(windows), max(1, int(batch_size))):
+            features = feature_extractor(windows[begin : begin + batch_size], return_tensors="pt")
+            inputs = {k: v.to(model.device) for k, v in features.items() if isinstance(v, torch.Tensor)}
+            outputs.append(adapter.outputs(model(**inputs)))
     result = np.concatenate(outputs).astype(np.float32)
     if dead.any():
         empty = np.asarray(adapter.empty, dtype=np.float32)
@@ -340,14 +391,40 @@ def assemble(outputs: np.ndarray, starts: list[int], length: int, spec: Waveform
     return (total / weight)[:, :length].astype(np.float32), 0.0
 
 
-def annotate_record(record: WaveformRecord, model, feature_extractor, spec: WaveformSpec, *, stride=None,
-                    batch_size: int = 32) -> StationAnnotation:  # fmt: skip
-    """One station's `StationAnnotation` (steps 2-4 of the module docstring)."""
-    data = padded(record.data, spec.window_length)
+_MAX_SHIFTED = 9  # windows at most for one short record (the shift grows on records close to two windows)
+
+
+def window_layout(data: np.ndarray, spec: WaveformSpec, stride=None) -> tuple[np.ndarray, list[int], int]:
+    """(padded data, window starts in it, `lead` samples of zeros before the record) for one `(C, T)` record: the
+    record zero-padded at its end to one window and windows every `stride` (default the model's); with the model's
+    own stride, a per-sample model that sets `short_record_shift` reads a record shorter than two windows also at
+    shifts of that many samples (zero-padded by it at both ends, at most 9 windows; see `WaveformSpec`)."""
+    shift = int(spec.short_record_shift)
+    if spec.kind == "samples" and stride is None and shift > 0 and data.shape[-1] < 2 * spec.window_length:
+        data = np.pad(padded(data, spec.window_length), ((0, 0), (shift, shift)))
+        step = max(shift, -(-(data.shape[-1] - spec.window_length) // (_MAX_SHIFTED - 1)))
+        return data, window_starts(data.shape[-1], spec.window_length, step), shift
+    data = padded(data, spec.window_length)
     starts = window_starts(data.shape[-1], spec.window_length, stride or spec.stride, cover_end=spec.kind == "samples")
+    return data, starts, 0
+
+
+def assemble_record(outputs: np.ndarray, starts: list[int], num_samples: int, lead: int,
+                    spec: WaveformSpec) -> tuple[np.ndarray, float]:  # fmt: skip
+    """`assemble` for the layout of `window_layout`: the series of the record's own `num_samples` samples."""
+    if lead == 0:
+        return assemble(outputs, starts, num_samples, spec)
+    series, offset = assemble(outputs, starts, starts[-1] + spec.window_length, spec)  # the padded data's length
+    return np.ascontiguousarray(series[:, lead : lead + num_samples]), offset
+
+
+def annotate_record(record: WaveformRecord, model, feature_extractor, spec: WaveformSpec, *, stride=None,
+                    batch_size: int = 32, precision: str | None = "auto") -> StationAnnotation:  # fmt: skip
+    """One station's `StationAnnotation` (steps 2-4 of the module docstring; `precision` as `predict_windows`)."""
+    data, starts, lead = window_layout(record.data, spec, stride)
     windows = sliding_windows(data, starts, spec.window_length)
-    outputs = predict_windows(model, feature_extractor, windows, batch_size=batch_size)
-    series, offset = assemble(outputs, starts, record.num_samples, spec)
+    outputs = predict_windows(model, feature_extractor, windows, batch_size=batch_size, precision=precision)
+    series, offset = assemble_record(outputs, starts, record.num_samples, lead, spec)
     rate = spec.output_rate if stride is None else spec.sampling_rate / stride
     return StationAnnotation(record.station_id, record.starttime, record.sampling_rate, record.data, series,
                              spec.component_order, spec.labels, rate if spec.kind != "samples" else None, offset,
@@ -405,31 +482,23 @@ def annotation_stream(annotations: list[StationAnnotation]):
 
 # --- the model wrapper -----------------------------------------------------------------------------------------
 def load_waveform_model(path):
-    """(model, feature extractor or None) from a model folder or Hub repo id of any seismic family: the model
-    class and processor are the ones the family declares in its `family.py`."""
-    from transformers import AutoConfig
+    """(model, feature extractor or None) from a model folder, Hub repo id or export folder of any seismic family
+    (one that declares `waveform=`), through the one loader (`geohub.inference.loading`): the model class and
+    processor are the ones the family declares in its `family.py`."""
+    from .loading import check_family, load_model_and_processor, read_config, resolve_source
 
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        from .loading import read_config
-
-        model_type = read_config(path, error=WaveformError).get("model_type")
-    else:  # a Hub repo id
-        model_type = AutoConfig.from_pretrained(path).model_type
-    family = family_for_model_type(model_type)
-    if family is None or not family.models:
-        raise WaveformError(f"model type {model_type!r} is not a geohub seismic family", path=path,
-                            expected=f"one of {waveform_model_types()}")  # fmt: skip
-    from .loading import load_model_folder  # a `geohub export` folder (onnx, int8, onnx-int8) too
-
-    model = load_model_folder(family.load(next(iter(family.models))), path)
+    folder = resolve_source(path, WaveformError)
+    seismic = tuple(sorted(f.name for f in families().values() if f.waveform and f.models))
+    family = check_family(read_config(folder, WaveformError), seismic, path=folder / "config.json",
+                          error=WaveformError)  # fmt: skip
+    model, _ = load_model_and_processor(folder, family=family.name, error=WaveformError, processor=False)
     extractor = None
     if family.processor:
         try:
-            extractor = family.processor_class().from_pretrained(path)
+            extractor = family.processor_class().from_pretrained(os.fspath(folder))
         except (OSError, ValueError, KeyError):
             extractor = None
-    return model.eval(), extractor
+    return model, extractor
 
 
 class WaveformModel:
@@ -438,9 +507,12 @@ class WaveformModel:
     Args:
         model: a loaded geohub seismic model (U-Net picker, magnitude model, EQTransformer, GPD).
         feature_extractor: its feature extractor (None: `model.name_or_path`'s, or defaults from the config).
+        precision: "auto" (default: bfloat16 where the CPU/GPU runs it natively and the feature extractor records
+            that the model's bf16 picks agree with its fp32 picks, `geohub.runtime`), "fp32" or "bf16".
+            `self.precision` is the resolved choice.
     """
 
-    def __init__(self, model, feature_extractor=None):
+    def __init__(self, model, feature_extractor=None, *, precision: str | None = "auto"):
         if isinstance(model, (str, os.PathLike)):
             model, saved = load_waveform_model(model)
             feature_extractor = feature_extractor if feature_extractor is not None else saved
@@ -448,10 +520,14 @@ class WaveformModel:
         self.feature_extractor = feature_extractor if feature_extractor is not None else default_extractor(model)
         self.adapter = waveform_adapter(model)
         self.spec = self.adapter.spec(model, self.feature_extractor)
+        try:
+            self.precision = model_precision(model, self.feature_extractor, precision)
+        except ValueError as err:
+            raise WaveformError(str(err), field="precision", expected="auto, fp32 or bf16") from None
 
     @classmethod
-    def from_pretrained(cls, path) -> WaveformModel:
-        return cls(path)
+    def from_pretrained(cls, path, *, precision: str | None = "auto") -> WaveformModel:
+        return cls(path, precision=precision)
 
     def __getattr__(self, name):
         return getattr(self.__dict__["model"], name)
@@ -460,7 +536,7 @@ class WaveformModel:
                          fill_gaps: str = "interpolate") -> list[StationAnnotation]:  # fmt: skip
         records = prepare(stream_or_path, self.spec, self.feature_extractor, fill_gaps=fill_gaps)
         return [annotate_record(r, self.model, self.feature_extractor, self.spec, stride=stride,
-                                batch_size=batch_size) for r in records]  # fmt: skip
+                                batch_size=batch_size, precision=self.precision) for r in records]  # fmt: skip
 
     def annotate(self, stream_or_path, *, stride=None, batch_size: int = 32, fill_gaps: str = "interpolate"):
         """`obspy.Stream` of output traces (one per station and output, channel "<CODE>_<label>")."""
@@ -527,7 +603,7 @@ def station_magnitudes(wrapper: WaveformModel, stream_or_path, *, fill_gaps="int
         onset = None if onsets is None else onsets[i]
         start = magnitude_window(record, spec.window_length, onset)
         window = padded(record.data, spec.window_length)[:, start : start + spec.window_length]
-        outputs = predict_windows(wrapper.model, wrapper.feature_extractor, window[None])
+        outputs = predict_windows(wrapper.model, wrapper.feature_extractor, window[None], precision=wrapper.precision)
         magnitude, uncertainty, probability = outputs[0]
         estimates.append(
             MagnitudeEstimate(

@@ -48,14 +48,16 @@ from ..inference.waveform import (
     StationAnnotation,
     WaveformModel,
     annotation_stream,
-    assemble,
+    assemble_record,
     is_dead,
     magnitude_window,
+    model_precision,
     padded,
     picks_and_detections,
+    precision_context,
     prepare,
     waveform_adapter,
-    window_starts,
+    window_layout,
 )
 
 __all__ = ["SeismicPhasePickingPipeline", "SeismicMagnitudePipeline", "WaveformChunkPipeline", "as_stream"]
@@ -134,13 +136,19 @@ class _SeismicPipeline(WaveformChunkPipeline):
         self.feature_extractor = self.waveform_model.feature_extractor  # batching pads with it (no padding needed)
         self.spec = self.waveform_model.spec
 
+    def _precision(self, precision: str) -> str:
+        """"fp32" or "bf16" for a `precision=` call argument ("auto", "fp32", "bf16"; see `WaveformModel`)."""
+        return model_precision(self.model, self.feature_extractor, precision)
+
     @torch.no_grad()
-    def _forward(self, model_inputs):
+    def _forward(self, model_inputs, precision=None):
         windows = model_inputs.pop("windows")
         windows = windows.numpy() if isinstance(windows, torch.Tensor) else np.asarray(windows)
         features = self.feature_extractor(windows, return_tensors="pt")
         inputs = {k: v.to(self.model.device) for k, v in features.items() if isinstance(v, torch.Tensor)}
-        outputs = torch.from_numpy(waveform_adapter(self.model).outputs(self.model(**inputs)))
+        chosen = self.waveform_model.precision if precision is None else precision
+        with precision_context(self.model, chosen):
+            outputs = torch.from_numpy(waveform_adapter(self.model).outputs(self.model(**inputs)))
         dead = torch.from_numpy(is_dead(windows))
         if dead.any():
             empty = torch.tensor(waveform_adapter(self.model).empty, dtype=outputs.dtype)
@@ -153,8 +161,9 @@ class SeismicPhasePickingPipeline(_SeismicPipeline):
 
     def _sanitize_parameters(self, overlap=None, stride=None, p_threshold=None, s_threshold=None,
                              detection_threshold=None, fill_gaps=None, output="dict", explain=None, explain_steps=None,
-                             explain_max_steps=None):  # fmt: skip
+                             explain_max_steps=None, precision=None):  # fmt: skip
         settings = pipeline_settings(explain, explain_steps, explain_max_steps, self.model)
+        forward = {} if precision is None else {"precision": self._precision(precision)}
         preprocess = {"fill_gaps": fill_gaps} if fill_gaps is not None else {}
         if overlap is not None:
             if not 0.0 <= overlap < 1.0:
@@ -165,16 +174,14 @@ class SeismicPhasePickingPipeline(_SeismicPipeline):
         thresholds = {"P": p_threshold, "S": s_threshold, "D": detection_threshold}
         if output not in ("dict", "obspy"):
             raise ValueError(f"output must be 'dict' or 'obspy', got {output!r}")
-        return preprocess, {}, {"thresholds": thresholds, "output": output, "explain": settings}
+        return preprocess, forward, {"thresholds": thresholds, "output": output, "explain": settings}
 
     def preprocess(self, inputs, fill_gaps: str = "interpolate", stride: int | None = None):
         spec = self.spec
         records = prepare(as_stream(inputs, spec.component_order), spec, self.feature_extractor, fill_gaps=fill_gaps)
         for r, record in enumerate(records):
-            data = padded(record.data, spec.window_length)
-            starts = window_starts(data.shape[-1], spec.window_length, stride or spec.stride,
-                                   cover_end=spec.kind == "samples")  # fmt: skip
-            meta = {"record": record, "starts": starts, "stride": stride}
+            data, starts, lead = window_layout(record.data, spec, stride)
+            meta = {"record": record, "starts": starts, "stride": stride, "lead": lead}
             for i, start in enumerate(starts):
                 yield {
                     "windows": torch.from_numpy(np.ascontiguousarray(data[None, :, start : start + spec.window_length])),
@@ -192,7 +199,7 @@ class SeismicPhasePickingPipeline(_SeismicPipeline):
             groups[-1][1].append(item["outputs"][0].numpy())
         for meta, outputs in groups:
             record = meta["record"]
-            series, offset = assemble(np.stack(outputs), meta["starts"], record.num_samples, spec)
+            series, offset = assemble_record(np.stack(outputs), meta["starts"], record.num_samples, meta["lead"], spec)
             rate = spec.output_rate if meta["stride"] is None else spec.sampling_rate / meta["stride"]
             trace = StationAnnotation(record.station_id, record.starttime, record.sampling_rate, record.data, series,
                                       spec.component_order, spec.labels, rate if spec.kind != "samples" else None,

@@ -282,6 +282,16 @@ signal), P and S arrival.
     return build_model_card(folder, name, description=description, sections=sections)
 
 
+# Settings measured for the published weights by `benchmarks/pretrained_pickers_check.py` on the 154 PhaseNet-NCEDC
+# records: the original's P threshold chosen on their validation half with the feature extractor's
+# `short_record_shift` (0.05; 0.1 in the original code); `bf16_agreement`: the share of fp32 picks (whole records)
+# that bfloat16 reproduces, read by `precision="auto"` (`geohub.runtime`). Not measured: None (fp32).
+MEASURED_DEFAULTS = {
+    "eqtransformer-original": {"p_threshold": 0.05, "bf16_agreement": None},
+    "eqtransformer-v2": {"bf16_agreement": None},
+}
+
+
 def convert_eqtransformer(
     source: str | os.PathLike, output_dir: str | os.PathLike, *, name: str = "eqtransformer-original"
 ) -> Path:
@@ -291,6 +301,8 @@ def convert_eqtransformer(
         raise DataError("file not found", path=source, expected="a Keras EQTransformer .h5 file")
     model, _ = eqtransformer_from_keras(source)
     config = model.config
+    measured = MEASURED_DEFAULTS.get(name, {})
+    config.p_threshold = measured.get("p_threshold", config.p_threshold)
     extractor = EqTransformerFeatureExtractor(
         sampling_rate=config.sampling_rate,
         window_length=config.window_length,
@@ -298,6 +310,7 @@ def convert_eqtransformer(
         detection_threshold=config.detection_threshold,
         p_threshold=config.p_threshold,
         s_threshold=config.s_threshold,
+        bf16_agreement=measured.get("bf16_agreement"),
     )
     keras_version = read_keras_graph(source).keras_version
     output_dir = Path(output_dir)

@@ -115,6 +115,14 @@ class EqTransformerFeatureExtractor(FeatureExtractionMixin):
         min_detection_samples (`int`, 10): shortest detection kept.
         p_lead_samples (`int`, 100): how far a P peak may precede its detection.
         overlap (`float`, 0.3): window overlap the original uses on continuous records.
+        short_record_shift (`int`, 250): a record shorter than two windows (an event cut-out) is also read by
+            windows shifted by multiples of this many samples and their outputs averaged (0: one window). The
+            published EQTransformer's detections depend on where the onset lies in its 60 s window (on PhaseNet-
+            NCEDC records with P 5-30 s in, 10 of 154 windows gave no detection at all; see
+            `benchmarks/pretrained_pickers_check.py --classify`); 250 was chosen on a validation half of them.
+        bf16_agreement (`float` or None): share of this model's fp32 picks that its bfloat16 picks reproduce (same
+            phase within 0.1 s), recorded by `benchmarks/pretrained_pickers_check.py --agreement --write`;
+            `precision="auto"` runs bfloat16 only when it is >= `geohub.runtime.BF16_MIN_AGREEMENT`.
     """
 
     model_input_names = ["inputs"]
@@ -124,7 +132,8 @@ class EqTransformerFeatureExtractor(FeatureExtractionMixin):
                  corners: int = 2, zerophase: bool = True, taper_percentage: float = 0.001,
                  taper_max_length: float = 2.0, detection_threshold: float = 0.3, p_threshold: float = 0.1,
                  s_threshold: float = 0.1, min_detection_samples: int = 10, p_lead_samples: int = 100,
-                 overlap: float = 0.3, **kwargs):  # fmt: skip
+                 overlap: float = 0.3, short_record_shift: int = 250, bf16_agreement: float | None = None,
+                 **kwargs):  # fmt: skip
         if sampling_rate <= 0 or window_length < 1 or not 0 < freqmin < freqmax:
             raise ValueError("need sampling_rate > 0, window_length >= 1 and 0 < freqmin < freqmax")
         if not 0.0 <= overlap < 1.0:
@@ -141,6 +150,8 @@ class EqTransformerFeatureExtractor(FeatureExtractionMixin):
         self.p_threshold, self.s_threshold = float(p_threshold), float(s_threshold)
         self.min_detection_samples, self.p_lead_samples = int(min_detection_samples), int(p_lead_samples)
         self.overlap = float(overlap)
+        self.short_record_shift = int(short_record_shift)
+        self.bf16_agreement = None if bf16_agreement is None else float(bf16_agreement)
 
     # --- record level -------------------------------------------------------------------------------------
     def filter_waveforms(self, waveforms: np.ndarray, sampling_rate: float) -> np.ndarray:

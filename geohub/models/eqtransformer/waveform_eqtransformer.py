@@ -29,6 +29,7 @@ def spec(model, setting) -> dict:
         "taper": 500,
         "thresholds": thresholds,
         "picking": picks,
+        "short_record_shift": int(setting("short_record_shift", 0)),
     }
 
 
