@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .core import Explanation, explain
+from .core import Explanation, explain, explain_hook
 
 __all__ = ["token_entities", "explain_entity", "explain_mention", "explain_summary"]
 
@@ -95,12 +95,9 @@ def explain_summary(model: nn.Module, tokenizer: Any, text: str, *, title: str |
     """The extractive summarizer's score of its best sentence of `text` (split into sentences as the
     extractive-summarization pipeline does), per sentence `(S,)`. `extra`: `sentences`."""
     from ..inference.text import check_documents
-    from ..models.extractive_summarizer.processing_extractive_summarizer import collate_documents, encode_documents
 
     sentences = check_documents([text])[0]
-    encoded = encode_documents(tokenizer, [sentences], max_sentence_length, titles=[title])
-    batch = collate_documents([dict(zip(encoded, values)) for values in zip(*encoded.values())],
-                              tokenizer.pad_token_id or 0)  # fmt: skip
+    batch = explain_hook(model).document_batch(tokenizer, sentences, max_sentence_length, title)  # the family's
     explanation = explain(model, batch, **kwargs)
     explanation.extra["sentences"] = sentences
     return explanation

@@ -8,7 +8,7 @@ import torch
 
 from ...errors import ExplainError
 
-FILE_READER = "summary"
+FILE_READER = "summary"  # `document_batch` below prepares a text file's sentences
 _EXTRAS = ("sentence_features", "title_input_ids", "title_attention_mask", "title_embeddings", "title_mask")
 
 
@@ -34,3 +34,13 @@ def problem(model, batch, target, phase: str, tokenizer=None) -> dict:
     baseline = embeddings * 1e-3 if getattr(model, "num_features", 0) else torch.zeros_like(embeddings)
     return {"forward": score, "inputs": embeddings, "baseline": baseline, "target": f"score of sentence {sentence}",
             "target_index": sentence, "reduce": lambda a: a.sum(axis=-1)[0]}  # fmt: skip
+
+
+def document_batch(tokenizer, sentences: list[str], max_sentence_length: int, title: str | None = None) -> dict:
+    """The model inputs of one document's `sentences` (and title), as the extractive-summarization pipeline
+    prepares them (`geohub.explain.explain_summary` explains them)."""
+    from .processing_extractive_summarizer import collate_documents, encode_documents
+
+    encoded = encode_documents(tokenizer, [sentences], max_sentence_length, titles=[title])
+    return collate_documents([dict(zip(encoded, values)) for values in zip(*encoded.values())],
+                             tokenizer.pad_token_id or 0)  # fmt: skip
