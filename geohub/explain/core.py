@@ -114,8 +114,12 @@ class _FirstRows(dict):
 def _first_rows(batch: dict[str, Any]) -> _FirstRows:
     rows = _FirstRows()
     for name, value in batch.items():
-        if value is not None and (isinstance(value, (torch.Tensor, np.ndarray)) or isinstance(value, list)):
+        if value is None or not isinstance(value, (torch.Tensor, np.ndarray, list, tuple)):
+            continue
+        try:
             rows[name] = torch.as_tensor(value)[:1].clone()  # a copy: inference-mode tensors cannot enter autograd
+        except (TypeError, ValueError):  # not numbers (e.g. words): no model input
+            continue
     return rows
 
 
