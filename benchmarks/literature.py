@@ -312,7 +312,7 @@ def print_own_data_table(rows: list[dict], info: dict, minimum: int) -> None:
     for kind, count in [("overall", sum(dictionary["support"].values())), *sorted(dictionary["support"].items())]:
         key = "f1" if kind == "overall" else f"f1_{kind}"
         mine, base = tagger.get(key), dictionary.get(key)
-        ahead = "" if mine is None or base is None else ("yes" if mine > base else "NO")
+        ahead = "" if mine is None or base is None else ("yes" if mine > base else "tie" if mine == base else "NO")
         ahead += f" (under {minimum} entities: not judged)" if kind != "overall" and count < minimum else ""
         cell = f"{mine:>10.3f}" if mine is not None else f"{tagger.get('note', 'absent'):>10}"
         print(f"{kind:<16} {count:>13} {base:>14.3f} {cell}  {ahead}")
