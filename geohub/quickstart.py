@@ -52,6 +52,7 @@ __all__ = [
     "smoke_overrides",
     "demo_sources",
     "quiet_console",
+    "headline_metrics",
 ]
 
 # metrics shown in the table, per task, when present (others are kept in all_results.json)
@@ -310,7 +311,7 @@ _DEFAULT_WORDS = {"shipped": "the shipped default,", "cached": "the default prep
                   "assembled": "default assembled into", "converted": "default converted into"}  # fmt: skip
 
 
-def _headline(metrics: dict[str, float]) -> list[tuple[str, float]]:
+def headline_metrics(metrics: dict[str, float]) -> list[tuple[str, float]]:
     """The eval_/test_ metrics named in `_HEADLINE`; else every eval_/test_ metric; else everything."""
     scored = [
         (key, float(value))
@@ -327,7 +328,7 @@ def format_metrics_table(results: list[QuickstartResult]) -> str:
     width = max([len("task"), *(len(r.task) for r in results)]) + 2
     lines = [f"{'task':<{width}}{'status':<11}{'time':>7}  {'metric':<32}{'value':>10}", "-" * (width + 62)]
     for result in results:
-        rows = _headline(result.metrics) or [("(no metrics)", float("nan"))]
+        rows = headline_metrics(result.metrics) or [("(no metrics)", float("nan"))]
         seconds = f"{result.seconds:.0f} s" if result.status not in ("reused", "shipped", "cached") else "-"
         for i, (key, value) in enumerate(rows):
             prefix = f"{result.task:<{width}}{result.status:<11}{seconds:>7}" if i == 0 else " " * (width + 18)
