@@ -66,6 +66,16 @@ class GeoSummarizationPipeline(Pipeline):
     def _extractive(self) -> bool:
         return getattr(self.model.config, "model_type", "") == "geohub_extractive_summarizer"
 
+    def __call__(self, inputs, *args, **kwargs):
+        """A list is checked item by item before any work: a bad item is a `CorpusError` naming `inputs[i]`."""
+        if isinstance(inputs, list):
+            from ..inference.text import check_documents
+
+            for index, item in enumerate(inputs):
+                document = item.get("sentences", item.get("text")) if isinstance(item, dict) else item
+                _item_error(lambda document=document: check_documents([document]), index)
+        return super().__call__(inputs, *args, **kwargs)
+
     def preprocess(self, inputs: Any, title: str | None = None) -> dict[str, Any]:
         from ..inference.text import check_documents
         from ..models.extractive_summarizer.processing_extractive_summarizer import (
@@ -143,6 +153,13 @@ class KnowledgeExtractionPipeline(Pipeline):
             postprocess["explain_entities"] = explain_entities
         return {}, {}, {**postprocess, "explain": settings}
 
+    def __call__(self, inputs, *args, **kwargs):
+        """A list is checked item by item before any work: a bad item is a `CorpusError` naming `inputs[i]`."""
+        if isinstance(inputs, list):
+            for index, item in enumerate(inputs):
+                _item_error(lambda item=item: check_texts([item]), index)
+        return super().__call__(inputs, *args, **kwargs)
+
     def preprocess(self, text: str) -> dict[str, Any]:
         return {"text": check_texts([text])[0]}
 
@@ -180,3 +197,13 @@ class KnowledgeExtractionPipeline(Pipeline):
     def _explain_mention(self, text: str, index: int, mention, settings: dict) -> dict:
         e = explain_mention(self.model, self.tokenizer, text, mention, **settings)
         return explanation_entry(e, entity=index, text=mention.text, label=mention.label, offsets=e.extra["offsets"])
+
+
+def _item_error(check, index: int) -> None:
+    """Run `check()`; its `GeohubError` is raised again naming the list item `inputs[index]`."""
+    from ..errors import CorpusError, GeohubError
+
+    try:
+        check()
+    except GeohubError as err:
+        raise CorpusError(f"inputs[{index}]: {err.message}", field=f"inputs[{index}]", expected=err.expected) from None

@@ -120,3 +120,25 @@ def test_a_nan_learning_rate_is_refused_at_recipe_parsing(tmp_path, value):
         parse_recipe([_Args], recipe)
     with pytest.raises(ConfigError, match="learning_rate"):
         parse_recipe([_Args], None, ["--learning_rate", "nan"])
+
+
+@pytest.mark.parametrize("bad", [None, "", 3])
+def test_text_pipelines_check_every_list_item_before_any_work(tmp_path_factory, bad):
+    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification, pipeline
+
+    import geohub  # noqa: F401
+    from geohub.data.corpus import NER_LABELS
+    from geohub.environment import offline_minilm_path
+
+    tokenizer = AutoTokenizer.from_pretrained(offline_minilm_path())
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, num_labels=len(NER_LABELS))  # fmt: skip
+    config.id2label, config.label2id = dict(enumerate(NER_LABELS)), {k: i for i, k in enumerate(NER_LABELS)}
+    path = tmp_path_factory.mktemp("tagger")
+    BertForTokenClassification(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    extract = pipeline("knowledge-extraction", model=str(path))
+    good = "Basalt of the Mull Lava Group is in Scotland."
+    with pytest.raises(GeohubError, match=r"inputs\[1\]"):
+        extract([good, bad, good], relation_model="rules")
+    assert len(extract([good, good], relation_model="rules")) == 2
