@@ -715,14 +715,14 @@ def load_model(
     allow_pickle: bool = False,
     **kwargs: Any,
 ):
-    """`pull` then load with the right Auto class (safetensors only unless `allow_pickle`)."""
-    import transformers
+    """`pull` then load with the right Auto class (safetensors only unless `allow_pickle`), through the one loader
+    (`geohub.inference.loading.load_model_and_processor`)."""
+    from .inference.loading import load_model_and_processor
 
     folder = pull(repo_id, revision=revision, token=token, allow_pickle=allow_pickle)
-    auto = getattr(transformers, auto_class_name(read_json(folder / "config.json")))
-    return auto.from_pretrained(
-        folder, trust_remote_code=trust_remote_code, use_safetensors=None if allow_pickle else True, **kwargs
-    )
+    model, _ = load_model_and_processor(folder, processor=False, trust_remote_code=trust_remote_code,
+                                        use_safetensors=None if allow_pickle else True, **kwargs)  # fmt: skip
+    return model
 
 
 def list_models(author: str | None = None, *, token: str | None = None, endpoint: str | None = None) -> list[str]:

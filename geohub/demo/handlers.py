@@ -198,7 +198,12 @@ def extract_knowledge(models: DemoModels, limits: DemoLimits, text: str | None, 
 
     text = read_text_input(text, file_path, limits)
     model, tokenizer = models.get(tab_slot("knowledge"))
-    graph = extract([text], model=model, tokenizer=tokenizer, ids=["input"])
+    try:  # the relation classifier's slot (--relation-model, GEOHUB_RELATION_MODEL); the typed rules without one
+        relation_model, relation_tokenizer = models.get(tab_slot("knowledge", role="relations"))
+    except HubError:
+        relation_model, relation_tokenizer = "rules", None
+    graph = extract([text], model=model, tokenizer=tokenizer, ids=["input"], relation_model=relation_model,
+                    relation_tokenizer=relation_tokenizer)  # fmt: skip
     spans = []
     for entity in graph.entities():
         for mention in entity["mentions"]:

@@ -41,23 +41,24 @@ __all__ = [
 ]
 
 
+DENOISER_FAMILY = "seismic_denoiser"
+
+
 def load_denoiser(model: Any, feature_extractor: Any = None) -> tuple[Any, Any]:
     """(model in eval mode, feature extractor) from a folder, or from objects (the extractor from the config)."""
-    from ..models.seismic_denoiser import (
-        SeismicDenoiserFeatureExtractor,
-        SeismicDenoiserForDenoising,
-    )
+    from ..models.seismic_denoiser import SeismicDenoiserFeatureExtractor
+    from .loading import check_family, load_model_and_processor, resolve_source
 
-    if isinstance(model, (str, os.PathLike)):
-        from .loading import load_model_folder
-
-        folder = Path(model)
-        model = load_model_folder(SeismicDenoiserForDenoising, folder)
+    if isinstance(model, (str, os.PathLike)):  # the one loader: a model folder, a Hub repo id or an export folder
+        folder = resolve_source(model, WaveformError)
+        model, _ = load_model_and_processor(folder, family=DENOISER_FAMILY, error=WaveformError, processor=False)
         if feature_extractor is None and (folder / "preprocessor_config.json").is_file():
             feature_extractor = SeismicDenoiserFeatureExtractor.from_pretrained(os.fspath(folder))
-    if getattr(getattr(model, "config", None), "model_type", None) != "geohub_seismic_denoiser":
-        raise WaveformError("the model is not a seismic denoiser", field="model",
-                            expected="a geohub_seismic_denoiser model or folder")  # fmt: skip
+    elif getattr(model, "config", None) is None:
+        raise WaveformError("the model is not a seismic denoiser (it has no config)", field="model",
+                            expected="a seismic denoiser model or folder")  # fmt: skip
+    else:
+        check_family(model.config, DENOISER_FAMILY, error=WaveformError)
     if feature_extractor is None:
         feature_extractor = SeismicDenoiserFeatureExtractor.from_config(model.config)
     if hasattr(model, "eval"):
@@ -67,13 +68,10 @@ def load_denoiser(model: Any, feature_extractor: Any = None) -> tuple[Any, Any]:
 
 def check_denoiser_folder(folder: str | os.PathLike) -> None:
     """Raise a `WaveformError` naming `folder` unless it holds a saved seismic denoiser (cheap: reads config.json)."""
-    from .loading import read_config
+    from .loading import check_family, read_config
 
-    model_type = read_config(folder, error=WaveformError).get("model_type")
-    if model_type != "geohub_seismic_denoiser":
-        raise WaveformError(f"the model is not a seismic denoiser (model_type {model_type!r})",
-                            path=Path(folder) / "config.json", field="model_type",
-                            expected="'geohub_seismic_denoiser'")  # fmt: skip
+    config = read_config(folder, error=WaveformError)
+    check_family(config, DENOISER_FAMILY, path=Path(folder) / "config.json", error=WaveformError, field="model_type")
 
 
 def write_stream(stream, path: str | os.PathLike, format: str = "MSEED") -> Path:

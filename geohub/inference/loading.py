@@ -7,6 +7,10 @@ The model's family (`geohub.auto.family_for_config`) says which transformers Aut
 one loads its processor (`AutoFeatureExtractor`, `AutoImageProcessor` or `AutoTokenizer`), so every caller (the
 pipelines, the demo, the CLI, the benchmarks) gets the same pair. A folder without its processor is an error
 naming the folder, never a silently guessed default.
+
+This is the one loader: the text, relation, denoising and waveform loaders, `geohub.hub.load_model` and export folders
+(`ExportedModelLoader`, `load_model_folder`) all come here, and `check_family` is the one family check (a caller
+that needs, say, a relation classifier passes `family="relation_classifier"` and its own error class).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = [
     "ExportedModelLoader",
     "is_export_folder",
     "load_model_folder",
+    "check_family",
 ]
 
 # stock transformers heads (families built on stock architectures) -> the Auto class that loads them
@@ -38,15 +43,16 @@ _AUTO_BY_SUFFIX = (
 )
 
 
-def resolve_source(source: str | os.PathLike) -> Path:
-    """A local folder as is; a Hub repo id (`user/name[@revision]`) downloaded to the local cache."""
+def resolve_source(source: str | os.PathLike, error: type[GeohubError] = HubError) -> Path:
+    """A local folder as is; a Hub repo id (`user/name[@revision]`) downloaded to the local cache. A local path
+    that is no folder raises `error` (default `HubError`)."""
     path = Path(os.path.expanduser(os.fspath(source)))
     if path.is_dir():
         return path.resolve()
     text = os.fspath(source)
     repo_id, _, revision = text.partition("@")
     if text.startswith((".", "/", "~")) or repo_id.count("/") != 1:
-        raise HubError("model folder not found", path=text, expected="a saved model folder or a Hub repo id user/name")
+        raise error("model folder not found", path=text, expected="a saved model folder or a Hub repo id user/name")
     from huggingface_hub import snapshot_download
 
     try:
@@ -112,22 +118,62 @@ def load_processor(folder: str | os.PathLike, config: dict | None = None):
     return getattr(transformers, auto_name).from_pretrained(os.fspath(folder))
 
 
-def load_model_and_processor(source: Any, *, device: str | None = None) -> tuple[Any, Any]:
+def check_family(
+    config: Any,
+    family: str | tuple[str, ...] | None,
+    *,
+    path: str | os.PathLike | None = None,
+    error: type[GeohubError] = HubError,
+    field: str = "model",
+    what: str | None = None,
+):
+    """The one family check: the `Family` of `config` (a config.json dict or a `PretrainedConfig`; None for a model
+    that is not geohub's). When `family` names the expected family (or families), anything else raises `error`
+    naming `path`, the model type found and `what` was expected (default: the families' names)."""
+    from ..auto import families, family_for_config
+
+    found = family_for_config(config)
+    if family is None:
+        return found
+    wanted = (family,) if isinstance(family, str) else tuple(family)
+    if found is None or found.name not in wanted:
+        data = config if isinstance(config, dict) else config.to_dict()
+        what = what or " or ".join(name.replace("_", " ") for name in wanted)
+        types = ", ".join(families()[name].model_type for name in wanted if name in families())
+        raise error(f"the model is not a {what} (model_type {data.get('model_type')!r})", path=path, field=field,
+                    expected=f"a {what} model folder (model_type {types})")  # fmt: skip
+    return found
+
+
+def load_model_and_processor(
+    source: Any,
+    *,
+    device: str | None = None,
+    family: str | tuple[str, ...] | None = None,
+    error: type[GeohubError] = HubError,
+    field: str = "model",
+    processor: bool = True,
+    **kwargs: Any,
+) -> tuple[Any, Any]:
     """(model in eval mode, its processor) from a folder or a Hub repo id (see the module docstring).
 
-    An export folder written by `geohub export` (with `export.json`) gives its ONNX or int8 model
-    (`geohub.export.load_exported`) with the processor copied beside it."""
+    `family`: the family (or families) the model must belong to (`check_family`); `error` / `field`: the error class
+    and field name of a missing folder, a bad config.json or a wrong family, so that each caller reports its kind of
+    error; `processor=False`: the model only (`(model, None)`); `kwargs` go to `from_pretrained`. An export folder
+    written by `geohub export` (with `export.json`) gives its ONNX or int8 model (`geohub.export.load_exported`) with
+    the processor copied beside it."""
     import transformers
 
     import geohub  # noqa: F401  (registers the families with the Auto classes)
 
-    folder = resolve_source(source)
-    config = read_config(folder)
+    folder = resolve_source(source, error)
+    config = read_config(folder, error)
+    check_family(config, family, path=folder / "config.json", error=error, field=field)
     auto = getattr(transformers, auto_model_class_name(config))
-    model = load_model_folder(auto, folder, use_safetensors=True)
+    model = load_model_folder(auto, folder, **{"use_safetensors": True, **kwargs})
     if device is not None:
         model = model.to(device)
-    return model.eval(), load_processor(folder, config)
+    return model.eval(), (load_processor(folder, config) if processor else None)
 
 
 def is_export_folder(folder: str | os.PathLike) -> bool:

@@ -27,31 +27,35 @@ from .tokenizing import tokenizer_lock
 __all__ = ["load_relation_model", "classify_relations", "default_relation_model"]
 
 
+RELATION_FAMILY = "relation_classifier"
+
+
 def default_relation_model() -> str | None:
-    """`$GEOHUB_HOME/relation_classification` when `geohub quickstart` saved a classifier there, else None."""
+    """The relation classifier named by the family's demo slot (`DemoDecl` in its family.py): its environment
+    variable (`GEOHUB_RELATION_MODEL`: a folder or Hub repo id), else the slot's folder under `GEOHUB_MODELS_DIR` or
+    `$GEOHUB_HOME` (where `geohub quickstart` saves it); None when there is none (relations then come from rules)."""
+    from ..auto import get_family
     from ..environment import default_output_dir
 
-    path = default_output_dir() / "relation_classification"
+    decl = get_family(RELATION_FAMILY).demo
+    if os.environ.get(decl.env):
+        return os.environ[decl.env]
+    models_dir = Path(os.environ["GEOHUB_MODELS_DIR"]) if os.environ.get("GEOHUB_MODELS_DIR") else default_output_dir()
+    path = models_dir / decl.slot
     return str(path) if (path / "config.json").is_file() else None
 
 
 def load_relation_model(model: Any, tokenizer: Any = None):
-    """(model, tokenizer) from a folder or an already-loaded `RelationClassifierForPairClassification` (eval mode)."""
-    from ..models.relation_classifier import RelationClassifierForPairClassification
+    """(model, tokenizer) from a folder, a Hub repo id or an already-loaded relation classifier (eval mode), through
+    the one loader (`geohub.inference.loading`); anything but a relation classifier is a `CorpusError`."""
+    from .loading import check_family, load_model_and_processor
 
     if isinstance(model, (str, os.PathLike)):
-        from transformers import AutoConfig, AutoTokenizer
-
-        path = str(model)
-        if not (Path(path) / "config.json").is_file():
-            raise CorpusError("no relation model found (config.json missing)", path=path, field="relation_model",
-                              expected="a folder trained with recipes/knowledge_extraction/config_relations.yaml")  # fmt: skip
-        model_type = getattr(AutoConfig.from_pretrained(path), "model_type", None)
-        if model_type != "geohub_relation_classifier":
-            raise CorpusError(f"not a relation classifier (model_type {model_type!r})", path=path,
-                              field="relation_model", expected="model_type geohub_relation_classifier")  # fmt: skip
-        tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
-        model = RelationClassifierForPairClassification.from_pretrained(path)
+        model, loaded = load_model_and_processor(model, family=RELATION_FAMILY, error=CorpusError,
+                                                 field="relation_model", processor=tokenizer is None)  # fmt: skip
+        tokenizer = tokenizer or loaded
+    else:
+        check_family(model.config, RELATION_FAMILY, error=CorpusError, field="relation_model")
     if tokenizer is None:
         raise CorpusError("a loaded relation model needs its tokenizer", field="tokenizer")
     model.eval()

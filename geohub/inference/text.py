@@ -34,7 +34,6 @@ word windows. Bad input (not a list of strings, an empty text, a text over `MAX_
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,7 +45,15 @@ from ..knowledge import KnowledgeGraph, Mention, extract_relations
 from ..models.entity_tagger.decoding import viterbi_iob2
 from .tokenizing import tokenize, tokenizer_lock
 
-__all__ = ["summarize", "extract", "predict_entities", "check_texts", "load_text_model", "MAX_CHARACTERS"]
+__all__ = [
+    "summarize",
+    "extract",
+    "predict_entities",
+    "check_texts",
+    "load_text_model",
+    "is_extractive",
+    "MAX_CHARACTERS",
+]
 
 MAX_CHARACTERS = 200_000  # about 30,000 words: far beyond an abstract; guards against passing whole PDFs/binaries
 
@@ -82,36 +89,27 @@ def _default_model(task: str) -> str | None:
 
 
 def load_text_model(model: Any, tokenizer: Any = None):
-    """(model, tokenizer) from a folder or an already-loaded model; models are put in eval mode."""
+    """(model, tokenizer) from a folder or an already-loaded model; models are put in eval mode. A folder loads
+    through the one loader (`geohub.inference.loading.load_model_and_processor`): its family or class name picks the
+    Auto class (extractive summarizer, seq2seq summarizer, token classifier)."""
     if isinstance(model, (str, os.PathLike)):
-        from transformers import (
-            AutoConfig,
-            AutoModel,
-            AutoModelForSeq2SeqLM,
-            AutoModelForTokenClassification,
-            AutoTokenizer,
-        )
+        from .loading import load_model_and_processor
 
-        import geohub  # noqa: F401  (registers geohub's Auto classes)
-
-        path = str(model)
-        if not (Path(path) / "config.json").is_file():
-            raise CorpusError(
-                "no model found (config.json missing)", path=path, field="model", expected="a saved model folder"
-            )
-        config = AutoConfig.from_pretrained(path)
-        if config.model_type == "geohub_extractive_summarizer":
-            loaded = AutoModel.from_pretrained(path)
-        elif getattr(config, "is_encoder_decoder", False):
-            loaded = AutoModelForSeq2SeqLM.from_pretrained(path)
-        else:
-            loaded = AutoModelForTokenClassification.from_pretrained(path)
-        tokenizer = tokenizer or AutoTokenizer.from_pretrained(path)
-        model = loaded
+        model, loaded_tokenizer = load_model_and_processor(model, error=CorpusError, processor=tokenizer is None)
+        tokenizer = tokenizer or loaded_tokenizer
     if tokenizer is None:
         raise CorpusError("a loaded model needs its tokenizer", field="tokenizer")
     model.eval()
     return model, tokenizer
+
+
+def is_extractive(model: Any) -> bool:
+    """True for a model of the extractive summarizer family (it picks sentences; any other summarizer generates)."""
+    from .loading import check_family
+
+    config = getattr(model, "config", None)
+    family = check_family(config, None) if config is not None else None
+    return family is not None and family.name == "extractive_summarizer"
 
 
 def _sentences(text: str) -> list[str]:
@@ -179,7 +177,7 @@ def summarize(
     if isinstance(model, str) and model == "centroid":
         return centroid_summaries(documents, num_sentences=num_sentences, batch_size=batch_size)
     model, tokenizer = load_text_model(model, tokenizer)
-    if getattr(model.config, "model_type", "") == "geohub_extractive_summarizer":
+    if is_extractive(model):
         return extractive_summaries(documents, model, tokenizer, titles, num_sentences, batch_size)
     return [
         _seq2seq_summary(" ".join(sentences), model, tokenizer, batch_size, max_new_tokens, num_beams)

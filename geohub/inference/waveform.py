@@ -490,7 +490,7 @@ def load_waveform_model(path):
     folder = resolve_source(path, WaveformError)
     seismic = tuple(sorted(f.name for f in families().values() if f.waveform and f.models))
     family = check_family(read_config(folder, WaveformError), seismic, path=folder / "config.json",
-                          error=WaveformError)  # fmt: skip
+                          error=WaveformError, what="geohub seismic model")  # fmt: skip
     model, _ = load_model_and_processor(folder, family=family.name, error=WaveformError, processor=False)
     extractor = None
     if family.processor:

@@ -64,7 +64,9 @@ class GeoSummarizationPipeline(Pipeline):
 
     @property
     def _extractive(self) -> bool:
-        return getattr(self.model.config, "model_type", "") == "geohub_extractive_summarizer"
+        from ..inference.text import is_extractive
+
+        return is_extractive(self.model)
 
     def __call__(self, inputs, *args, **kwargs):
         """A list is checked item by item before any work: a bad item is a `CorpusError` naming `inputs[i]`."""

@@ -71,7 +71,7 @@ def test_missing_models_are_clear_errors(tmp_path, monkeypatch, tagger_dir):
     monkeypatch.setenv("GEOHUB_HOME", str(tmp_path))
     with pytest.raises(CorpusError, match="no entity tagger"):
         extract(["The Chalk Group."])
-    with pytest.raises(CorpusError, match="config.json missing"):
+    with pytest.raises(CorpusError, match="model folder not found"):
         summarize(["The Chalk Group."], model=tmp_path / "nothing")
     with pytest.raises(CorpusError, match="2 ids for 1 texts"):
         extract(["The Chalk Group."], model=tagger_dir, ids=["a", "b"])

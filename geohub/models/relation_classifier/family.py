@@ -1,6 +1,6 @@
 """The relation classifier family's one declaration (see `geohub.family`)."""
 
-from ...family import CardDecl, Family, OptOut
+from ...family import CardDecl, DemoDecl, Family, OptOut
 
 FAMILY = Family(
     name="relation_classifier",
@@ -25,6 +25,10 @@ FAMILY = Family(
         tags=("geoscience-literature", "relation-extraction", "knowledge-extraction"),
         pipeline_tag=None,
     ),
+    # the Knowledge tab's relation step (`--relation-model`, GEOHUB_RELATION_MODEL); also the knowledge pipeline's
+    # and `extract`'s default relation model (`geohub.inference.relations.default_relation_model`)
+    demo=DemoDecl("relation_classification", "--relation-model", "GEOHUB_RELATION_MODEL", "relation classifier",
+                  tab="knowledge", role="relations"),  # fmt: skip
     quickstart={
         "model_name_or_path": "minilm",
         "dataset": "geo_corpus",
