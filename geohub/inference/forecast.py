@@ -100,7 +100,7 @@ def _thinned_etas_log_likelihood(model, times, magnitudes, first, start, end, th
     """ETAS for events >= threshold: intensity times the Gutenberg-Richter share `exp(-beta (threshold - mc'))`."""
     import torch
 
-    beta = math.exp(float(model.log_beta))
+    beta = math.exp(float(model.log_beta.detach()))
     share = math.exp(-beta * (threshold - model.config.mc))
     with torch.no_grad():
         log_intensity, integral = model._terms(

@@ -209,7 +209,7 @@ class EtasForForecasting(EtasPreTrainedModel):
 
             def backward(partial):
                 (-partial / n).backward()
-                total[0] += float(partial)
+                total[0] += float(partial.detach())
 
             _, integral = self._terms(times, magnitudes, first_target, start, end, chunk_callback=backward)
             (integral / n).backward()
@@ -277,10 +277,19 @@ class EtasForForecasting(EtasPreTrainedModel):
         sims = [np.repeat(np.arange(num_simulations), counts)]
         times = [rng.uniform(start, end, size=counts.sum())]
         if self.config.productivity and len(history_times):
-            for sim in range(num_simulations):
-                _, child_t = self._children(rng, history_times, history_magnitudes, start, end, table)
-                sims.append(np.full(len(child_t), sim))
-                times.append(child_t)
+            # the history's offspring in the window: a Poisson number per simulation (total expected count), each
+            # assigned to a parent in proportion to its expected offspring (superposed Poisson processes)
+            x, g = table
+            weights = np.exp(float(self.log_k) + float(self.alpha) * (history_magnitudes - self.config.mc))
+            low = np.interp(np.clip(start - history_times, 0, None), x, g)
+            high = np.interp(end - history_times, x, g)
+            expected = weights * np.clip(high - low, 0, None)
+            counts = rng.poisson(expected.sum(), size=num_simulations)
+            if counts.sum():
+                parents = rng.choice(len(expected), size=counts.sum(), p=expected / expected.sum())
+                u = rng.uniform(low[parents], high[parents])
+                sims.append(np.repeat(np.arange(num_simulations), counts))
+                times.append(history_times[parents] + np.interp(u, g, x))
         sims, times = np.concatenate(sims), np.concatenate(times)
         mags = self.sample_magnitudes(rng, len(times))
         all_sims, all_times, all_mags = [sims], [times], [mags]

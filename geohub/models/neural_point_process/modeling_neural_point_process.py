@@ -213,28 +213,44 @@ class NeuralPointProcessForForecasting(NeuralPointProcessPreTrainedModel):
         return values
 
     @torch.no_grad()
+    def history_contexts(self, times, magnitudes, ends) -> list[dict]:
+        """The model's state after the first `e` events, for each `e` in `ends`, from one pass over the catalogue
+        (what `simulate` starts from; the calibration benchmark simulates many windows of one catalogue)."""
+        self.eval()
+        times_t, output, inputs, _ = self._full(times, magnitudes)
+        states = history_states(np.asarray(times, np.float64), np.asarray(magnitudes), self.config)
+        contexts = []
+        for e in ends:
+            if not 1 <= e <= len(times):
+                raise ValueError(f"a context needs 1 to {len(times)} history events, got {e}")
+            contexts.append({"time": float(times_t[0, e - 1]), "magnitude": float(magnitudes[e - 1]),
+                             "raw_states": np.expm1(states[e - 1].astype(np.float64)),
+                             "output": output[0, e - 1], "inputs": inputs[0, e - 1]})  # fmt: skip
+        return contexts
+
+    @torch.no_grad()
     def simulate(self, history_times, history_magnitudes, start: float, end: float, *, num_simulations: int = 1000,
-                 seed: int = 0, max_events: int = 10_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+                 seed: int = 0, max_events: int = 10_000, context: dict | None = None):  # fmt: skip
         """`num_simulations` catalogues of `[start, end]` (days) after the history, event by event for all
         simulations at once: `(simulation, time, magnitude)` arrays. More than `max_events` events in one
-        simulation raises `SimulationCapError`."""
+        simulation raises `SimulationCapError`. `context` (from `history_contexts`) replaces the history pass."""
         from ..etas.modeling_etas import SimulationCapError
 
-        if len(history_times) < 1:
-            raise ValueError("the neural point process needs at least one history event to simulate from")
+        if context is None:
+            if len(history_times) < 1:
+                raise ValueError("the neural point process needs at least one history event to simulate from")
+            context = self.history_contexts(history_times, history_magnitudes, [len(history_times)])[0]
         self.eval()
         rng = np.random.default_rng(seed)
-        times_t, output, inputs, hidden = self._full(history_times, history_magnitudes)
         n = int(num_simulations)
-        last_t = np.full(n, float(times_t[0, -1]))
-        last_m = np.full(n, float(history_magnitudes[-1]))
-        raw_states = np.expm1(history_states(times_t[0].numpy(), np.asarray(history_magnitudes), self.config)[-1])
-        raw_states = np.repeat(raw_states.astype(np.float64)[None], n, axis=0)
-        hidden = hidden.repeat(1, n, 1)
-        out = output[:, -1].repeat(n, 1)
-        inp = inputs[:, -1].repeat(n, 1)
+        last_t = np.full(n, context["time"])
+        last_m = np.full(n, context["magnitude"])
+        raw_states = np.repeat(context["raw_states"][None], n, axis=0)
+        hidden = context["output"][None, None].repeat(1, n, 1).contiguous()  # one GRU layer: output == hidden
+        out = context["output"][None].repeat(n, 1)
+        inp = context["inputs"][None].repeat(n, 1)
+        minimum = np.full(n, max(start - context["time"], 0.0))
         active = np.ones(n, bool)
-        minimum = np.full(n, max(start - float(times_t[0, -1]), 0.0))
         sims, times, mags, counts = [], [], [], np.zeros(n, int)
         scales = np.asarray(self.config.history_scales, np.float64)
         weights = np.asarray(self.config.magnitude_weights, np.float64)
