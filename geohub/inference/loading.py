@@ -139,9 +139,9 @@ def check_family(
     if found is None or found.name not in wanted:
         data = config if isinstance(config, dict) else config.to_dict()
         what = what or " or ".join(name.replace("_", " ") for name in wanted)
-        types = ", ".join(families()[name].model_type for name in wanted if name in families())
+        types = ", ".join(str(families()[n].model_type) for n in wanted if n in families() and families()[n].model_type)
         raise error(f"the model is not a {what} (model_type {data.get('model_type')!r})", path=path, field=field,
-                    expected=f"a {what} model folder (model_type {types})")  # fmt: skip
+                    expected=f"a {what} model folder" + (f" (model_type {types})" if types else ""))  # fmt: skip
     return found
 
 
