@@ -292,8 +292,11 @@ def test_onnx_int8_quantises_matmul_and_lstm_nodes_and_stays_close(family, tmp_p
     actual = {k: v.numpy() for k, v in loaded(**check).items()}
     assert set(actual) == set(reference)
     for name, ref in reference.items():
-        assert np.abs(actual[name] - ref).max() <= 0.05 * (np.abs(ref).max() + 1e-6), name
-        assert info["max_abs_difference_from_fp32"][name] <= 0.05 * (np.abs(ref).max() + 1e-6), name
+        finite = np.isfinite(ref)  # the summarizer's absent sentences score -inf in both
+        assert np.array_equal(finite, np.isfinite(actual[name])), name
+        scale = np.abs(ref[finite]).max() + 1e-6
+        assert np.abs(actual[name][finite] - ref[finite]).max() <= 0.05 * scale, name
+        assert info["max_abs_difference_from_fp32"][name] <= 0.05 * scale, name
 
 
 def test_onnx_int8_refuses_convolution_only_models_and_cli_writes_it(tmp_path):
