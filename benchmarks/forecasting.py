@@ -10,7 +10,7 @@ process side by side, with the published figures beside them; optionally the cal
         [--plot recipes/earthquake_forecasting/reliability.png]
 
 Scores are `geohub.inference.forecast.log_likelihood`: temporal log-likelihood per test event (days), every earlier
-event from 2008-01-01 as conditioning. Prints one JSON line, then a table. Calibration: for each 7-day window of the
+event from 2008-01-01 as conditioning. Prints one JSON line (`BENCHMARK_JSON `), then a table. Calibration: for each 7-day window of the
 test period, `--num-simulations` simulated catalogues; the share of windows whose observed count (M >= 1.0) falls
 inside the simulated 95 % interval, and a reliability diagram (central intervals of every level: nominal vs
 observed coverage; P(at least one M >= 2.5): forecast vs observed frequency).
@@ -165,7 +165,16 @@ def main(argv=None) -> int:
         results["calibration"] = calibration(args.runs, catalog, args.num_simulations, args.seed)
         if args.plot:
             plot(results["calibration"], args.plot)
-    print(json.dumps(results, sort_keys=True))
+    import os
+    import platform
+
+    import torch
+
+    results["settings"] = {"catalog": str(DATA / "SanJac_catalog.csv"), "region": "SanJac_shape.npy", "mc": 1.0,
+                           "delta_m": 0.1, "torch_threads": torch.get_num_threads(), "machine": platform.node(),
+                           "cpu_count": os.cpu_count(), "load_average": os.getloadavg()[0],
+                           "num_simulations": args.num_simulations, "seed": args.seed}  # fmt: skip
+    print("BENCHMARK_JSON " + json.dumps(results, sort_keys=True))
     print(f"\n{'model':<22} {'test LL/event':>14} {'spread (std, min-max)':>26} {'runs':>5} {'published':>10}")
     for name, r in results["models"].items():
         spread = f"{r['std']:.4f}, {r['min']:.4f}-{r['max']:.4f}"

@@ -86,6 +86,10 @@ class EtasArguments:
     productivity: bool = field(default=True, metadata={"help": "false: homogeneous Poisson baseline"})
     max_magnitude: float = field(default=8.0, metadata={"help": "largest simulated magnitude"})
     max_iterations: int = field(default=100, metadata={"help": "L-BFGS iterations"})
+    tolerance: float = field(default=1e-7, metadata={"help": "stop when the log-likelihood per event changes less"})
+    fit_near_days: float = field(default=200.0, metadata={"help": "fit: sources younger than this are summed "
+                                 "exactly, older ones interpolated (0: exact fit, about 4x slower on SanJac)"})  # fmt: skip
+    fit_grid_days: float = field(default=10.0, metadata={"help": "fit: interpolation interval of older sources"})
     fit_start: str | None = field(default=None, metadata={"help": "fit window start (default train_start)"})
 
 
@@ -160,7 +164,9 @@ def run_etas(model_args: EtasArguments, data: CatalogDataArguments, training_arg
                         taper=model_args.taper)  # fmt: skip
     model = EtasForForecasting(config)
     times, magnitudes, first, start, end = window_arrays(windows["fit"])
-    result = model.fit(times, magnitudes, first, start, end, max_iterations=model_args.max_iterations, log=logger.info)
+    far_field = (model_args.fit_near_days, model_args.fit_grid_days) if model_args.fit_near_days > 0 else None
+    result = model.fit(times, magnitudes, first, start, end, max_iterations=model_args.max_iterations,
+                       tolerance=model_args.tolerance, far_field=far_field, log=logger.info)  # fmt: skip
     metrics = {"train_temporal_log_likelihood": result["log_likelihood"], "train_events": len(times) - first,
                "fit_evaluations": result["iterations"], **_score(model, windows)}  # fmt: skip
     metrics.update({f"parameter_{k}": v for k, v in model.parameters_dict().items()})

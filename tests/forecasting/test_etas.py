@@ -114,3 +114,13 @@ def test_config_rejects_bad_values():
         EtasConfig(mu=0.0)
     with pytest.raises(ValueError, match="omega > 0"):
         EtasConfig(taper=False, omega=-0.1)
+
+
+def test_the_fits_far_field_approximation_stays_close_to_the_exact_intensity(fitted):
+    model, _, (times, mags, first, start) = fitted
+    args = (torch.from_numpy(times), torch.from_numpy(mags), first, start, 400.0)
+    with torch.no_grad():
+        exact, integral = model._terms(*args)
+        approximate, same_integral = model._terms(*args, far_field=(20.0, 2.0))
+    assert torch.allclose(exact, approximate, atol=1e-3) and float(integral) == float(same_integral)
+    assert not torch.equal(exact, approximate)  # the approximation is really used

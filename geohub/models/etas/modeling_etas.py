@@ -129,9 +129,10 @@ class EtasForForecasting(EtasPreTrainedModel):
         return contribution.sum(dim=1, dtype=torch.float64)
 
     def _terms(self, times: torch.Tensor, magnitudes: torch.Tensor, first_target: int, start: float, end: float,
-               chunk_callback=None):  # fmt: skip
+               chunk_callback=None, far_field: tuple[float, float] | None = None):  # fmt: skip
         """(log intensity at each target, integral over [start, end]); `chunk_callback(partial)` (fitting) receives
-        each chunk's summed log-intensity so that it can backpropagate chunk by chunk."""
+        each chunk's summed log-intensity so that it can backpropagate chunk by chunk. `far_field=(near_days,
+        grid_days)`: the fit's faster approximation (`_far_field_terms`); None: exact."""
         mu = torch.exp(self.log_mu)
         sources = times < end
         integral = mu * (end - start)
@@ -140,6 +141,8 @@ class EtasForForecasting(EtasPreTrainedModel):
             g_end = self._integral(end - t_src)
             g_start = self._integral(start - t_src)
             integral = integral + (w_src * (g_end - g_start)).sum()
+        if far_field is not None and self.config.productivity:
+            return self._far_field_terms(times, magnitudes, first_target, start, far_field, chunk_callback), integral
         log_intensity = []
         n = len(times)
         step = max(1, _PAIRS_PER_CHUNK // max(n, 1))
@@ -158,6 +161,37 @@ class EtasForForecasting(EtasPreTrainedModel):
                 chunk = chunk.detach()
             log_intensity.append(chunk)
         return torch.cat(log_intensity) if log_intensity else times.new_zeros(0), integral
+
+    def _far_field_terms(self, times, magnitudes, first_target: int, start: float, far_field, chunk_callback):
+        """Log intensity at the targets with sources older than `near_days` before each `grid_days` interval taken
+        together: their summed rate is smooth in time, so it is computed at the interval's two ends and
+        interpolated linearly (relative error about `grid_days**2 / (8 near_days**2) * p (p + 1)` of that part,
+        < 1e-3 for the defaults); younger sources are summed exactly. About 4x fewer pairs on SanJac."""
+        near_days, grid_days = far_field
+        log_intensity = []
+        targets = times[first_target:]
+        if not len(targets):
+            return times.new_zeros(0)
+        cells = torch.floor((targets - start) / grid_days).long()
+        bounds = torch.searchsorted(cells, torch.unique(cells), right=False).tolist() + [len(targets)]
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            a, b = first_target + lo, first_target + hi
+            left = start + float(cells[lo]) * grid_days
+            far = int(torch.searchsorted(times, torch.tensor(left - near_days, dtype=times.dtype)))
+            rate = torch.exp(self.log_mu).expand(b - a)
+            if far > 0:
+                ends = torch.tensor([left, left + grid_days], dtype=times.dtype)
+                f0, f1 = self._triggered(ends, times[:far], magnitudes[:far], None).unbind()
+                rate = rate + f0 + (f1 - f0) * (times[a:b] - left) / grid_days
+            if b > far:
+                mask = torch.arange(far, b)[None, :] < torch.arange(a, b)[:, None]
+                rate = rate + self._triggered(times[a:b], times[far:b], magnitudes[far:b], mask)
+            chunk = torch.log(rate)
+            if chunk_callback is not None:
+                chunk_callback(chunk.sum())
+                chunk = chunk.detach()
+            log_intensity.append(chunk)
+        return torch.cat(log_intensity)
 
     def forward(self, times: torch.Tensor, magnitudes: torch.Tensor, first_target: int = 0, start: float | None = None,
                 end: float | None = None) -> EtasOutput:  # fmt: skip
@@ -180,9 +214,10 @@ class EtasForForecasting(EtasPreTrainedModel):
 
     # ----- fitting ---------------------------------------------------------------------------------------------
     def fit(self, times, magnitudes, first_target: int, start: float, end: float, *, max_iterations: int = 200,
-            tolerance: float = 1e-9, log=None) -> dict:  # fmt: skip
+            tolerance: float = 1e-9, log=None, far_field: tuple[float, float] | None = None) -> dict:  # fmt: skip
         """Maximum-likelihood fit on the targets `times[first_target:]` of `[start, end]` (earlier events condition);
-        returns `{"log_likelihood": per target event, "iterations": n}`. `beta` is set by Aki-Utsu first."""
+        returns `{"log_likelihood": per target event (exact), "iterations": n}`. `beta` is set by Aki-Utsu first.
+        `far_field=(near_days, grid_days)` optimises the faster approximate likelihood (`_far_field_terms`)."""
         times = torch.as_tensor(times, dtype=torch.float64)
         magnitudes = torch.as_tensor(magnitudes, dtype=torch.float64)
         targets = magnitudes[first_target:]
@@ -211,7 +246,9 @@ class EtasForForecasting(EtasPreTrainedModel):
                 (-partial / n).backward()
                 total[0] += float(partial.detach())
 
-            _, integral = self._terms(times, magnitudes, first_target, start, end, chunk_callback=backward)
+            _, integral = self._terms(
+                times, magnitudes, first_target, start, end, chunk_callback=backward, far_field=far_field
+            )
             (integral / n).backward()
             loss = -(total[0] - float(integral)) / n
             evaluations[0] += 1
