@@ -87,7 +87,11 @@ def get_family(name: str) -> Family:
 
 def family_for_config(config) -> Family | None:
     """The family of a saved model's config (a `PretrainedConfig` or the dict of config.json); None if not geohub's."""
-    data = config if isinstance(config, dict) else config.to_dict()
+    data = (
+        config
+        if isinstance(config, dict)
+        else {key: getattr(config, key, None) for key in ("model_type", "geohub_family")}
+    )  # a PretrainedConfig, or any object with a model_type
     named = data.get("geohub_family")
     if named in families():
         return families()[named]

@@ -137,9 +137,15 @@ def check_family(
         return found
     wanted = (family,) if isinstance(family, str) else tuple(family)
     if found is None or found.name not in wanted:
-        data = config if isinstance(config, dict) else config.to_dict()
+        data = (
+            config
+            if isinstance(config, dict)
+            else {key: getattr(config, key, None) for key in ("model_type", "geohub_family")}
+        )  # a PretrainedConfig, or any object with a model_type
         what = what or " or ".join(name.replace("_", " ") for name in wanted)
-        types = ", ".join(str(families()[n].model_type) for n in wanted if n in families() and families()[n].model_type)
+        types = ", ".join(
+            str(families()[n].model_type) for n in wanted if n in families() and families()[n].model_type
+        )
         raise error(f"the model is not a {what} (model_type {data.get('model_type')!r})", path=path, field=field,
                     expected=f"a {what} model folder" + (f" (model_type {types})" if types else ""))  # fmt: skip
     return found

@@ -29,8 +29,9 @@ from transformers import Pipeline
 
 from ..explain import ExplainError, explain_mention, explanation_entry, pipeline_settings
 from ..explain import explain as explain_model
-from ..inference.text import check_texts, predict_entities, relation_function, summarize
-from ..knowledge import KnowledgeGraph
+
+# geohub.inference.text and geohub.knowledge (datasets, pandas, networkx) are imported where they are used, so that
+# registering the pipelines (`geohub.auto`) stays light
 
 __all__ = ["GeoSummarizationPipeline", "KnowledgeExtractionPipeline"]
 
@@ -110,6 +111,8 @@ class GeoSummarizationPipeline(Pipeline):
         meta = inputs.pop("meta")
         if self._extractive:  # the model inputs travel on for explanations (batched: sliced per document)
             return {"logits": self.model(**inputs).logits, "meta": meta, **inputs}
+        from ..inference.text import summarize
+
         metas = meta if isinstance(meta, list) else [meta]  # a list when the pipeline batches
         summaries = summarize([m["sentences"] for m in metas], model=self.model, tokenizer=self.tokenizer,
                               num_sentences=num_sentences, **options)  # fmt: skip
@@ -158,17 +161,23 @@ class KnowledgeExtractionPipeline(Pipeline):
     def __call__(self, inputs, *args, **kwargs):
         """A list is checked item by item before any work: a bad item is a `CorpusError` naming `inputs[i]`."""
         if isinstance(inputs, list):
+            from ..inference.text import check_texts
+
             for index, item in enumerate(inputs):
                 _item_error(lambda item=item: check_texts([item]), index)
         return super().__call__(inputs, *args, **kwargs)
 
     def preprocess(self, text: str) -> dict[str, Any]:
+        from ..inference.text import check_texts
+
         return {"text": check_texts([text])[0]}
 
     def _forward(self, inputs: dict[str, Any]) -> dict[str, Any]:
         # with `batch_size` > 1 transformers hands over a list of texts (and unrolls the lists it gets back)
         batched = isinstance(inputs["text"], list)
         texts = inputs["text"] if batched else [inputs["text"]]
+        from ..inference.text import predict_entities
+
         mentions = predict_entities(texts, self.model, self.tokenizer)
         return {"text": texts if batched else texts[0], "mentions": mentions if batched else mentions[0]}
 
@@ -176,11 +185,15 @@ class KnowledgeExtractionPipeline(Pipeline):
         cache = self.__dict__.setdefault("_geohub_relation_functions", {})
         key = relation_model if isinstance(relation_model, (str, type(None))) else id(relation_model)
         if key not in cache:
+            from ..inference.text import relation_function
+
             cache[key] = relation_function(relation_model)
         return cache[key]
 
     def postprocess(self, outputs: dict[str, Any], min_confidence: float = 0.0, relation_model: Any = None,
                     explain: dict | None = None, explain_entities: int = 5):  # fmt: skip
+        from ..knowledge import KnowledgeGraph
+
         mentions = [m for m in outputs["mentions"] if m.confidence >= min_confidence]
         graph = KnowledgeGraph()
         graph.add_document(
