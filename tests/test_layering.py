@@ -133,6 +133,8 @@ def test_families_register_when_transformers_imports_its_registries():
     it (`geohub.import_hooks`): every registry does, also when a stock model importing the Auto classes comes first."""
     modules = _fresh_modules(REGISTRATION_CHECK)
     assert "geohub.models.gpd.modeling_gpd" in modules
+    # registering the pipelines imports their classes, not their heavy helpers (data sets, dataframes, graphs)
+    assert not {"datasets", "pandas", "networkx", "geohub.training"} & set(modules)
 
 
 def _median_seconds(commands: dict[str, list[str]], repeats: int) -> dict[str, float]:
