@@ -314,8 +314,9 @@ def print_own_data_table(rows: list[dict], info: dict, minimum: int) -> None:
         mine, base = tagger.get(key), dictionary.get(key)
         ahead = "" if mine is None or base is None else ("yes" if mine > base else "tie" if mine == base else "NO")
         ahead += f" (under {minimum} entities: not judged)" if kind != "overall" and count < minimum else ""
-        cell = f"{mine:>10.3f}" if mine is not None else f"{tagger.get('note', 'absent'):>10}"
-        print(f"{kind:<16} {count:>13} {base:>14.3f} {cell}  {ahead}")
+        cell = f"{mine:>10.3f}" if mine is not None else f"{tagger.get('note', '-'):>10}"
+        base_cell = f"{base:>14.3f}" if base is not None else f"{'-':>14}"  # e.g. a type absent from the test file
+        print(f"{kind:<16} {count:>13} {base_cell} {cell}  {ahead}")
     training = info.get("training") or {}
     if training:
         print(
