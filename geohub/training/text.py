@@ -8,7 +8,10 @@ tasks share (`LoraArguments`, `resolve_model_path`, `train_and_save`; `summariza
   `AutoModelForTokenClassification` checkpoint) on the embedded corpus or any labelled data read by
   `geohub.data.ner_files` (CoNLL, JSONL spans, datasets); the entity types come from the data (`label_map`,
   `labels` rename / restrict them); validation from a file, split or fraction; an optional test set is scored
-  once at the end; entity F1 with the offline seqeval module.
+  once at the end; entity F1 with the offline seqeval module. With `gazetteer_features: true` the tagger also
+  reads the longest match of a dictionary of the training entities (`geohub.models.entity_tagger.gazetteer`,
+  `recipes/knowledge_extraction/config_own_data.yaml`); `early_stopping_patience` and `max_train_minutes` bound
+  the training on a CPU.
 With `use_lora: true` the encoder is trained through peft LoRA adapters; the adapter is saved under
 `<output_dir>/adapter` and the merged (`merge_and_unload`) full model in `<output_dir>` itself, so
 `from_pretrained(output_dir)` loads it without peft.
