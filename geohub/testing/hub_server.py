@@ -108,8 +108,8 @@ async def _json_object(request: Request, limit: int, *, optional: bool = False) 
     raw = await _read_body(request, limit)
     if optional and not raw.strip():
         return {}
-    try:
-        body = json.loads(raw)
+    try:  # a large body (an LFS batch of many objects) is parsed in a worker thread: other clients go on
+        body = json.loads(raw) if len(raw) < 65536 else await run_in_threadpool(json.loads, raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise HubHTTPError(400, f"Request body is not valid JSON: {err}") from None
     except RecursionError:  # e.g. 100,000 nested '[': the parser's depth, not a server fault
@@ -524,7 +524,9 @@ class _HubRoutes:
             repo_id = f"{namespace}/{name_git[:-4]}"
             user = user_of(request)
             store.repo_meta(repo_type, repo_id, user, write=True)
-            body = await _json_object(request, store.limits.max_request_body)
+            # a batch of max_lfs_objects objects is ~150 bytes each: a larger body is refused before it is parsed
+            limit = min(store.limits.max_request_body, 512 * store.limits.max_lfs_objects + 65536)
+            body = await _json_object(request, limit)
             if body.get("operation") != "upload":
                 raise HubHTTPError(400, "Only LFS uploads are supported by this server")
             objects = await run_in_threadpool(batch_objects, repo_type, repo_id, user, body, request)
