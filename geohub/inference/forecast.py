@@ -34,25 +34,34 @@ __all__ = ["load_forecaster", "log_likelihood", "forecast", "format_forecast", "
 
 MAX_SIMULATIONS = 100_000
 MAX_EVENTS = 100_000
-FORECAST_MODEL_TYPES = ("geohub_etas", "geohub_neural_point_process")
+
+
+def _catalogue_model_types() -> tuple[str, ...]:
+    """The model types of the families whose input is an earthquake catalogue (`input_type="catalog"`)."""
+    from ..auto import families
+
+    return tuple(sorted(f.model_type for f in families().values() if f.input_type == "catalog" and f.model_type))
+
+
+FORECAST_MODEL_TYPES = _catalogue_model_types()  # from the families' declarations (ETAS, the neural point process)
+
+
+def _catalogue_families() -> tuple[str, ...]:
+    from ..auto import families
+
+    return tuple(sorted(f.name for f in families().values() if f.input_type == "catalog"))
+
+
+FORECAST_FAMILIES = _catalogue_families()
 
 
 def load_forecaster(source):
-    """A forecasting model (ETAS or the neural point process) from a folder or Hub repo id, in eval mode; a folder
-    of another kind of model is a `HubError` naming it, before any weights are read."""
-    from transformers import AutoModel
+    """A forecasting model (ETAS or the neural point process) from a folder or Hub repo id, in eval mode, through
+    the one loader; a folder of another kind of model is a `HubError` naming it, before any weights are read."""
+    from .loading import load_model_and_processor
 
-    import geohub  # noqa: F401  (registers the families with the Auto classes)
-
-    from ..errors import HubError
-    from .loading import read_config, resolve_source
-
-    folder = resolve_source(source)
-    model_type = read_config(folder).get("model_type")
-    if model_type not in FORECAST_MODEL_TYPES:
-        raise HubError(f"model_type {model_type!r} is not an earthquake forecasting model", path=folder,
-                       expected=f"a folder of one of {', '.join(FORECAST_MODEL_TYPES)}")  # fmt: skip
-    return AutoModel.from_pretrained(str(folder), use_safetensors=True).eval()
+    model, _ = load_model_and_processor(source, family=FORECAST_FAMILIES, processor=False)
+    return model
 
 
 def _check_model(model) -> None:
@@ -84,7 +93,7 @@ def log_likelihood(model, catalog, start, end, magnitude_threshold: float | None
     window = catalog_window(catalog, start, end, auxiliary_start=auxiliary_start, magnitude_threshold=mc)
     times, magnitudes, first, start_d, end_d = _arrays(window)
     if threshold > mc + 1e-9:
-        if model.config.model_type != "geohub_etas":
+        if not hasattr(model, "log_beta"):  # thinning needs a parametric Gutenberg-Richter beta (ETAS)
             raise ConfigError("the neural model scores only at its magnitude of completeness",
                               field="magnitude_threshold", expected=f"{mc}")  # fmt: skip
         total, n = _thinned_etas_log_likelihood(model, times, magnitudes, first, start_d, end_d, threshold)

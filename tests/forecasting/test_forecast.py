@@ -95,7 +95,7 @@ def test_forecast_errors_are_clear(synthetic_catalog, etas_folder, tmp_path):
     with pytest.raises(DataError, match="outside the catalogue"):
         forecast(model, synthetic_catalog, start="2019-12-01", days=7)
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "geohub_landform"}))
-    with pytest.raises(geohub.HubError, match="not an earthquake forecasting model"):
+    with pytest.raises(geohub.HubError, match="not a etas or neural point process"):
         load_forecaster(tmp_path)
     completed = subprocess.run(
         [sys.executable, "-m", "geohub.cli", "forecast", str(tmp_path / "missing.csv"), "--model", str(etas_folder),
