@@ -137,22 +137,32 @@ def test_families_register_when_transformers_imports_its_registries():
     assert not {"datasets", "pandas", "networkx", "geohub.training"} & set(modules)
 
 
-def _median_seconds(commands: dict[str, list[str]], repeats: int) -> dict[str, float]:
-    """Median wall time of each command in fresh processes, run interleaved (a, b, c, a, b, c, ...) so that the
-    load of a busy machine falls on all of them alike."""
+def _median_seconds(commands: dict[str, list[str]], repeats: int) -> dict[str, tuple[float, float]]:
+    """(median wall time, median CPU time: user + system) of each command in fresh processes, run interleaved
+    (a, b, c, a, b, c, ...) so that the load of a busy machine falls on all of them alike."""
+    import resource
+
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    times: dict[str, list[float]] = {name: [] for name in commands}
+    wall: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(repeats):
         for name, argv in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             subprocess.run(argv, capture_output=True, check=True, timeout=300, env=env)
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+            wall[name].append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name in commands}
 
 
 @pytest.mark.slow
 def test_import_geohub_and_geohub_help_are_fast():
-    """`import geohub` <= 1.5x `import torch, transformers`; `geohub --help` < 1 s beyond `python -c pass`."""
+    """`import geohub` <= 1.5x `import torch, transformers`; `geohub --help` < 1 s beyond `python -c pass`.
+
+    On a shared machine every wall time stretches by the share of the CPU the process gets; the ratio of medians
+    of interleaved runs cancels that, and the 1 s of `--help` is checked as CPU time and as wall time allowing the
+    stretch measured on `import torch, transformers` in the same run (wall / CPU)."""
     python = sys.executable
     medians = _median_seconds(
         {
@@ -167,9 +177,12 @@ def test_import_geohub_and_geohub_help_are_fast():
         },
         repeats=7,
     )
-    report = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in medians.items())
-    assert medians["geohub"] <= 1.5 * medians["torch, transformers"], report
-    assert medians["geohub --help"] - medians["python"] < 1.0, report
+    report = ", ".join(f"{name} {w:.2f} s wall / {c:.2f} s CPU" for name, (w, c) in medians.items())
+    assert medians["geohub"][0] <= 1.5 * medians["torch, transformers"][0], report
+    assert medians["geohub"][1] <= 1.5 * medians["torch, transformers"][1], report
+    assert medians["geohub --help"][1] - medians["python"][1] < 1.0, report
+    stretch = max(1.0, medians["torch, transformers"][0] / max(medians["torch, transformers"][1], 1e-3))
+    assert medians["geohub --help"][0] - medians["python"][0] < 1.0 * stretch, f"{report}; stretch {stretch:.1f}"
 
 
 def _module_level_imports(path: Path) -> set[str]:
