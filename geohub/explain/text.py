@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..inference.tokenizing import tokenize
 from .core import Explanation, explain, explain_hook
 
 __all__ = ["token_entities", "explain_entity", "explain_mention", "explain_summary"]
@@ -34,8 +35,8 @@ def explain_entity(model: nn.Module, tokenizer: Any, text: str, *, entity: int =
     token), `entity`, `num_entities`, `phrase`, `kind`, `first_token`, `last_token`."""
     from ..errors import CorpusError
 
-    encoded = tokenizer(text, truncation=True, max_length=max_tokens, return_offsets_mapping=True,
-                        return_special_tokens_mask=True, return_tensors="pt")  # fmt: skip
+    encoded = tokenize(tokenizer, text, truncation=True, max_length=max_tokens, return_offsets_mapping=True,
+                       return_special_tokens_mask=True, return_tensors="pt")  # fmt: skip
     offsets = encoded.pop("offset_mapping")[0].tolist()
     special = encoded.pop("special_tokens_mask")[0].bool().tolist()
     batch = {k: v.to(model.device) for k, v in encoded.items()}
@@ -76,8 +77,8 @@ def explain_mention(model: nn.Module, tokenizer: Any, text: str, mention, *, max
     window = next((w for w in windows if any(a <= mention.start < b for a, b in w)), windows[0])
     word = next((i for i, (a, b) in enumerate(window) if a <= mention.start < b), 0)
     words = [text[a:b] for a, b in window]
-    encoded = tokenizer([words], is_split_into_words=True, truncation=True, max_length=max_length,
-                        return_tensors="pt")  # fmt: skip
+    encoded = tokenize(tokenizer, [words], is_split_into_words=True, truncation=True, max_length=max_length,
+                       return_tensors="pt")  # fmt: skip
     word_ids = encoded.word_ids(0)
     batch = {k: v for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
     if getattr(model.config, "case_token_types", False):
