@@ -93,7 +93,10 @@ class GeoSummarizationPipeline(Pipeline):
         meta = {"sentences": sentences}
         if not self._extractive:
             return {"meta": meta}
-        encoded = encode_documents(self.tokenizer, [sentences], self.max_sentence_length, titles=[title])
+        from ..inference.tokenizing import tokenizer_lock
+
+        with tokenizer_lock(self.tokenizer):  # a pipeline may serve several threads (issue 20)
+            encoded = encode_documents(self.tokenizer, [sentences], self.max_sentence_length, titles=[title])
         batch = collate_documents([dict(zip(encoded, values)) for values in zip(*encoded.values())],
                                   self.tokenizer.pad_token_id or 0)  # fmt: skip
         # fixed token width, so that documents are batched by padding the sentence dimension only
