@@ -114,7 +114,8 @@ class DemoDecl:
             family's own tab builder `build_tab(gr, models, limits, user_facing)` (its module may define `API_NAMES`,
             api_name -> what it does); None for a slot no tab uses.
         role: what the model does in its tab: "main", or a helper of the seismic tab ("picker": one of the phase
-            pickers to choose from, "magnitude", "denoiser").
+            pickers to choose from, "magnitude", "denoiser") or of the knowledge tab ("relations": the relation
+            classifier; the typed rules when it is unavailable).
         choice: for pickers, the label in the tab's model choice ("EQTransformer (published weights)").
         preference: for pickers, the rank in the "best available" choice (1 first); None: only when chosen.
     """
