@@ -54,8 +54,8 @@ class _WatchedSpec(importlib.machinery.ModuleSpec):
     def _initializing(self, value: bool) -> None:
         self.__dict__["_geohub_initializing"] = value
         if not value:
-            with _lock:
-                hooks = _waiting.pop(self.name, [])
+            with _lock:  # a failed import leaves its hooks waiting for the next attempt
+                hooks = _waiting.pop(self.name, []) if self.name in sys.modules else []
                 _due.extend((self.name, hook) for hook in hooks)
             _run_due()
 
