@@ -103,3 +103,16 @@ def test_forecast_errors_are_clear(synthetic_catalog, etas_folder, tmp_path):
     )  # fmt: skip
     assert completed.returncode == 2 and "catalogue file not found" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_model_cards_state_the_data_origin_terms_and_figures(etas_folder, tmp_path):
+    import shutil
+
+    from geohub.hub import build_model_card
+
+    folder = tmp_path / "etas"
+    shutil.copytree(etas_folder, folder)
+    (folder / "all_results.json").write_text(json.dumps({"test_temporal_log_likelihood": 1.1534}))
+    card = build_model_card(folder, "someone/etas-sanjac")
+    for needed in ("SCEDC", "doi:10.7909/C3WD3xH1", "MIT", "Ross et al. 2019", "ETAS 1.133", "1.1534"):
+        assert needed in card, needed

@@ -21,7 +21,9 @@ FAMILY = Family(
         "for earthquake forecasting with neural point processes. arXiv:2410.08226",
         data="The San Jacinto region of the QTM relocated catalogue of Southern California (Ross et al. 2019, "
         "Science 364, 767-771; data from SCEDC, Caltech/USGS), M >= 1.0, as cut by the EarthquakeNPP benchmark "
-        "(MIT licence); training 2009-2014, validation 2015, 2008 as conditioning history.",
+        "(MIT licence); training 2009-2014, validation 2015, 2008 as conditioning history. Terms: cite the catalogue (Ross et al. 2019) and acknowledge SCEDC "
+        "(SCEDC 2013, doi:10.7909/C3WD3xH1); keep the benchmark's MIT notice with copies of its cut. Published "
+        "EarthquakeNPP test scores (temporal log-likelihood per event, 2016-2017): Poisson 0.794, ETAS 1.133.",
         tags=("seismology", "earthquake-forecasting", "point-process"),
         pipeline_tag=None,
     ),

@@ -230,10 +230,13 @@ class NeuralPointProcessForForecasting(NeuralPointProcessPreTrainedModel):
 
     @torch.no_grad()
     def simulate(self, history_times, history_magnitudes, start: float, end: float, *, num_simulations: int = 1000,
-                 seed: int = 0, max_events: int = 10_000, context: dict | None = None):  # fmt: skip
+                 seed: int = 0, max_events: int = 10_000, context: dict | None = None,
+                 truncate: bool = False):  # fmt: skip
         """`num_simulations` catalogues of `[start, end]` (days) after the history, event by event for all
         simulations at once: `(simulation, time, magnitude)` arrays. More than `max_events` events in one
-        simulation raises `SimulationCapError`. `context` (from `history_contexts`) replaces the history pass."""
+        simulation raises `SimulationCapError`, or with `truncate=True` stops that simulation at `max_events` (a
+        censored count, for calibration studies that must not fail on one runaway draw). `context` (from
+        `history_contexts`) replaces the history pass."""
         from ..etas.modeling_etas import SimulationCapError
 
         if context is None:
@@ -267,7 +270,9 @@ class NeuralPointProcessForForecasting(NeuralPointProcessPreTrainedModel):
             times.append(new_t[index])
             mags.append(new_m[index])
             counts[index] += 1
-            if counts.max() > max_events:
+            if truncate:
+                active &= counts < max_events
+            elif counts.max() > max_events:
                 raise SimulationCapError(f"a simulation produced more than max_events={max_events} events in "
                                          f"{end - start:g} days (raise max_events or shorten the window)")  # fmt: skip
             if len(scales):
