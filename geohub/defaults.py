@@ -37,6 +37,7 @@ import json
 import os
 import shutil
 import threading
+import warnings
 from pathlib import Path
 
 from .errors import GeohubError
@@ -262,8 +263,10 @@ def _merge_adapter(folder: Path, tmp: Path) -> None:
     hf_logging.set_verbosity_error()  # the head is "newly initialized" until the adapter's saved head replaces it
     try:
         base = _base_folder("minilm", folder)
-        model = model_class.from_pretrained(base, config=config)
-        model = PeftModel.from_pretrained(model, folder).merge_and_unload()
+        with warnings.catch_warnings():  # peft's deprecation notices about transformers internals: not the user's
+            warnings.simplefilter("ignore", FutureWarning)
+            model = model_class.from_pretrained(base, config=config)
+            model = PeftModel.from_pretrained(model, folder).merge_and_unload()
     finally:
         hf_logging.set_verbosity(verbosity)
     model.save_pretrained(tmp)
@@ -303,11 +306,12 @@ def pack_default(trained: str | os.PathLike, slot: str, *, recipe: dict, commit:
             for name in [*_FULL_FILES, *(p.name for p in trained.glob("*_config.json"))]:
                 if (trained / name).is_file() and not (tmp / name).exists():
                     shutil.copy2(trained / name, tmp / name)
-        for name in ("all_results.json", "test_results.json"):
-            if (trained / name).is_file() and not (tmp / name).exists():
-                shutil.copy2(trained / name, tmp / name)
+        for name in ("all_results.json", "test_results.json"):  # a LoRA run writes its results beside the adapter
+            source = trained / name if (trained / name).is_file() else trained / "adapter" / name
+            if source.is_file() and not (tmp / name).exists():
+                shutil.copy2(source, tmp / name)
         write_weight_checksums(tmp)
-        (tmp / "README.md").write_text(_card(trained, family, slot, recipe, commit, seconds), encoding="utf-8")
+        (tmp / "README.md").write_text(_card(tmp, family, slot, recipe, commit, seconds), encoding="utf-8")
     return target
 
 

@@ -160,13 +160,21 @@ def model_is_saved(folder: str | os.PathLike, *, converted: bool = False) -> boo
     file a training run writes; a converted model's folder is written atomically, so it needs none)."""
     folder = Path(folder)
     has_weights = any(folder.glob("*.safetensors")) or (folder / "model.safetensors.index.json").is_file()
-    finished = converted or (folder / "all_results.json").is_file()
+    finished = converted or _results_file(folder).is_file()
     return (folder / "config.json").is_file() and has_weights and finished
+
+
+def _results_file(folder: Path) -> Path:
+    """`all_results.json` of a run: in the folder, or for a LoRA run in its `adapter/` (the merged model beside)."""
+    adapter = folder / "adapter" / "all_results.json"
+    return (
+        adapter if not (folder / "all_results.json").is_file() and adapter.is_file() else folder / "all_results.json"
+    )
 
 
 def _read_metrics(folder: Path) -> dict[str, float]:
     try:
-        data = json.loads((folder / "all_results.json").read_text(encoding="utf-8"))
+        data = json.loads(_results_file(folder).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return {}
     return {k: v for k, v in data.items() if isinstance(v, (int, float))}

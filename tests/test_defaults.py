@@ -211,3 +211,21 @@ def test_relation_classifier_default_scores_its_card_f1_on_held_out_gold_entitie
         tp, fp, fn = tp + len(found & gold), fp + len(found - gold), fn + len(gold - found)
     f1 = precision_recall_f1(tp, fp, fn)[2]
     assert abs(f1 - default_metrics("relation_classification")["eval_f1"]) <= 0.03, f1
+
+
+@pytest.mark.slow
+def test_entity_tagger_default_scores_its_card_f1_on_the_held_out_split():
+    """The LoRA tagger, merged into the offline MiniLM on first use, tags the corpus' held-out sentences (through
+    geohub's inference, with its IOB2-constrained decoding) within tolerance of its card's entity F1."""
+    from geohub.data.ner_files import geo_corpus_sentences
+    from geohub.inference.text import load_text_model, predict_word_tags
+    from geohub.metrics.text import load_seqeval
+
+    _shipped("knowledge_extraction")
+    model, tokenizer = load_text_model(default_model_path("knowledge_extraction"))
+    held_out = geo_corpus_sentences("test")
+    predicted = predict_word_tags([r["tokens"] for r in held_out], model, tokenizer, max_length=128)
+    scores = load_seqeval().compute(predictions=[[tag for tag, _ in row] for row in predicted],
+                                    references=[r["tags"] for r in held_out])  # fmt: skip
+    card = default_metrics("knowledge_extraction")["eval_f1"]
+    assert abs(scores["overall_f1"] - card) <= 0.03, (scores["overall_f1"], card)
