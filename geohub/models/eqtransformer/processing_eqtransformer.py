@@ -29,8 +29,16 @@ __all__ = [
 
 
 def detrend_linear(data: np.ndarray) -> np.ndarray:
-    """Remove the least-squares line along the last axis (ObsPy's `detrend("linear")`), float64."""
-    return signal.detrend(np.asarray(data, dtype=np.float64), axis=-1, type="linear")
+    """Remove the least-squares line along the last axis (ObsPy's `detrend("linear")`), float64. The closed-form
+    fit on centred sample indices (mean and slope), O(T): `scipy.signal.detrend`'s least-squares solve cost a fifth
+    of annotating an hour of data."""
+    data = np.array(data, dtype=np.float64)
+    n = data.shape[-1]
+    centred = np.arange(n, dtype=np.float64) - (n - 1) / 2.0
+    slope = (data @ centred) / max(float(centred @ centred), 1e-300)
+    data -= data.mean(axis=-1, keepdims=True)
+    data -= slope[..., None] * centred
+    return data
 
 
 def obspy_bandpass(data: np.ndarray, freqmin: float, freqmax: float, sampling_rate: float, corners: int = 4,

@@ -159,6 +159,11 @@ P, S or noise.
     return build_model_card(folder, name, description=description, sections=sections)
 
 
+# The share of fp32 picks (same phase within 0.1 s) that bfloat16 reproduces on the 154 PhaseNet-NCEDC records
+# (`benchmarks/pretrained_pickers_check.py --agreement`), read by `precision="auto"` (`geohub.runtime`).
+BF16_AGREEMENT = {"gpd-original": 1.0}  # 304 of 304 fp32 picks
+
+
 def convert_gpd(source: str | os.PathLike, output_dir: str | os.PathLike, *, name: str = "gpd-original") -> Path:
     """Convert the Keras GPD file into the model folder `output_dir` (written atomically)."""
     source = Path(source)
@@ -168,7 +173,8 @@ def convert_gpd(source: str | os.PathLike, output_dir: str | os.PathLike, *, nam
     config = model.config
     extractor = GPDFeatureExtractor(sampling_rate=config.sampling_rate, window_length=config.window_length,
                                     component_order=config.component_order,
-                                    trigger_threshold=config.trigger_threshold)  # fmt: skip
+                                    trigger_threshold=config.trigger_threshold,
+                                    bf16_agreement=BF16_AGREEMENT.get(name))  # fmt: skip
     keras_version = read_keras_graph(source).keras_version
     output_dir = Path(output_dir)
     with atomic_directory(output_dir) as tmp:
