@@ -6,7 +6,10 @@ completeness gap is within 1 %, `DemoLimits.explain_batch_size` interpolated inp
 memory stays bounded):
 
 - Seismic (`explain_seismic`): the P probability at the strongest P pick of the first station (without a pick:
-  at its highest P probability), over the model window centred on it; per-sample attributions under the waveform.
+  at its highest P probability), over the model window centred on it, from the record's own noise level
+  (`geohub.explain.waveform.BASELINE`); per-sample attributions under the waveform, over the record's own span
+  (a short record's zero padding is neither drawn nor credited); the text says how much of the attribution lies
+  within 1 s of the pick and, when that is not most of it, where the rest lies and why.
 - Landform (`explain_landform`): the logit of the tile's predicted class on its most typical patch; per-pixel
   attributions over the patch's elevation.
 - Knowledge (`explain_knowledge`): the tagger's logit of the label of the chosen entity (1 = first) at its first
@@ -65,9 +68,29 @@ def explain_seismic(models: DemoModels, limits: DemoLimits, file_path: str | Non
     )  # fmt: skip
     text = (f"Explained: {extra['which']}. **{explanation.target}** = {explanation.output:.3f} on the {window / rate:g} s "
             f"window of {extra['station_id']} starting {extra['starttime']} (picked by **{label}**); "
-            f"{_completeness(explanation)}. **{100 * extra['share_near_pick']:.0f} %** of the total |attribution| lies "
-            f"within 1 s of the pick. Positive (above zero): samples that raise the P probability.")  # fmt: skip
+            f"{_completeness(explanation)}. {_span_note(extra, rate, window)}Baseline: {extra['baseline']}. "
+            f"{_share_note(extra)} Positive (above zero): samples that raise the P probability.")  # fmt: skip
     return picture, text
+
+
+def _span_note(extra: dict, rate: float, window: int) -> str:
+    """What the picture shows when the record is shorter than the model window (the padding is not drawn)."""
+    shown = extra["inputs"].shape[-1]
+    if shown >= window:
+        return ""
+    return (f"The record is {shown / rate:g} s long: the model saw it zero-padded to its {window / rate:g} s window; "
+            f"the picture shows the record's own span only (the padding gets no attribution). ")
+
+
+def _share_note(extra: dict) -> str:
+    """Where the attribution mass lies, and plainly why when most of it is not within 1 s of the pick."""
+    near, before, after = (100 * extra[k] for k in ("share_near_pick", "share_before_pick", "share_after_pick"))
+    text = f"**{near:.0f} %** of the total |attribution| lies within 1 s of the pick"
+    if near >= 50:
+        return text + "."
+    return (text + f", {before:.0f} % earlier and {after:.0f} % later: not most of it, because the model's P "
+            "probability depends on more than the onset: on the noise before it (what the onset stands out from) and "
+            "on the P coda after it.")
 
 
 # --- landform --------------------------------------------------------------------------------------------------

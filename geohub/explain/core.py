@@ -150,7 +150,8 @@ def _integrated_gradients(
 
 def explain(model: nn.Module, inputs: dict[str, Any], *, method: str = "integrated_gradients", target: Any = None,
             phase: str = "P", tokenizer: Any = None, n_steps: int = 32, max_steps: int = 4096,
-            completeness_tolerance: float = 0.01, internal_batch_size: int | None = None) -> Explanation:  # fmt: skip
+            completeness_tolerance: float = 0.01, internal_batch_size: int | None = None,
+            baseline: Any = None) -> Explanation:  # fmt: skip
     """Attribute one model output to the input (see the module docstring for targets and shapes).
 
     Args:
@@ -164,6 +165,8 @@ def explain(model: nn.Module, inputs: dict[str, Any], *, method: str = "integrat
             relative completeness gap at which doubling stops.
         internal_batch_size: interpolated inputs run through the model at once (default: up to 128); bounds the
             memory of one explanation (a server passes a small value).
+        baseline: `(inputs, hook's baseline) -> baseline` tensor replacing the family's default baseline (e.g.
+            the picker explanation's noise baseline that equals the input on zero padding).
     """
     if method not in METHODS:
         raise ExplainError(f"unknown method {method!r}", field="method", expected=", ".join(METHODS))
@@ -177,12 +180,14 @@ def explain(model: nn.Module, inputs: dict[str, Any], *, method: str = "integrat
     model.eval()
     with torch.inference_mode(False), torch.enable_grad():  # also inside a pipeline's or caller's no_grad
         return _explain(model, inputs, method, target, phase, tokenizer, n_steps, max_steps, completeness_tolerance,
-                        internal_batch_size)  # fmt: skip
+                        internal_batch_size, baseline)  # fmt: skip
 
 
 def _explain(model, inputs, method, target, phase, tokenizer, n_steps, max_steps, completeness_tolerance,
-             internal_batch_size) -> Explanation:  # fmt: skip
+             internal_batch_size, baseline=None) -> Explanation:  # fmt: skip
     problem = _problem(model, inputs, target, phase, tokenizer)
+    if baseline is not None:
+        problem.baseline = baseline(problem.inputs, problem.baseline)
     result = {"baseline_output": float("nan"), "completeness_gap": float("nan"), "n_steps": 0}
     if method == "integrated_gradients":
         attributions, output, baseline_output, gap, steps = _integrated_gradients(

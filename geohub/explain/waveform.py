@@ -9,7 +9,7 @@ from torch import nn
 
 from .core import Explanation, explain, explain_hook, require_picker
 
-__all__ = ["explain_window", "explain_stream", "explain_station_p", "explain_strongest_p", "explain_denoised_peak"]
+__all__ = ["BASELINE", "noise_baseline", "explain_window", "explain_stream", "explain_station_p", "explain_strongest_p", "explain_denoised_peak"]
 
 
 def _best_p(trace, picks) -> tuple[float, str]:
@@ -70,26 +70,59 @@ def explain_stream(stream_or_path, model: nn.Module, feature_extractor: Any, *, 
 
 
 # --- explanations of whole inputs (a record, a DEM tile, a text): shared by the pipelines, the demo and the CLI ----
+BASELINE = ("Gaussian noise with the record's own noise level (per component, the normalised samples before the pick; "
+            "seed 0) on the record's span, and the input itself on the zero padding of a record shorter than the "
+            "window, so that padding gets no attribution")  # fmt: skip
+
+
+def noise_baseline(inside: int, pick: int, rate: float, seed: int = 0):
+    """`explain`'s `baseline=` for a picker: Gaussian noise (seeded) with each component's standard deviation of
+    the normalised input over the record's samples before `pick` - 0.5 s (the whole record's span when under 1 s
+    of them) on the first `inside` samples of the window (the record's own span), the input itself after them
+    (zero padding is not signal: its attribution is exactly 0). Integrated gradients from it ask "what in this
+    record, beyond its noise, raises the P probability"; an all-zero baseline ("no record at all") credits the
+    record's edges, where a window starts from silence, as much as the onset."""
+    import torch
+
+    def baseline(inputs, default):
+        before = max(0, min(inside, pick - int(0.5 * rate)))
+        noise = inputs[..., :before] if before >= int(rate) else inputs[..., :inside]
+        generator = torch.Generator().manual_seed(seed)
+        values = torch.randn(inputs.shape, generator=generator, dtype=inputs.dtype) * noise.std(-1, keepdim=True)
+        values[..., inside:] = inputs[..., inside:]
+        return values
+
+    return baseline
+
+
 def explain_station_p(trace, picks, picker: nn.Module, feature_extractor: Any, **kwargs) -> Explanation:
     """The P probability at the strongest P pick of one station's annotation `trace` (a `StationAnnotation`;
     `picks` may hold other stations' picks too; without a pick: at its highest P probability), attributed over the
-    model window centred on it (clamped to the record). Besides `explain_window`'s `extra`: `which` (in words),
-    `pick_sample` (the pick's sample within the window), `pick_time` and `share_near_pick` (the share of the total
-    |attribution| within 1 s of the pick)."""
+    model window centred on it (clamped to the record), from `noise_baseline` (`BASELINE`). Only the record's own
+    span is returned: a record shorter than the window is zero-padded for the model, and the padding (attribution
+    0 by the baseline) is cut off `attributions` and `extra["inputs"]`. Besides `explain_window`'s `extra`:
+    `which` (in words), `pick_sample` (the pick's sample within the span), `pick_time`, `baseline` (in words) and
+    `share_near_pick`, `share_before_pick`, `share_after_pick` (the shares of the total |attribution| within 1 s of
+    the pick, earlier and later)."""
     require_picker(picker)
     rate, window = float(trace.sampling_rate), int(feature_extractor.window_length)
     seconds, which = _best_p(trace, picks)
     pick_sample = int(round(seconds * rate))
     start = int(np.clip(pick_sample - window // 2, 0, max(trace.waveforms.shape[-1] - window, 0)))
+    inside = min(window, trace.waveforms.shape[-1] - start)
     target = explain_hook(picker).pick_target(picker, int(np.clip(pick_sample - start, 0, window - 1)))
+    kwargs.setdefault("baseline", noise_baseline(inside, pick_sample - start, rate))
     explanation = explain_window(picker, feature_extractor, trace.waveforms, start, starttime=trace.starttime,
                                  sampling_rate=rate, station_id=trace.station, target=target, phase="P",
                                  **kwargs)  # fmt: skip
-    attributions = explanation.attributions
-    near = np.abs(np.arange(attributions.shape[-1]) - (pick_sample - start)) <= rate  # within 1 s of the pick
-    share = float(np.abs(attributions[:, near]).sum() / max(np.abs(attributions).sum(), 1e-30))
-    explanation.extra.update(which=which, pick_sample=pick_sample - start, share_near_pick=share,
-                             pick_time=trace.starttime + seconds)  # fmt: skip
+    explanation.attributions = attributions = explanation.attributions[:, :inside]
+    explanation.extra["inputs"] = explanation.extra["inputs"][:, :inside]
+    offset = np.arange(attributions.shape[-1]) - (pick_sample - start)
+    mass = np.abs(attributions).sum(axis=0) / max(float(np.abs(attributions).sum()), 1e-30)
+    explanation.extra.update(which=which, pick_sample=pick_sample - start, pick_time=trace.starttime + seconds,
+                             share_near_pick=float(mass[np.abs(offset) <= rate].sum()),  # within 1 s of the pick
+                             share_before_pick=float(mass[offset < -rate].sum()),
+                             share_after_pick=float(mass[offset > rate].sum()), baseline=BASELINE)  # fmt: skip
     return explanation
 
 
