@@ -1,6 +1,6 @@
 """The geohub demo: one Gradio Blocks app with a tab per kind the model families declare (`DemoDecl.tab`).
 
-    geohub demo                                   # models from the quickstart folder, http://127.0.0.1:7860
+    geohub demo                                   # quickstart folder, else shipped defaults, http://127.0.0.1:7860
     geohub demo --picker-model user/geohub-picker --port 8000
 
     from geohub.demo import build_demo, launch_demo
@@ -236,7 +236,8 @@ def build_demo(
     """The demo as a `gr.Blocks` with its queue configured (not launched).
 
     Args:
-        models: where the models come from (default `DemoModels()`: env variables, then the quickstart folder).
+        models: where the models come from (default `DemoModels()`: env variables, the quickstart folder, then the
+            defaults shipped with geohub).
         limits: input limits (default `DemoLimits()`).
         concurrency_limit: requests run at once per endpoint.
         max_queue_size: requests waiting at most; more are refused with "queue full".
