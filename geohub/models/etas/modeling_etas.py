@@ -250,7 +250,7 @@ class EtasForForecasting(EtasPreTrainedModel):
                 times, magnitudes, first_target, start, end, chunk_callback=backward, far_field=far_field
             )
             (integral / n).backward()
-            loss = -(total[0] - float(integral)) / n
+            loss = -(total[0] - float(integral.detach())) / n
             evaluations[0] += 1
             if log is not None:
                 log(f"ETAS fit evaluation {evaluations[0]}: log-likelihood per event {-loss:.6f}")
