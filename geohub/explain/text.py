@@ -66,8 +66,8 @@ def explain_mention(model: nn.Module, tokenizer: Any, text: str, mention, *, max
     `geohub.inference.text.predict_entities` does (words of that sentence window, case token types when the model
     uses them). `extra`: `offsets` (character span in `text` of each token's word, None for special tokens)."""
     from ..data.corpus import sentence_spans, word_spans
-    from ..data.ner_files import case_token_types
     from ..inference.text import word_windows
+    from ..models.entity_tagger.gazetteer import TokenTypes
 
     max_length = min(max_length, getattr(model.config, "max_position_embeddings", max_length) or max_length)
     sentences = sentence_spans(text) or [(0, len(text))]
@@ -81,8 +81,9 @@ def explain_mention(model: nn.Module, tokenizer: Any, text: str, mention, *, max
                        return_tensors="pt")  # fmt: skip
     word_ids = encoded.word_ids(0)
     batch = {k: v for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-    if getattr(model.config, "case_token_types", False):
-        batch["token_type_ids"] = torch.tensor([case_token_types(word_ids, words)], dtype=torch.long)
+    token_types = TokenTypes(model.config)  # case feature and/or gazetteer matches, as in predict_word_tags
+    if token_types.active:
+        batch["token_type_ids"] = torch.tensor([token_types(word_ids, words)], dtype=torch.long)
     token = word_ids.index(word) if word in word_ids else 1
     with torch.no_grad():
         label = int(model(**batch).logits[0, token].argmax())
