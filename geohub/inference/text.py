@@ -18,7 +18,8 @@ Public API (what the demo and users call):
   sentences closest to the mean MiniLM embedding of the text. `None` means `$GEOHUB_HOME/summarization` when
   `geohub quickstart` saved one there, else `"centroid"`.
 - `extract(texts, model=None, *, ids=None, batch_size=16, min_confidence=0.0)`: `model` is a token-classification
-  folder or model over `geohub.data.corpus.NER_LABELS` (`None`: `$GEOHUB_HOME/knowledge_extraction`).
+  folder or model over `geohub.data.corpus.NER_LABELS` (`None`: `$GEOHUB_HOME/knowledge_extraction` when
+  `geohub quickstart --retrain` saved one there, else the shipped default tagger of `geohub.defaults`).
   Entities come from the model (confidence = mean probability of the entity's word tags; sentences that are
   byte garbage are skipped), relations from the relation classifier (`relation_model`, see
   `geohub.inference.relations`) or the typed rules of `geohub.knowledge.extract_relations`, all with provenance.
@@ -86,6 +87,20 @@ def _default_model(task: str) -> str | None:
 
     path = default_output_dir() / task
     return str(path) if (path / "config.json").is_file() else None
+
+
+def _shipped_tagger() -> str:
+    """The entity tagger shipped with geohub (`geohub.defaults`), for `extract` without a model or a saved one."""
+    from ..defaults import default_model_path
+    from ..errors import GeohubError
+
+    try:
+        return str(default_model_path("knowledge_extraction"))
+    except GeohubError as err:
+        raise CorpusError(
+            f"no entity tagger given, none saved by `geohub quickstart --retrain`, and the shipped one is not "
+            f"available: {err}", field="model", expected="a folder trained with recipes/knowledge_extraction",
+        ) from err  # fmt: skip
 
 
 def load_text_model(model: Any, tokenizer: Any = None):
@@ -434,12 +449,7 @@ def extract(
     texts = check_texts(texts, max_characters=max_characters)
     if ids is not None and len(ids) != len(texts):
         raise CorpusError(f"{len(ids)} ids for {len(texts)} texts", field="ids", expected="one id per text")
-    model = model if model is not None else _default_model("knowledge_extraction")
-    if model is None:
-        raise CorpusError(
-            "no entity tagger given and none saved by `geohub quickstart`", field="model",
-            expected="a folder trained with recipes/knowledge_extraction",
-        )  # fmt: skip
+    model = model if model is not None else (_default_model("knowledge_extraction") or _shipped_tagger())
     model, tokenizer = load_text_model(model, tokenizer)
     relate = relation_function(relation_model, relation_tokenizer)
     graph = graph if graph is not None else KnowledgeGraph()

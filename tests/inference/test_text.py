@@ -67,9 +67,22 @@ def test_bad_inputs_are_clear_errors(texts, message, extractive_dir, tagger_dir)
         extract(texts, model=tagger_dir)
 
 
+def test_without_a_model_extract_uses_the_shipped_tagger(tmp_path, monkeypatch):
+    monkeypatch.setenv("GEOHUB_HOME", str(tmp_path))  # nothing saved by quickstart --retrain
+    graph = extract(["The Semail ophiolite in Oman hosts basalt and chromite."], relation_model="rules")
+    assert {"basalt", "chromite"} & {entity["text"].lower() for entity in graph.entities()}
+
+
 def test_missing_models_are_clear_errors(tmp_path, monkeypatch, tagger_dir):
+    import geohub.defaults
+    from geohub.errors import GeohubError
+
+    def unavailable(slot):
+        raise GeohubError(f"the shipped default of {slot} is missing")
+
     monkeypatch.setenv("GEOHUB_HOME", str(tmp_path))
-    with pytest.raises(CorpusError, match="no entity tagger"):
+    monkeypatch.setattr(geohub.defaults, "default_model_path", unavailable)
+    with pytest.raises(CorpusError, match="no entity tagger.*shipped default of knowledge_extraction is missing"):
         extract(["The Chalk Group."])
     with pytest.raises(CorpusError, match="model folder not found"):
         summarize(["The Chalk Group."], model=tmp_path / "nothing")
