@@ -26,7 +26,7 @@ from transformers import AutoTokenizer, EvalPrediction, TrainingArguments, set_s
 from ..data.corpus import ENTITY_TYPES, RELATION_TYPES, load_geo_corpus, sentence_spans
 from ..errors import ConfigError
 from ..metrics.scores import precision_recall_f1
-from ..utils import get_logger
+from ..utils import get_logger, progress_output
 from .supervised import GeoTrainer, add_results, train_and_evaluate, with_device_defaults
 from .tasks import Task
 from .text import MINILM, resolve_model_path
@@ -240,10 +240,22 @@ def _build_model(model_args: RelationModelArguments, data_args: RelationDataArgu
 
 
 @torch.no_grad()
+def _pre_pass(documents: list[dict]):
+    """`enumerate(documents)`, with a progress bar on the stream `geohub.utils.progress_output` names (the
+    quickstart's terminal): the encoder pre-pass takes minutes on a CPU and would otherwise print nothing."""
+    target = progress_output.get()
+    if target is None:
+        return enumerate(documents)
+    from tqdm.auto import tqdm
+
+    stream, description = target
+    return enumerate(tqdm(documents, desc=f"{description}: encoder pre-pass", unit="doc", file=stream, leave=False))
+
+
 def _precompute(model, documents: list[dict], encoded: dict[str, list], pad_token_id: int) -> list[dict]:
     """One `{"pair_features", "labels"}` example per candidate pair (frozen encoder: each document read once)."""
     out = []
-    for number, document in enumerate(documents):
+    for number, document in _pre_pass(documents):
         if not document["pairs"]:
             continue
         feature = {k: encoded[k][number] for k in encoded} | {k: document[k] for k in ("pairs", "extra", "labels")}
@@ -261,7 +273,7 @@ def _cache_bottom(model, documents: list[dict], encoded: dict[str, list], pad_to
     """One example per document with pairs: its token, mention and pair fields plus `bottom_states` `(L, H)`,
     the states entering the trainable top layers (read once here; training runs only the top layers)."""
     out = []
-    for number, document in enumerate(documents):
+    for number, document in _pre_pass(documents):
         if not document["pairs"]:
             continue
         feature = {k: encoded[k][number] for k in encoded} | {k: document[k] for k in ("pairs", "extra", "labels")}
