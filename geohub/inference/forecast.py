@@ -16,7 +16,8 @@ A model's intensity is for events at or above its magnitude of completeness (`co
 the neural model only scores at its own `mc`.
 
 `forecast` simulates `num_simulations` catalogues of the window (seeded; capped in simulations and events per
-simulation: `MAX_SIMULATIONS`, `max_events`) and reports, per magnitude threshold, the expected number of events,
+simulation: `MAX_SIMULATIONS`, `max_events`; and `num_simulations * max_events` within the memory budget,
+`$GEOHUB_MEMORY_BUDGET_MB`, at `SIMULATED_EVENT_BYTES` per event, checked before anything is simulated) and reports, per magnitude threshold, the expected number of events,
 a 95 % interval and the probability of at least one event.
 """
 
@@ -27,13 +28,17 @@ import math
 import numpy as np
 
 from ..data.catalogs import EarthquakeCatalog, catalog_window, read_catalog, to_datetime64
+from ..data.limits import check_memory
 from ..errors import ConfigError, DataError
 
 __all__ = ["load_forecaster", "log_likelihood", "forecast", "format_forecast", "simulate_window", "summarize_simulations", "MAX_SIMULATIONS",
-           "MAX_EVENTS", "FORECAST_MODEL_TYPES"]  # fmt: skip
+           "MAX_EVENTS", "SIMULATED_EVENT_BYTES", "FORECAST_MODEL_TYPES"]  # fmt: skip
 
 MAX_SIMULATIONS = 100_000
 MAX_EVENTS = 100_000
+#: Memory of one simulated event at the cap: simulation index, time and magnitude (8 bytes each) in the result, plus
+#: the simulators' working copies (parents, offspring draws, concatenation and sort): about 64 bytes.
+SIMULATED_EVENT_BYTES = 64
 
 
 def _catalogue_model_types() -> tuple[str, ...]:
@@ -136,6 +141,8 @@ def simulate_window(model, catalog: EarthquakeCatalog, start, days: float, *, nu
                           expected=f"1 to {MAX_SIMULATIONS}")  # fmt: skip
     if not 1 <= int(max_events) <= MAX_EVENTS:
         raise ConfigError(f"max_events {max_events} out of range", field="max_events", expected=f"1 to {MAX_EVENTS}")
+    check_memory(int(num_simulations) * int(max_events), "max_events", SIMULATED_EVENT_BYTES,
+                 what="simulated events (num_simulations x max_events)")  # fmt: skip
     if not 0 < float(days) <= 3650:
         raise ConfigError(f"days {days} out of range", field="days", expected="0 < days <= 3650")
     catalog = read_catalog(catalog)

@@ -116,3 +116,25 @@ def test_model_cards_state_the_data_origin_terms_and_figures(etas_folder, tmp_pa
     card = build_model_card(folder, "someone/etas-sanjac")
     for needed in ("SCEDC", "doi:10.7909/C3WD3xH1", "MIT", "Ross et al. 2019", "ETAS 1.133", "1.1534"):
         assert needed in card, needed
+
+
+def test_simulated_events_are_capped_by_the_memory_budget_before_simulating(synthetic_catalog, etas_folder,
+                                                                            monkeypatch):  # fmt: skip
+    """num_simulations x max_events is checked against $GEOHUB_MEMORY_BUDGET_MB before any simulation runs."""
+    from geohub.inference.forecast import SIMULATED_EVENT_BYTES
+
+    model = load_forecaster(etas_folder)
+    with pytest.raises(ConfigError, match=r"memory budget of 2048 MiB") as caught:  # the default budget
+        forecast(model, synthetic_catalog, start="2020-10-01", days=7, num_simulations=100_000, max_events=100_000)
+    assert caught.value.field == "max_events" and "GEOHUB_MEMORY_BUDGET_MB" in str(caught.value)
+    monkeypatch.setenv("GEOHUB_MEMORY_BUDGET_MB", "1")
+    calls = []
+    monkeypatch.setattr(model, "simulate", lambda *a, **k: calls.append(1))
+    with pytest.raises(ConfigError, match=r"1000000 simulated events .* over the memory budget of 1 MiB"):
+        forecast(model, synthetic_catalog, start="2020-10-01", days=7, num_simulations=100, max_events=10_000)
+    assert not calls  # refused before simulating
+    monkeypatch.undo()
+    monkeypatch.setenv("GEOHUB_MEMORY_BUDGET_MB", "1")
+    assert 10 * 1000 * SIMULATED_EVENT_BYTES < 2**20  # within a 1 MiB budget: runs
+    result = forecast(model, synthetic_catalog, start="2020-10-01", days=7, num_simulations=10, max_events=1000)
+    assert result["num_simulations"] == 10
