@@ -282,13 +282,15 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spe
 
 
 def pack_default(trained: str | os.PathLike, slot: str, *, recipe: dict, commit: str, seconds: float | None = None,
-                 destination: str | os.PathLike | None = None) -> Path:  # fmt: skip
+                 destination: str | os.PathLike | None = None, recipe_file: str | None = None) -> Path:  # fmt: skip
     """Write the shipped default of `slot` from the folder `trained` that its recipe wrote (`geohub quickstart
     --retrain`): the complete small model, or for a text model only what it adds to the offline MiniLM (the LoRA
     adapter in `trained/adapter`, else the weights that differ from the encoder's), plus its model card.
 
-    `recipe` is the recipe that ran (written into the card), `commit` the git commit it ran at. The folder is
-    `shipped_folder(family)` unless `destination` is given; it is replaced atomically."""
+    `recipe` is the recipe that ran (written into the card), `commit` the git commit it ran at; `recipe_file`, the
+    recipe's path when it is not the family's quickstart recipe (a family trained on data geohub does not ship,
+    `geohub train recipe_file`). The folder is `shipped_folder(family)` unless `destination` is given; it is
+    replaced atomically."""
     from .atomic import atomic_directory
     from .utils import write_weight_checksums
 
@@ -311,7 +313,8 @@ def pack_default(trained: str | os.PathLike, slot: str, *, recipe: dict, commit:
             if source.is_file() and not (tmp / name).exists():
                 shutil.copy2(source, tmp / name)
         write_weight_checksums(tmp)
-        (tmp / "README.md").write_text(_card(tmp, family, slot, recipe, commit, seconds), encoding="utf-8")
+        (tmp / "README.md").write_text(_card(tmp, family, slot, recipe, commit, seconds, recipe_file),
+                                       encoding="utf-8")  # fmt: skip
     return target
 
 
@@ -391,7 +394,8 @@ def _pack_adapter(trained: Path, tmp: Path) -> None:
     _copy_tokenizer(trained, base, tmp)
 
 
-def _card(trained: Path, family, slot: str, recipe: dict, commit: str, seconds: float | None) -> str:
+def _card(trained: Path, family, slot: str, recipe: dict, commit: str, seconds: float | None,
+          recipe_file: str | None = None) -> str:  # fmt: skip
     import tempfile
 
     import yaml
@@ -405,14 +409,20 @@ def _card(trained: Path, family, slot: str, recipe: dict, commit: str, seconds: 
     head, _, rest = card.partition("## Usage")
     _, _, tail = rest.partition("## Evaluation")
     made = f" in {seconds:.0f} s" if seconds else ""
+    if recipe_file:
+        how = (f"trained{made} by the recipe `{recipe_file}` (`geohub train {recipe_file}`) at geohub commit "
+               f"`{commit}`. Data: {family.card.data} The metrics below are the recipe's own evaluation "
+               f"(`all_results.json`); the recipe re-creates the model.")  # fmt: skip
+    else:
+        how = (f"trained{made} by the family's quickstart recipe (`Family.quickstart` in "
+               f"`geohub/models/{family.name}/family.py`; `geohub quickstart --retrain --tasks {slot}`) at geohub "
+               f"commit `{commit}`. Data: {family.card.data} The metrics below are the recipe's own evaluation "
+               f"(`all_results.json`); `python benchmarks/defaults.py` re-creates the model and compares.")  # fmt: skip
     usage = [
         "## Shipped default",
         "",
         f"The default `{slot}` model shipped with geohub (`geohub/models/{family.name}/{family.shipped_default}/`), "
-        f"trained{made} by the family's quickstart recipe (`Family.quickstart` in "
-        f"`geohub/models/{family.name}/family.py`; `geohub quickstart --retrain --tasks {slot}`) at geohub commit "
-        f"`{commit}`. Data: {family.card.data} The metrics below are the recipe's own evaluation "
-        f"(`all_results.json`); `python benchmarks/defaults.py` re-creates the model and compares.",
+        + how,
         "",
         "```python",
         "from geohub.defaults import default_model_path",

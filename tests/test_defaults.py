@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -229,3 +230,25 @@ def test_entity_tagger_default_scores_its_card_f1_on_the_held_out_split():
                                     references=[r["tags"] for r in held_out])  # fmt: skip
     card = default_metrics("knowledge_extraction")["eval_f1"]
     assert abs(scores["overall_f1"] - card) <= 0.03, (scores["overall_f1"], card)
+
+
+SANJAC = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "earthquake-catalogs"
+
+
+@pytest.mark.parametrize("slot", ["etas", "neural_point_process"])
+def test_forecasting_defaults_score_their_cards_sanjac_test_log_likelihood(slot):
+    """The shipped ETAS and neural point process, loaded through `load_forecaster` (the one loader), score the
+    EarthquakeNPP SanJac test window (2016-2017, history from 2008, M >= 1.0) within 0.002 of their cards."""
+    from geohub.data.catalogs import read_catalog
+    from geohub.inference.forecast import load_forecaster, log_likelihood
+
+    _shipped(slot)
+    if not (SANJAC / "SanJac_catalog.csv").is_file():
+        pytest.skip(f"the shared SanJac catalogue is not here ({SANJAC})")
+    card = default_metrics(slot)
+    catalog = read_catalog(SANJAC / "SanJac_catalog.csv", region=SANJAC / "SanJac_shape.npy").complete_above(1.0, 0.1)
+    model = load_forecaster(default_model_path(slot))
+    scored = log_likelihood(model, catalog, "2016-01-01", "2018-01-01", 1.0, auxiliary_start="2008-01-01")
+    assert scored["n_events"] == card["test_events"] == 4399
+    assert abs(scored["temporal"] - card["test_temporal_log_likelihood"]) <= 0.002, (scored, card)
+    assert scored["temporal"] > 1.133 - 0.1  # within 0.1 of the published ETAS figure, or above it

@@ -27,6 +27,7 @@ FAMILY = Family(
         tags=("seismology", "earthquake-forecasting", "point-process"),
         pipeline_tag=None,
     ),
+    shipped_default="default",  # fitted on SanJac by its recipe in recipes/earthquake_forecasting/
     explain=OptOut("a forecast is a rate over an event sequence; no attribution recipe for catalogue models yet"),
     export=OptOut("catalogue models take variable-length event sequences; no ONNX recipe for them yet"),
 )
