@@ -63,11 +63,19 @@ def default_models_dir() -> Path:
     return Path(value).resolve() if value else default_output_dir()
 
 
-def _load(path: Path):
-    """(model, processor) of any geohub model folder: one loader for every slot."""
+def _load(path: Path, processor: bool = True):
+    """(model, processor) of any geohub model folder: one loader for every slot; `(model, None)` for a slot whose
+    family declares no processor (`Family.processor_auto` None: the catalogue forecasters)."""
     from ..inference.loading import load_model_and_processor
 
-    return load_model_and_processor(path)
+    return load_model_and_processor(path, processor=processor)
+
+
+def _has_processor(task: str) -> bool:
+    """Whether the family declaring slot `task` saves a processor with its models (asked from its declaration)."""
+    from ..auto import families
+
+    return families()[MODEL_SPECS[task].family].processor_auto is not None
 
 
 def _shipped_default(task: str) -> Path:
@@ -154,7 +162,7 @@ class DemoModels:
         source, origin = self.sources[task], self.origins[task]
         try:
             path = _shipped_default(task) if origin == "default" else resolve_source(source)
-            self._loaded[task] = _load(path)
+            self._loaded[task] = _load(path, _has_processor(task))
             logger.info("demo: loaded %s from %s (%s)", task, path, _ORIGINS[origin])
         except Exception as err:  # any failure to load is reported in the tab, the server keeps serving
             # on a Space the advice is the Space variable (`advice`), not the local remedy the error may suggest

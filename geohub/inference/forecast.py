@@ -182,10 +182,11 @@ def summarize_simulations(simulated: dict, magnitudes, magnitude: float) -> dict
 
 def forecast(model, catalog, *, start, days: float = 7.0, magnitude: float | None = None,
              magnitudes=None, num_simulations: int = 1000, seed: int = 0, max_events: int = 10_000,
-             auxiliary_start=None) -> dict:  # fmt: skip
+             auxiliary_start=None, keep_simulations: bool = False) -> dict:  # fmt: skip
     """The forecast for `[start, start + days)`: expected number of events above each magnitude (default: mc, mc+1,
     ... up to 6) with a 95 % interval from `num_simulations` seeded simulations, and P(at least one >= `magnitude`,
-    default mc + 2). Also the observed counts when the catalogue covers the window."""
+    default mc + 2). Also the observed counts when the catalogue covers the window. `keep_simulations`: the result's
+    "simulated" holds `simulate_window`'s arrays (for plots; not JSON)."""
     catalog = read_catalog(catalog)
     mc = float(model.config.mc)
     magnitude = mc + 2.0 if magnitude is None else float(magnitude)
@@ -201,8 +202,11 @@ def forecast(model, catalog, *, start, days: float = 7.0, magnitude: float | Non
     for row in summary["thresholds"]:
         row["observed"] = int((observed.magnitudes >= row["magnitude"] - 1e-9).sum())
     start_time = to_datetime64(start)
-    return {"start": str(start_time), "days": float(days), "num_simulations": int(num_simulations),
-            "seed": int(seed), **summary}  # fmt: skip
+    result = {"start": str(start_time), "days": float(days), "num_simulations": int(num_simulations),
+              "seed": int(seed), **summary}  # fmt: skip
+    if keep_simulations:
+        result["simulated"] = simulated
+    return result
 
 
 def format_forecast(result: dict) -> str:

@@ -4,7 +4,7 @@ With no settings, every tab serves the default model shipped with geohub (`geohu
 Hub repo and no network. To serve another model in a tab, set its variable (Space settings -> Variables) to a
 Hub repo id (`user/name`, or `user/name@revision`) or a folder: GEOHUB_SUMMARIZATION_MODEL,
 GEOHUB_KNOWLEDGE_MODEL, GEOHUB_EQT_MODEL, GEOHUB_GPD_MODEL, GEOHUB_PICKER_MODEL, GEOHUB_MAGNITUDE_MODEL,
-GEOHUB_DENOISER_MODEL, GEOHUB_TERRAIN_MODEL, GEOHUB_LANDFORM_MODEL, GEOHUB_RELATION_MODEL
+GEOHUB_DENOISER_MODEL, GEOHUB_TERRAIN_MODEL, GEOHUB_LANDFORM_MODEL, GEOHUB_RELATION_MODEL, GEOHUB_FORECAST_MODEL
 (`geohub.demo.MODEL_SPECS` lists them). A tab whose model is unavailable answers with the reason and the variable
 that names its model.
 """
