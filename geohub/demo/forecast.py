@@ -150,7 +150,7 @@ def _forecast_picture(catalog, simulated: dict, start, days: float, mc: float) -
     end = start + np.timedelta64(int(days * 86_400_000), "ms")
     keep = (catalog.times >= shown_from) & (catalog.times < end) & (catalog.magnitudes >= mc - 1e-9)
     times, mags = catalog.times[keep].astype("datetime64[ms]"), catalog.magnitudes[keep]
-    before = int(((times < start)).sum())
+    before = int((times < start).sum())
     grid, (low, median, high) = _band(simulated, days)
     grid_times = start + (grid * 86_400_000).astype("timedelta64[ms]")
     figure = Figure(figsize=(9, 6))
@@ -193,6 +193,12 @@ def build_tab(gr, models, limits, user_facing: Callable) -> None:
         picture = gr.Image(label="Cumulative count with the forecast band; magnitude-time", type="numpy",
                            format="png")  # fmt: skip
         table = gr.Dataframe(headers=FORECAST_COLUMNS, label="Forecast per magnitude", interactive=False)
-        button.click(user_facing(forecast_earthquakes, models, limits),
-                     [upload, start, days, magnitude, simulations, seed], [picture, table, summary],
-                     api_name="forecast_earthquakes")  # fmt: skip
+        handler = user_facing(forecast_earthquakes, models, limits)
+
+        def forecast_earthquakes_endpoint(catalogue=None, start=BUNDLED_START, days=30.0, magnitude=3.0,
+                                          num_simulations=500, seed=0):  # fmt: skip
+            """Named parameters with defaults: the endpoint runs with none given (the bundled catalogue)."""
+            return handler(catalogue, start, days, magnitude, num_simulations, seed)
+
+        button.click(forecast_earthquakes_endpoint, [upload, start, days, magnitude, simulations, seed],
+                     [picture, table, summary], api_name="forecast_earthquakes")  # fmt: skip
