@@ -22,8 +22,9 @@ family's folder name is accepted too. Where the default comes from is the family
   Either is assembled once into `defaults_cache_dir()/<family>-<hash of the shipped files>` (atomically; a new
   geohub version with new weights gets a new folder).
 - a family whose quickstart recipe is `{"convert": NAME}` (EQTransformer, GPD) is converted from the published
-  weights of the `pretrained` extra (`geohub.convert`) into `defaults_cache_dir()/converted/NAME` on first use,
-  never shipped.
+  weights of the `pretrained` extra (`geohub.convert`) into `defaults_cache_dir()/converted/NAME-<hash of the
+  family's code>` on first use (a geohub whose converter or processor defaults changed converts anew), never
+  shipped.
 
 This module imports nothing heavy at import time (the demo and the Space import it); torch, safetensors and peft
 are imported only to assemble or convert.
@@ -101,10 +102,7 @@ def _family_of(slot: str):
 
 def shipped_folder(family) -> Path:
     """The family's shipped default folder (`Family.shipped_default` inside its package); it may be missing."""
-    spec = importlib.util.find_spec(family.package)
-    if spec is None or not spec.submodule_search_locations:
-        raise GeohubError(f"cannot find the package {family.package}", field="package")
-    return Path(list(spec.submodule_search_locations)[0]) / family.shipped_default
+    return _package_folder(family) / family.shipped_default
 
 
 def _is_model_folder(folder: Path) -> bool:
@@ -135,6 +133,22 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def _code_fingerprint(family) -> str:
+    """A hash of the family's Python files (converter, processor, config, model): what a conversion depends on."""
+    folder = _package_folder(family)
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _package_folder(family) -> Path:
+    spec = importlib.util.find_spec(family.package)
+    if spec is None or not spec.submodule_search_locations:
+        raise GeohubError(f"cannot find the package {family.package}", field="package")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
 def _plan(family) -> tuple[Path, str]:
     """(the ready folder's path, how to make it: "ready", "assemble" or "convert"), or a GeohubError saying why
     the default cannot be had. Nothing is built."""
@@ -158,7 +172,8 @@ def _plan(family) -> tuple[Path, str]:
 
         name = family.quickstart["convert"]
         locate_source(name)  # a DataError naming the install command when the pretrained extra is missing
-        return defaults_cache_dir() / "converted" / name, "convert"
+        # keyed by the family's code: a geohub whose converter or processor defaults changed converts anew
+        return defaults_cache_dir() / "converted" / f"{name}-{_code_fingerprint(family)}", "convert"
     raise GeohubError(f"family {family.name} has no default model", field="slot")
 
 

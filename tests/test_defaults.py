@@ -252,3 +252,34 @@ def test_forecasting_defaults_score_their_cards_sanjac_test_log_likelihood(slot)
     assert scored["n_events"] == card["test_events"] == 4399
     assert abs(scored["temporal"] - card["test_temporal_log_likelihood"]) <= 0.002, (scored, card)
     assert scored["temporal"] > 1.133 - 0.1  # within 0.1 of the published ETAS figure, or above it
+
+
+def test_converted_defaults_are_cached_per_version_of_the_family_code(tmp_path, monkeypatch):
+    """A cached conversion made by an older geohub (other converter or processor defaults) is not reused."""
+    import shutil
+    import sys
+
+    from geohub.auto import get_family
+    from geohub.defaults import describe_default
+
+    monkeypatch.setenv("GEOHUB_HOME", str(tmp_path / "home"))
+    family = get_family("eqtransformer")
+    folder, source, _ = describe_default("eqtransformer")
+    assert source == "converted" and folder.parent.name == "converted"
+
+    package = tmp_path / "pkg" / "eqt_copy"  # the same files, then one changed: another folder
+    shutil.copytree(
+        Path(geohub.models.eqtransformer.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    monkeypatch.syspath_prepend(str(package.parent))
+    copied = type(family)(**{**family.__dict__, "package": "eqt_copy"})
+    from geohub.defaults import _plan
+
+    same = _plan(copied)[0]
+    (package / "processing_eqtransformer.py").write_text(
+        (package / "processing_eqtransformer.py").read_text() + "\n# changed default\n"
+    )
+    changed = _plan(copied)[0]
+    assert same.name == folder.name and changed.name != folder.name
+    assert changed.name.startswith("eqtransformer-original-")
+    sys.modules.pop("eqt_copy", None)
