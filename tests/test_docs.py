@@ -63,11 +63,12 @@ def _between(text: str, start: str, end: str) -> str:
     return text.split(start, 1)[1].split(end, 1)[0]
 
 
-def test_quick_start_is_two_commands_installing_with_the_lock():
+def test_quick_start_is_one_command_installing_with_the_lock_and_serving_the_defaults():
     quick_start = _readme().split("## Quick start", 1)[1].split("\n## ", 1)[0]
     first_block = re.search(r"```bash\n(.*?)```", quick_start, re.S).group(1)
     commands = [line for line in first_block.splitlines() if line.strip()]
-    assert len(commands) == 2 and commands[1] == "geohub quickstart", commands
+    assert len(commands) == 1 and commands[0].startswith("pip install "), commands
+    assert commands[0].endswith(" && geohub quickstart"), commands
     for command in re.findall(r"^pip install .*$", quick_start, re.M):
         assert "-c requirements/lock.txt" in command, f"an install line without the lock: {command}"
     assert (REPO / "requirements" / "lock.txt").is_file()
