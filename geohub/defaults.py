@@ -433,6 +433,7 @@ def _card(trained: Path, family, slot: str, recipe: dict, commit: str, seconds: 
                f"`geohub/models/{family.name}/family.py`; `geohub quickstart --retrain --tasks {slot}`) at geohub "
                f"commit `{commit}`. Data: {family.card.data} The metrics below are the recipe's own evaluation "
                f"(`all_results.json`); `python benchmarks/defaults.py` re-creates the model and compares.")  # fmt: skip
+    no_processor = ", processor=False" if family.processor_auto is None else ""  # processor-less families
     usage = [
         "## Shipped default",
         "",
@@ -443,7 +444,7 @@ def _card(trained: Path, family, slot: str, recipe: dict, commit: str, seconds: 
         "from geohub.defaults import default_model_path",
         "from geohub.inference.loading import load_model_and_processor",
         "",
-        f'model, processor = load_model_and_processor(default_model_path("{slot}"))',
+        f'model, processor = load_model_and_processor(default_model_path("{slot}"){no_processor})',
         "```",
         "",
     ]

@@ -235,7 +235,7 @@ def test_entity_tagger_default_scores_its_card_f1_on_the_held_out_split():
 SANJAC = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "earthquake-catalogs"
 
 
-@pytest.mark.parametrize("slot", ["etas", "neural_point_process"])
+@pytest.mark.parametrize("slot", ["earthquake_forecasting", "neural_point_process"])
 def test_forecasting_defaults_score_their_cards_sanjac_test_log_likelihood(slot):
     """The shipped ETAS and neural point process, loaded through `load_forecaster` (the one loader), score the
     EarthquakeNPP SanJac test window (2016-2017, history from 2008, M >= 1.0) within 0.002 of their cards."""
