@@ -62,9 +62,9 @@ def bundled_catalog():
 
 def _read_upload(path: str, limits):
     from ..data.catalogs import read_catalog
-    from .handlers import _check_upload
+    from .handlers import check_upload
 
-    catalog = read_catalog(_check_upload(path, limits, "catalogue file"))
+    catalog = read_catalog(check_upload(path, limits, "catalogue file"))
     if len(catalog) > MAX_CATALOG_EVENTS:
         raise DataError(f"the uploaded catalogue has {len(catalog):,} events, over the demo's limit of "
                         f"{MAX_CATALOG_EVENTS:,}", path=path, expected="a shorter or higher-magnitude catalogue")  # fmt: skip

@@ -124,6 +124,7 @@ def _check_upload(path: str | os.PathLike, limits: DemoLimits, what: str) -> Pat
 
 
 _UPLOAD_ERRORS = {"DEM tile": RasterError, "waveform file": WaveformError, "text file": CorpusError}
+check_upload = _check_upload  # public: families' own tabs (geohub/demo/forecast.py) check uploads the same way
 _OUTPUT_ROOT: Path | None = None
 
 
