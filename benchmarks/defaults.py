@@ -82,7 +82,9 @@ def print_table(rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     from geohub.defaults import default_slots
 
-    shipped = [slot for slot, family in default_slots().items() if family.shipped_default]
+    # defaults trained by a recipe on data geohub does not ship (the forecasters: `recipes/earthquake_forecasting/`,
+    # scored by benchmarks/forecasting.py) have no quickstart recipe to re-create them with
+    shipped = [slot for slot, family in default_slots().items() if family.shipped_default and family.quickstart]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default=",".join(shipped), help=f"comma-separated subset of {shipped}")
     parser.add_argument("--write", action="store_true", help="replace the shipped folders with the new models")
