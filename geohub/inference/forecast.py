@@ -154,12 +154,13 @@ def simulate_window(model, catalog: EarthquakeCatalog, start, days: float, *, nu
         raise DataError(f"no events before {start} to condition the forecast on", path=catalog.source, field="start")
     history_t, _, start_d, end_d = window.times_days()
     from ..models.etas.modeling_etas import SimulationCapError
+    from ..models.neural_point_process.modeling_neural_point_process import SimulationCapError as NeuralCapError
 
     try:
         sims, times, mags = model.simulate(history_t, window.history.magnitudes, float(start_d), float(end_d),
                                            num_simulations=int(num_simulations), seed=int(seed),
                                            max_events=int(max_events))  # fmt: skip
-    except SimulationCapError as err:
+    except (SimulationCapError, NeuralCapError) as err:  # each family carries its own class (remote code)
         raise DataError(str(err), field="max_events", expected="a larger cap or a shorter window") from None
     return {"simulation": sims, "time": times - start_d, "magnitude": mags, "num_simulations": int(num_simulations),
             "observed": window.events}  # fmt: skip

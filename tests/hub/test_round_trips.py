@@ -141,12 +141,35 @@ def _relation_classifier():
               "pair_tail": torch.tensor([1, 0, 1]), "pair_extra": torch.randn(3, model.config.num_extra_features)}
     return model, inputs, torch.tensor([1, 0, 2]), [tokenizer], None
 
+def _catalog(seed):
+    # a small sorted catalogue: times in days (float64) and magnitudes above Mc 1.0
+    rng = np.random.RandomState(seed)
+    times = torch.from_numpy(np.sort(rng.uniform(0.0, 30.0, 40)))
+    return times, torch.from_numpy(1.0 + rng.exponential(1 / 2.3, 40))
+
+def _etas():
+    # no processor (a catalogue is read by geohub.data.catalogs); the loss is the model's own negative log-likelihood
+    from geohub.models.etas import EtasConfig, EtasForForecasting
+    times, magnitudes = _catalog(7)
+    return EtasForForecasting(EtasConfig()), {"times": times, "magnitudes": magnitudes, "first_target": 5}, None, [], None
+
+def _neural_point_process():
+    from geohub.models.neural_point_process import NeuralPointProcessConfig, NeuralPointProcessForForecasting
+    from geohub.models.neural_point_process.modeling_neural_point_process import history_states
+    config = NeuralPointProcessConfig(hidden_size=8, num_mixture=2, history_scales=[0.1, 10.0])
+    times, magnitudes = _catalog(8)
+    states = torch.from_numpy(history_states(times.numpy(), magnitudes.numpy().astype("float32"), config))
+    inputs = {"times": times[None], "magnitudes": magnitudes[None].float(), "states": states[None],
+              "scored": torch.ones(1, 40, dtype=torch.bool)}
+    return NeuralPointProcessForForecasting(config), inputs, None, [], None
+
 SPECS = {"stock.bert2bert_summarizer": _bert2bert, "geohub.models.seismic_picker": _picker, "geohub.models.seismic_magnitude": _magnitude,
          "geohub.models.landform": _landform, "geohub.models.extractive_summarizer": _extractive,
          "geohub.models.terrain_gan": _terrain_gan, "stock.minilm_token_classification": _minilm_token_classification,
          "geohub.models.eqtransformer": _eqtransformer, "geohub.models.gpd": _gpd,
          "geohub.models.seismic_denoiser": _seismic_denoiser,
-         "geohub.models.relation_classifier": _relation_classifier}
+         "geohub.models.relation_classifier": _relation_classifier, "geohub.models.etas": _etas,
+         "geohub.models.neural_point_process": _neural_point_process}
 
 def tensors(output):
     return {k: v.detach() for k, v in output.items() if torch.is_tensor(v)}
@@ -184,7 +207,8 @@ for name in wanted:
     before = {k: v.clone() for k, v in model.state_dict().items()}
     for _ in range(3):  # a few real optimisation steps
         output = model(**inputs, labels=labels) if labels is not None else model(**inputs)
-        loss = output.loss if labels is not None else output.samples.pow(2).mean()
+        # labels, or a model whose loss needs none (point processes); the GAN: a reconstruction objective
+        loss = output.loss if output.get("loss") is not None else output.samples.pow(2).mean()
         optimizer.zero_grad(); loss.backward(); optimizer.step()
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items()), f"{name} did not train"
     model.eval()

@@ -56,6 +56,11 @@ def history_states(times: np.ndarray, magnitudes: np.ndarray, config: NeuralPoin
     return np.log1p(out).astype(np.float32)
 
 
+# Copied from geohub.models.etas.modeling_etas.SimulationCapError
+class SimulationCapError(ValueError):
+    """A simulation went past its cap on events (a supercritical or very productive model, or too long a window)."""
+
+
 @dataclass
 class NeuralPointProcessOutput(ModelOutput):
     """Output of `NeuralPointProcessForForecasting.forward`.
@@ -237,8 +242,6 @@ class NeuralPointProcessForForecasting(NeuralPointProcessPreTrainedModel):
         simulation raises `SimulationCapError`, or with `truncate=True` stops that simulation at `max_events` (a
         censored count, for calibration studies that must not fail on one runaway draw). `context` (from
         `history_contexts`) replaces the history pass."""
-        from ..etas.modeling_etas import SimulationCapError
-
         if context is None:
             if len(history_times) < 1:
                 raise ValueError("the neural point process needs at least one history event to simulate from")
