@@ -13,7 +13,15 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["current_umask", "honour_umask", "fsync_dir", "atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_directory"]
+__all__ = [
+    "current_umask",
+    "honour_umask",
+    "fsync_dir",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_directory",
+]
 
 
 def current_umask() -> int:

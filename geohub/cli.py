@@ -145,7 +145,9 @@ def annotate(
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
     threads: int | None = typer.Option(None, "--threads", help="torch threads per process"),
     precision: str = typer.Option(
-        "auto", "--precision", help="auto (bf16 where the CPU/GPU runs it natively and the model's bf16 picks were "
+        "auto",
+        "--precision",
+        help="auto (bf16 where the CPU/GPU runs it natively and the model's bf16 picks were "
         "checked against fp32), fp32 or bf16",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the accelerate launch line and stop"),

@@ -78,8 +78,10 @@ def _span_note(extra: dict, rate: float, window: int) -> str:
     shown = extra["inputs"].shape[-1]
     if shown >= window:
         return ""
-    return (f"The record is {shown / rate:g} s long: the model saw it zero-padded to its {window / rate:g} s window; "
-            f"the picture shows the record's own span only (the padding gets no attribution). ")
+    return (
+        f"The record is {shown / rate:g} s long: the model saw it zero-padded to its {window / rate:g} s window; "
+        f"the picture shows the record's own span only (the padding gets no attribution). "
+    )
 
 
 def _share_note(extra: dict) -> str:
@@ -88,9 +90,11 @@ def _share_note(extra: dict) -> str:
     text = f"**{near:.0f} %** of the total |attribution| lies within 1 s of the pick"
     if near >= 50:
         return text + "."
-    return (text + f", {before:.0f} % earlier and {after:.0f} % later: not most of it, because the model's P "
-            "probability depends on more than the onset: on the noise before it (what the onset stands out from) and "
-            "on the P coda after it.")
+    return (
+        text + f", {before:.0f} % earlier and {after:.0f} % later: not most of it, because the model's P "
+        "probability depends on more than the onset: on the noise before it (what the onset stands out from) and "
+        "on the P coda after it."
+    )
 
 
 # --- landform --------------------------------------------------------------------------------------------------

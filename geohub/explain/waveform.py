@@ -9,7 +9,15 @@ from torch import nn
 
 from .core import Explanation, explain, explain_hook, require_picker
 
-__all__ = ["BASELINE", "noise_baseline", "explain_window", "explain_stream", "explain_station_p", "explain_strongest_p", "explain_denoised_peak"]
+__all__ = [
+    "BASELINE",
+    "noise_baseline",
+    "explain_window",
+    "explain_stream",
+    "explain_station_p",
+    "explain_strongest_p",
+    "explain_denoised_peak",
+]
 
 
 def _best_p(trace, picks) -> tuple[float, str]:

@@ -236,7 +236,9 @@ class FolderSource:
         paths = sorted({s.path for s in self.spans.get(station, []) if s.start_ns <= end_ns and s.end_ns >= start_ns})
         for path in paths:
             try:
-                part, problem = _read_checked(obspy.read, path, starttime=utc_datetime(start_ns), endtime=utc_datetime(end_ns))
+                part, problem = _read_checked(
+                    obspy.read, path, starttime=utc_datetime(start_ns), endtime=utc_datetime(end_ns)
+                )
             except Exception as err:
                 errors.append((path, _reason(err)))
                 continue

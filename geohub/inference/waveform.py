@@ -319,7 +319,7 @@ def is_dead(windows: np.ndarray) -> np.ndarray:
 
 
 def model_precision(model, feature_extractor, precision: str | None = "auto") -> str:
-    """"fp32" or "bf16" for `model` (`geohub.runtime.resolve_precision`: "auto" = bf16 where the device runs it
+    """ "fp32" or "bf16" for `model` (`geohub.runtime.resolve_precision`: "auto" = bf16 where the device runs it
     natively and the feature extractor records bf16 picks agreeing with fp32); fp32 for models that are not plain
     floating-point torch modules (ONNX or int8 exports)."""
     resolved = resolve_precision(precision, feature_extractor, getattr(model, "device", None))

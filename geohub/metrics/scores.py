@@ -1,8 +1,8 @@
 """The counting scores every geohub metric and benchmark shares: precision / recall / F1 and residual statistics.
 
-    precision_recall_f1(tp, fp, fn) -> (precision, recall, f1)      # 0 where a ratio is undefined
-    macro_f1(predicted, labels) -> (accuracy, macro F1)             # over the classes present in either
-    residual_stats(residuals) -> {"mae", "rmse", "mean", "std", "count"}   # NaN for an empty set
+precision_recall_f1(tp, fp, fn) -> (precision, recall, f1)      # 0 where a ratio is undefined
+macro_f1(predicted, labels) -> (accuracy, macro F1)             # over the classes present in either
+residual_stats(residuals) -> {"mae", "rmse", "mean", "std", "count"}   # NaN for an empty set
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ class _SeismicPipeline(WaveformChunkPipeline):
         self.spec = self.waveform_model.spec
 
     def _precision(self, precision: str) -> str:
-        """"fp32" or "bf16" for a `precision=` call argument ("auto", "fp32", "bf16"; see `WaveformModel`)."""
+        """ "fp32" or "bf16" for a `precision=` call argument ("auto", "fp32", "bf16"; see `WaveformModel`)."""
         return model_precision(self.model, self.feature_extractor, precision)
 
     @torch.no_grad()

@@ -357,7 +357,9 @@ def run_seismic_picking(
                                      window_length=data.window_length)  # fmt: skip
         model = SeismicPickerForPhasePicking(config)
     extractor = _feature_extractor(model_args.model_name_or_path, data, amplitude=False)
-    return run_seismic_training(model, extractor, "picker", data, training_args, picker_metrics(model.config), _reduce_picker_logits)
+    return run_seismic_training(
+        model, extractor, "picker", data, training_args, picker_metrics(model.config), _reduce_picker_logits
+    )
 
 
 def run_seismic_magnitude(

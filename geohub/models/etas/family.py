@@ -28,8 +28,13 @@ FAMILY = Family(
         pipeline_tag=None,
     ),
     # the Forecast tab (its own builder); the slot takes any catalogue model (ETAS or the neural point process)
-    demo=DemoDecl("earthquake_forecasting", "--forecast-model", "GEOHUB_FORECAST_MODEL", "earthquake forecaster",
-                  tab="geohub.demo.forecast:build_tab"),
+    demo=DemoDecl(
+        "earthquake_forecasting",
+        "--forecast-model",
+        "GEOHUB_FORECAST_MODEL",
+        "earthquake forecaster",
+        tab="geohub.demo.forecast:build_tab",
+    ),
     shipped_default="default",  # fitted on SanJac by its recipe in recipes/earthquake_forecasting/
     explain=OptOut("a forecast is a rate over an event sequence; no attribution recipe for catalogue models yet"),
     export=OptOut("catalogue models take variable-length event sequences; no ONNX recipe for them yet"),

@@ -27,8 +27,14 @@ FAMILY = Family(
     ),
     # the Knowledge tab's relation step (`--relation-model`, GEOHUB_RELATION_MODEL); also the knowledge pipeline's
     # and `extract`'s default relation model (`geohub.inference.relations.default_relation_model`)
-    demo=DemoDecl("relation_classification", "--relation-model", "GEOHUB_RELATION_MODEL", "relation classifier",
-                  tab="knowledge", role="relations"),  # fmt: skip
+    demo=DemoDecl(
+        "relation_classification",
+        "--relation-model",
+        "GEOHUB_RELATION_MODEL",
+        "relation classifier",
+        tab="knowledge",
+        role="relations",
+    ),  # fmt: skip
     quickstart={
         "model_name_or_path": "minilm",
         "dataset": "geo_corpus",
