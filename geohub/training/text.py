@@ -366,18 +366,18 @@ def add_gazetteer_columns(splits: dict[str, Any], label_names: list[str], folds:
 
 class TimeBudgetCallback(TrainerCallback):
     """Stop training once `minutes` of wall time have passed since it began (evaluating and saving first, so
-    `load_best_model_at_end` still picks the best checkpoint)."""
+    `load_best_model_at_end` still picks the best checkpoint). `clock` returns seconds (`time.monotonic`)."""
 
-    def __init__(self, minutes: float):
-        self.seconds, self.start = 60.0 * minutes, None
+    def __init__(self, minutes: float, clock=time.monotonic):
+        self.seconds, self.start, self.clock = 60.0 * minutes, None, clock
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.start = time.monotonic()
+        self.start = self.clock()
 
     def on_step_end(self, args, state, control, **kwargs):
         if (
             self.start is not None
-            and time.monotonic() - self.start > self.seconds
+            and self.clock() - self.start > self.seconds
             and not control.should_training_stop
         ):
             logger.warning("max_train_minutes reached after step %d: training stops", state.global_step)

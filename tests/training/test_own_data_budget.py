@@ -10,11 +10,11 @@ from geohub.errors import ConfigError
 from geohub.training.text import ExtractionModelArguments, TimeBudgetCallback, budget_callbacks
 
 
-def test_time_budget_stops_training_and_asks_for_a_last_evaluation(tmp_path, monkeypatch):
+def test_time_budget_stops_training_and_asks_for_a_last_evaluation(tmp_path):
     args = TrainingArguments(output_dir=str(tmp_path), eval_strategy="epoch", save_strategy="epoch", report_to="none")
-    callback, state, control = TimeBudgetCallback(minutes=1.0), TrainerState(), TrainerControl()
-    clock = iter([100.0, 130.0, 161.0])
-    monkeypatch.setattr("geohub.training.text.time.monotonic", lambda: next(clock))
+    clock = iter([100.0, 130.0, 161.0])  # the callback's own clock: patching time.monotonic would reach every thread
+    callback = TimeBudgetCallback(minutes=1.0, clock=lambda: next(clock))
+    state, control = TrainerState(), TrainerControl()
     callback.on_train_begin(args, state, control)
     callback.on_step_end(args, state, control)  # 30 s in: keep going
     assert not control.should_training_stop
