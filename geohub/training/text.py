@@ -375,11 +375,7 @@ class TimeBudgetCallback(TrainerCallback):
         self.start = self.clock()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if (
-            self.start is not None
-            and self.clock() - self.start > self.seconds
-            and not control.should_training_stop
-        ):
+        if self.start is not None and self.clock() - self.start > self.seconds and not control.should_training_stop:
             logger.warning("max_train_minutes reached after step %d: training stops", state.global_step)
             control.should_training_stop = True
             control.should_evaluate = args.eval_strategy != "no"
