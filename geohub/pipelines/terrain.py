@@ -112,6 +112,20 @@ class TerrainGenerationPipeline(_TerrainPipeline):
         return result
 
 
+def check_dem_input(item, field: str) -> None:
+    """A RasterError naming `field` unless `item` is an existing file's path, a `DEM` or a 2-D numeric array."""
+    if isinstance(item, DEM):
+        return
+    if isinstance(item, (str, os.PathLike)):
+        if not str(item).strip() or not os.path.isfile(item):
+            raise RasterError("DEM file not found", path=str(item), field=field, expected="an existing file")
+        return
+    array = np.asarray(item) if isinstance(item, (np.ndarray, list, tuple)) else None
+    if array is None or array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
+        raise RasterError(f"{type(item).__name__} {str(item)[:40]!r} is not a DEM input", field=field,
+                          expected="a DEM file path, a geohub DEM or a 2-D array of elevations")  # fmt: skip
+
+
 class LandformClassificationPipeline(_TerrainPipeline):
     """Task "landform-classification": landform probabilities of a DEM of any size (mean over its patches)."""
 
@@ -127,6 +141,14 @@ class LandformClassificationPipeline(_TerrainPipeline):
         if top_k is not None:
             postprocess["top_k"] = check_top_k(top_k, self.model.config.num_labels)
         return preprocess, {}, {**postprocess, "explain": settings}
+
+    def __call__(self, inputs, *args, **kwargs):
+        """Every input (each item of a list) is checked before any work: a path to an existing file, a `DEM` or a
+        2-D array of numbers; a bad item is an error naming its index (`inputs[1]`), so no good result is computed
+        and then lost. A file that exists but cannot be read still fails when its turn comes."""
+        for index, item in enumerate(inputs if isinstance(inputs, list) else [inputs]):
+            check_dem_input(item, f"inputs[{index}]" if isinstance(inputs, list) else "inputs")
+        return super().__call__(inputs, *args, **kwargs)
 
     def preprocess(self, inputs, spacing_m: float | None = None, max_patches: int = 64):
         if isinstance(inputs, (str, os.PathLike)):
