@@ -59,6 +59,16 @@ class EtasOutput(ModelOutput):
     integral: torch.Tensor | None = None
 
 
+def _log_chunk(rate: torch.Tensor, chunk_callback) -> torch.Tensor:
+    """`log(rate)` of one chunk of targets; with `chunk_callback`, its sum is handed over (to backpropagate the chunk
+    alone) and the chunk is returned detached."""
+    chunk = torch.log(rate)
+    if chunk_callback is None:
+        return chunk
+    chunk_callback(chunk.sum())
+    return chunk.detach()
+
+
 def decay_integral(x: torch.Tensor, log_c: torch.Tensor, omega: torch.Tensor, log_tau: torch.Tensor | None,
                    panels: int = 24) -> torch.Tensor:  # fmt: skip
     """`G(x) = integral_0^x exp(-s / tau) / (s + c) ** (1 + omega) ds` for `x >= 0` (days), differentiable in the
@@ -155,11 +165,7 @@ class EtasForForecasting(EtasPreTrainedModel):
                 rate = rate + self._triggered(times[a:b], times[:a], magnitudes[:a], None)
                 mask = torch.arange(a, b)[None, :] < torch.arange(a, b)[:, None]
                 rate = rate + self._triggered(times[a:b], times[a:b], magnitudes[a:b], mask)
-            chunk = torch.log(rate)
-            if chunk_callback is not None:
-                chunk_callback(chunk.sum())
-                chunk = chunk.detach()
-            log_intensity.append(chunk)
+            log_intensity.append(_log_chunk(rate, chunk_callback))
         return torch.cat(log_intensity) if log_intensity else times.new_zeros(0), integral
 
     def _far_field_terms(self, times, magnitudes, first_target: int, start: float, far_field, chunk_callback):
@@ -186,11 +192,7 @@ class EtasForForecasting(EtasPreTrainedModel):
             if b > far:
                 mask = torch.arange(far, b)[None, :] < torch.arange(a, b)[:, None]
                 rate = rate + self._triggered(times[a:b], times[far:b], magnitudes[far:b], mask)
-            chunk = torch.log(rate)
-            if chunk_callback is not None:
-                chunk_callback(chunk.sum())
-                chunk = chunk.detach()
-            log_intensity.append(chunk)
+            log_intensity.append(_log_chunk(rate, chunk_callback))
         return torch.cat(log_intensity)
 
     def forward(self, times: torch.Tensor, magnitudes: torch.Tensor, first_target: int = 0, start: float | None = None,
