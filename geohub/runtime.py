@@ -16,7 +16,16 @@ Threads (set once, at `import geohub`, before torch loads; only what the user ha
 - What geohub set is recorded in `GEOHUB_RUNTIME_SET`, so a child process (e.g. one of N processes started by
   `accelerate launch` from a geohub command) recomputes its own share instead of inheriting its parent's count.
 - `GEOHUB_RUNTIME=off` leaves the environment as it is (the old behaviour, for comparisons:
-  `benchmarks/busy_machine.py --old`); `GEOHUB_THREADS=N` fixes the thread count.
+  `benchmarks/busy_machine.py --settings old`); `GEOHUB_THREADS=N` fixes the thread count.
+
+Threads while training (`adaptive_threads_enabled`, `other_runnable`, `ThreadPolicy`; applied by
+`geohub.training.threads`): on a busy machine each OpenMP thread of a parallel region waits at its barrier for a
+sibling that the scheduler has taken off the CPU, so a 2-thread step beside other CPU-bound work runs many times
+slower than its share. About once a second the training loop reads how many other tasks are runnable (the
+kernel's running count in `/proc/loadavg` less this process's own running threads) and runs with
+`min(threads, cpus - others)` threads (at least 1), with hysteresis: down after 2 busy readings in a row, back
+up after 3 quiet ones. Only where geohub chose the thread count (not `OMP_NUM_THREADS` / `GEOHUB_THREADS` of
+the user's, nor a `torch.set_num_threads` of theirs); `GEOHUB_ADAPT_THREADS=off` turns it off.
 
 Precision (`resolve_precision`): "fp32", "bf16", or "auto" = bf16 where the CPU runs bfloat16 natively
 (AMX-BF16 or AVX512-BF16; any CUDA device with bf16 support) AND the model's feature extractor records that its
@@ -39,6 +48,11 @@ __all__ = [
     "chosen_by_geohub",
     "bf16_native",
     "resolve_precision",
+    "adaptive_threads_enabled",
+    "running_tasks",
+    "own_running_threads",
+    "other_runnable",
+    "ThreadPolicy",
 ]
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -104,6 +118,89 @@ def configure_environment(environ=None) -> dict[str, str]:
     if ours:
         environ[_MARK] = ",".join(sorted(ours))
     return changed
+
+
+def adaptive_threads_enabled(current_threads: int, environ=None) -> bool:
+    """Whether training may change its thread count with the machine's load: geohub chose the count (the user set
+    neither `OMP_NUM_THREADS` nor `GEOHUB_THREADS`), nobody changed it since (`current_threads`, torch's count
+    now, is still that choice), it is above 1, and `GEOHUB_ADAPT_THREADS` is not off."""
+    environ = os.environ if environ is None else environ
+    if environ.get("GEOHUB_ADAPT_THREADS", "").strip().lower() in ("off", "0", "false", "no"):
+        return False
+    if not chosen_by_geohub("OMP_NUM_THREADS", environ) or environ.get("GEOHUB_THREADS", "").strip():
+        return False
+    try:
+        chosen = int(environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return False
+    return chosen > 1 and current_threads == chosen
+
+
+def running_tasks(path: str = "/proc/loadavg") -> int | None:
+    """Tasks (threads) runnable on the machine now: the numerator of the 4th field of `/proc/loadavg`
+    ("0.52 0.61 1.20 3/456 7890" -> 3); None where it cannot be read (not Linux)."""
+    try:
+        with open(path, encoding="ascii") as handle:
+            return int(handle.read().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def own_running_threads(task_dir: str = "/proc/self/task") -> int:
+    """This process's threads in state R (running or runnable), at least 1 (the one reading)."""
+    count = 0
+    try:
+        names = os.listdir(task_dir)
+    except OSError:
+        return 1
+    for name in names:
+        try:
+            with open(os.path.join(task_dir, name, "stat"), encoding="ascii", errors="replace") as handle:
+                count += handle.read().rsplit(")", 1)[1].split()[0] == "R"
+        except (OSError, IndexError):
+            continue
+    return max(1, count)
+
+
+def other_runnable(loadavg: str = "/proc/loadavg", task_dir: str = "/proc/self/task") -> int | None:
+    """Runnable tasks that are not this process's threads (None where /proc cannot be read)."""
+    running = running_tasks(loadavg)
+    return None if running is None else max(0, running - own_running_threads(task_dir))
+
+
+class ThreadPolicy:
+    """How many intra-op threads to run with, from readings of the other runnable tasks.
+
+    `full` threads on `cpus` CPUs: a reading of `others` runnable tasks asks for `min(full, cpus - others)`
+    threads (at least 1). The count goes down once `down_after` readings in a row ask for fewer, and back up
+    (to the most the last `up_after` readings allow) once that many in a row ask for more: one short burst of
+    another process does not move it, and it does not flap on a machine whose load hovers at the edge.
+    """
+
+    def __init__(self, full: int, cpus: int, *, down_after: int = 2, up_after: int = 3):
+        if full < 1 or cpus < 1 or down_after < 1 or up_after < 1:
+            raise ValueError(f"ThreadPolicy needs positive counts, got full={full} cpus={cpus}")
+        self.full, self.cpus = full, cpus
+        self.down_after, self.up_after = down_after, up_after
+        self.threads = full
+        self._recent: list[int] = []
+
+    def wanted(self, others: int) -> int:
+        """Threads one reading of `others` runnable tasks asks for."""
+        return max(1, min(self.full, self.cpus - max(0, others)))
+
+    def update(self, others: int | None) -> int:
+        """Take one reading (None = unreadable: no change); returns the thread count to run with now."""
+        if others is None:
+            return self.threads
+        self._recent = (self._recent + [self.wanted(others)])[-max(self.down_after, self.up_after) :]
+        below = self._recent[-self.down_after :]
+        above = self._recent[-self.up_after :]
+        if len(below) == self.down_after and all(w < self.threads for w in below):
+            self.threads = max(below)
+        elif len(above) == self.up_after and all(w > self.threads for w in above):
+            self.threads = min(above)
+        return self.threads
 
 
 def _cpu_flags() -> set[str]:

@@ -97,3 +97,162 @@ def test_precision_auto_needs_native_bf16_and_a_recorded_agreement(monkeypatch):
     assert resolve_precision("FP32", agreeing) == "fp32"
     with pytest.raises(ValueError, match="auto, fp32, bf16"):
         resolve_precision("fp16", agreeing)
+
+
+# -- threads while training: fewer on a busy machine, back up when it is quiet (geohub.training.threads) --
+
+
+def _geohub_chose(monkeypatch, threads: int = 2) -> None:
+    """The environment as `configure_environment` leaves it on a `threads`-CPU machine with nothing user-set."""
+    monkeypatch.setenv("OMP_NUM_THREADS", str(threads))
+    monkeypatch.setenv("GEOHUB_RUNTIME_SET", "GOMP_SPINCOUNT,OMP_NUM_THREADS,OMP_WAIT_POLICY")
+    for name in ("GEOHUB_THREADS", "GEOHUB_ADAPT_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("geohub.training.threads.usable_cpus", lambda: threads)
+
+
+@pytest.fixture
+def torch_threads():
+    """torch's intra-op count, put back after the test."""
+    import torch
+
+    previous = torch.get_num_threads()
+    yield torch
+    torch.set_num_threads(previous)
+
+
+def test_fake_proc_readings_count_the_other_runnable_tasks(tmp_path):
+    from geohub.runtime import other_runnable, own_running_threads, running_tasks
+
+    (tmp_path / "loadavg").write_text("4.10 3.02 1.50 7/412 12345\n")
+    tasks = tmp_path / "task"
+    for tid, state in (("100", "R"), ("101", "S"), ("102", "R")):
+        (tasks / tid).mkdir(parents=True)
+        (tasks / tid / "stat").write_text(f"{tid} (pt_main (thread)) {state} 1 2 3 4\n")  # a name with ") "
+    assert running_tasks(str(tmp_path / "loadavg")) == 7
+    assert own_running_threads(str(tasks)) == 2
+    assert other_runnable(str(tmp_path / "loadavg"), str(tasks)) == 5
+    assert running_tasks(str(tmp_path / "missing")) is None and other_runnable(str(tmp_path / "missing")) is None
+    (tmp_path / "bad").write_text("garbage\n")
+    assert running_tasks(str(tmp_path / "bad")) is None
+    real = other_runnable()  # this machine (Linux): a count, never negative
+    assert real is None or real >= 0
+
+
+def test_policy_drops_to_one_thread_when_oversubscribed_and_restores_with_hysteresis():
+    from geohub.runtime import ThreadPolicy
+
+    policy = ThreadPolicy(full=2, cpus=2)
+    assert [policy.update(0) for _ in range(3)] == [2, 2, 2]
+    assert policy.update(4) == 2  # one busy reading (a burst) does not move it
+    assert policy.update(0) == 2 and policy.update(4) == 2
+    assert policy.update(4) == 1  # two in a row: one thread
+    assert policy.update(1) == 1 and policy.update(None) == 1  # still busy; an unreadable /proc changes nothing
+    assert [policy.update(0) for _ in range(3)] == [1, 1, 2]  # three quiet readings in a row: back to two
+    wide = ThreadPolicy(full=8, cpus=8)
+    assert [wide.update(5) for _ in range(2)] == [8, 3]  # the CPUs the others leave, not all-or-one
+    assert [wide.update(9) for _ in range(2)] == [3, 1]  # never below one
+    with pytest.raises(ValueError):
+        ThreadPolicy(full=0, cpus=2)
+
+
+def test_adaptation_only_where_geohub_chose_the_thread_count(monkeypatch):
+    from geohub.runtime import adaptive_threads_enabled
+
+    geohub_set = {"OMP_NUM_THREADS": "2", "GEOHUB_RUNTIME_SET": "OMP_NUM_THREADS,OMP_WAIT_POLICY"}
+    assert adaptive_threads_enabled(2, geohub_set)
+    assert not adaptive_threads_enabled(2, {"OMP_NUM_THREADS": "2"})  # the user's OMP_NUM_THREADS
+    assert not adaptive_threads_enabled(2, {**geohub_set, "GEOHUB_THREADS": "2"})  # the user's fixed count
+    assert not adaptive_threads_enabled(2, {**geohub_set, "GEOHUB_ADAPT_THREADS": "off"})
+    assert not adaptive_threads_enabled(3, geohub_set)  # torch.set_num_threads(3) by the user's code
+    assert not adaptive_threads_enabled(1, {"OMP_NUM_THREADS": "1", "GEOHUB_RUNTIME_SET": "OMP_NUM_THREADS"})
+    assert not adaptive_threads_enabled(2, {"GEOHUB_RUNTIME": "off"})
+
+
+def test_adapter_follows_the_load_between_steps_and_restores(monkeypatch, torch_threads):
+    from geohub.training.threads import ThreadAdapter
+
+    _geohub_chose(monkeypatch)
+    torch_threads.set_num_threads(2)
+    readings, now = [4, 4, 4], [0.0]
+    adapter = ThreadAdapter(interval=1.0, read=lambda: readings.pop(0) if readings else 0, clock=lambda: now[0])
+    adapter.start()  # first readings at the start: a 4-process load -> one thread before the first step
+    assert adapter.active and torch_threads.get_num_threads() == 1
+    adapter.step()  # within the interval: no reading
+    assert readings == [] and torch_threads.get_num_threads() == 1
+    for _ in range(3):  # quiet readings, one per second
+        now[0] += 1.0
+        adapter.step()
+    assert torch_threads.get_num_threads() == 2
+    assert [threads for _, threads in adapter.changes] == [1, 2]
+    readings[:] = [4, 4, 4]
+    now[0] += 1.0
+    adapter.step()
+    now[0] += 1.0
+    adapter.step()
+    assert torch_threads.get_num_threads() == 1
+    adapter.restore()
+    assert torch_threads.get_num_threads() == 2 and not adapter.active
+
+
+def test_adapter_is_a_no_op_when_the_user_set_threads(monkeypatch, torch_threads):
+    from geohub.training.threads import ThreadAdapter
+
+    _geohub_chose(monkeypatch)
+    monkeypatch.setenv("GEOHUB_RUNTIME_SET", "GOMP_SPINCOUNT,OMP_WAIT_POLICY")  # OMP_NUM_THREADS is the user's
+    torch_threads.set_num_threads(2)
+    adapter = ThreadAdapter(interval=0.0, read=lambda: 6)
+    adapter.start()
+    adapter.step()
+    assert not adapter.active and torch_threads.get_num_threads() == 2 and adapter.changes == []
+
+
+class _Tiny:
+    """A one-weight regression model and dataset for a few real Trainer steps."""
+
+    @staticmethod
+    def model():
+        import torch
+
+        class Model(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.weight = torch.nn.Parameter(torch.zeros(1))
+
+            def forward(self, x, labels=None):
+                loss = ((self.weight * x - labels) ** 2).mean()
+                return {"loss": loss, "logits": self.weight * x}
+
+        return Model()
+
+    @staticmethod
+    def data(n: int = 16):
+        import torch
+
+        return [{"x": torch.tensor([float(i)]), "labels": torch.tensor([2.0 * i])} for i in range(n)]
+
+
+def test_every_geohub_trainer_adapts_its_threads_while_training(monkeypatch, tmp_path, torch_threads):
+    from transformers import TrainingArguments
+
+    from geohub.training.supervised import GeoSeq2SeqTrainer, GeoTrainer
+    from geohub.training.threads import AdaptiveThreads, AdaptiveThreadsMixin
+
+    assert issubclass(GeoSeq2SeqTrainer, AdaptiveThreadsMixin)
+    _geohub_chose(monkeypatch)
+    torch_threads.set_num_threads(2)
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=4, per_device_train_batch_size=4, use_cpu=True,
+                             report_to="none", save_strategy="no", disable_tqdm=True, logging_strategy="no")  # fmt: skip
+    trainer = GeoTrainer(model=_Tiny.model(), args=args, train_dataset=_Tiny.data(), eval_dataset=_Tiny.data(4))
+    callbacks = [c for c in trainer.callback_handler.callbacks if isinstance(c, AdaptiveThreads)]
+    assert callbacks == [trainer.thread_adaptation]
+    seen = []
+    adapter = trainer.thread_adaptation.adapter
+    adapter.interval, adapter.read = 0.0, lambda: (seen.append(torch_threads.get_num_threads()), 5)[1]
+    trainer.train()
+    assert 1 in seen[2:]  # one thread while training beside 5 busy tasks
+    assert torch_threads.get_num_threads() == 2  # restored after training
+    seen.clear()
+    trainer.evaluate()  # a standalone evaluation adapts too, and restores
+    assert seen and torch_threads.get_num_threads() == 2
+    assert [threads for _, threads in adapter.changes][:2] == [1, 2]

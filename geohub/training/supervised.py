@@ -23,6 +23,7 @@ from transformers import Seq2SeqTrainer, Trainer, TrainerCallback, TrainingArgum
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
 from ..utils import atomic_write_text, fsync_dir, get_logger, progress_output
+from .threads import AdaptiveThreadsMixin
 
 logger = get_logger(__name__)
 
@@ -104,12 +105,12 @@ class AtomicCheckpointMixin:
         self.accelerator.wait_for_everyone()
 
 
-class GeoTrainer(AtomicCheckpointMixin, Trainer):
-    """`transformers.Trainer` with atomic checkpoints."""
+class GeoTrainer(AdaptiveThreadsMixin, AtomicCheckpointMixin, Trainer):
+    """`transformers.Trainer` with atomic checkpoints and a thread count that follows the machine's load."""
 
 
-class GeoSeq2SeqTrainer(AtomicCheckpointMixin, Seq2SeqTrainer):
-    """`transformers.Seq2SeqTrainer` with atomic checkpoints."""
+class GeoSeq2SeqTrainer(AdaptiveThreadsMixin, AtomicCheckpointMixin, Seq2SeqTrainer):
+    """`transformers.Seq2SeqTrainer` with atomic checkpoints and a thread count that follows the machine's load."""
 
 
 def resolve_resume_checkpoint(args: TrainingArguments) -> str | None:
