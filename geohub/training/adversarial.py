@@ -223,11 +223,12 @@ class _MicroBatches:
         return batch
 
 
-def _latents(args, accelerator, latent_dim: int, step: int, micro: int, kind: int) -> torch.Tensor:
-    """Latents of this process's share of the global micro-batch, drawn from (seed, step, micro, kind)."""
+def _latents(args, accelerator, latent_shape: tuple[int, ...], step: int, micro: int, kind: int) -> torch.Tensor:
+    """Latents `(local batch, *latent_shape)` of this process's share of the global micro-batch, drawn from
+    (seed, step, micro, kind): vectors for a "dcgan" generator, latent fields for a "convolutional" one."""
     world, rank, local = accelerator.num_processes, accelerator.process_index, args.per_device_train_batch_size
     generator = torch.Generator().manual_seed(((args.seed * 1_000_003 + step) * 1009 + micro) * 2 + kind)
-    latents = torch.randn(world * local, latent_dim, generator=generator)
+    latents = torch.randn(world * local, *latent_shape, generator=generator)
     return latents[rank * local : (rank + 1) * local].to(accelerator.device)
 
 
@@ -291,7 +292,8 @@ def _evaluate(accelerator, ema, eval_loader, args, processor, spacing_m: float, 
     with torch.no_grad():
         for index, real in enumerate(eval_loader):
             generator = torch.Generator().manual_seed(args.seed * 7919 + index * 131 + accelerator.process_index)
-            latents = torch.randn(real.shape[0], ema.project.in_features, generator=generator).to(accelerator.device)
+            shape = accelerator.unwrap_model(ema).latent_shape
+            latents = torch.randn(real.shape[0], *shape, generator=generator).to(accelerator.device)
             fake = ema(latents)
             real, fake = accelerator.gather_for_metrics((real, fake))
             reals.append(real.cpu())
@@ -308,12 +310,17 @@ def train_gan(model, processor, train_patches, eval_patches, spacing_m: float, a
     Returns the final metrics (last logged losses and, with `eval_patches`, the realism distances). On CPU the
     loop runs with `args.cpu_threads` torch threads and restores the previous count afterwards.
     """
-    previous = torch.get_num_threads()
+    from .threads import ThreadAdapter
+
+    previous, adapter = torch.get_num_threads(), ThreadAdapter()
     if args.cpu_threads > 0 and not torch.cuda.is_available():
         torch.set_num_threads(args.cpu_threads)
+    elif not torch.cuda.is_available():
+        adapter.start()  # cpu_threads 0: geohub's count, fewer while other tasks want the CPUs
     try:
-        return _train_gan(model, processor, train_patches, eval_patches, spacing_m, args)
+        return _train_gan(model, processor, train_patches, eval_patches, spacing_m, args, adapter)
     finally:
+        adapter.restore()
         torch.set_num_threads(previous)
 
 
@@ -324,8 +331,9 @@ def _train_gan(
     eval_patches: np.ndarray | None,
     spacing_m: float,
     args: AdversarialTrainingArguments,
+    adapter=None,
 ) -> dict[str, float]:
-    """`train_gan` body (threads already set)."""
+    """`train_gan` body (threads already set; `adapter`, a `ThreadAdapter`, reads the load after each step)."""
     accelerator = make_accelerator(args)
     set_seed(args.seed)
     normalised = processor.normalize(np.asarray(train_patches, dtype=np.float32))
@@ -388,6 +396,8 @@ def _train_gan(
         _update_ema(ema, accelerator.unwrap_model(generator), args.ema_decay if state.step > 0 else 0.0)
         state.step += 1
         progress.update(1)
+        if adapter is not None:
+            adapter.step()
         if state.step % args.logging_steps == 0 or state.step == args.max_steps:
             _log(
                 accelerator,
@@ -420,7 +430,7 @@ def _train_step(accelerator, args, config, step: int, modules, raw_discriminator
         def critic_micro(micro, critic=critic):
             real = batches.next()
             with torch.no_grad():
-                fake = generator(_latents(args, accelerator, config.latent_dim, step, critic * n + micro, 0))
+                fake = generator(_latents(args, accelerator, config.latent_shape, step, critic * n + micro, 0))
             return critic_loss(discriminator, real, fake, config.loss, config.gradient_penalty_weight)
 
         d_logs = _accumulate(accelerator, discriminator, n, critic_micro)
@@ -429,7 +439,7 @@ def _train_step(accelerator, args, config, step: int, modules, raw_discriminator
     raw_discriminator.requires_grad_(False)  # the generator step must not touch the critic's gradients
 
     def generator_micro(micro):
-        fake = generator(_latents(args, accelerator, config.latent_dim, step, micro, 1))
+        fake = generator(_latents(args, accelerator, config.latent_shape, step, micro, 1))
         return adversarial_generator_loss(raw_discriminator, fake), {}
 
     try:

@@ -155,9 +155,14 @@ LANDFORM = Task(
 class TerrainGANModelArguments:
     """Shape and loss of the GAN (see `TerrainGANConfig`)."""
 
-    image_size: int = field(default=64, metadata={"help": "patch side in cells: 64 or 128 (any power of two >= 8)"})
-    latent_dim: int = field(default=64, metadata={"help": "latent vector size"})
-    generator_channels: int = field(default=64, metadata={"help": "generator channels at 4 x 4"})
+    image_size: int = field(default=64, metadata={"help": "training crop side in cells (any power of two >= 8)"})
+    generator_type: str = field(
+        default="convolutional",
+        metadata={"help": "'convolutional' (latent field, any extent, no seams) or 'dcgan' (geohub 0.1 patches)"},
+    )
+    field_upsamplings: int = field(default=2, metadata={"help": "x2 up-samplings after the latent field (1 or 2)"})
+    latent_dim: int = field(default=64, metadata={"help": "latent vector size / latent field channels"})
+    generator_channels: int = field(default=64, metadata={"help": "generator channels at its start"})
     discriminator_channels: int = field(default=16, metadata={"help": "discriminator channels of the first stage"})
     min_channels: int = field(default=8, metadata={"help": "smallest channel count"})
     loss: str = field(default="hinge", metadata={"help": "hinge or wgan-gp"})
@@ -230,6 +235,8 @@ def run_terrain_gan(model_args: TerrainGANModelArguments, data_args: TerrainGAND
     )
     config = TerrainGANConfig(
         image_size=model_args.image_size,
+        generator_type=model_args.generator_type,
+        field_upsamplings=model_args.field_upsamplings,
         latent_dim=model_args.latent_dim,
         generator_channels=model_args.generator_channels,
         discriminator_channels=model_args.discriminator_channels,

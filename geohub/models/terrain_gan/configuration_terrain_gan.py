@@ -1,4 +1,5 @@
-"""Configuration of geohub's terrain GAN (DCGAN-style generator and spectrally normalised discriminator)."""
+"""Configuration of geohub's terrain GAN: a fully convolutional generator over a spatial latent field (default) or the
+geohub 0.1 DCGAN-style patch generator, each with a spectrally normalised discriminator."""
 
 from __future__ import annotations
 
@@ -7,17 +8,26 @@ from transformers import PretrainedConfig
 __all__ = ["TerrainGANConfig"]
 
 _LOSSES = ("hinge", "wgan-gp")
+_GENERATORS = ("convolutional", "dcgan")
 
 
 class TerrainGANConfig(PretrainedConfig):
     """Configuration of `TerrainGAN`.
 
     Args:
-        image_size (`int`, defaults to 64): patch side in cells; a power of two >= 8 (64 and 128 are the presets,
-            see `TerrainGANConfig.preset`).
-        latent_dim (`int`, defaults to 64): size of the Gaussian latent vector.
-        generator_channels (`int`, defaults to 128): channels at the generator's 4 x 4 start; halved at each
-            up-sampling step (never below `min_channels`).
+        image_size (`int`, defaults to 64): side in cells of the patches the discriminator judges (training crops);
+            a power of two >= 8 (64 and 128 are the presets, see `TerrainGANConfig.preset`).
+        generator_type (`str`, defaults to "convolutional"): "convolutional": a fully convolutional generator over a
+            spatial latent field `(latent_dim, h, w)` (one latent cell per `2 ** field_upsamplings` output cells,
+            unpadded convolutions, finite receptive field): any extent, no seams, overlapping windows agree.
+            "dcgan": geohub 0.1's generator of one `image_size` patch per latent vector (a saved config.json without
+            this key is such a model and loads as one).
+        field_upsamplings (`int`, defaults to 2): x2 up-samplings between the latent field and the output
+            ("convolutional" only).
+        latent_dim (`int`, defaults to 64): size of the Gaussian latent vector ("dcgan") or channels of the latent
+            field ("convolutional").
+        generator_channels (`int`, defaults to 128): channels at the generator's start (the 4 x 4 map or the
+            latent field's resolution); halved at each up-sampling step (never below `min_channels`).
         discriminator_channels (`int`, defaults to 16): channels of the discriminator's first stage; doubled at
             each down-sampling step (never above `max_channels`).
         min_channels / max_channels (`int`, defaults to 16 / 256): channel bounds.
@@ -36,6 +46,8 @@ class TerrainGANConfig(PretrainedConfig):
     def __init__(
         self,
         image_size: int = 64,
+        generator_type: str = "convolutional",
+        field_upsamplings: int = 2,
         latent_dim: int = 64,
         generator_channels: int = 128,
         discriminator_channels: int = 16,
@@ -55,11 +67,17 @@ class TerrainGANConfig(PretrainedConfig):
             raise ValueError(f"image_size must be a power of two >= 8, got {image_size}")
         if loss not in _LOSSES:
             raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
+        if generator_type not in _GENERATORS:
+            raise ValueError(f"generator_type must be one of {_GENERATORS}, got {generator_type!r}")
+        if field_upsamplings not in (1, 2):  # 1 or 2 keep `image_size` an exact output size (see field_geometry)
+            raise ValueError(f"field_upsamplings must be 1 or 2, got {field_upsamplings}")
         if min(latent_dim, generator_channels, discriminator_channels, min_channels, max_channels) <= 0:
             raise ValueError("latent_dim and channel counts must be positive")
         if elevation_std <= 0 or spacing_m <= 0:
             raise ValueError("elevation_std and spacing_m must be positive (metres)")
         self.image_size = int(image_size)
+        self.generator_type = generator_type
+        self.field_upsamplings = int(field_upsamplings)
         self.latent_dim = int(latent_dim)
         self.generator_channels = int(generator_channels)
         self.discriminator_channels = int(discriminator_channels)
@@ -77,6 +95,35 @@ class TerrainGANConfig(PretrainedConfig):
     def num_upsamplings(self) -> int:
         """Doublings from the 4 x 4 start to `image_size` (4 for 64 x 64, 5 for 128 x 128)."""
         return self.image_size.bit_length() - 3
+
+    @property
+    def field_geometry(self) -> tuple[int, int, int]:
+        """(stride, offset, shrink) of the convolutional generator: a latent window of `n` cells starting at latent
+        cell `L` gives `stride * n - shrink` output cells starting at output cell `stride * L + offset`.
+
+        Two unpadded 3x3 convolutions at the latent resolution, then per up-sampling: nearest x2 and two unpadded
+        3x3 convolutions; a 1x1 convolution to elevation."""
+        offset, shrink, stride = 2, 4, 1
+        for _ in range(self.field_upsamplings):
+            offset, shrink, stride = 2 * offset + 2, 2 * shrink + 4, 2 * stride
+        return stride, offset, shrink
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """Shape of one sample's latents: `(latent_dim,)` ("dcgan") or the field `(latent_dim, n, n)` that gives
+        exactly `image_size` x `image_size` cells ("convolutional")."""
+        if self.generator_type == "dcgan":
+            return (self.latent_dim,)
+        stride, _, shrink = self.field_geometry
+        cells = -(-(self.image_size + shrink) // stride)
+        return (self.latent_dim, cells, cells)
+
+    @classmethod
+    def from_dict(cls, config_dict: dict, **kwargs):
+        """A saved config without `generator_type` was written by geohub 0.1: it is a "dcgan" model."""
+        if "generator_type" not in config_dict:
+            config_dict = {**config_dict, "generator_type": "dcgan"}
+        return super().from_dict(config_dict, **kwargs)
 
     @classmethod
     def preset(cls, image_size: int, **kwargs) -> TerrainGANConfig:

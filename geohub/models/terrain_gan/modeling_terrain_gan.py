@@ -1,8 +1,15 @@
-"""Terrain GAN: one `PreTrainedModel` holding a DCGAN-style generator and a spectrally normalised discriminator.
+"""Terrain GAN: one `PreTrainedModel` holding a generator and a spectrally normalised discriminator.
 
-- `TerrainGAN.generator`: latent `(B, latent_dim)` -> normalised elevation `(B, 1, H, W)` (Radford et al. 2016;
-  nearest-neighbour up-sampling + 3x3 convolutions instead of transposed convolutions, which avoids checkerboard
-  artefacts that show up strongly in hillshades; Odena et al. 2016).
+- `TerrainGAN.generator` ("convolutional", the default): a fully convolutional generator over a spatial latent
+  field, latents `(B, latent_dim, h, w)` -> normalised elevation `(B, 1, s*h - d, s*w - d)` (`config.field_geometry`).
+  Every convolution is unpadded and pixel norm is per cell, so an output cell depends only on a finite latent
+  window: any extent can be computed in pieces that agree exactly where they overlap, with no seams (the idea of
+  spatially consistent latent fields, e.g. InfinityGAN, Lin et al. 2022; Jetchev et al. 2016's Spatial GAN).
+  `latent_field(seed, ...)` draws the field from a counter-based hash, so the latent at global cell (i, j)
+  depends only on (seed, i, j), and `generate_region(height, width, seed, origin)` returns any window of the
+  seed's unbounded terrain.
+- `TerrainGAN.generator` ("dcgan", geohub 0.1 models): latent `(B, latent_dim)` -> one `(B, 1, H, W)` patch
+  (Radford et al. 2016; nearest-neighbour up-sampling + 3x3 convolutions, Odena et al. 2016).
 - `TerrainGAN.discriminator`: `(B, 1, H, W)` -> critic score `(B,)`, strided convolutions with spectral
   normalisation (Miyato et al. 2018).
 - `TerrainGAN.generate(num_samples, seed=...)`: elevations in metres through the `TerrainProcessor` statistics.
@@ -49,6 +56,9 @@ __all__ = [
     "TerrainGANOutput",
     "TerrainGAN",
     "TerrainGenerator",
+    "TerrainFieldGenerator",
+    "TerrainFieldBlock",
+    "latent_field",
     "TerrainDiscriminator",
     "TerrainGeneratorBlock",
     "TerrainDiscriminatorBlock",
@@ -110,6 +120,7 @@ class TerrainGenerator(nn.Module):
         for _ in range(config.num_upsamplings):
             channels.append(max(config.min_channels, channels[-1] // 2))
         self.start_channels = channels[0]
+        self.latent_shape = (config.latent_dim,)
         self.project = nn.Linear(config.latent_dim, channels[0] * 16)
         self.start = nn.Sequential(nn.LeakyReLU(0.2, inplace=True), PixelNorm())
         self.blocks = nn.ModuleList(
@@ -122,6 +133,80 @@ class TerrainGenerator(nn.Module):
         for block in self.blocks:
             hidden = block(hidden)
         return self.to_elevation(hidden)
+
+
+class TerrainFieldBlock(nn.Module):
+    """Nearest x2 then two unpadded (3x3 conv, LeakyReLU, pixel norm): `(B, C_in, H, W)` -> `(B, C_out, 2H-4, 2W-4)`."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(in_channels, out_channels, 3),
+            nn.LeakyReLU(0.2, inplace=True),
+            PixelNorm(),
+            nn.Conv2d(out_channels, out_channels, 3),
+            nn.LeakyReLU(0.2, inplace=True),
+            PixelNorm(),
+        )
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.layers(hidden)
+
+
+class TerrainFieldGenerator(nn.Module):
+    """Latent field `(B, latent_dim, h, w)` -> `(B, 1, s*h - d, s*w - d)` (normalised), no padding anywhere.
+
+    `(s, offset, d) = config.field_geometry`; `latent_shape` is the field of one `image_size` training patch."""
+
+    def __init__(self, config: TerrainGANConfig):
+        super().__init__()
+        channels = [config.generator_channels]
+        for _ in range(config.field_upsamplings):
+            channels.append(max(config.min_channels, channels[-1] // 2))
+        self.latent_shape = config.latent_shape
+        self.stem = nn.Sequential(
+            nn.Conv2d(config.latent_dim, channels[0], 3),
+            nn.LeakyReLU(0.2, inplace=True),
+            PixelNorm(),
+            nn.Conv2d(channels[0], channels[0], 3),
+            nn.LeakyReLU(0.2, inplace=True),
+            PixelNorm(),
+        )
+        self.blocks = nn.ModuleList(TerrainFieldBlock(channels[i], channels[i + 1]) for i in range(len(channels) - 1))
+        self.to_elevation = nn.Conv2d(channels[-1], 1, 1)
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        hidden = self.stem(latents)
+        for block in self.blocks:
+            hidden = block(hidden)
+        return self.to_elevation(hidden)
+
+
+def _splitmix64(values: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser (Steele et al. 2014) on uint64 arrays: a counter-based hash, wrapping arithmetic."""
+    z = values + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def latent_field(seed: int, channels: int, top: int, left: int, height: int, width: int) -> np.ndarray:
+    """Standard-normal latent field `(channels, height, width)` float32 of global cells `top.. x left..`.
+
+    Cell (c, i, j) is a hash of (seed, c, i, j) turned normal by Box-Muller: the same seed and cell always give
+    the same value, whatever window is asked for (negative indices too)."""
+    with np.errstate(over="ignore"):
+        key = _splitmix64(np.full(1, seed, dtype=np.int64).view(np.uint64))
+        c = np.arange(channels, dtype=np.int64).view(np.uint64)[:, None, None]
+        i = np.arange(top, top + height, dtype=np.int64).view(np.uint64)[None, :, None]
+        j = np.arange(left, left + width, dtype=np.int64).view(np.uint64)[None, None, :]
+        h = _splitmix64(_splitmix64(_splitmix64(key ^ c) ^ i) ^ j)
+        h2 = _splitmix64(h)
+    scale = 1.0 / float(1 << 53)
+    u1 = ((h >> np.uint64(11)).astype(np.float64) + 0.5) * scale
+    u2 = (h2 >> np.uint64(11)).astype(np.float64) * scale
+    return (np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)).astype(np.float32)
 
 
 class TerrainDiscriminator(nn.Module):
@@ -176,7 +261,7 @@ class TerrainGANPreTrainedModel(GeoPreTrainedModel):
     config_class = TerrainGANConfig
     base_model_prefix = "terrain_gan"
     main_input_name = "latents"
-    _no_split_modules = ["TerrainGeneratorBlock", "TerrainDiscriminatorBlock"]
+    _no_split_modules = ["TerrainGeneratorBlock", "TerrainFieldBlock", "TerrainDiscriminatorBlock"]
 
     def _init_weights(self, module: nn.Module) -> None:
         """DCGAN initialisation: N(0, initializer_range) for conv/linear weights, zero biases."""
@@ -194,25 +279,35 @@ class TerrainGAN(TerrainGANPreTrainedModel):
 
     def __init__(self, config: TerrainGANConfig):
         super().__init__(config)
-        self.generator = TerrainGenerator(config)
+        convolutional = config.generator_type == "convolutional"
+        self.generator = TerrainFieldGenerator(config) if convolutional else TerrainGenerator(config)
         self.discriminator = TerrainDiscriminator(config)
         self.post_init()
 
     def sample_latents(self, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Standard-normal latents `(num_samples, latent_dim)` on the model's device."""
-        latents = torch.randn(num_samples, self.config.latent_dim, generator=generator)
+        """Standard-normal latents `(num_samples, *config.latent_shape)` on the model's device (one patch each)."""
+        latents = torch.randn(num_samples, *self.config.latent_shape, generator=generator)
         return latents.to(self.device)
 
     def forward(self, latents: torch.Tensor, return_critic_scores: bool = False, **kwargs) -> TerrainGANOutput:
         """Args:
-            latents: `(B, latent_dim)` Gaussian latent vectors.
-            return_critic_scores: also score the samples with the discriminator.
+            latents: `(B, *config.latent_shape)` Gaussian latents: vectors `(B, latent_dim)` ("dcgan") or fields
+                `(B, latent_dim, h, w)` ("convolutional", any h, w giving at least one output cell).
+            return_critic_scores: also score the samples with the discriminator (`image_size` samples only).
 
         Returns:
             `TerrainGANOutput` with `samples` `(B, 1, H, W)` (normalised) and optionally `critic_scores` `(B,)`.
         """
-        if latents.ndim != 2 or latents.shape[1] != self.config.latent_dim:
-            raise ValueError(f"latents must be (B, {self.config.latent_dim}), got {tuple(latents.shape)}")
+        shape = self.config.latent_shape
+        stride, _, shrink = self.config.field_geometry
+        ok = latents.ndim == len(shape) + 1 and latents.shape[1] == shape[0]
+        if ok and len(shape) == 3:
+            ok = min(latents.shape[2:]) * stride > shrink
+        if not ok:
+            expected = (
+                "(B, latent_dim)" if len(shape) == 1 else f"(B, latent_dim, h, w) with h, w > {shrink // stride}"
+            )
+            raise ValueError(f"latents must be {expected} with latent_dim {shape[0]}, got {tuple(latents.shape)}")
         samples = self.generator(latents)
         scores = self.discriminator(samples) if return_critic_scores else None
         return TerrainGANOutput(samples=samples, critic_scores=scores)
@@ -258,6 +353,51 @@ class TerrainGAN(TerrainGANPreTrainedModel):
         finally:
             self.train(was_training)
         return processor.postprocess(torch.cat(chunks))
+
+    @torch.no_grad()
+    def generate_region(
+        self,
+        height: int,
+        width: int,
+        seed: int = 0,
+        origin: tuple[int, int] = (0, 0),
+        processor: TerrainProcessor | None = None,
+        chunk: int = 256,
+    ) -> np.ndarray:
+        """Window `(height, width)` float32 metres of the seed's unbounded terrain, top-left at global cell `origin`.
+
+        Computed in pieces of at most `chunk` x `chunk` cells, each from its latent window plus the receptive-field
+        margin (see `config.field_geometry`), so no piece has an edge effect: overlapping requests agree where they
+        overlap and the result has no seams. "convolutional" models only."""
+        if self.config.generator_type != "convolutional":
+            raise ValueError("generate_region needs a 'convolutional' terrain GAN; this one is a geohub 0.1 'dcgan' "
+                             "patch generator (retrain it with the current recipe, or use generate())")  # fmt: skip
+        if min(height, width) < 1 or chunk < 1:
+            raise ValueError(f"height, width and chunk must be >= 1, got {height}, {width}, {chunk}")
+        processor = processor or self.default_processor()
+        out = np.empty((height, width), dtype=np.float32)
+        was_training = self.training
+        self.eval()
+        try:
+            for top in range(0, height, chunk):
+                for left in range(0, width, chunk):
+                    rows, cols = min(chunk, height - top), min(chunk, width - left)
+                    piece = self._field_window(seed, origin[0] + top, origin[1] + left, rows, cols)
+                    out[top : top + rows, left : left + cols] = processor.postprocess(piece)[0]
+        finally:
+            self.train(was_training)
+        return out
+
+    def _field_window(self, seed: int, top: int, left: int, rows: int, cols: int) -> torch.Tensor:
+        """Normalised output `(1, 1, rows, cols)` of global cells from (top, left): latent window + margin, cropped."""
+        stride, offset, shrink = self.config.field_geometry
+        lat_top, lat_left = (top - offset) // stride, (left - offset) // stride
+        skip_rows, skip_cols = top - (stride * lat_top + offset), left - (stride * lat_left + offset)
+        lat_rows = -(-(skip_rows + rows + shrink) // stride)
+        lat_cols = -(-(skip_cols + cols + shrink) // stride)
+        field = latent_field(seed, self.config.latent_dim, lat_top, lat_left, lat_rows, lat_cols)
+        values = self.generator(torch.from_numpy(field)[None].to(self.device, self.dtype))
+        return values[:, :, skip_rows : skip_rows + rows, skip_cols : skip_cols + cols]
 
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """Critic loss (hinge or WGAN-GP, from the config) of real and fake `(B, 1, H, W)`; see `critic_loss`."""

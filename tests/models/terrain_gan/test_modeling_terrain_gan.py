@@ -23,8 +23,9 @@ class TerrainGANModelTester:
                     "min_channels": 4, "elevation_mean": 500.0, "elevation_std": 120.0, "spacing_m": 90.0}  # fmt: skip
         return TerrainGANConfig(**{**defaults, **kwargs})
 
-    def latents(self, seed: int = 0) -> torch.Tensor:
-        return torch.randn(self.batch_size, 8, generator=torch.Generator().manual_seed(seed))
+    def latents(self, seed: int = 0, **kwargs) -> torch.Tensor:
+        shape = self.get_config(**kwargs).latent_shape  # (8, 11, 11): the latent field of one 16 x 16 patch
+        return torch.randn(self.batch_size, *shape, generator=torch.Generator().manual_seed(seed))
 
 
 @pytest.fixture
@@ -41,7 +42,11 @@ def test_forward_shapes_and_presets(tester):
         config = TerrainGANConfig.preset(size)
         assert config.image_size == size and config.num_upsamplings == ups
     big = TerrainGAN(TerrainGANConfig.preset(64, generator_channels=16, discriminator_channels=4))
-    assert big(torch.randn(1, 64)).samples.shape == (1, 1, 64, 64)
+    assert big(big.sample_latents(1)).samples.shape == (1, 1, 64, 64)
+    legacy = TerrainGAN(tester.get_config(generator_type="dcgan"))  # geohub 0.1's patch generator
+    assert legacy(torch.randn(3, 8), return_critic_scores=True).samples.shape == (3, 1, 16, 16)
+    wide = model(torch.randn(1, 8, 20, 30)).samples  # the latent field has no fixed size: 4 cells per latent cell
+    assert wide.shape == (1, 1, 4 * 20 - 28, 4 * 30 - 28)
 
 
 def test_discriminator_is_spectrally_normalised(tester):
@@ -63,9 +68,9 @@ def test_losses_are_finite_and_reach_both_networks(tester, loss):
     d_loss.backward()
     assert torch.isfinite(d_loss) and {"real_score", "fake_score"} <= set(logs)
     assert ("gradient_penalty" in logs) == (loss == "wgan-gp")
-    assert model.generator.project.weight.grad is None  # fakes were detached
+    assert model.generator.to_elevation.weight.grad is None  # fakes were detached
     model.generator_loss(fake).backward()
-    assert model.generator.project.weight.grad.abs().sum() > 0
+    assert model.generator.to_elevation.weight.grad.abs().sum() > 0
 
 
 def test_save_load_round_trip_is_exact_and_generate_is_seeded(tmp_path, tester):
@@ -116,6 +121,10 @@ def test_bad_config_and_inputs(tester):
         TerrainGANConfig(loss="bce")
     with pytest.raises(ValueError, match="latents"):
         TerrainGAN(tester.get_config())(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="latents"):  # a field too small for one output cell
+        TerrainGAN(tester.get_config())(torch.zeros(1, 8, 7, 7))
+    with pytest.raises(ValueError, match="generator_type"):
+        TerrainGANConfig(generator_type="stylegan")
     with pytest.raises(ValueError, match="NaN"):
         TerrainProcessor()(np.full((4, 4), np.nan))
     with pytest.raises(ValueError, match="normalization"):
