@@ -235,3 +235,55 @@ def test_text_that_only_looks_like_opcodes_is_kept(tmp_path, content):
     path = tmp_path / "notes.txt"
     path.write_bytes(content)
     assert not is_pickle_file(path)
+
+
+_MiB = 1 << 20
+
+
+@pytest.mark.parametrize("protocol", range(6))
+@pytest.mark.parametrize("padding", [b"plain text, no opcodes\n" * (_MiB // 23 + 7), bytes(range(256)) * (_MiB // 256 + 3)],
+                         ids=["text", "binary"])  # fmt: skip
+def test_a_pickle_after_the_first_mib_is_caught(tmp_path, protocol, padding):
+    """The scan reads the whole file, not its first MiB: a pickle after 1 MiB of padding (every protocol)."""
+    assert len(padding) > _MiB
+    path = tmp_path / "table.csv"
+    path.write_bytes(padding + pickle.dumps(_RunsCode(), protocol=protocol) + padding)
+    assert is_pickle_file(path)
+    path.write_bytes(padding + pickle.dumps([1, "a"], protocol=protocol) + padding)  # a pickle that runs no code
+    assert not is_pickle_file(path)
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2, 5])
+@pytest.mark.parametrize("shift", [-3, -1, 0, 1, 7])
+def test_a_pickle_across_a_chunk_boundary_is_caught(tmp_path, protocol, shift):
+    """The chunks overlap: a pickle whose first opcodes straddle the 1 MiB (or 2 MiB) boundary is still found."""
+    for boundary in (_MiB, 2 * _MiB):
+        path = tmp_path / "data.bin"
+        path.write_bytes(b"\n" * (boundary + shift) + pickle.dumps(_RunsCode(), protocol=protocol) + b"\n" * 100)
+        assert is_pickle_file(path), boundary + shift
+
+
+def test_a_compressed_pickle_after_padding_is_caught(tmp_path):
+    path = tmp_path / "data.gz"
+    path.write_bytes(gzip.compress(b"x" * (3 * _MiB) + pickle.dumps(_RunsCode(), protocol=4)))
+    assert is_pickle_file(path)
+    path.write_bytes(gzip.compress(b"x" * (3 * _MiB)))
+    assert not is_pickle_file(path)
+
+
+def test_the_scan_holds_a_bounded_amount_of_memory(tmp_path):
+    """A 48 MiB file is scanned whole with a Python-heap peak of a few MiB (one chunk plus its overlap)."""
+    import tracemalloc
+
+    path = tmp_path / "big.dat"
+    with open(path, "wb") as handle:
+        for _ in range(48):
+            handle.write(bytes(range(256)) * (_MiB // 256))
+        handle.write(pickle.dumps(_RunsCode(), protocol=2))
+    tracemalloc.start()
+    try:
+        assert is_pickle_file(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * _MiB, peak
