@@ -256,3 +256,22 @@ def test_every_geohub_trainer_adapts_its_threads_while_training(monkeypatch, tmp
     trainer.evaluate()  # a standalone evaluation adapts too, and restores
     assert seen and torch_threads.get_num_threads() == 2
     assert [threads for _, threads in adapter.changes][:2] == [1, 2]
+
+
+def test_the_gan_loop_adapts_only_with_cpu_threads_zero(monkeypatch, torch_threads):
+    from geohub.training import adversarial
+
+    _geohub_chose(monkeypatch)
+    monkeypatch.setattr("geohub.training.threads.other_runnable", lambda: 4)
+    torch_threads.set_num_threads(2)
+    seen = []
+
+    def loop(model, processor, train, held_out, spacing, args, adapter):  # the loop's body, reduced to its hook
+        adapter.step()
+        seen.append(torch_threads.get_num_threads())
+        return {}
+
+    monkeypatch.setattr(adversarial, "_train_gan", loop)
+    adversarial.train_gan(None, None, None, None, 1.0, SimpleNamespace(cpu_threads=0))
+    adversarial.train_gan(None, None, None, None, 1.0, SimpleNamespace(cpu_threads=2))  # the recipe's count: kept
+    assert seen == [1, 2] and torch_threads.get_num_threads() == 2

@@ -37,8 +37,8 @@ class ThreadAdapter:
         clock: monotonic seconds (tests pass a fake one).
     """
 
-    def __init__(self, interval: float = INTERVAL_S, read=other_runnable, clock=time.monotonic):
-        self.interval, self.read, self.clock = interval, read, clock
+    def __init__(self, interval: float = INTERVAL_S, read=None, clock=time.monotonic):
+        self.interval, self.read, self.clock = interval, read or other_runnable, clock
         self.policy: ThreadPolicy | None = None
         self.changes: list[tuple[float, int]] = []  # (clock, threads) of every change, for logs and tests
         self._last = float("-inf")
