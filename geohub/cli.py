@@ -87,13 +87,19 @@ def train(
         None, "--config_file", "--config-file", help="accelerate config (recipes/accelerate_configs/*.yaml)"
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the accelerate launch line and stop"),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", "--overwrite_output_dir", "--overwrite-output-dir",
+        help="train into a non-empty output_dir that is not this task's run (its old checkpoints are removed)",
+    ),  # fmt: skip
 ) -> None:
     """Train a recipe: prints the `accelerate launch ...` line, then runs it.
 
-    Extra `--field value` pairs after the recipe override its keys.
+    Extra `--field value` pairs after the recipe override its keys. A non-empty output_dir is refused unless it is
+    this task's own run (resumed or trained again) or `--overwrite` is given.
     """
     from .errors import GeohubError
     from .training.arguments import RECIPE_TASK_KEY, read_recipe
+    from .training.output_dir import check_output_dir, prepare_output_dir, run_output_dir
     from .training.tasks import get_task
 
     overrides = [arg for arg in ctx.args if arg != "--"]
@@ -104,7 +110,10 @@ def train(
         task = get_task(str(data[RECIPE_TASK_KEY]), path=recipe, line=lines.get(RECIPE_TASK_KEY))
         from .training.arguments import parse_recipe
 
-        parse_recipe(task.argument_types, recipe, overrides)  # fail here, before starting processes
+        arguments = parse_recipe(task.argument_types, recipe, overrides)  # fail here, before starting processes
+        output_dir = run_output_dir(arguments)
+        if output_dir is not None:
+            check_output_dir(output_dir, task.name, overwrite=overwrite)
     except GeohubError as err:
         _fail(str(err))
     if config_file is not None and not config_file.is_file():
@@ -113,6 +122,11 @@ def train(
     typer.echo(shlex.join(argv))
     if dry_run:
         return
+    if output_dir is not None:  # the folder made this run's (marker; a foreign folder's checkpoints removed)
+        try:
+            prepare_output_dir(output_dir, task.name, overwrite=overwrite)
+        except (GeohubError, OSError) as err:
+            _fail(str(err))
     # Run the very line printed, through this interpreter's accelerate so that the environment matches.
     completed = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", *argv[2:]], check=False)
     raise typer.Exit(completed.returncode)

@@ -15,16 +15,23 @@ import sys
 
 from ..errors import ConfigError, GeohubError
 from .arguments import RECIPE_TASK_KEY, parse_recipe, read_recipe
+from .output_dir import OVERWRITE_FLAGS, prepare_output_dir, run_output_dir
 from .tasks import get_task
 
 
-def run_recipe(recipe: str, overrides: list[str] | None = None) -> dict:
-    """Parse `recipe` (+ overrides) and run its task in this process. Returns the task's metrics."""
+def run_recipe(recipe: str, overrides: list[str] | None = None, *, overwrite_output_dir: bool = False) -> dict:
+    """Parse `recipe` (+ overrides) and run its task in this process. Returns the task's metrics.
+
+    The main process first checks the run's `output_dir` (`geohub.training.output_dir`): a non-empty folder that
+    is not this task's run is refused unless `overwrite_output_dir`."""
     data, lines = read_recipe(recipe)
     if RECIPE_TASK_KEY not in data:
         raise ConfigError("missing the key 'task'", path=recipe, field="task", expected="task: <registered task>")
     task = get_task(str(data[RECIPE_TASK_KEY]), path=recipe, line=lines.get(RECIPE_TASK_KEY))
     arguments = parse_recipe(task.argument_types, recipe, overrides)
+    output_dir = run_output_dir(arguments)
+    if output_dir is not None and os.environ.get("RANK", "0") == "0":
+        prepare_output_dir(output_dir, task.name, overwrite=overwrite_output_dir)
     return task.run(*arguments)
 
 
@@ -51,13 +58,16 @@ def _report(err: Exception) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)  # fmt: skip
     parser.add_argument("--config", required=True, help="recipe YAML (keys are dataclass fields)")
+    parser.add_argument(*OVERWRITE_FLAGS, dest="overwrite", action="store_true",
+                        help="train into a non-empty output_dir that is not this task's run")  # fmt: skip
     args, overrides = parser.parse_known_args(argv)
     import geohub  # noqa: F401  (registers the Auto classes in every launched process)
 
     try:
-        metrics = run_recipe(args.config, overrides)
+        metrics = run_recipe(args.config, overrides, overwrite_output_dir=args.overwrite)
     except Exception as err:
         return _report(err)
     if os.environ.get("RANK", "0") == "0" and metrics:
