@@ -3,6 +3,12 @@
     codes = geomorphons(dem.elevation, dem.spacing_m[0], search_cells=10, flat_degrees=1.0)   # uint8, 0..10
     GEOMORPHON_NAMES[codes[r, c] - 1]                     # "flat", "peak", ..., "pit" (0 = nodata)
     element_fractions(codes)                              # (10,) share of valid cells per element
+    tiles, labels = landform_tiles(dem.elevation, dem.spacing_m[0], size=16, stride=8)   # labelled real tiles
+
+Tile landform classes (`LANDFORM_CLASSES`, `tile_landform`): from a tile's element shares, convex =
+peak + ridge + shoulder + spur, concave = hollow + footslope + valley + pit; "ridge" when convex - concave >=
+`margin` (0.1), "valley" when concave - convex >= margin, else "hillside" (slopes, or convex and concave forms
+in balance).
 
 A thin wrapper of whitebox-workflows' `geomorphons` tool: the array goes to a GeoTIFF in a temporary folder
 (projected CRS, square cells of `spacing_m` metres), whitebox classifies it, and the codes come back as numpy;
@@ -28,11 +34,23 @@ import numpy as np
 from ..errors import RasterError
 from .limits import DEFAULT_MAX_DEM_CELLS, MAX_ABS_ELEVATION_M, MAX_SPACING_M, check_finite_array, check_positive
 
-__all__ = ["GEOMORPHON_NAMES", "geomorphons", "element_fractions", "MIN_CELLS"]
+__all__ = [
+    "GEOMORPHON_NAMES",
+    "LANDFORM_CLASSES",
+    "geomorphons",
+    "element_fractions",
+    "convexity_balance",
+    "tile_landform",
+    "landform_tiles",
+    "MIN_CELLS",
+]
 
 GEOMORPHON_NAMES = (
     "flat", "peak", "ridge", "shoulder", "spur", "slope", "hollow", "footslope", "valley", "pit",
 )  # fmt: skip
+LANDFORM_CLASSES = ("ridge", "hillside", "valley")
+CONVEX = (2, 3, 4, 5)  # peak, ridge, shoulder, spur
+CONCAVE = (7, 8, 9, 10)  # hollow, footslope, valley, pit
 MIN_CELLS = 3
 _NODATA = -32768.0
 _LOCK = threading.Lock()  # whitebox keeps a process-wide raster store: one call at a time
@@ -115,3 +133,55 @@ def element_fractions(codes: np.ndarray) -> np.ndarray:
     counts = np.bincount(codes[(codes >= 1) & (codes <= 10)].ravel().astype(np.int64) - 1, minlength=10)
     total = counts.sum()
     return counts / total if total else np.zeros(10)
+
+
+def convexity_balance(codes: np.ndarray) -> float:
+    """Share of convex elements (peak, ridge, shoulder, spur) less share of concave ones (hollow, footslope,
+    valley, pit) among the valid cells of `codes`: in [-1, 1]."""
+    shares = element_fractions(codes)
+    return float(shares[[c - 1 for c in CONVEX]].sum() - shares[[c - 1 for c in CONCAVE]].sum())
+
+
+def tile_landform(codes: np.ndarray, margin: float = 0.1) -> int:
+    """Index in `LANDFORM_CLASSES` of a tile of geomorphon codes: "ridge" when the convex elements' share exceeds
+    the concave elements' by `margin` or more, "valley" for the reverse, else "hillside"."""
+    balance = convexity_balance(codes)
+    if balance >= margin:
+        return LANDFORM_CLASSES.index("ridge")
+    if balance <= -margin:
+        return LANDFORM_CLASSES.index("valley")
+    return LANDFORM_CLASSES.index("hillside")
+
+
+def landform_tiles(elevation: np.ndarray, spacing_m: float, *, size: int = 16, stride: int = 8,
+                   search_cells: int = 10, flat_degrees: float = 1.0, margin: float = 0.1,
+                   context_cells: int = 0, max_nodata: float = 0.0) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """Tiles of a DEM part labelled from its geomorphons (computed once over the whole part, then cropped).
+
+    Returns `(tiles (N, size, size) float32 metres, labels (N,) int64 in LANDFORM_CLASSES, balances (N,)
+    float64 (`convexity_balance` of each core), corners (N, 2) int64 row/column of each tile's top-left cell)`. The label describes the tile's core, `context_cells` in from each
+    edge (0: the whole tile), so that the tile shows the terrain around what is labelled. Tiles with more than
+    `max_nodata` NaN cells are skipped."""
+    array = _check(elevation, spacing_m, search_cells, flat_degrees)
+    if size - 2 * context_cells < MIN_CELLS or context_cells < 0 or stride < 1 or min(array.shape) < size:
+        raise RasterError(f"size {size}, context {context_cells}, stride {stride} on a {array.shape} grid",
+                          field="size", expected=f"a core (size - 2 context) >= {MIN_CELLS} cells, size <= the "
+                          "grid's shorter side, stride >= 1")  # fmt: skip
+    codes = geomorphons(array, spacing_m, search_cells=search_cells, flat_degrees=flat_degrees)
+    tiles, labels, balances, corners = [], [], [], []
+    for row in range(0, array.shape[0] - size + 1, stride):
+        for col in range(0, array.shape[1] - size + 1, stride):
+            tile = array[row : row + size, col : col + size]
+            if np.mean(~np.isfinite(tile)) > max_nodata:
+                continue
+            tiles.append(tile)
+            core = codes[
+                row + context_cells : row + size - context_cells, col + context_cells : col + size - context_cells
+            ]
+            labels.append(tile_landform(core, margin))
+            balances.append(convexity_balance(core))
+            corners.append((row, col))
+    if not tiles:
+        raise RasterError("no tile with few enough nodata cells", field="elevation", expected="valid tiles")
+    return (np.stack(tiles).astype(np.float32), np.asarray(labels, np.int64), np.asarray(balances, np.float64),
+            np.asarray(corners, np.int64))  # fmt: skip

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from geohub.data.dem import read_dem
-from geohub.data.geomorphons import GEOMORPHON_NAMES, element_fractions, geomorphons
+from geohub.data.geomorphons import (
+    GEOMORPHON_NAMES,
+    LANDFORM_CLASSES,
+    convexity_balance,
+    element_fractions,
+    geomorphons,
+    landform_tiles,
+    tile_landform,
+)
 from geohub.errors import RasterError
 
 PEAK, RIDGE, SLOPE, VALLEY, PIT = (GEOMORPHON_NAMES.index(n) + 1 for n in ("peak", "ridge", "slope", "valley", "pit"))
@@ -93,3 +101,28 @@ def test_bad_input_is_named(elevation, spacing, kwargs, field):
     with pytest.raises(RasterError) as info:
         geomorphons(elevation, spacing, **kwargs)
     assert info.value.field == field
+
+
+def test_tile_classes_follow_the_convexity_balance():
+    ridge = np.full((6, 6), GEOMORPHON_NAMES.index("ridge") + 1, np.uint8)
+    valley = np.full((6, 6), VALLEY, np.uint8)
+    mixed = np.concatenate([ridge[:3], valley[:3]])
+    slope = np.full((6, 6), SLOPE, np.uint8)
+    assert [LANDFORM_CLASSES[tile_landform(c)] for c in (ridge, valley, mixed, slope)] == [
+        "ridge", "valley", "hillside", "hillside"
+    ]  # fmt: skip
+    assert convexity_balance(ridge) == 1.0 and convexity_balance(mixed) == 0.0
+
+
+def test_landform_tiles_label_the_core_of_each_tile():
+    cone = _cone(101)
+    tiles, labels, balances, corners = landform_tiles(cone, 30.0, size=32, stride=69, context_cells=8)
+    assert tiles.shape == (4, 32, 32) and corners.tolist() == [[0, 0], [0, 69], [69, 0], [69, 69]]
+    assert np.array_equal(tiles[3], cone[69:, 69:])
+    # the summit is at (50, 50): no tile's core holds it; a tile centred on it is a ridge (peak + spurs)
+    centred = landform_tiles(cone[34:66, 34:66], 30.0, size=32, stride=32, context_cells=8, search_cells=8)
+    assert LANDFORM_CLASSES[centred[1][0]] == "ridge" and centred[2][0] > 0.1
+    inverted = landform_tiles(-cone[34:66, 34:66], 30.0, size=32, stride=32, context_cells=8, search_cells=8)
+    assert LANDFORM_CLASSES[inverted[1][0]] == "valley"
+    with pytest.raises(RasterError):
+        landform_tiles(cone, 30.0, size=16, context_cells=7)

@@ -4,7 +4,7 @@ a) two CPU processes (recipes/accelerate_configs/multi_cpu.yaml, per-device batc
    as one process (cpu.yaml, per-device batch 16): same global batch, same data order;
 b) a run SIGKILLed mid-training and resumed from its last checkpoint (`resume_from_checkpoint: last`) ends with the
    same weights and the same logged metrics as an uninterrupted run.
-The model is the landform CNN on a tiny synthetic set (GroupNorm, no dropout: nothing depends on the split).
+The model is the landform CNN on a small set of real DEM tiles (GroupNorm, no dropout: nothing depends on the split).
 The adversarial loop has its own resume and 2-process tests in tests/training/test_adversarial.py.
 """
 
@@ -32,11 +32,11 @@ task: landform
 hidden_sizes: "4,8"
 layers_per_stage: 1
 classifier_dropout: 0.0
-# data
-num_train_samples: 96
-num_eval_samples: 24
+# data: Jacksboro tiles (coarse strides: a small set)
 patch_size: 16
-augment: true
+train_stride: 8
+eval_stride: 16
+augment_copies: 1
 # training
 max_steps: {MAX_STEPS}
 per_device_train_batch_size: 16

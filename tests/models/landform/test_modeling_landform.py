@@ -90,16 +90,18 @@ def test_landform_recipe_trains_from_the_cli(tmp_path, repo_root):
             "-m",
             "geohub.cli",
             "train",
-            "recipes/landform/config_synthetic.yaml",
+            "recipes/landform/config_jacksboro.yaml",
             "--config_file",
             "recipes/accelerate_configs/cpu.yaml",
             "--",
             "--output_dir",
             str(out),
-            "--num_train_samples",
-            "48",
-            "--num_eval_samples",
-            "12",
+            "--train_stride",
+            "32",
+            "--eval_stride",
+            "16",
+            "--augment_copies",
+            "0",
             "--max_steps",
             "3",
             "--per_device_train_batch_size",
@@ -112,8 +114,22 @@ def test_landform_recipe_trains_from_the_cli(tmp_path, repo_root):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "all_results.json").read_text())
-    assert 0.0 <= metrics["eval_accuracy"] <= 1.0
+    assert 0.0 <= metrics["eval_accuracy"] <= 1.0 and -1.0 <= metrics["eval_kappa"] <= 1.0
+    assert 0.0 < metrics["eval_majority_accuracy"] < 1.0
     model = AutoModelForImageClassification.from_pretrained(out)
+    assert list(model.config.id2label.values()) == ["ridge", "hillside", "valley"]
     processor = TerrainProcessor.from_pretrained(out)
     assert processor.normalization == "patch" and processor.patch_size == 32
+    assert processor.spacing_m == pytest.approx(92.66, abs=0.01)  # Jacksboro on square cells
     assert model.config.hidden_sizes == [4, 8]
+
+
+def test_quickstart_recipe_is_the_jacksboro_recipe_file(repo_root):
+    """The family's quickstart recipe (what `geohub quickstart --retrain` trains) is recipes/landform/config_jacksboro.yaml."""
+    import yaml
+
+    from geohub.models.landform.family import FAMILY
+
+    recipe = yaml.safe_load((repo_root / "recipes/landform/config_jacksboro.yaml").read_text())
+    recipe.pop("task"), recipe.pop("output_dir")
+    assert recipe == dict(FAMILY.quickstart)
