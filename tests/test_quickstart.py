@@ -98,8 +98,8 @@ def test_quickstart_names_a_misspelt_override_field(tmp_path):
     from geohub.errors import ConfigError
     from geohub.quickstart import run_quickstart
 
-    with pytest.raises(ConfigError, match=r"unknown key 'num_train_sample'; did you mean 'num_train_samples'\?"):
-        run_quickstart(tmp_path, tasks=["landform"], overrides=parse_overrides(["landform.num_train_sample=8"]))
+    with pytest.raises(ConfigError, match=r"unknown key 'train_strides'; did you mean 'train_stride'\?"):
+        run_quickstart(tmp_path, tasks=["landform"], overrides=parse_overrides(["landform.train_strides=8"]))
     assert not model_is_saved(tmp_path / "landform")
 
 

@@ -37,6 +37,7 @@ from .limits import DEFAULT_MAX_DEM_CELLS, MAX_ABS_ELEVATION_M, MAX_SPACING_M, c
 __all__ = [
     "GEOMORPHON_NAMES",
     "LANDFORM_CLASSES",
+    "LANDFORM_CLASS_MEANINGS",
     "geomorphons",
     "element_fractions",
     "convexity_balance",
@@ -49,6 +50,14 @@ GEOMORPHON_NAMES = (
     "flat", "peak", "ridge", "shoulder", "spur", "slope", "hollow", "footslope", "valley", "pit",
 )  # fmt: skip
 LANDFORM_CLASSES = ("ridge", "hillside", "valley")
+# what each class means, in words (the demo shows it beside a prediction)
+LANDFORM_CLASS_MEANINGS = {
+    "ridge": "ridge crests, summits and spurs: convex geomorphons (peak, ridge, shoulder, spur) outnumber concave "
+    "ones (hollow, footslope, valley, pit) by 10 % of the tile's central cells or more",
+    "hillside": "hillslopes: mostly 'slope' cells, or convex and concave forms in balance (within 10 %)",
+    "valley": "valley floors and hollows: concave geomorphons outnumber convex ones by 10 % of the central cells "
+    "or more",
+}
 CONVEX = (2, 3, 4, 5)  # peak, ridge, shoulder, spur
 CONCAVE = (7, 8, 9, 10)  # hollow, footslope, valley, pit
 MIN_CELLS = 3

@@ -112,6 +112,10 @@ def explain_landform(models: DemoModels, limits: DemoLimits, file_path: str | No
     text = (f"Patch {extra['patch_index'] + 1} of {extra['num_patches']} (P({name}) = {extra['probability']:.2f}; the "
             f"tile's class is **{name}**): red pixels raise the **{explanation.target}**, blue ones lower it, relative "
             f"to a flat patch; {_completeness(explanation)}.")  # fmt: skip
+    from ..data.geomorphons import LANDFORM_CLASS_MEANINGS
+
+    if name in LANDFORM_CLASS_MEANINGS:  # the geomorphon-defined classes of the shipped default
+        text += f" *{name}*: {LANDFORM_CLASS_MEANINGS[name]}."
     return picture, text
 
 
