@@ -50,7 +50,7 @@ API_NAMES: dict[str, str] = {
     "extract_knowledge": "text (or .txt file) -> highlighted entities, relation table, graph picture, JSON-LD file",
     "annotate_seismic": "miniSEED/SAC file or example name, picker, denoise first? -> waveform picture, picks, "
     "detections, magnitude text",
-    "generate_terrain": "seed, size (tiles per side), format -> hillshade, elevation map, .npy/GeoTIFF file, text",
+    "generate_terrain": "seed, size (patches per side), format -> shaded relief, landform map, .npy/GeoTIFF, text",
     "classify_landform": "DEM tile (.npy/.npz/GeoTIFF) or example name -> landform class probabilities",
     "explain_knowledge": "text (or .txt file), entity number -> per-token attributions of that entity, text",
     "explain_seismic": "miniSEED/SAC file or example name, picker -> P-pick attributions under the waveform, text",
@@ -158,13 +158,14 @@ def _terrain_tab(gr, models: DemoModels, limits: DemoLimits, user_facing: Callab
     with gr.Tab("Terrain", id="terrain"):
         with gr.Row():
             seed = gr.Number(0, precision=0, label="seed", minimum=0)
-            tiles = gr.Slider(1, limits.max_terrain_tiles, value=2, step=1, label="size (GAN tiles per side)")
+            tiles = gr.Slider(1, limits.max_terrain_tiles, value=4, step=1,
+                              label="size (training patches per side; one continuous DEM)")  # fmt: skip
             file_format = gr.Radio([".npy", "GeoTIFF"], value=".npy", label="download format")
             button = gr.Button("Generate terrain", variant="primary")
         summary = gr.Markdown()
         with gr.Row():
-            shade = gr.Image(label="Hillshade", type="numpy", format="png")
-            colour = gr.Image(label="Elevation", type="numpy", format="png")
+            shade = gr.Image(label="Shaded relief", type="numpy", format="png")
+            colour = gr.Image(label="Landform elements (geomorphons)", type="numpy", format="png")
         download = gr.File(label="DEM (metres)")
         button.click(user_facing(generate_dem, models, limits), [seed, tiles, file_format],
                      [shade, colour, download, summary], api_name="generate_terrain")  # fmt: skip

@@ -84,7 +84,8 @@ class DemoLimits:
         max_stations: most stations in one seismic upload.
         max_upload_bytes: largest uploaded file, bytes (also Gradio's `max_file_size`).
         max_dem_cells: most cells of an uploaded DEM tile.
-        max_terrain_tiles: largest mosaic side (tiles) of the terrain generator.
+        max_terrain_tiles: largest generated DEM side, in the terrain GAN's training patches (8 x 32 cells: 256
+            x 256 cells, one continuous region).
         max_decompressed_bytes: largest size a compressed upload (gzip, bzip2, xz, zip/.npz) may inflate to.
         max_request_memory_mb: the documented per-request memory ceiling these limits keep (MB of RSS growth).
         max_explain_steps: most integrated-gradients steps of one "Explain" request (starts at 16, doubles
@@ -98,7 +99,7 @@ class DemoLimits:
     max_stations: int = 3
     max_upload_bytes: int = 10 * 1024 * 1024
     max_dem_cells: int = 1024 * 1024
-    max_terrain_tiles: int = 4
+    max_terrain_tiles: int = 8
     max_decompressed_bytes: int = 64 * 1024 * 1024
     max_request_memory_mb: int = 512
     max_explain_steps: int = 128
@@ -393,26 +394,40 @@ def _write_dem(elevation: np.ndarray, spacing_m: float, file_format: str) -> Pat
     return save_dem(elevation, _output_file(suffixes[file_format]), spacing_m=spacing_m)
 
 
-def generate_dem(models: DemoModels, limits: DemoLimits, seed: int, tiles: int = 1, file_format: str = ".npy"):
-    """(hillshade picture, elevation colour map, download path, Markdown) of a generated DEM.
+def format_spacing(spacing_m: float) -> str:
+    """A grid spacing as people write it: "93 m", "9.3 m", "0.50 m" (never "92.6626 m")."""
+    if spacing_m >= 10:
+        return f"{spacing_m:.0f} m"
+    return f"{spacing_m:.1f} m" if spacing_m >= 1 else f"{spacing_m:.2f} m"
 
-    `tiles` x `tiles` GAN patches (seeded by `seed`) are cross-faded into one DEM."""
-    from ..inference.terrain import generate_mosaic, hillshade
-    from .render import elevation_picture, hillshade_picture
+
+def generate_dem(models: DemoModels, limits: DemoLimits, seed: int, tiles: int = 1, file_format: str = ".npy"):
+    """(shaded relief picture, landform-element map, download path, Markdown) of a generated DEM.
+
+    One continuous DEM of `tiles` x `tiles` training patches' extent, seeded by `seed`
+    (`geohub.inference.terrain.generate_mosaic`: no seams with a convolutional model), and its geomorphon
+    landform elements (`geohub.data.geomorphons`, Jasiewicz & Stepinski 2013)."""
+    from ..data.geomorphons import GEOMORPHON_NAMES, geomorphons
+    from ..inference.terrain import generate_mosaic
+    from .render import landform_picture, relief_picture
 
     tiles = check_count(1 if tiles is None else tiles, "size", 1, limits.max_terrain_tiles, error=RasterError)
     seed = check_count(0 if seed is None else seed, "seed", 0, 2**31 - 1, error=RasterError)
     model, processor = models.get(tab_slot("terrain"))
     elevation = generate_mosaic(model, tiles, seed=seed, processor=processor)
     spacing = float(processor.spacing_m)
-    shade = hillshade_picture(hillshade(elevation, spacing), spacing, title="hillshade (sun from the north-west)")
-    colour = elevation_picture(
-        elevation, spacing, title=f"seed {seed}: {elevation.shape[0]} x {elevation.shape[1]} cells"
-    )
+    rows, cols = elevation.shape
+    where = f"seed {seed}: {rows} x {cols} cells of {format_spacing(spacing)}"
+    relief = relief_picture(elevation, spacing, title=f"{where} (sun from the north-west)")
+    search = min(10, max(1, min(rows, cols) // 4))  # 10 cells (~1 km at 93 m), less on a small DEM
+    codes = geomorphons(elevation, spacing, search_cells=search, flat_degrees=1.0)
+    landforms = landform_picture(codes, spacing, GEOMORPHON_NAMES, title="landform elements (geomorphons)")
     path = _write_dem(elevation, spacing, file_format)
-    text = (f"{elevation.shape[0]} x {elevation.shape[1]} cells at {spacing:g} m; elevation "
-            f"{elevation.min():.0f} to {elevation.max():.0f} m (relief {np.ptp(elevation):.0f} m).")  # fmt: skip
-    return shade, colour, str(path), text
+    text = (f"{rows} x {cols} cells at {format_spacing(spacing)} ({rows * spacing / 1000:.1f} x "
+            f"{cols * spacing / 1000:.1f} km); elevation {elevation.min():.0f} to {elevation.max():.0f} m "
+            f"(relief {np.ptp(elevation):.0f} m). Landform elements: geomorphons (Jasiewicz & Stepinski 2013), "
+            f"each cell looking {search} cells out, flat below 1 degree.")  # fmt: skip
+    return relief, landforms, str(path), text
 
 
 def classify_dem(models: DemoModels, limits: DemoLimits, file_path: str | None, example: str | None = None,

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["figure_to_array", "graph_picture", "elevation_picture", "hillshade_picture", "ENTITY_COLOURS",
-           "attribution_waveform_picture", "attribution_overlay_picture"]  # fmt: skip
+__all__ = ["figure_to_array", "graph_picture", "elevation_picture", "hillshade_picture", "relief_picture",
+           "landform_picture", "GEOMORPHON_COLOURS", "ENTITY_COLOURS", "attribution_waveform_picture",
+           "attribution_overlay_picture"]  # fmt: skip
 
 ENTITY_COLOURS = {
     "ROCK": "#8c564b", "MINERAL": "#e377c2", "STRAT": "#bcbd22", "LOCATION": "#1f77b4", "TIMESCALE": "#ff7f0e",
@@ -70,6 +71,63 @@ def elevation_picture(elevation: np.ndarray, spacing_m: float, *, title: str = "
 def hillshade_picture(shade: np.ndarray, spacing_m: float, *, title: str = "hillshade") -> np.ndarray:
     """A hillshade `(H, W)` in [0, 1] drawn in grey with axes in km; `(H, W, 3)` uint8."""
     return _map_picture(shade, spacing_m, cmap="gray", title=title, colour_label=None, limits=(0.0, 1.0))
+
+
+# the ten geomorphon elements (geohub.data.geomorphons.GEOMORPHON_NAMES order), in the usual GRASS r.geomorphon hues
+GEOMORPHON_COLOURS = ("#dcdcdc", "#380000", "#c80000", "#ff5014", "#ffa000", "#e6e600", "#b4ff96", "#55c8ff",
+                      "#0064ff", "#000080")  # fmt: skip
+
+
+def relief_picture(elevation: np.ndarray, spacing_m: float, *, title: str = "shaded relief") -> np.ndarray:
+    """Elevation colours shaded by the relief (sun from the north-west), colour bar in metres; `(H, W, 3)` uint8."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import LightSource, Normalize
+    from matplotlib.figure import Figure
+
+    z = np.asarray(elevation, dtype=np.float64)
+    rows, cols = z.shape
+    norm = Normalize(float(z.min()), float(z.max()) if np.ptp(z) > 0 else float(z.min()) + 1.0)
+    rgb = LightSource(azdeg=315, altdeg=45).shade(z, cmap=colormaps["terrain"], norm=norm, vert_exag=2.0,
+                                                  dx=spacing_m, dy=spacing_m, blend_mode="soft")  # fmt: skip
+    figure = Figure(figsize=(5.2, 4.4))
+    axis = figure.add_subplot(1, 1, 1)
+    extent = (0, cols * spacing_m / 1000.0, 0, rows * spacing_m / 1000.0)
+    axis.imshow(rgb, extent=extent, origin="upper")
+    figure.colorbar(ScalarMappable(norm=norm, cmap="terrain"), ax=axis, label="elevation (m)")
+    _km_axes(axis, title)
+    figure.tight_layout()
+    return figure_to_array(figure)
+
+
+def landform_picture(codes: np.ndarray, spacing_m: float, names, *, title: str = "landform elements") -> np.ndarray:
+    """Geomorphon codes `(H, W)` (1..10 in `names` order, 0 = none) as a categorical map with a legend giving
+    each element's share of the cells; `(H, W, 3)` uint8."""
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    rows, cols = codes.shape
+    figure = Figure(figsize=(6.4, 4.4))
+    axis = figure.add_subplot(1, 1, 1)
+    extent = (0, cols * spacing_m / 1000.0, 0, rows * spacing_m / 1000.0)
+    cmap = ListedColormap(("#ffffff",) + GEOMORPHON_COLOURS)
+    axis.imshow(codes, cmap=cmap, norm=BoundaryNorm(np.arange(-0.5, 11.5), cmap.N), extent=extent, origin="upper",
+                interpolation="nearest")  # fmt: skip
+    valid = max(int((codes > 0).sum()), 1)
+    shares = np.bincount(codes.ravel(), minlength=11)[1:11] / valid
+    handles = [Patch(color=GEOMORPHON_COLOURS[i], label=f"{name} {100 * shares[i]:.0f} %")
+               for i, name in enumerate(names)]  # fmt: skip
+    axis.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small", frameon=False)
+    _km_axes(axis, title)
+    figure.tight_layout()
+    return figure_to_array(figure)
+
+
+def _km_axes(axis, title: str) -> None:
+    axis.set_xlabel("km")
+    axis.set_ylabel("km")
+    axis.set_title(title, fontsize=10)
 
 
 def _map_picture(values, spacing_m: float, *, cmap: str, title: str, colour_label: str | None, limits=None):

@@ -131,9 +131,10 @@ class OnnxModel:
 
     # the terrain GAN's export is its generator (`latents` -> `samples`): what the terrain-generation pipeline calls
     def sample_latents(self, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Standard-normal latents `(num_samples, latent_dim)`, as `TerrainGAN.sample_latents` draws them."""
+        """Standard-normal latents `(num_samples, *latent_shape)`, as `TerrainGAN.sample_latents` draws them."""
         self._need_input("latents")
-        return torch.randn(num_samples, int(self.config.latent_dim), generator=generator)
+        shape = tuple(getattr(self.config, "latent_shape", (int(self.config.latent_dim),)))
+        return torch.randn(num_samples, *shape, generator=generator)
 
     def generator(self, latents: torch.Tensor) -> torch.Tensor:
         """The generated samples `(B, 1, H, W)` of latents `(B, latent_dim)` (the exported generator)."""

@@ -108,10 +108,11 @@ def _image_spec(model, config, decl: ExportDecl) -> ExportSpec:
 
 def _latent_spec(model, config, decl: ExportDecl) -> ExportSpec:
     generator = torch.Generator().manual_seed(0)
-    inputs = {"latents": torch.randn(2, config.latent_dim, generator=generator)}
-    check = {"latents": torch.randn(3, config.latent_dim, generator=generator)}
-    return ExportSpec(GeneratorModule(model), inputs, check, {"latents": {0: "batch"}}, "latent",
-                      tuple(decl.exporters))  # fmt: skip
+    shape = tuple(getattr(config, "latent_shape", (config.latent_dim,)))  # a latent field (C, h, w): any h, w
+    inputs = {"latents": torch.randn(2, *shape, generator=generator)}
+    check = {"latents": torch.randn(3, *shape[:1], *(s + 1 for s in shape[1:]), generator=generator)}
+    axes = {"latents": {0: "batch", 2: "height", 3: "width"} if len(shape) == 3 else {0: "batch"}}
+    return ExportSpec(GeneratorModule(model), inputs, check, axes, "latent", tuple(decl.exporters))
 
 
 def _text_spec(model, config, decl: ExportDecl) -> ExportSpec:

@@ -4,8 +4,16 @@ Public API (elevations are float32 metres, grids `(rows, cols)`, spacing in metr
 
 - `load_terrain_model(path)` -> (model, processor): a `TerrainGAN` or `LandformCNNForImageClassification` and its
   `TerrainImageProcessor` (`geohub.inference.loading`: a folder without its processor is an error).
-- `generate_terrain(model, num_samples=1, seed=None, processor=None)` -> `(N, H, W)` metres from a `TerrainGAN`;
-  `generate_mosaic(model, tiles, seed)` -> one seamless `tiles` x `tiles` DEM (what the demo serves).
+- `generate_terrain(model, num_samples=1, seed=None, processor=None)` -> `(N, H, W)` metres from a `TerrainGAN`
+  (independent training-size patches).
+- `generate_region(model, height, width, seed=0, origin=(0, 0))` -> one continuous `(height, width)` DEM: the window
+  at global cell `origin` of the seed's unbounded terrain (a "convolutional" TerrainGAN: the latent at global
+  latent cell (i, j) depends only on (seed, i, j), every convolution is unpadded; windows are computed from their
+  latent window plus the receptive-field margin, so overlapping requests agree where they overlap, no seams).
+- `generate_mosaic(model, tiles, seed)` -> `tiles` x `tiles` patches' extent (`tiles * image_size` cells a side)
+  as one `generate_region` (what the demo serves). A geohub 0.1 "dcgan" model can only lay independent patches
+  side by side, cross-faded over a quarter patch (`mosaic`): those show seams.
+- `seam_score(dem)` (from `geohub.data.dem`) measures seams.
 - `classify_landform(model, dem, spacing_m=None, processor=None)` -> `{label: probability}` for a DEM of any size
   (a `DEM` or an array): resampled to the model's spacing, cut into model-sized patches (`landform_patches`), the
   patch probabilities averaged. The pipeline and the demo call exactly these.
@@ -32,6 +40,7 @@ from ..utils import atomic_path
 __all__ = [
     "load_terrain_model",
     "generate_terrain",
+    "generate_region",
     "generate_mosaic",
     "mosaic",
     "landform_patches",
@@ -98,9 +107,51 @@ def mosaic(patches: np.ndarray, tiles: int, overlap: int) -> np.ndarray:
     return (total / weight).astype(np.float32)
 
 
+def _is_field_model(model) -> bool:
+    return getattr(model.config, "generator_type", "dcgan") == "convolutional"
+
+
+def generate_region(model, height: int, width: int, seed: int | None = 0, origin: tuple[int, int] = (0, 0),
+                    processor=None, *, chunk: int = 256,
+                    max_cells: int = DEFAULT_MAX_DEM_CELLS) -> np.ndarray:  # fmt: skip
+    """Window `(height, width)` float32 metres, top-left at global cell `origin`, of the seed's unbounded terrain.
+
+    `model`: a "convolutional" `TerrainGAN` (or its export). Computed in `chunk` x `chunk` pieces, each from its
+    latent window plus the receptive-field margin: overlapping requests agree where they overlap (to float32
+    rounding), the same seed gives the same terrain, and pieces join without seams. `seed=None` draws one."""
+    from ..models.terrain_gan.modeling_terrain_gan import field_window
+
+    if not _is_field_model(model):
+        raise RasterError("this terrain GAN makes fixed-size patches (a geohub 0.1 'dcgan' model)", field="model",
+                          expected="a 'convolutional' TerrainGAN (retrain with recipes/terrain_gan/)")  # fmt: skip
+    height = check_count(height, "height", 1, max_cells, error=RasterError)
+    width = check_count(width, "width", 1, max_cells, error=RasterError)
+    if height * width > max_cells:
+        raise RasterError(f"{height} x {width} cells requested", field="height, width",
+                          expected=f"at most {max_cells} cells")  # fmt: skip
+    seed = check_seed(seed)
+    seed = int(np.random.default_rng().integers(2**31)) if seed is None else seed
+    top, left = (int(v) for v in origin)
+    processor = _processor_for(model, processor)
+    out = np.empty((height, width), dtype=np.float32)
+    with torch.no_grad():
+        for row in range(0, height, chunk):
+            for col in range(0, width, chunk):
+                rows, cols = min(chunk, height - row), min(chunk, width - col)
+                piece = field_window(model.generator, model.config, seed, top + row, left + col, rows, cols)
+                out[row : row + rows, col : col + cols] = processor.postprocess(piece)[0]
+    return out
+
+
 def generate_mosaic(model, tiles: int = 1, seed: int | None = None, processor=None) -> np.ndarray:
-    """One seamless DEM of `tiles` x `tiles` generated patches cross-faded over a quarter patch; float32 metres."""
+    """One DEM of `tiles` x `tiles` training patches' extent (`tiles * image_size` cells a side); float32 metres.
+
+    A "convolutional" model generates it as one continuous region (`generate_region`, no seams); a geohub 0.1
+    "dcgan" model lays `tiles * tiles` patches cross-faded over a quarter patch (seams show)."""
     tiles = check_count(tiles, "tiles", error=RasterError)
+    if _is_field_model(model):
+        side = tiles * int(model.config.image_size)
+        return generate_region(model, side, side, seed=seed, processor=processor)
     patches = generate_terrain(model, tiles * tiles, seed=seed, processor=processor)
     overlap = patches.shape[-1] // 4 if tiles > 1 else 0
     return mosaic(patches, tiles, overlap)

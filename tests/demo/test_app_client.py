@@ -90,7 +90,7 @@ def test_generate_terrain_npy_is_reproducible_and_geotiff_reads_back(client):
     shade, colour, npy, text = client.predict(5, 2, ".npy", api_name="/generate_terrain")
     assert _is_png(shade) and _is_png(colour)
     first = np.load(npy)
-    side = 2 * 16 - 16 // 4  # two 16-cell tiles cross-faded over a quarter tile
+    side = 2 * 16  # two 16-cell training patches' extent, generated as one continuous region
     assert first.shape == (side, side) and np.isfinite(first).all()
     assert f"{side} x {side} cells" in text
     again = np.load(client.predict(5, 2, ".npy", api_name="/generate_terrain")[2])

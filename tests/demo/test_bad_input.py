@@ -85,7 +85,7 @@ def test_corrupt_dem_upload_is_refused(client, tmp_path):
 
 
 def test_terrain_size_outside_the_limit_is_refused(client):
-    with pytest.raises(AppError, match=r"Value 9 is greater than maximum value 4"):  # the slider's own bound check
+    with pytest.raises(AppError, match=r"Value 9 is greater than maximum value 8"):  # the slider's own bound check
         client.predict(0, 9, ".npy", api_name="/generate_terrain")
     with pytest.raises(AppError, match=r"Value -3 is less than minimum value 0"):
         client.predict(-3, 1, ".npy", api_name="/generate_terrain")

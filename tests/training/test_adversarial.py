@@ -122,12 +122,17 @@ def test_two_processes_match_one_process_with_the_same_global_batch(reference_ru
     out = tmp_path / "two"
     _launch(MULTI_CPU, out, "--per_device_train_batch_size", "4")
     # float32 all-reduce order differs from one process's sum; Adam (lr 1e-3, 12 steps: weights move up to ~1e-2)
-    # turns that rounding into < 1e-3 differences, while a wrong batch or latent split moves the losses by ~1e-1.
+    # turns that rounding into small differences (measured with the convolutional generator: generator <= 6e-4,
+    # critic <= 4e-3), while a wrong batch or latent split moves the losses by ~1e-1. The spectral norm's
+    # power-iteration vectors (`_u`, `_v`: state, not weights) amplify tiny weight differences, so they are skipped.
     expected, got = _weights(reference_run), _weights(out)
     for name in expected:
-        assert torch.allclose(expected[name], got[name], rtol=0, atol=2e-3), name
+        if not name.endswith(("._u", "._v")):
+            atol = 2e-3 if name.startswith("generator.") else 8e-3
+            assert torch.allclose(expected[name], got[name], rtol=0, atol=atol), name
     one, two = _log_history(reference_run), _log_history(out)
     assert [row["step"] for row in one] == [row["step"] for row in two]
     for row_one, row_two in zip(one, two):
         for key in ("d_loss", "g_loss", "real_score", "fake_score"):
-            assert row_one[key] == pytest.approx(row_two[key], rel=1e-3, abs=1e-3), (row_one["step"], key)
+            # measured: <= 1.6e-3 apart (step 5 d_loss 1.3802 vs 1.3817); a wrong split is ~1e-1 off
+            assert row_one[key] == pytest.approx(row_two[key], rel=5e-3, abs=5e-3), (row_one["step"], key)

@@ -59,6 +59,7 @@ __all__ = [
     "TerrainFieldGenerator",
     "TerrainFieldBlock",
     "latent_field",
+    "field_window",
     "TerrainDiscriminator",
     "TerrainGeneratorBlock",
     "TerrainDiscriminatorBlock",
@@ -207,6 +208,23 @@ def latent_field(seed: int, channels: int, top: int, left: int, height: int, wid
     u1 = ((h >> np.uint64(11)).astype(np.float64) + 0.5) * scale
     u2 = (h2 >> np.uint64(11)).astype(np.float64) * scale
     return (np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)).astype(np.float32)
+
+
+def field_window(generator, config, seed: int, top: int, left: int, rows: int, cols: int) -> torch.Tensor:
+    """Normalised output `(1, 1, rows, cols)` of global cells from (top, left) of a convolutional `generator`
+    (a module, or any callable of latents `(1, latent_dim, h, w)`): the latent window that covers them plus the
+    receptive-field margin (`config.field_geometry`), then cropped; nothing depends on the window's position."""
+    stride, offset, shrink = config.field_geometry
+    lat_top, lat_left = (top - offset) // stride, (left - offset) // stride
+    skip_rows, skip_cols = top - (stride * lat_top + offset), left - (stride * lat_left + offset)
+    lat_rows = -(-(skip_rows + rows + shrink) // stride)
+    lat_cols = -(-(skip_cols + cols + shrink) // stride)
+    field = torch.from_numpy(latent_field(seed, config.latent_dim, lat_top, lat_left, lat_rows, lat_cols))[None]
+    parameter = next(generator.parameters(), None) if isinstance(generator, nn.Module) else None
+    if parameter is not None:
+        field = field.to(parameter.device, parameter.dtype)
+    values = generator(field)
+    return values[:, :, skip_rows : skip_rows + rows, skip_cols : skip_cols + cols]
 
 
 class TerrainDiscriminator(nn.Module):
@@ -382,22 +400,11 @@ class TerrainGAN(TerrainGANPreTrainedModel):
             for top in range(0, height, chunk):
                 for left in range(0, width, chunk):
                     rows, cols = min(chunk, height - top), min(chunk, width - left)
-                    piece = self._field_window(seed, origin[0] + top, origin[1] + left, rows, cols)
+                    piece = field_window(self.generator, self.config, seed, origin[0] + top, origin[1] + left, rows, cols)
                     out[top : top + rows, left : left + cols] = processor.postprocess(piece)[0]
         finally:
             self.train(was_training)
         return out
-
-    def _field_window(self, seed: int, top: int, left: int, rows: int, cols: int) -> torch.Tensor:
-        """Normalised output `(1, 1, rows, cols)` of global cells from (top, left): latent window + margin, cropped."""
-        stride, offset, shrink = self.config.field_geometry
-        lat_top, lat_left = (top - offset) // stride, (left - offset) // stride
-        skip_rows, skip_cols = top - (stride * lat_top + offset), left - (stride * lat_left + offset)
-        lat_rows = -(-(skip_rows + rows + shrink) // stride)
-        lat_cols = -(-(skip_cols + cols + shrink) // stride)
-        field = latent_field(seed, self.config.latent_dim, lat_top, lat_left, lat_rows, lat_cols)
-        values = self.generator(torch.from_numpy(field)[None].to(self.device, self.dtype))
-        return values[:, :, skip_rows : skip_rows + rows, skip_cols : skip_cols + cols]
 
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """Critic loss (hinge or WGAN-GP, from the config) of real and fake `(B, 1, H, W)`; see `critic_loss`."""
