@@ -110,38 +110,56 @@ def test_seismic_defaults_score_their_cards_metrics(slot, tolerances, tmp_path):
         assert abs(measured[key] - card[key]) <= tolerance, (key, measured[key], card[key])
 
 
-def test_landform_default_scores_its_card_accuracy_on_the_recipe_held_out_patches():
-    from geohub.data.synthetic_terrain import make_landform_dataset
+def test_landform_default_scores_its_card_accuracy_and_kappa_on_the_held_out_real_tiles():
+    """The recipe's held-out tiles (bottom 25 % of Jacksboro's rows, labelled from geomorphons) are re-made and
+    scored: accuracy and Cohen's kappa match the card, and beat the majority-class baseline."""
     from geohub.inference.loading import load_model_and_processor
+    from geohub.training.landform import LandformDataArguments, cohen_kappa, real_landform_splits
 
     _shipped("landform")
     recipe = default_slots()["landform"].quickstart
+    fields = LandformDataArguments.__dataclass_fields__
+    data_args = LandformDataArguments(**{k: v for k, v in recipe.items() if k in fields})
+    _, (tiles, labels), spacing = real_landform_splits(data_args)
     model, processor = load_model_and_processor(default_model_path("landform"))
-    held_out = make_landform_dataset(recipe["num_eval_samples"], 32, 50.0, recipe["seed"] + 1_000_003)
-    patches = [np.asarray(p, dtype=np.float32) for p in held_out["elevation"]]
+    assert processor.spacing_m == pytest.approx(spacing)
     with torch.no_grad():
-        logits = model(pixel_values=processor(patches)["pixel_values"]).logits
-    accuracy = float((logits.argmax(-1).numpy() == np.asarray(held_out["label"])).mean())
-    assert abs(accuracy - default_metrics("landform")["eval_accuracy"]) <= 0.03
+        predicted = model(pixel_values=processor(tiles)["pixel_values"]).logits.argmax(-1).numpy()
+    card = default_metrics("landform")
+    assert abs(float(np.mean(predicted == labels)) - card["eval_accuracy"]) <= 0.03
+    assert abs(cohen_kappa(predicted, labels) - card["eval_kappa"]) <= 0.04
+    assert card["eval_accuracy"] > card["eval_majority_accuracy"] + 0.2 and card["eval_kappa"] > 0.4
 
 
 def test_bundled_landform_examples_are_what_their_names_say(tmp_path, monkeypatch):
-    """The demo's first clicks: each bundled DEM tile is its kind by the geomorphometric rule, and the shipped
-    landform default classifies it so (the tile name starts with the kind)."""
-    from geohub.data.dem import read_dem
-    from geohub.data.synthetic_terrain import landform_label
-    from geohub.demo.examples import DEM_EXAMPLES, dem_example
+    """The demo's first clicks: each bundled DEM tile is real held-out Jacksboro terrain of its class by the
+    recipe's geomorphon definition, and the shipped landform default classifies it so."""
+    from geohub.data.dem import read_dem, split_dem
+    from geohub.data.geomorphons import LANDFORM_CLASSES, landform_tiles
+    from geohub.demo.examples import DEM_EXAMPLES, LANDFORM_EXAMPLE_SOURCE, LANDFORM_EXAMPLE_TILING, dem_example
     from geohub.inference.loading import load_model_and_processor
     from geohub.inference.terrain import classify_landform
 
     _shipped("landform")
+    recipe = default_slots()["landform"].quickstart
+    tiling = LANDFORM_EXAMPLE_TILING
+    assert LANDFORM_EXAMPLE_SOURCE == (recipe["dem"], recipe["held_out_fraction"])
+    assert (tiling["size"], tiling["context_cells"], tiling["search_cells"], tiling["flat_degrees"],
+            tiling["margin"]) == (recipe["patch_size"], recipe["context_cells"], recipe["search_cells"],
+                                  recipe["flat_degrees"], recipe["margin"])  # fmt: skip
+    dem = read_dem(recipe["dem"]).square_cells()
+    held = split_dem(dem, recipe["held_out_fraction"], "rows")[1].elevation
+    tiles, labels, _, _ = landform_tiles(held, dem.spacing_m[0], **tiling)
     monkeypatch.setenv("GEOHUB_DEMO_EXAMPLES", str(tmp_path))
     model, processor = load_model_and_processor(default_model_path("landform"))
+    assert sorted(set(DEM_EXAMPLES.values())) == sorted(LANDFORM_CLASSES)
     for name, kind in DEM_EXAMPLES.items():
         assert name.startswith(kind)
         tile = np.load(dem_example(name))
-        assert landform_label(tile, 50.0) == kind, name
-        scores = classify_landform(model, read_dem(dem_example(name), spacing_m=50.0), processor=processor)
+        match = [i for i, t in enumerate(tiles) if np.array_equal(t, tile)]  # cut from the held-out rows
+        assert len(match) == 1 and LANDFORM_CLASSES[labels[match[0]]] == kind, name
+        scores = classify_landform(model, read_dem(dem_example(name), spacing_m=dem.spacing_m[0]),
+                                   processor=processor)  # fmt: skip
         assert max(scores, key=scores.get) == kind, (name, scores)
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "geomorphons",
     "element_fractions",
     "convexity_balance",
+    "balance_of_shares",
     "tile_landform",
     "landform_tiles",
     "MIN_CELLS",
@@ -147,8 +148,13 @@ def element_fractions(codes: np.ndarray) -> np.ndarray:
 def convexity_balance(codes: np.ndarray) -> float:
     """Share of convex elements (peak, ridge, shoulder, spur) less share of concave ones (hollow, footslope,
     valley, pit) among the valid cells of `codes`: in [-1, 1]."""
-    shares = element_fractions(codes)
-    return float(shares[[c - 1 for c in CONVEX]].sum() - shares[[c - 1 for c in CONCAVE]].sum())
+    return float(balance_of_shares(element_fractions(codes)))
+
+
+def balance_of_shares(shares: np.ndarray) -> np.ndarray:
+    """`convexity_balance` from element shares `(..., 10)` (as `element_fractions` gives them)."""
+    shares = np.asarray(shares)
+    return shares[..., [c - 1 for c in CONVEX]].sum(-1) - shares[..., [c - 1 for c in CONCAVE]].sum(-1)
 
 
 def tile_landform(codes: np.ndarray, margin: float = 0.1) -> int:
@@ -167,8 +173,8 @@ def landform_tiles(elevation: np.ndarray, spacing_m: float, *, size: int = 16, s
                    context_cells: int = 0, max_nodata: float = 0.0) -> tuple[np.ndarray, ...]:  # fmt: skip
     """Tiles of a DEM part labelled from its geomorphons (computed once over the whole part, then cropped).
 
-    Returns `(tiles (N, size, size) float32 metres, labels (N,) int64 in LANDFORM_CLASSES, balances (N,)
-    float64 (`convexity_balance` of each core), corners (N, 2) int64 row/column of each tile's top-left cell)`. The label describes the tile's core, `context_cells` in from each
+    Returns `(tiles (N, size, size) float32 metres, labels (N,) int64 in LANDFORM_CLASSES, shares (N, 10) float64
+    (`element_fractions` of each core), corners (N, 2) int64 row/column of each tile's top-left cell)`. The label describes the tile's core, `context_cells` in from each
     edge (0: the whole tile), so that the tile shows the terrain around what is labelled. Tiles with more than
     `max_nodata` NaN cells are skipped."""
     array = _check(elevation, spacing_m, search_cells, flat_degrees)
@@ -177,7 +183,7 @@ def landform_tiles(elevation: np.ndarray, spacing_m: float, *, size: int = 16, s
                           field="size", expected=f"a core (size - 2 context) >= {MIN_CELLS} cells, size <= the "
                           "grid's shorter side, stride >= 1")  # fmt: skip
     codes = geomorphons(array, spacing_m, search_cells=search_cells, flat_degrees=flat_degrees)
-    tiles, labels, balances, corners = [], [], [], []
+    tiles, labels, shares, corners = [], [], [], []
     for row in range(0, array.shape[0] - size + 1, stride):
         for col in range(0, array.shape[1] - size + 1, stride):
             tile = array[row : row + size, col : col + size]
@@ -188,9 +194,9 @@ def landform_tiles(elevation: np.ndarray, spacing_m: float, *, size: int = 16, s
                 row + context_cells : row + size - context_cells, col + context_cells : col + size - context_cells
             ]
             labels.append(tile_landform(core, margin))
-            balances.append(convexity_balance(core))
+            shares.append(element_fractions(core))
             corners.append((row, col))
     if not tiles:
         raise RasterError("no tile with few enough nodata cells", field="elevation", expected="valid tiles")
-    return (np.stack(tiles).astype(np.float32), np.asarray(labels, np.int64), np.asarray(balances, np.float64),
+    return (np.stack(tiles).astype(np.float32), np.asarray(labels, np.int64), np.asarray(shares, np.float64),
             np.asarray(corners, np.int64))  # fmt: skip

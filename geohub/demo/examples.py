@@ -96,15 +96,18 @@ def seismic_example(name: str) -> Path:
 
 def landform_example_tiles() -> dict[str, np.ndarray]:
     """name -> the clearest held-out tile of its class (metres, square 92.7 m cells): the largest convexity balance
-    for "ridge", the smallest for "valley", the one nearest zero for "hillside"."""
+    (`geohub.data.geomorphons.convexity_balance`) for "ridge", the smallest for "valley", and for "hillside" the
+    most 'slope' cells with the balance nearest zero (largest slope share - |balance|)."""
     from ..data.dem import read_dem, split_dem
-    from ..data.geomorphons import LANDFORM_CLASSES, landform_tiles
+    from ..data.geomorphons import GEOMORPHON_NAMES, LANDFORM_CLASSES, balance_of_shares, landform_tiles
 
     source, held_out_fraction = LANDFORM_EXAMPLE_SOURCE
     dem = read_dem(source).square_cells()
     held = split_dem(dem, held_out_fraction, "rows")[1]
-    tiles, labels, balances, _ = landform_tiles(held.elevation, dem.spacing_m[0], **LANDFORM_EXAMPLE_TILING)
-    pick = {"ridge": np.argmax(balances), "valley": np.argmin(balances), "hillside": np.argmin(np.abs(balances))}
+    tiles, labels, shares, _ = landform_tiles(held.elevation, dem.spacing_m[0], **LANDFORM_EXAMPLE_TILING)
+    balance = balance_of_shares(shares)
+    hillside = shares[:, GEOMORPHON_NAMES.index("slope")] - np.abs(balance)
+    pick = {"ridge": np.argmax(balance), "valley": np.argmin(balance), "hillside": np.argmax(hillside)}
     out = {}
     for name, kind in DEM_EXAMPLES.items():
         index = int(pick[kind])
@@ -119,7 +122,7 @@ def dem_example(name: str) -> Path:
     if name not in DEM_EXAMPLES:
         raise KeyError(f"unknown DEM example {name!r}; known: {sorted(DEM_EXAMPLES)}")
     tiling = "-".join(str(v) for v in LANDFORM_EXAMPLE_TILING.values())
-    path = examples_dir() / f"{_slug(name)}-{tiling}.npy"  # a tile cached with other settings is not reused
+    path = examples_dir() / f"{_slug(name)}-{tiling}-v2.npy"  # a tile cached with other settings is not reused
     if not path.is_file():
         import io
 

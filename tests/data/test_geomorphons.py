@@ -11,6 +11,7 @@ from geohub.data.dem import read_dem
 from geohub.data.geomorphons import (
     GEOMORPHON_NAMES,
     LANDFORM_CLASSES,
+    balance_of_shares,
     convexity_balance,
     element_fractions,
     geomorphons,
@@ -116,12 +117,13 @@ def test_tile_classes_follow_the_convexity_balance():
 
 def test_landform_tiles_label_the_core_of_each_tile():
     cone = _cone(101)
-    tiles, labels, balances, corners = landform_tiles(cone, 30.0, size=32, stride=69, context_cells=8)
+    tiles, labels, shares, corners = landform_tiles(cone, 30.0, size=32, stride=69, context_cells=8)
     assert tiles.shape == (4, 32, 32) and corners.tolist() == [[0, 0], [0, 69], [69, 0], [69, 69]]
     assert np.array_equal(tiles[3], cone[69:, 69:])
     # the summit is at (50, 50): no tile's core holds it; a tile centred on it is a ridge (peak + spurs)
     centred = landform_tiles(cone[34:66, 34:66], 30.0, size=32, stride=32, context_cells=8, search_cells=8)
-    assert LANDFORM_CLASSES[centred[1][0]] == "ridge" and centred[2][0] > 0.1
+    assert LANDFORM_CLASSES[centred[1][0]] == "ridge" and balance_of_shares(centred[2][0]) > 0.1
+    assert shares.shape == (4, 10) and np.allclose(shares.sum(1), 1.0)
     inverted = landform_tiles(-cone[34:66, 34:66], 30.0, size=32, stride=32, context_cells=8, search_cells=8)
     assert LANDFORM_CLASSES[inverted[1][0]] == "valley"
     with pytest.raises(RasterError):
