@@ -1,22 +1,33 @@
 """How much the quickstart's training steps slow down when the CPU is shared (issue #20, item 7).
 
-    python benchmarks/busy_machine.py [--tasks seismic_denoising seismic_magnitude landform summarization]
-                                      [--hogs 4] [--hog-threads 2] [--settings new old] [--smoke]
-                                      [--set TASK.FIELD=VALUE ...] [--output /tmp/busy-machine]
+    python benchmarks/busy_machine.py [--tasks seismic_denoising seismic_magnitude landform terrain_gan
+                                       summarization knowledge_extraction] [--settings new fixed one old]
+                                      [--hogs 4] [--hog-threads 1 2] [--smoke] [--timeout 900]
+                                      [--set TASK.FIELD=VALUE ...] [--output /tmp/geohub-busy-machine]
 
 For each quickstart task and each thread setting, one child process runs `run_quickstart(tasks=[task],
-retrain=True)` (what `geohub quickstart --retrain --no-serve --tasks TASK` runs) and reports the step's wall
-time, first alone, then beside `--hogs` CPU-bound processes (numpy matmul loops, each with `--hog-threads`
-OpenBLAS threads) on the same cores. The ratio busy / alone is what sharing costs; sharing the cores fairly with
-4 busy processes on 2 cores should cost about (4 + 1) / 1 = 5x at worst, and less for a multi-threaded step
-that the scheduler gives several slots: goal <= 4x on 2 cores (issue #20: 25-40x with the old settings).
+retrain=True)` (the call `geohub quickstart --retrain --no-serve --tasks TASK` makes: the same recipe, task
+runner and Trainer / Accelerate loop) and reports the step's wall time, first alone, then beside `--hogs`
+CPU-bound processes on the same cores, once per hog kind: numpy matmul loops with `--hog-threads` OpenBLAS
+threads each (1 = the issue's "4 CPU-bound processes"; 2 = 8 busy threads, last session's measurement). The
+ratio busy / alone is what sharing costs. Four single-threaded processes beside a 1-thread step on 2 cores leave
+it 2/5 of a core (2.5x); a step that runs at 2 threads alone and S times faster than at 1 can at best slow by
+2.5 S beside them: goal <= 4x on 2 cores (issue #20: 25-40x with the old settings).
 
-Settings: `new` = geohub's defaults (`geohub.runtime.configure_environment`: threads from the CPU affinity, OpenMP
-threads sleep instead of spinning); `old` = `GEOHUB_RUNTIME=off` (torch's and libgomp's own defaults). The
-children get a clean environment: OMP_NUM_THREADS, OMP_WAIT_POLICY, GOMP_SPINCOUNT and GEOHUB_* removed, so the
-figures describe a fresh user's machine. `--smoke` uses the families' seconds-long `quickstart_smoke` recipes.
-The machine may be shared with other work: the load average (`os.getloadavg`) is recorded beside every timing.
-Prints one JSON line (prefix `BENCHMARK_JSON `), then a table.
+Settings (`geohub.runtime`): `new` = geohub's defaults (threads from the CPU affinity, OpenMP threads sleep
+instead of spinning, and training drops to fewer threads while other tasks want the CPUs); `fixed` = the same
+without the adaptation (`GEOHUB_ADAPT_THREADS=off`); `one` = one thread always (`GEOHUB_THREADS=1`); `old` =
+`GEOHUB_RUNTIME=off` (torch's and libgomp's own defaults). The children get a clean environment
+(OMP_NUM_THREADS, OMP_WAIT_POLICY, GOMP_SPINCOUNT and GEOHUB_* removed), as on a fresh user's machine. A step
+that runs past `--timeout` is stopped and shown as "> timeout". `--smoke` uses the families' seconds-long
+`quickstart_smoke` recipes (to check the benchmark itself).
+
+The machine may be shared with other work: the load average (`os.getloadavg`) before the run and before every
+step is recorded. Prints one JSON line (prefix `BENCHMARK_JSON `), then a table: per step, setting and hog kind,
+the alone and busy seconds, the ratio to the same setting alone, the ratio to `new` alone, and the thread
+counts the step ran with (e.g. 2>1 = it started at 2 and dropped to 1), and the CPU seconds of the alone run
+(with `--settings new one`: whether a second thread buys anything for that step; a loaded machine blurs wall
+times more than CPU times).
 """
 
 from __future__ import annotations
@@ -25,12 +36,15 @@ import argparse
 import json
 import os
 import platform
+import resource
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+TASKS = ["seismic_denoising", "seismic_magnitude", "landform", "terrain_gan", "summarization", "knowledge_extraction"]
 
 _STEP = r"""
 import json, sys, time
@@ -40,9 +54,14 @@ overrides = smoke_overrides([name]) if smoke else {}
 for task, fields in parse_overrides(sets).items():
     overrides.setdefault(task, {}).update(fields)
 import torch
+counts, set_threads = [torch.get_num_threads()], torch.set_num_threads
+def recording(n):  # the thread counts the step ran with (the adaptation and the GAN's cpu_threads call this)
+    set_threads(n)
+    counts.append(n) if counts[-1] != n else None
+torch.set_num_threads = recording
 start = time.perf_counter()
 result = run_quickstart(folder, tasks=[name], retrain=True, overrides=overrides, echo=lambda *a: None)[0]
-print("STEP_JSON " + json.dumps({"seconds": time.perf_counter() - start, "threads": torch.get_num_threads()}))
+print("STEP_JSON " + json.dumps({"seconds": time.perf_counter() - start, "threads": counts}))
 """
 
 _HOG = r"""
@@ -53,19 +72,22 @@ while True:
 """
 
 _CLEAN = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_NUM_THREADS")
+SETTINGS = {"new": {}, "fixed": {"GEOHUB_ADAPT_THREADS": "off"}, "one": {"GEOHUB_THREADS": "1"},
+            "old": {"GEOHUB_RUNTIME": "off"}}  # fmt: skip
 
 
 def child_env(setting: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in _CLEAN and not k.startswith("GEOHUB_")}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    if setting == "old":
-        env["GEOHUB_RUNTIME"] = "off"
+    env.update(SETTINGS[setting])
     return env
 
 
 def start_hogs(count: int, threads: int) -> list[subprocess.Popen]:
     env = {k: v for k, v in os.environ.items() if k not in _CLEAN}
-    env.update({"OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)})
+    env.update(
+        {"OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    )
     return [subprocess.Popen([sys.executable, "-c", _HOG], env=env) for _ in range(count)]
 
 
@@ -73,75 +95,123 @@ def stop_hogs(hogs: list[subprocess.Popen]) -> None:
     for hog in hogs:
         hog.terminate()
     for hog in hogs:
-        hog.wait(timeout=30)
+        try:
+            hog.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            hog.kill()
 
 
-def run_step(task: str, setting: str, folder: Path, smoke: bool, sets: list[str], timeout: float) -> dict:
-    """One quickstart step in a fresh child; its own timing of the step, the child's wall time and the load."""
-    load_before = os.getloadavg()[0]
-    started = time.perf_counter()
+def run_step(task: str, setting: str, folder: Path, args) -> dict:
+    """One quickstart step in a fresh child: its own timing of the step, the thread counts, the load."""
+    load_before, used = os.getloadavg()[0], _children_cpu()
+    command = [sys.executable, "-c", _STEP, task, str(folder), "1" if args.smoke else "0", json.dumps(args.set)]
     try:
-        done = subprocess.run([sys.executable, "-c", _STEP, task, str(folder), "1" if smoke else "0", json.dumps(sets)],
-                              env=child_env(setting), capture_output=True, text=True, timeout=timeout)  # fmt: skip
+        done = subprocess.run(command, env=child_env(setting), capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
-        return {"seconds": None, "timed_out": timeout, "load": [load_before, os.getloadavg()[0]]}
+        return {"seconds": None, "timed_out": args.timeout, "threads": [], "load": load_before}
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("STEP_JSON ")), None)
     if done.returncode != 0 or line is None:
-        raise SystemExit(f"{task} ({setting}) failed:\n{done.stderr[-3000:]}")
-    result = json.loads(line[len("STEP_JSON ") :])
-    result.update({"wall_seconds": time.perf_counter() - started, "load": [load_before, os.getloadavg()[0]]})
-    return result
+        return {"seconds": None, "failed": done.stderr[-2000:], "threads": [], "load": load_before}
+    cpu = _children_cpu() - used  # the child's user + system time (its threads together)
+    return {**json.loads(line[len("STEP_JSON ") :]), "cpu_seconds": cpu, "load": load_before}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def busy_run(task: str, setting: str, folder: Path, args, hog_threads: int) -> dict:
+    hogs = start_hogs(args.hogs, hog_threads)
+    try:
+        time.sleep(2.0)  # let the hogs start their loops
+        return run_step(task, setting, folder, args)
+    finally:
+        stop_hogs(hogs)
+
+
+def _ratio(busy: dict, alone: dict) -> float | None:
+    if busy["seconds"] is None or not alone.get("seconds"):
+        return None
+    return busy["seconds"] / alone["seconds"]
 
 
 def measure(args) -> list[dict]:
     rows = []
     for task in args.tasks:
+        alone = {}
         for setting in args.settings:
             folder = args.output / setting / task
-            alone = run_step(task, setting, folder, args.smoke, args.set, args.timeout)
-            hogs = start_hogs(args.hogs, args.hog_threads)
-            try:
-                time.sleep(2.0)  # let the hogs start their loops
-                busy = run_step(task, setting, folder, args.smoke, args.set, args.timeout)
-            finally:
-                stop_hogs(hogs)
-            ratio = busy["seconds"] / alone["seconds"] if busy["seconds"] and alone["seconds"] else None
-            rows.append({"task": task, "settings": setting, "alone": alone, "busy": busy, "ratio": ratio})
-            print(f"{task} {setting}: alone {alone['seconds']} s, busy {busy['seconds']} s", file=sys.stderr)
+            alone[setting] = run_step(task, setting, folder, args)
+            print(f"{task} {setting} alone: {alone[setting]['seconds']} s", file=sys.stderr, flush=True)
+            for hog_threads in args.hog_threads:
+                busy = busy_run(task, setting, folder, args, hog_threads)
+                reference = alone.get("new", alone[setting])
+                rows.append({"task": task, "settings": setting, "hogs": args.hogs, "hog_threads": hog_threads,
+                             "alone": alone[setting], "busy": busy, "ratio": _ratio(busy, alone[setting]),
+                             "ratio_to_new_alone": _ratio(busy, reference)})  # fmt: skip
+                print(f"{task} {setting} beside {args.hogs}x{hog_threads}: {busy['seconds']} s", file=sys.stderr,
+                      flush=True)  # fmt: skip
     return rows
+
+
+def _seconds(run: dict) -> str:
+    if run["seconds"] is not None:
+        return f"{run['seconds']:8.1f}"
+    return f"{'>' + format(run['timed_out'], '.0f'):>8s}" if "timed_out" in run else f"{'failed':>8s}"
+
+
+def _times(value: float | None, run: dict, alone: dict) -> str:
+    if value is not None:
+        return f"{value:6.2f}x"
+    if "timed_out" in run and alone.get("seconds"):
+        return f">{run['timed_out'] / alone['seconds']:5.0f}x"
+    return "    n/a"
+
+
+def print_table(report: dict) -> None:
+    recipes = "smoke recipes" if report["smoke"] else "full recipes"
+    print(f"\nquickstart steps ({recipes}), alone and beside {report['hogs']} CPU-bound processes "
+          f"(hog threads each: {report['hog_threads']}), {report['affinity']} CPUs, "
+          f"load before the run {report['load_before']:.2f}")  # fmt: skip
+    header = (f"{'task':22s} {'settings':8s} {'hogs':>5s} {'alone s':>8s} {'busy s':>8s} {'ratio':>7s} "
+              f"{'vs new':>7s} {'threads alone/busy':>18s} {'cpu s':>6s} {'load a/b':>9s}")  # fmt: skip
+    print(header)
+    print("-" * len(header))
+    for row in report["rows"]:
+        alone, busy = row["alone"], row["busy"]
+        threads = ">".join(map(str, alone["threads"])) + " / " + ">".join(map(str, busy["threads"]))
+        print(f"{row['task']:22s} {row['settings']:8s} {row['hogs']:>3d}x{row['hog_threads']} {_seconds(alone)} "
+              f"{_seconds(busy)} {_times(row['ratio'], busy, alone)} "
+              f"{_times(row['ratio_to_new_alone'], busy, alone)} {threads:>18s} {alone.get('cpu_seconds', 0):6.1f} "
+              f"{alone['load']:4.1f}/{busy['load']:4.1f}")  # fmt: skip
+    for row in report["rows"]:
+        for run in (row["alone"], row["busy"]):
+            if "failed" in run:
+                print(f"\n{row['task']} ({row['settings']}) failed:\n{run['failed']}")
+    print("goal: ratio <= 4x on 2 cores beside 4 single-threaded CPU-bound processes")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", nargs="+",
-                        default=["seismic_denoising", "seismic_magnitude", "landform", "summarization"])  # fmt: skip
-    parser.add_argument("--settings", nargs="+", choices=["new", "old"], default=["new", "old"])
+    parser.add_argument("--tasks", nargs="+", default=TASKS)
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=["new", "old"])
     parser.add_argument("--hogs", type=int, default=4)
-    parser.add_argument("--hog-threads", type=int, default=2)
+    parser.add_argument("--hog-threads", type=int, nargs="+", default=[1], help="threads per hog (one run each)")
     parser.add_argument("--smoke", action="store_true", help="the families' seconds-long quickstart_smoke recipes")
     parser.add_argument("--set", action="append", default=[], help="TASK.FIELD=VALUE recipe override (repeat)")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds before a step is given up")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds before a step is given up")
     parser.add_argument("--output", type=Path, default=Path("/tmp/geohub-busy-machine"))
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped benchmark stops its hogs (finally)
+    load_before = os.getloadavg()[0]
     rows = measure(args)
-    report = {"tasks": args.tasks, "hogs": args.hogs, "hog_threads": args.hog_threads, "smoke": args.smoke,
-              "sets": args.set, "cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
-              "machine": platform.machine(), "rows": rows}  # fmt: skip
+    report = {"tasks": args.tasks, "settings": args.settings, "hogs": args.hogs, "hog_threads": args.hog_threads,
+              "smoke": args.smoke, "sets": args.set, "timeout": args.timeout, "load_before": load_before,
+              "cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)), "machine": platform.machine(),
+              "rows": rows}  # fmt: skip
     print("BENCHMARK_JSON " + json.dumps(report))
-    recipes = "smoke recipes" if args.smoke else "full recipes"
-    print(
-        f"\nquickstart steps ({recipes}) alone and beside {args.hogs} CPU-bound processes, {report['affinity']} CPUs"
-    )
-    header = f"{'task':26s} {'settings':8s} {'alone s':>8s} {'busy s':>8s} {'ratio':>7s} {'threads':>7s} {'load':>11s}"
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        alone, busy = row["alone"], row["busy"]
-        ratio = f"{row['ratio']:6.2f}x" if row["ratio"] else "   n/a"
-        print(f"{row['task']:26s} {row['settings']:8s} {alone['seconds'] or float('nan'):8.1f} "
-              f"{busy['seconds'] or float('nan'):8.1f} {ratio:>7s} {alone.get('threads', 0):7d} "
-              f"{alone['load'][0]:5.1f}/{busy['load'][0]:4.1f}")  # fmt: skip
-    print("goal: ratio <= 4x on 2 cores")
+    print_table(report)
 
 
 if __name__ == "__main__":
