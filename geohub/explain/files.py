@@ -15,24 +15,26 @@ __all__ = ["explain_file"]
 
 
 def _terrain_latent(model, path, seed: int | None) -> torch.Tensor:
-    """`(1, latent_dim)`: drawn as `generate(1, seed=seed)` draws it, or read from a .npy file."""
+    """`(1, *latent_shape)`: drawn as `generate(1, seed=seed)` draws it, or read from a .npy file (a vector
+    `(latent_dim,)`, or a latent field `(latent_dim, h, w)` for a convolutional terrain GAN)."""
     from ..errors import DataError
 
-    size = int(model.config.latent_dim)
+    shape = tuple(getattr(model.config, "latent_shape", (int(model.config.latent_dim),)))
+    size, wanted = int(np.prod(shape)), "x".join(map(str, shape))
     if path is None:
         return model.sample_latents(1, torch.Generator().manual_seed(int(seed)))
     try:
         latent = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as err:
         raise DataError(
-            f"not a .npy array ({err})", path=path, expected=f"a .npy latent vector of {size} floats"
+            f"not a .npy array ({err})", path=path, expected=f"a .npy latent of {wanted} floats"
         ) from None
-    if latent.size != size or latent.ndim > 2 or not np.issubdtype(latent.dtype, np.number):
+    if latent.size != size or latent.ndim > len(shape) + 1 or not np.issubdtype(latent.dtype, np.number):
         raise DataError(f"latent of shape {latent.shape} ({latent.dtype})", path=path,
-                        expected=f"a .npy latent vector of {size} numbers, shape ({size},) or (1, {size})")  # fmt: skip
+                        expected=f"a .npy latent of {size} numbers, shape {shape} or (1, *{shape})")  # fmt: skip
     if not np.isfinite(latent).all():
         raise DataError("the latent holds NaN or infinite values", path=path, expected="finite numbers")
-    return torch.as_tensor(latent, dtype=torch.float32).reshape(1, size)
+    return torch.as_tensor(latent, dtype=torch.float32).reshape(1, *shape)
 
 
 def _read_text_file(path) -> str:
