@@ -311,8 +311,46 @@ def _to_channels_last(hidden: torch.Tensor) -> torch.Tensor:
     return hidden.unsqueeze(2).contiguous(memory_format=torch.channels_last)
 
 
-def _channels_last_upsample_conv(hidden: torch.Tensor, conv: KerasSameConv1d) -> torch.Tensor:
-    """Polyphase up-sample + convolution on channels-last `(B, C, 1, T)` -> `(B, C', 1, 2T)` channels-last.
+_FUSED_CONV_RELU = None
+
+
+def _fused_conv_relu():
+    """oneDNN's convolution with a fused ReLU (`torch.ops.mkldnn._convolution_pointwise`, what `torch.compile`
+    uses on CPU), or False where this torch lacks it or it disagrees with `relu(conv2d)` on a probe."""
+    global _FUSED_CONV_RELU
+    if _FUSED_CONV_RELU is None:
+        _FUSED_CONV_RELU = False
+        try:
+            op = torch.ops.mkldnn._convolution_pointwise
+            with torch.inference_mode(False), torch.no_grad(), torch.autocast("cpu", enabled=False):
+                probe = torch.linspace(-1, 1, 24).view(1, 2, 1, 12).contiguous(memory_format=torch.channels_last)
+                weight = torch.linspace(-1, 1, 18).view(3, 2, 1, 3).contiguous(memory_format=torch.channels_last)
+                bias = torch.tensor([0.1, -0.2, 0.3])
+                fused = op(probe, weight, bias, [0, 1], [1, 1], [1, 1], 1, "relu", [], "")
+                if torch.allclose(fused, F.relu(F.conv2d(probe, weight, bias, padding=(0, 1))), atol=1e-6):
+                    _FUSED_CONV_RELU = op
+        except Exception:  # no oneDNN in this torch, or the op changed: the unfused path below is exact too
+            pass
+    return _FUSED_CONV_RELU
+
+
+def _conv2d(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, padding: int, relu: bool):
+    """`conv2d(hidden, weight, bias, padding=(0, padding))` on channels-last tensors, then ReLU when `relu`: fused
+    into the convolution on CPU without autograd (about 2.5x faster than a separate ReLU pass over the output)."""
+    fused = relu and hidden.device.type == "cpu" and not torch.is_grad_enabled() and _fused_conv_relu()
+    if fused:
+        if torch.is_autocast_enabled("cpu"):  # the op has no autocast rule: cast as autocast casts convolutions
+            dtype = torch.get_autocast_dtype("cpu")
+            hidden, weight, bias = hidden.to(dtype), weight.to(dtype), bias.to(dtype)
+        if hidden.dtype == weight.dtype == bias.dtype:
+            return fused(hidden, weight, bias, [0, padding], [1, 1], [1, 1], 1, "relu", [], "")
+    out = F.conv2d(hidden, weight, bias, padding=(0, padding))
+    return out.relu_() if relu else out
+
+
+def _channels_last_upsample_conv(hidden: torch.Tensor, conv: KerasSameConv1d, relu: bool = False) -> torch.Tensor:
+    """Polyphase up-sample + convolution (+ ReLU when `relu`) on channels-last `(B, C, 1, T)` -> `(B, C', 1, 2T)`
+    channels-last.
 
     In channels-last memory the two phases' outputs `(B, T, 2, C')` already sit in the interleaved order, so the
     interleaving is a view, not a copy.
@@ -324,7 +362,7 @@ def _channels_last_upsample_conv(hidden: torch.Tensor, conv: KerasSameConv1d) ->
     if -low != high:
         hidden = F.pad(hidden, (-low, high))
         low = high = 0
-    out = F.conv2d(hidden, weight, bias, padding=(0, high))  # (B, 2C', 1, T), memory (B, T, 2, C')
+    out = _conv2d(hidden, weight, bias, high, relu)  # (B, 2C', 1, T), memory (B, T, 2, C')
     batch, channels, length = out.shape[0], conv.out_channels, out.shape[-1]
     out = out.permute(0, 2, 3, 1).reshape(batch, 1, 2 * length, channels)
     return out.permute(0, 3, 1, 2)
@@ -342,12 +380,12 @@ def _channels_last_max_pool(hidden: torch.Tensor) -> torch.Tensor:
     return pooled.permute(0, 3, 1, 2)
 
 
-def _channels_last_conv(hidden: torch.Tensor, conv: KerasSameConv1d) -> torch.Tensor:
-    """`conv` on channels-last `(B, C, 1, T)` -> channels-last `(B, C', 1, T)`."""
+def _channels_last_conv(hidden: torch.Tensor, conv: KerasSameConv1d, relu: bool = False) -> torch.Tensor:
+    """`conv` (+ ReLU when `relu`) on channels-last `(B, C, 1, T)` -> channels-last `(B, C', 1, T)`."""
     weight = conv.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-    if conv.pad_left == conv.pad_right:
-        return F.conv2d(hidden, weight, conv.bias, padding=(0, conv.pad_left))
-    return F.conv2d(F.pad(hidden, (conv.pad_left, conv.pad_right)), weight, conv.bias)
+    if conv.pad_left != conv.pad_right:
+        hidden = F.pad(hidden, (conv.pad_left, conv.pad_right))
+    return _conv2d(hidden, weight, conv.bias, conv.pad_left if conv.pad_left == conv.pad_right else 0, relu)
 
 
 def _channels_last_single_output(hidden: torch.Tensor, conv: KerasSameConv1d) -> torch.Tensor:
@@ -382,9 +420,9 @@ class EqTransformerDecoder(nn.Module):
         for level, conv in enumerate(self.convs):
             if level == self.crop_level:  # up-sample, drop one sample at each end, convolve
                 samples = hidden.permute(0, 2, 3, 1).repeat_interleave(2, dim=2)[:, :, 1:-1]  # (B, 1, 2T - 2, C)
-                hidden = _channels_last_conv(samples.permute(0, 3, 1, 2), conv).relu_()
+                hidden = _channels_last_conv(samples.permute(0, 3, 1, 2), conv, relu=True)
             else:
-                hidden = _channels_last_upsample_conv(hidden, conv).relu_()
+                hidden = _channels_last_upsample_conv(hidden, conv, relu=True)
         return _channels_last_single_output(hidden, self.output)
 
 
