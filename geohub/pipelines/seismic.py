@@ -18,8 +18,11 @@ yields one model window per item (`ChunkPipeline`), so `batch_size` batches wind
 own rule. Picking accepts `stride` (samples between windows) or `overlap` (fraction of a window), `p_threshold`,
 `s_threshold`, `detection_threshold` and `output="obspy"` (an `obspy.Stream` of probability traces and
 `obspy.core.event.Pick`s); both accept `fill_gaps`. `batch_size` defaults to 32 windows and is capped by the memory
-budget (`geohub.data.limits.check_memory`). A list is checked item by item before any work: a bad item (None, a
-missing file) is a `WaveformError` naming its index, never a TypeError after the good items ran.
+budget (`geohub.data.limits.check_memory`). A list is checked item by item before any work (a file's headers are
+read): with `errors="raise"` (default) a bad item (None, a missing, unreadable or truncated file) is a
+`WaveformError` naming its index, never a TypeError after the good items ran; with `errors="return"` each bad item
+gets `{"index", "input", "error", "error_type"}` in its place and the good items their results, an item that fails
+only when its data is read included (`geohub.pipelines.items`).
 The magnitude pipeline scores, per station, the window placed so that the record's peak amplitude falls 40% into
 it; a station without signal (all-zero or constant) gets `event_probability` 0 and magnitude None.
 
@@ -59,6 +62,7 @@ from ..inference.waveform import (
     waveform_adapter,
     window_layout,
 )
+from .items import check_errors_mode, check_items, check_waveform_file, run_items
 
 __all__ = ["SeismicPhasePickingPipeline", "SeismicMagnitudePipeline", "WaveformChunkPipeline", "as_stream"]
 
@@ -96,25 +100,28 @@ class WaveformChunkPipeline(ChunkPipeline):
     def _ensure_tensor_on_device(self, inputs, device):
         return inputs  # windows are moved in `_forward`; records stay numpy / obspy objects
 
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, inputs, *args, errors: str = "raise", **kwargs):
         """Checks before any work: `batch_size` against the memory budget (`geohub.data.limits.check_memory`), and
-        every input (each item of a list) is a path to an existing file, an `obspy` Stream/Trace or a
-        `{"waveforms", "sampling_rate"}` dict; a bad item is an error naming its index (`inputs[1]`), so no good
-        result is computed and then lost. A file that exists but cannot be read still fails when its turn comes."""
+        every input (each item of a list) is a path to a file whose headers read (`check_waveform_file`), an
+        `obspy` Stream/Trace or a `{"waveforms", "sampling_rate"}` dict. `errors="raise"` (default): a bad item is
+        an error naming its index (`inputs[1]`) before any work; `errors="return"`: a bad item's result is its
+        error (`geohub.pipelines.items`), the others their results."""
         from ..data.limits import check_memory, window_bytes
 
         window = getattr(getattr(self, "spec", None), "window_length", None)
         window = window or getattr(self.model.config, "window_length", None) or 6000
         batch = kwargs.get("batch_size") or self._batch_size
         check_memory(batch, "batch_size", window_bytes(window), what="windows", error=WaveformError)
-        for index, item in enumerate(inputs if isinstance(inputs, (list, tuple)) else [inputs]):
-            check_waveform_input(item, f"inputs[{index}]" if isinstance(inputs, (list, tuple)) else "inputs")
+        if check_errors_mode(errors) == "return":
+            return run_items(inputs, check_waveform_input, lambda items: super(WaveformChunkPipeline, self).__call__(
+                items, *args, **kwargs), lambda item: super(WaveformChunkPipeline, self).__call__(item, *args, **kwargs))  # fmt: skip
+        check_items(inputs, check_waveform_input)
         return super().__call__(inputs, *args, **kwargs)
 
 
 def check_waveform_input(item, field: str) -> None:
-    """A WaveformError naming `field` unless `item` is an existing file's path, an obspy Stream/Trace or a dict
-    with "waveforms" and "sampling_rate"."""
+    """A WaveformError naming `field` unless `item` is a readable waveform file's path (headers checked, see
+    `check_waveform_file`), an obspy Stream/Trace or a dict with "waveforms" and "sampling_rate"."""
     import os
 
     from obspy import Stream, Trace
@@ -124,6 +131,7 @@ def check_waveform_input(item, field: str) -> None:
     if isinstance(item, (str, os.PathLike)) and str(item).strip():
         if not os.path.isfile(item):
             raise WaveformError("waveform file not found", path=item, field=field, expected="an existing file")
+        check_waveform_file(item, field)
         return
     raise WaveformError(f"{type(item).__name__} {str(item)[:40]!r} is not a waveform input", field=field,
                         expected='a file path, an obspy Stream/Trace or {"waveforms", "sampling_rate"}')  # fmt: skip

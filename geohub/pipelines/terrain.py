@@ -14,7 +14,9 @@
 Both follow transformers' chunk-pipeline contract: `preprocess` cuts one input into model-sized items (one latent
 vector per generated patch; one patch per DEM tile), `_forward` runs the model on a batch of them, `postprocess`
 joins the items of one input. So `batch_size`, lists of inputs and `num_workers` work as for any pipeline, and the
-answer does not depend on them. The processor (`TerrainImageProcessor`, saved with the model) is loaded by
+answer does not depend on them. A list given to the landform pipeline is checked before any work (a file's headers
+are read); `errors="return"` gives a bad item `{"index", "input", "error", "error_type"}` in its place instead of
+raising (`geohub.pipelines.items`). The processor (`TerrainImageProcessor`, saved with the model) is loaded by
 `pipeline()` through `AutoImageProcessor`; the landform pipeline computes exactly
 `geohub.inference.terrain.classify_landform` (what the demo serves).
 
@@ -42,6 +44,7 @@ from ..errors import RasterError
 from ..explain import explain as explain_model
 from ..explain import explain_patches, explanation_entry, pipeline_settings
 from ..inference.terrain import landform_patches, landform_scores
+from .items import check_dem_file, check_errors_mode, check_items, run_items
 
 __all__ = ["TerrainGenerationPipeline", "LandformClassificationPipeline"]
 
@@ -113,12 +116,14 @@ class TerrainGenerationPipeline(_TerrainPipeline):
 
 
 def check_dem_input(item, field: str) -> None:
-    """A RasterError naming `field` unless `item` is an existing file's path, a `DEM` or a 2-D numeric array."""
+    """A RasterError naming `field` unless `item` is a DEM file's path (headers checked), a `DEM` or a 2-D numeric
+    array."""
     if isinstance(item, DEM):
         return
     if isinstance(item, (str, os.PathLike)):
         if not str(item).strip() or not os.path.isfile(item):
             raise RasterError("DEM file not found", path=str(item), field=field, expected="an existing file")
+        check_dem_file(item, field)
         return
     array = np.asarray(item) if isinstance(item, (np.ndarray, list, tuple)) else None
     if array is None or array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
@@ -142,12 +147,17 @@ class LandformClassificationPipeline(_TerrainPipeline):
             postprocess["top_k"] = check_top_k(top_k, self.model.config.num_labels)
         return preprocess, {}, {**postprocess, "explain": settings}
 
-    def __call__(self, inputs, *args, **kwargs):
-        """Every input (each item of a list) is checked before any work: a path to an existing file, a `DEM` or a
-        2-D array of numbers; a bad item is an error naming its index (`inputs[1]`), so no good result is computed
-        and then lost. A file that exists but cannot be read still fails when its turn comes."""
-        for index, item in enumerate(inputs if isinstance(inputs, list) else [inputs]):
-            check_dem_input(item, f"inputs[{index}]" if isinstance(inputs, list) else "inputs")
+    def __call__(self, inputs, *args, errors: str = "raise", **kwargs):
+        """Every input (each item of a list) is checked before any work: a path to a file whose headers read
+        (`check_dem_file`: format, declared size), a `DEM` or a 2-D array of numbers. `errors="raise"` (default): a
+        bad item is an error naming its index (`inputs[1]`), so no good result is computed and then lost;
+        `errors="return"`: a bad item's result is its error (`geohub.pipelines.items`), an item whose pixels fail
+        only when read included, and the others their predictions."""
+        if check_errors_mode(errors) == "return":
+            return run_items(inputs, check_dem_input, lambda items: super(LandformClassificationPipeline, self).__call__(
+                items, *args, **kwargs), lambda item: super(LandformClassificationPipeline, self).__call__(
+                item, *args, **kwargs))  # fmt: skip
+        check_items(inputs, check_dem_input)
         return super().__call__(inputs, *args, **kwargs)
 
     def preprocess(self, inputs, spacing_m: float | None = None, max_patches: int = 64):

@@ -5,7 +5,9 @@
     pipeline("knowledge-extraction", model="path/to/tagger")          # BIO tagger (+ relation_model=...)
 
 Each takes one text or a list of texts; summarization returns `{"summary_text": str}` per text, knowledge
-extraction `{"entities": [...], "relations": [...]}` (with offsets and confidences) per text. The work is done by
+extraction `{"entities": [...], "relations": [...]}` (with offsets and confidences) per text. A list is checked
+before any work; `errors="return"` gives a bad item `{"index", "input", "error", "error_type"}` in its place
+instead of raising (`geohub.pipelines.items`). The work is done by
 `geohub.inference.text`, so pipelines and `summarize`/`extract` give the same answers.
 
 Explanations (`geohub.explain`): `explain=True` (integrated gradients; or `"saliency"` / `"input_x_gradient"`, with
@@ -69,15 +71,11 @@ class GeoSummarizationPipeline(Pipeline):
 
         return is_extractive(self.model)
 
-    def __call__(self, inputs, *args, **kwargs):
-        """A list is checked item by item before any work: a bad item is a `CorpusError` naming `inputs[i]`."""
-        if isinstance(inputs, list):
-            from ..inference.text import check_documents
-
-            for index, item in enumerate(inputs):
-                document = item.get("sentences", item.get("text")) if isinstance(item, dict) else item
-                _item_error(lambda document=document: check_documents([document]), index)
-        return super().__call__(inputs, *args, **kwargs)
+    def __call__(self, inputs, *args, errors: str = "raise", **kwargs):
+        """A list is checked item by item before any work: with `errors="raise"` (default) a bad item is a
+        `CorpusError` naming `inputs[i]`; with `errors="return"` its result is its error (`geohub.pipelines.items`)
+        and the other items get their summaries."""
+        return _call_checked(self, super().__call__, inputs, _check_document, errors, args, kwargs)
 
     def preprocess(self, inputs: Any, title: str | None = None) -> dict[str, Any]:
         from ..inference.text import check_documents
@@ -161,14 +159,11 @@ class KnowledgeExtractionPipeline(Pipeline):
             postprocess["explain_entities"] = explain_entities
         return {}, {}, {**postprocess, "explain": settings}
 
-    def __call__(self, inputs, *args, **kwargs):
-        """A list is checked item by item before any work: a bad item is a `CorpusError` naming `inputs[i]`."""
-        if isinstance(inputs, list):
-            from ..inference.text import check_texts
-
-            for index, item in enumerate(inputs):
-                _item_error(lambda item=item: check_texts([item]), index)
-        return super().__call__(inputs, *args, **kwargs)
+    def __call__(self, inputs, *args, errors: str = "raise", **kwargs):
+        """A list is checked item by item before any work: with `errors="raise"` (default) a bad item is a
+        `CorpusError` naming `inputs[i]`; with `errors="return"` its result is its error (`geohub.pipelines.items`)
+        and the other texts get their entities."""
+        return _call_checked(self, super().__call__, inputs, _check_text, errors, args, kwargs)
 
     def preprocess(self, text: str) -> dict[str, Any]:
         from ..inference.text import check_texts
@@ -217,11 +212,38 @@ class KnowledgeExtractionPipeline(Pipeline):
         return explanation_entry(e, entity=index, text=mention.text, label=mention.label, offsets=e.extra["offsets"])
 
 
-def _item_error(check, index: int) -> None:
-    """Run `check()`; its `GeohubError` is raised again naming the list item `inputs[index]`."""
+def _item_error(check, field: str) -> None:
+    """Run `check()`; its `GeohubError` is raised again naming the list item (`inputs[i]`)."""
     from ..errors import CorpusError, GeohubError
 
     try:
         check()
     except GeohubError as err:
-        raise CorpusError(f"inputs[{index}]: {err.message}", field=f"inputs[{index}]", expected=err.expected) from None
+        raise CorpusError(f"{field}: {err.message}", field=field, expected=err.expected) from None
+
+
+def _check_document(item, field: str) -> None:
+    from ..inference.text import check_documents
+
+    document = item.get("sentences", item.get("text")) if isinstance(item, dict) else item
+    _item_error(lambda: check_documents([document]), field)
+
+
+def _check_text(item, field: str) -> None:
+    from ..inference.text import check_texts
+
+    _item_error(lambda: check_texts([item]), field)
+
+
+def _call_checked(pipe, call, inputs, check, errors: str, args: tuple, kwargs: dict):
+    """`errors="raise"`: a list's items checked before any work, then `call`; `errors="return"`: per-item results
+    or errors (`geohub.pipelines.items.run_items`). A single input is checked by the pipeline's preprocess."""
+    from .items import check_errors_mode, run_items
+
+    if check_errors_mode(errors) == "return":
+        return run_items(inputs, check, lambda items: call(items, *args, **kwargs),
+                         lambda item: call(item, *args, **kwargs))  # fmt: skip
+    if isinstance(inputs, list):
+        for index, item in enumerate(inputs):
+            check(item, f"inputs[{index}]")
+    return call(inputs, *args, **kwargs)

@@ -31,6 +31,6 @@ def test_a_bad_item_in_a_list_is_named_before_any_work(classify, bad, message, m
 
 
 def test_a_list_of_good_dems_gives_one_result_each(classify):
-    good = np.random.RandomState(0).rand(64, 64) * 300.0
+    good = np.random.RandomState(0).rand(256, 256) * 300.0  # 7.7 km across: patches at any default's spacing
     results = classify([good, good], spacing_m=30.0)
     assert len(results) == 2 and results[0] == results[1]
