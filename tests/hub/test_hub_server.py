@@ -52,6 +52,8 @@ api = HfApi()
 out = {"whoami": api.whoami()["name"]}
 api.create_repo("alice/lifecycle", private=True)
 api.create_repo("alice/lifecycle-data", repo_type="dataset")
+api.create_repo("alice/lifecycle-untagged")  # a model repo without the geohub library tag: not listed
+api.upload_file(path_or_fileobj=b"# plain\n", path_in_repo="README.md", repo_id="alice/lifecycle-untagged")
 folder = Path("upload"); folder.mkdir()
 (folder / "config.json").write_text('{"model_type": "x"}')
 (folder / "README.md").write_text("---\nlibrary_name: geohub\ntags: [geophysics]\n---\n# card\n")
@@ -98,7 +100,9 @@ def test_repo_lifecycle_with_the_stock_client(hub_client):
     assert out["branches"] == sorted([["dev", out["second"]], ["main", out["first"]]])
     assert out["config_v1"] == '{"model_type": "x"}' and out["config_dev"] == '{"model_type": "y"}'
     assert out["commits"] == ["on dev", "first", "initial commit"]
-    assert out["listed"] == ["alice/lifecycle"]
+    # the server is shared by the session (other tests push alice's geohub models too): this test's own repos only
+    assert "alice/lifecycle" in out["listed"] and "alice/lifecycle-untagged" not in out["listed"]
+    assert all(repo.startswith("alice/") for repo in out["listed"]), out["listed"]
     assert out["dataset_file"] == "a,b\n1,2\n"
     assert out["dataset_tree"] == [".gitattributes", "data", "data/train.csv"]
     assert out["deleted"]
