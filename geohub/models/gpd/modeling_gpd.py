@@ -8,12 +8,17 @@ softmax. BatchNorm eps 1e-3 (Keras).
 Labels: `(B,)` class indices (0 P, 1 S, 2 Noise) or `(B, 3)` target probabilities; the loss is cross-entropy.
 
 Inference (eval mode, gradients off, no labels) runs `GPDInference`: every BatchNorm folded into the convolution or
-dense layer before it, traced and frozen with TorchScript (no per-layer Python), in `config.inference_dtype`; it is
-rebuilt whenever a parameter changes. With float32 the logits equal the layer-by-layer path up to float rounding.
+dense layer before it, traced and frozen with TorchScript (no per-layer Python), in `config.inference_dtype` or, for
+the calls inside `with inference_dtype("bfloat16"):`, in that dtype (a context variable: per thread, the config is
+not touched, so concurrent calls at different precisions do not interfere). One cached path per dtype, rebuilt
+whenever a parameter changes. With float32 the logits equal the layer-by-layer path up to float rounding.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import threading
 import weakref
 from dataclasses import dataclass
 
@@ -31,7 +36,7 @@ except ModuleNotFoundError as err:  # this file shipped alone as remote code, wh
         raise
     from transformers import PreTrainedModel as GeoPreTrainedModel
 
-__all__ = ["GPDOutput", "GPDPreTrainedModel", "GPDForWindowClassification", "GPDInference"]
+__all__ = ["GPDOutput", "GPDPreTrainedModel", "GPDForWindowClassification", "GPDInference", "inference_dtype"]
 
 _BN_EPS = 1e-3
 
@@ -138,7 +143,25 @@ class GPDInference(nn.Module):
         return F.linear(hidden, self.classifier_weight, self.classifier_bias).float()
 
 
-_INFERENCE: weakref.WeakKeyDictionary[nn.Module, tuple] = weakref.WeakKeyDictionary()
+# model -> {dtype: (state key, tensors, runner)}: one eval path per dtype, so calls at different precisions (threads)
+# never rebuild each other's; the lock makes check-and-build one step
+_INFERENCE: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
+_INFERENCE_LOCK = threading.Lock()
+_DTYPE: contextvars.ContextVar[str | None] = contextvars.ContextVar("geohub_gpd_inference_dtype", default=None)
+
+
+@contextlib.contextmanager
+def inference_dtype(dtype: str):
+    """Run GPD's eval path in `dtype` ("float32" or "bfloat16") for the calls inside this context, in this thread
+    (and its context) only: `config.inference_dtype` is not changed, so concurrent calls at other dtypes are not
+    affected."""
+    if dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"inference_dtype must be 'float32' or 'bfloat16', got {dtype!r}")
+    token = _DTYPE.set(dtype)
+    try:
+        yield
+    finally:
+        _DTYPE.reset(token)
 
 
 def _state_key(model: GPDForWindowClassification, dtype: torch.dtype, device: torch.device, tensors: list) -> tuple:
@@ -152,11 +175,20 @@ def inference_runner(model: GPDForWindowClassification, example: torch.Tensor):
     """The cached `GPDInference` of `model`, TorchScript-traced and frozen when TorchScript works here; None when a
     layer is not a plain Conv1d / Linear / BatchNorm1d (e.g. dynamically quantised: the layer path runs then).
     Rebuilt when a layer is replaced, a parameter or buffer changed in place or moved (version counter, storage), or
-    `config.inference_dtype` changed."""
-    dtype = torch.bfloat16 if getattr(model.config, "inference_dtype", "float32") == "bfloat16" else torch.float32
-    cached = _INFERENCE.get(model)
-    if cached is not None and cached[0] == _state_key(model, dtype, example.device, cached[1]):
-        return cached[2]
+    the dtype (`inference_dtype(...)` in this context, else `config.inference_dtype`) has no path yet."""
+    name = _DTYPE.get() or getattr(model.config, "inference_dtype", "float32")
+    dtype = torch.bfloat16 if name == "bfloat16" else torch.float32
+    with _INFERENCE_LOCK:
+        paths = _INFERENCE.setdefault(model, {})
+        cached = paths.get(dtype)
+        if cached is not None and cached[0] == _state_key(model, dtype, example.device, cached[1]):
+            return cached[2]
+        paths[dtype] = _build_runner(model, dtype, example)
+        return paths[dtype][2]
+
+
+def _build_runner(model: GPDForWindowClassification, dtype: torch.dtype, example: torch.Tensor) -> tuple:
+    """(state key, tensors, runner) of `inference_runner`."""
     tensors = [*model.parameters(), *model.buffers()]
     plain = [type(b.conv) is nn.Conv1d and type(b.norm) is nn.BatchNorm1d for b in model.convs]
     plain += [type(b.linear) is nn.Linear and type(b.norm) is nn.BatchNorm1d for b in model.dense]
@@ -167,8 +199,7 @@ def inference_runner(model: GPDForWindowClassification, example: torch.Tensor):
             runner = torch.jit.freeze(torch.jit.trace(runner, example[:1], check_trace=False))
         except Exception:  # TorchScript unavailable: the folded eager module gives the same logits
             pass
-    _INFERENCE[model] = (_state_key(model, dtype, example.device, tensors), tensors, runner)
-    return runner
+    return _state_key(model, dtype, example.device, tensors), tensors, runner
 
 
 class GPDPreTrainedModel(GeoPreTrainedModel):
@@ -195,7 +226,8 @@ class GPDForWindowClassification(GPDPreTrainedModel):
         self.post_init()
 
     def train(self, mode: bool = True):
-        _INFERENCE.pop(self, None)  # the eval path is rebuilt from the current weights
+        with _INFERENCE_LOCK:
+            _INFERENCE.pop(self, None)  # the eval paths are rebuilt from the current weights
         return super().train(mode)
 
     def forward(
