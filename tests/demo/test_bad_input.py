@@ -81,7 +81,7 @@ def test_corrupt_dem_upload_is_refused(client, tmp_path):
     path.write_bytes(b"\x93NUMPY garbage that is not an array")
     with pytest.raises(AppError, match=r"tile\.npy: cannot read \.npy file"):
         client.predict(handle_file(str(path)), None, None, api_name="/classify_landform")
-    assert client.predict(None, "plain tile (32 x 32, 50 m)", None, api_name="/classify_landform")["label"]
+    assert client.predict(None, next(iter(DEM_EXAMPLES)), None, api_name="/classify_landform")["label"]
 
 
 def test_terrain_size_outside_the_limit_is_refused(client):
