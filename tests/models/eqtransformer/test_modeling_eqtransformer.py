@@ -13,6 +13,7 @@ from geohub.models.eqtransformer import (
     EqTransformerConfig,
     EqTransformerFeatureExtractor,
     EqTransformerForPhasePicking,
+    modeling_eqtransformer,
 )
 from geohub.models.eqtransformer.modeling_eqtransformer import (
     EqTransformerAttention,
@@ -102,6 +103,63 @@ def test_hard_sigmoid_lstm_matches_a_step_by_step_reference():
     torch.testing.assert_close(lstm(x), expected)
     lstm.gate = "sigmoid"  # the sigmoid variant is nn.LSTM itself, and differs
     assert not torch.allclose(lstm(x), expected, atol=1e-3)
+
+
+def test_channels_last_max_pool_is_keras_same_pooling():
+    for length in (375, 376):  # odd: the last sample alone (Keras pads with -inf); even: plain pairs
+        x = torch.randn(2, 3, length) - 5.0  # all negative, so zero padding would show
+        got = modeling_eqtransformer._channels_last_max_pool(modeling_eqtransformer._to_channels_last(x))
+        torch.testing.assert_close(got.squeeze(2), F.max_pool1d(x, 2, 2, ceil_mode=True), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("kernel_size", [7, 4])
+def test_fused_conv_relu_equals_conv_then_relu(kernel_size):
+    assert modeling_eqtransformer._fused_conv_relu()  # the pinned torch has oneDNN's fused op: the fast path runs
+    torch.manual_seed(4)
+    conv, x = KerasSameConv1d(3, 5, kernel_size), torch.randn(2, 3, 50)
+    expected = F.relu(conv(x))
+    hidden = modeling_eqtransformer._to_channels_last(x)
+    with torch.inference_mode():
+        fused = modeling_eqtransformer._channels_last_conv(hidden, conv, relu=True).squeeze(2)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fused_bf16 = modeling_eqtransformer._channels_last_conv(hidden, conv, relu=True).squeeze(2)
+            plain_bf16 = F.relu(conv(x))
+    torch.testing.assert_close(fused, expected, atol=1e-6, rtol=1e-6)
+    assert fused_bf16.dtype == torch.bfloat16
+    torch.testing.assert_close(fused_bf16.float(), plain_bf16.float(), atol=0.05, rtol=0.02)
+
+
+def test_attention_in_blocks_of_windows_equals_all_at_once(monkeypatch):
+    torch.manual_seed(5)
+    attention, x = EqTransformerAttention(4, 6, width=3).eval(), torch.randn(5, 9, 4)
+    with torch.no_grad():
+        whole = attention(x)
+        monkeypatch.setattr(modeling_eqtransformer, "_ATTENTION_BLOCK_ELEMENTS", 9 * 9 * 6 * 2)  # 2 windows a block
+        blocks = attention(x)
+    for a, b in zip(whole, blocks):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+
+
+def test_lstm_and_attention_run_in_float32_under_autocast():
+    torch.manual_seed(6)
+    lstm, attention, x = EqTransformerLSTM(4, 3, True, "hard_sigmoid", 0.0).eval(), EqTransformerAttention(6, 4), \
+        torch.randn(2, 7, 4)  # fmt: skip
+    with torch.no_grad():
+        expected = attention(lstm(x))[0]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            got = attention(lstm(x))[0]
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, expected)
+
+
+def test_inference_path_equals_the_training_path():
+    torch.manual_seed(7)
+    model = EqTransformerForPhasePicking(tiny_config()).eval()
+    x = torch.randn(2, 3, 6000)
+    reference = model(x).logits.detach()  # gradients on: unfused convolutions, no fast paths
+    with torch.inference_mode():
+        fast = model(x).logits
+    torch.testing.assert_close(fast, reference, atol=1e-5, rtol=1e-5)
 
 
 def test_keras_same_padding_pads_even_kernels_on_the_right():
