@@ -178,7 +178,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    rows = []
+    load_before, rows = os.getloadavg(), []
     for name, length, ours, theirs in contestants():
         if args.only and not any(word in name for word in args.only):
             continue
@@ -197,7 +197,8 @@ def main() -> None:
 
     report = {"threads": args.threads, "repeats": args.repeats, "torch": torch.__version__,
               "seisbench": seisbench.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
-              "rows": rows, "annotate": annotate}  # fmt: skip
+              "rows": rows, "annotate": annotate,
+              "load_average_1_5_15_min": {"start": load_before, "end": os.getloadavg()}}  # fmt: skip
     print("BENCHMARK_JSON " + json.dumps(report))
     print(f"\nwindows per CPU-second, {args.threads} thread(s), median of {args.repeats}, random weights, same input")
     _print_table(rows, "windows_per_cpu_s", ".1f")
@@ -207,6 +208,8 @@ def main() -> None:
         )
         _print_table(annotate, "hours_per_cpu_s", ".3f")
     print("targets: windows >= 1.50x SeisBench on the same model; annotate [auto] >= 2.00x")
+    print(f"load average (1/5/15 min): start {report['load_average_1_5_15_min']['start']}, "
+          f"end {report['load_average_1_5_15_min']['end']} on {os.cpu_count()} CPUs")  # fmt: skip
 
 
 if __name__ == "__main__":

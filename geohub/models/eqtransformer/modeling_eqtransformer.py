@@ -16,6 +16,12 @@ Keras details kept: 'same' padding of even kernels pads on the right only, max-p
 
 Labels: `(B, 3, T)` float targets in [0, 1] for (detection, P, S); the loss is the `config.loss_weights`-weighted
 sum of per-output binary cross-entropies.
+
+CPU speed (same outputs up to float rounding): the long convolutions run channels-last `(B, C, 1, T)` (oneDNN),
+max-pooling as the maximum of even and odd samples, the decoders' up-sampling in polyphase form with ReLU fused into
+the convolution at inference; under bfloat16 autocast the LSTMs and attention layers stay float32 (their
+elementwise tanh/exp and tiny matrix products are slower in bfloat16 on CPUs), the attention scores are computed a
+few windows at a time (cache-sized blocks).
 """
 
 from __future__ import annotations
