@@ -209,6 +209,98 @@ class Replay:
         path.write_bytes(b"I0\n0" + pickle.dumps(RunsCode(), protocol=protocol))
         return "refused" if is_pickle_file(path) else "silent"
 
+    def pickle_after_padding(self, protocol, padding):
+        """Session 6: the scan read the first MiB only (a pickle after 1 MiB of padding was kept); and a word ending
+        in `c` just before a protocol-0 GLOBAL hid the GLOBAL from the non-overlapping start search."""
+        import pickle
+
+        from geohub.hub import is_pickle_file
+
+        class RunsCode:
+            def __reduce__(self):
+                return (os.system, ("true",))
+
+        path = self.root / f"padded-{protocol}-{len(padding)}.csv"
+        path.write_bytes(padding + pickle.dumps(RunsCode(), protocol=protocol))
+        return "refused" if is_pickle_file(path) else "silent"
+
+    # case 4 (session 6): `geohub train --output_dir` into someone's folder
+    def train_output_dir(self):
+        """`run_recipe` is what `accelerate launch -m geohub.training.launch` (and so `geohub train`) runs."""
+        from geohub.training.launch import run_recipe
+
+        folder = self.root / "my_model"
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"someone else's weights")
+        recipe = self.root / "magnitude.yaml"
+        recipe.write_text("task: seismic_magnitude\nconv_channels: '4,8'\nlstm_hidden_size: 6\ndataset: synthetic\n"
+                          "num_train_windows: 8\nnum_eval_windows: 4\nwindow_length: 1000\nmax_steps: 1\n"
+                          "per_device_train_batch_size: 4\neval_strategy: 'no'\nsave_strategy: 'no'\n"
+                          "report_to: none\ndisable_tqdm: true\n")  # fmt: skip
+        outcome = _api(lambda: run_recipe(str(recipe), ["--output_dir", str(folder)]))
+        return "data loss" if (folder / "model.safetensors").read_bytes() != b"someone else's weights" else outcome
+
+    # case 9 (session 6): a list whose item is a corrupt file
+    def _truncated_record(self) -> Path:
+        path = self.root / "cut.mseed"
+        if not path.exists():
+            from obspy import Stream
+
+            full = self.root / "long.mseed"
+            Stream([_trace(30000, channel=f"HH{c}") for c in "ZNE"]).write(str(full), format="MSEED",
+                                                                            reclen=4096)  # fmt: skip
+            data = full.read_bytes()
+            path.write_bytes(data[: len(data) - 4096 + 300])  # a last record of 300 bytes
+        return path
+
+    def list_corrupt_file(self, mode):
+        """[good, truncated file, good]: "raise" must fail before any work (else the good result computed is lost);
+        "return" must give the good results and the bad item's error in its place."""
+        from transformers import pipeline
+
+        picker = pipeline("seismic-phase-picking", model=str(self.picker))
+        calls = []
+        forward = type(picker)._forward
+        type(picker)._forward = lambda pipe, *a, **k: calls.append(1) or forward(pipe, *a, **k)
+        try:
+            inputs = [str(self.record), str(self._truncated_record()), str(self.record)]
+            if mode == "raise":  # one window per forward: the good first record runs before the bad one is read
+                outcome = _api(lambda: picker(inputs, batch_size=1))
+                return "data loss" if outcome == "refused" and calls else outcome
+            results = []
+            outcome = _api(lambda: results.extend(picker(inputs, errors="return")))
+        finally:
+            type(picker)._forward = forward
+        if outcome != "ok":
+            return outcome
+        good = all("picks" in results[i] for i in (0, 2)) and results[1].get("index") == 1
+        return "fine" if good and "error" in results[1] else "silent"
+
+    def landform_list_truncated(self):
+        import torch
+        from transformers import pipeline
+
+        from geohub.models.landform import LandformCNNForImageClassification, LandformConfig
+        from geohub.models.terrain_gan import TerrainImageProcessor
+
+        folder = self.root / "landform"
+        torch.manual_seed(0)
+        LandformCNNForImageClassification(LandformConfig(image_size=16, hidden_sizes=[4, 8])).save_pretrained(folder)
+        TerrainImageProcessor(normalization="patch", spacing_m=50.0, patch_size=16).save_pretrained(folder)
+        classify = pipeline("landform-classification", model=str(folder))
+        good = np.random.default_rng(0).random((64, 64)) * 300.0
+        np.save(self.root / "dem.npy", good.astype(np.float32))
+        data = (self.root / "dem.npy").read_bytes()
+        (self.root / "cut.npy").write_bytes(data[: len(data) // 2])
+        calls = []
+        forward = type(classify)._forward
+        type(classify)._forward = lambda pipe, *a, **k: calls.append(1) or forward(pipe, *a, **k)
+        try:
+            outcome = _api(lambda: classify([good, str(self.root / "cut.npy"), good], spacing_m=50.0, batch_size=1))
+        finally:
+            type(classify)._forward = forward
+        return "data loss" if outcome == "refused" and calls else outcome
+
     # case 8: NER readers
     def ner_commas(self):
         from geohub.data.ner_files import read_conll
@@ -332,6 +424,14 @@ CASES = [
     ("9 raw errors", "--chunk-seconds 0.001", "chunk_seconds", ()),
     ("9 raw errors", "learning_rate: .nan", "nan_learning_rate", ()),
     ("10 modes", "save_pretrained under umask 022", "umask", ()),
+    # found open after session 5 (fixed in session 6)
+    ("4 overwrites", "train --output_dir someone's folder", "train_output_dir", ()),
+    *[("7 pickles", f"protocol {p} after 1 MiB of padding", "pickle_after_padding", (p, b"x" * (1 << 20) + b"\n"))
+      for p in (0, 2, 5)],
+    ("7 pickles", "...opcodes\\n + protocol 0 GLOBAL", "pickle_after_padding", (0, b"plain text, no opcodes\n")),
+    ("9 raw errors", "[good, truncated file, good]", "list_corrupt_file", ("raise",)),
+    ("9 raw errors", "same, errors='return'", "list_corrupt_file", ("return",)),
+    ("9 raw errors", "landform [good, cut .npy, good]", "landform_list_truncated", ()),
 ]  # fmt: skip
 
 
