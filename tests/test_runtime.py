@@ -275,3 +275,34 @@ def test_the_gan_loop_adapts_only_with_cpu_threads_zero(monkeypatch, torch_threa
     adversarial.train_gan(None, None, None, None, 1.0, SimpleNamespace(cpu_threads=0))
     adversarial.train_gan(None, None, None, None, 1.0, SimpleNamespace(cpu_threads=2))  # the recipe's count: kept
     assert seen == [1, 2] and torch_threads.get_num_threads() == 2
+
+
+def test_a_task_adapts_from_its_start_and_inner_loops_hand_their_steps_to_it(monkeypatch, torch_threads):
+    from geohub.training.tasks import _adapting_threads, get_task
+    from geohub.training.threads import ThreadAdapter
+
+    _geohub_chose(monkeypatch)
+    load = [4]
+    monkeypatch.setattr("geohub.training.threads.other_runnable", lambda: load[0])
+    torch_threads.set_num_threads(2)
+    seen = {}
+
+    def run(*args):  # a task's run: data preparation, then a training loop with its own adapter
+        seen["preparing"] = torch_threads.get_num_threads()
+        inner = ThreadAdapter(interval=0.0)
+        inner.start()
+        assert inner.active and inner.delegate is not None and inner.policy is None
+        load[0] = 0
+        for _ in range(3):
+            inner.step()  # drives the task's adapter: three quiet readings
+        seen["quiet"] = torch_threads.get_num_threads()
+        inner.restore()  # the loop ends; the task's adapter stays in charge
+        load[0] = 4
+        return {"args": args}
+
+    monkeypatch.setattr("geohub.training.threads.INTERVAL_S", 0.0)
+    assert _adapting_threads(run)(1, 2) == {"args": (1, 2)}
+    assert seen == {"preparing": 1, "quiet": 2} and torch_threads.get_num_threads() == 2
+    from geohub.training.denoising import run_seismic_denoising
+
+    assert get_task("seismic_denoising").run.__wrapped__ is run_seismic_denoising  # every task is handed out wrapped

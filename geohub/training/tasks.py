@@ -8,7 +8,7 @@ launching one task does not import the others.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import ConfigError
 
@@ -23,7 +23,8 @@ class Task:
         name: the recipe's `task:` value.
         argument_types: the dataclasses whose fields are the recipe's keys, e.g. (ModelArgs, DataArgs, TrainArgs).
         run: called as `run(*arguments)` inside each process started by `accelerate launch`; returns a dict of
-            final metrics (also written to `<output_dir>/all_results.json`).
+            final metrics (also written to `<output_dir>/all_results.json`). `get_task` hands it out wrapped so
+            that its CPU thread count follows the machine's load (`geohub.training.threads.adapting_threads`).
         description: one line for `geohub train --help`.
     """
 
@@ -52,4 +53,17 @@ def get_task(name: str, *, path=None, line: int | None = None) -> Task:
     task = resolve(tasks[name])
     if not isinstance(task, Task):
         raise TypeError(f"{tasks[name]} is not a geohub.training.Task")
-    return task
+    return replace(task, run=_adapting_threads(task.run))
+
+
+def _adapting_threads(run: Callable[..., dict]) -> Callable[..., dict]:
+    """`run` with its CPU thread count following the machine's load (`geohub.training.threads`, imported when
+    the task runs: resolving a task stays light)."""
+
+    def adapted(*args, **kwargs):
+        from .threads import adapting_threads
+
+        return adapting_threads(run)(*args, **kwargs)
+
+    adapted.__wrapped__ = run
+    return adapted

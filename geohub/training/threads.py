@@ -16,14 +16,16 @@ step. Where geohub did not choose the count (`geohub.runtime.adaptive_threads_en
 
 from __future__ import annotations
 
+import functools
 import time
 
 from transformers import TrainerCallback
 
 from ..runtime import ThreadPolicy, adaptive_threads_enabled, other_runnable, usable_cpus
 
-__all__ = ["ThreadAdapter", "AdaptiveThreads", "AdaptiveThreadsMixin"]
+__all__ = ["ThreadAdapter", "AdaptiveThreads", "AdaptiveThreadsMixin", "adapting_threads"]
 
+_IN_CHARGE: list[ThreadAdapter] = []  # the adapter changing the count now (at most one per process)
 INTERVAL_S = 1.0  # between readings of the load (a reading costs ~0.1 ms)
 FIRST_READINGS = 3  # taken at the start, a few ms apart, so a step of a few seconds adapts from the start
 
@@ -32,35 +34,47 @@ class ThreadAdapter:
     """Adapts torch's intra-op thread count to the other runnable tasks while a loop runs (see module docstring).
 
     Args:
-        interval: seconds between readings.
+        interval: seconds between readings (default `INTERVAL_S`).
         read: returns the other runnable tasks (None = unknown); default `geohub.runtime.other_runnable`.
         clock: monotonic seconds (tests pass a fake one).
     """
 
-    def __init__(self, interval: float = INTERVAL_S, read=None, clock=time.monotonic):
-        self.interval, self.read, self.clock = interval, read or other_runnable, clock
+    def __init__(self, interval: float | None = None, read=None, clock=time.monotonic):
+        self.interval = INTERVAL_S if interval is None else interval
+        self.read, self.clock = read or other_runnable, clock
         self.policy: ThreadPolicy | None = None
+        self.delegate: ThreadAdapter | None = None  # the adapter in charge, when another one started first
         self.changes: list[tuple[float, int]] = []  # (clock, threads) of every change, for logs and tests
         self._last = float("-inf")
 
     @property
     def active(self) -> bool:
-        return self.policy is not None
+        return self.policy is not None or self.delegate is not None
 
     def start(self) -> None:
-        """Begin adapting, if geohub chose the thread count (else a no-op); takes the first readings."""
+        """Begin adapting, if geohub chose the thread count (else a no-op); takes the first readings. Where
+        another adapter is already in charge (the task's, `adapting_threads`), this one hands its steps to it."""
         import torch
 
-        if self.policy is None and adaptive_threads_enabled(torch.get_num_threads()):
-            self.policy = ThreadPolicy(torch.get_num_threads(), usable_cpus())
-            for index in range(FIRST_READINGS):
-                if index:
-                    time.sleep(0.005)
-                self._apply(self.policy.update(self.read()))
-            self._last = self.clock()
+        if self.active:
+            return
+        if _IN_CHARGE:
+            self.delegate = _IN_CHARGE[0]
+            return
+        if torch.cuda.is_available() or not adaptive_threads_enabled(torch.get_num_threads()):
+            return  # on a GPU run the CPU threads matter little; the user's count is theirs
+        self.policy = ThreadPolicy(torch.get_num_threads(), usable_cpus())
+        _IN_CHARGE.append(self)
+        for index in range(FIRST_READINGS):
+            if index:
+                time.sleep(0.005)
+            self._apply(self.policy.update(self.read()))
+        self._last = self.clock()
 
     def step(self) -> None:
         """One loop step done: read the load if `interval` has passed, change the thread count if asked."""
+        if self.delegate is not None:
+            self.delegate.step()
         if self.policy is None:
             return
         now = self.clock()
@@ -69,10 +83,13 @@ class ThreadAdapter:
             self._apply(self.policy.update(self.read()))
 
     def restore(self) -> None:
-        """Stop adapting; torch runs with the count found at `start` again."""
+        """Stop adapting; torch runs with the count found at `start` again (a delegating adapter only stops
+        handing on its steps)."""
+        self.delegate = None
         if self.policy is not None:
             self._apply(self.policy.full)
             self.policy = None
+            _IN_CHARGE.remove(self)
 
     def _apply(self, threads: int) -> None:
         import torch
@@ -91,8 +108,6 @@ class AdaptiveThreads(TrainerCallback):
         self.adapter = adapter or ThreadAdapter()
 
     def on_train_begin(self, args, state, control, **kwargs):
-        if not args.use_cpu and _cuda():
-            return
         self.adapter.start()
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -123,7 +138,7 @@ class AdaptiveThreadsMixin:
 
     def evaluate(self, *args, **kwargs):
         adapter = self.thread_adaptation.adapter
-        standalone = not adapter.active and (self.args.use_cpu or not _cuda())
+        standalone = not adapter.active
         if standalone:
             adapter.start()
         try:
@@ -133,7 +148,18 @@ class AdaptiveThreadsMixin:
                 adapter.restore()
 
 
-def _cuda() -> bool:
-    import torch
+def adapting_threads(run):
+    """`run` (a task's run function) with the thread count adapted from its start to its end: data
+    preparation, training, evaluation and saving; the Trainer's callback and the GAN loop hand their steps to
+    it. `geohub.training.tasks.get_task` wraps every task's `run` with this."""
 
-    return torch.cuda.is_available()
+    @functools.wraps(run)
+    def adapted(*args, **kwargs):
+        adapter = ThreadAdapter()
+        adapter.start()
+        try:
+            return run(*args, **kwargs)
+        finally:
+            adapter.restore()
+
+    return adapted
