@@ -30,8 +30,12 @@ from ..data.corpus import (
 from ..errors import ConfigError
 from ..models.extractive_summarizer.processing_extractive_summarizer import (
     collate_documents,
+    compress_sentences,
     encode_documents,
+    encode_words,
+    select_sentence_indices,
     select_sentences,
+    word_features,
 )
 from ..utils import get_logger
 from .supervised import GeoSeq2SeqTrainer, GeoTrainer, with_device_defaults
@@ -81,6 +85,21 @@ class SummarizationModelArguments(LoraArguments):
                   "only the linear score of the features (transfers better from few training documents)"},
     )  # fmt: skip
     dropout: float = field(default=0.1, metadata={"help": "extractive: dropout in the sentence layers"})
+    compression: bool = field(
+        default=False,
+        metadata={"help": "extractive: also fit a keep/drop head over the frozen encoder's token states that deletes "
+                  "words of the chosen sentence (labels: the word occurs in the reference; order kept)"},
+    )  # fmt: skip
+    compression_threshold: float = field(
+        default=0.5, metadata={"help": "extractive compression: words with a lower keep probability are deleted"}
+    )
+    compression_min_words: int = field(
+        default=8, metadata={"help": "extractive compression: words a compressed sentence keeps at least"}
+    )
+    compression_min_run: int = field(
+        default=1, metadata={"help": "extractive compression: words are deleted only in runs of at least this many"}
+    )
+    compression_epochs: int = field(default=20, metadata={"help": "extractive compression: epochs of the head"})
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -318,7 +337,10 @@ def _load_extractive(model_args):
     options = {"max_sentences": model_args.max_sentences, "freeze_encoder": model_args.freeze_encoder,
                "use_features": model_args.use_features, "num_sentence_layers": model_args.num_sentence_layers,
                "loss": model_args.extractive_loss, "dropout": model_args.dropout,
-               "embedding_scorer": model_args.embedding_scorer}  # fmt: skip
+               "embedding_scorer": model_args.embedding_scorer, "compression": model_args.compression,
+               "compression_threshold": model_args.compression_threshold,
+               "compression_min_words": model_args.compression_min_words,
+               "compression_min_run": model_args.compression_min_run}  # fmt: skip
     try:
         return ExtractiveSummarizerForSentenceExtraction.from_encoder(path, **options), tokenizer
     except ValueError as err:
@@ -354,6 +376,11 @@ def _build_extractive(model_args, data_args, training_args, train, test):
                               batched=True, with_indices=True, remove_columns=train.column_names)  # fmt: skip
         eval_set = test.map(_extractive_encoder(tokenizer, data_args, seed, 0.0),
                             batched=True, with_indices=True, remove_columns=test.column_names)  # fmt: skip
+    if model_args.compression:
+        if not model.config.freeze_encoder or model_args.use_lora:
+            raise ConfigError("compression needs the frozen encoder", field="compression",
+                              expected="freeze_encoder: true and use_lora: false")  # fmt: skip
+        fit_compression_head(model, tokenizer, train, train_set["labels"], model_args, seed)
     if model.config.freeze_encoder and not model_args.use_lora:
         # the encoder never changes: embed every sentence once instead of at every step of every epoch
         pad, cache = tokenizer.pad_token_id or 0, data_args.embedding_cache_dir
@@ -362,10 +389,20 @@ def _build_extractive(model_args, data_args, training_args, train, test):
     rouge = rouge_metrics(list(test["references"]))
     documents = list(test["sentences"])
 
+    titles = list(test["title"]) if "title" in test.column_names else [None] * len(test)
+
     def compute(prediction) -> dict[str, float]:
         logits = prediction.predictions
-        texts = [select_sentences(row, doc, data_args.summary_sentences) for row, doc in zip(logits, documents)]
-        return rouge(texts)
+        if not model.config.compression:
+            return rouge(
+                [select_sentences(row, doc, data_args.summary_sentences) for row, doc in zip(logits, documents)]
+            )
+        chosen = [
+            select_sentence_indices(row, doc, data_args.summary_sentences) for row, doc in zip(logits, documents)
+        ]
+        items = [(doc, i, title) for doc, indices, title in zip(documents, chosen, titles) for i in indices]
+        shortened = iter(compress_sentences(items, model, tokenizer))
+        return rouge([" ".join(next(shortened) for _ in indices) for indices in chosen])
 
     if model_args.use_lora:
         from peft import get_peft_model
@@ -380,6 +417,71 @@ def _build_extractive(model_args, data_args, training_args, train, test):
         data_collator=collator, processing_class=tokenizer, compute_metrics=compute,
     )  # fmt: skip
     return trainer, tokenizer
+
+
+def word_keep_labels(sentence: str, references: list[str]) -> list[float]:
+    """1.0 for each whitespace word of `sentence` whose letter/digit runs all occur (Porter-stemmed, as ROUGE
+    compares them) in one of the `references`, else 0.0."""
+    import re
+
+    from nltk.stem.porter import PorterStemmer
+
+    stem, runs = PorterStemmer().stem, re.compile(r"[^\W_]+")
+    vocabulary = {stem(w) for reference in references for w in runs.findall(reference.lower())}
+    labels = []
+    for word in sentence.split():
+        stems = [stem(w) for w in runs.findall(word.lower())]
+        labels.append(float(bool(stems) and all(s in vocabulary for s in stems)))
+    return labels
+
+
+@torch.no_grad()
+def _compression_examples(model, tokenizer, train, labels, per_document: int = 2, batch_size: int = 32):
+    """(token state + word features, keep label) of every word of each training document's `per_document` best
+    oracle sentences (`labels`: the soft oracle labels), each distinct sentence once."""
+    items, seen = [], set()
+    for row, scores in zip(train, labels):
+        for index in np.argsort(-np.asarray(scores[: len(row["sentences"])]), kind="stable")[:per_document].tolist():
+            key = (row["sentences"][index], row.get("title") or "")
+            if key not in seen:
+                seen.add(key)
+                items.append((row["sentences"], index, row.get("title") or None, row["references"]))
+    model.encoder.eval()
+    inputs, targets = [], []
+    for begin in range(0, len(items), batch_size):
+        chunk = items[begin : begin + batch_size]
+        encoded = encode_words(tokenizer, [d[i] for d, i, _, _ in chunk])
+        hidden = model.encoder(
+            input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]
+        ).last_hidden_state
+        for row, (document, index, title, references) in enumerate(chunk):
+            first = encoded["first_token"][row]
+            words = (first >= 0).nonzero().squeeze(-1)
+            features = torch.tensor(word_features(document, index, title), dtype=hidden.dtype)[words]
+            inputs.append(torch.cat([hidden[row, first[words]], features], dim=-1))
+            targets.append(torch.tensor(word_keep_labels(document[index], references))[words])
+    return torch.cat(inputs), torch.cat(targets)
+
+
+def fit_compression_head(model, tokenizer, train, labels, model_args, seed: int) -> None:
+    """Fit the summarizer's compression head (logistic regression over the frozen encoder's token state of each
+    word's first sub-word and its word features) on the words of the training documents' best oracle sentences,
+    then freeze it (the sentence scorer trains next)."""
+    inputs, targets = _compression_examples(model, tokenizer, train, labels)
+    logger.info("compression head: %d words, %.3f kept in the references", len(targets), float(targets.mean()))
+    head = model.compression_head
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=1e-2, weight_decay=1e-3)
+    for _ in range(model_args.compression_epochs):
+        order = torch.randperm(len(targets), generator=generator)
+        for begin in range(0, len(order), 512):
+            batch = order[begin : begin + 512]
+            logits = head(inputs[batch].to(head.weight.dtype)).squeeze(-1)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets[batch].to(logits.dtype))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    head.requires_grad_(False)
 
 
 def warm_started_encoder_decoder(path: str, tokenizer):

@@ -127,15 +127,20 @@ def test_extractive_quickstart_recipe_trains_the_features_scorer(tmp_path):
     # the quickstart's summarization recipe (features-only scorer, soft oracle labels) through the real task path
     out = tmp_path / "quick"
     values = {"task": "summarization"} | quickstart_recipes()["summarization"]
-    values |= {"dataset": str(FIXTURE), "output_dir": str(out), "max_steps": 2, "per_device_train_batch_size": 2}
+    values |= {"dataset": str(FIXTURE), "output_dir": str(out), "max_steps": 2, "per_device_train_batch_size": 2,
+               "extra_train_dataset": None, "embedding_cache_dir": None, "compression_epochs": 2}  # fmt: skip
     metrics = run_recipe(str(_recipe(tmp_path, "quick", values)))
     assert 0 < metrics["eval_rouge1"] <= 100
     model = AutoModel.from_pretrained(out)
     assert model.config.use_features and not model.config.embedding_scorer and model.config.loss == "listwise"
+    assert model.config.compression and model.config.num_lexical_features == 6
     texts = [json.loads(line)["text"] for line in FIXTURE.read_text().splitlines()[:3]]
-    for text, summary in zip(texts, summarize(texts, model=out, num_sentences=2)):
+    whole = summarize(texts, model=out, num_sentences=2, compress=False)
+    for text, summary, shortened in zip(texts, whole, summarize(texts, model=out, num_sentences=2)):
         sentences = [text[a:b] for a, b in sentence_spans(text)]
         assert summary in {f"{a} {b}" for i, a in enumerate(sentences) for b in sentences[i + 1 :]}
+        words = iter(summary.split())  # the compressed summary only deletes words of the chosen sentences
+        assert all(word in words for word in shortened.split()) and len(shortened.split()) >= min(8, len(summary.split()))
     with pytest.raises(ConfigError, match="summary_sentences"):
         run_recipe(str(_recipe(tmp_path, "bad", values | {"summary_sentences": 0})))
 

@@ -24,13 +24,19 @@ class ExtractiveSummarizerConfig(PretrainedConfig):
             first/last, cosine similarity to the document's mean embedding and to the title, ...; see
             `ExtractiveSummarizerForSentenceExtraction.document_features`) to the sentence layers and as a linear
             (wide) term of the score.
-        num_lexical_features (`int`, defaults to 5): width of the `sentence_features` input (the lexical features
+        num_lexical_features (`int`, defaults to 6): width of the `sentence_features` input (the lexical features
             of `processing_extractive_summarizer.lexical_features`); 0 turns them off.
         embedding_scorer (`bool`, defaults to True): score the sentence embeddings after the sentence layers (deep
             part); False keeps only the linear score of the features (needs `use_features`), which transfers
             better across domains when there are few training documents.
         loss (`str`, defaults to "listwise"): "listwise" (softmax cross-entropy over the sentences of a document
             against its oracle sentences) or "bce" (independent binary cross-entropy per sentence).
+        compression (`bool`, defaults to False): a keep/drop head over the encoder's token states (first sub-word
+            of each word, beside the `WORD_FEATURES` of `processing_extractive_summarizer`): the chosen sentences
+            are shortened by deleting words (order kept, nothing rewritten).
+        compression_threshold (`float`, defaults to 0.5): words with a keep probability below it are deleted.
+        compression_min_words (`int`, defaults to 8): a compressed sentence keeps at least this many words.
+        compression_min_run (`int`, defaults to 1): words are deleted only in runs of at least this many.
     """
 
     model_type = "geohub_extractive_summarizer"
@@ -45,9 +51,13 @@ class ExtractiveSummarizerConfig(PretrainedConfig):
         freeze_encoder: bool = True,
         initializer_range: float = 0.02,
         use_features: bool = False,
-        num_lexical_features: int = 5,
+        num_lexical_features: int = 6,
         loss: str = "listwise",
         embedding_scorer: bool = True,
+        compression: bool = False,
+        compression_threshold: float = 0.5,
+        compression_min_words: int = 8,
+        compression_min_run: int = 1,
         **kwargs,
     ):
         if encoder is None:
@@ -71,6 +81,11 @@ class ExtractiveSummarizerConfig(PretrainedConfig):
             raise ValueError("embedding_scorer=False needs use_features=True (nothing would be scored)")
         if num_lexical_features < 0:
             raise ValueError(f"num_lexical_features must be >= 0, got {num_lexical_features}")
+        if not 0.0 <= compression_threshold <= 1.0:
+            raise ValueError(f"compression_threshold must be in [0, 1], got {compression_threshold}")
+        if compression_min_words < 1 or compression_min_run < 1:
+            raise ValueError(f"compression_min_words and compression_min_run must be >= 1, got "
+                             f"{compression_min_words} and {compression_min_run}")  # fmt: skip
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.encoder = encoder
@@ -84,6 +99,10 @@ class ExtractiveSummarizerConfig(PretrainedConfig):
         self.num_lexical_features = num_lexical_features if use_features else 0
         self.loss = loss
         self.embedding_scorer = embedding_scorer
+        self.compression = compression
+        self.compression_threshold = compression_threshold
+        self.compression_min_words = compression_min_words
+        self.compression_min_run = compression_min_run
         super().__init__(**kwargs)
 
     @property

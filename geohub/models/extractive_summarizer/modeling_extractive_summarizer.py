@@ -81,6 +81,10 @@ DOCUMENT_FEATURES = (
 )  # fmt: skip
 
 
+# width of the word features beside each token state (`processing_extractive_summarizer.WORD_FEATURES`)
+NUM_WORD_FEATURES = 4
+
+
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """all-MiniLM-L6-v2's sentence embedding: token states `(N, L, H)` averaged over the attention mask `(N, L)`,
     L2-normalised -> `(N, H)`."""
@@ -135,6 +139,8 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
             )
             self.norm = nn.LayerNorm(hidden)
             self.scorer = nn.Linear(hidden, 1)
+        if config.compression:  # keep/drop of each word of a chosen sentence (token state + word features)
+            self.compression_head = nn.Linear(hidden + NUM_WORD_FEATURES, 1)
         self.post_init()
         self._apply_freeze()
 
@@ -183,6 +189,28 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
             hidden = self.encoder(input_ids=flat_ids[present], attention_mask=flat_mask[present]).last_hidden_state
             pooled[present] = mean_pool(hidden, flat_mask[present]).to(pooled.dtype)
         return pooled.reshape(batch, sentences, -1)
+
+    def compression_logits(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        first_token: torch.Tensor,
+        word_features: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Keep logits `(N, W)` of the words of N sentences: `input_ids`/`attention_mask` `(N, L)` their sub-words,
+        `first_token` `(N, W)` the position of each word's first sub-word (-1: no sub-word, always kept, +inf),
+        `word_features` `(N, W, NUM_WORD_FEATURES)` (zeros when None). Needs `config.compression`."""
+        if not self.config.compression:
+            raise ValueError("this summarizer has no compression head (config.compression is False)")
+        if self.config.freeze_encoder:
+            self.encoder.eval()
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        index = first_token.clamp(min=0)[..., None].expand(-1, -1, hidden.shape[-1])
+        states = hidden.gather(1, index)
+        if word_features is None:
+            word_features = torch.zeros(*first_token.shape, NUM_WORD_FEATURES, device=hidden.device)
+        logits = self.compression_head(torch.cat([states, word_features.to(states.dtype)], dim=-1)).squeeze(-1)
+        return logits.masked_fill(first_token < 0, float("inf"))
 
     def document_features(
         self, hidden: torch.Tensor, present: torch.Tensor, title: torch.Tensor, title_mask: torch.Tensor
@@ -283,7 +311,10 @@ class ExtractiveSummarizerForSentenceExtraction(ExtractiveSummarizerPreTrainedMo
             if self.config.num_lexical_features:
                 lexical = torch.zeros(batch, sentences, self.config.num_lexical_features, device=hidden.device)
                 if sentence_features is not None:
-                    lexical = sentence_features[:, :sentences].to(lexical.dtype)
+                    # a model reads the first num_lexical_features columns (older models: fewer than computed)
+                    lexical = sentence_features[:, :sentences, : self.config.num_lexical_features].to(lexical.dtype)
+                    if lexical.shape[-1] < self.config.num_lexical_features:
+                        lexical = nn.functional.pad(lexical, (0, self.config.num_lexical_features - lexical.shape[-1]))
                 features = torch.cat([features, lexical], dim=-1) * present[..., None]
         logits = torch.zeros(batch, sentences, device=hidden.device, dtype=hidden.dtype)
         if self.config.embedding_scorer:

@@ -3,7 +3,9 @@ the lexical sentence features (TF-IDF similarity to the document, word overlap w
 choice of sentences from scores (with trigram blocking).
 
 The text is never rewritten: a document is a list of sentences (pre-split by the caller, or cut once from the
-text by the caller's splitter), and every summary is made of those exact sentences.
+text by the caller's splitter), and every summary is made of those sentences; a model with a compression head
+may then delete words of a chosen sentence (`encode_words`, `word_features`, `compress_words`: only deletions,
+word order kept, every kept word exactly as written).
 """
 
 from __future__ import annotations
@@ -23,10 +25,30 @@ __all__ = [
     "collate_documents",
     "select_sentence_indices",
     "select_sentences",
+    "WORD_FEATURES",
+    "word_features",
+    "encode_words",
+    "compress_words",
+    "compress_sentences",
 ]
 
 # names of the columns of `lexical_features`, in order (saved in the config as `lexical_features`)
-LEXICAL_FEATURES = ("tfidf_centroid", "tfidf_centroid_z", "tfidf_centroid_best", "title_overlap", "log_words")
+LEXICAL_FEATURES = (
+    "tfidf_centroid",
+    "tfidf_centroid_z",
+    "tfidf_centroid_best",
+    "title_overlap",
+    "log_words",
+    "contribution_cue",
+)  # a model reads the first `config.num_lexical_features` of them
+
+# a sentence that states the paper's contribution ("we propose ...", "in this paper ...", "our results ...")
+_CUE = re.compile(
+    r"\b(we (propose|present|introduce|show|develop|describe|demonstrate|find|study|investigate|report|use|apply"
+    r"|analy[sz]e)|this (paper|work|study|article)|in this (paper|work|study)|here,? we|our (method|approach|model"
+    r"|results))\b",
+    re.IGNORECASE,
+)
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOP = frozenset(
@@ -62,7 +84,8 @@ def tfidf_centroid_scores(sentences: Sequence[str]) -> np.ndarray:
 def lexical_features(sentences: Sequence[str], title: str | None = None) -> list[list[float]]:
     """Per-sentence lexical features `[S][len(LEXICAL_FEATURES)]`: TF-IDF centroid similarity (raw, z-scored in
     the document, 1 for the best sentence), the fraction of the title's content words in the sentence (0 without
-    a title) and log(1 + content words) / 3."""
+    a title), log(1 + content words) / 3 and 1 when the sentence states a contribution ("we propose", "in this
+    paper", "our results", ...)."""
     tfidf = tfidf_centroid_scores(sentences)
     z = (tfidf - tfidf.mean()) / (tfidf.std() + 1e-6)
     best = np.zeros(len(sentences))
@@ -72,7 +95,8 @@ def lexical_features(sentences: Sequence[str], title: str | None = None) -> list
     for i, sentence in enumerate(sentences):
         words = _content_words(sentence)
         overlap = len(title_words & set(words)) / len(title_words) if title_words else 0.0
-        rows.append([float(tfidf[i]), float(z[i]), float(best[i]), overlap, math.log1p(len(words)) / 3.0])
+        rows.append([float(tfidf[i]), float(z[i]), float(best[i]), overlap, math.log1p(len(words)) / 3.0,
+                     float(bool(_CUE.search(sentence)))])  # fmt: skip
     return rows
 
 
@@ -190,3 +214,102 @@ def select_sentences(
     return " ".join(
         sentences[i] for i in select_sentence_indices(scores, sentences, count, block_trigrams=block_trigrams)
     )
+
+
+# --- sentence compression (word deletion) -----------------------------------------------------------------------
+# names of the columns of `word_features`, in order (the compression head sees them beside each word's token state)
+WORD_FEATURES = ("in_title", "in_other_sentences", "in_parentheses", "relative_position")
+
+
+def word_features(sentences: Sequence[str], index: int, title: str | None = None) -> list[list[float]]:
+    """Per-word features `[W][len(WORD_FEATURES)]` of the whitespace words of `sentences[index]`: 1 if the word
+    (any of its letters/digits runs, lower-cased) is in the title / in another sentence of the document, 1 inside
+    parentheses, and the word's relative position in the sentence."""
+    title_words = set(_WORD.findall(title.lower())) if title else set()
+    other = {w for j, s in enumerate(sentences) if j != index for w in _WORD.findall(s.lower())}
+    words = sentences[index].split()
+    rows, depth = [], 0
+    for i, word in enumerate(words):
+        tokens = _WORD.findall(word.lower())
+        depth += word.count("(")
+        rows.append([float(any(t in title_words for t in tokens)), float(any(t in other for t in tokens)),
+                     float(depth > 0), i / max(len(words) - 1, 1)])  # fmt: skip
+        depth = max(0, depth - word.count(")"))
+    return rows
+
+
+def encode_words(tokenizer, sentences: Sequence[str], max_length: int = 128) -> dict[str, torch.Tensor]:
+    """The whitespace words of each sentence as sub-word batches: `input_ids`/`attention_mask` `(N, L)` and
+    `first_token` `(N, W)`, the position of each word's first sub-word (-1 for a word cut off by `max_length` or
+    padding; such words are always kept)."""
+    words = [sentence.split() or [""] for sentence in sentences]
+    encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length, padding=True,
+                        return_tensors="pt")  # fmt: skip
+    first = torch.full((len(words), max(len(w) for w in words)), -1, dtype=torch.long)
+    for row in range(len(words)):
+        for position, word in enumerate(encoded.word_ids(row)):
+            if word is not None and first[row, word] < 0:
+                first[row, word] = position
+    return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "first_token": first}
+
+
+def compress_words(sentence: str, keep: Sequence[float], threshold: float, min_words: int, min_run: int = 1) -> str:
+    """`sentence` without the words whose keep probability (`keep`, one per whitespace word) is below
+    `threshold`, deleted only in runs of at least `min_run` consecutive words (shorter runs stay: fewer broken
+    word pairs); when fewer than `min_words` words would remain, the `min_words` most probable are kept (all of a
+    shorter sentence). Kept words stay exactly as written, in their order."""
+    words = sentence.split()
+    if len(words) <= min_words:
+        return " ".join(words)
+    probabilities = np.ones(len(words))  # words without a probability (cut off by the tokenizer) are kept
+    given = np.asarray(keep, dtype=float)[: len(words)]
+    probabilities[: len(given)] = given
+    kept = probabilities >= threshold
+    start = 0
+    while start < len(kept):  # restore runs of deleted words shorter than min_run
+        end = start
+        while end < len(kept) and not kept[end]:
+            end += 1
+        if 0 < end - start < min_run:
+            kept[start:end] = True
+        start = max(end, start + 1)
+    if kept.sum() < min_words:
+        kept = np.zeros(len(words), dtype=bool)
+        kept[np.argsort(-probabilities, kind="stable")[:min_words]] = True
+    return " ".join(word for word, keep_it in zip(words, kept) if keep_it)
+
+
+@torch.no_grad()
+def compress_sentences(items, model, tokenizer, batch_size: int = 16, lock=None) -> list[str]:
+    """Each `(sentences, index, title)` item's sentence `sentences[index]` without the words that `model`'s
+    compression head (`compression_logits`) gives a keep probability below `config.compression_threshold` (at
+    least `config.compression_min_words` words kept). `lock`: a context-manager factory held while tokenizing."""
+    from contextlib import nullcontext
+
+    out = []
+    for begin in range(0, len(items), batch_size):
+        chunk = items[begin : begin + batch_size]
+        sentences = [document[index] for document, index, _ in chunk]
+        with lock() if lock is not None else nullcontext():
+            encoded = encode_words(tokenizer, sentences)
+        features = torch.zeros(*encoded["first_token"].shape, len(WORD_FEATURES))
+        for row, (document, index, title) in enumerate(chunk):
+            values = word_features(document, index, title)
+            if values:
+                features[row, : len(values)] = torch.tensor(values)
+        device = next(model.parameters()).device
+        encoded = {key: value.to(device) for key, value in encoded.items()}
+        logits = model.compression_logits(**encoded, word_features=features.to(device))
+        keep = torch.sigmoid(logits.float()).cpu().numpy()
+        config = model.config
+        out += [
+            compress_words(
+                sentence,
+                keep[row],
+                config.compression_threshold,
+                config.compression_min_words,
+                getattr(config, "compression_min_run", 1),
+            )
+            for row, sentence in enumerate(sentences)
+        ]
+    return out

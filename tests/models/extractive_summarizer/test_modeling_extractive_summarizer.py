@@ -137,3 +137,29 @@ def test_features_only_scorer_has_no_deep_part(tester):
     assert output.logits.shape == (2, 4) and torch.isneginf(output.logits[1, 3]) and output.loss > 0
     with pytest.raises(ValueError, match="embedding_scorer=False needs use_features"):
         ExtractiveSummarizerConfig(embedding_scorer=False)
+
+
+def test_compression_head_logits_round_trip_and_old_lexical_width(tester, tmp_path):
+    model = ExtractiveSummarizerForSentenceExtraction(tester.config(use_features=True, compression=True)).eval()
+    input_ids = torch.randint(5, 1000, (2, 7))
+    attention_mask = torch.ones_like(input_ids)
+    first_token = torch.tensor([[1, 2, 4, -1], [1, 3, 5, 6]])
+    logits = model.compression_logits(input_ids, attention_mask, first_token)
+    assert logits.shape == (2, 4) and torch.isposinf(logits[0, 3]) and torch.isfinite(logits[1]).all()
+    model.save_pretrained(tmp_path)
+    loaded = AutoModel.from_pretrained(tmp_path).eval()
+    assert loaded.config.compression and loaded.config.compression_threshold == 0.5
+    torch.testing.assert_close(loaded.compression_logits(input_ids, attention_mask, first_token), logits)
+    with pytest.raises(ValueError, match="no compression head"):
+        ExtractiveSummarizerForSentenceExtraction(tester.config()).compression_logits(input_ids, attention_mask,
+                                                                                       first_token)  # fmt: skip
+    with pytest.raises(ValueError, match="compression_threshold"):
+        tester.config(compression=True, compression_threshold=1.5)
+    # a model saved with 5 lexical features reads the first 5 of the 6 computed now
+    old = ExtractiveSummarizerForSentenceExtraction(tester.config(use_features=True, num_lexical_features=5)).eval()
+    ids, mask, _ = tester.inputs()
+    features = torch.rand(2, 4, 6)
+    torch.testing.assert_close(
+        old(input_ids=ids, attention_mask=mask, sentence_features=features).logits,
+        old(input_ids=ids, attention_mask=mask, sentence_features=features[..., :5]).logits,
+    )

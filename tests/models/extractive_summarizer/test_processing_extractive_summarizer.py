@@ -6,11 +6,15 @@ import pytest
 
 from geohub.models.extractive_summarizer.processing_extractive_summarizer import (
     LEXICAL_FEATURES,
+    WORD_FEATURES,
     collate_documents,
+    compress_words,
+    encode_words,
     lexical_features,
     select_sentence_indices,
     select_sentences,
     tfidf_centroid_scores,
+    word_features,
 )
 
 DOCUMENT = [
@@ -53,3 +57,42 @@ def test_collate_pads_documents_and_titles():
     assert batch["sentence_features"].shape == (2, 2, 5) and batch["sentence_features"][1, 1].sum() == 0
     assert batch["title_input_ids"].shape == (2, 4) and batch["title_mask"].tolist() == [1, 0]
     assert batch["labels"].tolist() == [[0.0, 1.0], [1.0, 0.0]]
+
+
+def test_contribution_cue_is_the_last_lexical_feature():
+    document = ["Earthquakes cluster in time.", "In this paper, we propose a new catalogue.", "It covers Chile."]
+    assert LEXICAL_FEATURES[-1] == "contribution_cue"
+    assert [row[-1] for row in lexical_features(document)] == [0.0, 1.0, 0.0]
+
+
+def test_compress_words_deletes_only_and_keeps_a_minimum():
+    sentence = "In this paper , we propose a catalogue of slow slip events ( SSEs ) in Chile"
+    keep = [0.1, 0.1, 0.1, 0.1, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.1, 0.9, 0.9]
+    assert compress_words(sentence, keep, 0.5, 3) == "we propose a catalogue of slow slip events in Chile"
+    # at least min_words: the most probable words, in their order
+    assert compress_words(sentence, keep, 0.95, 3) == "we propose a"
+    assert compress_words("a b c", [0.0, 0.0, 0.0], 0.5, 8) == "a b c"  # shorter than min_words: untouched
+    # runs of deleted words shorter than min_run stay
+    assert compress_words("a b c d e f", [1, 0, 1, 0, 0, 1], 0.5, 1, min_run=2) == "a b c f"
+    # words without a probability (cut off by the tokenizer) are kept
+    assert compress_words("a b c d e f", [0.0, 1.0], 0.5, 1) == "b c d e f"
+
+
+def test_word_features_and_encode_words():
+    from transformers import AutoTokenizer
+
+    from geohub.environment import offline_minilm_path
+
+    document = ["Slow slip (SSE) beneath Chile.", "Chile is long."]
+    rows = word_features(document, 0, title="Slow slip events")
+    assert len(rows) == 5 and all(len(row) == len(WORD_FEATURES) for row in rows)
+    assert [row[0] for row in rows] == [1.0, 1.0, 0.0, 0.0, 0.0]  # in the title
+    assert [row[1] for row in rows] == [0.0, 0.0, 0.0, 0.0, 1.0]  # "Chile." is in the other sentence
+    assert [row[2] for row in rows] == [0.0, 0.0, 1.0, 0.0, 0.0]  # inside parentheses
+    tokenizer = AutoTokenizer.from_pretrained(offline_minilm_path())
+    encoded = encode_words(tokenizer, ["Seismotectonics of Chile", "Slip"])
+    first = encoded["first_token"]
+    assert first.shape == (2, 3) and first[0, 0] == 1 and (first[0, 1:] > first[0, :-1]).all()
+    assert first[1, 1] == -1  # the shorter sentence has one word
+    ids = encoded["input_ids"][0, first[0, 0] : first[0, 1]].tolist()
+    assert tokenizer.decode(ids).replace(" ", "") == "seismotectonics"
