@@ -178,11 +178,14 @@ def summarize(
     max_new_tokens: int = 64,
     num_beams: int = 2,
     max_characters: int = MAX_CHARACTERS,
+    compress: bool | None = None,
 ) -> list[str]:
     """One summary per document (see the module docstring for `model`). A document is a text (split once into
-    sentences) or a list of sentences (kept as given); extractive summaries are made of exact source sentences,
+    sentences) or a list of sentences (kept as given); extractive summaries are made of source sentences,
     `num_sentences` of them (>= 1; more than one: no two sharing a word trigram when avoidable), in document
-    order. `titles` (one per document, or None) feed the extractive model's title features."""
+    order. `titles` (one per document, or None) feed the extractive model's title features. An extractive model
+    with a compression head (`config.compression`) then deletes words of each chosen sentence (order kept,
+    nothing rewritten) unless `compress=False`; `compress=None` follows the model."""
     num_sentences = check_num_sentences(num_sentences)
     documents = check_documents(texts, max_characters=max_characters)
     if titles is not None and len(titles) != len(documents):
@@ -193,7 +196,7 @@ def summarize(
         return centroid_summaries(documents, num_sentences=num_sentences, batch_size=batch_size)
     model, tokenizer = load_text_model(model, tokenizer)
     if is_extractive(model):
-        return extractive_summaries(documents, model, tokenizer, titles, num_sentences, batch_size)
+        return extractive_summaries(documents, model, tokenizer, titles, num_sentences, batch_size, compress)
     return [
         _seq2seq_summary(" ".join(sentences), model, tokenizer, batch_size, max_new_tokens, num_beams)
         for sentences in documents
@@ -220,12 +223,33 @@ def score_sentences(
     return scores
 
 
-def extractive_summaries(documents, model, tokenizer, titles=None, num_sentences: int = 1, batch_size: int = 8):
-    """`num_sentences` exact sentences of each document (pre-split), chosen by the extractive model."""
-    from ..models.extractive_summarizer.processing_extractive_summarizer import select_sentences
+def extractive_summaries(documents, model, tokenizer, titles=None, num_sentences: int = 1, batch_size: int = 8,
+                         compress: bool | None = None):  # fmt: skip
+    """`num_sentences` sentences of each document (pre-split), chosen by the extractive model; compressed (see
+    `compress_sentences`) when the model has a compression head, unless `compress=False`."""
+    from ..models.extractive_summarizer.processing_extractive_summarizer import select_sentence_indices
 
     scores = score_sentences(documents, model, tokenizer, titles, batch_size)
-    return [select_sentences(row, sentences, num_sentences) for row, sentences in zip(scores, documents)]
+    chosen = [select_sentence_indices(row, sentences, num_sentences) for row, sentences in zip(scores, documents)]
+    if compress is None:
+        compress = bool(getattr(model.config, "compression", False))
+    if not compress:
+        return [" ".join(d[i] for i in indices) for d, indices in zip(documents, chosen)]
+    titles = list(titles) if titles is not None else [None] * len(documents)
+    items = [(d, i, t) for d, indices, t in zip(documents, chosen, titles) for i in indices]
+    shortened = iter(compress_sentences(items, model, tokenizer, batch_size=max(batch_size, 16)))
+    return [" ".join(next(shortened) for _ in indices) for indices in chosen]
+
+
+def compress_sentences(items: list[tuple[list[str], int, str | None]], model, tokenizer, batch_size: int = 16):
+    """Each `(sentences, index, title)` item's sentence `sentences[index]` with the words the model's compression
+    head drops deleted (`processing_extractive_summarizer.compress_sentences`)."""
+    from ..models.extractive_summarizer.processing_extractive_summarizer import compress_sentences as compress
+
+    if not getattr(model.config, "compression", False):
+        raise CorpusError("this summarizer has no compression head", field="compress",
+                          expected="compress=False, or a summarizer trained with compression: true")  # fmt: skip
+    return compress(items, model, tokenizer, batch_size=batch_size, lock=lambda: tokenizer_lock(tokenizer))
 
 
 def _windows(sentences: list[str], tokenizer, budget: int) -> list[str]:

@@ -88,7 +88,7 @@ class GeoSummarizationPipeline(Pipeline):
             title = inputs.get("title", title)
             inputs = inputs.get("sentences", inputs.get("text"))
         sentences = check_documents([inputs])[0]
-        meta = {"sentences": sentences}
+        meta = {"sentences": sentences, "title": title}
         if not self._extractive:
             return {"meta": meta}
         from ..inference.tokenizing import tokenizer_lock
@@ -130,6 +130,13 @@ class GeoSummarizationPipeline(Pipeline):
         sentences = outputs["meta"]["sentences"]
         scores = outputs["logits"].reshape(-1)[: len(sentences)].float().cpu().numpy()
         result = {"summary_text": select_sentences(scores, sentences, num_sentences)}
+        if getattr(self.model.config, "compression", False):  # words of the chosen sentences deleted, order kept
+            from ..inference.text import compress_sentences
+
+            title = outputs["meta"].get("title")
+            chosen = select_sentence_indices(scores, sentences, num_sentences)
+            shortened = compress_sentences([(sentences, i, title) for i in chosen], self.model, self.tokenizer)
+            result = {"summary_text": " ".join(shortened), "sentences": result["summary_text"]}
         if explain is not None:
             inputs = {k: v for k, v in outputs.items() if isinstance(v, torch.Tensor) and k != "logits"}
             chosen = select_sentence_indices(scores, sentences, num_sentences)

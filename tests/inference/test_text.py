@@ -192,3 +192,31 @@ def test_word_tags_are_iob2_valid_even_when_the_classifier_prefers_stray_inside_
                 assert previous in (f"B-{tag[2:]}", f"I-{tag[2:]}"), sentence
             previous = tag
         assert sentence[0][0] == "B-ROCK"  # the valid sequence keeps the preferred type
+
+
+def test_compressing_summarizer_deletes_words_in_summarize_and_the_pipeline(tmp_path, tokenizer):
+    torch.manual_seed(0)
+    config = ExtractiveSummarizerConfig(encoder=_tiny_bert(len(tokenizer)), max_sentences=3, num_attention_heads=2,
+                                        use_features=True, compression=True, compression_threshold=0.5,
+                                        compression_min_words=3)  # fmt: skip
+    model = ExtractiveSummarizerForSentenceExtraction(config)
+    with torch.no_grad():
+        model.compression_head.weight.zero_()
+        model.compression_head.bias.fill_(-5.0)  # every word below the threshold: min_words remain
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    whole = summarize([SENTENCES[:4]], model=tmp_path, compress=False)[0]
+    short = summarize([SENTENCES[:4]], model=tmp_path)[0]
+    assert whole in SENTENCES[:4] and len(short.split()) == 3 < len(whole.split())
+    words = iter(whole.split())
+    assert all(word in words for word in short.split())  # only deletions, order kept
+    out = pipeline("extractive-summarization", model=str(tmp_path))({"sentences": SENTENCES[:4]})
+    assert out == {"summary_text": short, "sentences": whole}
+    with pytest.raises(CorpusError, match="no compression head"):
+        summarize([SENTENCES[:4]], model=extractive_dir_model(tokenizer), tokenizer=tokenizer, compress=True)
+
+
+def extractive_dir_model(tokenizer):
+    config = ExtractiveSummarizerConfig(encoder=_tiny_bert(len(tokenizer)), max_sentences=3, num_attention_heads=2,
+                                        use_features=True)  # fmt: skip
+    return ExtractiveSummarizerForSentenceExtraction(config).eval()
