@@ -302,7 +302,10 @@ def own_data_rows(args) -> tuple[list[dict], dict]:
                for kind in (n[2:] for n in names if n.startswith("B-"))}  # fmt: skip
     for row in rows:
         row["support"] = support
-    return rows, {"training": training, "train_sentences": len(splits["train"]), "test_sentences": len(splits["test"])}
+    config = json.loads((Path(tagger) / "config.json").read_text(encoding="utf-8"))
+    decoding = {"transition_weight": config.get("transition_weight", 0.0) if config.get("tag_transitions") else None}
+    return rows, {"training": training, "train_sentences": len(splits["train"]), "test_sentences": len(splits["test"]),
+                  "decoding": decoding}  # fmt: skip
 
 
 def print_own_data_table(rows: list[dict], info: dict, minimum: int) -> None:
@@ -325,6 +328,9 @@ def print_own_data_table(rows: list[dict], info: dict, minimum: int) -> None:
             f"{training['epochs']} epochs; {info['train_sentences']} training / {info['test_sentences']} test "
             f"sentences\n  {training['command']}"
         )
+    weight = (info.get("decoding") or {}).get("transition_weight")
+    print("decoding: IOB2 Viterbi" + ("" if weight is None else f" + {weight:g} x the training tags' transition scores "
+                                      "(weight chosen on the validation share)"))  # fmt: skip
 
 
 def _triples(relations) -> set[tuple[str, str, str]]:

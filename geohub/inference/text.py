@@ -43,7 +43,6 @@ import torch
 from ..data.corpus import sentence_spans, word_spans
 from ..errors import CorpusError
 from ..knowledge import KnowledgeGraph, Mention, extract_relations
-from ..models.entity_tagger.decoding import viterbi_iob2
 from .tokenizing import tokenize, tokenizer_lock
 
 __all__ = [
@@ -354,10 +353,13 @@ def predict_word_tags(
     words: list[list[str]], model, tokenizer, *, batch_size: int = 16, max_length: int = 256
 ) -> list[list[tuple[str, float]]]:
     """(tag, probability) for every word of each pre-split sentence: each word's first sub-word's label
-    probabilities, decoded to the most probable IOB2-valid tag sequence (`viterbi_iob2`)."""
+    probabilities, decoded to the most probable IOB2-valid tag sequence (`viterbi_iob2`; with the soft transition
+    scores of the training tags where the model's config holds them, `TagDecoder`)."""
+    from ..models.entity_tagger.decoding import TagDecoder
     from ..models.entity_tagger.gazetteer import TokenTypes
 
     names = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+    decode = TagDecoder.from_config(model.config)
     token_types = TokenTypes(model.config)
     results = []
     for begin in range(0, len(words), batch_size):
@@ -377,7 +379,7 @@ def predict_word_tags(
             tags = [("O", 1.0)] * len(sentence)
             indices, positions = list(first), list(first.values())
             # the most probable IOB2-valid sequence: no stray I- after O or after another type opens an entity
-            for word, position, best in zip(indices, positions, viterbi_iob2(probabilities[row, positions], names)):
+            for word, position, best in zip(indices, positions, decode(probabilities[row, positions])):
                 tags[word] = (names[best], float(probabilities[row, position, best]))
             results.append(tags)
     return results

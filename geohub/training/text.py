@@ -44,7 +44,8 @@ from ..data.corpus import (
 from ..data.ner_files import case_token_types
 from ..environment import offline_minilm_path
 from ..errors import ConfigError
-from ..utils import atomic_directory, get_logger
+from ..models.entity_tagger.decoding import tag_transitions
+from ..utils import atomic_directory, atomic_write_text, get_logger
 from .supervised import GeoTrainer, add_results, train_and_evaluate, with_device_defaults
 from .tasks import Task
 
@@ -131,6 +132,13 @@ class ExtractionModelArguments(LoraArguments):
     max_train_minutes: float = field(
         default=0.0, metadata={"help": "stop training after this many minutes of wall time (0: no limit)"}
     )
+    # --- decoding ---
+    transition_weight: float | None = field(
+        default=None,
+        metadata={"help": "weight of the soft tag-transition scores of the training tags in the IOB2 Viterbi "
+                  "decoding (geohub.models.entity_tagger.decoding; keeps multi-word entities whole); unset: chosen "
+                  "on the validation data among 0, 0.25, 0.5, 0.75, 1 (0 without validation data)"},
+    )  # fmt: skip
 
 
 @dataclass
@@ -264,29 +272,34 @@ def align_word_labels(tokenizer, max_length: int, case_feature: bool = False):
 
 
 def decode_word_tags(
-    logits: np.ndarray, label_ids: np.ndarray, label_names: list[str]
+    logits: np.ndarray, label_ids: np.ndarray, label_names: list[str], decoder=None, weight: float | None = None
 ) -> tuple[list[list[str]], list[list[str]]]:
     """(predicted, reference) word tags of each row: logits (rows, sub-words, labels) at the labelled (first)
-    sub-words, decoded to the most probable IOB2-valid sequence (`viterbi_iob2`, as geohub's inference does)."""
-    from ..models.entity_tagger.decoding import viterbi_iob2
+    sub-words, decoded to the most probable IOB2-valid sequence (`decoder`, a `TagDecoder`: the model's soft
+    transition scores at `weight` or its own; none: hard IOB2 constraints only), as geohub's inference does."""
+    from ..models.entity_tagger.decoding import TagDecoder
 
+    decoder = decoder or TagDecoder(label_names)
     preds, refs = [], []
     for logit_row, label_row in zip(logits, label_ids):
         keep = label_row != -100
         row = torch.from_numpy(np.asarray(logit_row[keep], dtype=np.float32)).softmax(-1).numpy()
         refs.append([label_names[i] for i in label_row[keep]])
-        preds.append([label_names[i] for i in viterbi_iob2(row, label_names)])
+        preds.append([label_names[i] for i in decoder(row, weight)])
     return preds, refs
 
 
-def seqeval_metrics(label_names: list[str]):
-    """`compute_metrics` for the Trainer: entity P/R/F1 overall and F1 per type, via the offline seqeval module."""
+def seqeval_metrics(label_names: list[str], model=None):
+    """`compute_metrics` for the Trainer: entity P/R/F1 overall and F1 per type, via the offline seqeval module,
+    decoded as `model`'s config asks (`TagDecoder.from_config`) at the time of the evaluation."""
     from ..metrics.text import load_seqeval
+    from ..models.entity_tagger.decoding import TagDecoder
 
     metric = load_seqeval()
 
     def compute(prediction) -> dict[str, float]:
-        preds, refs = decode_word_tags(prediction.predictions, prediction.label_ids, label_names)
+        decoder = TagDecoder.from_config(model.config) if model is not None else None
+        preds, refs = decode_word_tags(prediction.predictions, prediction.label_ids, label_names, decoder)
         scores = metric.compute(predictions=preds, references=refs)
         out = {k: scores[f"overall_{k}"] for k in ("precision", "recall", "f1", "accuracy")}
         out.update({f"f1_{kind}": v["f1"] for kind, v in scores.items() if isinstance(v, dict)})
@@ -321,10 +334,51 @@ def entity_report(predictions: list[list[str]], references: list[list[str]], pre
     return out
 
 
+def held_out_validation(data_args: ExtractionDataArguments) -> bool:
+    """True when the validation data may be used for a choice: a share of the training data, or a validation file
+    or split other than the test data (`geo_corpus` and `bgs_ner` without them validate on their test split)."""
+    if data_args.validation_fraction:
+        return True
+    if data_args.validation_file:
+        return Path(data_args.validation_file).resolve() != Path(data_args.test_file or "").resolve()
+    return bool(data_args.validation_split) and data_args.validation_split != data_args.test_split
+
+
+def choose_transition_weight(trainer, validation, label_names: list[str], weight: float | None = None) -> dict:
+    """Set `config.transition_weight` of the trained model: `weight` if given, else the one of `TRANSITION_WEIGHTS`
+    with the best entity F1 on the (tokenized) `validation` data (the smaller on a tie; 0 without validation
+    data); rewrites `<output_dir>/config.json` (atomically) and returns the validation F1 of every weight tried."""
+    from ..models.entity_tagger.decoding import TRANSITION_WEIGHTS, TagDecoder
+
+    model = trainer.model
+    decoder, scores = TagDecoder.from_config(model.config), {}
+    if weight is None and validation is not None and decoder.transitions:
+        prediction = trainer.predict(validation, metric_key_prefix="decoding")
+        for candidate in TRANSITION_WEIGHTS:
+            preds, refs = decode_word_tags(prediction.predictions, prediction.label_ids, label_names, decoder,
+                                           candidate)  # fmt: skip
+            scores[candidate] = entity_report(preds, refs, "eval")["eval_f1"]
+        weight = max(scores, key=lambda w: (round(scores[w], 6), -w))
+    model.config.transition_weight = float(weight or 0.0)
+    if trainer.is_world_process_zero():
+        atomic_write_text(Path(trainer.args.output_dir) / "config.json", model.config.to_json_string())
+    results = {"transition_weight": model.config.transition_weight}
+    results.update({f"eval_f1_transition_weight_{w:g}": f for w, f in scores.items()})
+    add_results(trainer, results)
+    if scores and trainer.is_world_process_zero():
+        tried = ", ".join(f"{w:g}: {f:.4f}" for w, f in scores.items())
+        print(f"transition weight {model.config.transition_weight:g} (validation F1 by weight: {tried})", flush=True)
+    return results
+
+
 def evaluate_test_set(trainer, test, label_names: list[str]) -> dict[str, float]:
-    """Predict the (tokenized) test set once, log per-type P/R/F1 and add them to `<output_dir>/all_results.json`."""
+    """Predict the (tokenized) test set once, decoded as the model's config asks, log per-type P/R/F1 and add them
+    to `<output_dir>/all_results.json`."""
+    from ..models.entity_tagger.decoding import TagDecoder
+
     prediction = trainer.predict(test, metric_key_prefix="test")
-    preds, refs = decode_word_tags(prediction.predictions, prediction.label_ids, label_names)
+    decoder = TagDecoder.from_config(trainer.model.config)
+    preds, refs = decode_word_tags(prediction.predictions, prediction.label_ids, label_names, decoder)
     metrics = entity_report(preds, refs)
     types = sorted(key[len("test_") : -len("_support")] for key in metrics if key.endswith("_support"))
     lines = [f"test set: entity F1 {metrics['test_f1']:.4f} (P {metrics['test_precision']:.4f}, "
@@ -430,6 +484,10 @@ def run_knowledge_extraction(
 
         splits, gazetteer, types = add_gazetteer_columns(splits, label_names, model_args.gazetteer_folds)
         enable_gazetteer(model, gazetteer, types)
+    model.config.tag_transitions = tag_transitions(
+        ([label_names[t] for t in row["ner_tags"]] for row in splits["train"]), label_names
+    )
+    model.config.transition_weight = 0.0  # hard IOB2 constraints while training; chosen after it
     encode = align_word_labels(tokenizer, data_args.max_length, model_args.case_feature)
     encoded = {}
     with training_args.main_process_first(desc="tokenize"):
@@ -447,10 +505,13 @@ def run_knowledge_extraction(
         eval_dataset=encoded["validation"],
         data_collator=DataCollatorForTokenClassification(tokenizer),
         processing_class=tokenizer,
-        compute_metrics=seqeval_metrics(label_names),
+        compute_metrics=seqeval_metrics(label_names, model),
         callbacks=budget_callbacks(model_args, training_args),
     )
     metrics = train_and_save(trainer, tokenizer, use_lora=model_args.use_lora)
+    if not model_args.use_lora:  # (a LoRA tagger is exported merged; its decoding stays the hard constraints)
+        validation = encoded["validation"] if held_out_validation(data_args) else None
+        metrics.update(choose_transition_weight(trainer, validation, label_names, model_args.transition_weight))
     if encoded["test"] is not None:
         metrics.update(evaluate_test_set(trainer, encoded["test"], label_names))
     return metrics

@@ -105,3 +105,19 @@ def test_bgs_recipe_trains_on_all_of_train_and_never_evaluates_on_test_while_tra
     assert training_args.eval_strategy == "no" and not training_args.load_best_model_at_end
     assert training_args.label_smoothing_factor == 0.1 and training_args.num_train_epochs == 5  # chosen on validation
     assert model_args.case_feature
+
+
+def test_transition_weight_is_only_chosen_on_validation_data_that_is_not_the_test_data():
+    from geohub.training.text import ExtractionDataArguments, held_out_validation
+
+    assert held_out_validation(
+        ExtractionDataArguments(dataset="a.conll", validation_fraction=0.1, test_file="t.conll")
+    )
+    assert held_out_validation(
+        ExtractionDataArguments(dataset="a.conll", validation_file="v.conll", test_file="t.conll")
+    )
+    assert not held_out_validation(
+        ExtractionDataArguments(dataset="a.conll", validation_file="t.conll", test_file="t.conll")
+    )
+    assert not held_out_validation(ExtractionDataArguments(dataset="geo_corpus"))  # validates on the held-out split
+    assert not held_out_validation(ExtractionDataArguments(dataset="bgs_ner", dataset_dir="bgs"))  # on test.tsv

@@ -63,3 +63,13 @@ def test_own_data_benchmark_trains_and_prints_dictionary_and_tagger(tmp_path, re
     assert types([None, 0, 1, 2, None], ["Felsic", "schist", "x"]) == [0, 1 + 2 * 3, 2 * 4, 0, 0]
     tags = predict_word_tags([["Pyrite", "in", "felsic", "schist"]], model, tokenizer)
     assert len(tags[0]) == 4 and all(tag.split("-")[-1] in ("O", "MIN", "ROCK") for tag, _ in tags[0])
+
+    # the soft transition scores of the training tags and the weight chosen on the 10 % validation share
+    transitions = config["tag_transitions"]
+    assert transitions["labels"] == [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
+    names = transitions["labels"]
+    rock = transitions["transitions"][names.index("B-ROCK")]
+    assert rock[names.index("I-ROCK")] > 0 > rock[names.index("B-ROCK")]  # felsic schist: B-ROCK then I-ROCK
+    results = json.loads((out / "all_results.json").read_text())
+    assert config["transition_weight"] == results["transition_weight"] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert "eval_f1_transition_weight_1" in results and "test_f1" in results
