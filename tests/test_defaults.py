@@ -170,6 +170,7 @@ def test_terrain_gan_default_generates_terrain_through_the_pipeline():
     card = default_metrics("terrain_gan")
     assert card["eval_wasserstein_elevation_m"] < 200 and abs(card["eval_spectral_slope_difference"]) < 0.5
     generate = pipeline("terrain-generation", model=str(default_model_path("terrain_gan")))
+    assert generate.model.config.generator_type == "convolutional"  # seamless terrain of any extent (issue #24)
     out = generate(2, seed=0) if callable(generate) else None
     patches = out["elevation"] if isinstance(out, dict) else [o["elevation"] for o in out]
     array = np.asarray(patches[0], dtype=np.float64)
@@ -177,19 +178,24 @@ def test_terrain_gan_default_generates_terrain_through_the_pipeline():
 
 
 @pytest.mark.slow
-def test_summarizer_default_scores_its_card_rouge_on_the_held_out_split():
-    from geohub.data.corpus import load_geo_corpus
+def test_summarizer_default_scores_its_card_rouge_on_scitldr_dev():
+    # the card's figure is the recipe's evaluation on all of SciTLDR-A dev (619); the first 200 are checked here
+    from geohub.data.corpus import load_scitldr
     from geohub.inference.text import load_text_model, summarize
+    from geohub.metrics.text import load_rouge
+    from geohub.training.summarization import scitldr_titles
 
+    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "scitldr-a"
+    if not (root / "dev.jsonl").is_file():
+        pytest.skip(f"SciTLDR-A is not at {root}")
     _shipped("summarization")
     model, tokenizer = load_text_model(default_model_path("summarization"))
-    held_out = load_geo_corpus()["test"]
-    from geohub.metrics.text import load_rouge
-
-    predictions = summarize(list(held_out["text"]), model=model, tokenizer=tokenizer)
-    scores = load_rouge().compute(predictions=predictions, references=list(held_out["summary"]))
+    dev = load_scitldr(root, "dev").select(range(200))
+    predictions = summarize(list(dev["sentences"]), model=model, tokenizer=tokenizer,
+                            titles=scitldr_titles(root, "dev")[:200])  # fmt: skip
+    scores = load_rouge().compute(predictions=predictions, references=list(dev["references"]))
     card = default_metrics("summarization")
-    assert abs(100 * scores["rouge1"] - card["eval_rouge1"]) <= 2.0, (scores, card)
+    assert abs(100 * scores["rouge1"] - card["eval_rouge1"]) <= 3.0, (scores, card)
 
 
 def test_assembled_text_default_is_reused_and_atomic(tmp_path, monkeypatch):
