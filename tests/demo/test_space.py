@@ -25,7 +25,7 @@ from geohub.utils import free_port
 
 SPACE = Path(__file__).resolve().parents[2] / "spaces" / "geohub"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-LANDFORMS = {"plain", "hill", "mountain", "valley", "plateau", "escarpment"}
+LANDFORMS = {"ridge", "hillside", "valley"}  # the shipped default's geomorphon classes (recipes/landform)
 
 
 def _header() -> dict:
