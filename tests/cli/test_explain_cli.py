@@ -167,8 +167,8 @@ def test_explain_terrain_gan_from_a_seed_or_a_npy_latent(gan_dir, tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["kind"] == "terrain" and data["seed"] == 4 and data["input"] is None
-    # the tiny convolutional GAN's latent field of one 16-cell patch: (latent_dim 8, 11, 11)
-    assert data["shape"] == [8, 11, 11] and np.asarray(data["latent"]).shape == (8, 11, 11)
+    # the tiny convolutional GAN's latent field of one 16-cell patch: (latent_dim 8, 13, 13)
+    assert data["shape"] == [8, 13, 13] and np.asarray(data["latent"]).shape == (8, 13, 13)
     assert np.isfinite(data["attributions"]).all()
     assert data["target"].startswith("mean of the generated patch")
     assert data["completeness_gap"] == pytest.approx(abs(np.sum(data["attributions"]) - (data["output"] -
@@ -180,7 +180,7 @@ def test_explain_terrain_gan_from_a_seed_or_a_npy_latent(gan_dir, tmp_path):
     assert result.exit_code == 0, result.output
     again = json.loads(out.read_text())
     assert again["seed"] is None and again["output"] == pytest.approx(data["output"], abs=1e-5)  # the same latent
-    assert again["method"] == "saliency" and np.asarray(again["attributions"]).shape == (8, 11, 11)
+    assert again["method"] == "saliency" and np.asarray(again["attributions"]).shape == (8, 13, 13)
 
 
 def test_explain_seed_and_latent_errors(gan_dir, picker_dir, waveform_file, tmp_path):

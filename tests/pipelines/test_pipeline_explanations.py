@@ -164,7 +164,7 @@ def test_terrain_generation_explains_each_patch_per_latent_dimension(gan_dir):
     np.testing.assert_array_equal(result["elevation"], plain["elevation"])
     assert set(plain) == {"elevation", "spacing_m"} and len(result["explanation"]) == 2
     for entry in result["explanation"]:
-        assert entry["attributions"].shape == (8, 11, 11)  # per cell of the tiny GAN's latent field
+        assert entry["attributions"].shape == (8, 13, 13)  # per cell of the tiny GAN's latent field
         assert entry["target"].startswith("mean of the generated patch")
         assert entry["output"] != entry["baseline_output"]  # the seed-0 patch is not its own reference
         _complete(entry, tolerance=0.1)  # a tiny random generator: its patch mean moves by ~1e-2 through kinks

@@ -101,12 +101,12 @@ class TerrainGANConfig(PretrainedConfig):
         """(stride, offset, shrink) of the convolutional generator: a latent window of `n` cells starting at latent
         cell `L` gives `stride * n - shrink` output cells starting at output cell `stride * L + offset`.
 
-        Two unpadded 3x3 convolutions at the latent resolution, then per up-sampling: nearest x2 and two unpadded
-        3x3 convolutions; a 1x1 convolution to elevation."""
+        Two unpadded 3x3 convolutions at the latent resolution, then per up-sampling: bilinear x2 with one edge cell
+        cropped each side and two unpadded 3x3 convolutions; an unpadded 3x3 convolution to elevation."""
         offset, shrink, stride = 2, 4, 1
         for _ in range(self.field_upsamplings):
-            offset, shrink, stride = 2 * offset + 2, 2 * shrink + 4, 2 * stride
-        return stride, offset, shrink
+            offset, shrink, stride = 2 * offset + 3, 2 * shrink + 6, 2 * stride
+        return stride, offset + 1, shrink + 2
 
     @property
     def latent_shape(self) -> tuple[int, ...]:

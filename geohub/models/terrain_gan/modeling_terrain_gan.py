@@ -137,12 +137,14 @@ class TerrainGenerator(nn.Module):
 
 
 class TerrainFieldBlock(nn.Module):
-    """Nearest x2 then two unpadded (3x3 conv, LeakyReLU, pixel norm): `(B, C_in, H, W)` -> `(B, C_out, 2H-4, 2W-4)`."""
+    """Bilinear x2 (the two edge cells, which would read clamped neighbours, cropped), then two unpadded
+    (3x3 conv, LeakyReLU, pixel norm): `(B, C_in, H, W)` -> `(B, C_out, 2H-6, 2W-6)`.
+
+    Bilinear rather than nearest up-sampling: nearest leaves a 2-cell periodic pattern (stripes in hillshades)."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Upsample(scale_factor=2, mode="nearest"),
             nn.Conv2d(in_channels, out_channels, 3),
             nn.LeakyReLU(0.2, inplace=True),
             PixelNorm(),
@@ -152,7 +154,8 @@ class TerrainFieldBlock(nn.Module):
         )
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.layers(hidden)
+        hidden = nn.functional.interpolate(hidden, scale_factor=2, mode="bilinear", align_corners=False)
+        return self.layers(hidden[:, :, 1:-1, 1:-1])
 
 
 class TerrainFieldGenerator(nn.Module):
@@ -175,7 +178,7 @@ class TerrainFieldGenerator(nn.Module):
             PixelNorm(),
         )
         self.blocks = nn.ModuleList(TerrainFieldBlock(channels[i], channels[i + 1]) for i in range(len(channels) - 1))
-        self.to_elevation = nn.Conv2d(channels[-1], 1, 1)
+        self.to_elevation = nn.Conv2d(channels[-1], 1, 3)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         hidden = self.stem(latents)
@@ -400,7 +403,9 @@ class TerrainGAN(TerrainGANPreTrainedModel):
             for top in range(0, height, chunk):
                 for left in range(0, width, chunk):
                     rows, cols = min(chunk, height - top), min(chunk, width - left)
-                    piece = field_window(self.generator, self.config, seed, origin[0] + top, origin[1] + left, rows, cols)
+                    piece = field_window(
+                        self.generator, self.config, seed, origin[0] + top, origin[1] + left, rows, cols
+                    )
                     out[top : top + rows, left : left + cols] = processor.postprocess(piece)[0]
         finally:
             self.train(was_training)

@@ -24,7 +24,7 @@ class TerrainGANModelTester:
         return TerrainGANConfig(**{**defaults, **kwargs})
 
     def latents(self, seed: int = 0, **kwargs) -> torch.Tensor:
-        shape = self.get_config(**kwargs).latent_shape  # (8, 11, 11): the latent field of one 16 x 16 patch
+        shape = self.get_config(**kwargs).latent_shape  # (8, 13, 13): the latent field of one 16 x 16 patch
         return torch.randn(self.batch_size, *shape, generator=torch.Generator().manual_seed(seed))
 
 
@@ -46,7 +46,7 @@ def test_forward_shapes_and_presets(tester):
     legacy = TerrainGAN(tester.get_config(generator_type="dcgan"))  # geohub 0.1's patch generator
     assert legacy(torch.randn(3, 8), return_critic_scores=True).samples.shape == (3, 1, 16, 16)
     wide = model(torch.randn(1, 8, 20, 30)).samples  # the latent field has no fixed size: 4 cells per latent cell
-    assert wide.shape == (1, 1, 4 * 20 - 28, 4 * 30 - 28)
+    assert wide.shape == (1, 1, 4 * 20 - 36, 4 * 30 - 36)
 
 
 def test_discriminator_is_spectrally_normalised(tester):
