@@ -19,6 +19,7 @@ import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
+from geohub.demo.app import api_names
 from geohub.demo.examples import DEM_EXAMPLES, EXAMPLE_ABSTRACT, SEISMIC_EXAMPLES
 from tests.bad_inputs.corpus import CASES, DEM_EXAMPLE, PENDING, predict_args, shared_corpus
 
@@ -212,8 +213,25 @@ def _reset_peak(pid: int) -> bool:
         return False
 
 
+def _warm_up_inputs() -> dict[str, tuple]:
+    """api_name -> a bundled example's predict args, for every endpoint of `api_names()` (a new tab fails the test
+    until it is added here and in `_worst_inputs`)."""
+    from geohub.demo.forecast import BUNDLED_START
+
+    dem = next(iter(DEM_EXAMPLES))
+    known = {"summarize": (EXAMPLE_ABSTRACT, None, 1), "extract_knowledge": (EXAMPLE_ABSTRACT, None),
+             "annotate_seismic": (None, SEISMIC_EXAMPLE), "generate_terrain": (1, 4, "GeoTIFF"),
+             "classify_landform": (None, dem, None), "explain_knowledge": (EXAMPLE_ABSTRACT, None, 1),
+             "explain_seismic": (None, SEISMIC_EXAMPLE, "geohub U-Net"), "explain_landform": (None, dem, None),
+             "forecast_earthquakes": (None, BUNDLED_START, 7.0, 3.0, 50, 0)}  # fmt: skip
+    missing = sorted(set(api_names()) - set(known))
+    assert not missing, f"endpoints without a warm-up input in this test: {missing}"
+    return {name: known[name] for name in api_names()}
+
+
 def _worst_inputs(corpus, tmp_path) -> list[tuple[str, str, tuple]]:
-    """(label, api_name, predict args): the worst small input of every endpoint, refused or served."""
+    """(label, api_name, predict args): the worst small input of every endpoint of `api_names()` (the families' own
+    tabs included), refused or served, then the corpus's heaviest files."""
     import numpy as np
 
     from geohub.data.synthetic_seismic import synthetic_stream
@@ -227,10 +245,18 @@ def _worst_inputs(corpus, tmp_path) -> list[tuple[str, str, tuple]]:
     tile = np.block([[synthetic_landform_patch("hill", 32, 50.0, rng) for _ in range(32)] for _ in range(32)])
     biggest = tmp_path / "biggest.npy"
     np.save(biggest, tile.astype(np.float32))  # 1024 x 1024 cells: the largest tile the demo accepts
-    cases = [("longest text", "summarize", (longest, None, 5)), ("longest text", "extract_knowledge", (longest, None)),
-             ("590 s record", "annotate_seismic", (handle_file(str(record)), None)),
-             ("4 x 4 tiles GeoTIFF", "generate_terrain", (11, 4, "GeoTIFF")),
-             ("1024 x 1024 tile", "classify_landform", (handle_file(str(biggest)), None, 50))]  # fmt: skip
+    worst = {"summarize": ("longest text", (longest, None, 5)),
+             "extract_knowledge": ("longest text", (longest, None)),
+             "annotate_seismic": ("590 s record", (handle_file(str(record)), None)),
+             "generate_terrain": ("4 x 4 tiles GeoTIFF", (11, 4, "GeoTIFF")),
+             "classify_landform": ("1024 x 1024 tile", (handle_file(str(biggest)), None, 50)),
+             "explain_knowledge": ("longest text", (longest, None, 1)),
+             "explain_seismic": ("590 s record", (handle_file(str(record)), None, "geohub U-Net")),
+             "explain_landform": ("1024 x 1024 tile", (handle_file(str(biggest)), None, 50)),
+             "forecast_earthquakes": ("90 days x 1000 simulations", (None, "", 90.0, None, 1000, 0))}  # fmt: skip
+    missing = sorted(set(api_names()) - set(worst))
+    assert not missing, f"endpoints without a worst input in this test: {missing}"  # a new tab must be added here
+    cases = [(label, api_name, args) for api_name, (label, args) in worst.items()]
     for name in ("text_oversized_file", "miniseed_gap_2_days", "miniseed_gap_30_days", "miniseed_gzip_bomb",
                  "npz_bomb", "npy_huge_header", "tif_huge_dimensions", "dem_huge_spacing", "dem_1e30"):  # fmt: skip
         cases.append((name, corpus[name].endpoint, predict_args(corpus[name])))
@@ -251,12 +277,14 @@ def test_every_endpoint_stays_under_the_memory_ceiling_with_its_worst_small_inpu
         line = server.stdout.readline()
         assert line.startswith("URL "), f"the demo did not start: {line!r}"
         client = Client(line.split()[1], verbose=False)
-        for api_name, args in (("summarize", (EXAMPLE_ABSTRACT, None, 1)), ("extract_knowledge", (EXAMPLE_ABSTRACT, None)),
-                               ("annotate_seismic", (None, SEISMIC_EXAMPLE)), ("generate_terrain", (1, 4, "GeoTIFF")),
-                               ("classify_landform", (None, next(iter(DEM_EXAMPLES)), None))):  # fmt: skip
+        warm_up = _warm_up_inputs()
+        assert set(warm_up) == set(api_names()), "every endpoint the app serves is warmed up and measured"
+        for api_name, args in warm_up.items():
             client.predict(*args, api_name=f"/{api_name}")  # warm-up: lazy imports and first allocations
         rows = []
-        for label, api_name, args in _worst_inputs(corpus, tmp_path):
+        cases = _worst_inputs(corpus, tmp_path)
+        assert {api_name for _, api_name, _ in cases} >= set(api_names())
+        for label, api_name, args in cases:
             resettable = _reset_peak(server.pid)
             before = _memory_kb(server.pid)
             try:
