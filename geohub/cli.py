@@ -99,7 +99,7 @@ def train(
     """
     from .errors import GeohubError
     from .training.arguments import RECIPE_TASK_KEY, read_recipe
-    from .training.output_dir import check_output_dir, prepare_output_dir, run_output_dir
+    from .training.output_dir import check_output_dir, missing_root, prepare_output_dir, run_output_dir
     from .training.tasks import get_task
 
     overrides = [arg for arg in ctx.args if arg != "--"]
@@ -122,6 +122,7 @@ def train(
     typer.echo(shlex.join(argv))
     if dry_run:
         return
+    created = missing_root(output_dir) if output_dir is not None else None
     if output_dir is not None:  # the folder made this run's (marker; a foreign folder's checkpoints removed)
         try:
             prepare_output_dir(output_dir, task.name, overwrite=overwrite)
@@ -129,6 +130,10 @@ def train(
             _fail(str(err))
     # Run the very line printed, through this interpreter's accelerate so that the environment matches.
     completed = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", *argv[2:]], check=False)
+    if completed.returncode != 0 and output_dir is not None:
+        from .training.output_dir import release_output_dir
+
+        release_output_dir(output_dir, created=created)  # a run that wrote nothing leaves no folder behind
     raise typer.Exit(completed.returncode)
 
 

@@ -15,7 +15,7 @@ import sys
 
 from ..errors import ConfigError, GeohubError
 from .arguments import RECIPE_TASK_KEY, parse_recipe, read_recipe
-from .output_dir import OVERWRITE_FLAGS, prepare_output_dir, run_output_dir
+from .output_dir import OVERWRITE_FLAGS, missing_root, prepare_output_dir, release_output_dir, run_output_dir
 from .tasks import get_task
 
 
@@ -30,9 +30,16 @@ def run_recipe(recipe: str, overrides: list[str] | None = None, *, overwrite_out
     task = get_task(str(data[RECIPE_TASK_KEY]), path=recipe, line=lines.get(RECIPE_TASK_KEY))
     arguments = parse_recipe(task.argument_types, recipe, overrides)
     output_dir = run_output_dir(arguments)
-    if output_dir is not None and os.environ.get("RANK", "0") == "0":
+    is_main = output_dir is not None and os.environ.get("RANK", "0") == "0"
+    created = missing_root(output_dir) if is_main else None
+    if is_main:
         prepare_output_dir(output_dir, task.name, overwrite=overwrite_output_dir)
-    return task.run(*arguments)
+    try:
+        return task.run(*arguments)
+    except BaseException:
+        if is_main:  # a run that wrote nothing leaves no folder behind
+            release_output_dir(output_dir, created=created)
+        raise
 
 
 def _debug() -> bool:

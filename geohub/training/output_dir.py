@@ -12,6 +12,9 @@ folders are removed first (so that `resume_from_checkpoint: last` never resumes 
 never deletes them half-way), other files are left. A folder written by a geohub run from before the marker existed
 (it holds `checkpoint-N` folders and no marker) is taken as this run's, so that such runs still resume.
 
+A run that fails before writing anything else takes its marker back (and the folder, when the run created it), so
+a refused or failed run leaves no stray folder.
+
 transformers 5 dropped `TrainingArguments.overwrite_output_dir`; this check is geohub's, in `geohub train` and in
 `geohub.training.launch` (the entry point `accelerate launch` runs), for every task, the GAN loop included.
 """
@@ -28,7 +31,8 @@ from typing import Any
 from ..atomic import atomic_write_text
 from ..errors import ConfigError
 
-__all__ = ["RUN_MARKER", "OVERWRITE_FLAGS", "run_output_dir", "check_output_dir", "prepare_output_dir"]
+__all__ = ["RUN_MARKER", "OVERWRITE_FLAGS", "run_output_dir", "check_output_dir", "prepare_output_dir",
+           "missing_root", "release_output_dir"]  # fmt: skip
 
 RUN_MARKER = ".geohub_run.json"
 OVERWRITE_FLAGS = ("--overwrite", "--overwrite_output_dir", "--overwrite-output-dir")
@@ -96,3 +100,26 @@ def prepare_output_dir(output_dir: str | os.PathLike, task: str, *, overwrite: b
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(folder / RUN_MARKER, json.dumps({"task": task}) + "\n")
     return state
+
+
+def missing_root(output_dir: str | os.PathLike) -> Path | None:
+    """The top-most folder of `output_dir`'s path that does not exist yet (what a run creates), or None."""
+    path, root = Path(output_dir).absolute(), None
+    while not path.exists():
+        root, path = path, path.parent
+    return root
+
+
+def release_output_dir(output_dir: str | os.PathLike, *, created: Path | None) -> None:
+    """After a failed run: a folder holding only the marker loses it, and the folders the run created (`created`,
+    from `missing_root` before the run) are removed while empty."""
+    folder = Path(output_dir).absolute()
+    try:
+        if not folder.is_dir() or [p.name for p in folder.iterdir()] != [RUN_MARKER]:
+            return
+        (folder / RUN_MARKER).unlink()
+        while created is not None and (folder == created or created in folder.parents):
+            folder.rmdir()  # OSError when not empty: stop
+            folder = folder.parent
+    except OSError:
+        pass  # best effort: a marker left behind only marks the folder as this task's

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from geohub.cli import main
-from geohub.errors import ConfigError
+from geohub.errors import ConfigError, GeohubError
 from geohub.training.launch import main as launch_main
 from geohub.training.launch import run_recipe
 from geohub.training.output_dir import RUN_MARKER, check_output_dir
@@ -151,3 +151,21 @@ def test_what_counts_as_this_tasks_folder(tmp_path):
     a_file.write_text("x")
     with pytest.raises(ConfigError, match="not a folder"):
         check_output_dir(a_file, "seismic_magnitude", overwrite=True)
+
+
+def test_a_failed_run_leaves_no_stray_folder(tmp_path, capfd):
+    """The marker is written before the run; a run that fails before writing anything takes it (and the folders it
+    created) back: `geohub train` and the launch entry point."""
+    recipe = tmp_path / "picker.yaml"
+    recipe.write_text(f"task: seismic_picking\ndataset: phasenet\ndataset_dir: {tmp_path / 'nope'}\n")
+    nested = tmp_path / "runs" / "new" / "out"
+    with pytest.raises(GeohubError, match="nope"):
+        run_recipe(str(recipe), ["--output_dir", str(nested)])
+    assert not (tmp_path / "runs").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", str(recipe), "--output_dir", str(empty), "--config_file",
+              str(REPO / "recipes/accelerate_configs/cpu.yaml")])  # fmt: skip
+    assert exit_.value.code != 0 and "nope" in capfd.readouterr().err  # the launched process's one line
+    assert empty.is_dir() and not any(empty.iterdir())
