@@ -253,11 +253,20 @@ def encode_words(tokenizer, sentences: Sequence[str], max_length: int = 128) -> 
     return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "first_token": first}
 
 
+_NEGATIONS = frozenset("not no never without cannot nor neither none".split())
+
+
+def _is_negation(word: str) -> bool:
+    runs = _WORD.findall(word.lower())
+    return any(run in _NEGATIONS for run in runs) or word.lower().rstrip(".,;:)").endswith("n't")
+
+
 def compress_words(sentence: str, keep: Sequence[float], threshold: float, min_words: int, min_run: int = 1) -> str:
     """`sentence` without the words whose keep probability (`keep`, one per whitespace word) is below
     `threshold`, deleted only in runs of at least `min_run` consecutive words (shorter runs stay: fewer broken
-    word pairs); when fewer than `min_words` words would remain, the `min_words` most probable are kept (all of a
-    shorter sentence). Kept words stay exactly as written, in their order."""
+    word pairs); negations ("not", "no", "never", "without", "cannot", "...n't") are never deleted; when fewer
+    than `min_words` words would remain, the `min_words` most probable are kept (all of a shorter sentence). Kept
+    words stay exactly as written, in their order."""
     words = sentence.split()
     if len(words) <= min_words:
         return " ".join(words)
@@ -265,6 +274,8 @@ def compress_words(sentence: str, keep: Sequence[float], threshold: float, min_w
     given = np.asarray(keep, dtype=float)[: len(words)]
     probabilities[: len(given)] = given
     kept = probabilities >= threshold
+    negations = np.array([_is_negation(word) for word in words])
+    kept |= negations  # a deleted "not" would reverse the sentence
     start = 0
     while start < len(kept):  # restore runs of deleted words shorter than min_run
         end = start
@@ -276,6 +287,7 @@ def compress_words(sentence: str, keep: Sequence[float], threshold: float, min_w
     if kept.sum() < min_words:
         kept = np.zeros(len(words), dtype=bool)
         kept[np.argsort(-probabilities, kind="stable")[:min_words]] = True
+        kept |= negations
     return " ".join(word for word, keep_it in zip(words, kept) if keep_it)
 
 

@@ -76,6 +76,9 @@ def test_compress_words_deletes_only_and_keeps_a_minimum():
     assert compress_words("a b c d e f", [1, 0, 1, 0, 0, 1], 0.5, 1, min_run=2) == "a b c f"
     # words without a probability (cut off by the tokenizer) are kept
     assert compress_words("a b c d e f", [0.0, 1.0], 0.5, 1) == "b c d e f"
+    # negations are never deleted
+    assert compress_words("slip does not cross the trench", [1, 0, 0, 1, 0, 1], 0.5, 1) == "slip not cross trench"
+    assert compress_words("it doesn't move", [1, 0.1, 1], 0.5, 1) == "it doesn't move"
 
 
 def test_word_features_and_encode_words():
