@@ -11,8 +11,9 @@ Public API (what the demo and users call):
     # -> geohub.knowledge.KnowledgeGraph; graph.entities(), graph.triples(), graph.write("kg.jsonld")
 
 - `summarize(texts, model=None, *, titles=None, num_sentences=1, batch_size=8, max_new_tokens=64, num_beams=2)`:
-  a text is a string (split once into sentences; extractive summaries are exact spans of it) or a list of
-  sentences (kept as given); `num_sentences` < 1 is an error.
+  a text is a string (split once into sentences; extractive summaries are exact spans of it, or with words
+  deleted when the model has a compression head, `compress=False` for whole sentences) or a list of sentences
+  (kept as given); `num_sentences` < 1 is an error.
   `model` is a folder or a loaded model: geohub's extractive summarizer (picks `num_sentences` sentences), any
   `AutoModelForSeq2SeqLM` (generates), or the string `"centroid"`: the unsupervised baseline that picks the
   sentences closest to the mean MiniLM embedding of the text. `None` means `$GEOHUB_HOME/summarization` when
