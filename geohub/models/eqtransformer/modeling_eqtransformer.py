@@ -107,6 +107,13 @@ def _autocast_off(hidden: torch.Tensor):
     return torch.autocast(device, enabled=False), hidden.float()
 
 
+def _tracing() -> bool:
+    """Whether the model is being traced, scripted, compiled or exported (ONNX): the CPU fast paths that depend on the
+    batch size (attention in blocks) or on oneDNN-only operators (fused convolution + ReLU) step aside then."""
+    return bool(torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()
+                or torch.onnx.is_in_onnx_export())  # fmt: skip
+
+
 def _hard_sigmoid_scan(projected: torch.Tensor, recurrent: torch.Tensor) -> torch.Tensor:
     """LSTM recurrence with Keras 2 hard-sigmoid gates for D directions at once.
 
@@ -223,7 +230,7 @@ class EqTransformerAttention(nn.Module):
         # each (b, T, T, U) block stays in cache between the add, the tanh and the product (2-3x faster on CPU)
         q = torch.addmm(self.additive_bias, hidden.flatten(0, 1), self.query.weight.t()).view(batch, length, 1, -1)
         k = self.key(hidden).unsqueeze(1)
-        rows = max(1, _ATTENTION_BLOCK_ELEMENTS // (length * length * q.shape[-1]))
+        rows = batch if _tracing() else max(1, _ATTENTION_BLOCK_ELEMENTS // (length * length * q.shape[-1]))
         blocks = [torch.matmul(torch.tanh_(q[b : b + rows] + k[b : b + rows]), self.score.weight.t())
                   for b in range(0, batch, rows)]  # fmt: skip
         scores = torch.cat(blocks).squeeze(-1) + self.score.bias
@@ -343,7 +350,8 @@ def _fused_conv_relu():
 def _conv2d(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, padding: int, relu: bool):
     """`conv2d(hidden, weight, bias, padding=(0, padding))` on channels-last tensors, then ReLU when `relu`: fused
     into the convolution on CPU without autograd (about 2.5x faster than a separate ReLU pass over the output)."""
-    fused = relu and hidden.device.type == "cpu" and not torch.is_grad_enabled() and _fused_conv_relu()
+    fused = relu and hidden.device.type == "cpu" and not torch.is_grad_enabled() and not _tracing()
+    fused = fused and _fused_conv_relu()
     if fused:
         if torch.is_autocast_enabled("cpu"):  # the op has no autocast rule: cast as autocast casts convolutions
             dtype = torch.get_autocast_dtype("cpu")

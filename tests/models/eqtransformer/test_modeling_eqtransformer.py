@@ -140,6 +140,16 @@ def test_attention_in_blocks_of_windows_equals_all_at_once(monkeypatch):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
 
 
+def test_a_traced_attention_keeps_the_batch_dynamic(monkeypatch):
+    torch.manual_seed(5)
+    attention = EqTransformerAttention(4, 6).eval()
+    monkeypatch.setattr(modeling_eqtransformer, "_ATTENTION_BLOCK_ELEMENTS", 1)  # one window a block when not traced
+    with torch.no_grad():
+        traced = torch.jit.trace(attention, torch.randn(2, 9, 4), check_trace=False)
+        x = torch.randn(5, 9, 4)
+        torch.testing.assert_close(traced(x)[0], attention(x)[0])  # not unrolled over the 2 windows traced
+
+
 def test_lstm_and_attention_run_in_float32_under_autocast():
     torch.manual_seed(6)
     lstm, attention, x = EqTransformerLSTM(4, 3, True, "hard_sigmoid", 0.0).eval(), EqTransformerAttention(6, 4), \
