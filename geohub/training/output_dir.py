@@ -115,9 +115,10 @@ def release_output_dir(output_dir: str | os.PathLike, *, created: Path | None) -
     from `missing_root` before the run) are removed while empty."""
     folder = Path(output_dir).absolute()
     try:
-        if not folder.is_dir() or [p.name for p in folder.iterdir()] != [RUN_MARKER]:
+        names = [p.name for p in folder.iterdir()] if folder.is_dir() else None
+        if names not in ([], [RUN_MARKER]):  # (empty: the launched process released it first)
             return
-        (folder / RUN_MARKER).unlink()
+        (folder / RUN_MARKER).unlink(missing_ok=True)
         while created is not None and (folder == created or created in folder.parents):
             folder.rmdir()  # OSError when not empty: stop
             folder = folder.parent

@@ -169,3 +169,7 @@ def test_a_failed_run_leaves_no_stray_folder(tmp_path, capfd):
               str(REPO / "recipes/accelerate_configs/cpu.yaml")])  # fmt: skip
     assert exit_.value.code != 0 and "nope" in capfd.readouterr().err  # the launched process's one line
     assert empty.is_dir() and not any(empty.iterdir())
+    with pytest.raises(SystemExit):  # a new folder: created for the run, removed after its failure
+        main(["train", str(recipe), "--output_dir", str(nested), "--config_file",
+              str(REPO / "recipes/accelerate_configs/cpu.yaml")])  # fmt: skip
+    assert not (tmp_path / "runs").exists()
