@@ -6,7 +6,9 @@ from transformers import PretrainedConfig
 
 __all__ = ["LandformConfig", "DEFAULT_LANDFORM_LABELS"]
 
-DEFAULT_LANDFORM_LABELS = ("plain", "hill", "mountain", "valley", "plateau", "escarpment")
+# the classes of the shipped default: tiles labelled from their geomorphons (geohub.data.geomorphons.tile_landform;
+# recipes/landform/README.md); the synthetic-terrain rule's six classes before issue #24 are in geohub.data.synthetic_terrain
+DEFAULT_LANDFORM_LABELS = ("ridge", "hillside", "valley")
 
 
 class LandformConfig(PretrainedConfig):
@@ -19,8 +21,8 @@ class LandformConfig(PretrainedConfig):
         layers_per_stage (`int`, defaults to 2): 3x3 convolutions per stage.
         classifier_dropout (`float`, defaults to 0.1): dropout before the classification layer.
         initializer_range (`float`, defaults to 0.02): std of the linear-layer initialisation.
-        id2label / label2id: class names; default the six geohub landforms (plain, hill, mountain, valley,
-            plateau, escarpment).
+        id2label / label2id: class names; default the geomorphon-defined landforms of the shipped default
+            (ridge, hillside, valley).
     """
 
     model_type = "geohub_landform"
