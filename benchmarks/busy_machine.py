@@ -25,7 +25,8 @@ that runs past `--timeout` is stopped and shown as "> timeout". `--smoke` uses t
 The machine may be shared with other work: the load average (`os.getloadavg`) before the run and before every
 step is recorded. Prints one JSON line (prefix `BENCHMARK_JSON `), then a table: per step, setting and hog kind,
 the alone and busy seconds, the ratio to the same setting alone, the ratio to `new` alone, and the thread
-counts the step ran with (e.g. 2>1 = it started at 2 and dropped to 1), and the CPU seconds of the alone run
+counts the step ran with (e.g. 2>1>2 = it started at 2, dropped to 1, and was put back to 2 when the task
+ended), and the CPU seconds of the alone run
 (with `--settings new one`: whether a second thread buys anything for that step; a loaded machine blurs wall
 times more than CPU times).
 """
