@@ -246,8 +246,8 @@ _IMPORTS = {"GLOBAL", "STACK_GLOBAL", "INST"}  # the opcodes through which unpic
 _CALLS = {"REDUCE", "OBJ", "NEWOBJ", "NEWOBJ_EX", "BUILD", "INST"}
 # where a pickle can plausibly start: a PROTO opcode, or a protocol 0/1 GLOBAL/INST `c<module>\n<name>\n`
 # (names bounded so that every match is shorter than the overlap between scanned chunks)
-# (a lookahead, so that overlapping starts are all found: `opcodes\ncposix\nsystem\n` holds two)
-_PICKLE_STARTS = re.compile(rb"(?=\x80[\x02-\x05]|[ci][A-Za-z_][\w.]{0,1000}\n[A-Za-z_][\w.]{0,1000}\n)")
+_PICKLE_STARTS = re.compile(rb"\x80[\x02-\x05]|[ci][A-Za-z_][\w.]{0,1000}\n[A-Za-z_][\w.]{0,1000}\n")
+_IMPORT_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)* [A-Za-z_]\w*(\.[A-Za-z_]\w*)*")  # "module name" of GLOBAL
 _SCAN_CHUNK = 1 << 20  # the whole file is scanned in chunks of 1 MiB ...
 _SCAN_OVERLAP = 4096  # ... each with the next 4 kB, so a start that crosses a chunk boundary is matched whole
 _FOLLOW_BYTES = 16 << 20  # a candidate pickle is parsed (from the file, not memory) for at most 16 MiB
@@ -293,7 +293,9 @@ def _runs_code(stream, offset: int, *, need_stop: bool) -> bool:
     stream.seek(offset)
     imported = False
     try:
-        for opcode, _arg, _pos in pickletools.genops(_Bounded(stream)):
+        for opcode, arg, _pos in pickletools.genops(_Bounded(stream)):
+            if opcode.name in ("GLOBAL", "INST") and not _IMPORT_NAME.fullmatch(str(arg)):
+                return False  # `pickle.loads` fails to import "me,magnitude" (a CSV header read as INST): no code
             imported = imported or opcode.name in _IMPORTS
             if imported and not need_stop and opcode.name in _CALLS:
                 return True
@@ -304,6 +306,17 @@ def _runs_code(stream, offset: int, *, need_stop: bool) -> bool:
     except Exception:  # noqa: BLE001 - any parse error ends this candidate (ValueError, UnicodeDecodeError, ...)
         return False
     return False
+
+
+def _starts_in(window: bytes) -> Iterator[int]:
+    """Every offset of `window` where `_PICKLE_STARTS` matches, in order, overlapping ones included (a word ending
+    in `c` just before a GLOBAL, `opcodes\ncposix\nsystem\n`, holds two). The plain search runs at C speed; only the
+    bytes inside a match (rare) are tried one by one."""
+    for match in _PICKLE_STARTS.finditer(window):
+        yield match.start()
+        for position in range(match.start() + 1, match.end()):
+            if _PICKLE_STARTS.match(window, position):
+                yield position
 
 
 def _pickle_starts(reader, limit: int | None = None) -> Iterator[int]:
@@ -318,9 +331,9 @@ def _pickle_starts(reader, limit: int | None = None) -> Iterator[int]:
         final = not data
         # a match starting in the last `_SCAN_OVERLAP` bytes is left to the next window, which holds it whole
         cut = len(window) if final else max(len(window) - _SCAN_OVERLAP, 0)
-        for match in _PICKLE_STARTS.finditer(window):
-            if match.start() < cut:
-                yield base + match.start()
+        for start in _starts_in(window):
+            if start < cut:
+                yield base + start
         if final:
             return
         base, carry = base + cut, window[cut:]

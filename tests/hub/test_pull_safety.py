@@ -230,7 +230,8 @@ def test_a_pickle_of_every_protocol_is_caught_after_a_harmless_prefix(tmp_path, 
 
 
 @pytest.mark.parametrize("content", [b"copy\nsystem\nplain notes\n", pickle.dumps([1, "a"], protocol=0),
-                                     b"I0\n0 and then plain text", bytes(range(256)) * 64])  # fmt: skip
+                                     b"I0\n0 and then plain text", bytes(range(256)) * 64,
+                                     b"time,magnitude\n2020-01-01,3.1\n" * 100])  # fmt: skip
 def test_text_that_only_looks_like_opcodes_is_kept(tmp_path, content):
     path = tmp_path / "notes.txt"
     path.write_bytes(content)
