@@ -168,9 +168,11 @@ def test_terrain_gan_default_generates_terrain_through_the_pipeline():
 
     _shipped("terrain_gan")
     card = default_metrics("terrain_gan")
-    assert card["eval_wasserstein_elevation_m"] < 200 and abs(card["eval_spectral_slope_difference"]) < 0.5
+    # the convolutional default (issue #24): spectral slope 3.05 vs 3.71 held-out (0.66 off; the geohub 0.1 patch
+    # GAN was 0.22 off but tiled with seams); slope and seam figures: recipes/terrain_gan/README.md
+    assert card["eval_wasserstein_elevation_m"] < 200 and abs(card["eval_spectral_slope_difference"]) < 1.0
     generate = pipeline("terrain-generation", model=str(default_model_path("terrain_gan")))
-    assert generate.model.config.generator_type == "convolutional"  # seamless terrain of any extent (issue #24)
+    assert generate.model.config.generator_type == "convolutional"  # seamless terrain of any extent
     out = generate(2, seed=0) if callable(generate) else None
     patches = out["elevation"] if isinstance(out, dict) else [o["elevation"] for o in out]
     array = np.asarray(patches[0], dtype=np.float64)
