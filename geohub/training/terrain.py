@@ -1,12 +1,8 @@
-"""Terrain tasks: `landform` (CNN classifier, transformers Trainer) and `terrain_gan` (GAN, Accelerate loop).
+"""Terrain task `terrain_gan` (GAN, Accelerate loop; the landform classifier's task is `geohub.training.landform`).
 
-    geohub train recipes/landform/config_synthetic.yaml --config_file recipes/accelerate_configs/cpu.yaml
     geohub train recipes/terrain_gan/config_jacksboro_64.yaml --config_file recipes/accelerate_configs/cpu.yaml
 
-- `landform`: `LandformCNNForImageClassification` on synthetic patches labelled by the geomorphometric rule of
-  `geohub.data.synthetic_terrain` (no download), inputs normalised by `TerrainProcessor(normalization="patch")`,
-  random flips and 90-degree rotations; accuracy and macro F1 on a held-out synthetic split.
-- `terrain_gan`: see `geohub.training.adversarial` (two optimisers, critic steps, EMA generator, exact resume).
+`terrain_gan`: see `geohub.training.adversarial` (two optimisers, critic steps, EMA generator, exact resume).
 """
 
 from __future__ import annotations
@@ -14,141 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
-from transformers import TrainingArguments, set_seed
+from transformers import set_seed
 
-from ..data.dem import flip_rotate
-from ..data.synthetic_terrain import LANDFORM_LABELS, make_landform_dataset
-from ..errors import ConfigError
-from ..metrics.scores import macro_f1
-from ..models.landform import LandformCNNForImageClassification, LandformConfig
 from ..models.terrain_gan.processing_terrain_gan import TerrainProcessor
 from ..utils import get_logger
-from .supervised import GeoTrainer, train_and_evaluate, with_device_defaults
 from .tasks import Task
 
 logger = get_logger(__name__)
 
-__all__ = [
-    "LandformModelArguments",
-    "LandformDataArguments",
-    "LANDFORM",
-    "classification_metrics",
-]
-
-
-@dataclass
-class LandformModelArguments:
-    """Shape of the landform CNN (see `LandformConfig`)."""
-
-    hidden_sizes: str = field(default="16,32,64", metadata={"help": "comma-separated channels per stage"})
-    layers_per_stage: int = field(default=2, metadata={"help": "3x3 convolutions per stage"})
-    classifier_dropout: float = field(
-        default=0.0, metadata={"help": "dropout before the classifier (0 keeps 1- and N-process runs identical)"}
-    )
-    elevation_scale: float = field(default=300.0, metadata={"help": "metres per unit of normalised relief"})
-
-
-@dataclass
-class LandformDataArguments:
-    """Synthetic patches labelled by the rule of `geohub.data.synthetic_terrain` (reproducible by seed)."""
-
-    num_train_samples: int = field(default=3000, metadata={"help": "synthetic training patches"})
-    num_eval_samples: int = field(default=600, metadata={"help": "synthetic held-out patches (other seed)"})
-    patch_size: int = field(default=32, metadata={"help": "patch side in cells"})
-    spacing_m: float = field(default=50.0, metadata={"help": "grid spacing in metres"})
-    data_seed_offset: int = field(default=0, metadata={"help": "added to the training seed to draw the data"})
-    augment: bool = field(
-        default=True, metadata={"help": "a seeded random flip / 90-degree rotation per training patch (drawn once)"}
-    )
-
-    def __post_init__(self):
-        if self.num_train_samples < len(LANDFORM_LABELS) or self.num_eval_samples < 1:
-            raise ConfigError("need at least 6 training and 1 evaluation patch", field="num_train_samples")
-        if self.patch_size < 8:
-            raise ConfigError("patch_size too small", field="patch_size", expected=">= 8 cells")
-
-
-def classification_metrics(prediction) -> dict[str, float]:
-    """`compute_metrics`: accuracy and macro F1 over the classes present in labels or predictions."""
-    logits, labels = prediction.predictions, prediction.label_ids
-    if isinstance(logits, tuple):
-        logits = logits[0]
-    accuracy, f1 = macro_f1(np.argmax(logits, axis=-1), labels)
-    return {"accuracy": accuracy, "macro_f1": f1}
-
-
-def augment_patches(dataset, seed: int):
-    """A seeded random flip / 90-degree rotation of each patch, drawn once from (seed, index).
-
-    Drawn per index rather than per process, so the training data is the same whatever the number of processes.
-    """
-
-    def augment(example: dict, index: int) -> dict:
-        rng = np.random.default_rng([seed, index])
-        patch = flip_rotate(np.asarray(example["elevation"], dtype=np.float32), rng)
-        return {"elevation": np.ascontiguousarray(patch)}
-
-    return dataset.map(augment, with_indices=True, features=dataset.features)
-
-
-def _landform_transform(processor: TerrainProcessor):
-    """`with_transform` function: elevation (m) -> pixel_values `(1, H, W)` and labels."""
-
-    def transform(batch: dict) -> dict:
-        patches = np.stack([np.asarray(e, dtype=np.float32) for e in batch["elevation"]])
-        values = processor(patches, return_tensors="pt")["pixel_values"]
-        return {"pixel_values": list(values), "labels": torch.as_tensor(batch["label"])}
-
-    return transform
-
-
-def run_landform(
-    model_args: LandformModelArguments, data_args: LandformDataArguments, training_args: TrainingArguments
-) -> dict[str, float]:
-    """Train the landform CNN with the Trainer; returns final metrics (eval_accuracy, eval_macro_f1)."""
-    training_args = with_device_defaults(training_args, remove_unused_columns=False)
-    set_seed(training_args.seed)
-    seed = training_args.seed + data_args.data_seed_offset
-    with training_args.main_process_first(desc="synthesise landform patches"):
-        train = make_landform_dataset(data_args.num_train_samples, data_args.patch_size, data_args.spacing_m, seed)
-        test = make_landform_dataset(
-            data_args.num_eval_samples, data_args.patch_size, data_args.spacing_m, seed + 1_000_003
-        )
-        if data_args.augment:
-            train = augment_patches(train, seed)
-    from ..models.landform.processing_landform import LandformImageProcessor  # the landform family's own class
-
-    processor = LandformImageProcessor(
-        normalization="patch",
-        elevation_scale=model_args.elevation_scale,
-        spacing_m=data_args.spacing_m,
-        patch_size=data_args.patch_size,
-    )
-    hidden_sizes = [int(h) for h in model_args.hidden_sizes.split(",") if h.strip()]
-    config = LandformConfig(
-        image_size=data_args.patch_size,
-        hidden_sizes=hidden_sizes,
-        layers_per_stage=model_args.layers_per_stage,
-        classifier_dropout=model_args.classifier_dropout,
-    )
-    model = LandformCNNForImageClassification(config)
-    trainer = GeoTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=train.with_transform(_landform_transform(processor)),
-        eval_dataset=test.with_transform(_landform_transform(processor)),
-        compute_metrics=classification_metrics,
-    )
-    return train_and_evaluate(trainer, processors=[processor])
-
-
-LANDFORM = Task(
-    name="landform",
-    argument_types=(LandformModelArguments, LandformDataArguments, TrainingArguments),
-    run=run_landform,
-    description="landform CNN (plain, hill, mountain, valley, plateau, escarpment) on rule-labelled patches",
-)
+__all__ = ["TerrainGANModelArguments", "TerrainGANDataArguments", "TERRAIN_GAN", "load_gan_patches"]
 
 
 @dataclass
