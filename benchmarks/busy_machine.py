@@ -137,8 +137,8 @@ def _ratio(busy: dict, alone: dict) -> float | None:
     return busy["seconds"] / alone["seconds"]
 
 
-def measure(args) -> list[dict]:
-    rows = []
+def measure(args, rows: list[dict]) -> list[dict]:
+    """Append one row per task, setting and hog kind to `rows` (kept when the run is stopped part-way)."""
     for task in args.tasks:
         alone = {}
         for setting in args.settings:
@@ -191,6 +191,8 @@ def print_table(report: dict) -> None:
             if "failed" in run:
                 print(f"\n{row['task']} ({row['settings']}) failed:\n{run['failed']}")
     print("goal: ratio <= 4x on 2 cores beside 4 single-threaded CPU-bound processes")
+    if report["stopped_part_way"]:
+        print("stopped part-way: the rows above are the steps that finished")
 
 
 def main() -> None:
@@ -205,9 +207,13 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("/tmp/geohub-busy-machine"))
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped benchmark stops its hogs (finally)
-    load_before = os.getloadavg()[0]
-    rows = measure(args)
-    report = {"tasks": args.tasks, "settings": args.settings, "hogs": args.hogs, "hog_threads": args.hog_threads,
+    load_before, rows, stopped = os.getloadavg()[0], [], False
+    try:
+        measure(args, rows)
+    except (KeyboardInterrupt, SystemExit):
+        stopped = True  # stopped part-way (Ctrl-C, SIGTERM): the rows so far are still reported
+    report = {"stopped_part_way": stopped,
+              "tasks": args.tasks, "settings": args.settings, "hogs": args.hogs, "hog_threads": args.hog_threads,
               "smoke": args.smoke, "sets": args.set, "timeout": args.timeout, "load_before": load_before,
               "cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)), "machine": platform.machine(),
               "rows": rows}  # fmt: skip
