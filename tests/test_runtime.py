@@ -169,30 +169,46 @@ def test_adaptation_only_where_geohub_chose_the_thread_count(monkeypatch):
     assert not adaptive_threads_enabled(2, {"GEOHUB_RUNTIME": "off"})
 
 
-def test_adapter_follows_the_load_between_steps_and_restores(monkeypatch, torch_threads):
+def test_adapter_tries_fewer_threads_when_busy_keeps_the_faster_and_restores(monkeypatch, torch_threads):
+    from geohub.training import threads
     from geohub.training.threads import ThreadAdapter
 
     _geohub_chose(monkeypatch)
     torch_threads.set_num_threads(2)
-    readings, now = [4, 4, 4], [0.0]
-    adapter = ThreadAdapter(interval=1.0, read=lambda: readings.pop(0) if readings else 0, clock=lambda: now[0])
-    adapter.start()  # first readings at the start: a 4-process load -> one thread before the first step
+    load, now = [4], [0.0]
+    step_seconds = {1: 1.0, 2: 3.0}  # one thread is faster here (small operations on a busy machine)
+
+    def run_steps(adapter, n):
+        for _ in range(n):
+            now[0] += step_seconds[torch_threads.get_num_threads()]
+            adapter.step()
+
+    adapter = ThreadAdapter(interval=1.0, read=lambda: load[0], clock=lambda: now[0])
+    adapter.start()  # a 4-process load at the start: one thread before the first step, and a trial begins
     assert adapter.active and torch_threads.get_num_threads() == 1
-    adapter.step()  # within the interval: no reading
-    assert readings == [] and torch_threads.get_num_threads() == 1
-    for _ in range(3):  # quiet readings, one per second
-        now[0] += 1.0
-        adapter.step()
+    run_steps(adapter, 1 + threads.TRIAL_STEPS)  # the first step only starts the clock; then 3 timed at 1 thread
+    assert torch_threads.get_num_threads() == 2  # now 3 steps at the full count
+    run_steps(adapter, threads.TRIAL_STEPS)
+    assert torch_threads.get_num_threads() == 1  # one thread won
+    run_steps(adapter, 5)  # still busy, within HOLD_S: kept without another trial
+    assert torch_threads.get_num_threads() == 1 and [t for _, t in adapter.changes] == [1, 2, 1]
+    load[0] = 0
+    run_steps(adapter, 3)  # three quiet readings: all threads again
     assert torch_threads.get_num_threads() == 2
-    assert [threads for _, threads in adapter.changes] == [1, 2]
-    readings[:] = [4, 4, 4]
-    now[0] += 1.0
-    adapter.step()
-    now[0] += 1.0
-    adapter.step()
-    assert torch_threads.get_num_threads() == 1
     adapter.restore()
     assert torch_threads.get_num_threads() == 2 and not adapter.active
+
+    step_seconds[2] = 0.5  # large operations: two threads are faster even on a busy machine
+    load[0] = 4
+    adapter = ThreadAdapter(interval=1.0, read=lambda: load[0], clock=lambda: now[0])
+    adapter.start()
+    run_steps(adapter, 1 + 2 * threads.TRIAL_STEPS)
+    assert torch_threads.get_num_threads() == 2  # the trial kept the full count
+    now[0] += threads.HOLD_S
+    run_steps(adapter, 1)  # the hold is over and the machine still busy: tried again
+    assert torch_threads.get_num_threads() == 1
+    adapter.restore()
+    assert torch_threads.get_num_threads() == 2
 
 
 def test_adapter_is_a_no_op_when_the_user_set_threads(monkeypatch, torch_threads):
@@ -250,12 +266,11 @@ def test_every_geohub_trainer_adapts_its_threads_while_training(monkeypatch, tmp
     adapter = trainer.thread_adaptation.adapter
     adapter.interval, adapter.read = 0.0, lambda: (seen.append(torch_threads.get_num_threads()), 5)[1]
     trainer.train()
-    assert 1 in seen[2:]  # one thread while training beside 5 busy tasks
+    assert seen and [threads for _, threads in adapter.changes][:2] == [1, 2]  # tried at one thread, then two
     assert torch_threads.get_num_threads() == 2  # restored after training
     seen.clear()
     trainer.evaluate()  # a standalone evaluation adapts too, and restores
     assert seen and torch_threads.get_num_threads() == 2
-    assert [threads for _, threads in adapter.changes][:2] == [1, 2]
 
 
 def test_the_gan_loop_adapts_only_with_cpu_threads_zero(monkeypatch, torch_threads):
@@ -267,8 +282,8 @@ def test_the_gan_loop_adapts_only_with_cpu_threads_zero(monkeypatch, torch_threa
     seen = []
 
     def loop(model, processor, train, held_out, spacing, args, adapter):  # the loop's body, reduced to its hook
+        seen.append(torch_threads.get_num_threads())  # the trial's first count, from the start's readings
         adapter.step()
-        seen.append(torch_threads.get_num_threads())
         return {}
 
     monkeypatch.setattr(adversarial, "_train_gan", loop)
@@ -279,7 +294,7 @@ def test_the_gan_loop_adapts_only_with_cpu_threads_zero(monkeypatch, torch_threa
 
 def test_a_task_adapts_from_its_start_and_inner_loops_hand_their_steps_to_it(monkeypatch, torch_threads):
     from geohub.training.tasks import _adapting_threads, get_task
-    from geohub.training.threads import ThreadAdapter
+    from geohub.training.threads import TRIAL_STEPS, ThreadAdapter
 
     _geohub_chose(monkeypatch)
     load = [4]
@@ -293,8 +308,8 @@ def test_a_task_adapts_from_its_start_and_inner_loops_hand_their_steps_to_it(mon
         inner.start()
         assert inner.active and inner.delegate is not None and inner.policy is None
         load[0] = 0
-        for _ in range(3):
-            inner.step()  # drives the task's adapter: three quiet readings
+        for _ in range(1 + 2 * TRIAL_STEPS + 3):
+            inner.step()  # drives the task's adapter: its trial's steps, then three quiet readings
         seen["quiet"] = torch_threads.get_num_threads()
         inner.restore()  # the loop ends; the task's adapter stays in charge
         load[0] = 4

@@ -2,9 +2,12 @@
 
     from geohub.training.threads import AdaptiveThreads, ThreadAdapter
 
-- `ThreadAdapter`: reads the other runnable tasks at most once per `interval` seconds and calls
-  `torch.set_num_threads` when `geohub.runtime.ThreadPolicy` asks for another count; `restore()` puts back the
-  count it found. A custom loop (the GAN's Accelerate loop) calls `adapter.step()` once per optimisation step.
+- `ThreadAdapter`: reads the other runnable tasks at most once per `interval` seconds. When
+  `geohub.runtime.ThreadPolicy` says the CPUs are oversubscribed, it times `TRIAL_STEPS` steps at the fewer
+  threads the policy asks for and as many at the full count, and keeps the faster for `HOLD_S` seconds (then
+  tries again): one thread never waits at a barrier for a preempted sibling (a big gain for models of small
+  operations, e.g. the magnitude LSTM), two threads get more of the CPU (large matrix products, e.g. BERT).
+  Back at the full count once the machine is quiet. `restore()` puts back the count it found. A custom loop (the GAN's Accelerate loop) calls `adapter.step()` once per optimisation step.
 - `AdaptiveThreads`: the same as a `transformers.TrainerCallback` (train and prediction steps). `GeoTrainer` and
   `GeoSeq2SeqTrainer` (`geohub.training.supervised`) attach it, so every Trainer-based recipe has it.
 
@@ -17,6 +20,7 @@ step. Where geohub did not choose the count (`geohub.runtime.adaptive_threads_en
 from __future__ import annotations
 
 import functools
+import statistics
 import time
 
 from transformers import TrainerCallback
@@ -28,6 +32,8 @@ __all__ = ["ThreadAdapter", "AdaptiveThreads", "AdaptiveThreadsMixin", "adapting
 _IN_CHARGE: list[ThreadAdapter] = []  # the adapter changing the count now (at most one per process)
 INTERVAL_S = 1.0  # between readings of the load (a reading costs ~0.1 ms)
 FIRST_READINGS = 3  # taken at the start, a few ms apart, so a step of a few seconds adapts from the start
+TRIAL_STEPS = 3  # steps timed at each thread count when the machine is busy
+HOLD_S = 30.0  # seconds a trial's faster count is kept while the machine stays busy (then tried again)
 
 
 class ThreadAdapter:
@@ -46,6 +52,9 @@ class ThreadAdapter:
         self.delegate: ThreadAdapter | None = None  # the adapter in charge, when another one started first
         self.changes: list[tuple[float, int]] = []  # (clock, threads) of every change, for logs and tests
         self._last = float("-inf")
+        self._trial: list[tuple[int, list[float]]] | None = None  # (threads, step seconds) per count compared
+        self._held: tuple[int, float] | None = None  # (threads, until): a trial's winner, kept while still busy
+        self._last_step: float | None = None
 
     @property
     def active(self) -> bool:
@@ -68,24 +77,60 @@ class ThreadAdapter:
         for index in range(FIRST_READINGS):
             if index:
                 time.sleep(0.005)
-            self._apply(self.policy.update(self.read()))
+            self.policy.update(self.read())
         self._last = self.clock()
+        self._decide(self.policy.threads, self._last)
 
     def step(self) -> None:
-        """One loop step done: read the load if `interval` has passed, change the thread count if asked."""
+        """One loop step done: time it (during a trial), read the load if `interval` has passed, change the thread
+        count if asked."""
         if self.delegate is not None:
             self.delegate.step()
         if self.policy is None:
             return
         now = self.clock()
+        seconds = None if self._last_step is None else now - self._last_step
+        self._last_step = now
+        if self._trial is not None:
+            if seconds is not None:
+                self._time_trial(seconds, now)
+            return
         if now - self._last >= self.interval:
             self._last = now
-            self._apply(self.policy.update(self.read()))
+            self._decide(self.policy.update(self.read()), now)
+
+    def _decide(self, wanted: int, now: float) -> None:
+        """The policy asks for `wanted` threads: all of them when the machine is quiet; when it is busy, the
+        count that won the last trial (for `HOLD_S`), else a trial: `TRIAL_STEPS` steps at `wanted` threads, then
+        as many at the full count. Fewer threads avoid barrier waits on preempted siblings (small operations,
+        e.g. an LSTM), more threads get more of the CPU (large matrix products): the steps' times decide."""
+        if wanted >= self.policy.full:
+            self._trial = self._held = None
+            self._apply(self.policy.full)
+        elif self._held is not None and now < self._held[1]:
+            self._apply(self._held[0])
+        else:
+            self._trial = [(wanted, []), (self.policy.full, [])]
+            self._apply(wanted)
+
+    def _time_trial(self, seconds: float, now: float) -> None:
+        """Record one step's time under the count being tried; move to the next count or keep the faster."""
+        pending = [arm for arm in self._trial if len(arm[1]) < TRIAL_STEPS]
+        pending[0][1].append(seconds)
+        if len(pending[0][1]) < TRIAL_STEPS:
+            return
+        if len(pending) > 1:
+            self._apply(pending[1][0])
+            return
+        best = min(self._trial, key=lambda arm: statistics.median(arm[1]))[0]
+        self._trial, self._held, self._last = None, (best, now + HOLD_S), now
+        self._apply(best)
 
     def restore(self) -> None:
         """Stop adapting; torch runs with the count found at `start` again (a delegating adapter only stops
         handing on its steps)."""
         self.delegate = None
+        self._trial = self._held = self._last_step = None
         if self.policy is not None:
             self._apply(self.policy.full)
             self.policy = None
