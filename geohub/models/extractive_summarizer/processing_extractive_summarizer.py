@@ -261,10 +261,22 @@ def _is_negation(word: str) -> bool:
     return any(run in _NEGATIONS for run in runs) or word.lower().rstrip(".,;:)").endswith("n't")
 
 
+def _is_quantity(words: Sequence[str]) -> np.ndarray:
+    """Words that carry a number ("12-15", "M5.2", "2011") and a short unit word right after one ("km", "Hz",
+    "Ma", "m/s"): a summary must not turn "at 12-15 km depth" into "at km depth"."""
+    numbers = np.array([any(ch.isdigit() for ch in word) for word in words], dtype=bool)
+    units = np.zeros_like(numbers)
+    for i in range(1, len(words)):
+        core = words[i].rstrip(".,;:)")
+        units[i] = numbers[i - 1] and 0 < len(core) <= 4 and not numbers[i] and core.lower() not in _NEGATIONS
+    return numbers | units
+
+
 def compress_words(sentence: str, keep: Sequence[float], threshold: float, min_words: int, min_run: int = 1) -> str:
     """`sentence` without the words whose keep probability (`keep`, one per whitespace word) is below
     `threshold`, deleted only in runs of at least `min_run` consecutive words (shorter runs stay: fewer broken
-    word pairs); negations ("not", "no", "never", "without", "cannot", "...n't") are never deleted; when fewer
+    word pairs); negations ("not", "no", "never", "without", "cannot", "...n't"), numbers and the short unit word
+    after a number are never deleted; when fewer
     than `min_words` words would remain, the `min_words` most probable are kept (all of a shorter sentence). Kept
     words stay exactly as written, in their order."""
     words = sentence.split()
@@ -274,8 +286,8 @@ def compress_words(sentence: str, keep: Sequence[float], threshold: float, min_w
     given = np.asarray(keep, dtype=float)[: len(words)]
     probabilities[: len(given)] = given
     kept = probabilities >= threshold
-    negations = np.array([_is_negation(word) for word in words])
-    kept |= negations  # a deleted "not" would reverse the sentence
+    negations = np.array([_is_negation(word) for word in words]) | _is_quantity(words)
+    kept |= negations  # a deleted "not" would reverse the sentence, a deleted number or unit change a value
     start = 0
     while start < len(kept):  # restore runs of deleted words shorter than min_run
         end = start

@@ -79,6 +79,9 @@ def test_compress_words_deletes_only_and_keeps_a_minimum():
     # negations are never deleted
     assert compress_words("slip does not cross the trench", [1, 0, 0, 1, 0, 1], 0.5, 1) == "slip not cross trench"
     assert compress_words("it doesn't move", [1, 0.1, 1], 0.5, 1) == "it doesn't move"
+    # numbers, and the short unit word after a number, are never deleted ("at km depth" would misreport a value)
+    words = "a slow-slip patch at 12-15 km depth during M6.1 events"
+    assert compress_words(words, [1, 1, 1, 0, 0, 0, 1, 0, 0, 1], 0.5, 1) == "a slow-slip patch 12-15 km depth M6.1 events"
 
 
 def test_word_features_and_encode_words():
