@@ -123,6 +123,11 @@ class ExtractionModelArguments(LoraArguments):
     gazetteer_folds: int = field(
         default=4, metadata={"help": "training sentences get the matches of the dictionary of the other folds"}
     )
+    gazetteer_boundaries: bool = field(
+        default=True,
+        metadata={"help": "the match feature says where a dictionary name starts (B-/I-); false: its type only, so "
+                  "a known name inside a longer unseen one does not assert a boundary"},
+    )  # fmt: skip
     # --- training budget ---
     early_stopping_patience: int = field(
         default=0,
@@ -392,7 +397,7 @@ def evaluate_test_set(trainer, test, label_names: list[str]) -> dict[str, float]
     return metrics
 
 
-def add_gazetteer_columns(splits: dict[str, Any], label_names: list[str], folds: int):
+def add_gazetteer_columns(splits: dict[str, Any], label_names: list[str], folds: int, boundaries: bool = True):
     """Add a `gazetteer` column (per word dictionary matches) to every split: the training sentences get the
     matches of the dictionary of the other folds, validation and test those of the dictionary of all training
     sentences (what the saved model sees at inference). Returns (splits, dictionary, entity types)."""
@@ -407,11 +412,13 @@ def add_gazetteer_columns(splits: dict[str, Any], label_names: list[str], folds:
 
     train = sentences(splits["train"])
     gazetteer = build_gazetteer(train)
-    out = {"train": splits["train"].add_column("gazetteer", fold_features(train, types, folds))}
+    out = {"train": splits["train"].add_column("gazetteer", fold_features(train, types, folds, boundaries))}
     for key in ("validation", "test"):
         part = splits[key]
         out[key] = (
-            part.add_column("gazetteer", [match_features(list(r["tokens"]), gazetteer, types) for r in part])
+            part.add_column(
+                "gazetteer", [match_features(list(r["tokens"]), gazetteer, types, boundaries) for r in part]
+            )
             if part
             else None
         )
@@ -482,8 +489,9 @@ def run_knowledge_extraction(
     if model_args.gazetteer_features:
         from ..models.entity_tagger.gazetteer import enable_gazetteer
 
-        splits, gazetteer, types = add_gazetteer_columns(splits, label_names, model_args.gazetteer_folds)
-        enable_gazetteer(model, gazetteer, types)
+        boundaries = model_args.gazetteer_boundaries
+        splits, gazetteer, types = add_gazetteer_columns(splits, label_names, model_args.gazetteer_folds, boundaries)
+        enable_gazetteer(model, gazetteer, types, boundaries)
     model.config.tag_transitions = tag_transitions(
         ([label_names[t] for t in row["ner_tags"]] for row in splits["train"]), label_names
     )

@@ -62,9 +62,12 @@ def build_gazetteer(sentences: Sequence[tuple[Sequence[str], Sequence[str]]]) ->
     return {phrase: kinds.most_common(1)[0][0] for phrase, kinds in counts.items()}
 
 
-def match_features(words: Sequence[str], gazetteer: Gazetteer, types: Sequence[str]) -> list[int]:
+def match_features(
+    words: Sequence[str], gazetteer: Gazetteer, types: Sequence[str], boundaries: bool = True
+) -> list[int]:
     """Per word: 0 outside any match, `1 + 2k` on the first word of a longest match of type `types[k]`,
-    `2 + 2k` on its other words (left to right, longest match first)."""
+    `2 + 2k` on its other words (left to right, longest match first). `boundaries=False`: `1 + k` on every word
+    of the match (its type only: a dictionary name inside a longer unseen name does not assert where it starts)."""
     index = {kind: k for k, kind in enumerate(types)}
     longest = max((len(p) for p in gazetteer), default=0)
     key = _key(words)
@@ -73,7 +76,8 @@ def match_features(words: Sequence[str], gazetteer: Gazetteer, types: Sequence[s
         for size in range(min(longest, len(words) - i), 0, -1):
             kind = gazetteer.get(key[i : i + size])
             if kind in index:
-                features[i : i + size] = [1 + 2 * index[kind]] + [2 + 2 * index[kind]] * (size - 1)
+                k = index[kind]
+                features[i : i + size] = [1 + 2 * k] + [2 + 2 * k] * (size - 1) if boundaries else [1 + k] * size
                 i += size
                 break
         else:
@@ -82,7 +86,10 @@ def match_features(words: Sequence[str], gazetteer: Gazetteer, types: Sequence[s
 
 
 def fold_features(
-    sentences: Sequence[tuple[Sequence[str], Sequence[str]]], types: Sequence[str], folds: int = 4
+    sentences: Sequence[tuple[Sequence[str], Sequence[str]]],
+    types: Sequence[str],
+    folds: int = 4,
+    boundaries: bool = True,
 ) -> list[list[int]]:
     """Match features of each training sentence from the dictionary of the other folds (contiguous blocks, so
     the sentences of one report mostly share a fold), which matches about as often as the full dictionary will
@@ -94,13 +101,14 @@ def fold_features(
     for f in range(folds):
         others = [*sentences[: bounds[f]], *sentences[bounds[f + 1] :]]
         gazetteer = build_gazetteer(others)
-        features += [match_features(tokens, gazetteer, types) for tokens, _ in sentences[bounds[f] : bounds[f + 1]]]
+        block = sentences[bounds[f] : bounds[f + 1]]
+        features += [match_features(tokens, gazetteer, types, boundaries) for tokens, _ in block]
     return features
 
 
-def type_vocab_size(types: Sequence[str]) -> int:
-    """Token types needed: case (2) x match (O, B-X, I-X for each type)."""
-    return 2 * (1 + 2 * len(types))
+def type_vocab_size(types: Sequence[str], boundaries: bool = True) -> int:
+    """Token types needed: case (2) x match (O, B-X, I-X for each type; O, X without boundaries)."""
+    return 2 * (1 + (2 if boundaries else 1) * len(types))
 
 
 def token_type_ids(word_ids: Sequence[int | None], words: Sequence[str], matches: Sequence[int] | None,
@@ -116,13 +124,13 @@ def token_type_ids(word_ids: Sequence[int | None], words: Sequence[str], matches
     return out
 
 
-def gazetteer_config(gazetteer: Gazetteer, types: Sequence[str]) -> dict[str, Any]:
-    """The JSON form stored as `config.gazetteer`."""
+def gazetteer_config(gazetteer: Gazetteer, types: Sequence[str], boundaries: bool = True) -> dict[str, Any]:
+    """The JSON form stored as `config.gazetteer` (`"boundaries": false` only for type-only matches)."""
     phrases: dict[str, list[str]] = {kind: [] for kind in types}
     for phrase, kind in sorted(gazetteer.items()):
         if kind in phrases:
             phrases[kind].append(" ".join(phrase))
-    return {"types": list(types), "phrases": phrases}
+    return {"types": list(types), "phrases": phrases, **({} if boundaries else {"boundaries": False})}
 
 
 def gazetteer_from_config(value: dict[str, Any] | None) -> tuple[Gazetteer, list[str]] | None:
@@ -147,17 +155,20 @@ class TokenTypes:
         self.case = bool(getattr(config, "case_token_types", False))
         loaded = gazetteer_from_config(getattr(config, "gazetteer", None))
         self.gazetteer, self.types = loaded if loaded else (None, [])
+        self.boundaries = bool((getattr(config, "gazetteer", None) or {}).get("boundaries", True))
 
     @property
     def active(self) -> bool:
         return self.case or self.gazetteer is not None
 
     def __call__(self, word_ids: Sequence[int | None], words: Sequence[str]) -> list[int]:
-        matches = match_features(words, self.gazetteer, self.types) if self.gazetteer is not None else None
+        matches = (
+            match_features(words, self.gazetteer, self.types, self.boundaries) if self.gazetteer is not None else None
+        )
         return token_type_ids(word_ids, words, matches, case=self.case)
 
 
-def enable_gazetteer(model, gazetteer: Gazetteer, types: Sequence[str]) -> None:
+def enable_gazetteer(model, gazetteer: Gazetteer, types: Sequence[str], boundaries: bool = True) -> None:
     """Grow the token type embeddings of a BERT-like `model` to `type_vocab_size(types)` rows (row `c + 2m` starts
     as the pretrained row `c`) and store the dictionary in `model.config.gazetteer`."""
     import torch
@@ -167,11 +178,11 @@ def enable_gazetteer(model, gazetteer: Gazetteer, types: Sequence[str]) -> None:
     if parent is None or embeddings is None:
         raise ValueError("gazetteer features need an encoder with token type embeddings (BERT-like)")
     old = parent.token_type_embeddings
-    size = type_vocab_size(types)
+    size = type_vocab_size(types, boundaries)
     new = torch.nn.Embedding(size, old.embedding_dim)
     with torch.no_grad():
         for row in range(size):
             new.weight[row] = old.weight[row % 2 if old.num_embeddings >= 2 else 0]
     parent.token_type_embeddings = new
     model.config.type_vocab_size = size
-    model.config.gazetteer = gazetteer_config(gazetteer, types)
+    model.config.gazetteer = gazetteer_config(gazetteer, types, boundaries)

@@ -3,6 +3,8 @@ entities, token type ids, the config round trip, and the grown token type table 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from geohub.models.entity_tagger.gazetteer import (
@@ -90,3 +92,18 @@ def test_enable_gazetteer_grows_token_type_table_from_pretrained_rows():
     assert model.config.gazetteer["types"] == TYPES
     ids = torch.tensor([[1, 2, 3]])
     assert model(input_ids=ids, token_type_ids=torch.tensor([[0, 9, 4]])).logits.shape == (1, 3, 5)
+
+
+def test_type_only_matches_do_not_assert_where_a_name_starts():
+    gazetteer = build_gazetteer(SENTENCES)
+    words = ["A", "Felsic", "schist", "and", "PYRITE", "."]
+    boundaries = match_features(words, gazetteer, TYPES)
+    type_only = match_features(words, gazetteer, TYPES, boundaries=False)
+    assert boundaries[1] != boundaries[2] and type_only[1] == type_only[2] > 0  # one value for the whole match
+    assert [v == 0 for v in type_only] == [v == 0 for v in boundaries]
+    assert type_vocab_size(TYPES, boundaries=False) == 2 * (1 + len(TYPES)) > max(type_only) * 2
+    config = gazetteer_config(gazetteer, TYPES, boundaries=False)
+    assert config["boundaries"] is False and "boundaries" not in gazetteer_config(gazetteer, TYPES)
+    types = TokenTypes(SimpleNamespace(case_token_types=True, gazetteer=config))
+    # A (case 1, no match), Felsic (case 1, ROCK = type 2), schist (case 0, ROCK): case + 2 * match
+    assert types([None, 0, 1, 2, None], words[:3]) == [0, 1, 1 + 2 * 2, 2 * 2, 0]
