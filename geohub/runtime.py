@@ -22,9 +22,10 @@ Threads while training (`adaptive_threads_enabled`, `other_runnable`, `ThreadPol
 `geohub.training.threads`): on a busy machine each OpenMP thread of a parallel region waits at its barrier for a
 sibling that the scheduler has taken off the CPU, so a 2-thread step beside other CPU-bound work runs many times
 slower than its share. About once a second the training loop reads how many other tasks are runnable (the
-kernel's running count in `/proc/loadavg` less this process's own running threads) and runs with
-`min(threads, cpus - others)` threads (at least 1), with hysteresis: down after 2 busy readings in a row, back
-up after 3 quiet ones. Only where geohub chose the thread count (not `OMP_NUM_THREADS` / `GEOHUB_THREADS` of
+kernel's running count in `/proc/loadavg` less this process's own running threads); the policy asks for
+`min(threads, cpus - others)` threads (at least 1), with hysteresis: fewer after 2 busy readings in a row, all
+again after 3 quiet ones. While it asks for fewer, the training loop times a few steps at each count and keeps
+the faster (`geohub.training.threads`). Only where geohub chose the thread count (not `OMP_NUM_THREADS` / `GEOHUB_THREADS` of
 the user's, nor a `torch.set_num_threads` of theirs); `GEOHUB_ADAPT_THREADS=off` turns it off.
 
 Precision (`resolve_precision`): "fp32", "bf16", or "auto" = bf16 where the CPU runs bfloat16 natively
