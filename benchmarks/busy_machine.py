@@ -3,7 +3,7 @@
     python benchmarks/busy_machine.py [--tasks seismic_denoising seismic_magnitude landform terrain_gan
                                        summarization knowledge_extraction] [--settings new fixed one old]
                                       [--hogs 4] [--hog-threads 1 2] [--smoke] [--timeout 900]
-                                      [--set TASK.FIELD=VALUE ...] [--output /tmp/geohub-busy-machine]
+                                      [--no-warmup] [--set TASK.FIELD=VALUE ...] [--output /tmp/geohub-busy-machine]
 
 For each quickstart task and each thread setting, one child process runs `run_quickstart(tasks=[task],
 retrain=True)` (the call `geohub quickstart --retrain --no-serve --tasks TASK` makes: the same recipe, task
@@ -20,7 +20,8 @@ without the adaptation (`GEOHUB_ADAPT_THREADS=off`); `one` = one thread always (
 `GEOHUB_RUNTIME=off` (torch's and libgomp's own defaults). The children get a clean environment
 (OMP_NUM_THREADS, OMP_WAIT_POLICY, GOMP_SPINCOUNT and GEOHUB_* removed), as on a fresh user's machine. A step
 that runs past `--timeout` is stopped and shown as "> timeout". `--smoke` uses the families' seconds-long
-`quickstart_smoke` recipes (to check the benchmark itself).
+`quickstart_smoke` recipes (to check the benchmark itself). Each step first runs once untimed
+(`--no-warmup` skips it): a first run builds caches that later runs reuse (landform: 78 s cold vs 6 s warm).
 
 The machine may be shared with other work: the load average (`os.getloadavg`) before the run and before every
 step is recorded. Prints one JSON line (prefix `BENCHMARK_JSON `), then a table: per step, setting and hog kind,
@@ -143,6 +144,8 @@ def measure(args, rows: list[dict]) -> list[dict]:
         alone = {}
         for setting in args.settings:
             folder = args.output / setting / task
+            if args.warmup:  # untimed: a first run builds caches (DEM derivatives, tokenised data) the next reuse
+                run_step(task, setting, folder, args)
             alone[setting] = run_step(task, setting, folder, args)
             print(f"{task} {setting} alone: {alone[setting]['seconds']} s", file=sys.stderr, flush=True)
             for hog_threads in args.hog_threads:
@@ -203,6 +206,8 @@ def main() -> None:
     parser.add_argument("--hog-threads", type=int, nargs="+", default=[1], help="threads per hog (one run each)")
     parser.add_argument("--smoke", action="store_true", help="the families' seconds-long quickstart_smoke recipes")
     parser.add_argument("--set", action="append", default=[], help="TASK.FIELD=VALUE recipe override (repeat)")
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false",
+                        help="skip the untimed first run of each step (it fills the caches the timed runs reuse)")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds before a step is given up")
     parser.add_argument("--output", type=Path, default=Path("/tmp/geohub-busy-machine"))
     args = parser.parse_args()
