@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from geohub.demo.examples import DEM_EXAMPLES
+
 FILE = object()  # placeholder for the uploaded file in `BadInput.args`
-DEM_EXAMPLE = "plain tile (32 x 32, 50 m)"
+DEM_EXAMPLE = next(iter(DEM_EXAMPLES))  # a bundled real DEM tile of the Landform tab
 
 
 @dataclass(frozen=True)

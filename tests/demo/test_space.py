@@ -112,7 +112,9 @@ def test_space_serves_every_endpoint_from_the_shipped_defaults(space_client, tmp
 
     summary = client.predict(EXAMPLE_ABSTRACT, None, 2, api_name="/summarize")
     sentences = [s for s in re.split(r"(?<=\.)\s+", summary.strip()) if s]
-    assert 1 <= len(sentences) <= 2 and all(s in EXAMPLE_ABSTRACT for s in sentences)
+    # sentences of the abstract shortened by the compression head: only deletions, word order kept
+    abstract_words = iter(EXAMPLE_ABSTRACT.split())
+    assert 1 <= len(sentences) <= 2 and all(word in abstract_words for word in summary.split())
 
     highlights, relations, picture, jsonld = client.predict(EXAMPLE_ABSTRACT, None, api_name="/extract_knowledge")
     assert "".join(part["token"] for part in highlights) == EXAMPLE_ABSTRACT

@@ -61,7 +61,7 @@ def _terrain_gan():
     from geohub.models.terrain_gan import TerrainGAN, TerrainGANConfig, TerrainImageProcessor
     config = TerrainGANConfig(image_size=16, latent_dim=8, generator_channels=16, discriminator_channels=4,
                               min_channels=4, max_channels=16)
-    return TerrainGAN(config), {"latents": torch.randn(2, 8)}, None, [TerrainImageProcessor(patch_size=16)], (
+    return TerrainGAN(config), {"latents": torch.randn(2, *config.latent_shape)}, None, [TerrainImageProcessor(patch_size=16)], (
         "terrain-generation", {"num_samples": 2, "seed": 0})
 
 def _minilm_token_classification():
