@@ -238,6 +238,9 @@ def pull(
     local_dir: Path | None = typer.Option(None, "--local-dir", help="download here instead of the HF cache"),
     dataset: bool = typer.Option(False, "--dataset", help="pull a data set repository"),
     allow_pickle: bool = typer.Option(False, "--allow-pickle", help="also download pickled files (*.bin, *.pt)"),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="pull into a non-empty --local-dir that no earlier pull of this repository filled"
+    ),
 ) -> None:
     """Download a revision, verify every file's hash (re-fetching corrupt ones) and print the local folder."""
     from .errors import GeohubError
@@ -245,7 +248,7 @@ def pull(
 
     try:
         path = hub_pull(repo_id, revision=revision, local_dir=local_dir, allow_pickle=allow_pickle,
-                        repo_type="dataset" if dataset else "model")  # fmt: skip
+                        repo_type="dataset" if dataset else "model", overwrite=overwrite)  # fmt: skip
     except GeohubError as err:
         _fail(str(err))
     typer.echo(str(path))

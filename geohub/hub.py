@@ -22,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import importlib
+import json
 import os
 import re
 import shutil
@@ -499,6 +500,24 @@ def _fetch_verified(api, repo_id: str, entry, *, repo_type, commit, local: Path 
     raise HubError(f"{entry.path} from {repo_id}@{commit} failed its hash check {max_attempts} times")
 
 
+PULL_MARKER = ".geohub_pull.json"  # written into a pulled local_dir: which repository filled it
+
+
+def _check_pull_target(target: Path, repo_id: str, repo_type: str) -> None:
+    """A non-empty `target` that no earlier pull of `repo_id` filled is someone's folder: refused, not merged."""
+    if target.exists() and not target.is_dir():
+        raise HubError(f"--local-dir {target} is a file, expected a folder (new, empty, or an earlier pull)")
+    if not target.is_dir() or not any(target.iterdir()):
+        return
+    try:
+        marker = json.loads((target / PULL_MARKER).read_text())
+    except (OSError, ValueError):
+        marker = None
+    if not isinstance(marker, dict) or (marker.get("repo_id"), marker.get("repo_type")) != (repo_id, repo_type):
+        raise HubError(f"--local-dir {target} is not empty and was not filled by a pull of {repo_id}: its files "
+                       "would be replaced; choose a new folder or pass --overwrite")  # fmt: skip
+
+
 def _publish(staging: Path, target: Path) -> None:
     """Move the verified download into `target`: one rename when `target` is new, else file by file
     (`os.replace`, config.json last); huggingface_hub's `.cache` bookkeeping stays behind."""
@@ -539,6 +558,7 @@ def pull(
     endpoint: str | None = None,
     allow_pickle: bool = False,
     max_attempts: int = 3,
+    overwrite: bool = False,
 ) -> Path:
     """Download `repo_id` at `revision` (branch, tag or commit) and return the local folder.
 
@@ -548,8 +568,12 @@ def pull(
     once every file verified: a failed pull leaves `local_dir` as it was. File names that could escape the
     folder are refused before anything is downloaded. Pickled files (by name in any case and compression, or
     by content) are skipped unless `allow_pickle=True`; a model repository with only pickled weights raises.
+    A non-empty `local_dir` is updated only when an earlier pull of the same repository filled it (its
+    `PULL_MARKER` says so), else refused before anything is downloaded unless `overwrite=True`.
     """
     _check_repo_id(repo_id, namespaced=False)
+    if local_dir is not None and not overwrite:
+        _check_pull_target(Path(local_dir), repo_id, repo_type)
     api = _api(token, endpoint)
     with _hub_errors(f"pull {repo_id}", repo_id, endpoint, repo_type):
         commit = api.repo_info(repo_id, repo_type=repo_type, revision=revision).sha
@@ -581,6 +605,7 @@ def pull(
             dropped = _pickles_dropped(entries, root, repo_id, repo_type)
             _refuse_pickled_only([e for e in entries if e not in dropped], dropped, repo_id, repo_type)
         if staging is not None:
+            (staging / PULL_MARKER).write_text(json.dumps({"repo_id": repo_id, "repo_type": repo_type}) + "\n")
             _publish(staging, target)
             return target
         return root

@@ -52,7 +52,7 @@ out = {}
 existing = Path("existing"); existing.mkdir(); (existing / "mine.txt").write_text("keep me")
 for target in ("fresh", "existing"):
     try:
-        hub.pull("alice/hostile", local_dir=target)
+        hub.pull("alice/hostile", local_dir=target, overwrite=target == "existing")  # past the folder check
         out[target] = "returned"
     except HubError as err:
         out[target] = str(err)
@@ -101,12 +101,17 @@ except HubError as err:
 out["target_exists"] = Path("target").exists()   # ... and leaves nothing, not even config.json
 Path("target").mkdir(); (Path("target") / "config.json").write_text("old")
 fault(3)
-try:
-    hub.pull("alice/atomic", local_dir="target")
+try:  # even with overwrite=True, a failed pull leaves the folder as it was
+    hub.pull("alice/atomic", local_dir="target", overwrite=True)
 except HubError:
     pass
 out["old_config_kept"] = (Path("target") / "config.json").read_text() == "old"
-out["ok"] = sorted(p.name for p in hub.pull("alice/atomic", local_dir="target").iterdir())
+try:  # someone's non-empty folder: refused before any download, unless overwrite=True
+    hub.pull("alice/atomic", local_dir="target")
+except HubError as err:
+    out["foreign_refused"] = str(err)
+out["ok"] = sorted(p.name for p in hub.pull("alice/atomic", local_dir="target", overwrite=True).iterdir())
+out["again"] = sorted(p.name for p in hub.pull("alice/atomic", local_dir="target").iterdir())  # its own pull: updated
 out["leftovers"] = sorted(p.name for p in Path(".").iterdir() if p.name.startswith("."))
 print("RESULT " + json.dumps(out))
 """
@@ -117,7 +122,9 @@ def test_a_failed_pull_leaves_the_target_as_it_was(hub_server, hub_client):
     assert "model.safetensors from alice/atomic" in out["error"] and "failed its hash check 3 times" in out["error"]
     assert out["target_exists"] is False
     assert out["old_config_kept"] is True
+    assert "not filled by a pull of alice/atomic" in out["foreign_refused"] and "--overwrite" in out["foreign_refused"]
     assert {"config.json", "model.safetensors"} <= set(out["ok"]) and ".cache" not in out["ok"]
+    assert out["again"] == out["ok"]
     assert out["leftovers"] == []
 
 
@@ -163,10 +170,11 @@ def test_pickles_are_recognised_by_name_case_compression_and_content(hub_client)
         "model.safetensors",
         "notes.txt",
     ]
-    assert out["pulled"] == [".gitattributes", "config.json", "model.safetensors", "sub/notes.txt"], proc.stderr[
+    assert out["pulled"] == [".geohub_pull.json", ".gitattributes", "config.json", "model.safetensors",
+                             "sub/notes.txt"], proc.stderr[
         -2000:
     ]
-    assert len(out["opted"]) == 9
+    assert len(out["opted"]) == 10  # the 9 files and the pull's marker
 
 
 @pytest.mark.parametrize(
