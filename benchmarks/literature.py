@@ -68,32 +68,12 @@ def embedded_documents(model, tokenizer, documents: list[list[str]], titles: lis
     return cache[fingerprint]
 
 
-@torch.no_grad()
 def extractive_rows_summaries(path, documents, titles, with_titles: bool, cache: dict) -> list[str]:
-    """`summarize(documents, model=path, titles=...)` from cached embeddings (checked against summarize itself on
-    the first documents)."""
-    from geohub.inference.text import load_text_model, summarize
-    from geohub.models.extractive_summarizer.processing_extractive_summarizer import (
-        collate_documents,
-        select_sentences,
-    )
+    """Whole sentences: `summarize(documents, model=path, titles=..., compress=False)` from cached embeddings
+    (compressed summaries and the check against summarize itself: benchmarks/summarization.py)."""
+    from benchmarks.summarization import model_summaries
 
-    model, tokenizer = load_text_model(path)
-    features = []
-    for row in embedded_documents(model, tokenizer, documents, titles, cache):
-        row = dict(row)
-        if not with_titles:  # exactly what summarize(..., titles=None) computes
-            row["title_mask"] = 0
-            row["sentence_features"] = [values[:3] + [0.0] + values[4:] for values in row["sentence_features"]]
-        features.append(row)
-    summaries = []
-    for begin in range(0, len(features), 32):
-        logits = model(**collate_documents(features[begin : begin + 32])).logits.numpy()
-        summaries += [select_sentences(r, d, 1) for r, d in zip(logits, documents[begin : begin + 32])]
-    check = summarize(documents[:8], model=model, tokenizer=tokenizer, titles=titles[:8] if with_titles else None,
-                      compress=False)  # whole sentences here; compressed summaries: benchmarks/summarization.py
-    assert check == summaries[:8], "cached embeddings disagree with summarize()"
-    return summaries
+    return model_summaries(path, documents, titles, with_titles, compress=False, cache=cache)
 
 
 def summarization_rows(name: str, documents: list[list[str]], references: list[list[str]], titles, args) -> list[dict]:
