@@ -84,3 +84,19 @@ def denoiser_dir(tmp_path_factory) -> Path:
     model.save_pretrained(folder)
     SeismicDenoiserFeatureExtractor.from_config(model.config).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def landform(tmp_path_factory):
+    """A tiny untrained landform classifier (16-cell patches, 50 m) behind `pipeline("landform-classification")`."""
+    from transformers import pipeline
+
+    import geohub  # noqa: F401  (registers the pipelines)
+    from geohub.models.landform import LandformCNNForImageClassification, LandformConfig
+    from geohub.models.terrain_gan import TerrainImageProcessor
+
+    folder = tmp_path_factory.mktemp("landform")
+    torch.manual_seed(0)
+    LandformCNNForImageClassification(LandformConfig(image_size=16, hidden_sizes=[4, 8])).save_pretrained(folder)
+    TerrainImageProcessor(normalization="patch", spacing_m=50.0, patch_size=16).save_pretrained(folder)
+    return pipeline("landform-classification", model=str(folder))

@@ -21,18 +21,6 @@ WAVEFORM_CASES = ["miniseed_gap_2_days", "miniseed_gap_30_days", "miniseed_empty
 
 
 @pytest.fixture(scope="module")
-def landform(tmp_path_factory):
-    from geohub.models.landform import LandformCNNForImageClassification, LandformConfig
-    from geohub.models.terrain_gan import TerrainImageProcessor
-
-    folder = tmp_path_factory.mktemp("landform")
-    torch.manual_seed(0)
-    LandformCNNForImageClassification(LandformConfig(image_size=16, hidden_sizes=[4, 8])).save_pretrained(folder)
-    TerrainImageProcessor(normalization="patch", spacing_m=50.0, patch_size=16).save_pretrained(folder)
-    return pipeline("landform-classification", model=str(folder))
-
-
-@pytest.fixture(scope="module")
 def picker(tmp_path_factory):
     from geohub.models.seismic_picker import SeismicFeatureExtractor, SeismicPickerConfig, SeismicPickerForPhasePicking
 

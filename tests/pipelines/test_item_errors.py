@@ -149,18 +149,6 @@ def test_return_mode_for_one_input_and_other_waveform_pipelines(picker_dir, reco
 
 # --- landform ------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def landform(tmp_path_factory):
-    from geohub.models.landform import LandformCNNForImageClassification, LandformConfig
-    from geohub.models.terrain_gan import TerrainImageProcessor
-
-    folder = tmp_path_factory.mktemp("landform")
-    torch.manual_seed(0)
-    LandformCNNForImageClassification(LandformConfig(image_size=16, hidden_sizes=[4, 8])).save_pretrained(folder)
-    TerrainImageProcessor(normalization="patch", spacing_m=50.0, patch_size=16).save_pretrained(folder)
-    return pipeline("landform-classification", model=str(folder))
-
-
-@pytest.fixture(scope="module")
 def dems(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dems")
     relief = np.add.outer(np.linspace(0, 300, 32), np.linspace(0, 100, 32)).astype(np.float32)
