@@ -9,6 +9,7 @@ and the field, with what was expected.
     check_geotiff("site.tif", max_cells=1_000_000)              # width x height x bands from rasterio metadata
     check_resampled_cells((64, 64), (12000.0, 12000.0), 50.0, max_cells=1_000_000)   # cells AFTER resampling
     check_decompressed_size("record.mseed.gz", max_bytes=64 * 2**20)                  # gzip/bz2/xz/zip bombs
+    read_waveform_header("record.mseed.gz")                     # the one header read of a waveform file
     check_waveform_span("record.mseed", max_seconds=600)        # span per trace id, gaps included, headers only
     check_text(text, max_characters=20_000)                     # before tokenising
     check_count(num_samples, "num_samples"); check_seed(seed); check_top_k(top_k); check_positive(spacing, "spacing_m")
@@ -25,7 +26,10 @@ import lzma
 import math
 import numbers
 import os
+import tarfile
+import tempfile
 import unicodedata
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -57,6 +61,8 @@ __all__ = [
     "check_resampled_cells",
     "check_decompressed_size",
     "check_text",
+    "max_decompressed_waveform_bytes",
+    "read_waveform_header",
     "check_waveform_span",
 ]
 
@@ -370,6 +376,120 @@ def check_text(text, max_characters: int, field: str = "text", *, path=None, lim
 
 
 # --- waveforms -------------------------------------------------------------------------------------------------
+_WAVEFORM_FORMATS = "miniSEED, SAC, GSE2, K-NET or another ObsPy-readable format"
+_CORRUPT_WORDS = ("corrupt", "end of file", "truncat", "not enough")  # in ObsPy's warnings about a damaged file
+_INFLATE_ERRORS = (zlib.error, lzma.LZMAError, OSError, EOFError, zipfile.BadZipFile, tarfile.TarError, ValueError,
+                   NotImplementedError, RuntimeError)  # RuntimeError: an encrypted zip member  # fmt: skip
+
+
+def max_decompressed_waveform_bytes() -> int:
+    """Largest size a compressed waveform file may inflate to: an eighth of the memory budget (256 MiB by default),
+    as ObsPy's full read holds the inflated bytes, a copy of them and the samples decoded from them at once."""
+    return memory_budget_bytes() // 8
+
+
+def read_waveform_header(path: str | os.PathLike, *, field: str | None = None,
+                         max_decompressed_bytes: int | None = None):  # fmt: skip
+    """The traces of a waveform file with their headers only (`obspy.read(headonly=True)`: no sample decoded), the
+    one header read of geohub (pipelines' checks of file items, `check_waveform_span`).
+
+    A compressed file is read as ObsPy's loaders read it (`.gz` and `.bz2` by name, zip and tar archives of any
+    compression by content; xz or a gzip file named otherwise is not inflated by them, so not here either): each
+    member is inflated to a temporary file, 1 MiB at a time, and refused as soon as the members pass
+    `max_decompressed_bytes` (default `max_decompressed_waveform_bytes()`), so a decompression bomb never fills
+    memory or disk; then its headers are read like a plain file's.
+
+    Returns:
+        an `obspy.Stream` of the file's traces (headers only), members of an archive together.
+
+    Raises:
+        WaveformError naming the file (and `field`): empty, unreadable, truncated or corrupt (ObsPy's warnings about
+        a short or damaged record are errors here), a corrupt or over-large compressed file, no trace.
+    """
+    source = os.fspath(path)
+    if os.path.getsize(source) == 0:
+        raise WaveformError("waveform file is empty", path=source, field=field)
+    cap = max_decompressed_waveform_bytes() if max_decompressed_bytes is None else int(max_decompressed_bytes)
+    with tempfile.TemporaryDirectory(prefix="geohub-waveform-") as scratch:
+        members = _inflated_members(source, cap, scratch, field)
+        stream = None
+        for member, name in members or [(source, None)]:
+            part = _read_headers(member, source, field, name, inflated=member != source)
+            stream = part if stream is None else stream + part
+    if len(stream) == 0:
+        raise WaveformError("no traces in the record", path=source, field=field, expected="at least one trace")
+    return stream
+
+
+def _read_headers(member: str, source: str, field: str | None, name: str | None, *, inflated: bool):
+    """`obspy.read(member, headonly=True)`, its failures and corruption warnings a WaveformError naming `source`
+    (and the archive member `name`)."""
+    import obspy
+
+    inside = f"archive member '{name}': " if name else ""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:  # an inflated member is not inflated again, as in ObsPy's own read
+            stream = obspy.read(member, headonly=True, check_compression=not inflated)
+        except Exception as err:  # ObsPy raises bare Exception/TypeError for unreadable files
+            raise WaveformError(f"{inside}cannot read the file's headers ({type(err).__name__}: {err}); it may be "
+                                "truncated, corrupt or not a waveform", path=source, field=field,
+                                expected=_WAVEFORM_FORMATS) from None  # fmt: skip
+    for warning in caught:
+        text = str(warning.message)
+        if any(word in text.lower() for word in _CORRUPT_WORDS):
+            raise WaveformError(f"{inside}file is truncated or corrupt: {text}", path=source, field=field)
+    return stream
+
+
+def _inflated_members(source: str, cap: int, scratch: str, field: str | None) -> list[tuple[str, str | None]]:
+    """(temporary path, member name) of each inflated member of a compressed `source`, in ObsPy's order of tests
+    (`obspy.core.util.decorator.uncompress_file`); [] for a file ObsPy reads as it is."""
+    kind = "tar" if tarfile.is_tarfile(source) else "zip" if zipfile.is_zipfile(source) else None
+    kind = kind or ("bzip2" if source.endswith(".bz2") else "gzip" if source.endswith(".gz") else None)
+    if kind is None:
+        return []
+    budget = [cap]  # bytes left to inflate, shared by the members
+    too_large = WaveformError(f"the {kind} file inflates to more than {cap:,} bytes", path=source, field=field,
+                              expected=f"a smaller file (not a decompression bomb), or a larger ${MEMORY_BUDGET_ENV}")  # fmt: skip
+
+    def copy(stream, name: str | None) -> None:
+        target = os.path.join(scratch, str(len(members)))
+        with open(target, "wb") as out:
+            while chunk := stream.read(min(_CHUNK, budget[0] + 1)):
+                budget[0] -= len(chunk)
+                if budget[0] < 0:
+                    raise too_large
+                out.write(chunk)
+        members.append((target, name))
+
+    members: list[tuple[str, str | None]] = []
+    try:
+        if kind == "tar":
+            with tarfile.open(source, "r|*") as archive:
+                for info in archive:
+                    if archive.offset > cap:  # declared sizes and headers so far: refused before inflating
+                        raise too_large
+                    if info.isfile() and info.size:  # ObsPy skips empty members of a tar archive
+                        copy(archive.extractfile(info), info.name)
+        elif kind == "zip":
+            with zipfile.ZipFile(source) as archive:
+                if b"obspy_no_uncompress" in archive.comment:
+                    return []
+                for info in archive.infolist():
+                    with archive.open(info) as stream:
+                        copy(stream, info.filename)
+        else:
+            with (bz2.open if kind == "bzip2" else gzip.open)(source, "rb") as stream:
+                copy(stream, None)
+    except WaveformError:
+        raise
+    except _INFLATE_ERRORS as err:
+        raise WaveformError(f"corrupt {kind} file: {err}", path=source, field=field,
+                            expected=f"a valid {kind} file of {_WAVEFORM_FORMATS}") from None  # fmt: skip
+    return members
+
+
 def _header_stream(stream_or_path, source):
     import obspy
 
@@ -377,13 +497,7 @@ def _header_stream(stream_or_path, source):
         return stream_or_path
     if isinstance(stream_or_path, obspy.Trace):
         return obspy.Stream([stream_or_path])
-    try:
-        return obspy.read(os.fspath(stream_or_path), headonly=True)
-    except Exception as err:  # ObsPy raises bare Exception/TypeError for unreadable files
-        raise WaveformError(
-            f"cannot read the file ({type(err).__name__}: {err}); it may be truncated, corrupt or not a waveform",
-            path=source, expected="miniSEED, SAC, GSE2, K-NET or another ObsPy-readable format",
-        ) from None  # fmt: skip
+    return read_waveform_header(stream_or_path)
 
 
 def check_waveform_span(stream_or_path, max_seconds: float | None = None, *, max_fill_samples: int | None = None,

@@ -7,8 +7,8 @@ landform pipelines.
     #     "error_type": "WaveformError"}, {...c's picks...}]
 
 - `errors="raise"`: every item is checked before any work (its type; a file exists; a file's headers are read and
-  checked, where that is cheap: waveform headers with `obspy.read(headonly=True)`, DEM headers), and the first bad
-  one raises a `GeohubError` naming `inputs[i]`. A file whose headers are fine but whose data is not still fails
+  checked: waveform headers with `geohub.data.limits.read_waveform_header`, compressed files inflated within a cap
+  first, DEM headers), and the first bad one raises a `GeohubError` naming `inputs[i]`. A file whose headers are fine but whose data is not still fails
   when its turn comes, and then no result is returned.
 - `errors="return"`: the same checks, but a bad item becomes its result, `item_error(index, err)`, in its place
   in the answer, and good items get their usual results. An item that fails later (its data, inside the
@@ -120,43 +120,14 @@ def run_items(
     return [results[index] for index in range(len(inputs))]
 
 
-def _compressed(path: str | os.PathLike) -> bool:
-    with open(path, "rb") as handle:
-        head = handle.read(6)
-    return head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"PK\x03\x04"))
-
-
 def check_waveform_file(path: str | os.PathLike, field: str) -> None:
-    """Headers of a waveform file, read before any work (`obspy.read(headonly=True)`, no samples decoded): an
-    unreadable, truncated (a short last record) or zero-rate file is a `WaveformError` naming it and `field`.
-    Compressed files are left to the full read (their headers cost as much as their data)."""
-    import warnings
-
-    import obspy
-
-    from ..data.limits import check_waveform_span
-    from ..errors import WaveformError
+    """Headers of a waveform file, read before any work by `geohub.data.limits.read_waveform_header` (no sample
+    decoded; a compressed file inflated within a cap first), then its sampling rates: an empty, unreadable,
+    truncated, over-large compressed or zero-rate file is a `WaveformError` naming it and `field`."""
+    from ..data.limits import check_waveform_span, read_waveform_header
 
     source = os.fspath(path)
-    if os.path.getsize(source) == 0:
-        raise WaveformError("waveform file is empty", path=source, field=field)
-    if _compressed(source):
-        return
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            stream = obspy.read(source, headonly=True)
-        except Exception as err:  # ObsPy raises bare Exception/TypeError for unreadable files
-            raise WaveformError(f"cannot read the file's headers ({type(err).__name__}: {err}); it may be truncated, "
-                                "corrupt or not a waveform", path=source, field=field,
-                                expected="miniSEED, SAC, GSE2, K-NET or another ObsPy-readable format") from None  # fmt: skip
-    for warning in caught:
-        text = str(warning.message)
-        if any(word in text.lower() for word in ("corrupt", "end of file", "truncat", "not enough")):
-            raise WaveformError(f"file is truncated or corrupt: {text}", path=source, field=field)
-    if len(stream) == 0:
-        raise WaveformError("no traces in the record", path=source, field=field, expected="at least one trace")
-    check_waveform_span(stream, source=source)
+    check_waveform_span(read_waveform_header(source, field=field), source=source)
 
 
 def check_dem_file(path: str | os.PathLike, field: str) -> None:

@@ -56,8 +56,11 @@ def records(tmp_path_factory):
     late = gapped[0].copy()
     late.stats.starttime += 30 * 86400
     (gapped + late).write(str(folder / "gap.mseed"), format="MSEED")
-    with gzip.open(folder / "gzipped_truncated.mseed", "wb") as handle:  # compressed: headers not read up front
+    with gzip.open(folder / "gzipped_truncated.mseed", "wb") as handle:  # gzip not named .gz: ObsPy cannot read it
         handle.write(data[: len(data) - 4096 + 300])
+    (folder / "truncated.mseed.gz").write_bytes(gzip.compress(data[: len(data) - 4096 + 300]))
+    (folder / "good.mseed.gz").write_bytes(gzip.compress(data))
+    (folder / "bomb.mseed.gz").write_bytes(gzip.compress(b"\x01" * (64 << 20)))  # 64 MiB in about 64 KiB
     return folder
 
 
@@ -96,6 +99,20 @@ def test_raise_mode_reads_file_headers_before_any_work(picker, records, bad, mes
         picker([str(records / "good.mseed"), str(records / bad), str(records / "good.sac")])
     assert not calls, "a good item was computed before the bad one was found"
     assert "\n" not in str(err.value).strip() or "Traceback" not in str(err.value)
+
+
+def test_raise_mode_reads_compressed_files_headers_before_any_work(picker, records, monkeypatch):
+    """A compressed file is inflated (within a cap) and its headers read up front like a plain file's; a bomb is
+    refused before it is inflated past the cap (1 MiB at an 8 MiB memory budget)."""
+    calls = _count_forward(monkeypatch, picker)
+    monkeypatch.setenv("GEOHUB_MEMORY_BUDGET_MB", "8")
+    for bad, message in (("truncated.mseed.gz", "truncated or corrupt"),
+                         ("bomb.mseed.gz", "inflates to more than 1,048,576 bytes"),
+                         ("gzipped_truncated.mseed", "cannot read the file's headers")):  # fmt: skip
+        with pytest.raises(WaveformError, match=rf"{bad}.*inputs\[1\].*{message}"):
+            picker([str(records / "good.mseed"), str(records / bad), str(records / "good.sac")])
+    assert not calls, "a good item was computed before the bad one was found"
+    assert _same(picker(str(records / "good.mseed.gz")), picker(str(records / "good.mseed")))
 
 
 def test_return_mode_gives_each_bad_item_its_error_in_place(picker, records):
