@@ -25,7 +25,8 @@ slower than its share. About once a second the training loop reads how many othe
 kernel's running count in `/proc/loadavg` less this process's own running threads); the policy asks for
 `min(threads, cpus - others)` threads (at least 1), with hysteresis: fewer after 2 busy readings in a row, all
 again after 3 quiet ones. While it asks for fewer, the training loop times a few steps at each count and keeps
-the faster (`geohub.training.threads`). Only where geohub chose the thread count (not `OMP_NUM_THREADS` / `GEOHUB_THREADS` of
+the faster (`geohub.training.threads`); loops outside a Trainer inside a training task (embedding inference)
+report their batches with `loop_step`. Only where geohub chose the thread count (not `OMP_NUM_THREADS` / `GEOHUB_THREADS` of
 the user's, nor a `torch.set_num_threads` of theirs); `GEOHUB_ADAPT_THREADS=off` turns it off.
 
 Precision (`resolve_precision`): "fp32", "bf16", or "auto" = bf16 where the CPU runs bfloat16 natively
@@ -54,6 +55,7 @@ __all__ = [
     "own_running_threads",
     "other_runnable",
     "ThreadPolicy",
+    "loop_step",
 ]
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -202,6 +204,17 @@ class ThreadPolicy:
         elif len(above) == self.up_after and all(w > self.threads for w in above):
             self.threads = min(above)
         return self.threads
+
+
+_LOOP_HOOKS: list = []  # the thread adapter in charge while a training task runs (geohub.training.threads)
+
+
+def loop_step(kind: str = "inference") -> None:
+    """One batch of a loop outside a Trainer done (e.g. a frozen encoder embedding a corpus inside a training task):
+    the training task's thread adaptation, if one is running, reads the load and times it like a training step
+    (`geohub.training.threads`); anywhere else, nothing. Cheap enough to call once per batch from any layer."""
+    for hook in tuple(_LOOP_HOOKS):
+        hook(kind)
 
 
 def _cpu_flags() -> set[str]:

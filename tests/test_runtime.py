@@ -169,45 +169,145 @@ def test_adaptation_only_where_geohub_chose_the_thread_count(monkeypatch):
     assert not adaptive_threads_enabled(2, {"GEOHUB_RUNTIME": "off"})
 
 
+class _FakeSteps:
+    """A busy machine (`load` other runnable tasks) whose steps take `seconds[threads][kind]` on a fake clock."""
+
+    def __init__(self, torch, seconds: dict, load: int = 4):
+        self.torch, self.seconds, self.load, self.now = torch, seconds, [load], [0.0]
+
+    def adapter(self):
+        from geohub.training.threads import ThreadAdapter
+
+        return ThreadAdapter(interval=1.0, read=lambda: self.load[0], clock=lambda: self.now[0])
+
+    def run(self, adapter, n: int, kind: str = "train") -> list[int]:
+        """`n` steps; returns the thread count each ran with."""
+        counts = []
+        for _ in range(n):
+            threads = self.torch.get_num_threads()
+            counts.append(threads)
+            entry = self.seconds[threads]
+            self.now[0] += entry[kind] if isinstance(entry, dict) else entry
+            adapter.step(kind)
+        return counts
+
+
 def test_adapter_tries_fewer_threads_when_busy_keeps_the_faster_and_restores(monkeypatch, torch_threads):
     from geohub.training import threads
-    from geohub.training.threads import ThreadAdapter
 
     _geohub_chose(monkeypatch)
     torch_threads.set_num_threads(2)
-    load, now = [4], [0.0]
-    step_seconds = {1: 1.0, 2: 3.0}  # one thread is faster here (small operations on a busy machine)
-
-    def run_steps(adapter, n):
-        for _ in range(n):
-            now[0] += step_seconds[torch_threads.get_num_threads()]
-            adapter.step()
-
-    adapter = ThreadAdapter(interval=1.0, read=lambda: load[0], clock=lambda: now[0])
+    steps = _FakeSteps(torch_threads, {1: 1.0, 2: 1.2})  # one thread a little faster (not "clearly")
+    adapter = steps.adapter()
     adapter.start()  # a 4-process load at the start: one thread before the first step, and a trial begins
     assert adapter.active and torch_threads.get_num_threads() == 1
-    run_steps(adapter, 1 + threads.TRIAL_STEPS)  # the first step only starts the clock; then 3 timed at 1 thread
-    assert torch_threads.get_num_threads() == 2  # now 3 steps at the full count
-    run_steps(adapter, threads.TRIAL_STEPS)
-    assert torch_threads.get_num_threads() == 1  # one thread won
-    run_steps(adapter, 5)  # still busy, within HOLD_S: kept without another trial
-    assert torch_threads.get_num_threads() == 1 and [t for _, t in adapter.changes] == [1, 2, 1]
-    load[0] = 0
-    run_steps(adapter, 3)  # three quiet readings: all threads again
+    # the first step only starts the clock; then 3 timed at one thread, 3 at two
+    assert steps.run(adapter, 1 + 2 * threads.TRIAL_STEPS) == [1] * 4 + [2] * 3
+    assert torch_threads.get_num_threads() == 1 and adapter.trials == [(3, 3)]  # one thread won
+    assert steps.run(adapter, 5) == [1] * 5  # still busy, within HOLD_S: kept without another trial
+    assert [t for _, t in adapter.changes] == [1, 2, 1]
+    steps.load[0] = 0
+    steps.run(adapter, 3)  # three quiet readings: all threads again
     assert torch_threads.get_num_threads() == 2
     adapter.restore()
     assert torch_threads.get_num_threads() == 2 and not adapter.active
 
-    step_seconds[2] = 0.5  # large operations: two threads are faster even on a busy machine
-    load[0] = 4
-    adapter = ThreadAdapter(interval=1.0, read=lambda: load[0], clock=lambda: now[0])
+    steps.seconds[2] = 0.5  # large operations: two threads are faster even on a busy machine
+    steps.load[0] = 4
+    adapter = steps.adapter()
     adapter.start()
-    run_steps(adapter, 1 + 2 * threads.TRIAL_STEPS)
+    steps.run(adapter, 1 + 2 * threads.TRIAL_STEPS)
     assert torch_threads.get_num_threads() == 2  # the trial kept the full count
-    now[0] += threads.HOLD_S
-    run_steps(adapter, 1)  # the hold is over and the machine still busy: tried again
+    steps.now[0] += threads.HOLD_S
+    steps.run(adapter, 1)  # the hold is over and the machine still busy: tried again
     assert torch_threads.get_num_threads() == 1
     adapter.restore()
+    assert torch_threads.get_num_threads() == 2
+
+
+def test_a_clearly_slower_second_count_stops_the_trial_early_and_a_tie_keeps_fewer_threads(monkeypatch, torch_threads):
+    from geohub.training import threads
+
+    _geohub_chose(monkeypatch)
+    torch_threads.set_num_threads(2)
+    steps = _FakeSteps(torch_threads, {1: 1.0, 2: 3.0})  # two threads spin-wait for preempted siblings: 3x slower
+    adapter = steps.adapter()
+    adapter.start()
+    assert steps.run(adapter, 1 + threads.TRIAL_STEPS + 1 + 3) == [1] * 4 + [2] + [1] * 3
+    assert adapter.trials == [(3, 1)]  # one step at two threads was enough: 2 wasted steps saved
+    adapter.restore()
+
+    steps.seconds[2] = 0.97  # two threads 3 % faster: within the step-time noise, fewer threads are kept
+    adapter = steps.adapter()
+    adapter.start()
+    steps.run(adapter, 1 + 2 * threads.TRIAL_STEPS)
+    assert torch_threads.get_num_threads() == 1 and adapter.trials == [(3, 3)]
+    steps.seconds[2] = 0.9  # 10 % faster: worth the second thread
+    steps.now[0] += threads.HOLD_S
+    steps.run(adapter, 1 + 2 * threads.TRIAL_STEPS)
+    assert torch_threads.get_num_threads() == 2 and len(adapter.trials) == 2
+    adapter.restore()
+
+
+def test_a_confirmed_winner_is_held_longer_and_the_hold_resets_when_the_machine_is_quiet(monkeypatch, torch_threads):
+    from geohub.training import threads
+
+    _geohub_chose(monkeypatch)
+    torch_threads.set_num_threads(2)
+    steps = _FakeSteps(torch_threads, {1: 1.0, 2: 3.0})
+    adapter = steps.adapter()
+    adapter.start()
+    steps.run(adapter, 5)  # first trial (early stop): one thread, held HOLD_S
+    assert adapter._held[1] - steps.now[0] == pytest.approx(threads.HOLD_S)
+    steps.now[0] += threads.HOLD_S
+    steps.run(adapter, 5)  # re-trial, same winner: held twice as long
+    assert len(adapter.trials) == 2 and adapter._held[1] - steps.now[0] == pytest.approx(2 * threads.HOLD_S)
+    for _ in range(4):
+        steps.now[0] += adapter._held[1] - steps.now[0]
+        steps.run(adapter, 5)
+    assert adapter._held[1] - steps.now[0] == pytest.approx(threads.MAX_HOLD_S)  # never longer
+    steps.load[0] = 0
+    steps.run(adapter, 3)  # quiet: all threads, and the next busy spell starts from HOLD_S again
+    assert torch_threads.get_num_threads() == 2 and adapter._hold_s == threads.HOLD_S
+    adapter.restore()
+
+
+def test_a_trial_compares_steps_of_one_kind_only(monkeypatch, torch_threads):
+    from geohub.training import threads
+
+    _geohub_chose(monkeypatch)
+    torch_threads.set_num_threads(2)
+    # training steps: one thread faster; evaluation steps are 10x shorter (and two threads faster there)
+    steps = _FakeSteps(torch_threads, {1: {"train": 1.0, "predict": 0.2}, 2: {"train": 1.4, "predict": 0.1}})
+    adapter = steps.adapter()
+    adapter.start()
+    steps.run(adapter, 1 + threads.TRIAL_STEPS + 1)  # training steps: 3 timed at one thread, 1 at two
+    assert adapter.trials == [] and torch_threads.get_num_threads() == 2
+    # evaluation begins mid-trial: compared with the training steps, two threads would look 10x faster; instead
+    # the trial starts again on evaluation steps (the first one after training is not timed)
+    assert steps.run(adapter, 1 + 2 * threads.TRIAL_STEPS, "predict") == [2] + [1] * 3 + [2] * 3
+    assert adapter.trials == [(3, 3)] and torch_threads.get_num_threads() == 2
+    adapter.restore()
+
+
+def test_loop_step_drives_the_adapter_in_charge_and_is_a_no_op_without_one(monkeypatch, torch_threads):
+    from geohub import runtime
+    from geohub.training import threads
+
+    _geohub_chose(monkeypatch)
+    torch_threads.set_num_threads(2)
+    runtime.loop_step()  # nothing in charge: nothing happens
+    steps = _FakeSteps(torch_threads, {1: 1.0, 2: 3.0})
+    adapter = steps.adapter()
+    adapter.start()  # busy: a trial at one thread
+    for _ in range(1 + threads.TRIAL_STEPS):  # e.g. batches of a frozen encoder embedding a corpus
+        steps.now[0] += 1.0
+        runtime.loop_step()
+    assert torch_threads.get_num_threads() == 2  # three inference batches timed at one thread: now two
+    assert adapter._trial.kind == "inference"
+    adapter.restore()
+    assert runtime._LOOP_HOOKS == [] and torch_threads.get_num_threads() == 2
+    runtime.loop_step()
     assert torch_threads.get_num_threads() == 2
 
 
