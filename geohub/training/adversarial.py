@@ -74,6 +74,13 @@ class AdversarialTrainingArguments:
     adam_beta1: float = field(default=0.0, metadata={"help": "Adam beta1 (0 is usual for GANs)"})
     adam_beta2: float = field(default=0.99, metadata={"help": "Adam beta2"})
     ema_decay: float = field(default=0.999, metadata={"help": "EMA decay of the generator weights (0 = no EMA)"})
+    spectral_loss_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "weight of an auxiliary generator loss: squared log-ratio of the batch's radially averaged "
+            "power spectrum to the training patches' (0 = off; cf. Durall et al. 2020)"
+        },
+    )
     mixed_precision: str = field(default="no", metadata={"help": "no, fp16 or bf16 (passed to the Accelerator)"})
     augment: bool = field(default=True, metadata={"help": "random flips / 90-degree rotations of real patches"})
     logging_steps: int = field(default=20, metadata={"help": "log (and track) every N steps"})
@@ -105,6 +112,8 @@ class AdversarialTrainingArguments:
             raise ConfigError("unknown tracker", field="report_to", expected="tensorboard or none")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError("ema_decay must lie in [0, 1)", field="ema_decay")
+        if not (math.isfinite(self.spectral_loss_weight) and self.spectral_loss_weight >= 0.0):
+            raise ConfigError("spectral_loss_weight must be >= 0", field="spectral_loss_weight")
 
 
 class PatchDataset(Dataset):
@@ -246,6 +255,33 @@ def _accumulate(accelerator, module, n: int, compute) -> dict[str, torch.Tensor]
     return totals
 
 
+def _target_log_power(normalised: np.ndarray) -> torch.Tensor:
+    """Log of the mean radially averaged power spectrum `(n // 2,)` of the normalised training patches."""
+    from ..models.terrain_gan.modeling_terrain_gan import radial_power
+
+    patches = torch.as_tensor(normalised[:, None])
+    return torch.log(torch.cat([radial_power(chunk) for chunk in patches.split(512)]).mean(0))
+
+
+def _spectral_loss(accelerator, fake: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(surrogate to back-propagate, value) of `mean_k (log M_k - target_k)^2`, M the GLOBAL batch's mean power.
+
+    M is the mean of the processes' local means (equal local batches), so the surrogate `sum_k g_k * M_local,k`
+    with g = d value / d M (from the gathered M, detached) has, once DDP averages gradients, exactly the gradient
+    of the global value: a 2-process run computes what one process does."""
+    from ..models.terrain_gan.modeling_terrain_gan import radial_power
+
+    local = radial_power(fake).mean(0)
+    merged = accelerator.gather(local.detach()[None]).mean(0)
+    target = target.to(merged.device)
+    floor = 1e-3 * target.exp()  # -30 dB of the real power: a near-flat early generator gets bounded gradients
+    error = torch.log(merged + floor) - target
+    grad = (2.0 * error / (merged + floor) / error.numel()).detach()
+    value = error.pow(2).mean().detach()
+    linear = (grad * local).sum()
+    return value + linear - linear.detach(), value
+
+
 def _update_ema(ema: torch.nn.Module, generator: torch.nn.Module, decay: float) -> None:
     with torch.no_grad():
         for ema_param, param in zip(ema.parameters(), generator.parameters()):
@@ -344,6 +380,7 @@ def _train_gan(
             f"{len(normalised)} patches are fewer than one global batch of {global_batch}",
             field="per_device_train_batch_size",
         )
+    target = _target_log_power(normalised) if args.spectral_loss_weight > 0 else None
     dataset = PatchDataset(normalised[:usable], args.seed, args.augment)
     sampler = EpochPermutationSampler(len(dataset), args.seed)
     loader = DataLoader(dataset, batch_size=args.per_device_train_batch_size, sampler=sampler, drop_last=True)
@@ -392,6 +429,7 @@ def _train_gan(
             raw_discriminator,
             (opt_g, opt_d),
             batches,
+            target,
         )
         _update_ema(ema, accelerator.unwrap_model(generator), args.ema_decay if state.step > 0 else 0.0)
         state.step += 1
@@ -405,6 +443,7 @@ def _train_gan(
                 {
                     "d_loss": d_logs["loss"],
                     "g_loss": g_logs["loss"],
+                    **({"g_spectral": g_logs["spectral"]} if "spectral" in g_logs else {}),
                     **{k: v for k, v in d_logs.items() if k != "loss"},
                 },
             )
@@ -417,8 +456,9 @@ def _train_gan(
     return _finish(accelerator, model, ema, processor, eval_loader, args, state, spacing_m)
 
 
-def _train_step(accelerator, args, config, step: int, modules, raw_discriminator, optimizers, batches):
-    """`critic_steps` discriminator updates, then one generator update; returns their logs."""
+def _train_step(accelerator, args, config, step: int, modules, raw_discriminator, optimizers, batches, target=None):
+    """`critic_steps` discriminator updates, then one generator update (with `target`, the training patches' log
+    power spectrum, plus `spectral_loss_weight` times the spectral loss); returns their logs."""
     from ..models.terrain_gan.modeling_terrain_gan import adversarial_generator_loss, critic_loss
 
     generator, discriminator = modules
@@ -440,7 +480,11 @@ def _train_step(accelerator, args, config, step: int, modules, raw_discriminator
 
     def generator_micro(micro):
         fake = generator(_latents(args, accelerator, config.latent_shape, step, micro, 1))
-        return adversarial_generator_loss(raw_discriminator, fake), {}
+        loss = adversarial_generator_loss(raw_discriminator, fake)
+        if target is None:
+            return loss, {}
+        surrogate, value = _spectral_loss(accelerator, fake, target)
+        return loss + args.spectral_loss_weight * surrogate, {"spectral": value}
 
     try:
         g_logs = _accumulate(accelerator, generator, n, generator_micro)

@@ -31,6 +31,13 @@ class TerrainGANModelArguments:
         metadata={"help": "'convolutional' (latent field, any extent, no seams) or 'dcgan' (geohub 0.1 patches)"},
     )
     field_upsamplings: int = field(default=2, metadata={"help": "x2 up-samplings after the latent field (1 or 2)"})
+    upsampler: str = field(
+        default="bilinear",
+        metadata={"help": "'bilinear' or 'smooth' (bilinear + binomial blur: no lattice curvature)"},
+    )
+    context_dilations: list[int] = field(
+        default_factory=list, metadata={"help": "dilations of extra 3x3 convolutions at the latent resolution"}
+    )
     latent_dim: int = field(default=64, metadata={"help": "latent vector size / latent field channels"})
     generator_channels: int = field(default=64, metadata={"help": "generator channels at its start"})
     discriminator_channels: int = field(default=16, metadata={"help": "discriminator channels of the first stage"})
@@ -107,6 +114,8 @@ def run_terrain_gan(model_args: TerrainGANModelArguments, data_args: TerrainGAND
         image_size=model_args.image_size,
         generator_type=model_args.generator_type,
         field_upsamplings=model_args.field_upsamplings,
+        upsampler=model_args.upsampler,
+        context_dilations=model_args.context_dilations,
         latent_dim=model_args.latent_dim,
         generator_channels=model_args.generator_channels,
         discriminator_channels=model_args.discriminator_channels,

@@ -116,3 +116,23 @@ def test_default_model_has_no_seams_and_tiling_does(tiles):
     patches = generate_terrain(model, tiles * tiles, seed=0, processor=processor)  # independent patches
     tiled = seam_score(mosaic(patches, tiles, 0))  # measured ~4.7 (3.5x real)
     assert tiled > 1.2 * real, (tiled, real)
+
+
+@pytest.mark.parametrize("upsamplings", [1, 2])
+def test_smooth_upsampler_and_dilated_context_keep_windows_exact_after_reload(tmp_path, upsamplings):
+    # the "smooth" up-sampler (bilinear + binomial blur, 1x1 output conv) and dilated latent-resolution convs change
+    # the receptive-field geometry: patches are still exactly image_size, windows still agree after a reload
+    config = TerrainGANConfig(image_size=16, latent_dim=4, generator_channels=8, discriminator_channels=4,
+                              min_channels=4, field_upsamplings=upsamplings, upsampler="smooth",
+                              context_dilations=[2, 3], elevation_mean=400.0, elevation_std=50.0)  # fmt: skip
+    torch.manual_seed(0)
+    TerrainGAN(config).save_pretrained(tmp_path)
+    model = TerrainGAN.from_pretrained(tmp_path)
+    assert model.config.upsampler == "smooth" and model.config.context_dilations == [2, 3]
+    assert model(torch.randn(2, *config.latent_shape)).samples.shape == (2, 1, 16, 16)
+    whole = model.generate_region(40, 44, seed=2)
+    assert np.isfinite(whole).all() and whole.std() > 0
+    window = model.generate_region(17, 23, seed=2, origin=(11, 13), chunk=7)
+    assert np.abs(window - whole[11:28, 13:36]).max() <= 1e-5 * float(np.abs(whole).max())
+    with pytest.raises(ValueError, match="upsampler"):
+        TerrainGANConfig(upsampler="bicubic")

@@ -136,3 +136,34 @@ def test_two_processes_match_one_process_with_the_same_global_batch(reference_ru
         for key in ("d_loss", "g_loss", "real_score", "fake_score"):
             # measured: <= 1.6e-3 apart (step 5 d_loss 1.3802 vs 1.3817); a wrong split is ~1e-1 off
             assert row_one[key] == pytest.approx(row_two[key], rel=5e-3, abs=5e-3), (row_one["step"], key)
+
+
+def test_spectral_loss_matches_the_metric_spectrum_and_its_surrogate_has_the_true_gradient():
+    import numpy as np
+
+    from geohub.metrics.terrain_realism.terrain_realism import radial_power_spectrum
+    from geohub.models.terrain_gan.modeling_terrain_gan import radial_power
+    from geohub.training.adversarial import _spectral_loss, _target_log_power
+
+    rng = np.random.default_rng(0)
+    patch = rng.normal(size=(16, 16)).cumsum(0).cumsum(1)
+    yy, xx = np.mgrid[0:16, 0:16]
+    design = np.column_stack([np.ones(256), xx.ravel(), yy.ravel()])
+    patch = patch - (design @ np.linalg.lstsq(design, patch.ravel(), rcond=None)[0]).reshape(16, 16)  # no plane
+    _, expected = radial_power_spectrum(patch)
+    got = radial_power(torch.tensor(patch[None, None], dtype=torch.float64)).numpy()[0]
+    assert np.allclose(got, expected, rtol=1e-6)
+
+    class OneProcess:  # accelerator.gather of one process returns its input
+        def gather(self, tensor):
+            return tensor
+
+    target = _target_log_power(rng.normal(size=(20, 16, 16)).astype(np.float32).cumsum(1))
+    fake = torch.randn(4, 1, 16, 16, requires_grad=True)
+    surrogate, value = _spectral_loss(OneProcess(), fake, target)
+    (grad,) = torch.autograd.grad(surrogate, fake)
+    floor = 1e-3 * target.exp()
+    true = (torch.log(radial_power(fake).mean(0) + floor) - target).pow(2).mean()
+    (true_grad,) = torch.autograd.grad(true, fake)
+    assert float(surrogate) == pytest.approx(float(true), rel=1e-5) and float(value) == pytest.approx(float(true))
+    assert torch.allclose(grad, true_grad, rtol=1e-4, atol=1e-7) and grad.abs().max() > 0

@@ -9,6 +9,7 @@ __all__ = ["TerrainGANConfig"]
 
 _LOSSES = ("hinge", "wgan-gp")
 _GENERATORS = ("convolutional", "dcgan")
+_UPSAMPLERS = ("bilinear", "smooth")
 
 
 class TerrainGANConfig(PretrainedConfig):
@@ -24,6 +25,11 @@ class TerrainGANConfig(PretrainedConfig):
             this key is such a model and loads as one).
         field_upsamplings (`int`, defaults to 2): x2 up-samplings between the latent field and the output
             ("convolutional" only).
+        upsampler (`str`, defaults to "bilinear"): how the field generator doubles its maps: "bilinear", or
+            "smooth" (bilinear then a fixed [1, 2, 1] binomial blur: a quadratic B-spline, whose curvature has no
+            peaks on the latent lattice lines, so coarse latent fields leave no lattice seams).
+        context_dilations (`list[int]`, defaults to []): dilations of extra unpadded 3x3 convolutions at the latent
+            field's resolution (e.g. [2, 4]): a wider receptive field (long ridges, broad slopes) at little cost.
         latent_dim (`int`, defaults to 64): size of the Gaussian latent vector ("dcgan") or channels of the latent
             field ("convolutional").
         generator_channels (`int`, defaults to 128): channels at the generator's start (the 4 x 4 map or the
@@ -48,6 +54,8 @@ class TerrainGANConfig(PretrainedConfig):
         image_size: int = 64,
         generator_type: str = "convolutional",
         field_upsamplings: int = 2,
+        upsampler: str = "bilinear",
+        context_dilations: list[int] | tuple[int, ...] = (),
         latent_dim: int = 64,
         generator_channels: int = 128,
         discriminator_channels: int = 16,
@@ -71,6 +79,10 @@ class TerrainGANConfig(PretrainedConfig):
             raise ValueError(f"generator_type must be one of {_GENERATORS}, got {generator_type!r}")
         if field_upsamplings not in (1, 2):  # 1 or 2 keep `image_size` an exact output size (see field_geometry)
             raise ValueError(f"field_upsamplings must be 1 or 2, got {field_upsamplings}")
+        if upsampler not in _UPSAMPLERS:
+            raise ValueError(f"upsampler must be one of {_UPSAMPLERS}, got {upsampler!r}")
+        if any(int(d) < 1 for d in context_dilations):
+            raise ValueError(f"context_dilations must be positive integers, got {list(context_dilations)}")
         if min(latent_dim, generator_channels, discriminator_channels, min_channels, max_channels) <= 0:
             raise ValueError("latent_dim and channel counts must be positive")
         if elevation_std <= 0 or spacing_m <= 0:
@@ -78,6 +90,8 @@ class TerrainGANConfig(PretrainedConfig):
         self.image_size = int(image_size)
         self.generator_type = generator_type
         self.field_upsamplings = int(field_upsamplings)
+        self.upsampler = upsampler
+        self.context_dilations = [int(d) for d in context_dilations]
         self.latent_dim = int(latent_dim)
         self.generator_channels = int(generator_channels)
         self.discriminator_channels = int(discriminator_channels)
@@ -101,12 +115,16 @@ class TerrainGANConfig(PretrainedConfig):
         """(stride, offset, shrink) of the convolutional generator: a latent window of `n` cells starting at latent
         cell `L` gives `stride * n - shrink` output cells starting at output cell `stride * L + offset`.
 
-        Two unpadded 3x3 convolutions at the latent resolution, then per up-sampling: bilinear x2 with one edge cell
-        cropped each side and two unpadded 3x3 convolutions; an unpadded 3x3 convolution to elevation."""
-        offset, shrink, stride = 2, 4, 1
+        Two unpadded 3x3 convolutions (and one per `context_dilations` entry d: d cells each side) at the latent
+        resolution, then per up-sampling: bilinear x2 with one edge cell cropped each side (plus, "smooth", an
+        unpadded 3x3 blur) and two unpadded 3x3 convolutions; an unpadded 3x3 convolution to elevation (1x1 with
+        "smooth", which keeps `image_size` an exact output size)."""
+        dilation = sum(self.context_dilations)
+        offset, shrink, stride = 2 + dilation, 4 + 2 * dilation, 1
+        blur = 1 if self.upsampler == "smooth" else 0
         for _ in range(self.field_upsamplings):
-            offset, shrink, stride = 2 * offset + 3, 2 * shrink + 6, 2 * stride
-        return stride, offset + 1, shrink + 2
+            offset, shrink, stride = 2 * offset + 3 + blur, 2 * shrink + 6 + 2 * blur, 2 * stride
+        return stride, offset + 1 - blur, shrink + 2 - 2 * blur  # "smooth" ends with a 1x1 conv
 
     @property
     def latent_shape(self) -> tuple[int, ...]:

@@ -67,6 +67,7 @@ __all__ = [
     "PixelNorm",
     "critic_loss",
     "adversarial_generator_loss",
+    "radial_power",
 ]
 
 
@@ -137,13 +138,17 @@ class TerrainGenerator(nn.Module):
 
 
 class TerrainFieldBlock(nn.Module):
-    """Bilinear x2 (the two edge cells, which would read clamped neighbours, cropped), then two unpadded
-    (3x3 conv, LeakyReLU, pixel norm): `(B, C_in, H, W)` -> `(B, C_out, 2H-6, 2W-6)`.
+    """Bilinear x2 (the two edge cells, which would read clamped neighbours, cropped), with `smooth` an unpadded
+    [1, 2, 1] binomial blur, then two unpadded (3x3 conv, LeakyReLU, pixel norm):
+    `(B, C_in, H, W)` -> `(B, C_out, 2H-6, 2W-6)` (`2H-8, 2W-8` with `smooth`).
 
-    Bilinear rather than nearest up-sampling: nearest leaves a 2-cell periodic pattern (stripes in hillshades)."""
+    Bilinear rather than nearest up-sampling: nearest leaves a 2-cell periodic pattern (stripes in hillshades).
+    Bilinear alone is piecewise linear between the coarse cells, so its curvature sits on the lattice lines; the
+    blur makes it a quadratic B-spline (continuous slope), which leaves no lattice-periodic curvature."""
 
-    def __init__(self, in_channels: int, out_channels: int):
+    def __init__(self, in_channels: int, out_channels: int, smooth: bool = False):
         super().__init__()
+        self.smooth = smooth  # the blur is a constant made in forward: no weights, no buffer to save or load
         self.layers = nn.Sequential(
             nn.Conv2d(in_channels, out_channels, 3),
             nn.LeakyReLU(0.2, inplace=True),
@@ -155,7 +160,17 @@ class TerrainFieldBlock(nn.Module):
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         hidden = nn.functional.interpolate(hidden, scale_factor=2, mode="bilinear", align_corners=False)
-        return self.layers(hidden[:, :, 1:-1, 1:-1])
+        hidden = hidden[:, :, 1:-1, 1:-1]
+        if self.smooth:
+            taps = torch.tensor([0.25, 0.5, 0.25], dtype=hidden.dtype, device=hidden.device)
+            kernel = (taps[:, None] * taps[None, :]).expand(hidden.shape[1], 1, 3, 3)
+            hidden = nn.functional.conv2d(hidden, kernel, groups=hidden.shape[1])
+        return self.layers(hidden)
+
+
+def _conv_stage(in_channels: int, out_channels: int, dilation: int = 1) -> list[nn.Module]:
+    """Unpadded 3x3 convolution (dilated), LeakyReLU(0.2), pixel norm."""
+    return [nn.Conv2d(in_channels, out_channels, 3, dilation=dilation), nn.LeakyReLU(0.2, inplace=True), PixelNorm()]
 
 
 class TerrainFieldGenerator(nn.Module):
@@ -169,16 +184,15 @@ class TerrainFieldGenerator(nn.Module):
         for _ in range(config.field_upsamplings):
             channels.append(max(config.min_channels, channels[-1] // 2))
         self.latent_shape = config.latent_shape
-        self.stem = nn.Sequential(
-            nn.Conv2d(config.latent_dim, channels[0], 3),
-            nn.LeakyReLU(0.2, inplace=True),
-            PixelNorm(),
-            nn.Conv2d(channels[0], channels[0], 3),
-            nn.LeakyReLU(0.2, inplace=True),
-            PixelNorm(),
+        stages = _conv_stage(config.latent_dim, channels[0]) + _conv_stage(channels[0], channels[0])
+        for dilation in getattr(config, "context_dilations", ()):  # wider context at the latent resolution
+            stages += _conv_stage(channels[0], channels[0], dilation)
+        self.stem = nn.Sequential(*stages)
+        smooth = getattr(config, "upsampler", "bilinear") == "smooth"
+        self.blocks = nn.ModuleList(
+            TerrainFieldBlock(channels[i], channels[i + 1], smooth) for i in range(len(channels) - 1)
         )
-        self.blocks = nn.ModuleList(TerrainFieldBlock(channels[i], channels[i + 1]) for i in range(len(channels) - 1))
-        self.to_elevation = nn.Conv2d(channels[-1], 1, 3)
+        self.to_elevation = nn.Conv2d(channels[-1], 1, 1 if smooth else 3)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         hidden = self.stem(latents)
@@ -271,6 +285,20 @@ def critic_loss(
     penalty = ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
     logs["gradient_penalty"] = penalty.detach()
     return fake_scores.mean() - real_scores.mean() + penalty_weight * penalty, logs
+
+
+def radial_power(samples: torch.Tensor) -> torch.Tensor:
+    """Radially averaged power spectrum of each sample `(B, 1, n, n)` -> `(B, n // 2)` (radii 1 .. n/2 cells^-1 * n):
+    mean removed, Hann window, |FFT|^2 averaged over integer radial bins (the DC bin dropped), differentiable."""
+    n = samples.shape[-1]
+    z = samples[:, 0].float()
+    hann = torch.hann_window(n, periodic=False, dtype=z.dtype, device=z.device)
+    z = (z - z.mean(dim=(-2, -1), keepdim=True)) * (hann[:, None] * hann[None, :])
+    power = torch.fft.fft2(z).abs().pow(2).flatten(1)
+    k = torch.fft.fftfreq(n, device=z.device)
+    bins = torch.round(torch.hypot(k[:, None], k[None, :]) * n).long().flatten()
+    onehot = nn.functional.one_hot(bins, int(bins.max()) + 1).to(z.dtype)[:, 1 : n // 2 + 1]
+    return (power @ onehot) / onehot.sum(0)
 
 
 def adversarial_generator_loss(discriminator: nn.Module, fake: torch.Tensor) -> torch.Tensor:
