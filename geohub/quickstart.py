@@ -19,6 +19,12 @@ task). A recipe is parsed with `HfArgumentParser.parse_dict` into the task's arg
 `task.run(...)` trains in this process. A folder that already holds a finished model (`config.json`, safetensors
 weights and `all_results.json`, the last file every task writes) is reused: its metrics are read back.
 
+A recipe to train that reads data not shipped with geohub (SciTLDR-A for `summarization`, at the recipe's
+`../shared/data/scitldr-a`, relative to the folder geohub runs in) is checked before anything is trained: where it is
+absent (or an empty folder), a model named in `--tasks` (or given `--set` overrides) stops the whole run up front
+with one line naming the path and what to do; a model of the default selection (no `--tasks`) keeps its default,
+said in one line, and the others are retrained.
+
 The terminal shows one line per model (a progress bar while one trains) and the final table; everything else the
 runs print (transformers' load reports, log dictionaries, warnings) goes to `<output>/quickstart.log`.
 """
@@ -90,6 +96,61 @@ def _can_run(recipe) -> bool:
     except GeohubError:
         return False
     return True
+
+
+# data sets a recipe reads from its `dataset_dir` (the loaders of training/summarization.py, text.py, seismic.py and
+# denoising.py); the built-in ones (synthetic, geo_corpus) are not read from disk
+_FOLDER_SETS = frozenset({"scitldr", "bgs_ner", "phasenet", "seisbench"})
+_SET_FIELDS = ("dataset", "extra_train_dataset", "noise")
+_PATH_FIELDS = ("dataset", "extra_train_dataset", "dem", "catalog", "model_name_or_path")  # a path, or a name
+
+
+def _absent_data(name: str, recipe: dict[str, Any], task_name: str) -> tuple[str, str] | None:
+    """(field, what is wrong) for the first data a training recipe reads that is not there: its `dataset_dir` when
+    it names a set kept there (absent or an empty folder), or a local path (`/`, `./`, `../`, `~`) that is absent."""
+    if "convert" in recipe:
+        return None
+    from .training.tasks import get_task
+
+    values = {}
+    for arguments in build_task_arguments(get_task(task_name), recipe, "unused"):
+        values.update({k: getattr(arguments, k) for k in ("dataset_dir", *_SET_FIELDS, *_PATH_FIELDS)
+                       if hasattr(arguments, k)})  # fmt: skip
+    checks = [(k, values[k]) for k in _PATH_FIELDS if isinstance(values.get(k), str)
+              and values[k].startswith(("/", "./", "../", "~"))]  # fmt: skip
+    if values.get("dataset_dir") and any(values.get(k) in _FOLDER_SETS for k in _SET_FIELDS):
+        checks.insert(0, ("dataset_dir", values["dataset_dir"]))
+    for key, value in checks:
+        path = Path(value).expanduser()
+        if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+            what = "does not exist" if not path.exists() else "is an empty folder"
+            return key, f"{name}'s recipe reads {key} '{value}' ({path.resolve()}), which {what}"
+    return None
+
+
+def _data_error(problems: dict[str, tuple[str, str]]) -> ConfigError:
+    """One error for the recipes whose data is absent: each path, and what to do."""
+    todo = ", ".join(f"--set {name}.{key}=PATH" for name, (key, _) in problems.items())
+    names = ", ".join(problems)
+    return ConfigError("; ".join(text for _, text in problems.values()) + "; nothing was trained",
+                       expected=f"the data at that path (data sets are not shipped with geohub; run it where the path "
+                       f"finds them), {todo} to read it elsewhere, or {names} left out of --tasks")  # fmt: skip
+
+
+def _check_data(selected, recipes, task_of, *, explicit: bool, retrain: bool, overrides, output) -> dict[str, str]:
+    """Before anything is trained: {name: what is absent} for the models of the default selection whose recipe
+    data is absent (they keep their default); a model named in --tasks or given overrides raises instead."""
+    problems = {}
+    for name in selected:
+        saved = model_is_saved(output / name, converted="convert" in recipes[name])
+        if retrain or (name in (overrides or {}) and not saved):
+            problem = _absent_data(name, {**recipes[name], **(overrides or {}).get(name, {})}, task_of[name])
+            if problem is not None:
+                problems[name] = problem
+    refused = {n: p for n, p in problems.items() if explicit or n in (overrides or {})}
+    if refused:
+        raise _data_error(refused)
+    return {name: f"{text} (--set {name}.{key}=PATH to train it)" for name, (key, text) in problems.items()}
 
 
 def quickstart_recipes() -> dict[str, dict[str, Any]]:
@@ -261,6 +322,8 @@ def run_quickstart(
             raise ConfigError(
                 f"unknown quickstart task '{name}'", field="--tasks", expected=f"one of {sorted(recipes)}"
             )
+    absent = _check_data(selected, recipes, task_of, explicit=bool(tasks), retrain=retrain, overrides=overrides,
+                         output=output)  # fmt: skip
     output.mkdir(parents=True, exist_ok=True)
     log_path = output / "quickstart.log"
     echo(f"details of every run: {log_path}")
@@ -274,11 +337,16 @@ def run_quickstart(
                 echo(f"{label}: reusing the model saved in {folder}")
                 results.append(QuickstartResult(name, folder, "reused", _read_metrics(folder)))
                 continue
-            default = None if retrain or name in (overrides or {}) else _default(name, label, log, echo)
-            if default is not None:
-                results.append(default)
+            if name in absent:
+                echo(f"{label}: not retrained: {absent[name]}; its default instead")
+            trains = (retrain or name in (overrides or {})) and name not in absent
+            default = None if trains else _default(name, label, log, echo)
+            if default is not None or name in absent:  # absent data and no default: left out
+                results += [default] if default is not None else []
                 continue
             recipe = {**recipes[name], **(overrides or {}).get(name, {})}
+            if (problem := _absent_data(name, recipe, task_of[name])) is not None:  # no default: its recipe trains
+                raise _data_error({name: problem})
             print(f"\n===== {label} {time.strftime('%Y-%m-%d %H:%M:%S')} =====", file=log, flush=True)
             start = time.perf_counter()
             status = _make_one(name, recipe, folder, task_of[name], log, label)

@@ -134,3 +134,41 @@ def test_quickstart_without_flags_serves_the_shipped_defaults_with_their_card_me
     second = geohub_cli(*args, env=env, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "summarization: the default prepared earlier" in second.stdout and "assembling" not in second.stdout
+
+
+def test_retrain_refuses_up_front_when_a_named_recipe_reads_absent_data(geohub_cli, tmp_path):
+    """`--retrain --tasks landform,summarization` where summarization's SciTLDR-A folder (the recipe's
+    ../shared/data/scitldr-a, relative to where geohub runs) is absent, or pointed at an empty folder: one line
+    naming the path and what to do, no traceback, and nothing trained (not even landform, first in the list)."""
+    from tests.conftest import REPO_ROOT
+
+    work, out, empty = tmp_path / "work", tmp_path / "models", tmp_path / "empty"
+    work.mkdir()
+    empty.mkdir()
+    env = {"GEOHUB_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO_ROOT)}
+    args = ["quickstart", "--no-serve", "--retrain", "--output-dir", str(out), "--tasks", "landform,summarization",
+            *_set_flags(["landform"])]  # fmt: skip
+    for extra, path, what in (([], "../shared/data/scitldr-a", "does not exist"),
+                              (["--set", f"summarization.dataset_dir={empty}"], str(empty), "is an empty folder")):  # fmt: skip
+        result = geohub_cli(*args, *extra, cwd=work, env=env, timeout=300)
+        assert result.returncode == 2, result.stderr[-3000:]
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("geohub: error: "), result.stderr[-3000:]
+        assert f"dataset_dir '{path}'" in lines[0] and what in lines[0], lines[0]
+        assert "--set summarization.dataset_dir=" in lines[0] and "left out of --tasks" in lines[0], lines[0]
+        assert "trained" not in result.stdout and not (out / "landform").exists(), result.stdout
+
+
+def test_retrain_of_the_default_selection_keeps_the_default_of_a_recipe_without_its_data(tmp_path, monkeypatch):
+    """Without --tasks, --retrain retrains what it can: a recipe whose data is absent keeps the family's default
+    (said in one line), as a conversion whose weights are absent is left out."""
+    import geohub.quickstart as quickstart
+
+    monkeypatch.chdir(tmp_path)  # ../shared/data is not beside it
+    monkeypatch.setenv("GEOHUB_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(quickstart, "default_quickstart_tasks", lambda retrain=False: ["summarization"])
+    lines = []
+    results = quickstart.run_quickstart(tmp_path / "models", retrain=True, echo=lines.append)
+    assert [(r.task, r.status) for r in results] == [("summarization", "assembled")]
+    said = next(line for line in lines if "not retrained" in line)
+    assert "dataset_dir '../shared/data/scitldr-a'" in said and "--set summarization.dataset_dir=" in said
