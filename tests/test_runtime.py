@@ -421,3 +421,38 @@ def test_a_task_adapts_from_its_start_and_inner_loops_hand_their_steps_to_it(mon
     from geohub.training.denoising import run_seismic_denoising
 
     assert get_task("seismic_denoising").run.__wrapped__ is run_seismic_denoising  # every task is handed out wrapped
+
+
+def test_the_summarizer_task_adapts_in_its_encoder_loops_outside_the_trainer(monkeypatch, tmp_path, torch_threads):
+    # the quickstart's summarization recipe, tiny: most of its time is the frozen MiniLM encoding words and
+    # sentences before training (and compressing summaries in evaluation), outside any Trainer step
+    from pathlib import Path
+
+    from geohub.quickstart import build_task_arguments, quickstart_recipes
+    from geohub.training import threads
+    from geohub.training.tasks import get_task
+
+    _geohub_chose(monkeypatch)
+    monkeypatch.setattr("geohub.training.threads.other_runnable", lambda: 4)  # a busy machine throughout
+    torch_threads.set_num_threads(2)
+    kinds = []
+    step = threads.ThreadAdapter.step
+
+    def recording(self, kind="train"):
+        if self.policy is not None:  # the adapter in charge (the task's)
+            kinds.append((kind, torch_threads.get_num_threads()))
+        step(self, kind)
+
+    monkeypatch.setattr(threads.ThreadAdapter, "step", recording)
+    fixture = Path(__file__).resolve().parent / "data" / "fixtures" / "geo_corpus_sample.jsonl"
+    recipe = quickstart_recipes()["summarization"] | {
+        "dataset": str(fixture), "max_steps": 2, "per_device_train_batch_size": 2, "extra_train_dataset": None,
+        "embedding_cache_dir": None, "compression_epochs": 1, "report_to": "none", "logging_steps": 1,
+    }  # fmt: skip
+    task = get_task("summarization")
+    metrics = task.run(*build_task_arguments(task, recipe, tmp_path / "summarizer"))
+    assert metrics["eval_rouge1"] > 0
+    seen = {kind for kind, _ in kinds}
+    assert {"encode-words", "embed-sentences", "train", "predict", "compress"} <= seen
+    assert kinds[0][1] == 1  # busy from the start: the first encoder batches ran at the trial's one thread
+    assert torch_threads.get_num_threads() == 2  # restored when the task ended

@@ -37,6 +37,7 @@ from ..models.extractive_summarizer.processing_extractive_summarizer import (
     select_sentences,
     word_features,
 )
+from ..runtime import loop_step
 from ..utils import get_logger
 from .supervised import GeoSeq2SeqTrainer, GeoTrainer, with_device_defaults
 from .tasks import Task
@@ -305,6 +306,7 @@ def precompute_sentence_embeddings(model, dataset, pad_token_id: int, batch_size
         embedded = model.embed_sentences(padded["input_ids"].transpose(0, 1), padded["attention_mask"].transpose(0, 1))
         for (key, _), vector in zip(chunk, embedded[0].numpy()):
             cache[key] = vector
+        loop_step("embed-sentences")  # a training task's thread adaptation reads the load and times batches here
     if path is not None and len(cache) > known:
         _save_cache(path, cache)
     logger.info("sentence embeddings: %d computed, %d from the cache", len(rows), len(needed) - len(rows))
@@ -460,6 +462,7 @@ def _compression_examples(model, tokenizer, train, labels, per_document: int = 2
             features = torch.tensor(word_features(document, index, title), dtype=hidden.dtype)[words]
             inputs.append(torch.cat([hidden[row, first[words]], features], dim=-1))
             targets.append(torch.tensor(word_keep_labels(document[index], references))[words])
+        loop_step("encode-words")  # the task's thread adaptation (geohub.training.threads) covers this loop too
     return torch.cat(inputs), torch.cat(targets)
 
 

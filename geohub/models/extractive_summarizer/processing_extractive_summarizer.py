@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ...runtime import loop_step
+
 __all__ = [
     "LEXICAL_FEATURES",
     "lexical_features",
@@ -336,4 +338,5 @@ def compress_sentences(items, model, tokenizer, batch_size: int = 16, lock=None)
             )
             for row, sentence in enumerate(sentences)
         ]
+        loop_step("compress")  # inside a training task (its evaluation), lets the thread adaptation act; else nothing
     return out
