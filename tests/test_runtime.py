@@ -456,3 +456,46 @@ def test_the_summarizer_task_adapts_in_its_encoder_loops_outside_the_trainer(mon
     assert {"encode-words", "embed-sentences", "train", "predict", "compress"} <= seen
     assert kinds[0][1] == 1  # busy from the start: the first encoder batches ran at the trial's one thread
     assert torch_threads.get_num_threads() == 2  # restored when the task ended
+
+
+def _busy_machine_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "busy_machine.py"
+    spec = importlib.util.spec_from_file_location("busy_machine", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_busy_machine_summary_is_the_median_run_and_a_failed_run_shows():
+    summary = _busy_machine_module().summary
+    runs = [{"seconds": s, "step_cpu_seconds": c, "cpu_seconds": 9.0, "load": 0.1 * s, "threads": [t]}
+            for s, c, t in ((12.0, 5.0, 1), (10.0, 4.0, 2), (30.0, 6.0, 3))]  # fmt: skip
+    middle = summary(runs)
+    assert middle["seconds"] == 12.0 and middle["threads"] == [1]  # the median run's thread counts
+    assert middle["step_cpu_seconds"] == 5.0 and middle["load"] == pytest.approx(1.2)
+    assert summary(runs[:2])["seconds"] == 11.0  # an even count: the mean of the middle two
+    failed = {"seconds": None, "timed_out": 300, "threads": [], "load": 0.0}
+    assert summary(runs + [failed]) is failed  # a timed-out run is never hidden by a median
+
+
+@pytest.mark.slow
+def test_busy_machine_repeats_alternate_and_report_medians(tmp_path):
+    # the benchmark as a user runs it (smoke recipes, no hogs: the plumbing, not the figures)
+    command = [sys.executable, "benchmarks/busy_machine.py", "--smoke", "--tasks", "seismic_denoising", "--settings",
+               "new", "--hogs", "0", "--repeats", "2", "--no-warmup", "--short", "--output", str(tmp_path)]  # fmt: skip
+    from pathlib import Path
+
+    done = subprocess.run(command, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                          timeout=600, check=True)  # fmt: skip
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("BENCHMARK_JSON "))
+    report = json.loads(line[len("BENCHMARK_JSON ") :])
+    (row,) = report["rows"]
+    assert report["repeats"] == 2 and len(row["runs"]["alone"]) == 2 and len(row["runs"]["busy"]) == 2
+    alone = sorted(run["seconds"] for run in row["runs"]["alone"])
+    assert row["alone"]["seconds"] == pytest.approx(sum(alone) / 2)
+    assert all(run["step_cpu_seconds"] > 0 for run in row["runs"]["alone"] + row["runs"]["busy"])
+    assert not row["short"]  # --short bounds only the long steps (the denoiser is not one)
+    assert "medians of 2 alone and 2 busy runs" in done.stdout and "step cpu s a/b" in done.stdout
