@@ -38,6 +38,10 @@ class TerrainGANModelArguments:
     context_dilations: list[int] = field(
         default_factory=list, metadata={"help": "dilations of extra 3x3 convolutions at the latent resolution"}
     )
+    structure_channels: int = field(
+        default=0, metadata={"help": "latent channels smoothed by a Gaussian of structure_sigma latent cells"}
+    )
+    structure_sigma: float = field(default=6.0, metadata={"help": "std of the structure channels' Gaussian"})
     latent_dim: int = field(default=64, metadata={"help": "latent vector size / latent field channels"})
     generator_channels: int = field(default=64, metadata={"help": "generator channels at its start"})
     discriminator_channels: int = field(default=16, metadata={"help": "discriminator channels of the first stage"})
@@ -116,6 +120,8 @@ def run_terrain_gan(model_args: TerrainGANModelArguments, data_args: TerrainGAND
         field_upsamplings=model_args.field_upsamplings,
         upsampler=model_args.upsampler,
         context_dilations=model_args.context_dilations,
+        structure_channels=model_args.structure_channels,
+        structure_sigma=model_args.structure_sigma,
         latent_dim=model_args.latent_dim,
         generator_channels=model_args.generator_channels,
         discriminator_channels=model_args.discriminator_channels,

@@ -118,21 +118,50 @@ def test_default_model_has_no_seams_and_tiling_does(tiles):
     assert tiled > 1.2 * real, (tiled, real)
 
 
-@pytest.mark.parametrize("upsamplings", [1, 2])
-def test_smooth_upsampler_and_dilated_context_keep_windows_exact_after_reload(tmp_path, upsamplings):
-    # the "smooth" up-sampler (bilinear + binomial blur, 1x1 output conv) and dilated latent-resolution convs change
-    # the receptive-field geometry: patches are still exactly image_size, windows still agree after a reload
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"field_upsamplings": 1, "upsampler": "smooth", "context_dilations": [2, 3]},
+        {"field_upsamplings": 2, "upsampler": "smooth", "context_dilations": [2, 3]},
+        {"field_upsamplings": 1, "context_dilations": [2], "structure_channels": 2, "structure_sigma": 2.0},
+    ],
+)
+def test_generator_options_keep_windows_exact_after_reload(tmp_path, options):
+    # the "smooth" up-sampler (bilinear + binomial blur, 1x1 output conv), dilated latent-resolution convs and the
+    # Gaussian-smoothed structure channels change the receptive-field geometry: patches are still exactly
+    # image_size, windows still agree after a reload
     config = TerrainGANConfig(image_size=16, latent_dim=4, generator_channels=8, discriminator_channels=4,
-                              min_channels=4, field_upsamplings=upsamplings, upsampler="smooth",
-                              context_dilations=[2, 3], elevation_mean=400.0, elevation_std=50.0)  # fmt: skip
+                              min_channels=4, elevation_mean=400.0, elevation_std=50.0, **options)  # fmt: skip
     torch.manual_seed(0)
     TerrainGAN(config).save_pretrained(tmp_path)
     model = TerrainGAN.from_pretrained(tmp_path)
-    assert model.config.upsampler == "smooth" and model.config.context_dilations == [2, 3]
+    for key, value in options.items():
+        assert getattr(model.config, key) == value, key
+    assert model.config.latent_shape[0] == 4 + options.get("structure_channels", 0)
     assert model(torch.randn(2, *config.latent_shape)).samples.shape == (2, 1, 16, 16)
     whole = model.generate_region(40, 44, seed=2)
     assert np.isfinite(whole).all() and whole.std() > 0
     window = model.generate_region(17, 23, seed=2, origin=(11, 13), chunk=7)
     assert np.abs(window - whole[11:28, 13:36]).max() <= 1e-5 * float(np.abs(whole).max())
+
+
+def test_structure_channels_are_smooth_unit_variance_fields():
+    config = TerrainGANConfig(image_size=16, latent_dim=3, structure_channels=2, structure_sigma=3.0)
+    generator = TerrainGAN(config).generator
+    latents = torch.randn(8, *config.latent_shape, generator=torch.Generator().manual_seed(0))
+    mixed = generator._structure(latents)
+    radius = config.structure_radius
+    assert radius == 8 and torch.equal(mixed[:, :3], latents[:, :3, radius:-radius, radius:-radius])
+    structure = mixed[:, 3:]
+    assert abs(float(structure.std()) - 1.0) < 0.15  # unit-energy kernel: still standard normal
+    step = (structure[..., 1:] - structure[..., :-1]).std() / structure.std()
+    assert float(step) < 0.4  # neighbours nearly equal (white noise: sqrt(2))
+
+
+def test_bad_generator_options_are_named():
     with pytest.raises(ValueError, match="upsampler"):
         TerrainGANConfig(upsampler="bicubic")
+    with pytest.raises(ValueError, match="context_dilations"):
+        TerrainGANConfig(context_dilations=[0])
+    with pytest.raises(ValueError, match="structure"):
+        TerrainGANConfig(structure_channels=2, structure_sigma=0)

@@ -30,6 +30,11 @@ class TerrainGANConfig(PretrainedConfig):
             peaks on the latent lattice lines, so coarse latent fields leave no lattice seams).
         context_dilations (`list[int]`, defaults to []): dilations of extra unpadded 3x3 convolutions at the latent
             field's resolution (e.g. [2, 4]): a wider receptive field (long ridges, broad slopes) at little cost.
+        structure_channels (`int`, defaults to 0): extra latent channels that the generator first smooths with a
+            fixed unit-energy Gaussian of `structure_sigma` latent cells (unpadded): a slowly varying "structure"
+            input (InfinityGAN's structure latent, Lin et al. 2022) for regional elevation and broad slopes.
+        structure_sigma (`float`, defaults to 6.0): that Gaussian's standard deviation in latent cells (its kernel
+            spans `2 * round(2.5 * sigma) + 1` cells).
         latent_dim (`int`, defaults to 64): size of the Gaussian latent vector ("dcgan") or channels of the latent
             field ("convolutional").
         generator_channels (`int`, defaults to 128): channels at the generator's start (the 4 x 4 map or the
@@ -56,6 +61,8 @@ class TerrainGANConfig(PretrainedConfig):
         field_upsamplings: int = 2,
         upsampler: str = "bilinear",
         context_dilations: list[int] | tuple[int, ...] = (),
+        structure_channels: int = 0,
+        structure_sigma: float = 6.0,
         latent_dim: int = 64,
         generator_channels: int = 128,
         discriminator_channels: int = 16,
@@ -83,6 +90,9 @@ class TerrainGANConfig(PretrainedConfig):
             raise ValueError(f"upsampler must be one of {_UPSAMPLERS}, got {upsampler!r}")
         if any(int(d) < 1 for d in context_dilations):
             raise ValueError(f"context_dilations must be positive integers, got {list(context_dilations)}")
+        if structure_channels < 0 or not structure_sigma > 0:
+            raise ValueError(f"structure_channels must be >= 0 and structure_sigma > 0, got {structure_channels}, "
+                             f"{structure_sigma}")  # fmt: skip
         if min(latent_dim, generator_channels, discriminator_channels, min_channels, max_channels) <= 0:
             raise ValueError("latent_dim and channel counts must be positive")
         if elevation_std <= 0 or spacing_m <= 0:
@@ -92,6 +102,8 @@ class TerrainGANConfig(PretrainedConfig):
         self.field_upsamplings = int(field_upsamplings)
         self.upsampler = upsampler
         self.context_dilations = [int(d) for d in context_dilations]
+        self.structure_channels = int(structure_channels)
+        self.structure_sigma = float(structure_sigma)
         self.latent_dim = int(latent_dim)
         self.generator_channels = int(generator_channels)
         self.discriminator_channels = int(discriminator_channels)
@@ -119,12 +131,17 @@ class TerrainGANConfig(PretrainedConfig):
         resolution, then per up-sampling: bilinear x2 with one edge cell cropped each side (plus, "smooth", an
         unpadded 3x3 blur) and two unpadded 3x3 convolutions; an unpadded 3x3 convolution to elevation (1x1 with
         "smooth", which keeps `image_size` an exact output size)."""
-        dilation = sum(self.context_dilations)
+        dilation = sum(self.context_dilations) + self.structure_radius
         offset, shrink, stride = 2 + dilation, 4 + 2 * dilation, 1
         blur = 1 if self.upsampler == "smooth" else 0
         for _ in range(self.field_upsamplings):
             offset, shrink, stride = 2 * offset + 3 + blur, 2 * shrink + 6 + 2 * blur, 2 * stride
         return stride, offset + 1 - blur, shrink + 2 - 2 * blur  # "smooth" ends with a 1x1 conv
+
+    @property
+    def structure_radius(self) -> int:
+        """Half-width in latent cells of the structure channels' Gaussian (0 without structure channels)."""
+        return int(round(2.5 * self.structure_sigma)) if self.structure_channels else 0
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
@@ -134,7 +151,7 @@ class TerrainGANConfig(PretrainedConfig):
             return (self.latent_dim,)
         stride, _, shrink = self.field_geometry
         cells = -(-(self.image_size + shrink) // stride)
-        return (self.latent_dim, cells, cells)
+        return (self.latent_dim + self.structure_channels, cells, cells)
 
     @classmethod
     def from_dict(cls, config_dict: dict, **kwargs):

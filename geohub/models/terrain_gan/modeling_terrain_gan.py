@@ -184,7 +184,14 @@ class TerrainFieldGenerator(nn.Module):
         for _ in range(config.field_upsamplings):
             channels.append(max(config.min_channels, channels[-1] // 2))
         self.latent_shape = config.latent_shape
-        stages = _conv_stage(config.latent_dim, channels[0]) + _conv_stage(channels[0], channels[0])
+        self.latent_dim = config.latent_dim
+        self.structure_radius = getattr(config, "structure_radius", 0)
+        if self.structure_radius:
+            taps = np.arange(-self.structure_radius, self.structure_radius + 1) / config.structure_sigma
+            gauss = np.exp(-0.5 * taps**2)
+            self.structure_taps = tuple(float(v) for v in gauss / np.sqrt((gauss**2).sum()))  # unit energy per axis
+        in_channels = config.latent_dim + getattr(config, "structure_channels", 0)
+        stages = _conv_stage(in_channels, channels[0]) + _conv_stage(channels[0], channels[0])
         for dilation in getattr(config, "context_dilations", ()):  # wider context at the latent resolution
             stages += _conv_stage(channels[0], channels[0], dilation)
         self.stem = nn.Sequential(*stages)
@@ -194,8 +201,18 @@ class TerrainFieldGenerator(nn.Module):
         )
         self.to_elevation = nn.Conv2d(channels[-1], 1, 1 if smooth else 3)
 
+    def _structure(self, latents: torch.Tensor) -> torch.Tensor:
+        """Fine channels cropped by the structure radius, structure channels smoothed by the unpadded Gaussian."""
+        r = self.structure_radius
+        fine, coarse = latents[:, : self.latent_dim, r:-r, r:-r], latents[:, self.latent_dim :]
+        taps = torch.tensor(self.structure_taps, dtype=latents.dtype, device=latents.device)
+        channels = coarse.shape[1]
+        coarse = nn.functional.conv2d(coarse, taps.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+        coarse = nn.functional.conv2d(coarse, taps.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+        return torch.cat([fine, coarse], dim=1)
+
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
-        hidden = self.stem(latents)
+        hidden = self.stem(self._structure(latents) if self.structure_radius else latents)
         for block in self.blocks:
             hidden = block(hidden)
         return self.to_elevation(hidden)
@@ -236,7 +253,7 @@ def field_window(generator, config, seed: int, top: int, left: int, rows: int, c
     skip_rows, skip_cols = top - (stride * lat_top + offset), left - (stride * lat_left + offset)
     lat_rows = -(-(skip_rows + rows + shrink) // stride)
     lat_cols = -(-(skip_cols + cols + shrink) // stride)
-    field = torch.from_numpy(latent_field(seed, config.latent_dim, lat_top, lat_left, lat_rows, lat_cols))[None]
+    field = torch.from_numpy(latent_field(seed, config.latent_shape[0], lat_top, lat_left, lat_rows, lat_cols))[None]
     parameter = next(generator.parameters(), None) if isinstance(generator, nn.Module) else None
     if parameter is not None:
         field = field.to(parameter.device, parameter.dtype)
