@@ -100,3 +100,28 @@ def landform(tmp_path_factory):
     LandformCNNForImageClassification(LandformConfig(image_size=16, hidden_sizes=[4, 8])).save_pretrained(folder)
     TerrainImageProcessor(normalization="patch", spacing_m=50.0, patch_size=16).save_pretrained(folder)
     return pipeline("landform-classification", model=str(folder))
+
+
+@pytest.fixture(scope="module")
+def picker_dir(tmp_path_factory) -> Path:
+    """A tiny untrained phase picker (hidden sizes 4/8/12, 1000-sample windows) saved with its feature extractor."""
+    from geohub.models.seismic_picker import SeismicFeatureExtractor, SeismicPickerConfig, SeismicPickerForPhasePicking
+
+    folder = tmp_path_factory.mktemp("picker")
+    torch.manual_seed(0)
+    config = SeismicPickerConfig(hidden_sizes=[4, 8, 12], window_length=1000)
+    SeismicPickerForPhasePicking(config).save_pretrained(folder)
+    SeismicFeatureExtractor(sampling_rate=config.sampling_rate, window_length=config.window_length).save_pretrained(
+        folder
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def picker(picker_dir):
+    """`picker_dir` behind `pipeline("seismic-phase-picking")`."""
+    from transformers import pipeline
+
+    import geohub  # noqa: F401  (registers the pipelines)
+
+    return pipeline("seismic-phase-picking", model=str(picker_dir))

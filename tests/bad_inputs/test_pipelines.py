@@ -7,8 +7,6 @@ import re
 
 import numpy as np
 import pytest
-import torch
-from transformers import pipeline
 
 import geohub  # noqa: F401  (registers the pipelines)
 from geohub.errors import GeohubError
@@ -18,20 +16,6 @@ from tests.bad_inputs.corpus import CASES, PENDING
 # caller may read a 67 M-cell DEM on purpose)
 DEM_CASES = [n for n in CASES if n.startswith(("npy_", "npz_huge", "dem_", "tif_")) and n != "dem_huge_spacing"]
 WAVEFORM_CASES = ["miniseed_gap_2_days", "miniseed_gap_30_days", "miniseed_empty_file", "miniseed_zero_sampling_rate"]
-
-
-@pytest.fixture(scope="module")
-def picker(tmp_path_factory):
-    from geohub.models.seismic_picker import SeismicFeatureExtractor, SeismicPickerConfig, SeismicPickerForPhasePicking
-
-    folder = tmp_path_factory.mktemp("picker")
-    torch.manual_seed(0)
-    config = SeismicPickerConfig(hidden_sizes=[4, 8, 12], window_length=1000)
-    SeismicPickerForPhasePicking(config).save_pretrained(folder)
-    SeismicFeatureExtractor(sampling_rate=config.sampling_rate, window_length=config.window_length).save_pretrained(
-        folder
-    )
-    return pipeline("seismic-phase-picking", model=str(folder))
 
 
 @pytest.mark.parametrize("name", DEM_CASES)

@@ -25,20 +25,6 @@ ERROR_KEYS = {"index", "input", "error", "error_type"}
 
 # --- waveform ------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def picker_dir(tmp_path_factory):
-    from geohub.models.seismic_picker import SeismicFeatureExtractor, SeismicPickerConfig, SeismicPickerForPhasePicking
-
-    folder = tmp_path_factory.mktemp("picker")
-    torch.manual_seed(0)
-    config = SeismicPickerConfig(hidden_sizes=[4, 8, 12], window_length=1000)
-    SeismicPickerForPhasePicking(config).save_pretrained(folder)
-    SeismicFeatureExtractor(sampling_rate=config.sampling_rate, window_length=config.window_length).save_pretrained(
-        folder
-    )
-    return folder
-
-
-@pytest.fixture(scope="module")
 def records(tmp_path_factory):
     """Good miniSEED and SAC records, and files that are bad in different ways."""
     folder = tmp_path_factory.mktemp("records")
@@ -62,11 +48,6 @@ def records(tmp_path_factory):
     (folder / "good.mseed.gz").write_bytes(gzip.compress(data))
     (folder / "bomb.mseed.gz").write_bytes(gzip.compress(b"\x01" * (64 << 20)))  # 64 MiB in about 64 KiB
     return folder
-
-
-@pytest.fixture(scope="module")
-def picker(picker_dir):
-    return pipeline("seismic-phase-picking", model=str(picker_dir))
 
 
 def _same(a, b) -> bool:
