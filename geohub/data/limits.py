@@ -10,6 +10,7 @@ and the field, with what was expected.
     check_resampled_cells((64, 64), (12000.0, 12000.0), 50.0, max_cells=1_000_000)   # cells AFTER resampling
     check_decompressed_size("record.mseed.gz", max_bytes=64 * 2**20)                  # gzip/bz2/xz/zip bombs
     read_waveform_header("record.mseed.gz")                     # the one header read of a waveform file
+    check_waveform_read("record.win")        # before any other obspy.read: format (as ObsPy detects it) x size
     check_waveform_span("record.mseed", max_seconds=600)        # span per trace id, gaps included, headers only
     check_text(text, max_characters=20_000)                     # before tokenising
     check_count(num_samples, "num_samples"); check_seed(seed); check_top_k(top_k); check_positive(spacing, "spacing_m")
@@ -62,6 +63,11 @@ __all__ = [
     "check_decompressed_size",
     "check_text",
     "max_decompressed_waveform_bytes",
+    "WAVEFORM_MEMORY_FACTORS",
+    "REFUSED_WAVEFORM_FORMATS",
+    "detect_waveform_format",
+    "check_waveform_format",
+    "check_waveform_read",
     "read_waveform_header",
     "check_waveform_span",
 ]
@@ -388,6 +394,106 @@ def max_decompressed_waveform_bytes() -> int:
     return memory_budget_bytes() // 8
 
 
+# Bytes of memory per byte of file that ObsPy's reader of a format holds at its peak, for the readers that ignore
+# `headonly` (they decode every sample even for a header read, so a header read costs as much as a full one). WIN:
+# 0x01 junk (autodetected as WIN) keeps 77x in RSS at 1 and 4 MiB, real WIN files 22x; the others: tracemalloc peak
+# on ObsPy's own test files (1 to 200 kB, so the per-file overhead is included: an upper bound for larger files).
+# Every other registered reader honours `headonly` (MSEED, SAC, SACXY, GSE2, GSE1, SEISAN, Q, SH_ASC, SLIST, TSPAIR,
+# SEGY, SU, WAV, GCF, ALSEP_*, REFTEK130, RG16). Measured with ObsPy 1.5.1.
+WAVEFORM_MEMORY_FACTORS = {"WIN": 80, "SEG2": 48, "AH": 20, "PDAS": 210, "KINEMETRICS_EVT": 8, "DMX": 8,
+                           "CYBERSHAKE": 8, "KNET": 8, "Y": 8}  # fmt: skip
+# Formats that no size bounds: a wfdisc names data files anywhere on the machine; a pickle runs code when loaded.
+REFUSED_WAVEFORM_FORMATS = {
+    "CSS": "a CSS wfdisc table reads the data files it names, anywhere on this machine and of any size",
+    "NNSA_KB_CORE": "an NNSA KB Core wfdisc table reads the data files it names, anywhere on this machine and of any size",
+    "PICKLE": "loading a pickled ObsPy Stream runs whatever code the file holds",
+}
+
+
+def detect_waveform_format(path: str | os.PathLike) -> str | None:
+    """The format `obspy.read` would give an uncompressed file: its waveform plugins' `isFormat` tests in ObsPy's
+    order (`ENTRY_POINTS['waveform']`, as `obspy.core.util.base._read_from_plugin`), or None where none matches or a
+    test fails (ObsPy's own read then raises). A pickle is told by its first 100 bytes, as ObsPy's test does before
+    it unpickles the file, and never loaded."""
+    from obspy.core.util.base import ENTRY_POINTS
+    from obspy.core.util.misc import buffered_load_entry_point
+
+    name = os.fspath(path)
+    for entry in ENTRY_POINTS["waveform"].values():
+        if entry.name == "PICKLE":
+            with open(name, "rb") as handle:
+                if b"obspy.core.stream" in handle.read(100):
+                    return "PICKLE"
+            continue
+        try:
+            is_format = buffered_load_entry_point(entry.dist.name, f"obspy.plugin.waveform.{entry.name}", "isFormat")
+            if is_format(name):
+                return entry.name
+        except Exception:  # noqa: BLE001 - a test that raises: ObsPy's read raises the same, with its own message
+            return None
+    return None
+
+
+def check_waveform_format(path: str | os.PathLike, *, source=None, field: str | None = None,
+                          member: str | None = None) -> str | None:  # fmt: skip
+    """The detected format of an uncompressed waveform file (`detect_waveform_format`), checked BEFORE ObsPy reads
+    it (detection itself holds at most twice the file's first line, `_check_first_line`): a format in
+    `REFUSED_WAVEFORM_FORMATS`, or a file whose size times its reader's memory factor
+    (`WAVEFORM_MEMORY_FACTORS`) exceeds the memory budget, is a WaveformError naming `source` (default `path`), the
+    archive `member`, the format, the size and the limit."""
+    source = os.fspath(path if source is None else source)
+    inside = f"archive member '{member}': " if member else ""
+    _check_first_line(path, source, field, inside)
+    fmt = detect_waveform_format(path)
+    if fmt in REFUSED_WAVEFORM_FORMATS:
+        raise WaveformError(f"{inside}the file is ObsPy format {fmt}, which geohub does not read: "
+                            f"{REFUSED_WAVEFORM_FORMATS[fmt]}", path=source, field=field, expected=_WAVEFORM_FORMATS)  # fmt: skip
+    factor = WAVEFORM_MEMORY_FACTORS.get(fmt, 0)
+    size, budget = os.path.getsize(path), memory_budget_bytes()
+    if factor and size * factor > budget:
+        raise WaveformError(
+            f"{inside}the file is detected as ObsPy format {fmt}, whose reader decodes every sample even for its "
+            f"headers and holds about {factor} bytes of memory per byte of file: {size:,} bytes would need about "
+            f"{size * factor / 2**20:,.0f} MiB, over the memory budget of {budget / 2**20:,.0f} MiB "
+            f"(${MEMORY_BUDGET_ENV})", path=source, field=field,
+            expected=f"a {fmt} file of at most {budget // factor:,} bytes, another format, or a larger "
+                     f"${MEMORY_BUDGET_ENV}",
+        )  # fmt: skip
+    return fmt
+
+
+def _check_first_line(path, source: str, field: str | None, inside: str) -> None:
+    """ObsPy's tests of the text formats (SACXY, GSE1, SLIST, TSPAIR, CSS, PDAS) read the file's first line whole,
+    holding about twice its length: a first line (bytes before the first newline) longer than a quarter of the
+    memory budget is refused, found 1 MiB at a time. Binary records have a newline byte every few hundred bytes."""
+    limit = memory_budget_bytes() // 4
+    if os.path.getsize(path) <= limit:
+        return
+    with open(path, "rb") as handle:
+        seen = 0
+        while seen <= limit and (chunk := handle.read(_CHUNK)):
+            if b"\n" in chunk:
+                return
+            seen += len(chunk)
+    raise WaveformError(f"{inside}the file has no line break in its first {limit:,} bytes: ObsPy's format tests "
+                        f"would read that much as one line, over a quarter of the memory budget "
+                        f"(${MEMORY_BUDGET_ENV})", path=source, field=field, expected=_WAVEFORM_FORMATS)  # fmt: skip
+
+
+def check_waveform_read(path: str | os.PathLike, *, field: str | None = None,
+                        max_decompressed_bytes: int | None = None) -> list[str | None]:  # fmt: skip
+    """The guard before any `obspy.read` of a file (a full read, or a header read that keeps ObsPy's own handling
+    of truncated files): a compressed file is inflated as `read_waveform_header` inflates it (within the cap, to a
+    temporary folder removed afterwards) and each member's format checked with `check_waveform_format`; a plain file
+    is checked as it is. Returns the detected format of each member (None: left to ObsPy, which raises)."""
+    source = os.fspath(path)
+    cap = max_decompressed_waveform_bytes() if max_decompressed_bytes is None else int(max_decompressed_bytes)
+    with tempfile.TemporaryDirectory(prefix="geohub-waveform-") as scratch:
+        members = _inflated_members(source, cap, scratch, field)
+        return [check_waveform_format(member, source=source, field=field, member=name)
+                for member, name in members or [(source, None)]]  # fmt: skip
+
+
 def read_waveform_header(path: str | os.PathLike, *, field: str | None = None,
                          max_decompressed_bytes: int | None = None):  # fmt: skip
     """The traces of a waveform file with their headers only (`obspy.read(headonly=True)`: no sample decoded), the
@@ -397,14 +503,18 @@ def read_waveform_header(path: str | os.PathLike, *, field: str | None = None,
     compression by content; xz or a gzip file named otherwise is not inflated by them, so not here either): each
     member is inflated to a temporary file, 1 MiB at a time, and refused as soon as the members pass
     `max_decompressed_bytes` (default `max_decompressed_waveform_bytes()`), so a decompression bomb never fills
-    memory or disk; then its headers are read like a plain file's.
+    memory or disk; then its headers are read like a plain file's. Each file (or member) has its format detected
+    first as ObsPy detects it, and one whose reader ignores `headonly` and would need more than the memory budget
+    for its size, or a refused format (a pickle, a CSS wfdisc), is refused before ObsPy reads it
+    (`check_waveform_format`).
 
     Returns:
         an `obspy.Stream` of the file's traces (headers only), members of an archive together.
 
     Raises:
         WaveformError naming the file (and `field`): empty, unreadable, truncated or corrupt (ObsPy's warnings about
-        a short or damaged record are errors here), a corrupt or over-large compressed file, no trace.
+        a short or damaged record are errors here), a corrupt or over-large compressed file, no trace, a format
+        refused or over the memory budget.
     """
     source = os.fspath(path)
     if os.path.getsize(source) == 0:
@@ -414,14 +524,17 @@ def read_waveform_header(path: str | os.PathLike, *, field: str | None = None,
         members = _inflated_members(source, cap, scratch, field)
         stream = None
         for member, name in members or [(source, None)]:
-            part = _read_headers(member, source, field, name, inflated=member != source)
+            fmt = check_waveform_format(member, source=source, field=field, member=name)
+            part = _read_headers(member, source, field, name, inflated=member != source, fmt=fmt)
             stream = part if stream is None else stream + part
     if len(stream) == 0:
         raise WaveformError("no traces in the record", path=source, field=field, expected="at least one trace")
     return stream
 
 
-def _read_headers(member: str, source: str, field: str | None, name: str | None, *, inflated: bool):
+def _read_headers(
+    member: str, source: str, field: str | None, name: str | None, *, inflated: bool, fmt: str | None = None
+):
     """`obspy.read(member, headonly=True)`, its failures and corruption warnings a WaveformError naming `source`
     (and the archive member `name`)."""
     import obspy
@@ -430,7 +543,7 @@ def _read_headers(member: str, source: str, field: str | None, name: str | None,
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:  # an inflated member is not inflated again, as in ObsPy's own read
-            stream = obspy.read(member, headonly=True, check_compression=not inflated)
+            stream = obspy.read(member, format=fmt, headonly=True, check_compression=not inflated)
         except Exception as err:  # ObsPy raises bare Exception/TypeError for unreadable files
             raise WaveformError(f"{inside}cannot read the file's headers ({type(err).__name__}: {err}); it may be "
                                 "truncated, corrupt or not a waveform", path=source, field=field,

@@ -86,7 +86,9 @@ class WaveformRecord:
 
 def load_stream(path_or_stream):
     """An `obspy.Stream` of a file path (any ObsPy format), a Stream or a Trace (copied, never modified); a missing,
-    empty, unreadable or truncated file is a `WaveformError` naming it."""
+    empty, unreadable or truncated file is a `WaveformError` naming it, and so is one that
+    `geohub.data.limits.check_waveform_read` refuses before reading (a compressed file inflating past its cap, a
+    format whose reader would need more than the memory budget for the file's size, a pickle or CSS wfdisc)."""
     import obspy
 
     if isinstance(path_or_stream, obspy.Stream):
@@ -98,6 +100,9 @@ def load_stream(path_or_stream):
         raise WaveformError("waveform file not found", path=path, expected="a file ObsPy can read")
     if path.stat().st_size == 0:
         raise WaveformError("waveform file is empty", path=path)
+    from .limits import check_waveform_read
+
+    check_waveform_read(path)  # before ObsPy: a compressed file within its cap, the format's memory x size
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -12,7 +12,9 @@
   reads spans from the day files the SDS client names for them with ObsPy's miniSEED reader (only the records
   inside the span are unpacked; no per-trace trim).
 - `FolderSource` indexes every file of a folder (or one file) with `obspy.read(headonly=True)`; a file ObsPy cannot
-  read is reported (`source.errors`: path, reason) and skipped.
+  read, or that `geohub.data.limits.check_waveform_read` refuses first (a format whose reader would need more than
+  the memory budget for the file's size, a compressed file past its cap), is reported (`source.errors`: path,
+  reason) and skipped, so the full reads of `read` only see files that passed.
 - `merge_to_grid` puts a channel's segments onto one sample grid and fills gaps by linear interpolation (edges by
   the nearest sample), vectorised over the missing samples: time and memory are linear in the number of samples
   and do not grow with the number of gaps (a day with 500 gaps merges as fast as a day with none).
@@ -206,12 +208,15 @@ class FolderSource:
     def __post_init__(self):
         import obspy
 
+        from ..data.limits import check_waveform_read
+
         root = Path(self.root)
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         for path in files:
             if path.name.startswith("."):
                 continue
             try:
+                check_waveform_read(path)  # the format's memory x size, within the budget, before ObsPy reads it
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     headers = obspy.read(str(path), headonly=True)

@@ -122,8 +122,10 @@ def run_items(
 
 def check_waveform_file(path: str | os.PathLike, field: str) -> None:
     """Headers of a waveform file, read before any work by `geohub.data.limits.read_waveform_header` (no sample
-    decoded; a compressed file inflated within a cap first), then its sampling rates: an empty, unreadable,
-    truncated, over-large compressed or zero-rate file is a `WaveformError` naming it and `field`."""
+    decoded; a compressed file inflated within a cap first; the format detected first, and a file whose reader
+    ignores headonly refused when it would need more than `$GEOHUB_MEMORY_BUDGET_MB`), then its sampling rates: an
+    empty, unreadable, truncated, over-large compressed, over-budget or zero-rate file is a `WaveformError` naming
+    it and `field`."""
     from ..data.limits import check_waveform_span, read_waveform_header
 
     source = os.fspath(path)
