@@ -11,6 +11,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import obspy
 import pytest
 
@@ -154,3 +155,20 @@ def test_pipeline_return_mode_reports_the_junk_and_computes_the_good_record(pick
         WaveformError, match=r"junk\.win field 'inputs\[1\]': the file is detected as ObsPy format WIN"
     ):
         picker([good, junk])
+
+
+def test_a_first_line_over_a_quarter_of_the_budget_is_refused_before_the_format_tests(tmp_path, monkeypatch):
+    """ObsPy's text-format tests (SACXY, GSE1, SLIST, TSPAIR, CSS, PDAS) read the first line whole: a 3 MiB line
+    with a budget of 8 MiB (2 MiB a quarter) is refused unread; a 4 MiB binary SAC record (line breaks among its
+    bytes) is still read."""
+    monkeypatch.setenv("GEOHUB_MEMORY_BUDGET_MB", "8")
+    line = tmp_path / "one_line.txt"
+    line.write_bytes(b"a" * (3 << 20))
+    _refused_cheaply(lambda: limits.read_waveform_header(line), r"one_line\.txt: the file has no line break in its "
+                     r"first 2,097,152 bytes.*GEOHUB_MEMORY_BUDGET_MB")  # fmt: skip
+    trace = obspy.Trace(np.random.default_rng(0).standard_normal(1 << 20).astype(np.float32))
+    trace.stats.sampling_rate = 100.0
+    sac = tmp_path / "long.sac"
+    trace.write(str(sac), format="SAC")
+    assert sac.stat().st_size > 4 << 20
+    assert [t.stats.npts for t in limits.read_waveform_header(sac)] == [1 << 20]
