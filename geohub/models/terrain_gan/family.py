@@ -30,8 +30,9 @@ FAMILY = Family(
     demo=DemoDecl("terrain_gan", "--terrain-model", "GEOHUB_TERRAIN_MODEL", "terrain GAN", tab="terrain"),
     # 32 x 32 crops of matplotlib's real Jacksboro DEM (ships with matplotlib, no download), training rows only;
     # the convolutional generator then makes terrain of any extent: a few minutes on a quiet 2-core CPU. Dilated
-    # convs at the latent resolution widen its context; the spectral loss holds the power spectrum to the real
-    # patches' (issue #24: rougher and flatter-spectrum terrain without it; recipes/terrain_gan/README.md)
+    # convs at the latent resolution widen its context, Gaussian-smoothed structure channels (sigma 16 latent
+    # cells, 3 km) give regional elevation, the spectral loss holds the power spectrum to the real patches'
+    # (issue #24: trials and figures in recipes/terrain_gan/README.md)
     quickstart={
         "dem": "jacksboro",
         "image_size": 32,
@@ -39,7 +40,9 @@ FAMILY = Family(
         "generator_type": "convolutional",
         "field_upsamplings": 1,
         "context_dilations": [2, 4],
-        "spectral_loss_weight": 1.0,
+        "structure_channels": 4,
+        "structure_sigma": 16.0,
+        "spectral_loss_weight": 3.0,
         "latent_dim": 16,
         "generator_channels": 64,
         "discriminator_channels": 16,
