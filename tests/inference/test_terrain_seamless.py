@@ -165,3 +165,24 @@ def test_bad_generator_options_are_named():
         TerrainGANConfig(context_dilations=[0])
     with pytest.raises(ValueError, match="structure"):
         TerrainGANConfig(structure_channels=2, structure_sigma=0)
+
+
+def test_generator_options_export_to_onnx_and_serve_the_same_terrain(tmp_path):
+    # the blur and the structure Gaussian are constant kernels of static shape: the ONNX graph runs on any latent
+    # field size (what the export checks) and the exported pipeline gives the PyTorch pipeline's terrain
+    from transformers import pipeline
+
+    from geohub.export import export_model
+
+    config = TerrainGANConfig(image_size=16, latent_dim=4, generator_channels=8, discriminator_channels=4,
+                              min_channels=4, max_channels=16, upsampler="smooth", context_dilations=[2],
+                              structure_channels=2, structure_sigma=2.0)  # fmt: skip
+    torch.manual_seed(0)
+    TerrainGAN(config).save_pretrained(tmp_path / "fp32")
+    TerrainImageProcessor(patch_size=16).save_pretrained(tmp_path / "fp32")
+    export_model(tmp_path / "fp32", "onnx", tmp_path / "onnx")
+    outputs = [pipeline("terrain-generation", model=str(tmp_path / name))(2, seed=0) for name in ("fp32", "onnx")]
+    reference, served = (np.asarray([o["elevation"] for o in out] if isinstance(out, list) else out["elevation"])
+                         for out in outputs)  # fmt: skip
+    assert reference.shape == served.shape and np.ptp(reference) > 0
+    assert np.abs(reference - served).max() <= 1e-4 * max(float(np.abs(reference).max()), 1.0)

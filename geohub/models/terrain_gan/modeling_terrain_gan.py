@@ -149,6 +149,7 @@ class TerrainFieldBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, smooth: bool = False):
         super().__init__()
         self.smooth = smooth  # the blur is a constant made in forward: no weights, no buffer to save or load
+        self.in_channels = in_channels
         self.layers = nn.Sequential(
             nn.Conv2d(in_channels, out_channels, 3),
             nn.LeakyReLU(0.2, inplace=True),
@@ -163,8 +164,8 @@ class TerrainFieldBlock(nn.Module):
         hidden = hidden[:, :, 1:-1, 1:-1]
         if self.smooth:
             taps = torch.tensor([0.25, 0.5, 0.25], dtype=hidden.dtype, device=hidden.device)
-            kernel = (taps[:, None] * taps[None, :]).expand(hidden.shape[1], 1, 3, 3)
-            hidden = nn.functional.conv2d(hidden, kernel, groups=hidden.shape[1])
+            kernel = (taps[:, None] * taps[None, :]).view(1, 1, 3, 3).repeat(self.in_channels, 1, 1, 1)
+            hidden = nn.functional.conv2d(hidden, kernel, groups=self.in_channels)
         return self.layers(hidden)
 
 
@@ -186,6 +187,7 @@ class TerrainFieldGenerator(nn.Module):
         self.latent_shape = config.latent_shape
         self.latent_dim = config.latent_dim
         self.structure_radius = getattr(config, "structure_radius", 0)
+        self.structure_channels = getattr(config, "structure_channels", 0)
         if self.structure_radius:
             taps = np.arange(-self.structure_radius, self.structure_radius + 1) / config.structure_sigma
             gauss = np.exp(-0.5 * taps**2)
@@ -206,9 +208,9 @@ class TerrainFieldGenerator(nn.Module):
         r = self.structure_radius
         fine, coarse = latents[:, : self.latent_dim, r:-r, r:-r], latents[:, self.latent_dim :]
         taps = torch.tensor(self.structure_taps, dtype=latents.dtype, device=latents.device)
-        channels = coarse.shape[1]
-        coarse = nn.functional.conv2d(coarse, taps.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
-        coarse = nn.functional.conv2d(coarse, taps.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+        channels, width = self.structure_channels, len(self.structure_taps)  # Python ints: a static ONNX kernel
+        coarse = nn.functional.conv2d(coarse, taps.view(1, 1, width, 1).repeat(channels, 1, 1, 1), groups=channels)
+        coarse = nn.functional.conv2d(coarse, taps.view(1, 1, 1, width).repeat(channels, 1, 1, 1), groups=channels)
         return torch.cat([fine, coarse], dim=1)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
