@@ -19,7 +19,7 @@ it 2/5 of a core (2.5x); a step that runs at 2 threads alone and S times faster 
 shows the medians (ratio = median busy / median alone); the JSON keeps every run. A few percent are within one
 run's noise on a 2-core machine: decide a margin like that on N >= 3.
 
-`--short` bounds the three long steps (the terrain GAN, ~10 min alone; the summarizer; the tagger, ~4 min) to
+`--short` bounds the three long steps (the terrain GAN, ~4 min alone; the summarizer; the tagger, ~4 min) to
 about 1-2 minutes alone each with recipe overrides (`SHORT`: fewer optimisation steps or epochs, the same model,
 batch and data); their rows are marked `*` and the table's title lists the overrides. A shortened step's fixed
 costs (loading, data preparation, evaluation, saving) weigh more than in the full one. `--set` overrides (which
@@ -93,7 +93,7 @@ while True:
 # its recipe's model, batch and data; only the number of optimisation steps (or training examples) is smaller, so the
 # fixed costs (loading, data preparation, evaluation, saving) weigh more than in the full step.
 SHORT = {
-    "terrain_gan": ["terrain_gan.max_steps=200"],  # of 1500 (~0.4 s a step alone)
+    "terrain_gan": ["terrain_gan.max_steps=200"],  # of the recipe's 600 (one thread: the recipe's cpu_threads)
     "summarization": ["summarization.num_train_epochs=2"],  # of 20; embeddings are cached by the warm-up run
     "knowledge_extraction": ["knowledge_extraction.num_train_epochs=1"],  # of 5 (163 of 815 steps)
 }
