@@ -69,6 +69,7 @@ FAMILY = Family(
         "generator_channels": 16,
         "discriminator_channels": 8,
         "min_channels": 4,
+        "structure_sigma": 2.0,
         "max_steps": 2,
         "per_device_train_batch_size": 8,
         "save_steps": 0,
