@@ -87,11 +87,8 @@ def denoiser_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def landform(tmp_path_factory):
-    """A tiny untrained landform classifier (16-cell patches, 50 m) behind `pipeline("landform-classification")`."""
-    from transformers import pipeline
-
-    import geohub  # noqa: F401  (registers the pipelines)
+def landform_dir(tmp_path_factory):
+    """A tiny untrained landform classifier's folder (16-cell patches, 50 m)."""
     from geohub.models.landform import LandformCNNForImageClassification, LandformConfig
     from geohub.models.terrain_gan import TerrainImageProcessor
 
@@ -99,7 +96,17 @@ def landform(tmp_path_factory):
     torch.manual_seed(0)
     LandformCNNForImageClassification(LandformConfig(image_size=16, hidden_sizes=[4, 8])).save_pretrained(folder)
     TerrainImageProcessor(normalization="patch", spacing_m=50.0, patch_size=16).save_pretrained(folder)
-    return pipeline("landform-classification", model=str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def landform(landform_dir):
+    """The tiny landform classifier of `landform_dir` behind `pipeline("landform-classification")`."""
+    from transformers import pipeline
+
+    import geohub  # noqa: F401  (registers the pipelines)
+
+    return pipeline("landform-classification", model=str(landform_dir))
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from transformers import pipeline
 
 import geohub  # noqa: F401  (registers the pipelines)
@@ -32,15 +31,6 @@ def gan_dir(tmp_path_factory):
     TerrainImageProcessor(elevation_mean=400.0, elevation_std=50.0, spacing_m=90.0, patch_size=16).save_pretrained(
         folder
     )
-    return folder
-
-
-@pytest.fixture(scope="module")
-def landform_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("landform")
-    torch.manual_seed(0)
-    LandformCNNForImageClassification(LandformConfig(image_size=16, hidden_sizes=[4, 8])).save_pretrained(folder)
-    TerrainImageProcessor(normalization="patch", spacing_m=50.0, patch_size=16).save_pretrained(folder)
     return folder
 
 
