@@ -102,11 +102,12 @@ def load_stream(path_or_stream):
         raise WaveformError("waveform file is empty", path=path)
     from .limits import check_waveform_read
 
-    check_waveform_read(path)  # before ObsPy: a compressed file within its cap, the format's memory x size
+    formats = set(check_waveform_read(path))  # before ObsPy: a compressed file within its cap, memory x size
+    fmt = formats.pop() if len(formats) == 1 else None  # detected once: ObsPy need not run its tests again
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            stream = obspy.read(str(path))
+            stream = obspy.read(str(path), format=fmt)
         except Exception as err:  # ObsPy raises bare Exception/TypeError for unreadable files
             raise WaveformError(
                 f"cannot read the file ({type(err).__name__}: {err}); it may be truncated, corrupt or not a waveform",

@@ -216,10 +216,11 @@ class FolderSource:
             if path.name.startswith("."):
                 continue
             try:
-                check_waveform_read(path)  # the format's memory x size, within the budget, before ObsPy reads it
+                formats = set(check_waveform_read(path))  # the format's memory x size, before ObsPy reads it
+                fmt = formats.pop() if len(formats) == 1 else None  # detected once: ObsPy skips its own tests
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    headers = obspy.read(str(path), headonly=True)
+                    headers = obspy.read(str(path), headonly=True, format=fmt)
             except Exception as err:  # ObsPy raises bare Exception/TypeError for unreadable files
                 self.errors.append((str(path), f"cannot read the file: {type(err).__name__}: {err}"))
                 continue
